@@ -1,0 +1,322 @@
+/*
+ * co_stack.c — stack slots in arenas, guard pages, the overflow reporter.
+ *
+ * Arena layout, low to high addresses: [guard][stack][guard][stack]...
+ * Stacks grow down, so each stack's guard sits just below it.  Free stacks
+ * are kept LIFO (the most recently used, still cache- and TLB-warm, goes out
+ * first); past `keep` free stacks, a returned stack's pages are dropped with
+ * MADV_DONTNEED so a burst of 100,000 tasks does not pin its memory forever.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <valgrind/valgrind.h>
+
+#include "co_stack.h"
+#include "log.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102          /* Linux 6.13 */
+#endif
+
+/* An arena is at least this big, so the map count stays low even with the
+ * mprotect fallback's two entries per stack. */
+#define ARENA_MIN_BYTES (4u << 20)
+#define ARENA_MIN_SLOTS 16
+
+struct co_stack_pool {
+	size_t page;             /* system page size */
+	size_t stack_size;       /* usable bytes per slot */
+	size_t slot_size;        /* guard + stack */
+	size_t arena_slots;
+	size_t keep;
+	void **free;             /* LIFO of free stack bases */
+	size_t nfree, free_cap;
+	void **arenas;
+	size_t narenas, arenas_cap;
+	size_t total;
+	bool guard_madvise;      /* last arena used MADV_GUARD_INSTALL */
+};
+
+/* -1 unknown, 0 no, 1 yes: whether this kernel has MADV_GUARD_INSTALL. */
+static int guard_madvise_ok = -1;
+
+struct co_stack_pool *
+co_stack_pool_new(size_t stack_size, size_t keep)
+{
+	struct co_stack_pool *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->page = (size_t)sysconf(_SC_PAGESIZE);
+	p->stack_size = (stack_size + p->page - 1) & ~(p->page - 1);
+	if (p->stack_size < 4 * p->page)
+		p->stack_size = 4 * p->page;
+	p->slot_size = p->stack_size + p->page;
+	p->arena_slots = ARENA_MIN_BYTES / p->slot_size;
+	if (p->arena_slots < ARENA_MIN_SLOTS)
+		p->arena_slots = ARENA_MIN_SLOTS;
+	p->keep = keep;
+	return p;
+}
+
+void
+co_stack_pool_free(struct co_stack_pool *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->narenas; i++)
+		munmap(p->arenas[i], p->arena_slots * p->slot_size);
+	free(p->arenas);
+	free(p->free);
+	free(p);
+}
+
+/* Make the first page of every slot a guard page. */
+static int
+arena_guard(struct co_stack_pool *p, char *arena)
+{
+	for (size_t i = 0; i < p->arena_slots; i++) {
+		char *g = arena + i * p->slot_size;
+
+		if (guard_madvise_ok != 0 &&
+		    madvise(g, p->page, MADV_GUARD_INSTALL) == 0) {
+			guard_madvise_ok = 1;
+			continue;
+		}
+		if (guard_madvise_ok == 1)
+			return -errno;
+		guard_madvise_ok = 0;
+		if (mprotect(g, p->page, PROT_NONE) == -1)
+			return -errno;
+	}
+	p->guard_madvise = guard_madvise_ok == 1;
+	return 0;
+}
+
+static int
+grow(void ***v, size_t *cap, size_t need)
+{
+	void **n;
+	size_t ncap = *cap ? *cap * 2 : 64;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	if ((n = realloc(*v, ncap * sizeof(*n))) == NULL)
+		return -ENOMEM;
+	*v = n;
+	*cap = ncap;
+	return 0;
+}
+
+static void
+map_count_hint(void)
+{
+	static bool said;
+
+	if (said)
+		return;
+	said = true;
+	log_warnx("cannot map more coroutine stacks: vm.max_map_count reached "
+	    "(each stack costs 2 map entries on kernels before 6.13); raise it, "
+	    "e.g. sysctl vm.max_map_count=262144");
+}
+
+static int
+arena_add(struct co_stack_pool *p)
+{
+	size_t len = p->arena_slots * p->slot_size;
+	char *a;
+	int rc;
+
+	if (grow(&p->arenas, &p->arenas_cap, p->narenas + 1) < 0 ||
+	    grow(&p->free, &p->free_cap, p->total + p->arena_slots) < 0)
+		return -ENOMEM;
+	a = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED)
+		return -ENOMEM;
+	(void)madvise(a, len, MADV_NOHUGEPAGE);  /* best effort */
+	if ((rc = arena_guard(p, a)) < 0) {
+		munmap(a, len);
+		if (rc == -ENOMEM)
+			map_count_hint();
+		return -ENOMEM;
+	}
+	p->arenas[p->narenas++] = a;
+	/* Push in reverse so the lowest slot is handed out first. */
+	for (size_t i = p->arena_slots; i-- > 0;)
+		p->free[p->nfree++] = a + i * p->slot_size + p->page;
+	p->total += p->arena_slots;
+	return 0;
+}
+
+int
+co_stack_get(struct co_stack_pool *p, struct co_stack *st)
+{
+	int rc;
+
+	if (p->nfree == 0 && (rc = arena_add(p)) < 0)
+		return rc;
+	st->base = p->free[--p->nfree];
+	st->size = p->stack_size;
+	st->vg_id = VALGRIND_STACK_REGISTER(st->base,
+	    (char *)st->base + st->size);
+	return 0;
+}
+
+void
+co_stack_put(struct co_stack_pool *p, const struct co_stack *st)
+{
+	VALGRIND_STACK_DEREGISTER(st->vg_id);
+	if (p->nfree >= p->keep)
+		(void)madvise(st->base, st->size, MADV_DONTNEED);
+	p->free[p->nfree++] = st->base;         /* capacity reserved at map */
+}
+
+void
+co_stack_pool_stats(const struct co_stack_pool *p, struct co_stack_pool_stats *st)
+{
+	st->total = p->total;
+	st->free = p->nfree;
+	st->arenas = p->narenas;
+	st->guard_madvise = p->guard_madvise;
+}
+
+/* ---- the overflow reporter ------------------------------------------------ */
+
+/* The stack running on this thread; read by the signal handler. */
+static __thread const struct co_stack *running_stack;
+static struct sigaction old_segv, old_bus;
+static pthread_once_t reporter_once = PTHREAD_ONCE_INIT;
+static int reporter_err;
+static size_t reporter_page;
+
+void
+co_stack_set_running(const struct co_stack *st)
+{
+	running_stack = st;
+}
+
+/* Async-signal-safe hex formatting into buf (at least 19 bytes). */
+static size_t
+fmt_hex(char *buf, uintptr_t v)
+{
+	char tmp[16];
+	size_t n = 0, i = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v != 0);
+	buf[i++] = '0';
+	buf[i++] = 'x';
+	while (n > 0)
+		buf[i++] = tmp[--n];
+	return i;
+}
+
+static void
+say(const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+report_overflow(uintptr_t addr, const struct co_stack *st)
+{
+	static const char a[] = "libjobd: coroutine stack overflow: fault at ";
+	static const char b[] = " in the guard page of stack ";
+	static const char c[] = " (raise co_rt_opts.stack_size)\n";
+	char buf[24];
+
+	say(a, sizeof(a) - 1);
+	say(buf, fmt_hex(buf, addr));
+	say(b, sizeof(b) - 1);
+	say(buf, fmt_hex(buf, (uintptr_t)st->base));
+	say(c, sizeof(c) - 1);
+}
+
+static void
+reporter_handler(int sig, siginfo_t *si, void *uc)
+{
+	const struct co_stack *st = running_stack;
+	uintptr_t addr = (uintptr_t)si->si_addr, lo;
+	int saved = errno;
+
+	(void)uc;
+	if (st != NULL) {
+		lo = (uintptr_t)st->base - reporter_page;
+		if (addr >= lo && addr < (uintptr_t)st->base) {
+			report_overflow(addr, st);
+			signal(sig, SIG_DFL);   /* re-fault: core dump */
+			errno = saved;
+			return;
+		}
+	}
+	/* Not ours: hand the signal to whoever had it before, by putting
+	 * their action back; the faulting instruction runs again. */
+	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+	errno = saved;
+}
+
+static void
+reporter_install(void)
+{
+	struct sigaction sa;
+
+	reporter_page = (size_t)sysconf(_SC_PAGESIZE);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = reporter_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) == -1 ||
+	    sigaction(SIGBUS, &sa, &old_bus) == -1)
+		reporter_err = -errno;
+}
+
+/* Alternate signal stack of this thread, freed with the thread. */
+static __thread void *altstack;
+
+int
+co_stack_reporter_init(void)
+{
+	stack_t ss, old;
+	size_t len = 64 * 1024;
+
+	pthread_once(&reporter_once, reporter_install);
+	if (reporter_err < 0)
+		return reporter_err;
+	if (altstack != NULL)
+		return 0;
+	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE) &&
+	    old.ss_size >= (size_t)MINSIGSTKSZ)
+		return 0;               /* someone (e.g. ASan) set one up */
+	if ((altstack = malloc(len)) == NULL)
+		return -ENOMEM;
+	ss.ss_sp = altstack;
+	ss.ss_size = len;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) == -1) {
+		free(altstack);
+		altstack = NULL;
+		return -errno;
+	}
+	return 0;
+}

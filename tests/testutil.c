@@ -1,0 +1,83 @@
+/*
+ * testutil.c — see testutil.h.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+
+#include <event2/event.h>
+
+#include "testutil.h"
+
+struct event_base *tu_base;
+struct co_rt *tu_rt;
+static int tu_fds;
+
+int
+tu_fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;                   /* the DIR's own fd */
+}
+
+double
+tu_slow(void)
+{
+	const char *s = getenv("JOBD_TEST_SLOW");
+	double f = s ? atof(s) : 0;
+
+	return f >= 1 ? f : 1;
+}
+
+void
+tu_setup(void)
+{
+	tu_fds = tu_fd_count();
+	tu_base = co_base_new();
+	ck_assert_ptr_nonnull(tu_base);
+	tu_rt = co_rt_new(tu_base, NULL);
+	ck_assert_ptr_nonnull(tu_rt);
+}
+
+void
+tu_teardown(void)
+{
+	struct co_rt_stats st;
+
+	co_rt_stats(tu_rt, &st);
+	ck_assert_msg(st.tasks_live == 0, "%zu task(s) leaked", st.tasks_live);
+	ck_assert_int_eq(co_rt_free(tu_rt), 0);
+	event_base_free(tu_base);
+	tu_rt = NULL;
+	tu_base = NULL;
+	ck_assert_int_eq(tu_fd_count(), tu_fds);
+}
+
+int
+tu_run(co_fn fn, void *arg)
+{
+	int result = -1, rc = co_rt_run(tu_rt, fn, arg, &result);
+
+	ck_assert_msg(rc == 0, "co_rt_run: %d", rc);
+	return result;
+}
+
+int
+tu_main(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,48 @@
+/*
+ * testutil.h — shared helpers for the Check suites.
+ *
+ * Each test that needs the runtime uses tu_setup/tu_teardown as a checked
+ * fixture: a fresh event_base and co_rt per test, and on teardown a leak
+ * check — no task left alive, no fd left open that the test opened.
+ */
+#ifndef JOBD_TESTUTIL_H
+#define JOBD_TESTUTIL_H
+
+#include <check.h>
+#include <math.h>
+
+#include "co.h"
+
+extern struct event_base *tu_base;
+extern struct co_rt *tu_rt;
+
+/* Fixture: new base + runtime; remembers the open fd count. */
+void tu_setup(void);
+/* Fixture: asserts no task is alive and no fd leaked, then frees. */
+void tu_teardown(void);
+
+/* Run fn(arg) as the main task to its end; returns its result.  Fails the
+ * test if the loop deadlocks. */
+int tu_run(co_fn fn, void *arg);
+
+/* Number of open file descriptors of this process. */
+int tu_fd_count(void);
+
+/* Scale for timing tolerances: 1, or more under sanitizers/valgrind
+ * (env JOBD_TEST_SLOW=N). */
+double tu_slow(void);
+
+/* Assert |got - want| <= tol (seconds), tolerance scaled by tu_slow() on
+ * the upper side only: being early is always a bug. */
+#define tu_assert_time(got, want, tol)                                      \
+	do {                                                                 \
+		double g_ = (got), w_ = (want), t_ = (tol);                  \
+		ck_assert_msg(g_ >= w_ - t_ && g_ <= w_ + t_ * tu_slow(),    \
+		    "time %.4f s, expected %.4f s (-%.4f/+%.4f)", g_, w_, t_, \
+		    t_ * tu_slow());                                         \
+	} while (0)
+
+/* Run a suite (fork mode) and return the exit status for main(). */
+int tu_main(Suite *s);
+
+#endif
