@@ -1,10 +1,47 @@
 /*
- * test_co.c — tasks, scheduling, cancellation, timeouts (co.h).
+ * test_co.c — tasks, the scheduler, cancellation, deadlines (co.h).
+ *
+ * Includes the asyncio tutorial's first programs translated to C, with the
+ * tutorial's delays scaled down, asserting what they print and how long
+ * they take.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "co.h"
+#include "co_sched.h"
 #include "testutil.h"
+
+/* ---- what the tutorial programs "print" ---------------------------------- */
+
+static char out[8192];
+
+static void
+say(const char *fmt, ...)
+{
+	size_t len = strlen(out);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out + len, sizeof(out) - len, fmt, ap);
+	va_end(ap);
+}
+
+static void
+out_reset(void)
+{
+	out[0] = '\0';
+}
+
+/* ---- basics ------------------------------------------------------------ */
 
 static int
 ret42(void *arg)
@@ -21,6 +58,7 @@ spawn_join(void *arg)
 
 	(void)arg;
 	ck_assert_int_eq(co_spawn(tu_rt, ret42, NULL, &t), 0);
+	ck_assert(!co_done(t));
 	ck_assert_int_eq(co_join(t, &r), 0);
 	return r;
 }
@@ -31,6 +69,695 @@ START_TEST(test_spawn_join)
 }
 END_TEST
 
+static int
+count_up(void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+detached(void *arg)
+{
+	int n = 0;
+
+	(void)arg;
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(co_spawn(tu_rt, count_up, &n, NULL), 0);
+	ck_assert_int_eq(n, 0);                 /* not run yet */
+	ck_assert_int_eq(co_sleep(0.001), 0);
+	return n;
+}
+
+START_TEST(test_detached_tasks_run_and_release)
+{
+	ck_assert_int_eq(tu_run(detached, NULL), 100);  /* teardown: no leak */
+}
+END_TEST
+
+/* ---- tutorial: sequential vs concurrent --------------------------------- */
+
+struct say_after {
+	double delay;
+	const char *what;
+};
+
+static int
+say_after(void *arg)
+{
+	struct say_after *s = arg;
+	int rc = co_sleep(s->delay);
+
+	say("%s\n", s->what);
+	return rc;
+}
+
+static int
+sequential(void *arg)
+{
+	struct say_after a = { 0.2, "hello" }, b = { 0.3, "world" };
+
+	(void)arg;
+	ck_assert_int_eq(say_after(&a), 0);
+	ck_assert_int_eq(say_after(&b), 0);
+	return 0;
+}
+
+static int
+concurrent(void *arg)
+{
+	struct say_after a = { 0.2, "hello" }, b = { 0.3, "world" };
+	struct co_task *ta, *tb;
+
+	(void)arg;
+	ck_assert_int_eq(co_spawn(tu_rt, say_after, &a, &ta), 0);
+	ck_assert_int_eq(co_spawn(tu_rt, say_after, &b, &tb), 0);
+	ck_assert_int_eq(co_join(ta, NULL), 0);
+	ck_assert_int_eq(co_join(tb, NULL), 0);
+	return 0;
+}
+
+START_TEST(test_tutorial_sequential_vs_concurrent)
+{
+	double t0;
+
+	out_reset();
+	t0 = co_now();
+	tu_run(sequential, NULL);
+	tu_assert_time(co_now() - t0, 0.5, 0.02);
+	ck_assert_str_eq(out, "hello\nworld\n");
+
+	out_reset();
+	t0 = co_now();
+	tu_run(concurrent, NULL);
+	tu_assert_time(co_now() - t0, 0.3, 0.02);
+	ck_assert_str_eq(out, "hello\nworld\n");
+}
+END_TEST
+
+/* ---- tutorial: create_task workers finish out of order ------------------- */
+
+static int
+worker(void *arg)
+{
+	struct say_after *s = arg;
+
+	if (co_sleep(s->delay) < 0)
+		return -1;
+	say("%s ", s->what);
+	return 0;
+}
+
+static int
+workers(void *arg)
+{
+	struct say_after w[] = { { 0.03, "A" }, { 0.01, "B" }, { 0.02, "C" } };
+	struct co_task *t[3];
+
+	(void)arg;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(co_spawn(tu_rt, worker, &w[i], &t[i]), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(co_join(t[i], NULL), 0);
+	return 0;
+}
+
+START_TEST(test_tutorial_workers_out_of_order)
+{
+	double t0 = co_now();
+
+	out_reset();
+	tu_run(workers, NULL);
+	ck_assert_str_eq(out, "B C A ");
+	tu_assert_time(co_now() - t0, 0.03, 0.01);
+}
+END_TEST
+
+/* ---- tutorial: cancel with clean-up ------------------------------------ */
+
+struct cleanup_probe {
+	int sleep_rc;
+	int cleanup_sleep_rc;
+	int after_shield_rc;
+	bool cleaned;
+};
+
+static int
+cancellable(void *arg)
+{
+	struct cleanup_probe *p = arg;
+
+	say("cancel_me(): before sleep\n");
+	p->sleep_rc = co_sleep(3600);
+	if (p->sleep_rc == -ECANCELED) {
+		say("cancel_me(): cancel sleep\n");
+		/* Clean-up that itself awaits: only possible in a shield. */
+		co_shield_enter();
+		p->cleanup_sleep_rc = co_sleep(0.01);
+		co_shield_exit();
+		p->after_shield_rc = co_sleep(0.01);
+		p->cleaned = true;
+	}
+	say("cancel_me(): after sleep\n");
+	return p->sleep_rc;
+}
+
+static int
+cancel_main(void *arg)
+{
+	struct co_task *t;
+	int r = 0;
+	double t0;
+
+	ck_assert_int_eq(co_spawn(tu_rt, cancellable, arg, &t), 0);
+	ck_assert_int_eq(co_sleep(0.05), 0);
+	t0 = co_now();
+	co_cancel(t);
+	co_cancel(t);                           /* idempotent */
+	ck_assert_int_eq(co_join(t, &r), 0);
+	tu_assert_time(co_now() - t0, 0.01, 0.005);   /* just the clean-up */
+	say("main(): cancel_me is cancelled now\n");
+	return r;
+}
+
+START_TEST(test_tutorial_cancel_with_cleanup)
+{
+	struct cleanup_probe p = { 0 };
+
+	out_reset();
+	ck_assert_int_eq(tu_run(cancel_main, &p), -ECANCELED);
+	ck_assert(p.cleaned);
+	ck_assert_int_eq(p.cleanup_sleep_rc, 0);
+	ck_assert_int_eq(p.after_shield_rc, -ECANCELED);   /* sticky */
+	ck_assert_str_eq(out, "cancel_me(): before sleep\n"
+	    "cancel_me(): cancel sleep\n"
+	    "cancel_me(): after sleep\n"
+	    "main(): cancel_me is cancelled now\n");
+}
+END_TEST
+
+/* ---- cancellation details ---------------------------------------------- */
+
+struct awaits {
+	int rc[4];
+};
+
+static int
+sticky(void *arg)
+{
+	struct awaits *a = arg;
+
+	a->rc[0] = co_sleep(3600);
+	a->rc[1] = co_yield();
+	a->rc[2] = co_sleep(0);
+	a->rc[3] = co_cancelled();
+	return 0;
+}
+
+static int
+sticky_main(void *arg)
+{
+	struct co_task *t;
+
+	ck_assert_int_eq(co_spawn(tu_rt, sticky, arg, &t), 0);
+	ck_assert_int_eq(co_yield(), 0);        /* let it park */
+	co_cancel(t);
+	return co_join(t, NULL);
+}
+
+START_TEST(test_cancel_is_sticky)
+{
+	struct awaits a;
+
+	ck_assert_int_eq(tu_run(sticky_main, &a), 0);
+	ck_assert_int_eq(a.rc[0], -ECANCELED);
+	ck_assert_int_eq(a.rc[1], -ECANCELED);
+	ck_assert_int_eq(a.rc[2], -ECANCELED);
+	ck_assert_int_eq(a.rc[3], 1);
+}
+END_TEST
+
+static int
+first_await(void *arg)
+{
+	*(int *)arg = co_sleep(0);
+	return 0;
+}
+
+static int
+cancel_before_start(void *arg)
+{
+	struct co_task *t;
+
+	ck_assert_int_eq(co_spawn(tu_rt, first_await, arg, &t), 0);
+	co_cancel(t);
+	return co_join(t, NULL);
+}
+
+START_TEST(test_cancel_before_start)
+{
+	int rc = 0;
+
+	ck_assert_int_eq(tu_run(cancel_before_start, &rc), 0);
+	ck_assert_int_eq(rc, -ECANCELED);
+}
+END_TEST
+
+struct join_probe {
+	struct co_task *parent, *child;
+	int join_rc;
+};
+
+static int
+sleeper(void *arg)
+{
+	return co_sleep(*(double *)arg);
+}
+
+static int
+cancel_parent_soon(void *arg)
+{
+	struct join_probe *p = arg;
+
+	(void)co_sleep(0.01);
+	co_cancel(p->parent);
+	return 0;
+}
+
+static int
+join_cancelled(void *arg)
+{
+	struct join_probe *p = arg;
+	double d = 0.05;
+	int r = 1;
+
+	p->parent = co_self();
+	ck_assert_int_eq(co_spawn(tu_rt, sleeper, &d, &p->child), 0);
+	ck_assert_int_eq(co_spawn(tu_rt, cancel_parent_soon, p, NULL), 0);
+	p->join_rc = co_join(p->child, NULL);
+	ck_assert(!co_done(p->child));          /* still joinable */
+	ck_assert_int_eq(co_reap(p->child, &r), 0);
+	return r;
+}
+
+START_TEST(test_join_interrupted_by_cancel)
+{
+	struct join_probe p = { 0 };
+
+	/* The child was cancelled by co_reap. */
+	ck_assert_int_eq(tu_run(join_cancelled, &p), -ECANCELED);
+	ck_assert_int_eq(p.join_rc, -ECANCELED);
+}
+END_TEST
+
+/* ---- timeouts ----------------------------------------------------------- */
+
+struct slow {
+	double delay;
+	int rc;
+};
+
+static int
+slow_op(void *arg)
+{
+	struct slow *s = arg;
+
+	s->rc = co_sleep(s->delay);
+	return s->rc == 0 ? 7 : s->rc;
+}
+
+static int
+wait_for_main(void *arg)
+{
+	struct slow *s = arg;
+	struct co_task *t;
+	int r = 0, rc;
+
+	ck_assert_int_eq(co_spawn(tu_rt, slow_op, s, &t), 0);
+	rc = co_wait_for(t, 0.05, &r);
+	return rc == 0 ? r : rc;
+}
+
+START_TEST(test_wait_for)
+{
+	struct slow fast = { 0.01, 1 }, slowop = { 3600, 1 };
+	double t0 = co_now();
+
+	ck_assert_int_eq(tu_run(wait_for_main, &fast), 7);
+	tu_assert_time(co_now() - t0, 0.01, 0.005);
+	t0 = co_now();
+	ck_assert_int_eq(tu_run(wait_for_main, &slowop), -ETIMEDOUT);
+	tu_assert_time(co_now() - t0, 0.05, 0.005);
+	ck_assert_int_eq(slowop.rc, -ECANCELED);        /* it was cancelled */
+}
+END_TEST
+
+struct scope_probe {
+	int sleep_rc, again_rc, exit_rc, after_rc;
+	int inner_exit, outer_exit;
+	double elapsed;
+};
+
+static int
+scope_main(void *arg)
+{
+	struct scope_probe *p = arg;
+	struct co_scope s;
+	double t0 = co_now();
+
+	co_scope_enter(&s, 0.05);
+	p->sleep_rc = co_sleep(3600);
+	p->elapsed = co_now() - t0;
+	p->again_rc = co_sleep(0);              /* expired scope stays so */
+	p->exit_rc = co_scope_exit(&s);
+	p->after_rc = co_sleep(0.001);          /* outside: fine again */
+	return 0;
+}
+
+START_TEST(test_scope_timeout)
+{
+	struct scope_probe p;
+
+	tu_run(scope_main, &p);
+	ck_assert_int_eq(p.sleep_rc, -ETIMEDOUT);
+	tu_assert_time(p.elapsed, 0.05, 0.005);
+	ck_assert_int_eq(p.again_rc, -ETIMEDOUT);
+	ck_assert_int_eq(p.exit_rc, -ETIMEDOUT);
+	ck_assert_int_eq(p.after_rc, 0);
+}
+END_TEST
+
+static int
+scope_unexpired(void *arg)
+{
+	struct co_scope s;
+	int rc;
+
+	(void)arg;
+	co_scope_enter(&s, 1.0);
+	rc = co_sleep(0.01);
+	ck_assert_int_eq(co_scope_exit(&s), 0);
+	return rc;
+}
+
+START_TEST(test_scope_not_expired)
+{
+	ck_assert_int_eq(tu_run(scope_unexpired, NULL), 0);
+}
+END_TEST
+
+static int
+scope_nested(void *arg)
+{
+	struct scope_probe *p = arg;
+	struct co_scope outer, inner;
+	double t0 = co_now();
+
+	co_scope_enter(&outer, 0.03);
+	co_scope_enter(&inner, 10);
+	p->sleep_rc = co_sleep(3600);
+	p->elapsed = co_now() - t0;
+	p->inner_exit = co_scope_exit(&inner);
+	p->outer_exit = co_scope_exit(&outer);
+	return 0;
+}
+
+START_TEST(test_scope_nested_outer_fires)
+{
+	struct scope_probe p;
+
+	tu_run(scope_nested, &p);
+	ck_assert_int_eq(p.sleep_rc, -ETIMEDOUT);
+	tu_assert_time(p.elapsed, 0.03, 0.005);
+	ck_assert_int_eq(p.inner_exit, 0);      /* not the inner's deadline */
+	ck_assert_int_eq(p.outer_exit, -ETIMEDOUT);
+}
+END_TEST
+
+static int
+scope_short_sleep(void *arg)
+{
+	struct co_scope s;
+	double t0 = co_now();
+	int rc;
+
+	(void)arg;
+	/* The sleep ends before the deadline: 0, not -ETIMEDOUT. */
+	co_scope_enter(&s, 0.05);
+	rc = co_sleep(0.01);
+	ck_assert_int_eq(co_scope_exit(&s), 0);
+	tu_assert_time(co_now() - t0, 0.01, 0.005);
+	return rc;
+}
+
+START_TEST(test_scope_sleep_shorter_than_deadline)
+{
+	ck_assert_int_eq(tu_run(scope_short_sleep, NULL), 0);
+}
+END_TEST
+
+/* ---- scheduler ---------------------------------------------------------- */
+
+static int
+errno_keeper(void *arg)
+{
+	int mine = *(int *)arg;
+
+	errno = mine;
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(co_yield(), 0);
+		ck_assert_int_eq(errno, mine);
+		errno = mine;
+	}
+	return 0;
+}
+
+static int
+errno_main(void *arg)
+{
+	static int a = 1111, b = 2222;
+	struct co_task *ta, *tb;
+
+	(void)arg;
+	ck_assert_int_eq(co_spawn(tu_rt, errno_keeper, &a, &ta), 0);
+	ck_assert_int_eq(co_spawn(tu_rt, errno_keeper, &b, &tb), 0);
+	errno = 3333;
+	ck_assert_int_eq(co_join(ta, NULL), 0);
+	ck_assert_int_eq(errno, 3333);
+	ck_assert_int_eq(co_join(tb, NULL), 0);
+	return 0;
+}
+
+START_TEST(test_errno_survives_switch)
+{
+	tu_run(errno_main, NULL);
+}
+END_TEST
+
+struct starve {
+	bool timer_fired, io_fired;
+	long spins;
+};
+
+static void
+flag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(bool *)arg = true;
+}
+
+static int
+spinner(void *arg)
+{
+	struct starve *s = arg;
+
+	while (!(s->timer_fired && s->io_fired)) {
+		ck_assert_int_eq(co_yield(), 0);
+		s->spins++;
+	}
+	return 0;
+}
+
+START_TEST(test_yield_does_not_starve_io)
+{
+	struct starve s = { 0 };
+	struct timeval tv = { 0, 10000 };
+	struct event *tev, *iev;
+	int sv[2];
+	double t0 = co_now();
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], "x", 1), 1);
+	tev = evtimer_new(tu_base, flag_cb, &s.timer_fired);
+	iev = event_new(tu_base, sv[0], EV_READ, flag_cb, &s.io_fired);
+	evtimer_add(tev, &tv);
+	event_add(iev, NULL);
+	tu_run(spinner, &s);
+	tu_assert_time(co_now() - t0, 0.01, 0.005);
+	ck_assert(s.spins > 10);
+	event_free(tev);
+	event_free(iev);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+static int
+precise(void *arg)
+{
+	double worst = 0;
+
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		double t0 = co_now(), d;
+
+		ck_assert_int_eq(co_sleep(0.0005), 0);
+		d = co_now() - t0;
+		ck_assert_msg(d >= 0.0005, "woke early: %.6f", d);
+		if (d > worst)
+			worst = d;
+	}
+	/* Sub-millisecond: 0.5 ms sleeps end within 0.5 ms of their time
+	 * (more allowed under sanitizers). */
+	tu_assert_time(worst, 0.0005, 0.0005);
+	return 0;
+}
+
+START_TEST(test_timers_sub_millisecond)
+{
+	tu_run(precise, NULL);
+}
+END_TEST
+
+#define MANY 10000
+
+static int
+many_sleep(void *arg)
+{
+	int rc = co_sleep(0.1);
+
+	if (rc == 0)
+		(*(int *)arg)++;
+	return rc;
+}
+
+static int
+many_main(void *arg)
+{
+	static struct co_task *t[MANY];
+	int done = 0, r;
+
+	(void)arg;
+	for (int i = 0; i < MANY; i++)
+		ck_assert_int_eq(co_spawn(tu_rt, many_sleep, &done, &t[i]), 0);
+	for (int i = 0; i < MANY; i++) {
+		ck_assert_int_eq(co_join(t[i], &r), 0);
+		ck_assert_int_eq(r, 0);
+	}
+	return done;
+}
+
+START_TEST(test_10000_concurrent_tasks)
+{
+	struct co_rt_stats st;
+	double t0 = co_now();
+
+	ck_assert_int_eq(tu_run(many_main, NULL), MANY);
+	/* Sequentially this would take 1000 s; concurrently about 0.1 s. */
+	tu_assert_time(co_now() - t0, 0.1, 0.4);
+	co_rt_stats(tu_rt, &st);
+	ck_assert_uint_ge(st.stacks_total, MANY);
+	ck_assert_uint_eq(st.stacks_free, st.stacks_total);
+	ck_assert_uint_eq(st.tasks_running, 0);
+}
+END_TEST
+
+static int
+stuck(void *arg)
+{
+	(void)arg;
+	return co_park(CO_FOREVER, 0);          /* nothing will wake it */
+}
+
+START_TEST(test_deadlock_detected)
+{
+	int r = 0;
+
+	ck_assert_int_eq(co_rt_run(tu_rt, stuck, NULL, &r), -EDEADLK);
+	ck_assert_int_eq(r, -ECANCELED);        /* cancelled so it unwound */
+}
+END_TEST
+
+static int
+never_joined(void *arg)
+{
+	(void)arg;
+	return co_sleep(0.001);
+}
+
+START_TEST(test_rt_free_refuses_live_tasks)
+{
+	struct co_task *t;
+
+	ck_assert_int_eq(co_spawn(tu_rt, never_joined, NULL, &t), 0);
+	ck_assert_int_eq(co_rt_free(tu_rt), -EBUSY);
+	co_detach(t);
+	co_rt_shutdown(tu_rt);                  /* teardown checks the rest */
+}
+END_TEST
+
+/* ---- stack overflow ------------------------------------------------------ */
+
+/* Unbounded on purpose; the limit keeps the compiler from proving it. */
+static volatile int recurse_limit = 1 << 30;
+
+static int __attribute__((noinline))
+recurse(int depth)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)depth;
+	if (depth >= recurse_limit)
+		return 0;
+	return recurse(depth + 1) + pad[0];
+}
+
+static int
+overflow(void *arg)
+{
+	(void)arg;
+	return recurse(0);
+}
+
+START_TEST(test_stack_overflow_reported)
+{
+	int pfd[2], status;
+	char buf[512] = "";
+	ssize_t n, len = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		close(pfd[0]);
+		tu_run(overflow, NULL);
+		_exit(0);                       /* not reached */
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], buf + len, sizeof(buf) - 1 - (size_t)len)) > 0)
+		len += n;
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+	    "child status %#x", status);
+	ck_assert_msg(strstr(buf, "coroutine stack overflow") != NULL,
+	    "stderr was: %s", buf);
+}
+END_TEST
+
 static Suite *
 co_suite(void)
 {
@@ -38,7 +765,27 @@ co_suite(void)
 	TCase *tc = tcase_create("tasks");
 
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_spawn_join);
+	tcase_add_test(tc, test_detached_tasks_run_and_release);
+	tcase_add_test(tc, test_tutorial_sequential_vs_concurrent);
+	tcase_add_test(tc, test_tutorial_workers_out_of_order);
+	tcase_add_test(tc, test_tutorial_cancel_with_cleanup);
+	tcase_add_test(tc, test_cancel_is_sticky);
+	tcase_add_test(tc, test_cancel_before_start);
+	tcase_add_test(tc, test_join_interrupted_by_cancel);
+	tcase_add_test(tc, test_wait_for);
+	tcase_add_test(tc, test_scope_timeout);
+	tcase_add_test(tc, test_scope_not_expired);
+	tcase_add_test(tc, test_scope_nested_outer_fires);
+	tcase_add_test(tc, test_scope_sleep_shorter_than_deadline);
+	tcase_add_test(tc, test_errno_survives_switch);
+	tcase_add_test(tc, test_yield_does_not_starve_io);
+	tcase_add_test(tc, test_timers_sub_millisecond);
+	tcase_add_test(tc, test_10000_concurrent_tasks);
+	tcase_add_test(tc, test_deadlock_detected);
+	tcase_add_test(tc, test_rt_free_refuses_live_tasks);
+	tcase_add_test(tc, test_stack_overflow_reported);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -73,6 +73,7 @@ struct co_task {
 	struct co_task *joiner;         /* task parked in co_join on us */
 	struct co_stack stack;
 	void *asan_fake;
+	char *asan_low;                 /* lowest frame live at the end */
 	TAILQ_ENTRY(co_task) rq;        /* ready / yielded queue */
 	LIST_ENTRY(co_task) all;        /* every live task */
 	struct event timer;             /* deadline of the pending park */
@@ -282,9 +283,12 @@ task_release(struct co_task *t)
 	LIST_REMOVE(t, all);
 	rt->live--;
 #ifdef CO_ASAN
-	/* Frames that never returned (the entry frame) leave poisoned
-	 * shadow; the next task on this stack must start clean. */
-	ASAN_UNPOISON_MEMORY_REGION(st.base, st.size);
+	/* Frames that never returned (task_entry and the final switch) leave
+	 * poisoned shadow at the top of the stack; every other frame returned
+	 * and unpoisoned itself.  The next task on this stack starts clean. */
+	if (t->asan_low != NULL)
+		ASAN_UNPOISON_MEMORY_REGION(t->asan_low,
+		    (size_t)((char *)t - t->asan_low));
 #endif
 	co_stack_put(rt->stacks, &st);          /* t is gone from here on */
 }
@@ -327,6 +331,12 @@ task_entry(void *arg)
 	rt->running--;
 	if (t->joiner != NULL)
 		co_wake(t->joiner, 0);
+#ifdef CO_ASAN
+	/* Below this frame: only switch_out and the switch itself. */
+	t->asan_low = (char *)__builtin_frame_address(0) - 4096;
+	if (t->asan_low < (char *)t->stack.base)
+		t->asan_low = t->stack.base;
+#endif
 	switch_out(t, true);
 	abort();                        /* a finished task is never resumed */
 }
@@ -633,9 +643,17 @@ co_rt_run(struct co_rt *rt, co_fn fn, void *arg, int *result)
 		return rc;
 	while (t->state != T_DONE) {
 		if (event_base_loop(rt->base, EVLOOP_ONCE) != 0)
-			return -EDEADLK;        /* no events left: t is stuck */
+			break;                  /* no events left: t is stuck */
 	}
-	return take_result(t, result);
+	if (t->state == T_DONE)
+		return take_result(t, result);
+	/* Deadlock: nothing can ever wake t.  Cancel it so it can unwind. */
+	co_cancel(t);
+	while (t->state != T_DONE && event_base_loop(rt->base, EVLOOP_ONCE) == 0)
+		;
+	if (t->state == T_DONE)
+		(void)take_result(t, result);
+	return -EDEADLK;
 }
 
 void

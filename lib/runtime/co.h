@@ -62,8 +62,9 @@ struct co_rt *co_rt_new(struct event_base *base, const struct co_rt_opts *opts);
 int co_rt_free(struct co_rt *rt);
 
 /* Spawn fn(arg) as a task and run the event loop until it ends; *result gets
- * its return value.  Returns 0, -EDEADLK if the loop ran out of events with
- * the task still suspended, or -ENOMEM.  For programs and tests. */
+ * its return value.  Returns 0, -ENOMEM, or -EDEADLK if the loop ran out of
+ * events with the task still suspended (it is then cancelled and, if it
+ * ends, released).  For programs and tests. */
 int co_rt_run(struct co_rt *rt, co_fn fn, void *arg, int *result);
 
 /* Cancel every live task and run the loop until all have ended.  Detached
