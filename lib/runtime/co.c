@@ -25,12 +25,12 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <event2/event_struct.h>
 
 #include "co.h"
 #include "co_ctx.h"
 #include "co_sched.h"
 #include "co_stack.h"
+#include "co_theap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CO_ASAN 1
@@ -68,15 +68,15 @@ struct co_task {
 	int saved_errno;
 	int shield;             /* co_shield_enter depth */
 	enum task_state state;
-	bool cancelled, detached, timer_assigned, timer_armed;
+	bool cancelled, detached;
 	struct co_scope *scope;         /* innermost deadline scope */
 	struct co_task *joiner;         /* task parked in co_join on us */
+	struct co_tnode timer;          /* deadline of the pending park */
 	struct co_stack stack;
 	void *asan_fake;
 	char *asan_low;                 /* lowest frame live at the end */
 	TAILQ_ENTRY(co_task) rq;        /* ready / yielded queue */
 	LIST_ENTRY(co_task) all;        /* every live task */
-	struct event timer;             /* deadline of the pending park */
 };
 
 /* The record sits at the top of the stack slot, cache-line aligned. */
@@ -94,6 +94,9 @@ struct co_rt {
 	LIST_HEAD(, co_task) tasks;
 	struct event *runner;
 	bool runner_pending, in_pass;
+	struct co_theap timers;         /* parked tasks with a deadline */
+	struct event *timer_ev;         /* armed for the heap's top */
+	double timer_armed_at;          /* its deadline; INFINITY: not armed */
 	int pass_budget;
 	size_t live, running;
 	unsigned long long switches, passes;
@@ -102,6 +105,7 @@ struct co_rt {
 static __thread struct co_task *co_cur;
 
 static void runner_cb(evutil_socket_t, short, void *);
+static void timers_cb(evutil_socket_t, short, void *);
 
 /* ---- clock -------------------------------------------------------------- */
 
@@ -163,15 +167,20 @@ co_rt_new(struct event_base *base, const struct co_rt_opts *opts)
 	TAILQ_INIT(&rt->ready);
 	TAILQ_INIT(&rt->yielded);
 	LIST_INIT(&rt->tasks);
+	co_theap_init(&rt->timers);
+	rt->timer_armed_at = INFINITY;
 	if ((rc = co_stack_reporter_init()) < 0)
 		goto fail;
 	rc = -ENOMEM;
 	if ((rt->stacks = co_stack_pool_new(ssize + TASK_BYTES, keep)) == NULL)
 		goto fail;
-	if ((rt->runner = event_new(base, -1, 0, runner_cb, rt)) == NULL)
+	if ((rt->runner = event_new(base, -1, 0, runner_cb, rt)) == NULL ||
+	    (rt->timer_ev = event_new(base, -1, 0, timers_cb, rt)) == NULL)
 		goto fail;
 	return rt;
 fail:
+	if (rt->runner != NULL)
+		event_free(rt->runner);
 	co_stack_pool_free(rt->stacks);
 	free(rt);
 	errno = -rc;
@@ -186,6 +195,8 @@ co_rt_free(struct co_rt *rt)
 	if (rt->live > 0)
 		return -EBUSY;
 	event_free(rt->runner);
+	event_free(rt->timer_ev);
+	co_theap_free(&rt->timers);
 	co_stack_pool_free(rt->stacks);
 	free(rt);
 	return 0;
@@ -278,8 +289,7 @@ task_release(struct co_task *t)
 	struct co_rt *rt = t->rt;
 	struct co_stack st = t->stack;
 
-	if (t->timer_armed)
-		event_del(&t->timer);
+	co_theap_remove(&rt->timers, &t->timer);
 	LIST_REMOVE(t, all);
 	rt->live--;
 #ifdef CO_ASAN
@@ -347,7 +357,9 @@ co_spawn(struct co_rt *rt, co_fn fn, void *arg, struct co_task **taskp)
 	struct co_stack st;
 	struct co_task *t;
 
-	if (co_stack_get(rt->stacks, &st) < 0)
+	/* Every task may park with a deadline: room in the heap for all. */
+	if (co_theap_reserve(&rt->timers, rt->live + 1) < 0 ||
+	    co_stack_get(rt->stacks, &st) < 0)
 		return -ENOMEM;
 	t = (struct co_task *)((char *)st.base + st.size - TASK_BYTES);
 	memset(t, 0, sizeof(*t));
@@ -356,6 +368,7 @@ co_spawn(struct co_rt *rt, co_fn fn, void *arg, struct co_task **taskp)
 	t->fn = fn;
 	t->arg = arg;
 	t->detached = taskp == NULL;
+	co_tnode_init(&t->timer);
 	co_ctx_make(&t->ctx, st.base, st.size - TASK_BYTES, task_entry, t);
 	LIST_INSERT_HEAD(&rt->tasks, t, all);
 	rt->live++;
@@ -442,30 +455,45 @@ expire_scopes(struct co_task *t, double now)
 			s->expired = true;
 }
 
+#define TASK_OF_TIMER(n) \
+	((struct co_task *)((char *)(n) - offsetof(struct co_task, timer)))
+
+/* Keep the libevent timer armed no later than the heap's top.  A timer
+ * armed too early (its task woke otherwise) just fires and re-arms. */
 static void
-timer_cb(evutil_socket_t fd, short what, void *arg)
+timers_rearm(struct co_rt *rt)
 {
-	struct co_task *t = arg;
+	struct co_tnode *top = co_theap_top(&rt->timers);
+	struct timeval tv;
+
+	if (top == NULL || top->when >= rt->timer_armed_at)
+		return;
+	tv = until(top->when);
+	event_add(rt->timer_ev, &tv);
+	rt->timer_armed_at = top->when;
+}
+
+/* Wake every task whose deadline has passed, earliest (then first
+ * parked) first. */
+static void
+timers_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct co_rt *rt = arg;
+	struct co_tnode *top;
+	double now = co_now();
 
 	(void)fd;
 	(void)what;
-	t->timer_armed = false;
-	if (t->expiry_status == -ETIMEDOUT)
-		expire_scopes(t, co_now());
-	co_wake(t, t->expiry_status);
-}
+	rt->timer_armed_at = INFINITY;
+	while ((top = co_theap_top(&rt->timers)) != NULL && top->when <= now) {
+		struct co_task *t = TASK_OF_TIMER(top);
 
-static void
-arm_timer(struct co_task *t, double deadline)
-{
-	struct timeval tv = until(deadline);
-
-	if (!t->timer_assigned) {
-		event_assign(&t->timer, t->rt->base, -1, 0, timer_cb, t);
-		t->timer_assigned = true;
+		co_theap_remove(&rt->timers, top);
+		if (t->expiry_status == -ETIMEDOUT)
+			expire_scopes(t, now);
+		co_wake(t, t->expiry_status);
 	}
-	event_add(&t->timer, &tv);
-	t->timer_armed = true;
+	timers_rearm(rt);
 }
 
 static int
@@ -491,18 +519,17 @@ park(double deadline, int expiry_status, int flags)
 		}
 	}
 	t->expiry_status = expiry_status;
-	if (isfinite(deadline))
-		arm_timer(t, deadline);
+	if (isfinite(deadline)) {
+		co_theap_push(&t->rt->timers, &t->timer, deadline);
+		timers_rearm(t->rt);
+	}
 	t->state = T_PARKED;
 	if (flags & PARK_NOINTR)
 		t->shield++;            /* co_cancel must not wake us */
 	switch_out(t, false);
 	if (flags & PARK_NOINTR)
 		t->shield--;
-	if (t->timer_armed) {
-		event_del(&t->timer);
-		t->timer_armed = false;
-	}
+	co_theap_remove(&t->rt->timers, &t->timer);
 	return t->wake_status;
 }
 
