@@ -28,6 +28,7 @@
 #include <event2/event.h>
 
 #include "co.h"
+#include "co_group.h"
 
 #define NTASKS 3
 
@@ -57,39 +58,28 @@ factorial(void *arg)
 	return f;
 }
 
-/* The main task: start every factorial, then collect the results in
- * submission order, whatever order the tasks end in.  This spawn-then-join
- * is what co_gather() in co_group.h does in one call. */
+/* The main task: run every factorial concurrently and collect the results
+ * in submission order, whatever order the tasks end in. */
 static int
 gather_main(void *arg)
 {
 	static const struct factorial_arg args[NTASKS] = { { "A", 2 },
 		{ "B", 3 }, { "C", 4 } };
-	struct co_task *tasks[NTASKS];
-	int results[NTASKS], i, n, rc = 0;
+	struct co_gather_item items[NTASKS];
+	int i, rc;
 
 	(void)arg;
-	for (n = 0; n < NTASKS; n++) {
-		rc = co_spawn(rt, factorial, (void *)&args[n], &tasks[n]);
-		if (rc != 0)
-			break;
-	}
-	for (i = 0; i < n; i++) {
-		/* A join interrupted by cancellation would leave the child
-		 * behind; co_reap never is. */
-		if (co_join(tasks[i], &results[i]) != 0)
-			co_reap(tasks[i], &results[i]);
-	}
-	if (rc != 0)
-		return rc;
-
+	for (i = 0; i < NTASKS; i++)
+		items[i] = (struct co_gather_item){ factorial, (void *)&args[i], 0 };
+	if ((rc = co_gather(rt, items, NTASKS)) != 0)
+		return rc;              /* we were cancelled: children were too */
 	printf("[");
 	for (i = 0; i < NTASKS; i++)
-		printf("%s%d", i ? ", " : "", results[i]);
+		printf("%s%d", i ? ", " : "", items[i].result);
 	printf("]\n");
 	for (i = 0; i < NTASKS; i++)
-		if (results[i] < 0)
-			return results[i];
+		if (items[i].result < 0)
+			return items[i].result;
 	return 0;
 }
 
