@@ -329,21 +329,25 @@ START_TEST(test_sem_timeout)
 }
 END_TEST
 
-/* 10,000 tasks on one semaphore of 50. */
+/* 10,000 tasks on one semaphore of 50.  They queue in spawn order, so
+ * FIFO hand-off means they get in exactly in that order.  Failures are
+ * counted, not asserted one by one (each ck_assert writes to Check). */
 #define CROWD 10000
 
 static int
 sem_crowd_job(void *arg)
 {
-	struct shared *sh = arg;
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
 	int rc;
 
 	if ((rc = co_sem_acquire(sh->sem)) < 0)
 		return rc;
 	enter(sh);
+	sh->value += w->id != sh->done;         /* out of order */
+	sh->done++;
 	rc = co_yield();
 	sh->inside--;
-	sh->done++;
 	co_sem_release(sh->sem);
 	return rc;
 }
@@ -353,19 +357,27 @@ sem_crowd_main(void *arg)
 {
 	struct shared sh = { 0 };
 	struct co_task **t = calloc(CROWD, sizeof(*t));
+	struct worker *w = calloc(CROWD, sizeof(*w));
+	int bad = 0, r;
 
 	(void)arg;
-	ck_assert_ptr_nonnull(t);
+	ck_assert(t != NULL && w != NULL);
 	sh.sem = co_sem_new(50);
+	for (int i = 0; i < CROWD; i++) {
+		w[i] = (struct worker){ &sh, i, 0 };
+		bad += co_spawn(tu_rt, sem_crowd_job, &w[i], &t[i]) != 0;
+	}
+	ck_assert_int_eq(bad, 0);
 	for (int i = 0; i < CROWD; i++)
-		SPAWN(sem_crowd_job, &sh, &t[i]);
-	for (int i = 0; i < CROWD; i++)
-		ck_assert_int_eq(join_rc(t[i]), 0);
+		bad += co_join(t[i], &r) != 0 || r != 0;
+	ck_assert_int_eq(bad, 0);
 	ck_assert_int_eq(sh.done, CROWD);
+	ck_assert_int_eq(sh.value, 0);
 	ck_assert_int_eq(sh.max_inside, 50);
 	ck_assert_uint_eq(co_sem_value(sh.sem), 50);
 	ck_assert_uint_eq(co_sem_waiters(sh.sem), 0);
 	co_sem_free(sh.sem);
+	free(w);
 	free(t);
 	return 0;
 }
@@ -373,6 +385,85 @@ sem_crowd_main(void *arg)
 START_TEST(test_sem_10000)
 {
 	ck_assert_int_eq(tu_run(sem_crowd_main, NULL), 0);
+}
+END_TEST
+
+/* Random timeouts and cancels around a semaphore of 3: never more than 3
+ * inside, and every permit comes back. */
+#define SS_TASKS 200
+
+struct sem_stress_arg {
+	struct shared *sh;
+	unsigned seed;
+	int timeouts;
+};
+
+static int
+sem_stress_job(void *arg)
+{
+	struct sem_stress_arg *a = arg;
+	struct shared *sh = a->sh;
+	int rc;
+
+	for (int i = 0; i < 20; i++) {
+		rc = co_sem_acquire_timeout(sh->sem,
+		    (rand_r(&a->seed) % 4) * 0.0005);
+		if (rc == -ETIMEDOUT) {
+			a->timeouts++;
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		enter(sh);
+		ck_assert_int_le(sh->inside, 3);
+		co_shield_enter();      /* hold it across a real wait */
+		rc = co_sleep(0.0002 * (rand_r(&a->seed) % 3));
+		co_shield_exit();
+		sh->inside--;
+		co_sem_release(sh->sem);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+sem_stress_main(void *arg)
+{
+	struct shared sh = { 0 };
+	static struct sem_stress_arg a[SS_TASKS];
+	struct co_task *t[SS_TASKS];
+	unsigned seed = 4242;
+	int rc, cancelled = 0, timeouts = 0;
+
+	(void)arg;
+	sh.sem = co_sem_new(3);
+	for (int i = 0; i < SS_TASKS; i++) {
+		a[i] = (struct sem_stress_arg){ &sh, 31u * i + 1, 0 };
+		SPAWN(sem_stress_job, &a[i], &t[i]);
+	}
+	for (int i = 0; i < 40; i++) {
+		ck_assert_int_eq(co_sleep(0.0005), 0);
+		co_cancel(t[rand_r(&seed) % SS_TASKS]);
+	}
+	for (int i = 0; i < SS_TASKS; i++) {
+		rc = join_rc(t[i]);
+		ck_assert(rc == 0 || rc == -ECANCELED);
+		cancelled += rc == -ECANCELED;
+		timeouts += a[i].timeouts;
+	}
+	ck_assert_int_gt(cancelled, 0);
+	ck_assert_int_gt(timeouts, 0);
+	ck_assert_int_eq(sh.max_inside, 3);
+	ck_assert_uint_eq(co_sem_value(sh.sem), 3);
+	ck_assert_uint_eq(co_sem_waiters(sh.sem), 0);
+	co_sem_free(sh.sem);
+	return 0;
+}
+
+START_TEST(test_sem_stress)
+{
+	ck_assert_int_eq(tu_run(sem_stress_main, NULL), 0);
 }
 END_TEST
 
@@ -1104,6 +1195,7 @@ sync_suite(void)
 	tcase_add_test(tc, test_sem_granted_then_cancelled);
 	tcase_add_test(tc, test_sem_timeout);
 	tcase_add_test(tc, test_sem_10000);
+	tcase_add_test(tc, test_sem_stress);
 	tcase_add_test(tc, test_lock_mutex);
 	tcase_add_test(tc, test_lock_basic);
 	tcase_add_test(tc, test_lock_fifo);
