@@ -28,7 +28,7 @@ join_rc(struct co_task *t)
 	return r;
 }
 
-/* Let every ready task run until it parks. */
+/* Let the tasks just spawned run until they park. */
 static void
 settle(void)
 {
@@ -36,22 +36,18 @@ settle(void)
 		ck_assert_int_eq(co_yield(), 0);
 }
 
-/* One task doing one put or get, with a timeout. */
+/* One task doing one put or get. */
 struct op {
 	struct co_queue *q;
-	int item;               /* to put, or what was got */
-	double timeout;
-	double done_at;
+	int item;               /* to put, or what was got (-1: nothing) */
 };
 
 static int
 put_task(void *arg)
 {
 	struct op *o = arg;
-	int rc = co_queue_put_timeout(o->q, ITEM(o->item), o->timeout);
 
-	o->done_at = co_now();
-	return rc;
+	return co_queue_put(o->q, ITEM(o->item));
 }
 
 static int
@@ -59,19 +55,20 @@ get_task(void *arg)
 {
 	struct op *o = arg;
 	void *item = ITEM(-1);
-	int rc = co_queue_get_timeout(o->q, &item, o->timeout);
+	int rc = co_queue_get(o->q, &item);
 
 	o->item = NUM(item);
-	o->done_at = co_now();
 	return rc;
 }
 
+/* Spawn n tasks doing fn on items first_item, first_item + 1, ...; they
+ * are parked (or done) on return. */
 static void
 spawn_ops(co_fn fn, struct op *o, struct co_task **t, int n,
     struct co_queue *q, int first_item)
 {
 	for (int i = 0; i < n; i++) {
-		o[i] = (struct op){ q, first_item + i, CO_FOREVER, 0 };
+		o[i] = (struct op){ q, first_item + i };
 		SPAWN(fn, &o[i], &t[i]);
 	}
 	settle();

@@ -3,7 +3,8 @@
  *
  * Items live in a ring that grows on demand (by doubling, up to the
  * capacity or CO_QUEUE_MAX), so a queue with a large bound costs nothing
- * until it fills.
+ * until it fills.  It never shrinks: a burst's memory stays until
+ * co_queue_free, bounded by the capacity.
  *
  * Hand-offs keep FIFO order and never lose an item:
  *  - a getter waits only while the ring is empty, so a put that finds one

@@ -260,7 +260,9 @@ lock_reacquire_expired(struct co_lock *l)
 	l->owner = r.owner;
 }
 
-/* Take l for the running task, ignoring cancellation and deadlines. */
+/* Take l for the running task, ignoring cancellation and deadlines.  (A
+ * scope that expires during the shielded wait sends the task to the back of
+ * the lock's queue through the helper; rare, and still correct.) */
 static void
 lock_reacquire(struct co_lock *l)
 {

@@ -81,7 +81,8 @@ int co_lock_acquire_timeout(struct co_lock *l, double timeout);
 bool co_lock_try_acquire(struct co_lock *l);
 
 /* Release l; it passes to the first waiting task.  Only the owner may
- * release (aborts otherwise). */
+ * release (aborts otherwise); a task must release its locks before it
+ * ends, nothing does it for it. */
 void co_lock_release(struct co_lock *l);
 
 /* Is l held by some task? */
