@@ -516,6 +516,47 @@ START_TEST(test_scope_sleep_shorter_than_deadline)
 }
 END_TEST
 
+struct shield_probe {
+	int expired_rc, cleanup_rc, inner_rc, inner_exit, after_rc, exit_rc;
+};
+
+/* After a scope expired, clean-up in a shield can still await, bounded only
+ * by scopes it opens itself; after the shield the scope is expired again. */
+static int
+shield_scope(void *arg)
+{
+	struct shield_probe *p = arg;
+	struct co_scope outer, inner;
+
+	co_scope_enter(&outer, 0.01);
+	p->expired_rc = co_sleep(3600);
+	co_shield_enter();
+	p->cleanup_rc = co_sleep(0.005);
+	co_scope_enter(&inner, 0.005);
+	p->inner_rc = co_sleep(3600);
+	p->inner_exit = co_scope_exit(&inner);
+	co_shield_exit();
+	p->after_rc = co_sleep(0);
+	p->exit_rc = co_scope_exit(&outer);
+	return 0;
+}
+
+START_TEST(test_shield_holds_off_expired_scope)
+{
+	struct shield_probe p;
+	double t0 = co_now();
+
+	tu_run(shield_scope, &p);
+	ck_assert_int_eq(p.expired_rc, -ETIMEDOUT);
+	ck_assert_int_eq(p.cleanup_rc, 0);
+	ck_assert_int_eq(p.inner_rc, -ETIMEDOUT);
+	ck_assert_int_eq(p.inner_exit, -ETIMEDOUT);
+	ck_assert_int_eq(p.after_rc, -ETIMEDOUT);
+	ck_assert_int_eq(p.exit_rc, -ETIMEDOUT);
+	tu_assert_time(co_now() - t0, 0.02, 0.01);
+}
+END_TEST
+
 /* ---- scheduler ---------------------------------------------------------- */
 
 static int
@@ -779,6 +820,7 @@ co_suite(void)
 	tcase_add_test(tc, test_scope_not_expired);
 	tcase_add_test(tc, test_scope_nested_outer_fires);
 	tcase_add_test(tc, test_scope_sleep_shorter_than_deadline);
+	tcase_add_test(tc, test_shield_holds_off_expired_scope);
 	tcase_add_test(tc, test_errno_survives_switch);
 	tcase_add_test(tc, test_yield_does_not_starve_io);
 	tcase_add_test(tc, test_timers_sub_millisecond);

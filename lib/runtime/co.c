@@ -70,6 +70,7 @@ struct co_task {
 	enum task_state state;
 	bool cancelled, detached;
 	struct co_scope *scope;         /* innermost deadline scope */
+	struct co_scope *shield_floor;  /* scopes from here out are shielded */
 	struct co_task *joiner;         /* task parked in co_join on us */
 	struct co_tnode timer;          /* deadline of the pending park */
 	struct co_stack stack;
@@ -422,7 +423,8 @@ void
 co_shield_enter(void)
 {
 	assert(co_cur != NULL);
-	co_cur->shield++;
+	if (co_cur->shield++ == 0)
+		co_cur->shield_floor = co_cur->scope;
 }
 
 void
@@ -434,23 +436,27 @@ co_shield_exit(void)
 
 /* ---- parking ------------------------------------------------------------ */
 
-/* The scope with the earliest deadline, or NULL. */
+/* The scope with the earliest deadline, or NULL.  Inside a shield only the
+ * scopes entered within it count. */
 static struct co_scope *
 earliest_scope(const struct co_task *t)
 {
 	struct co_scope *s, *best = NULL;
+	struct co_scope *floor = t->shield > 0 ? t->shield_floor : NULL;
 
-	for (s = t->scope; s != NULL; s = s->outer)
+	for (s = t->scope; s != floor; s = s->outer)
 		if (best == NULL || s->deadline < best->deadline)
 			best = s;
 	return best != NULL && isfinite(best->deadline) ? best : NULL;
 }
 
-/* Mark every scope of t whose deadline has passed. */
+/* Mark every scope of t that counts now and whose deadline has passed. */
 static void
 expire_scopes(struct co_task *t, double now)
 {
-	for (struct co_scope *s = t->scope; s != NULL; s = s->outer)
+	struct co_scope *floor = t->shield > 0 ? t->shield_floor : NULL;
+
+	for (struct co_scope *s = t->scope; s != floor; s = s->outer)
 		if (s->deadline <= now)
 			s->expired = true;
 }

@@ -160,9 +160,12 @@ int co_scope_exit(struct co_scope *s);
 
 /* ---- shields (asyncio.shield, for clean-up) ------------------------------- */
 
-/* Inside a shield, cancellation does not interrupt awaits (deadlines still
- * do), so a cancelled task can await its clean-up.  Nests.  The cancel
- * request stays recorded: awaits after the outermost exit return -ECANCELED.
+/* Inside a shield, neither cancellation nor any deadline scope entered
+ * before the shield interrupts awaits, so a cancelled or timed-out task can
+ * await its clean-up (terminate a child and wait for it, hand back a lock).
+ * Explicit timeouts and scopes entered inside the shield still apply, which
+ * is how clean-up bounds itself.  Shields nest.  The cancel request and the
+ * expired scopes stay recorded: awaits after the outermost exit fail again.
  */
 void co_shield_enter(void);
 void co_shield_exit(void);

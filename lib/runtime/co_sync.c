@@ -10,11 +10,8 @@
  * task that will report failure, and never lost.
  *
  * The hard case is co_cond_wait, which must hold the lock again when it
- * returns, even if it was cancelled or its deadline scope expired.  A shield
- * keeps cancellation out of the re-acquire, but an expired scope makes every
- * park of this task fail at once.  Then a helper task, which has no scope,
- * queues for the lock on the caller's behalf, and the caller waits for it
- * with co_reap, which ignores deadlines.
+ * returns, even if it was cancelled or its deadline scope expired: the
+ * re-acquire runs in a shield, which holds off both.
  */
 #include <errno.h>
 #include <limits.h>
@@ -215,54 +212,9 @@ co_lock_locked(const struct co_lock *l)
 
 /* ---- re-acquiring a lock whatever happens --------------------------------- */
 
-struct reacquire {
-	struct co_lock *lock;
-	struct co_task *owner;          /* the task that wants the lock */
-};
-
-/* Helper task: queue for the lock on behalf of r->owner.  Shielded, and it
- * has no deadline scope, so only the hand-off wakes it. */
-static int
-reacquire_helper(void *arg)
-{
-	struct reacquire *r = arg;
-	int rc = 0;
-
-	co_shield_enter();
-	if (r->lock->owner == NULL)
-		r->lock->owner = r->owner;
-	else
-		rc = co_waitq_wait(&r->lock->waiters, CO_FOREVER, r->owner);
-	co_shield_exit();
-	return rc;
-}
-
-/* The running task's deadline scope has expired, so it cannot park: let a
- * helper wait, and wait for the helper with co_reap, which ignores scopes
- * and cancellation.  If no helper can be spawned, poll with co_yield (which
- * neither scopes nor a shielded cancel interrupt) — slow, but it keeps the
- * promise that the lock is held on return. */
-static void
-lock_reacquire_expired(struct co_lock *l)
-{
-	struct reacquire r = { l, co_self() };
-	struct co_task *t;
-	int rc = -1;
-
-	if (co_spawn(co_current_rt(), reacquire_helper, &r, &t) == 0) {
-		(void)co_reap(t, &rc);
-		if (rc == 0 && l->owner == r.owner)
-			return;
-	}
-	log_warnx("co_cond: no helper task, polling for the lock");
-	while (l->owner != NULL)
-		(void)co_yield();
-	l->owner = r.owner;
-}
-
-/* Take l for the running task, ignoring cancellation and deadlines.  (A
- * scope that expires during the shielded wait sends the task to the back of
- * the lock's queue through the helper; rare, and still correct.) */
+/* Take l for the running task, even if it is cancelled or its deadline
+ * scope has expired: the shield holds both off, and nothing else can wake
+ * the wait but the hand-off. */
 static void
 lock_reacquire(struct co_lock *l)
 {
@@ -272,9 +224,8 @@ lock_reacquire(struct co_lock *l)
 		return;
 	co_shield_enter();
 	rc = co_waitq_wait(&l->waiters, CO_FOREVER, co_self());
-	if (rc != 0)
-		lock_reacquire_expired(l);      /* a scope's deadline passed */
 	co_shield_exit();
+	MUST(rc == 0, "co_cond: shielded lock re-acquire was interrupted");
 }
 
 /* ---- event ---------------------------------------------------------------- */
