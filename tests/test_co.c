@@ -636,7 +636,7 @@ START_TEST(test_yield_does_not_starve_io)
 	event_add(iev, NULL);
 	tu_run(spinner, &s);
 	tu_assert_time(co_now() - t0, 0.01, 0.005);
-	ck_assert(s.spins > 10);
+	ck_assert(s.spins >= 2);                /* it really was spinning */
 	event_free(tev);
 	event_free(iev);
 	close(sv[0]);
