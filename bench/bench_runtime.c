@@ -23,7 +23,9 @@
 
 #include "co.h"
 #include "co_ctx.h"
+#include "co_queue.h"
 #include "co_sched.h"
+#include "co_sync.h"
 
 #define ROUNDS_MAX 31
 
@@ -190,6 +192,91 @@ bench_spawn_join(long iters)
 	return run_main(spawn_join_main, iters, 1);
 }
 
+/* ---- hand-offs between two tasks ---------------------------------------- */
+
+static struct co_sem *ping, *pong;
+
+static int
+sem_peer(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < yield_iters; i++) {
+		if (co_sem_acquire(ping) < 0)
+			abort();
+		co_sem_release(pong);
+	}
+	return 0;
+}
+
+/* One round: release wakes the peer (a hand-off), the acquire parks us
+ * until the peer's release hands the permit back.  Two hand-offs. */
+static int
+sem_main(void *arg)
+{
+	struct co_task *t;
+
+	(void)arg;
+	ping = co_sem_new(0);
+	pong = co_sem_new(0);
+	if (ping == NULL || pong == NULL || co_spawn(rt, sem_peer, NULL, &t) < 0)
+		abort();
+	for (long i = 0; i < yield_iters; i++) {
+		co_sem_release(ping);
+		if (co_sem_acquire(pong) < 0)
+			abort();
+	}
+	if (co_join(t, NULL) < 0)
+		abort();
+	co_sem_free(ping);
+	co_sem_free(pong);
+	return 0;
+}
+
+static double
+bench_sem(long iters)
+{
+	return run_main(sem_main, iters, 2);
+}
+
+static struct co_queue *handq;
+
+static int
+consumer(void *arg)
+{
+	void *item;
+
+	(void)arg;
+	for (long i = 0; i < yield_iters; i++)
+		if (co_queue_get(handq, &item) < 0)
+			abort();
+	return 0;
+}
+
+/* Producer and consumer through a queue of capacity 1: every item goes
+ * from one task to the other. */
+static int
+queue_main(void *arg)
+{
+	struct co_task *t;
+
+	(void)arg;
+	if ((handq = co_queue_new(1)) == NULL || co_spawn(rt, consumer, NULL, &t) < 0)
+		abort();
+	for (long i = 0; i < yield_iters; i++)
+		if (co_queue_put(handq, (void *)(i + 1)) < 0)
+			abort();
+	if (co_join(t, NULL) < 0)
+		abort();
+	co_queue_free(handq);
+	return 0;
+}
+
+static double
+bench_queue(long iters)
+{
+	return run_main(queue_main, iters, 1);
+}
+
 /* ---- memory per suspended coroutine ---------------------------------------- */
 
 static long
@@ -300,6 +387,8 @@ main(int argc, char **argv)
 	switch_benchmarks();
 	report("yield round trip per task (scheduler)", bench_yield, 200000);
 	report("spawn + join (stack from the pool)", bench_spawn_join, 200000);
+	report("semaphore hand-off (release -> waiter)", bench_sem, 200000);
+	report("queue hand-off per item (capacity 1)", bench_queue, 200000);
 	if (co_rt_run(rt, memory_main, NULL, &r) < 0)
 		return 1;
 	co_rt_free(rt);
