@@ -35,10 +35,10 @@ struct conf;
 
 /* Ceilings on what a config file may hold (each refused with FILE:LINE or
  * FILE: when passed). */
-#define CONF_MAX_FILE (1024 * 1024) /* bytes in the file */
-#define CONF_MAX_LINE 197           /* bytes in a key or section line */
-#define CONF_MAX_QUEUES 1024        /* [queue.NAME] sections, "default" too */
-#define CONF_QUEUE_NAME_MAX 64      /* a queue name: 1..64 of [A-Za-z0-9_.-] */
+#define CONF_MAX_FILE       (1024 * 1024) /* bytes in the file */
+#define CONF_MAX_LINE       197           /* bytes in a key or section line */
+#define CONF_MAX_QUEUES     1024 /* [queue.NAME] sections, "default" too */
+#define CONF_QUEUE_NAME_MAX 64   /* a queue name: 1..64 of [A-Za-z0-9_.-] */
 
 /* [daemon] sync: SQLite's PRAGMA synchronous for the job database. */
 enum conf_sync {
@@ -54,18 +54,18 @@ struct conf_group {
 
 /* [daemon]: see docs/CONFIG.md for what each key does. */
 struct conf_daemon {
-	const char *socket;   /* resolved; strlen < sizeof(sun_path) */
-	const char *database; /* resolved path of the SQLite file */
-	int sync;             /* enum conf_sync */
-	size_t max_line;      /* bytes in a request line, 1 KiB..64 MiB */
+	const char *socket;    /* resolved; strlen < sizeof(sun_path) */
+	const char *database;  /* resolved path of the SQLite file */
+	int sync;              /* enum conf_sync */
+	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
 	double shutdown_grace; /* seconds, 0..3600 */
-	int max_connections;  /* 1..65536 */
-	int log_level;        /* enum log_level (log.h) */
-	size_t max_output;    /* bytes per captured stream, 0..64 MiB */
-	double kill_grace;    /* seconds from SIGTERM to SIGKILL, 0..3600 */
-	int exec_concurrency; /* 0..65536; 0 = number of CPUs */
-	int http_per_host;    /* 1..65536 */
-	mode_t socket_mode;   /* 0..0777 */
+	int max_connections;   /* 1..65536 */
+	int log_level;         /* enum log_level (log.h) */
+	size_t max_output;     /* bytes per captured stream, 0..64 MiB */
+	double kill_grace;     /* seconds from SIGTERM to SIGKILL, 0..3600 */
+	int exec_concurrency;  /* 0..65536; 0 = number of CPUs */
+	int http_per_host;     /* 1..65536 */
+	mode_t socket_mode;    /* 0..0777 */
 	struct conf_group socket_group;
 	int max_queued_per_user; /* 0..10000000; 0 = no limit */
 	struct conf_group admin_group;
@@ -75,11 +75,11 @@ struct conf_daemon {
 
 /* [queue.NAME] */
 struct conf_queue {
-	const char *name;   /* 1..64 of [A-Za-z0-9_.-] */
-	int workers;        /* 1..100000 */
-	int capacity;       /* 1..10000000 */
-	double timeout;     /* seconds, 0..31536000; 0 = none */
-	int max_attempts;   /* 1..100 */
+	const char *name; /* 1..64 of [A-Za-z0-9_.-] */
+	int workers;      /* 1..100000 */
+	int capacity;     /* 1..10000000 */
+	double timeout;   /* seconds, 0..31536000; 0 = none */
+	int max_attempts; /* 1..100 */
 };
 
 /* Load and validate the file at path.  Returns 0 and *out (free with
@@ -125,10 +125,11 @@ void conf_dump(FILE *f, const struct conf *c);
 struct conf_keyinfo {
 	const char *name;
 	const char *section; /* "daemon" or "queue" (every [queue.NAME]) */
-	const char *type;    /* int, seconds, size, bool, enum, path, mode, group */
-	const char *def;     /* default, spelled as in a config file */
-	const char *help;    /* one line: what the key does */
-	char allowed[192];   /* what a value may be, as errors say it */
+	const char
+	    *type;       /* int, seconds, size, bool, enum, path, mode, group */
+	const char *def; /* default, spelled as in a config file */
+	const char *help;  /* one line: what the key does */
+	char allowed[192]; /* what a value may be, as errors say it */
 };
 
 /* Fill *out with key i of the table: 0, or -ENOENT when i is past the
