@@ -30,11 +30,19 @@
 #include "conf_type.h"
 #include "log.h"
 
-static const struct conf_enumval sync_ev[] = { { "full", CONF_SYNC_FULL },
-	{ "normal", CONF_SYNC_NORMAL }, { NULL, 0 } };
-static const struct conf_enumval level_ev[] = { { "err", LOG_LVL_ERR },
-	{ "warning", LOG_LVL_WARNING }, { "notice", LOG_LVL_NOTICE },
-	{ "info", LOG_LVL_INFO }, { "debug", LOG_LVL_DEBUG }, { NULL, 0 } };
+static const struct conf_enumval sync_ev[] = {
+	{ "full", CONF_SYNC_FULL },
+	{ "normal", CONF_SYNC_NORMAL },
+	{ NULL, 0 },
+};
+static const struct conf_enumval level_ev[] = {
+	{ "err", LOG_LVL_ERR },
+	{ "warning", LOG_LVL_WARNING },
+	{ "notice", LOG_LVL_NOTICE },
+	{ "info", LOG_LVL_INFO },
+	{ "debug", LOG_LVL_DEBUG },
+	{ NULL, 0 },
+};
 
 #define KIB  CONF_KIB
 #define MIB  CONF_MIB
@@ -125,25 +133,16 @@ struct load {
 
 /* ---- errors -------------------------------------------------------------- */
 
-static void
-err_vset(char *err, size_t errlen, const char *pfx, const char *fmt, va_list ap)
-{
-	size_t n;
-
-	if (errlen == 0)
-		return;
-	n = snprintf(err, errlen, "%s", pfx);
-	if (n < errlen)
-		vsnprintf(err + n, errlen - n, fmt, ap);
-}
-
+/* Like snprintf into err, when there is one (errlen > 0). */
 static void __attribute__((format(printf, 3, 4)))
 err_set(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (errlen == 0)
+		return;
 	va_start(ap, fmt);
-	err_vset(err, errlen, "", fmt, ap);
+	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
 
@@ -152,19 +151,24 @@ err_set(char *err, size_t errlen, const char *fmt, ...)
 static int __attribute__((format(printf, 3, 4)))
 ld_err(struct load *ld, int rc, const char *fmt, ...)
 {
-	char pfx[PATH_MAX + 32];
 	va_list ap;
+	int n;
 
 	if (ld->failed)
 		return rc;
 	ld->failed = true;
 	ld->rc = rc;
+	if (ld->errlen == 0)
+		return rc;
 	if (ld->lineno > 0)
-		snprintf(pfx, sizeof(pfx), "%s:%d: ", ld->path, ld->lineno);
+		n = snprintf(ld->err, ld->errlen, "%s:%d: ", ld->path,
+		    ld->lineno);
 	else
-		snprintf(pfx, sizeof(pfx), "%s: ", ld->path);
+		n = snprintf(ld->err, ld->errlen, "%s: ", ld->path);
+	if (n < 0 || (size_t)n >= ld->errlen)
+		return rc;
 	va_start(ap, fmt);
-	err_vset(ld->err, ld->errlen, pfx, fmt, ap);
+	vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -483,7 +487,7 @@ file_read(const char *path, char **out, size_t *lenp, char *err, size_t errlen)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
 		rc = -errno;
 		err_set(err, errlen, "%s: cannot open: %s", path,
-		    strerror(-rc));
+		    strerrordesc_np(-rc));
 		goto out;
 	}
 	for (;;) {
@@ -504,7 +508,7 @@ file_read(const char *path, char **out, size_t *lenp, char *err, size_t errlen)
 		if (n == -1) {
 			rc = -errno;
 			err_set(err, errlen, "%s: cannot read: %s", path,
-			    strerror(-rc));
+			    strerrordesc_np(-rc));
 			goto out;
 		}
 		if (n == 0)

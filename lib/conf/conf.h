@@ -31,7 +31,7 @@
 struct conf;
 
 /* A good size for conf_load()'s err buffer: longer messages are cut. */
-#define CONF_ERRLEN 512
+#define CONF_ERRLEN 1024
 
 /* Ceilings on what a config file may hold (each refused with FILE:LINE or
  * FILE: when passed). */
@@ -88,8 +88,10 @@ struct conf_queue {
  * ("FILE:LINE: message"), -ENOENT/-EACCES/-EISDIR... when it cannot be
  * read, -EFBIG past CONF_MAX_FILE ("FILE: message"), -ENOMEM.  Relative
  * paths in the file are resolved against path's directory.  err may be
- * NULL when errlen is 0.  Blocks (file I/O, group lookups): call it at
- * start and on SIGHUP, not per request. */
+ * NULL when errlen is 0.  Blocks (file I/O, group lookups through NSS)
+ * and wants ~10 KiB of stack plus NSS's: call it at start and from the
+ * SIGHUP callback on the loop's own stack, or in a worker thread (it is
+ * thread-safe), not from a coroutine. */
 int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
@@ -118,18 +120,18 @@ bool conf_queue_name_valid(const char *name);
 
 /* Print the effective configuration to f as a config file: every section
  * and every key with its value, one per line, in table order; loading the
- * output again gives the same values (paths are printed resolved). */
+ * output again gives the same values (paths are printed resolved; seconds
+ * to the nanosecond). */
 void conf_dump(FILE *f, const struct conf *c);
 
 /* One key of the table, for documentation and tests. */
 struct conf_keyinfo {
 	const char *name;
 	const char *section; /* "daemon" or "queue" (every [queue.NAME]) */
-	const char
-	    *type;       /* int, seconds, size, bool, enum, path, mode, group */
-	const char *def; /* default, spelled as in a config file */
-	const char *help;  /* one line: what the key does */
-	char allowed[192]; /* what a value may be, as errors say it */
+	const char *type;    /* int seconds size bool enum path mode group */
+	const char *def;     /* default, spelled as in a config file */
+	const char *help;    /* one line: what the key does */
+	char allowed[192];   /* what a value may be, as errors say it */
 };
 
 /* Fill *out with key i of the table: 0, or -ENOENT when i is past the

@@ -370,7 +370,7 @@ group_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
 		else
 			snprintf(msg, msglen,
 			    "%s: cannot look up group \"%s\": %s", k->name, v,
-			    strerror(-r));
+			    strerrordesc_np(-r));
 		return r == -ENOENT ? -EINVAL : r;
 	}
 	if ((name = strdup(v)) == NULL) {
