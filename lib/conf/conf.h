@@ -1,0 +1,141 @@
+/*
+ * conf.h — jobd's configuration file: load, validate, read.
+ *
+ * The file is INI, parsed by inih: one [daemon] section and one
+ * [queue.NAME] section per queue; queue "default" always exists.  A single
+ * table in conf.c names every key with its section, type, bounds, default
+ * and a one-line help; it drives parsing, validation, defaults, conf_dump()
+ * and conf_key_info(), and the tests check conf/jobd.conf and
+ * docs/CONFIG.md against it.  docs/CONFIG.md is the user's reference.
+ *
+ * Every problem is refused whole, with one message "FILE:LINE: message"
+ * naming the key and what is allowed.  A struct conf never changes once
+ * loaded: a reload (SIGHUP) is a new conf_load(), swapped in by the daemon
+ * only if it succeeded, the running one kept otherwise.
+ *
+ * Values are read through const public structs (conf_daemon(),
+ * conf_queue()) rather than one getter per key: the fields are typed and
+ * checked by the compiler, the table fills them by offsetof so the struct
+ * and the table cannot disagree, and a new key is one table row plus one
+ * field.  struct conf itself stays opaque; it owns every string the value
+ * structs point to, so all of them live exactly until conf_free().
+ */
+#ifndef JOBD_CONF_H
+#define JOBD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct conf;
+
+/* A good size for conf_load()'s err buffer: longer messages are cut. */
+#define CONF_ERRLEN 1024
+
+/* Ceilings on what a config file may hold (each refused with FILE:LINE or
+ * FILE: when passed). */
+#define CONF_MAX_FILE       (1024 * 1024) /* bytes in the file */
+#define CONF_MAX_LINE       197           /* bytes in a key or section line */
+#define CONF_MAX_QUEUES     1024 /* [queue.NAME] sections, "default" too */
+#define CONF_QUEUE_NAME_MAX 64   /* a queue name: 1..64 of [A-Za-z0-9_.-] */
+
+/* [daemon] sync: SQLite's PRAGMA synchronous for the job database. */
+enum conf_sync {
+	CONF_SYNC_FULL,   /* fsync at every commit: survives power loss */
+	CONF_SYNC_NORMAL, /* WAL fsynced at checkpoints: survives a crash */
+};
+
+/* A group key: the name as written, and its gid resolved at load. */
+struct conf_group {
+	const char *name; /* "" when not set */
+	gid_t gid;        /* (gid_t)-1 when not set */
+};
+
+/* [daemon]: see docs/CONFIG.md for what each key does. */
+struct conf_daemon {
+	const char *socket;    /* resolved; strlen < sizeof(sun_path) */
+	const char *database;  /* resolved path of the SQLite file */
+	int sync;              /* enum conf_sync */
+	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
+	double shutdown_grace; /* seconds, 0..3600 */
+	int max_connections;   /* 1..65536 */
+	int log_level;         /* enum log_level (log.h) */
+	size_t max_output;     /* bytes per captured stream, 0..64 MiB */
+	double kill_grace;     /* seconds from SIGTERM to SIGKILL, 0..3600 */
+	int exec_concurrency;  /* 0..65536; 0 = number of CPUs */
+	int http_per_host;     /* 1..65536 */
+	mode_t socket_mode;    /* 0..0777 */
+	struct conf_group socket_group;
+	int max_queued_per_user; /* 0..10000000; 0 = no limit */
+	struct conf_group admin_group;
+	bool allow_exec;
+	bool allow_http;
+};
+
+/* [queue.NAME] */
+struct conf_queue {
+	const char *name; /* 1..64 of [A-Za-z0-9_.-] */
+	int workers;      /* 1..100000 */
+	int capacity;     /* 1..10000000 */
+	double timeout;   /* seconds, 0..31536000; 0 = none */
+	int max_attempts; /* 1..100 */
+};
+
+/* Load and validate the file at path.  Returns 0 and *out (free with
+ * conf_free), or a negative errno with *out = NULL and err filled with one
+ * line (no newline): -EINVAL for anything wrong in the file
+ * ("FILE:LINE: message"), -ENOENT/-EACCES/-EISDIR... when it cannot be
+ * read, -EFBIG past CONF_MAX_FILE ("FILE: message"), -ENOMEM.  Relative
+ * paths in the file are resolved against path's directory.  err may be
+ * NULL when errlen is 0.  Blocks (file I/O, group lookups through NSS)
+ * and wants ~10 KiB of stack plus NSS's: call it at start and from the
+ * SIGHUP callback on the loop's own stack, or in a worker thread (it is
+ * thread-safe), not from a coroutine. */
+int conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Free c and every string its value structs point to.  NULL is a no-op. */
+void conf_free(struct conf *c);
+
+/* The path c was loaded from, as passed to conf_load(). */
+const char *conf_path(const struct conf *c);
+
+/* The [daemon] values; valid until conf_free(c). */
+const struct conf_daemon *conf_daemon(const struct conf *c);
+
+/* Number of queues, at least 1. */
+size_t conf_queue_count(const struct conf *c);
+
+/* Queue i (0 <= i < count) or NULL.  Queue 0 is always "default" (declared
+ * or not); the others follow in file order.  Valid until conf_free(c). */
+const struct conf_queue *conf_queue(const struct conf *c, size_t i);
+
+/* The queue called name, or NULL.  Linear: at most CONF_MAX_QUEUES. */
+const struct conf_queue *conf_queue_by_name(const struct conf *c,
+    const char *name);
+
+/* Whether name is a legal queue name (1..64 of [A-Za-z0-9_.-]). */
+bool conf_queue_name_valid(const char *name);
+
+/* Print the effective configuration to f as a config file: every section
+ * and every key with its value, one per line, in table order; loading the
+ * output again gives the same values (paths are printed resolved; seconds
+ * to the nanosecond). */
+void conf_dump(FILE *f, const struct conf *c);
+
+/* One key of the table, for documentation and tests. */
+struct conf_keyinfo {
+	const char *name;
+	const char *section; /* "daemon" or "queue" (every [queue.NAME]) */
+	const char *type;    /* int seconds size bool enum path mode group */
+	const char *def;     /* default, spelled as in a config file */
+	const char *help;    /* one line: what the key does */
+	char allowed[192];   /* what a value may be, as errors say it */
+};
+
+/* Fill *out with key i of the table: 0, or -ENOENT when i is past the
+ * last key. */
+int conf_key_info(size_t i, struct conf_keyinfo *out);
+
+#endif /* JOBD_CONF_H */
