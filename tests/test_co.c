@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -645,23 +646,31 @@ START_TEST(test_yield_does_not_starve_io)
 END_TEST
 
 static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int
 precise(void *arg)
 {
-	double worst = 0;
+	double d[21];
 
 	(void)arg;
-	for (int i = 0; i < 20; i++) {
-		double t0 = co_now(), d;
+	for (int i = 0; i < 21; i++) {
+		double t0 = co_now();
 
 		ck_assert_int_eq(co_sleep(0.0005), 0);
-		d = co_now() - t0;
-		ck_assert_msg(d >= 0.0005, "woke early: %.6f", d);
-		if (d > worst)
-			worst = d;
+		d[i] = co_now() - t0;
+		ck_assert_msg(d[i] >= 0.0005, "woke early: %.6f", d[i]);
 	}
-	/* Sub-millisecond: 0.5 ms sleeps end within 0.5 ms of their time
-	 * (more allowed under sanitizers). */
-	tu_assert_time(worst, 0.0005, 0.0005);
+	/* Sub-millisecond: the median 0.5 ms sleep ends within 0.5 ms of its
+	 * deadline (the median, because a loaded CI machine may deschedule
+	 * us for any single one). */
+	qsort(d, 21, sizeof(d[0]), cmp_double);
+	tu_assert_time(d[10], 0.0005, 0.0005);
 	return 0;
 }
 
