@@ -116,17 +116,24 @@ utf8_fix(char *s)
 	}
 }
 
+static void
+err_vset(struct proto_err *err, enum proto_code code, const char *fmt,
+    va_list ap)
+{
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	utf8_fix(err->msg);
+}
+
 void
 proto_err_set(struct proto_err *err, enum proto_code code, const char *fmt,
     ...)
 {
 	va_list ap;
 
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vset(err, code, fmt, ap);
 	va_end(ap);
-	utf8_fix(err->msg);
 }
 
 void
@@ -146,20 +153,14 @@ proto_err_prefix(struct proto_err *err, const char *fmt, ...)
 }
 
 /* Set a bad_request; returns -EINVAL, for `return bad(...)`. */
-static int
-bad(struct proto_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
+static int __attribute__((format(printf, 2, 3)))
 bad(struct proto_err *err, const char *fmt, ...)
 {
 	va_list ap;
 
-	err->code = PROTO_BAD_REQUEST;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vset(err, PROTO_BAD_REQUEST, fmt, ap);
 	va_end(ap);
-	utf8_fix(err->msg);
 	return -EINVAL;
 }
 
@@ -611,7 +612,10 @@ load_error(const char *line, size_t len, const json_error_t *je,
 	enum json_error_code code = json_error_code(je);
 	json_t *root;
 
-	if (code == json_error_out_of_memory) {
+	/* No code at all means jansson failed before parsing: its lexer could
+	 * not allocate.  (An allocation failure mid-parse comes back as a
+	 * syntax error; jansson leaves no way to tell.) */
+	if (code == json_error_out_of_memory || code == json_error_unknown) {
 		proto_err_set(err, PROTO_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
@@ -640,6 +644,9 @@ load(const char *line, size_t len, struct proto_req *req,
 	json_error_t je;
 	json_t *root;
 
+	/* jansson sets the code only when it reports an error; its lexer
+	 * failing to start up reports none. */
+	je.text[JSON_ERROR_TEXT_LENGTH - 1] = json_error_unknown;
 	root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
 	    &je);
 	if (root == NULL)
