@@ -44,8 +44,7 @@ valid_utf8(const char *s)
 /* Parse len bytes of line expecting failure with code and a message
  * containing want; also check the error response builds and dumps. */
 static void
-parse_fail(const char *line, size_t len, enum proto_code code,
-    const char *want)
+parse_fail(const char *line, size_t len, enum proto_code code, const char *want)
 {
 	struct proto_req req;
 	struct proto_err err;
@@ -129,10 +128,10 @@ START_TEST(test_parse_ping_stats)
 	ck_assert_int_eq(req.op, PROTO_OP_PING);
 	ck_assert_ptr_null(req.tag);
 	proto_req_clear(&req);
-	proto_req_clear(&req);          /* twice is harmless */
+	proto_req_clear(&req); /* twice is harmless */
 	parse_ok("{\"op\":\"stats\",\"tag\":null}", &req);
 	ck_assert_int_eq(req.op, PROTO_OP_STATS);
-	ck_assert(json_is_null(req.tag));       /* a null tag is a tag */
+	ck_assert(json_is_null(req.tag)); /* a null tag is a tag */
 	proto_req_clear(&req);
 }
 END_TEST
@@ -142,10 +141,12 @@ START_TEST(test_parse_submit_full)
 	struct proto_req req;
 	struct proto_submit *s = &req.u.submit;
 
-	parse_ok("{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":"
+	parse_ok(
+	    "{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":"
 	    "[\"true\"]},\"queue\":\"fast\",\"timeout\":2.5,\"name\":\"lbl\","
 	    "\"nowait\":true,\"max_attempts\":5,\"tag\":[1,2],"
-	    "\"from_the_future\":{\"x\":1}}", &req);
+	    "\"from_the_future\":{\"x\":1}}",
+	    &req);
 	ck_assert_int_eq(req.op, PROTO_OP_SUBMIT);
 	ck_assert_str_eq(s->kind, "exec");
 	ck_assert(json_is_array(json_object_get(s->args, "argv")));
@@ -174,8 +175,9 @@ START_TEST(test_parse_submit_defaults)
 
 	/* null in an optional field means absent */
 	parse_ok("{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"queue\":"
-	    "null,\"timeout\":null,\"name\":null,\"nowait\":null,"
-	    "\"max_attempts\":null}", &req);
+	         "null,\"timeout\":null,\"name\":null,\"nowait\":null,"
+	         "\"max_attempts\":null}",
+	    &req);
 	ck_assert_str_eq(s->queue, "default");
 	ck_assert_double_eq(s->timeout, PROTO_UNSET);
 	ck_assert_ptr_null(s->name);
@@ -183,7 +185,8 @@ START_TEST(test_parse_submit_defaults)
 
 	/* timeout 0 is "none", and -0 is 0 */
 	parse_ok("{\"op\":\"submit\",\"kind\":\"k\",\"args\":{},\"timeout\":"
-	    "-0.0}", &req);
+	         "-0.0}",
+	    &req);
 	ck_assert(s->timeout == 0 && !signbit(s->timeout));
 	proto_req_clear(&req);
 }
@@ -195,7 +198,8 @@ START_TEST(test_parse_submit_group)
 	struct proto_submit_group *g = &req.u.group;
 
 	parse_ok("{\"op\":\"submit_group\",\"jobs\":[{\"kind\":\"a\",\"args\":"
-	    "{}},{\"kind\":\"b\",\"args\":{\"x\":1},\"queue\":\"q\"}]}", &req);
+	         "{}},{\"kind\":\"b\",\"args\":{\"x\":1},\"queue\":\"q\"}]}",
+	    &req);
 	ck_assert_int_eq(req.op, PROTO_OP_SUBMIT_GROUP);
 	ck_assert_int_eq(g->mode, PROTO_GROUP_ALL);
 	ck_assert(!g->nowait);
@@ -207,7 +211,8 @@ START_TEST(test_parse_submit_group)
 	proto_req_clear(&req);
 
 	parse_ok("{\"op\":\"submit_group\",\"mode\":\"fail_fast\",\"nowait\":"
-	    "true,\"jobs\":[{\"kind\":\"a\",\"args\":{}}]}", &req);
+	         "true,\"jobs\":[{\"kind\":\"a\",\"args\":{}}]}",
+	    &req);
 	ck_assert_int_eq(g->mode, PROTO_GROUP_FAIL_FAST);
 	ck_assert(g->nowait);
 	ck_assert_uint_eq(g->njobs, 1);
@@ -259,7 +264,8 @@ START_TEST(test_parse_get_wait_cancel_list)
 	ck_assert_int_eq(req.u.wait.group, 0);
 	ck_assert_double_eq(req.u.wait.timeout, PROTO_UNSET);
 	proto_req_clear(&req);
-	parse_ok("{\"op\":\"wait\",\"group\":4,\"timeout\":0,\"id\":null}", &req);
+	parse_ok("{\"op\":\"wait\",\"group\":4,\"timeout\":0,\"id\":null}",
+	    &req);
 	ck_assert_int_eq(req.u.wait.id, 0);
 	ck_assert_int_eq(req.u.wait.group, 4);
 	ck_assert_double_eq(req.u.wait.timeout, 0);
@@ -280,7 +286,8 @@ START_TEST(test_parse_get_wait_cancel_list)
 	ck_assert_int_eq(req.u.list.limit, PROTO_LIST_DEFAULT);
 	proto_req_clear(&req);
 	parse_ok("{\"op\":\"list\",\"state\":\"timed_out\",\"queue\":\"q\","
-	    "\"limit\":10000}", &req);
+	         "\"limit\":10000}",
+	    &req);
 	ck_assert_ptr_eq(req.u.list.state, proto_state_names[4]);
 	ck_assert_str_eq(req.u.list.queue, "q");
 	ck_assert_int_eq(req.u.list.limit, 10000);
@@ -291,13 +298,13 @@ END_TEST
 /* Lines that are fine however odd they look. */
 static const char *const accepted[] = {
 	" {\"op\":\"ping\"} ",
-	"\t{ \"op\" : \"ping\" }\r",            /* a CRLF client */
+	"\t{ \"op\" : \"ping\" }\r", /* a CRLF client */
 	"\r\n{\"op\"\n:\"ping\"}\n",
-	"{\"op\":\"p\\u0069ng\"}",              /* escapes in values */
+	"{\"op\":\"p\\u0069ng\"}", /* escapes in values */
 	"{\"op\":\"ping\",\"x\":\"\xe2\x80\xa8 \x7f \xf0\x9f\x98\x80\"}",
-	"{\"op\":\"ping\",\"x\":\"\\ud83d\\ude00\"}",   /* a surrogate pair */
+	"{\"op\":\"ping\",\"x\":\"\\ud83d\\ude00\"}", /* a surrogate pair */
 	"{\"op\":\"ping\",\"x\":[1,{\"y\":null},-0,1e-400,-1.5E+3]}",
-	"{\"op\":\"ping\",\"\":1}",                     /* an empty key */
+	"{\"op\":\"ping\",\"\":1}", /* an empty key */
 	"{\"op\":\"submit\",\"kind\":\"\",\"args\":{},\"queue\":\"\"}",
 };
 
@@ -318,7 +325,7 @@ START_TEST(test_depth_bound)
 	int n;
 
 	for (int depth = PROTO_DEPTH_MAX; depth <= PROTO_DEPTH_MAX + 1;
-	    depth++) {
+	     depth++) {
 		n = sprintf(line, "{\"op\":\"ping\",\"x\":");
 		for (int i = 1; i < depth; i++)
 			line[n++] = '[';
@@ -345,8 +352,8 @@ END_TEST
 /* ---- hostile lines ------------------------------------------------------------ */
 
 #define L(s) s, sizeof(s) - 1
-#define SUB "{\"op\":\"submit\",\"kind\":\"k\",\"args\":{}"
-#define GRP "{\"op\":\"submit_group\","
+#define SUB  "{\"op\":\"submit\",\"kind\":\"k\",\"args\":{}"
+#define GRP  "{\"op\":\"submit_group\","
 
 static const struct {
 	const char *line;
@@ -379,8 +386,8 @@ static const struct {
 	/* numbers */
 	{ L("{\"op\":\"get\",\"id\":99999999999999999999}"), PROTO_BAD_REQUEST,
 	    "too big integer" },
-	{ L("{\"op\":\"get\",\"id\":-99999999999999999999}"),
-	    PROTO_BAD_REQUEST, "too big negative integer" },
+	{ L("{\"op\":\"get\",\"id\":-99999999999999999999}"), PROTO_BAD_REQUEST,
+	    "too big negative integer" },
 	{ L("{\"op\":\"wait\",\"id\":1,\"timeout\":1e400}"), PROTO_BAD_REQUEST,
 	    "real number overflow" },
 	{ L("{\"op\":\"get\",\"id\":-0}"), PROTO_BAD_REQUEST,
@@ -403,21 +410,21 @@ static const struct {
 	{ L("{\"op\":\"ping\",\"x\":\"\xff\"}"), PROTO_BAD_REQUEST,
 	    "unable to decode byte 0xff" },
 	{ L("{\"op\":\"ping\",\"x\":\"\xc0\xaf\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode byte 0xc0" },             /* overlong '/' */
+	    "unable to decode byte 0xc0" }, /* overlong '/' */
 	{ L("{\"op\":\"ping\",\"x\":\"\xe0\x80\xaf\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* overlong, 3 bytes */
+	    "unable to decode" }, /* overlong, 3 bytes */
 	{ L("{\"op\":\"ping\",\"x\":\"\xf0\x80\x80\xaf\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* overlong, 4 bytes */
+	    "unable to decode" }, /* overlong, 4 bytes */
 	{ L("{\"op\":\"ping\",\"x\":\"\xed\xa0\x80\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* UTF-8 surrogate */
+	    "unable to decode" }, /* UTF-8 surrogate */
 	{ L("{\"op\":\"ping\",\"x\":\"\xf4\x90\x80\x80\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* past U+10FFFF */
+	    "unable to decode" }, /* past U+10FFFF */
 	{ L("{\"op\":\"ping\",\"x\":\"\xe2\x82\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* cut short */
+	    "unable to decode" }, /* cut short */
 	{ L("{\"op\":\"ping\",\"x\":\"\x80\"}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* lone continuation */
+	    "unable to decode" }, /* lone continuation */
 	{ L("{\"op\":\"ping\",\"\xff\":1}"), PROTO_BAD_REQUEST,
-	    "unable to decode" },                       /* in a key */
+	    "unable to decode" }, /* in a key */
 	{ L("{\"op\":\"ping\",\"x\":\"\\ud800\"}"), PROTO_BAD_REQUEST,
 	    "invalid Unicode" },
 	{ L("{\"op\":\"ping\",\"x\":\"\\udc00\"}"), PROTO_BAD_REQUEST,
@@ -427,7 +434,7 @@ static const struct {
 	{ L("\xef\xbb\xbf{\"op\":\"ping\"}"), PROTO_BAD_REQUEST,
 	    "byte order mark" },
 	{ L("\xc2\xa0{\"op\":\"ping\"}"), PROTO_BAD_REQUEST,
-	    "invalid JSON" },                           /* NBSP is no space */
+	    "invalid JSON" }, /* NBSP is no space */
 	/* NUL and control bytes */
 	{ L("{\"op\":\"ping\",\"x\":\"a\0b\"}"), PROTO_BAD_REQUEST,
 	    "NUL byte at byte 20" },
@@ -508,7 +515,8 @@ static const struct {
 	{ L("{\"op\":\"submit\",\"kind\":5,\"args\":{}}"), PROTO_BAD_REQUEST,
 	    "field \"kind\": expected a string, got an integer" },
 	{ L("{\"op\":\"submit\",\"kind\":\"k\",\"args\":[]}"),
-	    PROTO_BAD_REQUEST, "field \"args\": expected an object, got an "
+	    PROTO_BAD_REQUEST,
+	    "field \"args\": expected an object, got an "
 	    "array" },
 	{ L("{\"op\":\"submit\",\"kind\":\"k\",\"args\":\"{}\"}"),
 	    PROTO_BAD_REQUEST, "got a string" },
@@ -539,9 +547,11 @@ static const struct {
 	{ L(GRP "\"jobs\":[{\"kind\":\"a\",\"args\":{}},{\"args\":{}}]}"),
 	    PROTO_BAD_REQUEST, "jobs[1]: missing field \"kind\"" },
 	{ L(GRP "\"jobs\":[{\"kind\":\"a\",\"args\":{},\"timeout\":true}]}"),
-	    PROTO_BAD_REQUEST, "jobs[0]: field \"timeout\": expected a number" },
+	    PROTO_BAD_REQUEST,
+	    "jobs[0]: field \"timeout\": expected a number" },
 	{ L(GRP "\"mode\":\"any\",\"jobs\":[{\"kind\":\"a\",\"args\":{}}]}"),
-	    PROTO_BAD_REQUEST, "field \"mode\": expected one of all, "
+	    PROTO_BAD_REQUEST,
+	    "field \"mode\": expected one of all, "
 	    "fail_fast, got \"any\"" },
 	{ L(GRP "\"nowait\":1,\"jobs\":[{\"kind\":\"a\",\"args\":{}}]}"),
 	    PROTO_BAD_REQUEST, "field \"nowait\"" },
@@ -560,7 +570,8 @@ START_TEST(test_deep_nesting)
 	size_t n = 100000;
 	char *s = repeat('[', n);
 
-	parse_fail(s, n, PROTO_BAD_REQUEST, "nested deeper than 32 levels at "
+	parse_fail(s, n, PROTO_BAD_REQUEST,
+	    "nested deeper than 32 levels at "
 	    "byte 33");
 	memset(s, '{', n);
 	parse_fail(s, n, PROTO_BAD_REQUEST, "nested deeper");
@@ -589,13 +600,16 @@ START_TEST(test_long_strings)
 	sprintf(line, "{\"op\":\"%s\"}", big);
 	parse_fail(line, strlen(line), PROTO_BAD_REQUEST,
 	    "field \"op\": longer than 256 bytes");
-	sprintf(line, "{\"op\":\"submit\",\"kind\":\"%.257s\",\"args\":{}}", big);
+	sprintf(line, "{\"op\":\"submit\",\"kind\":\"%.257s\",\"args\":{}}",
+	    big);
 	parse_fail(line, strlen(line), PROTO_BAD_REQUEST,
 	    "field \"kind\": longer than 256 bytes");
-	sprintf(line, "{\"op\":\"submit\",\"kind\":\"%.256s\",\"args\":{}}", big);
+	sprintf(line, "{\"op\":\"submit\",\"kind\":\"%.256s\",\"args\":{}}",
+	    big);
 	parse_ok(line, &req);
 	proto_req_clear(&req);
-	sprintf(line, "{\"op\":\"cancel\",\"id\":1,\"reason\":\"%.1025s\"}", big);
+	sprintf(line, "{\"op\":\"cancel\",\"id\":1,\"reason\":\"%.1025s\"}",
+	    big);
 	parse_fail(line, strlen(line), PROTO_BAD_REQUEST,
 	    "field \"reason\": longer than 1024 bytes");
 	sprintf(line, "{\"op\":\"%.200s\"}", big);
@@ -616,7 +630,7 @@ START_TEST(test_message_utf8)
 	struct proto_err err;
 
 	for (int i = 0; i < 60; i++)
-		strcat(line, "\xc3\xa9");               /* é: 2 bytes */
+		strcat(line, "\xc3\xa9"); /* é: 2 bytes */
 	strcat(line, "\"}");
 	ck_assert_int_eq(proto_parse(line, strlen(line), &req, &err), -EINVAL);
 	ck_assert_int_eq(err.code, PROTO_UNKNOWN_OP);
@@ -644,7 +658,7 @@ error_line(const char *line)
 
 	ck_assert_int_lt(proto_parse(line, strlen(line), &req, &err), 0);
 	resp = proto_error(&req, err.code, err.msg);
-	proto_req_clear(&req);          /* the response keeps its own ref */
+	proto_req_clear(&req); /* the response keeps its own ref */
 	out = dump(resp);
 	json_decref(resp);
 	return out;
@@ -670,8 +684,8 @@ START_TEST(test_tag_echoed_on_errors)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		out = error_line(cases[i].line);
-		snprintf(want, sizeof(want), ",\"tag\":%s,\"error\":",
-		    cases[i].tag);
+		snprintf(want, sizeof(want),
+		    ",\"tag\":%s,\"error\":", cases[i].tag);
 		ck_assert_msg(strstr(out, want) != NULL, "%s -> %s",
 		    cases[i].line, out);
 		free(out);
@@ -695,7 +709,8 @@ START_TEST(test_response_format)
 	char *out;
 
 	parse_ok("{\"op\":\"submit\",\"kind\":\"k\",\"args\":{},\"tag\":"
-	    "\"abc\"}", &req);
+	         "\"abc\"}",
+	    &req);
 	r = proto_ok(&req);
 	ck_assert_int_eq(json_object_set_new(r, "id", json_integer(42)), 0);
 	proto_req_clear(&req);
@@ -712,7 +727,8 @@ START_TEST(test_response_format)
 
 	r = proto_error(NULL, PROTO_QUEUE_FULL, NULL);
 	out = dump(r);
-	ck_assert_str_eq(out, "{\"ok\":false,\"error\":{\"code\":\"queue_full\","
+	ck_assert_str_eq(out,
+	    "{\"ok\":false,\"error\":{\"code\":\"queue_full\","
 	    "\"message\":\"the queue is at capacity\"}}\n");
 	free(out);
 	json_decref(r);
@@ -725,8 +741,10 @@ START_TEST(test_response_format)
 
 	/* the constant for when nothing can be built is itself valid */
 	r = json_loads(PROTO_OOM_LINE, 0, NULL);
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r,
-	    "error"), "code")), "internal");
+	ck_assert_str_eq(json_string_value(
+	                     json_object_get(json_object_get(r, "error"),
+	                         "code")),
+	    "internal");
 	json_decref(r);
 }
 END_TEST
@@ -736,12 +754,12 @@ START_TEST(test_response_one_line)
 {
 	json_t *r = proto_ok(NULL), *back;
 	const char *nasty = "a\nb\rc\r\nd\x01\x1f\x7f\xe2\x80\xa8\xe2\x80\xa9"
-			    "\"\\/";
+	                    "\"\\/";
 	char *out;
 
 	json_object_set_new(r, "s", json_string(nasty));
-	json_object_set_new(r, "k\nk", json_pack("[s,{s:s}]", nasty, "x\n",
-	    "\n"));
+	json_object_set_new(r, "k\nk",
+	    json_pack("[s,{s:s}]", nasty, "x\n", "\n"));
 	out = dump(r);
 	back = json_loads(out, 0, NULL);
 	ck_assert_ptr_nonnull(back);
@@ -782,13 +800,14 @@ START_TEST(test_time)
 	json_object_set_new(r, "started_at", proto_time(0));
 	json_object_set_new(r, "at", proto_time(1712345678.123456));
 	out = dump(r);
-	ck_assert_ptr_nonnull(strstr(out, "\"created_at\":1712345678.25,"
+	ck_assert_ptr_nonnull(strstr(out,
+	    "\"created_at\":1712345678.25,"
 	    "\"started_at\":null,"));
 	json_decref(r);
 	/* full precision: the value read back is the value written */
 	r = json_loads(out, 0, NULL);
-	ck_assert(json_real_value(json_object_get(r, "at")) ==
-	    1712345678.123456);
+	ck_assert(
+	    json_real_value(json_object_get(r, "at")) == 1712345678.123456);
 	json_decref(r);
 	free(out);
 }
@@ -809,29 +828,38 @@ START_TEST(test_field_helpers)
 	int e = -1;
 	static const char *const names[] = { "x", "str" };
 
-	ck_assert_int_eq(proto_field_int(o, "i", PROTO_REQUIRED, 1, 5, &i, &err),
+	ck_assert_int_eq(proto_field_int(o, "i", PROTO_REQUIRED, 1, 5, &i,
+	                     &err),
 	    1);
 	ck_assert_int_eq(i, 5);
-	ck_assert_int_eq(proto_field_int(o, "i", PROTO_REQUIRED, 1, 4, &i, &err),
+	ck_assert_int_eq(proto_field_int(o, "i", PROTO_REQUIRED, 1, 4, &i,
+	                     &err),
 	    -EINVAL);
 	ck_assert_int_eq(proto_field_int(o, "zz", PROTO_OPTIONAL, 1, 4, &i,
-	    &err), 0);
-	ck_assert_int_eq(i, 5);                 /* untouched */
+	                     &err),
+	    0);
+	ck_assert_int_eq(i, 5); /* untouched */
 	ck_assert_int_eq(proto_field_int(o, "n", PROTO_OPTIONAL, 1, 4, &i,
-	    &err), 0);                          /* null = absent */
+	                     &err),
+	    0); /* null = absent */
 	ck_assert_int_eq(proto_field_number(o, "i", PROTO_REQUIRED, 0, 10, &d,
-	    &err), 1);                          /* an integer is a number */
+	                     &err),
+	    1); /* an integer is a number */
 	ck_assert_double_eq(d, 5);
 	ck_assert_int_eq(proto_field_number(o, "f", PROTO_REQUIRED, 0, 10, &d,
-	    &err), 1);
+	                     &err),
+	    1);
 	ck_assert_double_eq(d, 0.5);
 	ck_assert_int_eq(proto_field_string(o, "s", PROTO_REQUIRED, 3, &s,
-	    &err), 1);
+	                     &err),
+	    1);
 	ck_assert_str_eq(s, "str");
 	ck_assert_int_eq(proto_field_string(o, "s", PROTO_REQUIRED, 2, &s,
-	    &err), -EINVAL);
+	                     &err),
+	    -EINVAL);
 	ck_assert_int_eq(proto_field_enum(o, "s", PROTO_REQUIRED, names, 2, &e,
-	    &err), 1);
+	                     &err),
+	    1);
 	ck_assert_int_eq(e, 1);
 	ck_assert_int_eq(proto_field_bool(o, "b", PROTO_REQUIRED, &b, &err), 1);
 	ck_assert(b);
@@ -839,20 +867,25 @@ START_TEST(test_field_helpers)
 	    1);
 	ck_assert(json_is_object(v));
 	ck_assert_int_eq(proto_field_array(o, "a", PROTO_REQUIRED, 2, 2, &v,
-	    &err), 1);
+	                     &err),
+	    1);
 	ck_assert_int_eq(proto_field_array(o, "a", PROTO_REQUIRED, 3, 9, &v,
-	    &err), -EINVAL);
-	ck_assert_str_eq(err.msg, "field \"a\": expected 3 to 9 elements, "
+	                     &err),
+	    -EINVAL);
+	ck_assert_str_eq(err.msg,
+	    "field \"a\": expected 3 to 9 elements, "
 	    "got 2");
 	ck_assert_int_eq(proto_field_object(o, "missing", PROTO_REQUIRED, &v,
-	    &err), -EINVAL);
+	                     &err),
+	    -EINVAL);
 	ck_assert_str_eq(err.msg, "missing field \"missing\" (an object)");
 	ck_assert_int_eq(err.code, PROTO_BAD_REQUEST);
 
 	/* values built in C (not parsed) can hold NUL; refused */
 	json_object_set_new(o, "nul", json_stringn("a\0b", 3));
 	ck_assert_int_eq(proto_field_string(o, "nul", PROTO_REQUIRED, 10, &s,
-	    &err), -EINVAL);
+	                     &err),
+	    -EINVAL);
 	ck_assert_str_eq(err.msg, "field \"nul\": contains a NUL character");
 	json_decref(o);
 }
@@ -872,6 +905,87 @@ START_TEST(test_submit_parse_direct)
 }
 END_TEST
 
+/* ---- the examples in docs/PROTOCOL.md ---------------------------------------- */
+
+/* docs/PROTOCOL.md, found from this file's own path. */
+static FILE *
+open_protocol_doc(void)
+{
+	char path[4096];
+	const char *slash = strrchr(__FILE__, '/');
+	int n = slash ? (int)(slash - __FILE__) : 1;
+
+	snprintf(path, sizeof(path), "%.*s/../docs/PROTOCOL.md", n,
+	    slash ? __FILE__ : ".");
+	return fopen(path, "r");
+}
+
+/* Check one "> request" line against the "< answer" line after it: the
+ * answer is one JSON object with "ok"; if the answer is an error that
+ * proto itself decides (bad_request, unknown_op), proto_parse gives that
+ * code, otherwise proto_parse accepts the request; a tag is echoed. */
+static void
+check_example(const char *request, const char *answer)
+{
+	json_t *resp = json_loads(answer, 0, NULL), *error;
+	const char *code = NULL;
+	struct proto_req req;
+	struct proto_err err;
+	int rc;
+
+	ck_assert_msg(json_is_object(resp), "not an object: %s", answer);
+	ck_assert_msg(json_is_boolean(json_object_get(resp, "ok")), "%s",
+	    answer);
+	if ((error = json_object_get(resp, "error")) != NULL)
+		code = json_string_value(json_object_get(error, "code"));
+	ck_assert_msg(json_is_true(json_object_get(resp, "ok")) ||
+	        proto_code_lookup(code ? code : "") >= 0,
+	    "%s", answer);
+	rc = proto_parse(request, strlen(request), &req, &err);
+	if (code != NULL &&
+	    (strcmp(code, "bad_request") == 0 ||
+	        strcmp(code, "unknown_op") == 0)) {
+		ck_assert_msg(rc < 0 &&
+		        strcmp(proto_code_name(err.code), code) == 0,
+		    "%s: want %s", request, code);
+		ck_assert_str_eq(err.msg,
+		    json_string_value(json_object_get(error, "message")));
+	} else {
+		ck_assert_msg(rc == 0, "%s: %s", request, err.msg);
+	}
+	ck_assert(json_equal(req.tag, json_object_get(resp, "tag")) ||
+	    (req.tag == NULL && json_object_get(resp, "tag") == NULL));
+	proto_req_clear(&req);
+	json_decref(resp);
+}
+
+START_TEST(test_doc_examples)
+{
+	FILE *f = open_protocol_doc();
+	char line[8192], request[8192] = "";
+	int npairs = 0;
+
+	ck_assert_msg(f != NULL, "docs/PROTOCOL.md not found from %s",
+	    __FILE__);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "> ", 2) == 0) {
+			ck_assert_msg(request[0] == '\0', "two requests: %s",
+			    line);
+			strcpy(request, line + 2);
+		} else if (strncmp(line, "< ", 2) == 0) {
+			ck_assert_msg(request[0] != '\0', "no request: %s",
+			    line);
+			check_example(request, line + 2);
+			request[0] = '\0';
+			npairs++;
+		}
+	}
+	fclose(f);
+	ck_assert_int_ge(npairs, 15);
+}
+END_TEST
+
 /* ---- fuzz -------------------------------------------------------------------------- */
 
 static uint64_t rng_state;
@@ -879,7 +993,7 @@ static uint64_t rng_state;
 static uint64_t
 rng(void)
 {
-	uint64_t x = rng_state;         /* xorshift64* */
+	uint64_t x = rng_state; /* xorshift64* */
 
 	x ^= x >> 12;
 	x ^= x << 25;
@@ -910,37 +1024,38 @@ static size_t
 mutate(char *buf, size_t len, size_t cap)
 {
 	static const char interesting[] = "{}[]\",:\\0-e.\x00\x01\n\xc3\xe2"
-					  "\xed\xff\x80 ";
+	                                  "\xed\xff\x80 ";
 	size_t pos = len ? rng() % len : 0;
 
 	switch (rng() % 6) {
-	case 0:                                 /* flip a bit */
+	case 0: /* flip a bit */
 		if (len)
 			buf[pos] ^= (char)(1u << (rng() % 8));
 		break;
-	case 1:                                 /* an interesting byte */
+	case 1: /* an interesting byte */
 		if (len)
-			buf[pos] = interesting[rng() % (sizeof(interesting) - 1)];
+			buf[pos] =
+			    interesting[rng() % (sizeof(interesting) - 1)];
 		break;
-	case 2:                                 /* insert a random byte */
+	case 2: /* insert a random byte */
 		if (len < cap) {
 			memmove(buf + pos + 1, buf + pos, len - pos);
 			buf[pos] = (char)rng();
 			len++;
 		}
 		break;
-	case 3:                                 /* delete a byte */
+	case 3: /* delete a byte */
 		if (len) {
 			memmove(buf + pos, buf + pos + 1, len - pos - 1);
 			len--;
 		}
 		break;
-	case 4:                                 /* truncate */
+	case 4: /* truncate */
 		len = pos;
 		break;
-	default:                                /* duplicate a span */
+	default: /* duplicate a span */
 		for (size_t n = rng() % 16; n > 0 && len < cap && pos < len;
-		    n--, pos++)
+		     n--, pos++)
 			buf[len++] = buf[pos];
 		break;
 	}
@@ -992,7 +1107,8 @@ START_TEST(test_fuzz)
 
 	rng_state = 0x9e3779b97f4a7c15ULL;
 	for (long i = 0; i < iters; i++) {
-		const char *seed = seeds[rng() % (sizeof(seeds) / sizeof(*seeds))];
+		const char *seed =
+		    seeds[rng() % (sizeof(seeds) / sizeof(*seeds))];
 
 		len = strlen(seed);
 		memcpy(buf, seed, len);
@@ -1008,7 +1124,7 @@ END_TEST
 
 /* ---- allocation failures ---------------------------------------------------------- */
 
-static long alloc_left;                 /* allocations until failure; <0: never */
+static long alloc_left; /* allocations until failure; <0: never */
 
 static void *
 failing_malloc(size_t n)
@@ -1099,6 +1215,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_response_one_line);
 	tcase_add_test(tc, test_dump_rejects);
 	tcase_add_test(tc, test_time);
+	tcase_add_test(tc, test_doc_examples);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -126,8 +126,7 @@ err_vset(struct proto_err *err, enum proto_code code, const char *fmt,
 }
 
 void
-proto_err_set(struct proto_err *err, enum proto_code code, const char *fmt,
-    ...)
+proto_err_set(struct proto_err *err, enum proto_code code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -222,14 +221,16 @@ proto_field_int(const json_t *obj, const char *key, enum proto_need need,
 	if ((rc = field(obj, key, need, "an integer", &v, err)) <= 0)
 		return rc;
 	if (!json_is_integer(v))
-		return bad(err, "field \"%s\": expected an integer from %lld "
-		    "to %lld, got %s", key, (long long)min, (long long)max,
-		    type_name(v));
+		return bad(err,
+		    "field \"%s\": expected an integer from %lld "
+		    "to %lld, got %s",
+		    key, (long long)min, (long long)max, type_name(v));
 	i = json_integer_value(v);
 	if (i < min || i > max)
-		return bad(err, "field \"%s\": %lld is out of range (%lld to "
-		    "%lld)", key, (long long)i, (long long)min,
-		    (long long)max);
+		return bad(err,
+		    "field \"%s\": %lld is out of range (%lld to "
+		    "%lld)",
+		    key, (long long)i, (long long)min, (long long)max);
 	*out = i;
 	return 1;
 }
@@ -245,8 +246,10 @@ proto_field_number(const json_t *obj, const char *key, enum proto_need need,
 	if ((rc = field(obj, key, need, "a number", &v, err)) <= 0)
 		return rc;
 	if (!json_is_number(v))
-		return bad(err, "field \"%s\": expected a number from %g to "
-		    "%g, got %s", key, min, max, type_name(v));
+		return bad(err,
+		    "field \"%s\": expected a number from %g to "
+		    "%g, got %s",
+		    key, min, max, type_name(v));
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
 		return bad(err, "field \"%s\": %g is out of range (%g to %g)",
@@ -349,8 +352,10 @@ proto_field_array(const json_t *obj, const char *key, enum proto_need need,
 		return wrong_type(key, "an array", v, err);
 	n = json_array_size(v);
 	if (n < min || n > max)
-		return bad(err, "field \"%s\": expected %zu to %zu elements, "
-		    "got %zu", key, min, max, n);
+		return bad(err,
+		    "field \"%s\": expected %zu to %zu elements, "
+		    "got %zu",
+		    key, min, max, n);
 	*out = v;
 	return 1;
 }
@@ -358,28 +363,35 @@ proto_field_array(const json_t *obj, const char *key, enum proto_need need,
 /* ---- the ops' fields ------------------------------------------------------ */
 
 const char *const proto_state_names[PROTO_NSTATES] = {
-	"queued", "running", "succeeded", "failed", "timed_out", "cancelled",
+	"queued",
+	"running",
+	"succeeded",
+	"failed",
+	"timed_out",
+	"cancelled",
 };
 
 static const char *const group_modes[] = { "all", "fail_fast" };
 
 int
-proto_submit_parse(const json_t *obj, struct proto_submit *s,
+proto_submit_parse(const json_t *o, struct proto_submit *s,
     struct proto_err *err)
 {
-	*s = (struct proto_submit){ .queue = "default", .timeout = PROTO_UNSET };
-	if (proto_field_string(obj, "kind", PROTO_REQUIRED, PROTO_STR_MAX,
-		&s->kind, err) < 0 ||
-	    proto_field_object(obj, "args", PROTO_REQUIRED, &s->args, err) < 0 ||
-	    proto_field_string(obj, "queue", PROTO_OPTIONAL, PROTO_STR_MAX,
-		&s->queue, err) < 0 ||
-	    proto_field_string(obj, "name", PROTO_OPTIONAL, PROTO_STR_MAX,
-		&s->name, err) < 0 ||
-	    proto_field_number(obj, "timeout", PROTO_OPTIONAL, 0,
-		PROTO_TIMEOUT_MAX, &s->timeout, err) < 0 ||
-	    proto_field_int(obj, "max_attempts", PROTO_OPTIONAL, 1,
-		PROTO_ATTEMPTS_MAX, &s->max_attempts, err) < 0 ||
-	    proto_field_bool(obj, "nowait", PROTO_OPTIONAL, &s->nowait, err) < 0)
+	memset(s, 0, sizeof(*s));
+	s->queue = "default";
+	s->timeout = PROTO_UNSET;
+	if (proto_field_string(o, "kind", PROTO_REQUIRED, PROTO_STR_MAX,
+	        &s->kind, err) < 0 ||
+	    proto_field_object(o, "args", PROTO_REQUIRED, &s->args, err) < 0 ||
+	    proto_field_string(o, "queue", PROTO_OPTIONAL, PROTO_STR_MAX,
+	        &s->queue, err) < 0 ||
+	    proto_field_string(o, "name", PROTO_OPTIONAL, PROTO_STR_MAX,
+	        &s->name, err) < 0 ||
+	    proto_field_number(o, "timeout", PROTO_OPTIONAL, 0,
+	        PROTO_TIMEOUT_MAX, &s->timeout, err) < 0 ||
+	    proto_field_int(o, "max_attempts", PROTO_OPTIONAL, 1,
+	        PROTO_ATTEMPTS_MAX, &s->max_attempts, err) < 0 ||
+	    proto_field_bool(o, "nowait", PROTO_OPTIONAL, &s->nowait, err) < 0)
 		return -EINVAL;
 	/* -0.0 passes the >= 0 check; make it a plain 0 ("none"). */
 	if (s->timeout == 0)
@@ -431,11 +443,11 @@ parse_submit_group(struct proto_req *req, struct proto_err *err)
 	int mode = PROTO_GROUP_ALL;
 
 	if (proto_field_enum(req->root, "mode", PROTO_OPTIONAL, group_modes, 2,
-		&mode, err) < 0 ||
+	        &mode, err) < 0 ||
 	    proto_field_bool(req->root, "nowait", PROTO_OPTIONAL, &g->nowait,
-		err) < 0 ||
+	        err) < 0 ||
 	    proto_field_array(req->root, "jobs", PROTO_REQUIRED, 1,
-		PROTO_GROUP_MAX, &jobs, err) < 0)
+	        PROTO_GROUP_MAX, &jobs, err) < 0)
 		return -EINVAL;
 	g->mode = mode;
 	return parse_group_jobs(g, jobs, err);
@@ -445,7 +457,7 @@ static int
 parse_get(struct proto_req *req, struct proto_err *err)
 {
 	if (proto_field_int(req->root, "id", PROTO_REQUIRED, 1, INT64_MAX,
-		&req->u.get.id, err) < 0)
+	        &req->u.get.id, err) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -458,12 +470,13 @@ parse_target(const json_t *obj, int64_t *id, int64_t *group,
 	int has_id, has_group;
 
 	if ((has_id = proto_field_int(obj, "id", PROTO_OPTIONAL, 1, INT64_MAX,
-		 id, err)) < 0 ||
+	         id, err)) < 0 ||
 	    (has_group = proto_field_int(obj, "group", PROTO_OPTIONAL, 1,
-		 INT64_MAX, group, err)) < 0)
+	         INT64_MAX, group, err)) < 0)
 		return -EINVAL;
 	if (has_id == has_group)
-		return bad(err, "give exactly one of the fields \"id\" and "
+		return bad(err,
+		    "give exactly one of the fields \"id\" and "
 		    "\"group\"");
 	return 0;
 }
@@ -476,10 +489,10 @@ parse_wait(struct proto_req *req, struct proto_err *err)
 	w->timeout = PROTO_UNSET;
 	if (parse_target(req->root, &w->id, &w->group, err) < 0 ||
 	    proto_field_number(req->root, "timeout", PROTO_OPTIONAL, 0,
-		PROTO_TIMEOUT_MAX, &w->timeout, err) < 0)
+	        PROTO_TIMEOUT_MAX, &w->timeout, err) < 0)
 		return -EINVAL;
 	if (w->timeout == 0)
-		w->timeout = 0;		/* -0.0 */
+		w->timeout = 0; /* -0.0 */
 	return 0;
 }
 
@@ -490,7 +503,7 @@ parse_cancel(struct proto_req *req, struct proto_err *err)
 
 	if (parse_target(req->root, &c->id, &c->group, err) < 0 ||
 	    proto_field_string(req->root, "reason", PROTO_OPTIONAL,
-		PROTO_REASON_MAX, &c->reason, err) < 0)
+	        PROTO_REASON_MAX, &c->reason, err) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -503,11 +516,11 @@ parse_list(struct proto_req *req, struct proto_err *err)
 
 	l->limit = PROTO_LIST_DEFAULT;
 	if (proto_field_enum(req->root, "state", PROTO_OPTIONAL,
-		proto_state_names, PROTO_NSTATES, &state, err) < 0 ||
+	        proto_state_names, PROTO_NSTATES, &state, err) < 0 ||
 	    proto_field_string(req->root, "queue", PROTO_OPTIONAL,
-		PROTO_STR_MAX, &l->queue, err) < 0 ||
+	        PROTO_STR_MAX, &l->queue, err) < 0 ||
 	    proto_field_int(req->root, "limit", PROTO_OPTIONAL, 1,
-		PROTO_LIST_MAX, &l->limit, err) < 0)
+	        PROTO_LIST_MAX, &l->limit, err) < 0)
 		return -EINVAL;
 	if (state >= 0)
 		l->state = proto_state_names[state];
@@ -552,7 +565,9 @@ control_char(unsigned c, size_t i, bool in_string, struct proto_err *err)
  * Gate 1: a BOM, NUL and raw control bytes get a clear message here, and
  * nesting is bounded before jansson recurses.  Brackets count only outside
  * strings; a string is tracked with its escapes.  Anything else malformed
- * is left to jansson.
+ * is left to jansson.  The count can be fooled only after the line has
+ * stopped being valid JSON (a stray ']'), and jansson stops there too, so
+ * it never nests deeper than the count allowed.
  */
 static int
 prescan(const char *line, size_t len, struct proto_err *err)
@@ -562,13 +577,15 @@ prescan(const char *line, size_t len, struct proto_err *err)
 	int depth = 0;
 
 	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		return bad(err, "byte order mark (U+FEFF) at the start of "
+		return bad(err,
+		    "byte order mark (U+FEFF) at the start of "
 		    "the line");
 	for (size_t i = 0; i < len; i++) {
 		unsigned c = s[i];
 
-		if (c < 0x20 && (in_string ||
-		    (c != ' ' && c != '\t' && c != '\r' && c != '\n')))
+		if (c < 0x20 &&
+		    (in_string ||
+		        (c != ' ' && c != '\t' && c != '\r' && c != '\n')))
 			return control_char(c, i, in_string, err);
 		if (in_string) {
 			if (escaped)
@@ -585,8 +602,10 @@ prescan(const char *line, size_t len, struct proto_err *err)
 		if (c == '"')
 			in_string = true;
 		else if ((c == '[' || c == '{') && ++depth > PROTO_DEPTH_MAX)
-			return bad(err, "nested deeper than %d levels at byte "
-			    "%zu", PROTO_DEPTH_MAX, i + 1);
+			return bad(err,
+			    "nested deeper than %d levels at byte "
+			    "%zu",
+			    PROTO_DEPTH_MAX, i + 1);
 		else if (c == ']' || c == '}')
 			depth--;
 	}
@@ -620,8 +639,10 @@ load_error(const char *line, size_t len, const json_error_t *je,
 		return -ENOMEM;
 	}
 	if (code == json_error_end_of_input_expected)
-		bad(err, "trailing data after the JSON value at byte %d (one "
-		    "object per line)", je->position);
+		bad(err,
+		    "trailing data after the JSON value at byte %d (one "
+		    "object per line)",
+		    je->position);
 	else
 		bad(err, "invalid JSON at byte %d: %s", je->position, je->text);
 	if (code != json_error_duplicate_key &&
@@ -638,8 +659,7 @@ load_error(const char *line, size_t len, const json_error_t *je,
 
 /* Gate 2: jansson, strict. */
 static int
-load(const char *line, size_t len, struct proto_req *req,
-    struct proto_err *err)
+load(const char *line, size_t len, struct proto_req *req, struct proto_err *err)
 {
 	json_error_t je;
 	json_t *root;
@@ -668,7 +688,7 @@ find_op(struct proto_req *req, struct proto_err *err)
 	const char *name;
 
 	if (proto_field_string(req->root, "op", PROTO_REQUIRED, PROTO_STR_MAX,
-		&name, err) < 0)
+	        &name, err) < 0)
 		return -EINVAL;
 	for (int i = 0; i < PROTO_NOPS; i++) {
 		if (strcmp(ops[i].name, name) == 0) {
@@ -715,7 +735,7 @@ response(const struct proto_req *req, bool ok)
 		return NULL;
 	if (json_object_set_new(r, "ok", json_boolean(ok)) < 0 ||
 	    (req != NULL && req->tag != NULL &&
-		json_object_set(r, "tag", req->tag) < 0)) {
+	        json_object_set(r, "tag", req->tag) < 0)) {
 		json_decref(r);
 		return NULL;
 	}
@@ -745,15 +765,15 @@ message_string(const char *msg)
 }
 
 json_t *
-proto_error(const struct proto_req *req, enum proto_code code,
-    const char *msg)
+proto_error(const struct proto_req *req, enum proto_code code, const char *msg)
 {
 	json_t *r = response(req, false), *e = json_object();
 
 	if (r == NULL || e == NULL ||
-	    json_object_set_new(e, "code", json_string(proto_code_name(code))) ||
+	    json_object_set_new(e, "code",
+	        json_string(proto_code_name(code))) ||
 	    json_object_set_new(e, "message",
-		message_string(msg ? msg : proto_code_message(code))) ||
+	        message_string(msg ? msg : proto_code_message(code))) ||
 	    json_object_set(r, "error", e)) {
 		json_decref(r);
 		r = NULL;

@@ -32,31 +32,31 @@
 /* Nesting of arrays and objects in a request, the request object included.
  * Checked by a scan of the raw line before jansson (which recurses) sees
  * it. */
-#define PROTO_DEPTH_MAX		32
+#define PROTO_DEPTH_MAX 32
 /* Bytes in a short string field: op, kind, queue, name, state, mode. */
-#define PROTO_STR_MAX		256
+#define PROTO_STR_MAX 256
 /* Bytes in a cancel reason. */
-#define PROTO_REASON_MAX	1024
+#define PROTO_REASON_MAX 1024
 /* Jobs in one submit_group. */
-#define PROTO_GROUP_MAX		10000
+#define PROTO_GROUP_MAX 10000
 /* list's limit: the most jobs one list answer carries, and its default. */
-#define PROTO_LIST_MAX		10000
-#define PROTO_LIST_DEFAULT	100
+#define PROTO_LIST_MAX     10000
+#define PROTO_LIST_DEFAULT 100
 /* Every timeout field, in seconds: 0 to about 31 years.  Larger values
  * would overflow timer arithmetic further down. */
-#define PROTO_TIMEOUT_MAX	1e9
+#define PROTO_TIMEOUT_MAX 1e9
 /* submit's max_attempts. */
-#define PROTO_ATTEMPTS_MAX	1000
+#define PROTO_ATTEMPTS_MAX 1000
 /* Bytes in an error message, NUL included. */
-#define PROTO_MSG_MAX		384
+#define PROTO_MSG_MAX 384
 
 /* ---- error codes ---------------------------------------------------------- */
 
 /* The wire error codes.  proto_code_name gives the name sent on the wire;
  * the names are part of the user-facing contract and never change. */
 enum proto_code {
-	PROTO_BAD_REQUEST,	/* not JSON, not an object, bad field */
-	PROTO_LINE_TOO_LONG,	/* line over max_line; connection closed */
+	PROTO_BAD_REQUEST,   /* not JSON, not an object, bad field */
+	PROTO_LINE_TOO_LONG, /* line over max_line; connection closed */
 	PROTO_UNKNOWN_OP,
 	PROTO_UNKNOWN_KIND,
 	PROTO_UNKNOWN_QUEUE,
@@ -93,8 +93,8 @@ struct proto_err {
 /* Set err to code and a printf-formatted message.  The message is cut to
  * fit and any invalid UTF-8 in it (from a client's string, say) is replaced
  * by '?', so it can always go into a JSON string. */
-void proto_err_set(struct proto_err *err, enum proto_code code,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void proto_err_set(struct proto_err *err, enum proto_code code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* Prepend printf-formatted context to err's message, e.g. "jobs[3]: ". */
 void proto_err_prefix(struct proto_err *err, const char *fmt, ...)
@@ -119,14 +119,12 @@ int proto_field_int(const json_t *obj, const char *key, enum proto_need need,
     int64_t min, int64_t max, int64_t *out, struct proto_err *err);
 
 /* A finite number (integer or real) in [min, max]. */
-int proto_field_number(const json_t *obj, const char *key,
-    enum proto_need need, double min, double max, double *out,
-    struct proto_err *err);
+int proto_field_number(const json_t *obj, const char *key, enum proto_need need,
+    double min, double max, double *out, struct proto_err *err);
 
 /* A string of at most maxlen bytes without NUL. */
-int proto_field_string(const json_t *obj, const char *key,
-    enum proto_need need, size_t maxlen, const char **out,
-    struct proto_err *err);
+int proto_field_string(const json_t *obj, const char *key, enum proto_need need,
+    size_t maxlen, const char **out, struct proto_err *err);
 
 /* One of the n strings names[]; *out is its index. */
 int proto_field_enum(const json_t *obj, const char *key, enum proto_need need,
@@ -135,13 +133,12 @@ int proto_field_enum(const json_t *obj, const char *key, enum proto_need need,
 int proto_field_bool(const json_t *obj, const char *key, enum proto_need need,
     bool *out, struct proto_err *err);
 
-int proto_field_object(const json_t *obj, const char *key,
-    enum proto_need need, json_t **out, struct proto_err *err);
+int proto_field_object(const json_t *obj, const char *key, enum proto_need need,
+    json_t **out, struct proto_err *err);
 
 /* An array of min to max elements. */
-int proto_field_array(const json_t *obj, const char *key,
-    enum proto_need need, size_t min, size_t max, json_t **out,
-    struct proto_err *err);
+int proto_field_array(const json_t *obj, const char *key, enum proto_need need,
+    size_t min, size_t max, json_t **out, struct proto_err *err);
 
 /* ---- requests ------------------------------------------------------------- */
 
@@ -173,22 +170,22 @@ extern const char *const proto_state_names[PROTO_NSTATES];
 /* The fields of one job to submit: a submit request, or one member of a
  * submit_group.  Whether kind and queue exist is the daemon's to check. */
 struct proto_submit {
-	const char *kind;	/* required */
-	json_t *args;		/* required, an object; borrowed */
-	const char *queue;	/* "default" when absent */
-	const char *name;	/* NULL when absent or null */
-	double timeout;		/* seconds, 0 = none; PROTO_UNSET: the queue's */
-	int64_t max_attempts;	/* 1..PROTO_ATTEMPTS_MAX; 0: the queue's */
-	bool nowait;		/* default false */
+	const char *kind;     /* required */
+	json_t *args;         /* required, an object; borrowed */
+	const char *queue;    /* "default" when absent */
+	const char *name;     /* NULL when absent or null */
+	double timeout;       /* seconds, 0 = none; PROTO_UNSET: the queue's */
+	int64_t max_attempts; /* 1..PROTO_ATTEMPTS_MAX; 0: the queue's */
+	bool nowait;          /* default false */
 };
 
 enum proto_group_mode { PROTO_GROUP_ALL, PROTO_GROUP_FAIL_FAST };
 
 struct proto_submit_group {
-	enum proto_group_mode mode;	/* default all */
-	bool nowait;			/* the whole group fits now, or queue_full */
-	size_t njobs;			/* 1..PROTO_GROUP_MAX */
-	struct proto_submit *jobs;	/* owned by the proto_req */
+	enum proto_group_mode mode; /* default all */
+	bool nowait;               /* the whole group fits now, or queue_full */
+	size_t njobs;              /* 1..PROTO_GROUP_MAX */
+	struct proto_submit *jobs; /* owned by the proto_req */
 };
 
 /* get. */
@@ -199,26 +196,26 @@ struct proto_get {
 /* wait and cancel name exactly one of id and group; the other is 0. */
 struct proto_wait {
 	int64_t id, group;
-	double timeout;		/* PROTO_UNSET: wait as long as it takes */
+	double timeout; /* PROTO_UNSET: wait as long as it takes */
 };
 
 struct proto_cancel {
 	int64_t id, group;
-	const char *reason;	/* NULL when absent or null */
+	const char *reason; /* NULL when absent or null */
 };
 
 struct proto_list {
-	const char *state;	/* NULL: any; else one of proto_state_names */
-	const char *queue;	/* NULL: any */
-	int64_t limit;		/* 1..PROTO_LIST_MAX, default PROTO_LIST_DEFAULT */
+	const char *state; /* NULL: any; else one of proto_state_names */
+	const char *queue; /* NULL: any */
+	int64_t limit;     /* 1..PROTO_LIST_MAX, default PROTO_LIST_DEFAULT */
 };
 
 /* One parsed request.  Strings and JSON values in it are borrowed from
  * root and live as long as it does. */
 struct proto_req {
-	json_t *root;		/* the request object, owned; NULL if none */
-	json_t *tag;		/* borrowed from root; NULL when not given */
-	enum proto_op op;	/* valid when proto_parse returned 0 */
+	json_t *root;     /* the request object, owned; NULL if none */
+	json_t *tag;      /* borrowed from root; NULL when not given */
+	enum proto_op op; /* valid when proto_parse returned 0 */
 	union {
 		struct proto_submit submit;
 		struct proto_submit_group group;
@@ -226,7 +223,7 @@ struct proto_req {
 		struct proto_wait wait;
 		struct proto_cancel cancel;
 		struct proto_list list;
-	} u;			/* the member named by op; none for ping, stats */
+	} u; /* the member named by op; none for ping, stats */
 };
 
 /* Parse and check one request line of len bytes (without its '\n'; the
@@ -270,8 +267,8 @@ int proto_dump(const json_t *resp, char **out, size_t *len)
     __attribute__((warn_unused_result));
 
 /* What the server writes when it cannot even build an error response. */
-#define PROTO_OOM_LINE							\
-	"{\"ok\":false,\"error\":{\"code\":\"internal\","		\
+#define PROTO_OOM_LINE                                    \
+	"{\"ok\":false,\"error\":{\"code\":\"internal\"," \
 	"\"message\":\"out of memory\"}}\n"
 
 /* A time as the protocol shows it: a JSON real of Unix epoch seconds (with
