@@ -193,8 +193,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr,
-			    "usage: bench_proto [-n iterations] "
-			    "[-r rounds]\n");
+			    "usage: bench_proto [-n iterations] [-r rounds]\n");
 			return 2;
 		}
 	}

@@ -516,8 +516,7 @@ static const struct {
 	    "field \"kind\": expected a string, got an integer" },
 	{ L("{\"op\":\"submit\",\"kind\":\"k\",\"args\":[]}"),
 	    PROTO_BAD_REQUEST,
-	    "field \"args\": expected an object, got an "
-	    "array" },
+	    "field \"args\": expected an object, got an array" },
 	{ L("{\"op\":\"submit\",\"kind\":\"k\",\"args\":\"{}\"}"),
 	    PROTO_BAD_REQUEST, "got a string" },
 	{ L("{\"op\":\"submit\",\"kind\":\"k\",\"args\":null}"),
@@ -551,8 +550,7 @@ static const struct {
 	    "jobs[0]: field \"timeout\": expected a number" },
 	{ L(GRP "\"mode\":\"any\",\"jobs\":[{\"kind\":\"a\",\"args\":{}}]}"),
 	    PROTO_BAD_REQUEST,
-	    "field \"mode\": expected one of all, "
-	    "fail_fast, got \"any\"" },
+	    "field \"mode\": expected one of all, fail_fast, got \"any\"" },
 	{ L(GRP "\"nowait\":1,\"jobs\":[{\"kind\":\"a\",\"args\":{}}]}"),
 	    PROTO_BAD_REQUEST, "field \"nowait\"" },
 };
@@ -571,8 +569,7 @@ START_TEST(test_deep_nesting)
 	char *s = repeat('[', n);
 
 	parse_fail(s, n, PROTO_BAD_REQUEST,
-	    "nested deeper than 32 levels at "
-	    "byte 33");
+	    "nested deeper than 32 levels at byte 33");
 	memset(s, '{', n);
 	parse_fail(s, n, PROTO_BAD_REQUEST, "nested deeper");
 	/* {"a":{"a":...}} */
@@ -800,9 +797,8 @@ START_TEST(test_time)
 	json_object_set_new(r, "started_at", proto_time(0));
 	json_object_set_new(r, "at", proto_time(1712345678.123456));
 	out = dump(r);
-	ck_assert_ptr_nonnull(strstr(out,
-	    "\"created_at\":1712345678.25,"
-	    "\"started_at\":null,"));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "\"created_at\":1712345678.25,\"started_at\":null,"));
 	json_decref(r);
 	/* full precision: the value read back is the value written */
 	r = json_loads(out, 0, NULL);
@@ -873,8 +869,7 @@ START_TEST(test_field_helpers)
 	                     &err),
 	    -EINVAL);
 	ck_assert_str_eq(err.msg,
-	    "field \"a\": expected 3 to 9 elements, "
-	    "got 2");
+	    "field \"a\": expected 3 to 9 elements, got 2");
 	ck_assert_int_eq(proto_field_object(o, "missing", PROTO_REQUIRED, &v,
 	                     &err),
 	    -EINVAL);

@@ -228,9 +228,8 @@ proto_field_int(const json_t *obj, const char *key, enum proto_need need,
 	i = json_integer_value(v);
 	if (i < min || i > max)
 		return bad(err,
-		    "field \"%s\": %lld is out of range (%lld to "
-		    "%lld)",
-		    key, (long long)i, (long long)min, (long long)max);
+		    "field \"%s\": %lld is out of range (%lld to %lld)", key,
+		    (long long)i, (long long)min, (long long)max);
 	*out = i;
 	return 1;
 }
@@ -247,8 +246,7 @@ proto_field_number(const json_t *obj, const char *key, enum proto_need need,
 		return rc;
 	if (!json_is_number(v))
 		return bad(err,
-		    "field \"%s\": expected a number from %g to "
-		    "%g, got %s",
+		    "field \"%s\": expected a number from %g to %g, got %s",
 		    key, min, max, type_name(v));
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
@@ -353,9 +351,8 @@ proto_field_array(const json_t *obj, const char *key, enum proto_need need,
 	n = json_array_size(v);
 	if (n < min || n > max)
 		return bad(err,
-		    "field \"%s\": expected %zu to %zu elements, "
-		    "got %zu",
-		    key, min, max, n);
+		    "field \"%s\": expected %zu to %zu elements, got %zu", key,
+		    min, max, n);
 	*out = v;
 	return 1;
 }
@@ -476,8 +473,7 @@ parse_target(const json_t *obj, int64_t *id, int64_t *group,
 		return -EINVAL;
 	if (has_id == has_group)
 		return bad(err,
-		    "give exactly one of the fields \"id\" and "
-		    "\"group\"");
+		    "give exactly one of the fields \"id\" and \"group\"");
 	return 0;
 }
 
@@ -578,8 +574,7 @@ prescan(const char *line, size_t len, struct proto_err *err)
 
 	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		return bad(err,
-		    "byte order mark (U+FEFF) at the start of "
-		    "the line");
+		    "byte order mark (U+FEFF) at the start of the line");
 	for (size_t i = 0; i < len; i++) {
 		unsigned c = s[i];
 
@@ -603,8 +598,7 @@ prescan(const char *line, size_t len, struct proto_err *err)
 			in_string = true;
 		else if ((c == '[' || c == '{') && ++depth > PROTO_DEPTH_MAX)
 			return bad(err,
-			    "nested deeper than %d levels at byte "
-			    "%zu",
+			    "nested deeper than %d levels at byte %zu",
 			    PROTO_DEPTH_MAX, i + 1);
 		else if (c == ']' || c == '}')
 			depth--;
