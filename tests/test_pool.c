@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -431,6 +432,72 @@ START_TEST(test_cancel_running)
 }
 END_TEST
 
+/* ---- cancel and completion in the same loop iteration --------------------------------- */
+
+/* The race the hand-off must survive: a cancel wakes the task, then the
+ * pool's callback delivers its result before the task has run (co_wake
+ * fails).  To stage it, the cancel comes from the callback of an eventfd
+ * made readable before the job completes: epoll reports ready fds in the
+ * order they became ready, and libevent runs them in that order, both ahead
+ * of the runner that resumes the task. */
+static void
+cancel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	(void)what;
+	ck_assert_int_eq(read(fd, &n, sizeof(n)), sizeof(n));
+	co_cancel(arg);
+}
+
+static int
+cancel_at_delivery_main(void *arg)
+{
+	struct co_pool_stats st;
+	struct co_task *t;
+	struct event *ev;
+	uint64_t one = 1;
+	double end;
+	int efd = *(int *)arg, r;
+
+	ck_assert_int_eq(co_spawn(tu_rt, run_alloc, new_int(5), &t), 0);
+	await_count(&started, 1, 2);
+	ev = event_new(tu_base, efd, EV_READ, cancel_cb, t);
+	ck_assert_int_eq(event_add(ev, NULL), 0);
+	/* From here until co_join the loop thread does not yield. */
+	ck_assert_int_eq(write(efd, &one, sizeof(one)), sizeof(one));
+	atomic_store(&gate, 1);
+	end = co_now() + 5 * tu_slow();
+	do {
+		usleep(1000);
+		co_pool_stats(pool, &st);
+	} while (st.completed < 1 && co_now() < end);
+	ck_assert_uint_eq(st.completed, 1);
+	ck_assert_int_eq(co_join(t, &r), 0);
+	ck_assert_int_eq(r, -ECANCELED);
+	/* The task found its result delivered and cleaned up itself. */
+	ck_assert_int_eq(cleanups, 1);
+	ck_assert_int_eq(cleanups_null + cleanups_bad, 0);
+	event_free(ev);
+	co_pool_stats(pool, &st);
+	ck_assert_uint_eq(st.abandoned, 1);
+	ck_assert_uint_eq(st.wakeups, 1);
+	return 0;
+}
+
+START_TEST(test_cancel_at_delivery)
+{
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	ck_assert_int_ge(efd, 0);
+	ck_assert_ptr_nonnull(pool = co_pool_new(tu_rt, 1));
+	ck_assert_int_eq(tu_run(cancel_at_delivery_main, &efd), 0);
+	co_pool_free(pool);
+	ck_assert_int_eq(cleanups, 1);
+	close(efd);
+}
+END_TEST
+
 /* ---- cancel while queued ----------------------------------------------------------- */
 
 static int
@@ -709,6 +776,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_fifo);
 	tcase_add_test(tc, test_cancel_running);
+	tcase_add_test(tc, test_cancel_at_delivery);
 	tcase_add_test(tc, test_cancel_queued);
 	tcase_add_test(tc, test_scope_timeout);
 	tcase_add_test(tc, test_free_inflight);
