@@ -88,7 +88,7 @@ wait_gate(void)
 		usleep(200);
 }
 
-/* ---- worker functions ----------------------------------------------------- */
+/* ---- worker functions ---------------------------------------------------- */
 
 static void *
 add_one(void *arg)
@@ -189,7 +189,7 @@ run_alloc(void *arg)
 	return rc;
 }
 
-/* ---- result ----------------------------------------------------------------- */
+/* ---- result -------------------------------------------------------------- */
 
 static int
 result_main(void *arg)
@@ -222,7 +222,7 @@ START_TEST(test_result)
 }
 END_TEST
 
-/* ---- creation, signal mask ----------------------------------------------------- */
+/* ---- creation, signal mask ----------------------------------------------- */
 
 static void *
 mask_of_thread(void *arg)
@@ -268,7 +268,7 @@ START_TEST(test_new_and_signals)
 }
 END_TEST
 
-/* ---- many tasks, many jobs, a live loop ---------------------------------------- */
+/* ---- many tasks, many jobs, a live loop ---------------------------------- */
 
 #define NAPS 200
 
@@ -346,7 +346,7 @@ START_TEST(test_concurrent)
 }
 END_TEST
 
-/* ---- FIFO ----------------------------------------------------------------------- */
+/* ---- FIFO ---------------------------------------------------------------- */
 
 #define FIFO_N 20
 
@@ -390,7 +390,7 @@ START_TEST(test_fifo)
 }
 END_TEST
 
-/* ---- cancel while fn runs --------------------------------------------------------- */
+/* ---- cancel while fn runs ------------------------------------------------ */
 
 static int
 cancel_running_main(void *arg)
@@ -432,7 +432,7 @@ START_TEST(test_cancel_running)
 }
 END_TEST
 
-/* ---- cancel and completion in the same loop iteration --------------------------------- */
+/* ---- cancel and completion in the same loop iteration -------------------- */
 
 /* The race the hand-off must survive: a cancel wakes the task, then the
  * pool's callback delivers its result before the task has run (co_wake
@@ -498,7 +498,7 @@ START_TEST(test_cancel_at_delivery)
 }
 END_TEST
 
-/* ---- cancel while queued ----------------------------------------------------------- */
+/* ---- cancel while queued ------------------------------------------------- */
 
 static int
 cancel_queued_main(void *arg)
@@ -541,7 +541,7 @@ START_TEST(test_cancel_queued)
 }
 END_TEST
 
-/* ---- a deadline scope ---------------------------------------------------------------- */
+/* ---- a deadline scope ---------------------------------------------------- */
 
 static int
 scope_main(void *arg)
@@ -573,7 +573,7 @@ START_TEST(test_scope_timeout)
 }
 END_TEST
 
-/* ---- co_pool_free with abandoned work in flight ----------------------------------------- */
+/* ---- co_pool_free with abandoned work in flight -------------------------- */
 
 #define FREE_N 6
 
@@ -614,7 +614,7 @@ START_TEST(test_free_inflight)
 }
 END_TEST
 
-/* ---- 10,000 small jobs ---------------------------------------------------------------- */
+/* ---- 10,000 small jobs --------------------------------------------------- */
 
 #define SMALL_TASKS 100
 #define SMALL_EACH 100
@@ -666,7 +666,7 @@ START_TEST(test_many_small)
 }
 END_TEST
 
-/* ---- eventfd coalescing ------------------------------------------------------------------ */
+/* ---- eventfd coalescing -------------------------------------------------- */
 
 #define BATCH 64
 
@@ -726,7 +726,6 @@ END_TEST
  * time.  A lost wake-up leaves a task parked forever, which the scope turns
  * into -ETIMEDOUT instead of a hang. */
 #define RACE_TASKS 32
-#define RACE_EACH 300
 
 static int
 race_main(void *arg)

@@ -81,7 +81,7 @@ struct co_pool {
 	pthread_mutex_t mtx;            /* see the top of the file */
 	pthread_cond_t cv;              /* queue non-empty or stopping */
 	struct item_list queue, done;
-	bool stopping;
+	bool stopping;                  /* written by the loop thread only */
 	size_t queued, running;
 	unsigned long long completed, notifies;
 
@@ -93,7 +93,7 @@ struct co_pool {
 	unsigned long long abandoned, wakeups;
 };
 
-/* ---- worker threads ------------------------------------------------------- */
+/* ---- worker threads ------------------------------------------------------ */
 
 /* Under mtx: hand a finished item to the loop.  Returns true when the done
  * list was empty, i.e. the caller must write the eventfd. */
@@ -195,7 +195,7 @@ stop_threads(struct co_pool *pool)
 	pool->nthreads = 0;
 }
 
-/* ---- items (loop thread) --------------------------------------------------- */
+/* ---- items (loop thread) ------------------------------------------------- */
 
 static struct pool_item *
 item_get(struct co_pool *pool)
@@ -229,7 +229,7 @@ item_dispose(struct co_pool *pool, struct pool_item *it, void *result)
 	item_put(pool, it);
 }
 
-/* ---- the way back (loop thread) -------------------------------------------- */
+/* ---- the way back (loop thread) ------------------------------------------ */
 
 static void
 disarm_if_idle(struct co_pool *pool)
@@ -289,7 +289,7 @@ pool_event_cb(evutil_socket_t fd, short what, void *arg)
 		pool->wakeups++;
 }
 
-/* ---- the task side ----------------------------------------------------------- */
+/* ---- the task side ------------------------------------------------------- */
 
 /* Queue it for the workers.  0, or -ENOMEM if the event cannot be added
  * (then nothing was queued). */
@@ -378,7 +378,7 @@ co_pool_run(struct co_pool *pool, co_pool_fn fn, void *arg,
 	return 0;
 }
 
-/* ---- life cycle ------------------------------------------------------------- */
+/* ---- life cycle ---------------------------------------------------------- */
 
 /* Safe on a half-built pool (threads, ev, efd may be missing). */
 static void
