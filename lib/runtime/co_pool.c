@@ -337,7 +337,7 @@ abandon(struct co_pool *pool, struct pool_item *it)
 		pool->outstanding--;
 		disarm_if_idle(pool);
 		item_dispose(pool, it, NULL);
-	} else {                                /* running: deliver() cleans up */
+	} else {                /* running or done: deliver() cleans up */
 		it->waiter = NULL;
 	}
 }
