@@ -680,7 +680,7 @@ START_TEST(test_timers_sub_millisecond)
 }
 END_TEST
 
-#define MANY 10000
+#define MANY TU_CROWD
 
 static int
 many_sleep(void *arg)

@@ -332,7 +332,7 @@ END_TEST
 /* 10,000 tasks on one semaphore of 50.  They queue in spawn order, so
  * FIFO hand-off means they get in exactly in that order.  Failures are
  * counted, not asserted one by one (each ck_assert writes to Check). */
-#define CROWD 10000
+#define CROWD TU_CROWD
 
 static int
 sem_crowd_job(void *arg)

@@ -42,6 +42,14 @@ double tu_slow(void);
 		    t_ * tu_slow());                                         \
 	} while (0)
 
+/* How many tasks the "10,000 concurrent tasks" tests spawn.  ThreadSanitizer
+ * models every coroutine as a thread and dies past 8,128 of them. */
+#ifdef JOBD_TSAN
+#define TU_CROWD 4000
+#else
+#define TU_CROWD 10000
+#endif
+
 /* Run a suite (fork mode) and return the exit status for main(). */
 int tu_main(Suite *s);
 

@@ -52,6 +52,26 @@
 #define asan_finish(fake, bottom, size) ((void)(fake), (void)(bottom), (void)(size))
 #endif
 
+/* ThreadSanitizer must be told about stack switches too, or it attributes
+ * one task's frames to another's and loses track of happens-before. */
+#if defined(__SANITIZE_THREAD__)
+#define CO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CO_TSAN 1
+#endif
+#endif
+
+#ifdef CO_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#define tsan_switch(fiber) __tsan_switch_to_fiber(fiber, 0)
+#else
+#define tsan_switch(fiber) ((void)(fiber))
+#endif
+
 enum task_state { T_READY, T_RUNNING, T_PARKED, T_DONE };
 
 /* park() flags */
@@ -76,6 +96,7 @@ struct co_task {
 	struct co_stack stack;
 	void *asan_fake;
 	char *asan_low;                 /* lowest frame live at the end */
+	void *tsan_fiber;
 	TAILQ_ENTRY(co_task) rq;        /* ready / yielded queue */
 	LIST_ENTRY(co_task) all;        /* every live task */
 };
@@ -89,6 +110,7 @@ struct co_rt {
 	struct co_ctx main_ctx;
 	int main_errno;
 	void *asan_main_fake;
+	void *tsan_main;
 	const void *asan_main_bottom;
 	size_t asan_main_size;
 	TAILQ_HEAD(, co_task) ready, yielded;
@@ -170,6 +192,9 @@ co_rt_new(struct event_base *base, const struct co_rt_opts *opts)
 	LIST_INIT(&rt->tasks);
 	co_theap_init(&rt->timers);
 	rt->timer_armed_at = INFINITY;
+#ifdef CO_TSAN
+	rt->tsan_main = __tsan_get_current_fiber();
+#endif
 	if ((rc = co_stack_reporter_init()) < 0)
 		goto fail;
 	rc = -ENOMEM;
@@ -242,6 +267,7 @@ switch_in(struct co_rt *rt, struct co_task *t)
 	t->state = T_RUNNING;
 	co_stack_set_running(&t->stack);
 	asan_start(&rt->asan_main_fake, t->stack.base, t->stack.size - TASK_BYTES);
+	tsan_switch(t->tsan_fiber);
 	co_ctx_switch(&rt->main_ctx, &t->ctx);
 	asan_finish(rt->asan_main_fake, NULL, NULL);
 	co_stack_set_running(NULL);
@@ -260,6 +286,7 @@ switch_out(struct co_task *t, bool final)
 	t->saved_errno = errno;
 	asan_start(final ? NULL : &t->asan_fake, rt->asan_main_bottom,
 	    rt->asan_main_size);
+	tsan_switch(rt->tsan_main);
 	co_ctx_switch(&t->ctx, &rt->main_ctx);
 	asan_finish(t->asan_fake, &rt->asan_main_bottom, &rt->asan_main_size);
 	errno = t->saved_errno;
@@ -291,6 +318,9 @@ task_release(struct co_task *t)
 	struct co_stack st = t->stack;
 
 	co_theap_remove(&rt->timers, &t->timer);
+#ifdef CO_TSAN
+	__tsan_destroy_fiber(t->tsan_fiber);
+#endif
 	LIST_REMOVE(t, all);
 	rt->live--;
 #ifdef CO_ASAN
@@ -370,6 +400,9 @@ co_spawn(struct co_rt *rt, co_fn fn, void *arg, struct co_task **taskp)
 	t->arg = arg;
 	t->detached = taskp == NULL;
 	co_tnode_init(&t->timer);
+#ifdef CO_TSAN
+	t->tsan_fiber = __tsan_create_fiber(0);
+#endif
 	co_ctx_make(&t->ctx, st.base, st.size - TASK_BYTES, task_entry, t);
 	LIST_INSERT_HEAD(&rt->tasks, t, all);
 	rt->live++;
