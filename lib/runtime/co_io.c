@@ -85,12 +85,13 @@ wait_until(int fd, short what, double deadline)
 }
 
 /* A cancelled task must not keep doing I/O just because it happens not to
- * block (a copy loop would never notice).  co_park knows about shields, so
- * let it decide: outside a shield it returns -ECANCELED at once. */
+ * block (a copy loop would never notice).  co_cancelled() does not know
+ * about shields, co_yield() does: outside a shield it returns -ECANCELED
+ * at once; inside one it costs a single runner pass. */
 static int
-gate(int fd, short what, double deadline)
+gate(void)
 {
-	return co_cancelled() ? wait_until(fd, what, deadline) : 0;
+	return co_cancelled() ? co_yield() : 0;
 }
 
 int
@@ -106,7 +107,7 @@ co_read(int fd, void *buf, size_t n, double timeout)
 	ssize_t r;
 	int rc;
 
-	if ((rc = gate(fd, CO_IO_READ, deadline)) < 0)
+	if ((rc = gate()) < 0)
 		return rc;
 	for (;;) {
 		if ((r = read(fd, buf, n)) >= 0)
@@ -147,7 +148,7 @@ co_write_all_ex(int fd, const void *buf, size_t n, double timeout,
 	ssize_t w;
 	int rc;
 
-	if ((rc = gate(fd, CO_IO_WRITE, deadline)) < 0)
+	if ((rc = gate()) < 0)
 		goto out;
 	while (done < n) {
 		if ((w = write_once(fd, p + done, n - done, &sock)) >= 0) {
@@ -204,7 +205,7 @@ co_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen, double timeout)
 	double deadline = deadline_of(timeout);
 	int fd, rc;
 
-	if ((rc = gate(lfd, CO_IO_READ, deadline)) < 0)
+	if ((rc = gate()) < 0)
 		return rc;
 	for (;;) {
 		fd = accept4(lfd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -227,7 +228,7 @@ co_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
 	socklen_t len = sizeof(int);
 	int err = 0, rc;
 
-	if ((rc = gate(fd, CO_IO_WRITE, deadline)) < 0)
+	if ((rc = gate()) < 0)
 		return rc;
 	if (connect(fd, addr, addrlen) == 0)
 		return 0;

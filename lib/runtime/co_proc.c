@@ -570,7 +570,9 @@ proc_fork(const struct co_proc_opts *o, struct co_proc *p,
 }
 
 /* Read the child's verdict: end of file once exec has closed the pipe, or
- * the errno of what failed before exec. */
+ * the errno of what failed before exec.  It waits before reading even if
+ * the verdict may be in already, so the hand-shake is always a real await
+ * that deadlines and cancels interrupt. */
 static int
 await_exec(int fd)
 {
@@ -578,6 +580,8 @@ await_exec(int fd)
 	ssize_t n;
 
 	for (;;) {
+		if ((rc = co_io_wait(fd, CO_IO_READ, CO_FOREVER)) < 0)
+			return rc;
 		n = read(fd, &err, sizeof(err));
 		if (n == 0)
 			return 0;
@@ -585,12 +589,8 @@ await_exec(int fd)
 			return err > 0 ? -err : -EIO;
 		if (n > 0)
 			return -EIO;            /* cannot happen: PIPE_BUF */
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
+		if (errno != EINTR && errno != EAGAIN)
 			return -errno;
-		if ((rc = co_io_wait(fd, CO_IO_READ, CO_FOREVER)) < 0)
-			return rc;
 	}
 }
 
@@ -637,6 +637,9 @@ co_proc_spawn(const struct co_proc_opts *o, struct co_proc **out)
 		return -EINVAL;
 	if (rt == NULL)
 		return -EPERM;
+	/* A cancelled task starts nothing (co_yield knows about shields). */
+	if (co_cancelled() && (rc = co_yield()) < 0)
+		return rc;
 	if ((p = proc_new(rt)) == NULL)
 		return -ENOMEM;
 	if ((rc = spawn_fds_open(o, p, &sf)) < 0 ||
