@@ -61,7 +61,7 @@ fill(int fd)
 static void
 drain(int fd)
 {
-	char buf[65536];
+	static char buf[65536];         /* task stacks are 64 KiB */
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
@@ -468,7 +468,7 @@ static int
 sink_task(void *arg)
 {
 	struct sink *s = arg;
-	unsigned char buf[65536];
+	unsigned char buf[16384];       /* task stacks are 64 KiB */
 	ssize_t n;
 
 	s->same = true;

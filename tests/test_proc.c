@@ -492,7 +492,7 @@ static int
 cat_reader(void *arg)
 {
 	struct cat_io *c = arg;
-	unsigned char buf[65536];
+	unsigned char buf[16384];       /* task stacks are 64 KiB */
 	ssize_t n;
 
 	c->same = true;
@@ -1044,7 +1044,15 @@ mechanism(void *arg)
 START_TEST(test_mechanism_pidfd)
 {
 	bool sig = false;
+	int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM)) {
+		/* valgrind, old kernels: the module falls back, as tested
+		 * by the "sigchld" cases. */
+		fprintf(stderr, "test_mechanism_pidfd: no pidfd_open, skipped\n");
+		return;
+	}
+	close(fd);
 	tu_run(mechanism, &sig);
 }
 END_TEST
