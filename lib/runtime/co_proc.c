@@ -185,6 +185,17 @@ proc_try_reap(struct co_proc *p)
 	proc_set_reaped(p, r < 0 ? -errno : 0, st);
 }
 
+/* Signal p's process group; p alone if it has left the group (setsid). */
+static int
+group_kill(struct co_proc *p, int sig)
+{
+	if (kill(-p->pid, sig) == 0)
+		return 0;
+	if (errno == ESRCH && kill(p->pid, sig) == 0)
+		return 0;
+	return -errno;
+}
+
 static void
 pidfd_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -600,10 +611,8 @@ await_exec(int fd)
 static void
 proc_discard(struct co_proc *p)
 {
-	if (!p->reaped) {
-		(void)kill(p->pid, SIGKILL);    /* no group yet, maybe */
-		(void)kill(-p->pid, SIGKILL);
-	}
+	if (!p->reaped)
+		(void)group_kill(p, SIGKILL);   /* p alone, before setpgid */
 	co_shield_enter();
 	(void)proc_wait_until(p, co_now() + ORPHAN_GRACE);
 	co_shield_exit();
@@ -712,12 +721,7 @@ co_proc_signal(struct co_proc *p, int sig)
 {
 	if (p->reaped)
 		return -ESRCH;
-	if (kill(-p->pid, sig) == 0)
-		return 0;
-	/* The child may have left its group (setsid); it is still ours. */
-	if (errno == ESRCH && kill(p->pid, sig) == 0)
-		return 0;
-	return -errno;
+	return group_kill(p, sig);
 }
 
 size_t
@@ -785,7 +789,7 @@ co_proc_free(struct co_proc *p)
 		proc_destroy(p);
 		return;
 	}
-	(void)kill(-p->pid, SIGKILL);
+	(void)group_kill(p, SIGKILL);
 	p->released = true;
 	n_orphans++;
 	if (co_spawn(p->rt, orphan_main, p, NULL) < 0)
