@@ -93,7 +93,7 @@ struct spawn_fds {
 	int err[2];             /* exec-error pipe */
 };
 
-static int force_sigchld = -1;  /* -1: not set; look at the environment */
+static bool force_sigchld;      /* tests: the fallback even with pidfds */
 static int pidfd_support = -1;  /* -1: not probed yet */
 static size_t n_orphans;
 
@@ -257,12 +257,6 @@ pidfd_supported(void)
 static bool
 use_sigchld(void)
 {
-	const char *env;
-
-	if (force_sigchld < 0) {
-		env = getenv("JOBD_PROC_SIGCHLD");
-		force_sigchld = env != NULL && strcmp(env, "1") == 0;
-	}
 	return force_sigchld || !pidfd_supported();
 }
 
@@ -314,8 +308,9 @@ child_reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Close every fd above stderr at exec, except that errfd must survive
- * until then — it is close-on-exec already. */
+/* Close every fd above stderr, by exec at the latest; errfd must stay
+ * open until then (it is close-on-exec).  CLOSE_RANGE_CLOEXEC needs Linux
+ * 5.11, close_range 5.9; before that, one by one. */
 static void
 child_close_fds(int errfd)
 {
@@ -328,7 +323,6 @@ child_close_fds(int errfd)
 		(void)close_range(3, (unsigned)errfd - 1, 0);
 	if (close_range((unsigned)errfd + 1, ~0U, 0) == 0)
 		return;
-	/* Kernels before 5.9: one by one. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > INT_MAX)
 		rl.rlim_cur = 65536;
 	for (fd = 3; fd < (int)rl.rlim_cur; fd++)
@@ -639,7 +633,7 @@ co_proc_spawn(const struct co_proc_opts *o, struct co_proc **out)
 	struct spawn_fds sf = { { -1, -1, -1 }, -1, { -1, -1 } };
 	struct co_rt *rt = co_current_rt();
 	struct co_proc *p = NULL;
-	int rc;
+	int errfd, rc;
 
 	*out = NULL;
 	if (o->argv == NULL || o->argv[0] == NULL)
@@ -651,18 +645,19 @@ co_proc_spawn(const struct co_proc_opts *o, struct co_proc **out)
 		return rc;
 	if ((p = proc_new(rt)) == NULL)
 		return -ENOMEM;
-	if ((rc = spawn_fds_open(o, p, &sf)) < 0 ||
-	    (rc = proc_fork(o, p, &sf)) < 0)
-		goto out;
-	fd_close(&sf.err[1]);           /* or we would never see EOF */
-	if ((rc = await_exec(sf.err[0])) < 0)
-		goto out;
-	*out = p;
-out:
-	spawn_fds_close(&sf);
-	if (rc < 0 && p->pid > 0)
+	if ((rc = spawn_fds_open(o, p, &sf)) == 0)
+		rc = proc_fork(o, p, &sf);
+	errfd = sf.err[0];
+	sf.err[0] = -1;
+	spawn_fds_close(&sf);   /* the child's ends: no EOF while we hold them */
+	if (rc == 0)
+		rc = await_exec(errfd);
+	fd_close(&errfd);
+	if (rc == 0)
+		*out = p;
+	else if (p->pid > 0)
 		proc_discard(p);
-	else if (rc < 0)
+	else
 		proc_destroy(p);
 	return rc;
 }

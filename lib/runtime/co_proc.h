@@ -94,10 +94,10 @@ void co_proc_free(struct co_proc *p);
 size_t co_proc_orphans(void);
 
 /* Use the SIGCHLD reaper instead of pidfds for children spawned from now
- * on (tests).  Also set by the environment variable JOBD_PROC_SIGCHLD=1
- * unless this was called.  The SIGCHLD reaper unblocks SIGCHLD in the
- * calling thread and installs a libevent signal event while it has children
- * to watch (libevent allows signal events on one event_base at a time). */
+ * on (for tests; it is the automatic fallback where pidfd_open(2) is
+ * missing).  The SIGCHLD reaper unblocks SIGCHLD in the calling thread and
+ * keeps a libevent signal event while it has children to watch (libevent
+ * allows signal events on one event_base at a time). */
 void co_proc_force_sigchld(bool on);
 
 #endif /* JOBD_CO_PROC_H */
