@@ -1,0 +1,103 @@
+/*
+ * co_proc.h — child processes (asyncio.create_subprocess_exec in C).
+ *
+ * A child is started directly with execve — never through a shell — in its
+ * own process group, with default signal dispositions, an empty signal mask,
+ * stdin/stdout/stderr connected to pipes or /dev/null and every other fd
+ * closed.  It is sent SIGKILL if the thread that spawned it exits
+ * (PR_SET_PDEATHSIG: spawn from the loop thread, which lives as long as the
+ * program).
+ *
+ * The module reaps only the children it started, each by its own pid:
+ * through a pidfd watched by the event loop, or, where pidfd_open(2) is
+ * missing, from a SIGCHLD handler that calls waitpid(pid, WNOHANG) for each
+ * child it owns — never waitpid(-1).  A program using this module must not
+ * set SIGCHLD to SIG_IGN, and must not reap these children itself.
+ *
+ * All calls are made from the runtime's thread; the awaiting ones from a
+ * task.
+ */
+#ifndef JOBD_CO_PROC_H
+#define JOBD_CO_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct co_proc;
+
+struct co_proc_opts {
+	/* The program and its arguments, NULL-terminated; required.  An
+	 * argv[0] without '/' is searched for in the parent's $PATH like
+	 * execvp(3), but a file the kernel cannot execute is an error
+	 * (-ENOEXEC), not a shell script.  Only read during co_proc_spawn. */
+	const char *const *argv;
+	/* The environment, NULL-terminated; NULL: inherit environ. */
+	const char *const *envp;
+	/* Working directory; NULL: inherit.  A relative argv[0] (or $PATH
+	 * entry) is resolved after the change. */
+	const char *cwd;
+	/* Connect the stream to a pipe whose other end the parent gets;
+	 * otherwise it is /dev/null. */
+	bool pipe_stdin, pipe_stdout, pipe_stderr;
+	/* The child's stderr is its stdout (2>&1); overrides pipe_stderr. */
+	bool stderr_to_stdout;
+};
+
+/* Start a child and wait (without blocking the loop) until it has exec'd.
+ * On 0, *out is the new process, owned by the caller until co_proc_free.
+ * Errors: -EINVAL (no argv[0]), -EPERM (outside a task); the child's own
+ * failure before exec, as its errno: -ENOENT (no such program, or no such
+ * cwd), -EACCES, -ENOEXEC, -ENOTDIR, ...; -ETIMEDOUT/-ECANCELED when a
+ * deadline or cancel interrupted the hand-shake (the child is then killed
+ * and reaped); resource errors (-EMFILE, -EAGAIN, -ENOMEM). */
+__attribute__((warn_unused_result))
+int co_proc_spawn(const struct co_proc_opts *opts, struct co_proc **out);
+
+/* The child's pid (its process group id too).  Valid until co_proc_free;
+ * after the child has been reaped the number may belong to someone else. */
+pid_t co_proc_pid(const struct co_proc *p);
+
+/* The parent's ends of the pipes: non-blocking, close-on-exec, owned by p
+ * (do not close them; co_proc_free does).  -1 when the stream was not
+ * piped, or stdin has been closed.  Use them with co_io.h. */
+int co_proc_stdin_fd(const struct co_proc *p);
+int co_proc_stdout_fd(const struct co_proc *p);
+int co_proc_stderr_fd(const struct co_proc *p);
+
+/* Close the parent's end of stdin so the child reads end of file.  No task
+ * may be waiting on that fd.  Idempotent. */
+void co_proc_close_stdin(struct co_proc *p);
+
+/* Wait for the child to exit and reap it.  On 0, *wstatus (if non-NULL) is
+ * its wait status (WIFEXITED, WTERMSIG, ...); later calls return the same
+ * status at once.  -ETIMEDOUT/-ECANCELED leave the child running and
+ * owned; wait again or co_proc_free.  -ECHILD if someone else reaped it.
+ * Several tasks may wait at once. */
+__attribute__((warn_unused_result))
+int co_proc_wait(struct co_proc *p, double timeout, int *wstatus);
+
+/* Has the child been reaped (by co_proc_wait)? */
+bool co_proc_reaped(const struct co_proc *p);
+
+/* Send sig to the child's whole process group (grandchildren too), until
+ * it is reaped.  0, -ESRCH once reaped (its pid could be reused), or the
+ * kill(2) error. */
+int co_proc_signal(struct co_proc *p, int sig);
+
+/* Release p: closes the pipe ends.  A child not yet reaped has its process
+ * group killed with SIGKILL and is reaped by a detached reaper task (shielded,
+ * so co_rt_shutdown waits for it) — no zombie, no fd left behind.  No task
+ * may be waiting on p or doing I/O on its fds.  Legal outside a task. */
+void co_proc_free(struct co_proc *p);
+
+/* Children handed to reapers by co_proc_free and not reaped yet. */
+size_t co_proc_orphans(void);
+
+/* Use the SIGCHLD reaper instead of pidfds for children spawned from now
+ * on (for tests; it is the automatic fallback where pidfd_open(2) is
+ * missing).  The SIGCHLD reaper unblocks SIGCHLD in the calling thread and
+ * keeps a libevent signal event while it has children to watch (libevent
+ * allows signal events on one event_base at a time). */
+void co_proc_force_sigchld(bool on);
+
+#endif /* JOBD_CO_PROC_H */
