@@ -129,6 +129,7 @@ static __thread struct co_task *co_cur;
 
 static void runner_cb(evutil_socket_t, short, void *);
 static void timers_cb(evutil_socket_t, short, void *);
+static void timer_cancel(struct co_task *);
 
 /* ---- clock -------------------------------------------------------------- */
 
@@ -317,7 +318,7 @@ task_release(struct co_task *t)
 	struct co_rt *rt = t->rt;
 	struct co_stack st = t->stack;
 
-	co_theap_remove(&rt->timers, &t->timer);
+	timer_cancel(t);
 #ifdef CO_TSAN
 	__tsan_destroy_fiber(t->tsan_fiber);
 #endif
@@ -512,6 +513,23 @@ timers_rearm(struct co_rt *rt)
 	rt->timer_armed_at = top->when;
 }
 
+/* Take t's deadline out of the heap; with no deadline left, disarm the
+ * libevent timer so an idle runtime holds no event (and co_rt_run can see a
+ * deadlock at once). */
+static void
+timer_cancel(struct co_task *t)
+{
+	struct co_rt *rt = t->rt;
+
+	if (!co_tnode_queued(&t->timer))
+		return;
+	co_theap_remove(&rt->timers, &t->timer);
+	if (co_theap_top(&rt->timers) == NULL && isfinite(rt->timer_armed_at)) {
+		event_del(rt->timer_ev);
+		rt->timer_armed_at = INFINITY;
+	}
+}
+
 /* Wake every task whose deadline has passed, earliest (then first
  * parked) first. */
 static void
@@ -533,6 +551,23 @@ timers_cb(evutil_socket_t fd, short what, void *arg)
 		co_wake(t, t->expiry_status);
 	}
 	timers_rearm(rt);
+}
+
+int
+co_check(void)
+{
+	struct co_task *t = co_cur;
+	struct co_scope *s;
+	double now;
+
+	assert(t != NULL && "co_check outside a task");
+	if (t->cancelled && t->shield == 0)
+		return -ECANCELED;
+	if ((s = earliest_scope(t)) != NULL && s->deadline <= (now = co_now())) {
+		expire_scopes(t, now);
+		return -ETIMEDOUT;
+	}
+	return 0;
 }
 
 static int
@@ -568,7 +603,7 @@ park(double deadline, int expiry_status, int flags)
 	switch_out(t, false);
 	if (flags & PARK_NOINTR)
 		t->shield--;
-	co_theap_remove(&t->rt->timers, &t->timer);
+	timer_cancel(t);
 	return t->wake_status;
 }
 

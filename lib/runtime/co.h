@@ -117,6 +117,12 @@ struct co_task *co_self(void);
 /* Has the running task been asked to cancel? */
 bool co_cancelled(void);
 
+/* Would an await fail right now?  Returns -ECANCELED (cancelled, outside a
+ * shield), -ETIMEDOUT (a deadline scope that counts has expired), else 0 —
+ * without suspending.  For loops whose steps may never block (a copy that
+ * always finds its fd ready must still notice a cancel). */
+int co_check(void);
+
 /* Let every other ready task and pending I/O run, then continue.  Returns 0
  * or -ECANCELED. */
 int co_yield(void);

@@ -84,14 +84,12 @@ wait_until(int fd, short what, double deadline)
 	return rc;
 }
 
-/* A cancelled task must not keep doing I/O just because it happens not to
- * block (a copy loop would never notice).  co_cancelled() does not know
- * about shields, co_yield() does: outside a shield it returns -ECANCELED
- * at once; inside one it costs a single runner pass. */
+/* A cancelled or timed-out task must not keep doing I/O just because it
+ * happens not to block (a copy loop would never notice). */
 static int
 gate(void)
 {
-	return co_cancelled() ? co_yield() : 0;
+	return co_check();
 }
 
 int

@@ -640,8 +640,8 @@ co_proc_spawn(const struct co_proc_opts *o, struct co_proc **out)
 		return -EINVAL;
 	if (rt == NULL)
 		return -EPERM;
-	/* A cancelled task starts nothing (co_yield knows about shields). */
-	if (co_cancelled() && (rc = co_yield()) < 0)
+	/* A cancelled or timed-out task starts nothing. */
+	if ((rc = co_check()) < 0)
 		return rc;
 	if ((p = proc_new(rt)) == NULL)
 		return -ENOMEM;
