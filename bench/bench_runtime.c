@@ -8,7 +8,7 @@
  *   - spawn + join of a trivial task, stacks from the pool;
  *   - resident memory per suspended coroutine, at 100,000 coroutines;
  *   - semaphore and queue hand-off between two tasks;
- *   - executor round trip (a trivial function on a pool thread).
+ *   - executor round trip (a trivial function on a pool thread and back).
  *
  * Usage: bench_runtime [-n coroutines] [-r rounds]
  */
@@ -23,6 +23,7 @@
 
 #include "co.h"
 #include "co_ctx.h"
+#include "co_pool.h"
 #include "co_queue.h"
 #include "co_sched.h"
 #include "co_sync.h"
@@ -47,17 +48,26 @@ median(double *v, int n)
 }
 
 /* Run fn rounds times; each returns ns per operation; print the median. */
+static double report_quiet(double (*fn)(long), long iters);
+
 static double
 report(const char *what, double (*fn)(long), long iters)
+{
+	double m = report_quiet(fn, iters);
+
+	printf("%-44s %10.1f ns\n", what, m);
+	return m;
+}
+
+/* The median of rounds runs of fn, unprinted. */
+static double
+report_quiet(double (*fn)(long), long iters)
 {
 	double v[ROUNDS_MAX];
 
 	for (int i = 0; i < rounds; i++)
 		v[i] = fn(iters);
-	double m = median(v, rounds);
-
-	printf("%-44s %10.1f ns\n", what, m);
-	return m;
+	return median(v, rounds);
 }
 
 /* ---- raw context switches ------------------------------------------------ */
@@ -277,6 +287,38 @@ bench_queue(long iters)
 	return run_main(queue_main, iters, 1);
 }
 
+/* ---- executor ------------------------------------------------------------ */
+
+static void *
+identity(void *arg)
+{
+	return arg;
+}
+
+/* One task, one blocking call after another: each goes to a pool thread
+ * and its result comes back through the eventfd to the loop. */
+static int
+pool_main(void *arg)
+{
+	struct co_pool *pool = co_pool_new(rt, 1);
+	void *res;
+
+	(void)arg;
+	if (pool == NULL)
+		abort();
+	for (long i = 0; i < yield_iters; i++)
+		if (co_pool_run(pool, identity, NULL, NULL, &res) < 0)
+			abort();
+	co_pool_free(pool);
+	return 0;
+}
+
+static double
+bench_pool(long iters)
+{
+	return run_main(pool_main, iters, 1) / 1000.0;
+}
+
 /* ---- memory per suspended coroutine ---------------------------------------- */
 
 static long
@@ -389,6 +431,8 @@ main(int argc, char **argv)
 	report("spawn + join (stack from the pool)", bench_spawn_join, 200000);
 	report("semaphore hand-off (release -> waiter)", bench_sem, 200000);
 	report("queue hand-off per item (capacity 1)", bench_queue, 200000);
+	printf("%-44s %10.2f us\n", "executor round trip (1 thread)",
+	    report_quiet(bench_pool, 20000));
 	if (co_rt_run(rt, memory_main, NULL, &r) < 0)
 		return 1;
 	co_rt_free(rt);

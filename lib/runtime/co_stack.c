@@ -64,6 +64,11 @@ co_stack_pool_new(size_t stack_size, size_t keep)
 	if (p->arena_slots < ARENA_MIN_SLOTS)
 		p->arena_slots = ARENA_MIN_SLOTS;
 	p->keep = keep;
+	/* JOBD_STACK_GUARD=mprotect forces the pre-6.13 way, to measure and
+	 * test it on any kernel. */
+	const char *g = getenv("JOBD_STACK_GUARD");
+	if (g != NULL && strcmp(g, "mprotect") == 0)
+		guard_madvise_ok = 0;
 	return p;
 }
 
