@@ -142,6 +142,12 @@ co_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double
+co_deadline(double timeout)
+{
+	return timeout < 0 ? CO_FOREVER : co_now() + timeout;
+}
+
 /* Relative timeval for an absolute deadline, rounded up to the next
  * microsecond so a timer never fires before its deadline. */
 static struct timeval

@@ -38,12 +38,6 @@ co_io_set_nonblock(int fd)
 	return 0;
 }
 
-static double
-deadline_of(double timeout)
-{
-	return timeout < 0 ? CO_FOREVER : co_now() + timeout;
-}
-
 static bool
 would_block(int err)
 {
@@ -95,13 +89,13 @@ gate(void)
 int
 co_io_wait(int fd, short what, double timeout)
 {
-	return wait_until(fd, what, deadline_of(timeout));
+	return wait_until(fd, what, co_deadline(timeout));
 }
 
 ssize_t
 co_read(int fd, void *buf, size_t n, double timeout)
 {
-	double deadline = deadline_of(timeout);
+	double deadline = co_deadline(timeout);
 	ssize_t r;
 	int rc;
 
@@ -139,7 +133,7 @@ int
 co_write_all_ex(int fd, const void *buf, size_t n, double timeout,
     size_t *written)
 {
-	double deadline = deadline_of(timeout);
+	double deadline = co_deadline(timeout);
 	const char *p = buf;
 	size_t done = 0;
 	bool sock = true;
@@ -200,7 +194,7 @@ accept_skippable(int err)
 int
 co_accept(int lfd, struct sockaddr *addr, socklen_t *addrlen, double timeout)
 {
-	double deadline = deadline_of(timeout);
+	double deadline = co_deadline(timeout);
 	int fd, rc;
 
 	if ((rc = gate()) < 0)
@@ -222,7 +216,7 @@ int
 co_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
     double timeout)
 {
-	double deadline = deadline_of(timeout);
+	double deadline = co_deadline(timeout);
 	socklen_t len = sizeof(int);
 	int err = 0, rc;
 

@@ -49,12 +49,6 @@ struct co_queue {
 	struct co_waitq joiners;
 };
 
-static double
-deadline_of(double timeout)
-{
-	return timeout < 0 ? CO_FOREVER : co_now() + timeout;
-}
-
 /* ---- the ring ------------------------------------------------------------- */
 
 static void **
@@ -217,7 +211,7 @@ co_queue_put_timeout(struct co_queue *q, void *item, double timeout)
 	if (rc != -EAGAIN)
 		return rc;
 	/* 0: a getter admitted the item; -EPIPE: closed meanwhile. */
-	return co_waitq_wait(&q->putters, deadline_of(timeout), &item);
+	return co_waitq_wait(&q->putters, co_deadline(timeout), &item);
 }
 
 int
@@ -245,7 +239,7 @@ co_queue_get_timeout(struct co_queue *q, void **itemp, double timeout)
 	if (rc != -EAGAIN)
 		return rc;
 	/* 0: a putter filled slot; -EPIPE: closed while empty. */
-	if ((rc = co_waitq_wait(&q->getters, deadline_of(timeout), &slot)) == 0)
+	if ((rc = co_waitq_wait(&q->getters, co_deadline(timeout), &slot)) == 0)
 		*itemp = slot;
 	return rc;
 }
@@ -301,7 +295,7 @@ co_queue_join_timeout(struct co_queue *q, double timeout)
 {
 	if (q->unfinished == 0)
 		return 0;
-	return co_waitq_wait(&q->joiners, deadline_of(timeout), NULL);
+	return co_waitq_wait(&q->joiners, co_deadline(timeout), NULL);
 }
 
 int

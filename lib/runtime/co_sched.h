@@ -27,6 +27,10 @@
  * cancelled (and not shielded) or -ETIMEDOUT if a scope already expired. */
 int co_park(double deadline, int expiry_status);
 
+/* The absolute deadline timeout seconds from now, for co_park;
+ * CO_FOREVER (any negative timeout) stays CO_FOREVER. */
+double co_deadline(double timeout);
+
 /* Make t ready with status (what its co_park returns).  Returns false, doing
  * nothing, if t is not parked.  Legal from libevent callbacks and tasks. */
 bool co_wake(struct co_task *t, int status);

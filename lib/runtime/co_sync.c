@@ -51,13 +51,6 @@ struct co_cond {
 	struct co_waitq waiters;
 };
 
-/* Absolute deadline for a timeout in seconds (negative: none). */
-static double
-deadline_of(double timeout)
-{
-	return timeout < 0 ? CO_FOREVER : co_now() + timeout;
-}
-
 static size_t
 waitq_len(const struct co_waitq *q)
 {
@@ -100,7 +93,7 @@ co_sem_acquire_timeout(struct co_sem *s, double timeout)
 		return 0;
 	}
 	/* 0 means co_sem_release handed us its permit. */
-	return co_waitq_wait(&s->waiters, deadline_of(timeout), NULL);
+	return co_waitq_wait(&s->waiters, co_deadline(timeout), NULL);
 }
 
 int
@@ -174,7 +167,7 @@ co_lock_acquire_timeout(struct co_lock *l, double timeout)
 	if (l->owner == self)
 		return -EDEADLK;
 	/* 0 means co_lock_release made us the owner. */
-	return co_waitq_wait(&l->waiters, deadline_of(timeout), self);
+	return co_waitq_wait(&l->waiters, co_deadline(timeout), self);
 }
 
 int
@@ -255,7 +248,7 @@ co_event_wait(struct co_event *e, double timeout)
 {
 	if (e->set)
 		return 0;
-	return co_waitq_wait(&e->waiters, deadline_of(timeout), NULL);
+	return co_waitq_wait(&e->waiters, co_deadline(timeout), NULL);
 }
 
 void
@@ -308,7 +301,7 @@ co_cond_wait_timeout(struct co_cond *c, double timeout)
 
 	MUST(l->owner != NULL && l->owner == co_self(), "lock not held");
 	co_lock_release(l);
-	rc = co_waitq_wait(&c->waiters, deadline_of(timeout), NULL);
+	rc = co_waitq_wait(&c->waiters, co_deadline(timeout), NULL);
 	lock_reacquire(l);
 	return rc;
 }
