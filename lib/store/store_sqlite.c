@@ -422,6 +422,18 @@ sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
 
 /* ---- open: connect, lock, configure, migrate ----------------------------------- */
 
+/* SQLite quietly opens a write-protected file read-only: refuse it here
+ * rather than fail every write later. */
+static int
+sq_writable(struct store_backend *b)
+{
+	if (sqlite3_db_readonly(b->db, "main") == 1)
+		return store_seterr(-EROFS, "%s: the database file is "
+		    "read-only (no write permission, or a read-only file "
+		    "system)", b->path);
+	return 0;
+}
+
 /* One store per file: an flock, and the identity to check later. */
 static int
 sq_lock(struct store_backend *b)
@@ -591,6 +603,7 @@ sq_open(const struct store_opts *o, struct store_backend **bp,
 	}
 	if ((rc = sq_connect(b, &b->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE)) < 0 ||
+	    (rc = sq_writable(b)) < 0 ||
 	    (rc = sq_lock(b)) < 0 ||
 	    (rc = sq_configure(b, o)) < 0 ||
 	    (rc = sq_migrate(b)) < 0 ||
@@ -1008,7 +1021,8 @@ sq_ids_add(struct store_backend *b, struct sq_reader *r, struct sq_ids *ids,
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return sq_fail(b, r->db, rc, "list jobs");
-	qsort(ids->id, ids->n, sizeof(*ids->id), sq_id_cmp);
+	if (ids->n > 1)
+		qsort(ids->id, ids->n, sizeof(*ids->id), sq_id_cmp);
 	if (ids->n > ids->limit)
 		ids->n = ids->limit;
 	return 0;
@@ -1198,12 +1212,14 @@ sq_counts_pack(struct store_count *c, size_t n, const char *names,
 	if (out == NULL)
 		return -ENOMEM;
 	p = (char *)(out + n);
-	memcpy(p, names, used);
+	if (used > 0)
+		memcpy(p, names, used);
 	for (size_t i = 0; i < n; i++) {
 		out[i] = c[i];
 		out[i].queue = p + (uintptr_t)c[i].queue;
 	}
-	qsort(out, n, sizeof(*out), sq_count_cmp);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), sq_count_cmp);
 	*countsp = out;
 	return 0;
 }
