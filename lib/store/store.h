@@ -31,9 +31,10 @@
  *                     JSON, a bad value); -ENOENT: no such job in a state
  *                     that allows the change (see each function); -ENOSPC,
  *                     -EIO, -EROFS, -EBUSY (locked past busy_timeout),
- *                     -EUCLEAN (corrupt), -ENOENT (file deleted), -ENOMEM:
- *                     the whole transaction failed, every write in it gets
- *                     the error.
+ *                     -EUCLEAN (corrupt), -ENOMEM, -ESTALE (the file
+ *                     was deleted or replaced under jobd, which SQLite
+ *                     would not notice): the whole transaction failed,
+ *                     and every write in it gets the error.
  * A write that fails alone (-EINVAL, or -ENOENT for a missing job) does not
  * spoil the others in its transaction.  Writes are applied in submission
  * order, so a store_mark_started right after a store_insert of the same job
@@ -84,7 +85,7 @@
 struct event_base;
 struct store;
 
-/* ---- states, group modes --------------------------------------------------- */
+/* ---- states, group modes ------------------------------------------------ */
 
 /* A job's state, as stored in jobs.state (see docs/SCHEMA.md). */
 enum store_state {
@@ -115,7 +116,7 @@ int store_group_mode_parse(const char *name, enum store_group_mode *mode);
 /* Wall-clock time in Unix seconds, the unit of every *_at field. */
 double store_now(void);
 
-/* ---- opening and closing --------------------------------------------------- */
+/* ---- opening and closing ------------------------------------------------ */
 
 /* What a commit survives (SQLite, WAL mode):
  *  FULL    the WAL is fsync'ed at every commit: a committed write survives a
@@ -168,7 +169,7 @@ void store_close(struct store *st);
  * Valid until the next store call on this thread. */
 const char *store_errmsg(void);
 
-/* ---- writes (loop thread) -------------------------------------------------- */
+/* ---- writes (loop thread) ----------------------------------------------- */
 
 /* Called once per write on the loop thread; see the top of this file. */
 typedef void (*store_cb)(void *arg, int status);
@@ -235,7 +236,7 @@ int store_requeue(struct store *st, int64_t id, store_cb cb, void *arg);
  * not from a callback.  For shutdown, tools and tests. */
 void store_flush(struct store *st);
 
-/* ---- recovery (loop thread, once, at start) ------------------------------- */
+/* ---- recovery (loop thread, once, at start) ----------------------------- */
 
 /* A row of jobs.  One allocation: the strings point inside it; free the
  * whole with store_job_free.  JSON columns are JSON text.  A NULL column is
@@ -266,7 +267,7 @@ void store_jobs_free(struct store_job **jobs, size_t n);
 struct store_recovery {
 	size_t queued;           /* were queued, stay queued */
 	size_t requeued;         /* were running, attempts left: now queued */
-	size_t failed;           /* were running, no attempts left: now failed */
+	size_t failed;           /* were running, out of attempts: failed */
 };
 
 /* Takes ownership of job (free it with store_job_free).  Return 0 to go on,
@@ -288,7 +289,7 @@ __attribute__((warn_unused_result))
 int store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep);
 
-/* ---- reads (any thread) ---------------------------------------------------- */
+/* ---- reads (any thread) ------------------------------------------------- */
 
 /* 0 with *jobp (free with store_job_free), -ENOENT, or an error. */
 __attribute__((warn_unused_result))
@@ -339,7 +340,7 @@ struct store_count {
 __attribute__((warn_unused_result))
 int store_counts(struct store *st, struct store_count **countsp, size_t *np);
 
-/* ---- stats (loop thread) --------------------------------------------------- */
+/* ---- stats (loop thread) ------------------------------------------------ */
 
 struct store_stats {
 	uint64_t submitted;      /* writes accepted */

@@ -1,14 +1,14 @@
 /*
- * store_sqlite.c — the SQLite backend of the store (see store_backend.h;
- * the schema is documented in docs/SCHEMA.md).
+ * store_sqlite.c — the SQLite backend of the store (see store_backend.h):
+ * the write connection, the schema and its migrations, the writes.  The
+ * reads are in store_sqlite_read.c; the schema is documented in
+ * docs/SCHEMA.md.
  *
- * One write connection, used by store_open's thread for the migrations and
- * then by the writer thread only; a pool of read-only connections, each
- * used by one thread at a time, so every connection is opened NOMUTEX.
- * Every statement is prepared once (PREPARE_PERSISTENT) and reset after
- * each use — a read left un-reset would pin a WAL snapshot and stall
- * checkpoints.  Strings are bound SQLITE_STATIC: the front keeps a write's
- * memory alive until it completes.
+ * The write connection is used by store_open's thread for the migrations
+ * and then by the writer thread only; each read connection by one thread
+ * at a time: so every connection is opened NOMUTEX.  Every statement is
+ * prepared once (PREPARE_PERSISTENT).  Strings are bound SQLITE_STATIC:
+ * the front keeps a write's memory alive until it completes.
  *
  * Things SQLite does not do for us: it keeps writing happily to a database
  * file that was deleted (or replaced) while open, so every transaction
@@ -28,14 +28,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
-#include "store_backend.h"
+#include "store_sqlite.h"
 
 #define SQ_APP_ID 0x6a6f6264            /* PRAGMA application_id: "jobd" */
 
-/* ---- the schema: one entry per version, applied in order ------------------- */
+/* ---- the schema: one entry per version, applied in order ---------------- */
 
 struct sq_migration {
 	int version;
@@ -46,7 +44,8 @@ static const struct sq_migration sq_migrations[] = {
 	{ 1,
 	"CREATE TABLE groups ("
 	"  id         INTEGER PRIMARY KEY,"
-	"  mode       TEXT    NOT NULL CHECK (mode IN ('all', 'fail_fast')),"
+	"  mode       TEXT    NOT NULL CHECK ("
+	"    mode = 'all' OR mode = 'fail_fast'),"
 	"  size       INTEGER NOT NULL CHECK (size >= 1),"
 	"  created_at REAL    NOT NULL"
 	") STRICT;"
@@ -80,8 +79,8 @@ static const struct sq_migration sq_migrations[] = {
 	") STRICT, WITHOUT ROWID;"
 	"INSERT INTO meta (key, value) VALUES"
 	"  ('next_job_id', 1), ('next_group_id', 1);" },
-	/* Next: { 2, "ALTER TABLE jobs ADD COLUMN submitter_uid INTEGER; ..." },
-	 * then extend SQ_COLS, the INSERT and sq_row_job. */
+	/* Next: { 2, "ALTER TABLE jobs ADD COLUMN submitter_uid INTEGER;"
+	 * ... }, then extend SQ_COLS, the INSERT and sq_row_job. */
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
@@ -92,23 +91,7 @@ static const struct sq_migration sq_migrations[] = {
 #define SQ_NMIGRATIONS (sizeof(sq_migrations) / sizeof(sq_migrations[0]))
 #define SQ_VERSION     (sq_migrations[SQ_NMIGRATIONS - 1].version)
 
-/* jobs columns in the order sq_row_job reads them. */
-#define SQ_COLS "id, queue, kind, state, args, name, attempts, max_attempts, " \
-	"timeout, created_at, started_at, finished_at, result, error, "      \
-	"cancel_reason, group_id"
-enum {
-	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
-	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
-	C_REASON, C_GROUP,
-};
-
-/* ---- statements ---------------------------------------------------------------- */
-
-enum {
-	W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_UNDO,
-	W_INSERT, W_GROUP, W_START, W_END, W_REQUEUE, W_META, W_ACTIVE, W_GET,
-	W_N
-};
+/* ---- statements --------------------------------------------------------- */
 
 static const char *const sq_wsql[W_N] = {
 	[W_BEGIN] = "BEGIN IMMEDIATE",
@@ -122,8 +105,9 @@ static const char *const sq_wsql[W_N] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
 	    "VALUES (?1, ?2, ?3, ?4)",
-	[W_START] = "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
-	    " started_at = ?2 WHERE id = ?1 AND state = 'queued'",
+	[W_START] = "UPDATE jobs SET state = 'running', "
+	    "attempts = attempts + 1, started_at = ?2 "
+	    "WHERE id = ?1 AND state = 'queued'",
 	[W_END] = "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
 	    "error = ?5, cancel_reason = ?6 "
 	    "WHERE id = ?1 AND state IN ('queued', 'running')",
@@ -135,59 +119,7 @@ static const char *const sq_wsql[W_N] = {
 	[W_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
 };
 
-/* store_list without a filter walks the primary key; with one, it merges
- * the newest ids of each (state, queue) pair that matches — R_IDS, an
- * index-only range — and then reads those rows, all in one read
- * transaction.  R_QUEUES lists the queues having a state by skipping
- * through the index, one probe per queue. */
-enum {
-	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
-	R_GROUP_JOBS, R_COUNTS, R_N
-};
-
-static const char *const sq_rsql[R_N] = {
-	[R_BEGIN] = "BEGIN",
-	[R_COMMIT] = "COMMIT",
-	[R_LIST] = "SELECT " SQ_COLS " FROM jobs WHERE id < ?1 "
-	    "ORDER BY id DESC LIMIT ?2",
-	[R_QUEUES] = "WITH RECURSIVE q (name) AS ("
-	    " SELECT (SELECT min(queue) FROM jobs WHERE state = ?1)"
-	    " UNION ALL SELECT (SELECT min(queue) FROM jobs"
-	    "  WHERE state = ?1 AND queue > q.name) FROM q"
-	    "  WHERE q.name IS NOT NULL) "
-	    "SELECT name FROM q WHERE name IS NOT NULL",
-	[R_IDS] = "SELECT id FROM jobs WHERE state = ?1 AND queue = ?2 "
-	    "AND id < ?3 ORDER BY id DESC LIMIT ?4",
-	[R_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
-	[R_GROUP] = "SELECT id, mode, size, created_at FROM groups "
-	    "WHERE id = ?1",
-	[R_GROUP_JOBS] = "SELECT " SQ_COLS " FROM jobs WHERE group_id = ?1 "
-	    "ORDER BY id",
-	[R_COUNTS] = "SELECT queue, state, count(*) FROM jobs "
-	    "GROUP BY state, queue",
-};
-
-struct sq_reader {
-	sqlite3 *db;
-	sqlite3_stmt *s[R_N];
-	struct sq_reader *next;
-};
-
-struct store_backend {
-	char *path;
-	int busy_ms;
-	int lockfd;                     /* flock'ed; see the top */
-	dev_t dev;                      /* the file we opened */
-	ino_t ino;
-	sqlite3 *db;                    /* the write connection */
-	sqlite3_stmt *s[W_N];
-	int64_t txn_job_hw;             /* highest ids inserted in the open */
-	int64_t txn_group_hw;           /* transaction, 0 if none */
-	pthread_mutex_t rmtx;
-	struct sq_reader *idle;         /* read connections not in use */
-};
-
-/* ---- errors -------------------------------------------------------------------- */
+/* ---- errors ------------------------------------------------------------- */
 
 static int
 sq_errno(sqlite3 *db, int rc)
@@ -241,7 +173,7 @@ sq_local(int rc)
 }
 
 /* Record "PATH: what: SQLite's message (OS error)" and return the errno. */
-static int
+int
 sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
 {
 	int err = sq_errno(db, rc), sys = db ? sqlite3_system_errno(db) : 0;
@@ -254,7 +186,7 @@ sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
 	return store_seterr(err, "%s: %s: %s", b->path, what, msg);
 }
 
-/* ---- small helpers ------------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------ */
 
 static int
 sq_exec(struct store_backend *b, const char *sql, const char *what)
@@ -282,7 +214,7 @@ sq_int(struct store_backend *b, const char *sql, int64_t *v)
 	return rc;
 }
 
-static int
+int
 sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
     sqlite3_stmt **s, int n)
 {
@@ -297,14 +229,14 @@ sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
 	return 0;
 }
 
-static void
+void
 sq_finalize(sqlite3_stmt **s, int n)
 {
 	for (int i = 0; i < n; i++)
 		sqlite3_finalize(s[i]);
 }
 
-static void
+void
 sq_disconnect(sqlite3 *db, const char *path)
 {
 	int rc = sqlite3_close(db);
@@ -313,7 +245,7 @@ sq_disconnect(sqlite3 *db, const char *path)
 		log_warnx("%s: close: %s", path, sqlite3_errstr(rc));
 }
 
-static int
+int
 sq_connect(struct store_backend *b, sqlite3 **dbp, int flags)
 {
 	int rc = sqlite3_open_v2(b->path, dbp, flags | SQLITE_OPEN_NOMUTEX |
@@ -339,94 +271,22 @@ sq_bind_text(sqlite3_stmt *s, int i, const char *v, int *brc)
 		*brc = rc;
 }
 
-/* ---- rows ------------------------------------------------------------------------ */
-
-/* The current row of a SQ_COLS statement as one allocation. */
-static int
-sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
-    struct store_job **jp)
-{
-	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON };
-	const unsigned char *t[7];
-	size_t len[7], total = 0;
-	struct store_job *j;
-	char **dst[7], *p;
-
-	for (int i = 0; i < 7; i++) {
-		t[i] = sqlite3_column_text(s, tcol[i]);
-		len[i] = t[i] ? (size_t)sqlite3_column_bytes(s, tcol[i]) + 1 : 0;
-		total += len[i];
-	}
-	if ((j = calloc(1, sizeof(*j) + total)) == NULL)
-		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
-	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
-	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
-	dst[6] = &j->cancel_reason;
-	p = (char *)(j + 1);
-	for (int i = 0; i < 7; i++) {
-		*dst[i] = t[i] != NULL ? memcpy(p, t[i], len[i]) : NULL;
-		p += len[i];
-	}
-	j->id = sqlite3_column_int64(s, C_ID);
-	if (store_state_parse((const char *)sqlite3_column_text(s, C_STATE),
-	    &j->state) < 0) {
-		free(j);
-		return store_seterr(-EUCLEAN, "%s: job has a bad state", b->path);
-	}
-	j->attempts = sqlite3_column_int(s, C_ATTEMPTS);
-	j->max_attempts = sqlite3_column_int(s, C_MAX);
-	j->timeout = sqlite3_column_double(s, C_TIMEOUT);
-	j->created_at = sqlite3_column_double(s, C_CREATED);
-	j->started_at = sqlite3_column_double(s, C_STARTED);   /* NULL: 0 */
-	j->finished_at = sqlite3_column_double(s, C_FINISHED);
-	j->group_id = sqlite3_column_int64(s, C_GROUP);
-	*jp = j;
-	return 0;
-}
-
-/* Every row of s (bound, not yet stepped) into a new array; s is reset.
- * On error nothing is returned. */
-static int
-sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
-    struct store_job ***jobsp, size_t *np)
-{
-	struct store_job **jobs = NULL, **nj;
-	size_t n = 0, cap = 0;
-	int rc = SQLITE_DONE, err = 0;
-
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			if ((nj = realloc(jobs, cap * sizeof(*jobs))) == NULL) {
-				err = store_seterr(-ENOMEM, "%s: out of memory",
-				    b->path);
-				break;
-			}
-			jobs = nj;
-		}
-		if ((err = sq_row_job(b, s, &jobs[n])) == 0)
-			n++;
-	}
-	if (err == 0 && rc != SQLITE_DONE)
-		err = sq_fail(b, db, rc, "read");
-	sqlite3_reset(s);
-	if (err < 0) {
-		store_jobs_free(jobs, n);
-		return err;
-	}
-	*jobsp = jobs;
-	*np = n;
-	return 0;
-}
-
-/* ---- open: connect, lock, configure, migrate ----------------------------------- */
+/* ---- open: connect, lock, configure, migrate ---------------------------- */
 
 /* SQLite quietly opens a write-protected file read-only: refuse it here
- * rather than fail every write later. */
+ * rather than fail every write later.  And from now on name the file by
+ * its absolute path, which read connections opened later and the check in
+ * sq_begin need even if the process changes directory. */
 static int
 sq_writable(struct store_backend *b)
 {
+	const char *full = sqlite3_db_filename(b->db, "main");
+	char *p;
+
+	if (full != NULL && full[0] != '\0' && (p = strdup(full)) != NULL) {
+		free(b->path);
+		b->path = p;
+	}
 	if (sqlite3_db_readonly(b->db, "main") == 1)
 		return store_seterr(-EROFS, "%s: the database file is "
 		    "read-only (no write permission, or a read-only file "
@@ -443,10 +303,13 @@ sq_lock(struct store_backend *b)
 	if ((b->lockfd = open(b->path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    fstat(b->lockfd, &sb) < 0)
 		return store_seterr(-errno, "%s: %s", b->path, strerror(errno));
-	if (flock(b->lockfd, LOCK_EX | LOCK_NB) < 0)
-		return store_seterr(errno == EWOULDBLOCK ? -EBUSY : -errno,
-		    "%s: in use by another jobd store%s", b->path,
-		    errno == EWOULDBLOCK ? "" : " (flock failed)");
+	if (flock(b->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return store_seterr(-EBUSY, "%s: in use by another "
+			    "jobd store", b->path);
+		return store_seterr(-errno, "%s: flock: %s", b->path,
+		    strerror(errno));
+	}
 	b->dev = sb.st_dev;
 	b->ino = sb.st_ino;
 	return 0;
@@ -505,8 +368,8 @@ sq_check_version(struct store_backend *b, int64_t *version)
 		return store_seterr(-EBADMSG, "%s: not a jobd database (it has "
 		    "tables but no jobd schema)", b->path);
 	if (*version > SQ_VERSION)
-		return store_seterr(-ENOTSUP, "%s: schema version %lld is newer "
-		    "than this jobd's (%d): run a newer jobd", b->path,
+		return store_seterr(-ENOTSUP, "%s: schema version %lld is "
+		    "newer than this jobd's (%d): run a newer jobd", b->path,
 		    (long long)*version, SQ_VERSION);
 	return 0;
 }
@@ -555,8 +418,8 @@ sq_high_water(struct store_backend *b, int64_t *next_job, int64_t *next_grp)
 	    " coalesce((SELECT value FROM meta WHERE key = 'next_job_id'), 1))",
 	    next_job);
 	if (rc == 0)
-		rc = sq_int(b, "SELECT max(coalesce((SELECT max(id) FROM groups),"
-		    " 0) + 1, coalesce((SELECT value FROM meta "
+		rc = sq_int(b, "SELECT max(coalesce((SELECT max(id) FROM "
+		    "groups), 0) + 1, coalesce((SELECT value FROM meta "
 		    "WHERE key = 'next_group_id'), 1))", next_grp);
 	return rc;
 }
@@ -564,16 +427,9 @@ sq_high_water(struct store_backend *b, int64_t *next_job, int64_t *next_grp)
 static void
 sq_close(struct store_backend *b)
 {
-	struct sq_reader *r;
-
 	if (b == NULL)
 		return;
-	while ((r = b->idle) != NULL) {
-		b->idle = r->next;
-		sq_finalize(r->s, R_N);
-		sq_disconnect(r->db, b->path);
-		free(r);
-	}
+	sq_readers_close(b);
 	sq_finalize(b->s, W_N);
 	if (b->db != NULL)
 		sq_disconnect(b->db, b->path);
@@ -617,11 +473,11 @@ out:
 	return rc;
 }
 
-/* ---- writes (writer thread) ----------------------------------------------------- */
+/* ---- writes (writer thread) --------------------------------------------- */
 
 /* Step a statement that returns no rows to its end and reset it.  what
  * and id name it in the message. */
-static int
+int
 sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
     const char *what, int64_t id)
 {
@@ -661,10 +517,11 @@ sq_begin(struct store_backend *b)
 	struct stat sb;
 	bool lost;
 
+	/* -ESTALE for a deleted file too: -ENOENT means "no such job". */
 	if (stat(b->path, &sb) < 0)
-		return store_seterr(-errno, "%s: the database file is gone "
-		    "(%s); not writing to a deleted file", b->path,
-		    strerror(errno));
+		return store_seterr(errno == ENOENT ? -ESTALE : -errno,
+		    "%s: the database file is gone (%s); not writing to a "
+		    "deleted file", b->path, strerror(errno));
 	if (sb.st_dev != b->dev || sb.st_ino != b->ino)
 		return store_seterr(-ESTALE, "%s: the database file was "
 		    "replaced while in use; not writing", b->path);
@@ -896,380 +753,6 @@ sq_rollback(struct store_backend *b)
 		sqlite3_reset(b->s[W_ROLLBACK]);
 	}
 	b->txn_job_hw = b->txn_group_hw = 0;
-}
-
-/* ---- reads (any thread) ---------------------------------------------------------- */
-
-static void
-sq_reader_free(struct store_backend *b, struct sq_reader *r)
-{
-	sq_finalize(r->s, R_N);
-	sq_disconnect(r->db, b->path);
-	free(r);
-}
-
-/* Borrow an idle read connection, or open one. */
-static int
-sq_reader_get(struct store_backend *b, struct sq_reader **rp)
-{
-	struct sq_reader *r;
-	int rc;
-
-	pthread_mutex_lock(&b->rmtx);
-	if ((r = b->idle) != NULL)
-		b->idle = r->next;
-	pthread_mutex_unlock(&b->rmtx);
-	if ((*rp = r) != NULL)
-		return 0;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
-	if ((rc = sq_connect(b, &r->db, SQLITE_OPEN_READONLY)) < 0 ||
-	    (rc = sq_prepare(b, r->db, sq_rsql, r->s, R_N)) < 0) {
-		if (r->db != NULL)
-			sq_reader_free(b, r);
-		else
-			free(r);
-		return rc;
-	}
-	*rp = r;
-	return 0;
-}
-
-static void
-sq_reader_put(struct store_backend *b, struct sq_reader *r)
-{
-	pthread_mutex_lock(&b->rmtx);
-	r->next = b->idle;
-	b->idle = r;
-	pthread_mutex_unlock(&b->rmtx);
-}
-
-/* Run a bound SQ_COLS statement of r and return its rows. */
-static int
-sq_read_jobs(struct store_backend *b, struct sq_reader *r, sqlite3_stmt *s,
-    struct store_job ***jobsp, size_t *np)
-{
-	int rc = sq_collect(b, r->db, s, jobsp, np);
-
-	sqlite3_clear_bindings(s);
-	sq_reader_put(b, r);
-	return rc;
-}
-
-static int
-sq_get(struct store_backend *b, int64_t id, struct store_job **jp)
-{
-	struct store_job **jobs;
-	struct sq_reader *r;
-	size_t n;
-	int rc;
-
-	if ((rc = sq_reader_get(b, &r)) < 0)
-		return rc;
-	sqlite3_bind_int64(r->s[R_GET], 1, id);
-	if ((rc = sq_read_jobs(b, r, r->s[R_GET], &jobs, &n)) < 0)
-		return rc;
-	if (n == 0)
-		return store_seterr(-ENOENT, "%s: no job %lld", b->path,
-		    (long long)id);
-	*jp = jobs[0];
-	free(jobs);
-	return 0;
-}
-
-/* Ids being merged for a filtered list: kept sorted, newest first, and
- * cut to the limit after each (state, queue) pair. */
-struct sq_ids {
-	int64_t *id;
-	size_t n, cap, limit;
-};
-
-static int
-sq_id_cmp(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Append the newest ids of (state, queue) below before_id. */
-static int
-sq_ids_add(struct store_backend *b, struct sq_reader *r, struct sq_ids *ids,
-    const char *state, const char *queue, int64_t before_id)
-{
-	sqlite3_stmt *s = r->s[R_IDS];
-	int64_t *nid;
-	int rc;
-
-	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, queue, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, before_id);
-	sqlite3_bind_int64(s, 4, (int64_t)ids->limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (ids->n == ids->cap) {
-			ids->cap = ids->cap ? 2 * ids->cap : 2 * ids->limit;
-			nid = realloc(ids->id, ids->cap * sizeof(*nid));
-			if (nid == NULL) {
-				sqlite3_reset(s);
-				return store_seterr(-ENOMEM, "%s: out of memory",
-				    b->path);
-			}
-			ids->id = nid;
-		}
-		ids->id[ids->n++] = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return sq_fail(b, r->db, rc, "list jobs");
-	if (ids->n > 1)
-		qsort(ids->id, ids->n, sizeof(*ids->id), sq_id_cmp);
-	if (ids->n > ids->limit)
-		ids->n = ids->limit;
-	return 0;
-}
-
-/* The ids of every pair matching f: one pair, the six states of a queue,
- * or every queue having a state. */
-static int
-sq_ids_collect(struct store_backend *b, struct sq_reader *r,
-    const struct store_filter *f, struct sq_ids *ids)
-{
-	sqlite3_stmt *s = r->s[R_QUEUES];
-	const char *state = store_state_name(f->state);
-	int rc = 0, src = SQLITE_DONE;
-
-	if (f->queue != NULL && f->state != STORE_ANY_STATE)
-		return sq_ids_add(b, r, ids, state, f->queue, f->before_id);
-	if (f->queue != NULL) {
-		for (int i = 0; rc == 0 && i < STORE_NSTATES; i++)
-			rc = sq_ids_add(b, r, ids, store_state_name(i),
-			    f->queue, f->before_id);
-		return rc;
-	}
-	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
-	while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
-		rc = sq_ids_add(b, r, ids, state,
-		    (const char *)sqlite3_column_text(s, 0), f->before_id);
-	if (rc == 0 && src != SQLITE_DONE)
-		rc = sq_fail(b, r->db, src, "list queues");
-	sqlite3_reset(s);
-	return rc;
-}
-
-/* Read the rows of ids, in their order. */
-static int
-sq_ids_rows(struct store_backend *b, struct sq_reader *r,
-    const struct sq_ids *ids, struct store_job ***jobsp, size_t *np)
-{
-	struct store_job **jobs, **one;
-	size_t n = 0, k;
-	int rc = 0;
-
-	if (ids->n == 0)
-		return 0;
-	if ((jobs = calloc(ids->n, sizeof(*jobs))) == NULL)
-		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
-	for (size_t i = 0; rc == 0 && i < ids->n; i++) {
-		sqlite3_bind_int64(r->s[R_GET], 1, ids->id[i]);
-		rc = sq_collect(b, r->db, r->s[R_GET], &one, &k);
-		if (rc == 0 && k == 1)
-			jobs[n++] = one[0];
-		if (rc == 0)
-			free(one);
-	}
-	if (rc < 0) {
-		store_jobs_free(jobs, n);
-		return rc;
-	}
-	*jobsp = jobs;
-	*np = n;
-	return 0;
-}
-
-static int
-sq_list_filtered(struct store_backend *b, struct sq_reader *r,
-    const struct store_filter *f, struct store_job ***jobsp, size_t *np)
-{
-	struct sq_ids ids = { .limit = f->limit };
-	bool lost;
-	int rc;
-
-	if ((rc = sq_step(b, r->s[R_BEGIN], &lost, "list jobs", 0)) < 0)
-		return rc;
-	if ((rc = sq_ids_collect(b, r, f, &ids)) == 0)
-		rc = sq_ids_rows(b, r, &ids, jobsp, np);
-	sqlite3_step(r->s[R_COMMIT]);   /* a read: nothing to lose */
-	sqlite3_reset(r->s[R_COMMIT]);
-	free(ids.id);
-	return rc;
-}
-
-static int
-sq_list(struct store_backend *b, const struct store_filter *f,
-    struct store_job ***jobsp, size_t *np)
-{
-	struct sq_reader *r;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = sq_reader_get(b, &r)) < 0)
-		return rc;
-	if (f->state != STORE_ANY_STATE || f->queue != NULL) {
-		rc = sq_list_filtered(b, r, f, jobsp, np);
-		sq_reader_put(b, r);
-		return rc;
-	}
-	s = r->s[R_LIST];
-	sqlite3_bind_int64(s, 1, f->before_id);
-	sqlite3_bind_int64(s, 2, (int64_t)f->limit);
-	return sq_read_jobs(b, r, s, jobsp, np);
-}
-
-static int
-sq_group_jobs(struct store_backend *b, int64_t gid, struct store_job ***jobsp,
-    size_t *np)
-{
-	struct sq_reader *r;
-	int rc;
-
-	if ((rc = sq_reader_get(b, &r)) < 0)
-		return rc;
-	sqlite3_bind_int64(r->s[R_GROUP_JOBS], 1, gid);
-	return sq_read_jobs(b, r, r->s[R_GROUP_JOBS], jobsp, np);
-}
-
-static int
-sq_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
-{
-	struct sq_reader *r;
-	sqlite3_stmt *s;
-	int rc;
-
-	if ((rc = sq_reader_get(b, &r)) < 0)
-		return rc;
-	s = r->s[R_GROUP];
-	sqlite3_bind_int64(s, 1, gid);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		g->id = sqlite3_column_int64(s, 0);
-		if (store_group_mode_parse((const char *)sqlite3_column_text(s,
-		    1), &g->mode) < 0)
-			g->mode = STORE_GROUP_ALL;
-		g->size = sqlite3_column_int(s, 2);
-		g->created_at = sqlite3_column_double(s, 3);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = store_seterr(-ENOENT, "%s: no group %lld", b->path,
-		    (long long)gid);
-	} else {
-		rc = sq_fail(b, r->db, rc, "read group");
-	}
-	sqlite3_reset(s);
-	sq_reader_put(b, r);
-	return rc;
-}
-
-static int
-sq_count_cmp(const void *a, const void *b)
-{
-	const struct store_count *x = a, *y = b;
-	int c = strcmp(x->queue, y->queue);
-
-	return c != 0 ? c : (int)x->state - (int)y->state;
-}
-
-/* Grow the counts array and the names buffer to hold one more row. */
-static int
-sq_counts_grow(struct store_count **c, size_t n, size_t *cap, char **names,
-    size_t used, size_t *ncap, size_t len)
-{
-	struct store_count *nc;
-	char *nn;
-
-	if (n == *cap) {
-		*cap = *cap ? 2 * *cap : 16;
-		if ((nc = realloc(*c, *cap * sizeof(**c))) == NULL)
-			return -ENOMEM;
-		*c = nc;
-	}
-	while (used + len > *ncap) {
-		*ncap = *ncap ? 2 * *ncap : 256;
-		if ((nn = realloc(*names, *ncap)) == NULL)
-			return -ENOMEM;
-		*names = nn;
-	}
-	return 0;
-}
-
-/* Pack rows and names (rows' queue fields hold offsets into names) into
- * one allocation, sorted. */
-static int
-sq_counts_pack(struct store_count *c, size_t n, const char *names,
-    size_t used, struct store_count **countsp)
-{
-	struct store_count *out = malloc(n * sizeof(*c) + used + 1);
-	char *p;
-
-	if (out == NULL)
-		return -ENOMEM;
-	p = (char *)(out + n);
-	if (used > 0)
-		memcpy(p, names, used);
-	for (size_t i = 0; i < n; i++) {
-		out[i] = c[i];
-		out[i].queue = p + (uintptr_t)c[i].queue;
-	}
-	if (n > 1)
-		qsort(out, n, sizeof(*out), sq_count_cmp);
-	*countsp = out;
-	return 0;
-}
-
-static int
-sq_counts_read(struct store_backend *b, struct sq_reader *r,
-    struct store_count **countsp, size_t *np)
-{
-	sqlite3_stmt *s = r->s[R_COUNTS];
-	struct store_count *c = NULL;
-	size_t n = 0, cap = 0, used = 0, ncap = 0, len;
-	char *names = NULL;
-	int rc = SQLITE_DONE, err = 0;
-
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		len = (size_t)sqlite3_column_bytes(s, 0) + 1;
-		if ((err = sq_counts_grow(&c, n, &cap, &names, used, &ncap,
-		    len)) < 0)
-			break;
-		if (store_state_parse((const char *)sqlite3_column_text(s, 1),
-		    &c[n].state) < 0)
-			err = -EUCLEAN;
-		memcpy(names + used, sqlite3_column_text(s, 0), len);
-		c[n].queue = (const char *)(uintptr_t)used;
-		c[n++].n = sqlite3_column_int64(s, 2);
-		used += len;
-	}
-	if (err == 0 && rc != SQLITE_DONE)
-		err = sq_fail(b, r->db, rc, "count jobs");
-	sqlite3_reset(s);
-	if (err == 0 && (err = sq_counts_pack(c, n, names, used, countsp)) == 0)
-		*np = n;
-	if (err == -ENOMEM || err == -EUCLEAN)
-		store_seterr(err, "%s: count jobs: %s", b->path, strerror(-err));
-	free(c);
-	free(names);
-	return err;
-}
-
-static int
-sq_counts(struct store_backend *b, struct store_count **countsp, size_t *np)
-{
-	struct sq_reader *r;
-	int rc;
-
-	if ((rc = sq_reader_get(b, &r)) < 0)
-		return rc;
-	rc = sq_counts_read(b, r, countsp, np);
-	sq_reader_put(b, r);
-	return rc;
 }
 
 const struct store_ops store_sqlite_ops = {
