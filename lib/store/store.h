@@ -42,6 +42,11 @@
  * cb may be NULL: then a failure is logged (log_warnx) and nothing else.
  * Callbacks may submit further writes and read; they must not call
  * store_flush, store_recover or store_close.
+ * arg is the caller's and must stay valid until cb has run.  A task that
+ * awaits a write (cb records the status and co_wake()s it) must therefore
+ * not leave with the write pending: wait inside co_shield_enter/exit (a
+ * commit is short and always completes), or give the callback a heap
+ * object it frees itself.
  *
  * Ids.  Job and group ids are allocated by the store on the loop thread, in
  * memory, at submission: store_insert returns the job's id at once, so the
