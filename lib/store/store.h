@@ -63,15 +63,16 @@
  * several daemons could then share one database.
  *
  * Reads run on the caller's thread and return committed state only (a write
- * is visible once its callback has been called with 0 — the "committed
- * before told" rule holds for anything answered from a read).  Each call
+ * is visible from its commit, so at the latest when its callback gets 0:
+ * anything answered from a read obeys "committed before told").  Each call
  * borrows a read connection from the store's pool (opened on first need,
  * kept until close), so reads on several threads never wait for each
  * other, and WAL lets them run while the writer writes: they never wait for
  * the writer.  They are synchronous and their cost is bounded by an index:
  * store_get, store_group_get and store_group_jobs are primary-key or index
- * lookups (microseconds), store_list reads at most limit rows through an
- * index — the daemon may call these on the loop thread.  store_counts
+ * lookups (microseconds); store_list reads at most limit rows, after at
+ * most limit ids per matching (state, queue) pair from an index — the
+ * daemon may call these on the loop thread.  store_counts
  * reads an index whole (O(jobs)): call it from the executor (co_pool_run)
  * or keep counters in memory.  A read may block on disk when the database
  * is larger than the page cache; a daemon worried about that moves reads to
