@@ -1,0 +1,789 @@
+/*
+ * store.c — the store's front: writer thread, group commit, ids and
+ * callbacks, the same for every backend (see store.h, store_backend.h).
+ *
+ * A write travels: loop thread -> `pending` (under mtx) -> the writer takes
+ * a batch off pending, applies it in one transaction with mtx released ->
+ * appends it to `done` (under mtx), writing the eventfd if done was empty
+ * -> the loop's event reads the eventfd, moves done onto `ready` (loop
+ * thread only) and calls the callbacks, always popping ready's head: a
+ * callback that re-enters delivery (store_flush from one is forbidden, but
+ * a nested event is not) cannot overtake an earlier write.
+ * No lost wake-up: the loop reads the eventfd *before* taking done, so a
+ * batch appended after the take finds done empty and writes it again.
+ * Ids are plain counters on the loop thread (see "Ids" in store.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_backend.h"
+
+STAILQ_HEAD(wlist, store_write);
+
+struct store {
+	const struct store_ops *ops;
+	struct store_backend *b;
+	size_t batch_max;
+
+	pthread_mutex_t mtx;            /* guards the fields down to stats */
+	pthread_cond_t wake;            /* pending non-empty or stopping */
+	pthread_cond_t progress;        /* a batch completed */
+	struct wlist pending;
+	struct wlist done;
+	bool stopping;
+	bool writer_idle;               /* waiting on wake */
+	uint64_t nsubmitted;
+	uint64_t ncompleted;
+	struct store_stats stats;
+
+	pthread_t writer;               /* loop thread only from here on */
+	bool writer_started;
+	int efd;                        /* -1 without an event_base */
+	struct event *ev;
+	struct wlist ready;
+	bool closing;
+	int64_t next_job_id;
+	int64_t next_group_id;
+};
+
+/* ---- errors, names, time ------------------------------------------------ */
+
+static _Thread_local char store_err[512];
+
+int
+store_seterr(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(store_err, sizeof(store_err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *
+store_errmsg(void)
+{
+	return store_err;
+}
+
+void
+store_interrupted_msg(char *buf, size_t len, int attempts)
+{
+	snprintf(buf, len, "interrupted (jobd stopped or crashed) after %d "
+	    "attempt%s", attempts, attempts == 1 ? "" : "s");
+}
+
+static const char *const state_names[STORE_NSTATES] = {
+	"queued", "running", "succeeded", "failed", "timed_out", "cancelled",
+};
+
+static const char *const mode_names[] = { "all", "fail_fast" };
+
+const char *
+store_state_name(int state)
+{
+	return state >= 0 && state < STORE_NSTATES ? state_names[state] : NULL;
+}
+
+int
+store_state_parse(const char *name, enum store_state *state)
+{
+	for (int i = 0; i < STORE_NSTATES; i++)
+		if (strcmp(name, state_names[i]) == 0) {
+			*state = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+bool
+store_state_ended(int state)
+{
+	return state >= STORE_SUCCEEDED && state < STORE_NSTATES;
+}
+
+const char *
+store_group_mode_name(int mode)
+{
+	return mode == STORE_GROUP_ALL || mode == STORE_GROUP_FAIL_FAST ?
+	    mode_names[mode] : NULL;
+}
+
+int
+store_group_mode_parse(const char *name, enum store_group_mode *mode)
+{
+	for (int i = 0; i < 2; i++)
+		if (strcmp(name, mode_names[i]) == 0) {
+			*mode = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+double
+store_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+store_job_free(struct store_job *job)
+{
+	free(job);
+}
+
+void
+store_jobs_free(struct store_job **jobs, size_t n)
+{
+	if (jobs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		store_job_free(jobs[i]);
+	free(jobs);
+}
+
+/* ---- the writer thread -------------------------------------------------- */
+
+/* Move up to batch_max rows (at least one write) from pending to batch.
+ * Called with mtx held. */
+static size_t
+take_batch(struct store *st, struct wlist *batch)
+{
+	struct store_write *w;
+	size_t rows = 0;
+
+	STAILQ_INIT(batch);
+	while ((w = STAILQ_FIRST(&st->pending)) != NULL) {
+		if (rows > 0 && rows + w->rows > st->batch_max)
+			break;
+		STAILQ_REMOVE_HEAD(&st->pending, link);
+		STAILQ_INSERT_TAIL(batch, w, link);
+		rows += w->rows;
+	}
+	return rows;
+}
+
+static void
+write_fail(struct store_write *w, int err)
+{
+	w->status = err;
+	free(w->errmsg);
+	w->errmsg = strdup(store_errmsg());
+}
+
+/* The transaction failed: every write of the batch fails with err, except
+ * those that already failed on their own (they keep their reason). */
+static void
+batch_fail(struct wlist *batch, int err)
+{
+	struct store_write *w;
+
+	STAILQ_FOREACH(w, batch, link)
+		if (w->status == 0)
+			write_fail(w, err);
+}
+
+/* Apply batch in one transaction.  Returns true if it committed. */
+static bool
+run_batch(struct store *st, struct wlist *batch)
+{
+	const struct store_ops *ops = st->ops;
+	struct store_write *w;
+	bool lost;
+	int rc;
+
+	if ((rc = ops->begin(st->b)) < 0)
+		goto fail;
+	STAILQ_FOREACH(w, batch, link) {
+		lost = false;
+		if ((rc = ops->apply(st->b, w, &lost)) == 0)
+			continue;
+		if (lost)
+			goto fail;
+		write_fail(w, rc);
+	}
+	if ((rc = ops->commit(st->b)) == 0)
+		return true;
+fail:
+	ops->rollback(st->b);
+	batch_fail(batch, rc);
+	return false;
+}
+
+/* Hand a completed batch to the loop thread.  Called with mtx held. */
+static void
+finish_batch(struct store *st, struct wlist *batch, size_t rows, bool ok)
+{
+	struct store_write *w;
+	uint64_t one = 1;
+	bool was_empty = STAILQ_EMPTY(&st->done);
+
+	STAILQ_FOREACH(w, batch, link) {
+		st->ncompleted++;
+		if (w->status == 0)
+			st->stats.committed++;
+		else
+			st->stats.failed++;
+	}
+	if (ok)
+		st->stats.transactions++;
+	else
+		st->stats.rollbacks++;
+	if (rows > st->stats.batch_largest)
+		st->stats.batch_largest = rows;
+	STAILQ_CONCAT(&st->done, batch);
+	pthread_cond_broadcast(&st->progress);
+	if (was_empty && st->efd >= 0 &&
+	    write(st->efd, &one, sizeof(one)) != sizeof(one))
+		log_warn("store: eventfd write");
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct wlist batch;
+	size_t rows;
+	bool ok;
+
+	pthread_mutex_lock(&st->mtx);
+	for (;;) {
+		while (STAILQ_EMPTY(&st->pending) && !st->stopping) {
+			st->writer_idle = true;
+			pthread_cond_wait(&st->wake, &st->mtx);
+		}
+		st->writer_idle = false;
+		if (STAILQ_EMPTY(&st->pending))
+			break;                  /* stopping, and all written */
+		rows = take_batch(st, &batch);
+		pthread_mutex_unlock(&st->mtx);
+		ok = run_batch(st, &batch);
+		pthread_mutex_lock(&st->mtx);
+		finish_batch(st, &batch, rows, ok);
+	}
+	pthread_mutex_unlock(&st->mtx);
+	return NULL;
+}
+
+/* Start the writer with every signal blocked but the faults, so signals
+ * stay with the loop thread. */
+static int
+writer_start(struct store *st)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+		SIGABRT };
+	sigset_t set, old;
+	int rc;
+
+	sigfillset(&set);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&set, faults[i]);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	rc = pthread_create(&st->writer, NULL, writer_main, st);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return store_seterr(-rc, "store: cannot start the writer "
+		    "thread: %s", strerror(rc));
+	pthread_setname_np(st->writer, "store_writer");
+	st->writer_started = true;
+	return 0;
+}
+
+static void
+writer_stop(struct store *st)
+{
+	if (!st->writer_started)
+		return;
+	pthread_mutex_lock(&st->mtx);
+	st->stopping = true;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->mtx);
+	pthread_join(st->writer, NULL);
+	st->writer_started = false;
+}
+
+/* ---- completions (loop thread) ------------------------------------------ */
+
+static void
+complete(struct store_write *w)
+{
+	if (w->status < 0) {
+		store_seterr(w->status, "%s",
+		    w->errmsg != NULL ? w->errmsg : "store: write failed");
+		if (w->cb == NULL)
+			log_warnx("%s", store_errmsg());
+	}
+	if (w->cb != NULL)
+		w->cb(w->arg, w->status);
+	free(w->errmsg);
+	free(w);
+}
+
+static void
+deliver(struct store *st)
+{
+	struct store_write *w;
+
+	pthread_mutex_lock(&st->mtx);
+	STAILQ_CONCAT(&st->ready, &st->done);
+	pthread_mutex_unlock(&st->mtx);
+	while ((w = STAILQ_FIRST(&st->ready)) != NULL) {
+		STAILQ_REMOVE_HEAD(&st->ready, link);
+		complete(w);
+	}
+}
+
+static void
+on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("store: eventfd read");
+	deliver(arg);
+}
+
+static int
+notify_init(struct store *st, struct event_base *base)
+{
+	if (base == NULL)
+		return 0;
+	st->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (st->efd < 0)
+		return store_seterr(-errno, "store: eventfd: %s",
+		    strerror(errno));
+	st->ev = event_new(base, st->efd, EV_READ | EV_PERSIST, on_notify, st);
+	if (st->ev == NULL || event_add(st->ev, NULL) < 0)
+		return store_seterr(-ENOMEM, "store: cannot add its event");
+	return 0;
+}
+
+void
+store_flush(struct store *st)
+{
+	uint64_t target;
+
+	pthread_mutex_lock(&st->mtx);
+	target = st->nsubmitted;
+	while (st->ncompleted < target)
+		pthread_cond_wait(&st->progress, &st->mtx);
+	pthread_mutex_unlock(&st->mtx);
+	deliver(st);
+}
+
+/* ---- open, close -------------------------------------------------------- */
+
+static int
+opts_check(const struct store_opts *in, struct store_opts *o)
+{
+	if (in == NULL || in->path == NULL || in->path[0] == '\0')
+		return store_seterr(-EINVAL, "store: no database path");
+	*o = *in;
+	if (o->sync != STORE_SYNC_FULL && o->sync != STORE_SYNC_NORMAL)
+		return store_seterr(-EINVAL, "store: bad sync level %d",
+		    o->sync);
+	if (o->busy_timeout_ms < 0 || o->max_bytes < 0 ||
+	    o->batch_max > STORE_BATCH_MAX)
+		return store_seterr(-EINVAL, "store: busy_timeout, batch_max "
+		    "or max_bytes out of range");
+	if (o->busy_timeout_ms == 0)
+		o->busy_timeout_ms = STORE_BUSY_TIMEOUT_DEFAULT;
+	if (o->batch_max == 0)
+		o->batch_max = STORE_BATCH_DEFAULT;
+	return 0;
+}
+
+/* Free st, built as far as it got.  Pending writes are committed first. */
+static void
+store_destroy(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->closing = true;
+	writer_stop(st);
+	deliver(st);
+	if (st->ev != NULL)
+		event_free(st->ev);
+	if (st->efd >= 0)
+		close(st->efd);
+	st->ops->close(st->b);
+	pthread_cond_destroy(&st->progress);
+	pthread_cond_destroy(&st->wake);
+	pthread_mutex_destroy(&st->mtx);
+	free(st);
+}
+
+int
+store_open(struct store **stp, struct event_base *base,
+    const struct store_opts *opts)
+{
+	struct store_opts o;
+	struct store *st;
+	int rc;
+
+	*stp = NULL;
+	if ((rc = opts_check(opts, &o)) < 0)
+		return rc;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return store_seterr(-ENOMEM, "store: out of memory");
+	pthread_mutex_init(&st->mtx, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->progress, NULL);
+	STAILQ_INIT(&st->pending);
+	STAILQ_INIT(&st->done);
+	STAILQ_INIT(&st->ready);
+	st->efd = -1;
+	st->ops = &store_sqlite_ops;
+	st->batch_max = o.batch_max;
+	if ((rc = st->ops->open(&o, &st->b, &st->next_job_id,
+	    &st->next_group_id)) < 0)
+		goto out;
+	if ((rc = notify_init(st, base)) < 0)
+		goto out;
+	if ((rc = writer_start(st)) < 0)
+		goto out;
+	*stp = st;
+	st = NULL;
+out:
+	store_destroy(st);
+	return rc;
+}
+
+void
+store_close(struct store *st)
+{
+	store_destroy(st);
+}
+
+/* ---- submitting writes (loop thread) ------------------------------------ */
+
+/* A write of kind with extra bytes after it for arrays and strings (the
+ * struct's size keeps what follows aligned). */
+static struct store_write *
+write_new(struct store *st, enum store_wkind kind, size_t extra)
+{
+	struct store_write *w;
+
+	if (st->closing) {
+		store_seterr(-ESHUTDOWN, "store: closing");
+		return NULL;
+	}
+	if ((w = calloc(1, sizeof(*w) + extra)) == NULL) {
+		store_seterr(-ENOMEM, "store: out of memory");
+		return NULL;
+	}
+	w->kind = kind;
+	w->rows = 1;
+	return w;
+}
+
+/* The error write_new failed with. */
+static int
+write_new_err(struct store *st)
+{
+	return st->closing ? -ESHUTDOWN : -ENOMEM;
+}
+
+static void
+submit(struct store *st, struct store_write *w, store_cb cb, void *arg)
+{
+	w->cb = cb;
+	w->arg = arg;
+	pthread_mutex_lock(&st->mtx);
+	STAILQ_INSERT_TAIL(&st->pending, w, link);
+	st->nsubmitted++;
+	st->stats.submitted++;
+	if (st->writer_idle) {
+		st->writer_idle = false;
+		pthread_cond_signal(&st->wake);
+	}
+	pthread_mutex_unlock(&st->mtx);
+}
+
+static size_t
+str_size(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+/* Copy s to *p and advance it; NULL stays NULL. */
+static const char *
+str_copy(char **p, const char *s)
+{
+	char *d = *p;
+	size_t n = str_size(s);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(d, s, n);
+	*p += n;
+	return d;
+}
+
+static int
+job_check(const struct store_new_job *j)
+{
+	if (j->queue == NULL || j->kind == NULL || j->args == NULL)
+		return store_seterr(-EINVAL, "store: a job needs a queue, a "
+		    "kind and args");
+	if (!(j->timeout >= 0) || !isfinite(j->timeout) ||
+	    !(j->created_at >= 0) || !isfinite(j->created_at) ||
+	    j->max_attempts < 1)
+		return store_seterr(-EINVAL, "store: job timeout, created_at "
+		    "or max_attempts out of range");
+	return 0;
+}
+
+static size_t
+job_size(const struct store_new_job *j)
+{
+	return str_size(j->queue) + str_size(j->kind) + str_size(j->args) +
+	    str_size(j->name);
+}
+
+static void
+job_copy(struct store_new_job *d, const struct store_new_job *j, char **p,
+    double now)
+{
+	*d = *j;
+	d->queue = str_copy(p, j->queue);
+	d->kind = str_copy(p, j->kind);
+	d->args = str_copy(p, j->args);
+	d->name = str_copy(p, j->name);
+	if (d->created_at == 0)
+		d->created_at = now;
+}
+
+int
+store_insert(struct store *st, const struct store_new_job *job,
+    int64_t *idp, store_cb cb, void *arg)
+{
+	struct store_write *w;
+	char *p;
+	int rc;
+
+	if ((rc = job_check(job)) < 0)
+		return rc;
+	if ((w = write_new(st, STORE_W_INSERT, job_size(job))) == NULL)
+		return write_new_err(st);
+	p = (char *)(w + 1);
+	job_copy(&w->u.ins.job, job, &p, store_now());
+	w->u.ins.id = *idp = st->next_job_id++;
+	submit(st, w, cb, arg);
+	return 0;
+}
+
+int
+store_insert_group(struct store *st, enum store_group_mode mode,
+    const struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
+    store_cb cb, void *arg)
+{
+	struct store_write *w;
+	size_t extra;
+	double now = store_now();
+	char *p;
+	int rc;
+
+	if (n < 1 || n > INT32_MAX || store_group_mode_name(mode) == NULL)
+		return store_seterr(-EINVAL, "store: bad group (mode %d, "
+		    "%zu jobs)", mode, n);
+	extra = n * sizeof(*jobs);
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = job_check(&jobs[i])) < 0)
+			return rc;
+		extra += job_size(&jobs[i]);
+	}
+	if ((w = write_new(st, STORE_W_GROUP, extra)) == NULL)
+		return write_new_err(st);
+	w->u.grp.jobs = (struct store_new_job *)(w + 1);
+	p = (char *)(w->u.grp.jobs + n);
+	for (size_t i = 0; i < n; i++)
+		job_copy(&w->u.grp.jobs[i], &jobs[i], &p, now);
+	w->rows = n + 1;
+	w->u.grp.n = n;
+	w->u.grp.mode = mode;
+	w->u.grp.created_at = now;
+	w->u.grp.gid = *gidp = st->next_group_id++;
+	w->u.grp.first_id = st->next_job_id;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = st->next_job_id++;
+	submit(st, w, cb, arg);
+	return 0;
+}
+
+int
+store_mark_started(struct store *st, int64_t id, double started_at,
+    store_cb cb, void *arg)
+{
+	struct store_write *w;
+
+	if ((w = write_new(st, STORE_W_START, 0)) == NULL)
+		return write_new_err(st);
+	w->u.start.id = id;
+	w->u.start.at = started_at != 0 ? started_at : store_now();
+	submit(st, w, cb, arg);
+	return 0;
+}
+
+int
+store_mark_ended(struct store *st, int64_t id, const struct store_end *end,
+    store_cb cb, void *arg)
+{
+	struct store_write *w;
+	struct store_end *e;
+	char *p;
+
+	if (!store_state_ended(end->state))
+		return store_seterr(-EINVAL, "store: job %lld cannot end in "
+		    "state %d", (long long)id, end->state);
+	w = write_new(st, STORE_W_END, str_size(end->result) +
+	    str_size(end->error) + str_size(end->cancel_reason));
+	if (w == NULL)
+		return write_new_err(st);
+	p = (char *)(w + 1);
+	e = &w->u.end.end;
+	w->u.end.id = id;
+	e->state = end->state;
+	e->finished_at = end->finished_at != 0 ? end->finished_at :
+	    store_now();
+	e->result = str_copy(&p, end->result);
+	e->error = str_copy(&p, end->error);
+	e->cancel_reason = str_copy(&p, end->cancel_reason);
+	submit(st, w, cb, arg);
+	return 0;
+}
+
+int
+store_requeue(struct store *st, int64_t id, store_cb cb, void *arg)
+{
+	struct store_write *w;
+
+	if ((w = write_new(st, STORE_W_REQUEUE, 0)) == NULL)
+		return write_new_err(st);
+	w->u.requeue.id = id;
+	submit(st, w, cb, arg);
+	return 0;
+}
+
+/* ---- recovery ----------------------------------------------------------- */
+
+static void
+recover_done(void *arg, int status)
+{
+	struct store_recover_res *res = arg;
+
+	res->status = status;
+}
+
+int
+store_recover(struct store *st, store_recover_cb cb, void *arg,
+    struct store_recovery *rep)
+{
+	struct store_recover_res res = { 0 };
+	struct store_write *w;
+	int rc = 0;
+
+	if (st->nsubmitted > 0)
+		return store_seterr(-EBUSY, "store: recovery must come before "
+		    "any write");
+	if ((w = write_new(st, STORE_W_RECOVER, 0)) == NULL)
+		return write_new_err(st);
+	w->u.recover.now = store_now();
+	w->u.recover.res = &res;
+	submit(st, w, recover_done, &res);
+	store_flush(st);
+	if (res.status < 0) {
+		store_jobs_free(res.jobs, res.n);
+		return res.status;      /* store_errmsg set by complete() */
+	}
+	if (rep != NULL)
+		*rep = res.rep;
+	for (size_t i = 0; i < res.n; i++) {
+		if (rc == 0)
+			rc = cb(arg, res.jobs[i]);
+		else
+			store_job_free(res.jobs[i]);
+	}
+	free(res.jobs);
+	return rc;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+int
+store_get(struct store *st, int64_t id, struct store_job **jobp)
+{
+	*jobp = NULL;
+	return st->ops->get(st->b, id, jobp);
+}
+
+int
+store_list(struct store *st, const struct store_filter *f,
+    struct store_job ***jobsp, size_t *np)
+{
+	struct store_filter g = { .state = STORE_ANY_STATE };
+
+	*jobsp = NULL;
+	*np = 0;
+	if (f != NULL)
+		g = *f;
+	if (g.state != STORE_ANY_STATE && store_state_name(g.state) == NULL)
+		return store_seterr(-EINVAL, "store: bad state %d", g.state);
+	if (g.limit > STORE_LIST_MAX)
+		return store_seterr(-EINVAL, "store: list limit %zu is past "
+		    "%d", g.limit, STORE_LIST_MAX);
+	if (g.limit == 0)
+		g.limit = STORE_LIST_DEFAULT;
+	if (g.before_id <= 0)
+		g.before_id = INT64_MAX;
+	return st->ops->list(st->b, &g, jobsp, np);
+}
+
+int
+store_group_get(struct store *st, int64_t gid, struct store_group *g)
+{
+	return st->ops->group_get(st->b, gid, g);
+}
+
+int
+store_group_jobs(struct store *st, int64_t gid, struct store_job ***jobsp,
+    size_t *np)
+{
+	*jobsp = NULL;
+	*np = 0;
+	return st->ops->group_jobs(st->b, gid, jobsp, np);
+}
+
+int
+store_counts(struct store *st, struct store_count **countsp, size_t *np)
+{
+	*countsp = NULL;
+	*np = 0;
+	return st->ops->counts(st->b, countsp, np);
+}
+
+void
+store_stats(struct store *st, struct store_stats *s)
+{
+	pthread_mutex_lock(&st->mtx);
+	*s = st->stats;
+	s->pending = st->nsubmitted - st->ncompleted;
+	pthread_mutex_unlock(&st->mtx);
+}

@@ -1,0 +1,363 @@
+/*
+ * store.h — jobd's job store: the database behind the daemon.
+ *
+ * The daemon sees jobs and groups, never SQL.  A backend (SQLite today,
+ * PostgreSQL later; see store_backend.h) does the SQL; this front runs the
+ * threads and the batching the same way for every backend.
+ *
+ * Threads.  The *loop thread* is the thread that called store_open(): the
+ * one running the event_base given there.  It alone may submit writes
+ * (store_insert ... store_requeue), call store_flush, store_recover,
+ * store_stats and store_close; every write callback runs on it.  One
+ * *writer thread*, owned by the store, owns the write connection.  Reads
+ * (store_get ... store_counts) may be called from any thread, concurrently;
+ * see "Reads" below.  Nothing here uses evthread: the writer thread never
+ * touches the event_base.
+ *
+ * Writes and group commit.  A write function copies what it needs, queues
+ * the operation and returns at once (0, or a negative errno and then its
+ * callback is never called).  The writer takes everything queued (up to
+ * opts.batch_max rows), runs it in ONE transaction and commits; a backlog
+ * therefore becomes one big transaction, and an idle store commits a lone
+ * write at once.  Completions come back through an eventfd watched on the
+ * loop's event_base, and the loop thread calls each operation's callback
+ * cb(arg, status) exactly once, in submission order (across every kind of
+ * write):
+ *   status 0          the transaction holding the write has committed (at
+ *                     the durability of opts.sync);
+ *   negative errno    it did not and never will: the write is not in the
+ *                     database.  store_errmsg() says why, inside the
+ *                     callback.  -EINVAL: the write broke a constraint (bad
+ *                     JSON, a bad value); -ENOENT: no such job in a state
+ *                     that allows the change (see each function); -ENOSPC,
+ *                     -EIO, -EROFS, -EBUSY (locked past busy_timeout),
+ *                     -EUCLEAN (corrupt), -ENOMEM, -ESTALE (the file
+ *                     was deleted or replaced under jobd, which SQLite
+ *                     would not notice): the whole transaction failed,
+ *                     and every write in it gets the error.
+ * A write that fails alone (-EINVAL, or -ENOENT for a missing job) does not
+ * spoil the others in its transaction.  Writes are applied in submission
+ * order, so a store_mark_started right after a store_insert of the same job
+ * is fine without waiting for the insert's callback (pipelining).
+ * cb may be NULL: then a failure is logged (log_warnx) and nothing else.
+ * Callbacks may submit further writes and read; they must not call
+ * store_flush, store_recover or store_close.
+ * arg is the caller's and must stay valid until cb has run.  A task that
+ * awaits a write (cb records the status and co_wake()s it) must therefore
+ * not leave with the write pending: wait inside co_shield_enter/exit (a
+ * commit is short and always completes), or give the callback a heap
+ * object it frees itself.
+ *
+ * Ids.  Job and group ids are allocated by the store on the loop thread, in
+ * memory, at submission: store_insert returns the job's id at once, so the
+ * daemon can answer and pipeline before the commit.  Ids only grow (a job
+ * submitted later has a larger id, group members are consecutive) and are
+ * never reused, even when rows are deleted: the SQLite backend starts from
+ * max(highest id in the table, the high-water mark it commits with each
+ * batch) + 1 at open.  This assumes a single writer process, which
+ * store_open enforces (a second jobd on the same file gets -EBUSY).  An id
+ * whose insert failed is simply never used.  A PostgreSQL backend would
+ * reserve ids in blocks from a sequence (CREATE SEQUENCE jobs_id_seq
+ * INCREMENT BY 1024; one nextval() per block), hand them out in memory the
+ * same way, and fetch the next block on the writer thread ahead of need;
+ * several daemons could then share one database.
+ *
+ * Reads run on the caller's thread and return committed state only (a write
+ * is visible from its commit, so at the latest when its callback gets 0:
+ * anything answered from a read obeys "committed before told").  Each call
+ * borrows a read connection from the store's pool (opened on first need,
+ * kept until close), so reads on several threads never wait for each
+ * other, and WAL lets them run while the writer writes: they never wait for
+ * the writer.  They are synchronous and their cost is bounded by an index:
+ * store_get, store_group_get and store_group_jobs are primary-key or index
+ * lookups (microseconds); store_list reads at most limit rows, after at
+ * most limit ids per matching (state, queue) pair from an index — the
+ * daemon may call these on the loop thread.  store_counts
+ * reads an index whole (O(jobs)): call it from the executor (co_pool_run)
+ * or keep counters in memory.  A read may block on disk when the database
+ * is larger than the page cache; a daemon worried about that moves reads to
+ * the executor, which needs no change here.
+ *
+ * Errors: every function returns 0 or a negative errno; store_errmsg()
+ * then holds a message naming the file and what failed.
+ */
+#ifndef JOBD_STORE_H
+#define JOBD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct store;
+
+/* ---- states, group modes ------------------------------------------------ */
+
+/* A job's state, as stored in jobs.state (see docs/SCHEMA.md). */
+enum store_state {
+	STORE_QUEUED,
+	STORE_RUNNING,
+	STORE_SUCCEEDED,
+	STORE_FAILED,
+	STORE_TIMED_OUT,
+	STORE_CANCELLED,
+};
+#define STORE_NSTATES    6
+#define STORE_ANY_STATE  (-1)   /* store_filter: no state filter */
+
+/* "queued", "running", ...; NULL for a value out of range. */
+const char *store_state_name(int state);
+/* 0 with *state set, or -EINVAL for an unknown name. */
+int store_state_parse(const char *name, enum store_state *state);
+/* succeeded, failed, timed_out, cancelled. */
+bool store_state_ended(int state);
+
+enum store_group_mode {
+	STORE_GROUP_ALL,         /* "all" */
+	STORE_GROUP_FAIL_FAST,   /* "fail_fast" */
+};
+const char *store_group_mode_name(int mode);
+int store_group_mode_parse(const char *name, enum store_group_mode *mode);
+
+/* Wall-clock time in Unix seconds, the unit of every *_at field. */
+double store_now(void);
+
+/* ---- opening and closing ------------------------------------------------ */
+
+/* What a commit survives (SQLite, WAL mode):
+ *  FULL    the WAL is fsync'ed at every commit: a committed write survives a
+ *          crash of jobd, of the OS, and a power loss.
+ *  NORMAL  fsync only at checkpoints: a committed write survives a crash of
+ *          jobd (SIGKILL included); an OS crash or power loss may lose the
+ *          last transactions — never corrupt the file, never half of one. */
+enum store_sync {
+	STORE_SYNC_FULL,
+	STORE_SYNC_NORMAL,
+};
+
+#define STORE_BUSY_TIMEOUT_DEFAULT 5000   /* ms a locked database is retried */
+#define STORE_BATCH_DEFAULT        10000  /* rows per transaction */
+#define STORE_BATCH_MAX            1000000
+
+struct store_opts {
+	const char *path;        /* the database file; created if missing */
+	enum store_sync sync;    /* default (0): FULL */
+	int busy_timeout_ms;     /* 0: STORE_BUSY_TIMEOUT_DEFAULT */
+	size_t batch_max;        /* 0: STORE_BATCH_DEFAULT; <= STORE_BATCH_MAX.
+	                          * A group counts as its size + 1 and is never
+	                          * split, so may exceed it. */
+	int64_t max_bytes;       /* size cap of the database file; 0 = none.
+	                          * Writes past it fail with -ENOSPC. */
+};
+
+/* Open (creating if needed) the database at opts->path, apply pending
+ * schema migrations in one transaction, and start the writer thread.  base
+ * is the loop's event_base (the store adds one event to it); it may be NULL
+ * for tools: completions are then delivered only by store_flush and
+ * store_close.  On 0, *stp is the store.  Errors (store_errmsg says more):
+ * -EINVAL bad opts, -ENOENT/-EACCES/-EROFS cannot open or write the file,
+ * -EBADMSG not a database or not jobd's, -ENOTSUP the schema is newer than
+ * this code, -EBUSY another process has it open as a store or it stays
+ * locked, -EUCLEAN corrupt, -ENOMEM. */
+__attribute__((warn_unused_result))
+int store_open(struct store **stp, struct event_base *base,
+    const struct store_opts *opts);
+
+/* Commit every write submitted so far (blocking the loop thread meanwhile)
+ * and call their callbacks, stop the writer thread, close every connection
+ * and free the store.  Writes submitted from those callbacks fail with
+ * -ESHUTDOWN.  No read may be running on another thread.  Call it before
+ * freeing the event_base.  NULL is a no-op. */
+void store_close(struct store *st);
+
+/* The message for the last error a store call returned on the calling
+ * thread, or for the failed write inside its callback: "PATH: what: why".
+ * Valid until the next store call on this thread. */
+const char *store_errmsg(void);
+
+/* ---- writes (loop thread) ----------------------------------------------- */
+
+/* Called once per write on the loop thread; see the top of this file. */
+typedef void (*store_cb)(void *arg, int status);
+
+/* A job to insert.  The store copies every string; the caller keeps them. */
+struct store_new_job {
+	const char *queue;       /* required */
+	const char *kind;        /* required */
+	const char *args;        /* required: JSON text (checked by the DB) */
+	const char *name;        /* NULL: none */
+	double timeout;          /* effective seconds, >= 0; 0 = none */
+	int max_attempts;        /* >= 1: starts allowed across restarts */
+	double created_at;       /* Unix seconds; 0: store_now() */
+};
+
+/* Insert one job, state queued, attempts 0.  *idp gets its id at once.
+ * Returns 0 (cb will be called), -EINVAL (missing field, bad value),
+ * -ENOMEM or -ESHUTDOWN (cb will not be called, no id used). */
+__attribute__((warn_unused_result))
+int store_insert(struct store *st, const struct store_new_job *job,
+    int64_t *idp, store_cb cb, void *arg);
+
+/* Insert a group of n >= 1 jobs and its groups row, all or nothing, in one
+ * transaction.  *gidp gets the group's id and ids[0..n-1] (caller's array)
+ * the jobs' ids, consecutive, in the order of jobs[].  Returns like
+ * store_insert; cb is called once for the whole group. */
+__attribute__((warn_unused_result))
+int store_insert_group(struct store *st, enum store_group_mode mode,
+    const struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
+    store_cb cb, void *arg);
+
+/* queued -> running: attempts + 1, started_at (0: now).  A job not queued
+ * completes with -ENOENT. */
+__attribute__((warn_unused_result))
+int store_mark_started(struct store *st, int64_t id, double started_at,
+    store_cb cb, void *arg);
+
+/* How a job ended.  Strings are copied; NULL stores NULL. */
+struct store_end {
+	enum store_state state;  /* one of the four ended states */
+	double finished_at;      /* Unix seconds; 0: now */
+	const char *result;      /* JSON text or NULL */
+	const char *error;       /* text or NULL */
+	const char *cancel_reason; /* text or NULL */
+};
+
+/* queued or running -> an ended state, setting finished_at, result, error
+ * and cancel_reason (each replaced, NULL included).  A job already ended
+ * completes with -ENOENT; a state that is not an ended one returns
+ * -EINVAL at once. */
+__attribute__((warn_unused_result))
+int store_mark_ended(struct store *st, int64_t id, const struct store_end *end,
+    store_cb cb, void *arg);
+
+/* running -> queued, keeping attempts (a start was used) and started_at
+ * (the last start): for jobs stopped at shutdown, to run again at the next
+ * start.  Whether attempts are left is the caller's decision (it ends the
+ * job failed instead).  A job not running completes with -ENOENT. */
+__attribute__((warn_unused_result))
+int store_requeue(struct store *st, int64_t id, store_cb cb, void *arg);
+
+/* Block until every write submitted so far has completed, and call their
+ * callbacks (and any other pending ones) before returning.  Loop thread,
+ * not from a callback.  For shutdown, tools and tests. */
+void store_flush(struct store *st);
+
+/* ---- recovery (loop thread, once, at start) ----------------------------- */
+
+/* A row of jobs.  One allocation: the strings point inside it; free the
+ * whole with store_job_free.  JSON columns are JSON text.  A NULL column is
+ * a NULL pointer, a NULL time is 0, a NULL group is 0. */
+struct store_job {
+	int64_t id;
+	int64_t group_id;        /* 0: not in a group */
+	enum store_state state;
+	char *queue;
+	char *kind;
+	char *args;              /* JSON */
+	char *name;              /* or NULL */
+	int attempts;            /* starts so far */
+	int max_attempts;
+	double timeout;          /* seconds, 0 = none */
+	double created_at;
+	double started_at;       /* of the last start; 0 = never started */
+	double finished_at;      /* 0 = not ended */
+	char *result;            /* JSON or NULL */
+	char *error;             /* or NULL */
+	char *cancel_reason;     /* or NULL */
+};
+
+void store_job_free(struct store_job *job);
+/* Free n rows and the array (as returned by the list functions). */
+void store_jobs_free(struct store_job **jobs, size_t n);
+
+struct store_recovery {
+	size_t queued;           /* were queued, stay queued */
+	size_t requeued;         /* were running, attempts left: now queued */
+	size_t failed;           /* were running, out of attempts: failed */
+};
+
+/* Takes ownership of job (free it with store_job_free).  Return 0 to go on,
+ * or a negative errno to stop: store_recover then frees the rest and
+ * returns that value. */
+typedef int (*store_recover_cb)(void *arg, struct store_job *job);
+
+/* Crash recovery.  Call once, right after store_open and before any write.
+ * In one transaction: every job queued stays queued; every job running
+ * (jobd died or stopped under it) goes back to queued if attempts <
+ * max_attempts, else to failed with finished_at now and error
+ * "interrupted (jobd stopped or crashed) after N attempts".  Once that has
+ * committed, cb is called on this thread for every one of those jobs, in id
+ * order, with its new state — queued ones for the daemon to enqueue again
+ * (past capacity), failed ones so it can settle their groups.  *rep (if
+ * non-NULL) gets the counts.  Returns 0, cb's error, -EBUSY if a write was
+ * already submitted, or the transaction's error (nothing changed). */
+__attribute__((warn_unused_result))
+int store_recover(struct store *st, store_recover_cb cb, void *arg,
+    struct store_recovery *rep);
+
+/* ---- reads (any thread) ------------------------------------------------- */
+
+/* 0 with *jobp (free with store_job_free), -ENOENT, or an error. */
+__attribute__((warn_unused_result))
+int store_get(struct store *st, int64_t id, struct store_job **jobp);
+
+#define STORE_LIST_DEFAULT 100
+#define STORE_LIST_MAX     10000    /* rows per store_list call */
+
+struct store_filter {
+	int state;               /* an enum store_state or STORE_ANY_STATE */
+	const char *queue;       /* NULL: any */
+	int64_t before_id;       /* > 0: only ids below it (paging); 0: none */
+	size_t limit;            /* 0: STORE_LIST_DEFAULT; <= STORE_LIST_MAX */
+};
+
+/* Jobs matching f (NULL: no filter), newest (highest id) first.  *jobsp is
+ * an array of *np rows (NULL when 0); free with store_jobs_free.
+ * -EINVAL for a bad state or a limit past STORE_LIST_MAX. */
+__attribute__((warn_unused_result))
+int store_list(struct store *st, const struct store_filter *f,
+    struct store_job ***jobsp, size_t *np);
+
+struct store_group {
+	int64_t id;
+	enum store_group_mode mode;
+	int size;                /* jobs in the group */
+	double created_at;
+};
+
+/* 0 with *g filled, -ENOENT, or an error. */
+__attribute__((warn_unused_result))
+int store_group_get(struct store *st, int64_t gid, struct store_group *g);
+
+/* The group's jobs in submission (id) order, as store_list returns them;
+ * 0 rows (not an error) for an unknown group. */
+__attribute__((warn_unused_result))
+int store_group_jobs(struct store *st, int64_t gid, struct store_job ***jobsp,
+    size_t *np);
+
+struct store_count {
+	const char *queue;       /* points inside the array's allocation */
+	enum store_state state;
+	int64_t n;
+};
+
+/* Jobs per (queue, state), sorted by queue then state; pairs with no job
+ * are absent.  *countsp is one allocation: free(*countsp).  O(jobs). */
+__attribute__((warn_unused_result))
+int store_counts(struct store *st, struct store_count **countsp, size_t *np);
+
+/* ---- stats (loop thread) ------------------------------------------------ */
+
+struct store_stats {
+	uint64_t submitted;      /* writes accepted */
+	uint64_t committed;      /* completed with 0 */
+	uint64_t failed;         /* completed with an error */
+	uint64_t transactions;   /* committed transactions */
+	uint64_t rollbacks;      /* transactions that failed whole */
+	size_t pending;          /* submitted, not yet completed */
+	size_t batch_largest;    /* most rows in one transaction */
+};
+
+void store_stats(struct store *st, struct store_stats *s);
+
+#endif /* JOBD_STORE_H */

@@ -1,0 +1,126 @@
+/*
+ * store_backend.h — what a store backend implements (for store.c and the
+ * backends only; the daemon includes store.h).
+ *
+ * The front (store.c) owns the threads, the queue of writes, the batching,
+ * the ids and the callbacks.  A backend owns the connections and the SQL:
+ * it applies one write at a time inside a transaction the front opened, and
+ * answers reads.  Threads, as the front calls a backend:
+ *   open, close                     the loop thread, writer not running;
+ *   begin, apply, commit, rollback  the writer thread only;
+ *   the reads                       any thread, concurrently.
+ * Errors: negative errno, and store_seterr() with "PATH: what: why" on the
+ * calling thread (the front copies it into the failed write).
+ */
+#ifndef JOBD_STORE_BACKEND_H
+#define JOBD_STORE_BACKEND_H
+
+#include <sys/queue.h>
+
+#include "store.h"
+
+struct store_backend;
+
+enum store_wkind {
+	STORE_W_INSERT,
+	STORE_W_GROUP,
+	STORE_W_START,
+	STORE_W_END,
+	STORE_W_REQUEUE,
+	STORE_W_RECOVER,
+};
+
+/* What store_recover's write hands back. */
+struct store_recover_res {
+	int status;
+	struct store_job **jobs;     /* the active jobs after recovery */
+	size_t n;
+	struct store_recovery rep;
+};
+
+/* One queued write.  One allocation with its strings; the strings stay
+ * valid until the write completes, so a backend may bind them without a
+ * copy. */
+struct store_write {
+	enum store_wkind kind;
+	int status;                  /* set by the front from apply's result */
+	char *errmsg;                /* malloc'ed message when status < 0 */
+	store_cb cb;
+	void *arg;
+	size_t rows;                 /* rows it writes, for batch_max */
+	STAILQ_ENTRY(store_write) link;
+	union {
+		struct {
+			int64_t id;
+			struct store_new_job job;
+		} ins;
+		struct {
+			int64_t gid;
+			int64_t first_id;    /* jobs get first_id + i */
+			enum store_group_mode mode;
+			double created_at;
+			size_t n;
+			struct store_new_job *jobs;
+		} grp;
+		struct {
+			int64_t id;
+			double at;
+		} start;
+		struct {
+			int64_t id;
+			struct store_end end;
+		} end;
+		struct {
+			int64_t id;
+		} requeue;
+		struct {
+			double now;
+			struct store_recover_res *res;
+		} recover;
+	} u;
+};
+
+struct store_ops {
+	const char *name;
+
+	/* Open and migrate; *next_job and *next_group get the first unused ids.
+	 * Called with opts validated and defaults filled in. */
+	int (*open)(const struct store_opts *opts, struct store_backend **bp,
+	    int64_t *next_job, int64_t *next_group);
+	/* Finalize, close, free.  NULL-safe. */
+	void (*close)(struct store_backend *b);
+
+	/* Start a transaction (and check the database is still there). */
+	int (*begin)(struct store_backend *b);
+	/* Apply w inside it.  On error, *lost says the transaction is gone
+	 * (the front rolls back and fails the whole batch); else only w
+	 * failed and changed nothing. */
+	int (*apply)(struct store_backend *b, struct store_write *w,
+	    bool *lost);
+	int (*commit)(struct store_backend *b);
+	/* Roll back whatever is open; never fails. */
+	void (*rollback)(struct store_backend *b);
+
+	int (*get)(struct store_backend *b, int64_t id, struct store_job **jp);
+	int (*list)(struct store_backend *b, const struct store_filter *f,
+	    struct store_job ***jobsp, size_t *np);
+	int (*group_get)(struct store_backend *b, int64_t gid,
+	    struct store_group *g);
+	int (*group_jobs)(struct store_backend *b, int64_t gid,
+	    struct store_job ***jobsp, size_t *np);
+	int (*counts)(struct store_backend *b, struct store_count **countsp,
+	    size_t *np);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+/* Set the calling thread's store_errmsg().  Returns err, so a backend can
+ * write `return store_seterr(-EIO, "%s: ...", path)`. */
+int store_seterr(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The error text of a recovered job that was running with no attempts
+ * left; into buf (64 bytes is enough). */
+void store_interrupted_msg(char *buf, size_t len, int attempts);
+
+#endif /* JOBD_STORE_BACKEND_H */

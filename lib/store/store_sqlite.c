@@ -1,0 +1,771 @@
+/*
+ * store_sqlite.c — the SQLite backend of the store (see store_backend.h):
+ * the write connection, the schema and its migrations, the writes.  The
+ * reads are in store_sqlite_read.c; the schema is documented in
+ * docs/SCHEMA.md.
+ *
+ * The write connection is used by store_open's thread for the migrations
+ * and then by the writer thread only; each read connection by one thread
+ * at a time: so every connection is opened NOMUTEX.  Every statement is
+ * prepared once (PREPARE_PERSISTENT).  Strings are bound SQLITE_STATIC:
+ * the front keeps a write's memory alive until it completes.
+ *
+ * Things SQLite does not do for us: it keeps writing happily to a database
+ * file that was deleted (or replaced) while open, so every transaction
+ * first checks the path still names the file we opened; and nothing stops
+ * two daemons from opening one file and handing out the same ids, so the
+ * store holds an flock on it.  That lock fd must stay open until every
+ * connection is closed: closing any fd of the file would drop SQLite's
+ * POSIX locks on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_sqlite.h"
+
+#define SQ_APP_ID 0x6a6f6264            /* PRAGMA application_id: "jobd" */
+
+/* ---- the schema: one entry per version, applied in order ---------------- */
+
+struct sq_migration {
+	int version;
+	const char *sql;
+};
+
+static const struct sq_migration sq_migrations[] = {
+	{ 1,
+	"CREATE TABLE groups ("
+	"  id         INTEGER PRIMARY KEY,"
+	"  mode       TEXT    NOT NULL CHECK ("
+	"    mode = 'all' OR mode = 'fail_fast'),"
+	"  size       INTEGER NOT NULL CHECK (size >= 1),"
+	"  created_at REAL    NOT NULL"
+	") STRICT;"
+	"CREATE TABLE jobs ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  queue         TEXT    NOT NULL,"
+	"  kind          TEXT    NOT NULL,"
+	"  state         TEXT    NOT NULL DEFAULT 'queued' CHECK ("
+	"    state = 'queued' OR state = 'running' OR state = 'succeeded' OR"
+	"    state = 'failed' OR state = 'timed_out' OR state = 'cancelled'),"
+	"  args          TEXT    NOT NULL CHECK (json_valid(args)),"
+	"  name          TEXT,"
+	"  attempts      INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	"  max_attempts  INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),"
+	"  timeout       REAL    NOT NULL DEFAULT 0 CHECK (timeout >= 0),"
+	"  created_at    REAL    NOT NULL,"
+	"  started_at    REAL,"
+	"  finished_at   REAL,"
+	"  result        TEXT    CHECK (result IS NULL OR json_valid(result)),"
+	"  error         TEXT,"
+	"  cancel_reason TEXT,"
+	"  group_id      INTEGER REFERENCES groups (id),"
+	"  CHECK ((finished_at IS NOT NULL) ="
+	"    (state <> 'queued' AND state <> 'running'))"
+	") STRICT;"
+	"CREATE INDEX jobs_state_queue ON jobs (state, queue);"
+	"CREATE INDEX jobs_group ON jobs (group_id) WHERE group_id IS NOT NULL;"
+	"CREATE TABLE meta ("
+	"  key   TEXT    PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	") STRICT, WITHOUT ROWID;"
+	"INSERT INTO meta (key, value) VALUES"
+	"  ('next_job_id', 1), ('next_group_id', 1);" },
+	/* Next: { 2, "ALTER TABLE jobs ADD COLUMN submitter_uid INTEGER;"
+	 * ... }, then extend SQ_COLS, the INSERT and sq_row_job. */
+};
+
+/* Why the CHECKs use OR chains and there is a single (state, queue) index:
+ * an IN list inside a CHECK builds a temporary table per row (it halved
+ * the insert rate), and every index holding state costs five B-tree
+ * writes per job (insert, start, end).  docs/SCHEMA.md has the numbers. */
+
+#define SQ_NMIGRATIONS (sizeof(sq_migrations) / sizeof(sq_migrations[0]))
+#define SQ_VERSION     (sq_migrations[SQ_NMIGRATIONS - 1].version)
+
+/* ---- statements --------------------------------------------------------- */
+
+static const char *const sq_wsql[W_N] = {
+	[W_BEGIN] = "BEGIN IMMEDIATE",
+	[W_COMMIT] = "COMMIT",
+	[W_ROLLBACK] = "ROLLBACK",
+	[W_SAVEPOINT] = "SAVEPOINT grp",
+	[W_RELEASE] = "RELEASE grp",
+	[W_UNDO] = "ROLLBACK TO grp",
+	[W_INSERT] = "INSERT INTO jobs (id, queue, kind, args, name, "
+	    "max_attempts, timeout, created_at, group_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[W_START] = "UPDATE jobs SET state = 'running', "
+	    "attempts = attempts + 1, started_at = ?2 "
+	    "WHERE id = ?1 AND state = 'queued'",
+	[W_END] = "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
+	    "error = ?5, cancel_reason = ?6 "
+	    "WHERE id = ?1 AND state IN ('queued', 'running')",
+	[W_REQUEUE] = "UPDATE jobs SET state = 'queued' "
+	    "WHERE id = ?1 AND state = 'running'",
+	[W_META] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value < ?2",
+	[W_ACTIVE] = "SELECT " SQ_COLS " FROM jobs "
+	    "WHERE state IN ('queued', 'running') ORDER BY id",
+	[W_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
+};
+
+/* ---- errors ------------------------------------------------------------- */
+
+static int
+sq_errno(sqlite3 *db, int rc)
+{
+	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
+
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CORRUPT:
+		return -EUCLEAN;
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		return -EINVAL;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		return sys > 0 ? -sys : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+/* Errors that undo one statement and leave the transaction open. */
+static bool
+sq_local(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+	case SQLITE_TOOBIG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Record "PATH: what: SQLite's message (OS error)" and return the errno. */
+int
+sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
+{
+	int err = sq_errno(db, rc), sys = db ? sqlite3_system_errno(db) : 0;
+	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+	if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
+	    sys > 0)
+		return store_seterr(err, "%s: %s: %s (%s)", b->path, what, msg,
+		    strerror(sys));
+	return store_seterr(err, "%s: %s: %s", b->path, what, msg);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int
+sq_exec(struct store_backend *b, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(b->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : sq_fail(b, b->db, rc, what);
+}
+
+/* The first column of sql's first row as an integer, into *v. */
+static int
+sq_int(struct store_backend *b, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(b->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_fail(b, b->db, rc, sql);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*v = sqlite3_column_int64(s, 0);
+		rc = SQLITE_OK;
+	}
+	rc = rc == SQLITE_OK ? 0 : sq_fail(b, b->db, rc, sql);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
+    sqlite3_stmt **s, int n)
+{
+	int rc;
+
+	for (int i = 0; i < n; i++) {
+		rc = sqlite3_prepare_v3(db, sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s[i], NULL);
+		if (rc != SQLITE_OK)
+			return sq_fail(b, db, rc, "prepare");
+	}
+	return 0;
+}
+
+void
+sq_finalize(sqlite3_stmt **s, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_finalize(s[i]);
+}
+
+void
+sq_disconnect(sqlite3 *db, const char *path)
+{
+	int rc = sqlite3_close(db);
+
+	if (rc != SQLITE_OK)
+		log_warnx("%s: close: %s", path, sqlite3_errstr(rc));
+}
+
+int
+sq_connect(struct store_backend *b, sqlite3 **dbp, int flags)
+{
+	int rc = sqlite3_open_v2(b->path, dbp, flags | SQLITE_OPEN_NOMUTEX |
+	    SQLITE_OPEN_EXRESCODE, NULL);
+
+	if (rc != SQLITE_OK) {
+		rc = sq_fail(b, *dbp, rc, "cannot open the database");
+		sqlite3_close(*dbp);
+		*dbp = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*dbp, b->busy_ms);
+	return 0;
+}
+
+/* Bind a string, remembering the first failure in *brc. */
+static void
+sq_bind_text(sqlite3_stmt *s, int i, const char *v, int *brc)
+{
+	int rc = sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+
+	if (*brc == SQLITE_OK)
+		*brc = rc;
+}
+
+/* ---- open: connect, lock, configure, migrate ---------------------------- */
+
+/* SQLite quietly opens a write-protected file read-only: refuse it here
+ * rather than fail every write later.  And from now on name the file by
+ * its absolute path, which read connections opened later and the check in
+ * sq_begin need even if the process changes directory. */
+static int
+sq_writable(struct store_backend *b)
+{
+	const char *full = sqlite3_db_filename(b->db, "main");
+	char *p;
+
+	if (full != NULL && full[0] != '\0' && (p = strdup(full)) != NULL) {
+		free(b->path);
+		b->path = p;
+	}
+	if (sqlite3_db_readonly(b->db, "main") == 1)
+		return store_seterr(-EROFS, "%s: the database file is "
+		    "read-only (no write permission, or a read-only file "
+		    "system)", b->path);
+	return 0;
+}
+
+/* One store per file: an flock, and the identity to check later. */
+static int
+sq_lock(struct store_backend *b)
+{
+	struct stat sb;
+
+	if ((b->lockfd = open(b->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(b->lockfd, &sb) < 0)
+		return store_seterr(-errno, "%s: %s", b->path, strerror(errno));
+	if (flock(b->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return store_seterr(-EBUSY, "%s: in use by another "
+			    "jobd store", b->path);
+		return store_seterr(-errno, "%s: flock: %s", b->path,
+		    strerror(errno));
+	}
+	b->dev = sb.st_dev;
+	b->ino = sb.st_ino;
+	return 0;
+}
+
+static int
+sq_configure(struct store_backend *b, const struct store_opts *o)
+{
+	char sql[256];
+	int64_t page;
+	sqlite3_stmt *s;
+	int rc;
+
+	/* The first statement that reads the file: "not a database" here. */
+	if ((rc = sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1,
+	    &s, NULL)) != SQLITE_OK)
+		return sq_fail(b, b->db, rc, "cannot open the database");
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0),
+	    "wal") != 0)
+		rc = store_seterr(-EROFS, "%s: cannot switch to WAL mode",
+		    b->path);
+	else
+		rc = rc == SQLITE_ROW ? 0 :
+		    sq_fail(b, b->db, rc, "cannot open the database");
+	sqlite3_finalize(s);
+	if (rc < 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;"
+	    "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864",
+	    o->sync == STORE_SYNC_FULL ? "FULL" : "NORMAL");
+	if ((rc = sq_exec(b, sql, "configure")) < 0 || o->max_bytes == 0)
+		return rc;
+	if ((rc = sq_int(b, "PRAGMA page_size", &page)) < 0)
+		return rc;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+	    (long long)(o->max_bytes / page > 0 ? o->max_bytes / page : 1));
+	return sq_exec(b, sql, "configure");
+}
+
+/* Refuse files that are not ours or newer than this code. */
+static int
+sq_check_version(struct store_backend *b, int64_t *version)
+{
+	int64_t app, tables;
+	int rc;
+
+	if ((rc = sq_int(b, "PRAGMA user_version", version)) < 0 ||
+	    (rc = sq_int(b, "PRAGMA application_id", &app)) < 0 ||
+	    (rc = sq_int(b, "SELECT count(*) FROM sqlite_schema", &tables)) < 0)
+		return rc;
+	if (app != 0 && app != SQ_APP_ID)
+		return store_seterr(-EBADMSG, "%s: not a jobd database "
+		    "(application_id 0x%llx)", b->path, (long long)app);
+	if (app == 0 && tables > 0)
+		return store_seterr(-EBADMSG, "%s: not a jobd database (it has "
+		    "tables but no jobd schema)", b->path);
+	if (*version > SQ_VERSION)
+		return store_seterr(-ENOTSUP, "%s: schema version %lld is "
+		    "newer than this jobd's (%d): run a newer jobd", b->path,
+		    (long long)*version, SQ_VERSION);
+	return 0;
+}
+
+/* Bring the schema to SQ_VERSION in one transaction. */
+static int
+sq_migrate(struct store_backend *b)
+{
+	char sql[128], what[64];
+	int64_t v;
+	int rc;
+
+	if ((rc = sq_exec(b, "BEGIN IMMEDIATE", "cannot lock")) < 0)
+		return rc;
+	if ((rc = sq_check_version(b, &v)) < 0)
+		goto out;
+	for (size_t i = 0; i < SQ_NMIGRATIONS; i++) {
+		if (sq_migrations[i].version <= v)
+			continue;
+		snprintf(what, sizeof(what), "migration to schema version %d",
+		    sq_migrations[i].version);
+		if ((rc = sq_exec(b, sq_migrations[i].sql, what)) < 0)
+			goto out;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d;"
+	    "PRAGMA application_id = %d", SQ_VERSION, SQ_APP_ID);
+	if (v < SQ_VERSION && (rc = sq_exec(b, sql, "set the version")) < 0)
+		goto out;
+	if ((rc = sq_exec(b, "COMMIT", "commit the migrations")) == 0 &&
+	    v < SQ_VERSION)
+		log_info("%s: schema migrated from version %lld to %d", b->path,
+		    (long long)v, SQ_VERSION);
+out:
+	if (rc < 0 && !sqlite3_get_autocommit(b->db))
+		sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* The first unused ids: past both the rows and the committed marks. */
+static int
+sq_high_water(struct store_backend *b, int64_t *next_job, int64_t *next_grp)
+{
+	int rc;
+
+	rc = sq_int(b, "SELECT max(coalesce((SELECT max(id) FROM jobs), 0) + 1,"
+	    " coalesce((SELECT value FROM meta WHERE key = 'next_job_id'), 1))",
+	    next_job);
+	if (rc == 0)
+		rc = sq_int(b, "SELECT max(coalesce((SELECT max(id) FROM "
+		    "groups), 0) + 1, coalesce((SELECT value FROM meta "
+		    "WHERE key = 'next_group_id'), 1))", next_grp);
+	return rc;
+}
+
+static void
+sq_close(struct store_backend *b)
+{
+	if (b == NULL)
+		return;
+	sq_readers_close(b);
+	sq_finalize(b->s, W_N);
+	if (b->db != NULL)
+		sq_disconnect(b->db, b->path);
+	if (b->lockfd >= 0)
+		close(b->lockfd);       /* last: see the top of the file */
+	pthread_mutex_destroy(&b->rmtx);
+	free(b->path);
+	free(b);
+}
+
+static int
+sq_open(const struct store_opts *o, struct store_backend **bp,
+    int64_t *next_job, int64_t *next_group)
+{
+	struct store_backend *b;
+	int rc;
+
+	*bp = NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return store_seterr(-ENOMEM, "store: out of memory");
+	b->lockfd = -1;
+	b->busy_ms = o->busy_timeout_ms;
+	pthread_mutex_init(&b->rmtx, NULL);
+	if ((b->path = strdup(o->path)) == NULL) {
+		rc = store_seterr(-ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if ((rc = sq_connect(b, &b->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE)) < 0 ||
+	    (rc = sq_writable(b)) < 0 ||
+	    (rc = sq_lock(b)) < 0 ||
+	    (rc = sq_configure(b, o)) < 0 ||
+	    (rc = sq_migrate(b)) < 0 ||
+	    (rc = sq_prepare(b, b->db, sq_wsql, b->s, W_N)) < 0 ||
+	    (rc = sq_high_water(b, next_job, next_group)) < 0)
+		goto out;
+	*bp = b;
+	b = NULL;
+out:
+	sq_close(b);
+	return rc;
+}
+
+/* ---- writes (writer thread) --------------------------------------------- */
+
+/* Step a statement that returns no rows to its end and reset it.  what
+ * and id name it in the message. */
+int
+sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
+    const char *what, int64_t id)
+{
+	char buf[96];
+	int rc = sqlite3_step(s), err;
+
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (id > 0)
+		snprintf(buf, sizeof(buf), "%s %lld", what, (long long)id);
+	else
+		snprintf(buf, sizeof(buf), "%s", what);
+	err = sq_fail(b, sqlite3_db_handle(s), rc, buf);
+	sqlite3_reset(s);
+	*lost = !sq_local(rc);
+	return err;
+}
+
+/* Step an UPDATE that must change exactly the one job id. */
+static int
+sq_step_one(struct store_backend *b, sqlite3_stmt *s, bool *lost,
+    const char *what, int64_t id, const char *states)
+{
+	int rc = sq_step(b, s, lost, what, id);
+
+	if (rc == 0 && sqlite3_changes(b->db) != 1)
+		rc = store_seterr(-ENOENT, "%s: %s %lld: no job %lld in state "
+		    "%s", b->path, what, (long long)id, (long long)id, states);
+	return rc;
+}
+
+static int
+sq_begin(struct store_backend *b)
+{
+	struct stat sb;
+	bool lost;
+
+	/* -ESTALE for a deleted file too: -ENOENT means "no such job". */
+	if (stat(b->path, &sb) < 0)
+		return store_seterr(errno == ENOENT ? -ESTALE : -errno,
+		    "%s: the database file is gone (%s); not writing to a "
+		    "deleted file", b->path, strerror(errno));
+	if (sb.st_dev != b->dev || sb.st_ino != b->ino)
+		return store_seterr(-ESTALE, "%s: the database file was "
+		    "replaced while in use; not writing", b->path);
+	return sq_step(b, b->s[W_BEGIN], &lost, "begin", 0);
+}
+
+static int
+sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
+    const struct store_new_job *j, bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_INSERT];
+	int brc = SQLITE_OK, rc;
+
+	sqlite3_bind_int64(s, 1, id);
+	sq_bind_text(s, 2, j->queue, &brc);
+	sq_bind_text(s, 3, j->kind, &brc);
+	sq_bind_text(s, 4, j->args, &brc);
+	sq_bind_text(s, 5, j->name, &brc);
+	sqlite3_bind_int(s, 6, j->max_attempts);
+	sqlite3_bind_double(s, 7, j->timeout);
+	sqlite3_bind_double(s, 8, j->created_at);
+	if (gid > 0)
+		sqlite3_bind_int64(s, 9, gid);
+	else
+		sqlite3_bind_null(s, 9);
+	if (brc != SQLITE_OK) {
+		*lost = !sq_local(brc);
+		return sq_fail(b, b->db, brc, "insert job");
+	}
+	if ((rc = sq_step(b, s, lost, "insert job", id)) == 0 &&
+	    id > b->txn_job_hw)
+		b->txn_job_hw = id;
+	return rc;
+}
+
+/* The group row and its jobs, all or nothing (a savepoint). */
+static int
+sq_insert_group(struct store_backend *b, struct store_write *w, bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_GROUP];
+	int rc;
+
+	if ((rc = sq_step(b, b->s[W_SAVEPOINT], lost, "savepoint", 0)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, w->u.grp.gid);
+	sqlite3_bind_text(s, 2, store_group_mode_name(w->u.grp.mode), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)w->u.grp.n);
+	sqlite3_bind_double(s, 4, w->u.grp.created_at);
+	rc = sq_step(b, s, lost, "insert group", w->u.grp.gid);
+	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
+		rc = sq_insert_job(b, w->u.grp.first_id + (int64_t)i,
+		    w->u.grp.gid, &w->u.grp.jobs[i], lost);
+	if (rc == 0) {
+		if (w->u.grp.gid > b->txn_group_hw)
+			b->txn_group_hw = w->u.grp.gid;
+		return sq_step(b, b->s[W_RELEASE], lost, "release", 0);
+	}
+	if (*lost)
+		return rc;
+	/* One job was refused: undo the others, keep its message. */
+	if (sqlite3_step(b->s[W_UNDO]) != SQLITE_DONE ||
+	    sqlite3_step(b->s[W_RELEASE]) != SQLITE_DONE)
+		*lost = true;
+	sqlite3_reset(b->s[W_UNDO]);
+	sqlite3_reset(b->s[W_RELEASE]);
+	return rc;
+}
+
+static int
+sq_start(struct store_backend *b, int64_t id, double at, bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_START];
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_double(s, 2, at);
+	return sq_step_one(b, s, lost, "start job", id, "queued");
+}
+
+static int
+sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
+    bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_END];
+	int brc = SQLITE_OK;
+
+	sqlite3_bind_int64(s, 1, id);
+	sq_bind_text(s, 2, store_state_name(e->state), &brc);
+	sqlite3_bind_double(s, 3, e->finished_at);
+	sq_bind_text(s, 4, e->result, &brc);
+	sq_bind_text(s, 5, e->error, &brc);
+	sq_bind_text(s, 6, e->cancel_reason, &brc);
+	if (brc != SQLITE_OK) {
+		*lost = !sq_local(brc);
+		return sq_fail(b, b->db, brc, "end job");
+	}
+	return sq_step_one(b, s, lost, "end job", id, "queued or running");
+}
+
+static int
+sq_requeue(struct store_backend *b, int64_t id, bool *lost)
+{
+	sqlite3_bind_int64(b->s[W_REQUEUE], 1, id);
+	return sq_step_one(b, b->s[W_REQUEUE], lost, "requeue job", id,
+	    "running");
+}
+
+/* A running job with no attempts left: failed, and re-read for its error. */
+static int
+sq_recover_fail(struct store_backend *b, struct store_job **jp, double now,
+    bool *lost)
+{
+	struct store_end e = { .state = STORE_FAILED, .finished_at = now };
+	char msg[96];
+	sqlite3_stmt *s = b->s[W_GET];
+	struct store_job **jobs = NULL;
+	size_t n = 0;
+	int rc;
+
+	store_interrupted_msg(msg, sizeof(msg), (*jp)->attempts);
+	e.error = msg;
+	if ((rc = sq_end(b, (*jp)->id, &e, lost)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, (*jp)->id);
+	if ((rc = sq_collect(b, b->db, s, &jobs, &n)) < 0 || n != 1) {
+		store_jobs_free(jobs, n);
+		return rc < 0 ? rc : store_seterr(-EIO, "%s: recovery lost job "
+		    "%lld", b->path, (long long)(*jp)->id);
+	}
+	store_job_free(*jp);
+	*jp = jobs[0];
+	free(jobs);
+	return 0;
+}
+
+static int
+sq_recover_all(struct store_backend *b, struct store_write *w, bool *lost)
+{
+	struct store_recover_res *res = w->u.recover.res;
+	struct store_job *j;
+	int rc;
+
+	if ((rc = sq_collect(b, b->db, b->s[W_ACTIVE], &res->jobs,
+	    &res->n)) < 0)
+		return rc;
+	for (size_t i = 0; i < res->n; i++) {
+		j = res->jobs[i];
+		if (j->state == STORE_QUEUED) {
+			res->rep.queued++;
+		} else if (j->attempts < j->max_attempts) {
+			if ((rc = sq_requeue(b, j->id, lost)) < 0)
+				return rc;
+			j->state = STORE_QUEUED;
+			res->rep.requeued++;
+		} else {
+			rc = sq_recover_fail(b, &res->jobs[i],
+			    w->u.recover.now, lost);
+			if (rc < 0)
+				return rc;
+			res->rep.failed++;
+		}
+	}
+	return 0;
+}
+
+/* Any failure spoils the whole recovery: never commit half of it. */
+static int
+sq_recover(struct store_backend *b, struct store_write *w, bool *lost)
+{
+	int rc = sq_recover_all(b, w, lost);
+
+	*lost = rc < 0;
+	return rc;
+}
+
+static int
+sq_apply(struct store_backend *b, struct store_write *w, bool *lost)
+{
+	switch (w->kind) {
+	case STORE_W_INSERT:
+		return sq_insert_job(b, w->u.ins.id, 0, &w->u.ins.job, lost);
+	case STORE_W_GROUP:
+		return sq_insert_group(b, w, lost);
+	case STORE_W_START:
+		return sq_start(b, w->u.start.id, w->u.start.at, lost);
+	case STORE_W_END:
+		return sq_end(b, w->u.end.id, &w->u.end.end, lost);
+	case STORE_W_REQUEUE:
+		return sq_requeue(b, w->u.requeue.id, lost);
+	case STORE_W_RECOVER:
+		return sq_recover(b, w, lost);
+	}
+	return store_seterr(-EINVAL, "%s: unknown write %d", b->path, w->kind);
+}
+
+/* Commit the ids' high-water marks with the rows they cover. */
+static int
+sq_mark(struct store_backend *b, const char *key, int64_t next, bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_META];
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, next);
+	return sq_step(b, s, lost, "update meta", 0);
+}
+
+static int
+sq_commit(struct store_backend *b)
+{
+	bool lost;
+	int rc = 0;
+
+	if (b->txn_job_hw > 0)
+		rc = sq_mark(b, "next_job_id", b->txn_job_hw + 1, &lost);
+	if (rc == 0 && b->txn_group_hw > 0)
+		rc = sq_mark(b, "next_group_id", b->txn_group_hw + 1, &lost);
+	if (rc == 0)
+		rc = sq_step(b, b->s[W_COMMIT], &lost, "commit", 0);
+	if (rc == 0)
+		b->txn_job_hw = b->txn_group_hw = 0;
+	return rc;
+}
+
+static void
+sq_rollback(struct store_backend *b)
+{
+	if (!sqlite3_get_autocommit(b->db)) {
+		sqlite3_step(b->s[W_ROLLBACK]);
+		sqlite3_reset(b->s[W_ROLLBACK]);
+	}
+	b->txn_job_hw = b->txn_group_hw = 0;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.apply = sq_apply,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.get = sq_get,
+	.list = sq_list,
+	.group_get = sq_group_get,
+	.group_jobs = sq_group_jobs,
+	.counts = sq_counts,
+};

@@ -1,0 +1,84 @@
+/*
+ * store_sqlite.h — shared by the two files of the SQLite backend:
+ * store_sqlite.c (the write connection, the schema, the writes) and
+ * store_sqlite_read.c (the read connections, rows, the reads).  Nothing
+ * else includes it; the rest of jobd sees store.h.
+ */
+#ifndef JOBD_STORE_SQLITE_H
+#define JOBD_STORE_SQLITE_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include <sqlite3.h>
+
+#include "store_backend.h"
+
+/* jobs columns in the order sq_row_job reads them. */
+#define SQ_COLS "id, queue, kind, state, args, name, attempts, max_attempts, " \
+	"timeout, created_at, started_at, finished_at, result, error, "      \
+	"cancel_reason, group_id"
+enum {
+	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
+	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
+	C_REASON, C_GROUP,
+};
+
+/* The write connection's statements (SQL in store_sqlite.c). */
+enum {
+	W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_UNDO,
+	W_INSERT, W_GROUP, W_START, W_END, W_REQUEUE, W_META, W_ACTIVE, W_GET,
+	W_N
+};
+
+struct sq_reader;
+
+struct store_backend {
+	char *path;
+	int busy_ms;
+	int lockfd;                     /* flock'ed; see the top */
+	dev_t dev;                      /* the file we opened */
+	ino_t ino;
+	sqlite3 *db;                    /* the write connection */
+	sqlite3_stmt *s[W_N];
+	int64_t txn_job_hw;             /* highest ids inserted in the open */
+	int64_t txn_group_hw;           /* transaction, 0 if none */
+	pthread_mutex_t rmtx;
+	struct sq_reader *idle;         /* read connections not in use */
+};
+
+/* store_sqlite.c */
+
+/* Record "PATH: what: SQLite's message (OS error)" and return the errno. */
+int sq_fail(const struct store_backend *b, sqlite3 *db, int rc,
+    const char *what);
+/* Step a statement that returns no rows to its end and reset it.  On an
+ * error, *lost says whether the transaction is gone. */
+int sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
+    const char *what, int64_t id);
+int sq_connect(struct store_backend *b, sqlite3 **dbp, int flags);
+int sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
+    sqlite3_stmt **s, int n);
+void sq_finalize(sqlite3_stmt **s, int n);
+void sq_disconnect(sqlite3 *db, const char *path);
+
+/* store_sqlite_read.c */
+
+/* Every row of s (bound, not yet stepped) into a new array of jobs; s is
+ * reset.  On error nothing is returned. */
+int sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
+    struct store_job ***jobsp, size_t *np);
+/* Close the idle read connections (all of them, at close). */
+void sq_readers_close(struct store_backend *b);
+
+int sq_get(struct store_backend *b, int64_t id, struct store_job **jp);
+int sq_list(struct store_backend *b, const struct store_filter *f,
+    struct store_job ***jobsp, size_t *np);
+int sq_group_get(struct store_backend *b, int64_t gid,
+    struct store_group *g);
+int sq_group_jobs(struct store_backend *b, int64_t gid,
+    struct store_job ***jobsp, size_t *np);
+int sq_counts(struct store_backend *b, struct store_count **countsp,
+    size_t *np);
+
+#endif /* JOBD_STORE_SQLITE_H */

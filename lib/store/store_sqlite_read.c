@@ -1,0 +1,525 @@
+/*
+ * store_sqlite_read.c — the SQLite backend's reads (see store_sqlite.c for
+ * the rest, store.h for who may call what).
+ *
+ * Reads run on the caller's thread.  Each borrows a read-only connection
+ * from a pool (a free list under rmtx; opened on first need, one per
+ * thread reading at the same time, closed at close) with its own prepared
+ * statements, so readers on different threads never wait for each other,
+ * and WAL lets them run beside the writer.  Statements are reset and their
+ * bindings cleared after each use: a read left open would pin a WAL
+ * snapshot and stall checkpoints.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite.h"
+
+/* store_list without a filter walks the primary key; with one, it merges
+ * the newest ids of each (state, queue) pair that matches — R_IDS, an
+ * index-only range — and then reads those rows, all in one read
+ * transaction.  R_QUEUES lists the queues having a state by skipping
+ * through the index, one probe per queue. */
+enum {
+	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
+	R_GROUP_JOBS, R_COUNTS, R_N
+};
+
+static const char *const sq_rsql[R_N] = {
+	[R_BEGIN] = "BEGIN",
+	[R_COMMIT] = "COMMIT",
+	[R_LIST] = "SELECT " SQ_COLS " FROM jobs WHERE id < ?1 "
+	    "ORDER BY id DESC LIMIT ?2",
+	[R_QUEUES] = "WITH RECURSIVE q (name) AS ("
+	    " SELECT (SELECT min(queue) FROM jobs WHERE state = ?1)"
+	    " UNION ALL SELECT (SELECT min(queue) FROM jobs"
+	    "  WHERE state = ?1 AND queue > q.name) FROM q"
+	    "  WHERE q.name IS NOT NULL) "
+	    "SELECT name FROM q WHERE name IS NOT NULL",
+	[R_IDS] = "SELECT id FROM jobs WHERE state = ?1 AND queue = ?2 "
+	    "AND id < ?3 ORDER BY id DESC LIMIT ?4",
+	[R_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
+	[R_GROUP] = "SELECT id, mode, size, created_at FROM groups "
+	    "WHERE id = ?1",
+	[R_GROUP_JOBS] = "SELECT " SQ_COLS " FROM jobs WHERE group_id = ?1 "
+	    "ORDER BY id",
+	[R_COUNTS] = "SELECT queue, state, count(*) FROM jobs "
+	    "GROUP BY state, queue",
+};
+
+struct sq_reader {
+	sqlite3 *db;
+	sqlite3_stmt *s[R_N];
+	struct sq_reader *next;
+};
+
+/* ---- rows --------------------------------------------------------------- */
+
+/* The current row of a SQ_COLS statement as one allocation. */
+static int
+sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
+    struct store_job **jp)
+{
+	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
+		C_ERROR, C_REASON };
+	const unsigned char *t[7];
+	size_t len[7], total = 0;
+	struct store_job *j;
+	char **dst[7], *p;
+
+	for (int i = 0; i < 7; i++) {
+		t[i] = sqlite3_column_text(s, tcol[i]);
+		len[i] = t[i] != NULL ?
+		    (size_t)sqlite3_column_bytes(s, tcol[i]) + 1 : 0;
+		total += len[i];
+	}
+	if ((j = calloc(1, sizeof(*j) + total)) == NULL)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
+	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
+	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
+	dst[6] = &j->cancel_reason;
+	p = (char *)(j + 1);
+	for (int i = 0; i < 7; i++) {
+		*dst[i] = t[i] != NULL ? memcpy(p, t[i], len[i]) : NULL;
+		p += len[i];
+	}
+	j->id = sqlite3_column_int64(s, C_ID);
+	if (store_state_parse((const char *)sqlite3_column_text(s, C_STATE),
+	    &j->state) < 0) {
+		free(j);
+		return store_seterr(-EUCLEAN, "%s: job has a bad state",
+		    b->path);
+	}
+	j->attempts = sqlite3_column_int(s, C_ATTEMPTS);
+	j->max_attempts = sqlite3_column_int(s, C_MAX);
+	j->timeout = sqlite3_column_double(s, C_TIMEOUT);
+	j->created_at = sqlite3_column_double(s, C_CREATED);
+	j->started_at = sqlite3_column_double(s, C_STARTED);   /* NULL: 0 */
+	j->finished_at = sqlite3_column_double(s, C_FINISHED);
+	j->group_id = sqlite3_column_int64(s, C_GROUP);
+	*jp = j;
+	return 0;
+}
+
+/* Every row of s (bound, not yet stepped) into a new array; s is reset.
+ * On error nothing is returned. */
+int
+sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
+    struct store_job ***jobsp, size_t *np)
+{
+	struct store_job **jobs = NULL, **nj;
+	size_t n = 0, cap = 0;
+	int rc = SQLITE_DONE, err = 0;
+
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			if ((nj = realloc(jobs, cap * sizeof(*jobs))) == NULL) {
+				err = store_seterr(-ENOMEM, "%s: out of memory",
+				    b->path);
+				break;
+			}
+			jobs = nj;
+		}
+		if ((err = sq_row_job(b, s, &jobs[n])) == 0)
+			n++;
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = sq_fail(b, db, rc, "read");
+	sqlite3_reset(s);
+	if (err < 0) {
+		store_jobs_free(jobs, n);
+		return err;
+	}
+	*jobsp = jobs;
+	*np = n;
+	return 0;
+}
+
+/* ---- reads (any thread) ------------------------------------------------- */
+
+static void
+sq_reader_free(struct store_backend *b, struct sq_reader *r)
+{
+	sq_finalize(r->s, R_N);
+	sq_disconnect(r->db, b->path);
+	free(r);
+}
+
+void
+sq_readers_close(struct store_backend *b)
+{
+	struct sq_reader *r;
+
+	while ((r = b->idle) != NULL) {
+		b->idle = r->next;
+		sq_reader_free(b, r);
+	}
+}
+
+/* Borrow an idle read connection, or open one. */
+static int
+sq_reader_get(struct store_backend *b, struct sq_reader **rp)
+{
+	struct sq_reader *r;
+	int rc;
+
+	pthread_mutex_lock(&b->rmtx);
+	if ((r = b->idle) != NULL)
+		b->idle = r->next;
+	pthread_mutex_unlock(&b->rmtx);
+	if ((*rp = r) != NULL)
+		return 0;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
+	if ((rc = sq_connect(b, &r->db, SQLITE_OPEN_READONLY)) < 0 ||
+	    (rc = sq_prepare(b, r->db, sq_rsql, r->s, R_N)) < 0) {
+		if (r->db != NULL)
+			sq_reader_free(b, r);
+		else
+			free(r);
+		return rc;
+	}
+	*rp = r;
+	return 0;
+}
+
+static void
+sq_reader_put(struct store_backend *b, struct sq_reader *r)
+{
+	pthread_mutex_lock(&b->rmtx);
+	r->next = b->idle;
+	b->idle = r;
+	pthread_mutex_unlock(&b->rmtx);
+}
+
+/* Run a bound SQ_COLS statement of r and return its rows. */
+static int
+sq_read_jobs(struct store_backend *b, struct sq_reader *r, sqlite3_stmt *s,
+    struct store_job ***jobsp, size_t *np)
+{
+	int rc = sq_collect(b, r->db, s, jobsp, np);
+
+	sqlite3_clear_bindings(s);
+	sq_reader_put(b, r);
+	return rc;
+}
+
+int
+sq_get(struct store_backend *b, int64_t id, struct store_job **jp)
+{
+	struct store_job **jobs;
+	struct sq_reader *r;
+	size_t n;
+	int rc;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	sqlite3_bind_int64(r->s[R_GET], 1, id);
+	if ((rc = sq_read_jobs(b, r, r->s[R_GET], &jobs, &n)) < 0)
+		return rc;
+	if (n == 0)
+		return store_seterr(-ENOENT, "%s: no job %lld", b->path,
+		    (long long)id);
+	*jp = jobs[0];
+	free(jobs);
+	return 0;
+}
+
+/* Ids being merged for a filtered list: kept sorted, newest first, and
+ * cut to the limit after each (state, queue) pair. */
+struct sq_ids {
+	int64_t *id;
+	size_t n, cap, limit;
+};
+
+static int
+sq_id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Append the newest ids of (state, queue) below before_id. */
+static int
+sq_ids_add(struct store_backend *b, struct sq_reader *r, struct sq_ids *ids,
+    const char *state, const char *queue, int64_t before_id)
+{
+	sqlite3_stmt *s = r->s[R_IDS];
+	int64_t *nid;
+	int rc;
+
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, queue, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, before_id);
+	sqlite3_bind_int64(s, 4, (int64_t)ids->limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (ids->n == ids->cap) {
+			ids->cap = ids->cap ? 2 * ids->cap : 2 * ids->limit;
+			nid = realloc(ids->id, ids->cap * sizeof(*nid));
+			if (nid == NULL) {
+				sqlite3_reset(s);
+				return store_seterr(-ENOMEM,
+				    "%s: out of memory", b->path);
+			}
+			ids->id = nid;
+		}
+		ids->id[ids->n++] = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return sq_fail(b, r->db, rc, "list jobs");
+	if (ids->n > 1)
+		qsort(ids->id, ids->n, sizeof(*ids->id), sq_id_cmp);
+	if (ids->n > ids->limit)
+		ids->n = ids->limit;
+	return 0;
+}
+
+/* The ids of every pair matching f: one pair, the six states of a queue,
+ * or every queue having a state. */
+static int
+sq_ids_collect(struct store_backend *b, struct sq_reader *r,
+    const struct store_filter *f, struct sq_ids *ids)
+{
+	sqlite3_stmt *s = r->s[R_QUEUES];
+	const char *state = store_state_name(f->state);
+	int rc = 0, src = SQLITE_DONE;
+
+	if (f->queue != NULL && f->state != STORE_ANY_STATE)
+		return sq_ids_add(b, r, ids, state, f->queue, f->before_id);
+	if (f->queue != NULL) {
+		for (int i = 0; rc == 0 && i < STORE_NSTATES; i++)
+			rc = sq_ids_add(b, r, ids, store_state_name(i),
+			    f->queue, f->before_id);
+		return rc;
+	}
+	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+	while (rc == 0 && (src = sqlite3_step(s)) == SQLITE_ROW)
+		rc = sq_ids_add(b, r, ids, state,
+		    (const char *)sqlite3_column_text(s, 0), f->before_id);
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = sq_fail(b, r->db, src, "list queues");
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Read the rows of ids, in their order. */
+static int
+sq_ids_rows(struct store_backend *b, struct sq_reader *r,
+    const struct sq_ids *ids, struct store_job ***jobsp, size_t *np)
+{
+	struct store_job **jobs, **one;
+	size_t n = 0, k;
+	int rc = 0;
+
+	if (ids->n == 0)
+		return 0;
+	if ((jobs = calloc(ids->n, sizeof(*jobs))) == NULL)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
+	for (size_t i = 0; rc == 0 && i < ids->n; i++) {
+		sqlite3_bind_int64(r->s[R_GET], 1, ids->id[i]);
+		rc = sq_collect(b, r->db, r->s[R_GET], &one, &k);
+		if (rc == 0 && k == 1)
+			jobs[n++] = one[0];
+		if (rc == 0)
+			free(one);
+	}
+	if (rc < 0) {
+		store_jobs_free(jobs, n);
+		return rc;
+	}
+	*jobsp = jobs;
+	*np = n;
+	return 0;
+}
+
+static int
+sq_list_filtered(struct store_backend *b, struct sq_reader *r,
+    const struct store_filter *f, struct store_job ***jobsp, size_t *np)
+{
+	struct sq_ids ids = { .limit = f->limit };
+	bool lost;
+	int rc;
+
+	if ((rc = sq_step(b, r->s[R_BEGIN], &lost, "list jobs", 0)) < 0)
+		return rc;
+	if ((rc = sq_ids_collect(b, r, f, &ids)) == 0)
+		rc = sq_ids_rows(b, r, &ids, jobsp, np);
+	sqlite3_step(r->s[R_COMMIT]);   /* a read: nothing to lose */
+	sqlite3_reset(r->s[R_COMMIT]);
+	free(ids.id);
+	return rc;
+}
+
+int
+sq_list(struct store_backend *b, const struct store_filter *f,
+    struct store_job ***jobsp, size_t *np)
+{
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	if (f->state != STORE_ANY_STATE || f->queue != NULL) {
+		rc = sq_list_filtered(b, r, f, jobsp, np);
+		sq_reader_put(b, r);
+		return rc;
+	}
+	s = r->s[R_LIST];
+	sqlite3_bind_int64(s, 1, f->before_id);
+	sqlite3_bind_int64(s, 2, (int64_t)f->limit);
+	return sq_read_jobs(b, r, s, jobsp, np);
+}
+
+int
+sq_group_jobs(struct store_backend *b, int64_t gid, struct store_job ***jobsp,
+    size_t *np)
+{
+	struct sq_reader *r;
+	int rc;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	sqlite3_bind_int64(r->s[R_GROUP_JOBS], 1, gid);
+	return sq_read_jobs(b, r, r->s[R_GROUP_JOBS], jobsp, np);
+}
+
+int
+sq_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
+{
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	s = r->s[R_GROUP];
+	sqlite3_bind_int64(s, 1, gid);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		g->id = sqlite3_column_int64(s, 0);
+		if (store_group_mode_parse((const char *)sqlite3_column_text(s,
+		    1), &g->mode) < 0)
+			g->mode = STORE_GROUP_ALL;
+		g->size = sqlite3_column_int(s, 2);
+		g->created_at = sqlite3_column_double(s, 3);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = store_seterr(-ENOENT, "%s: no group %lld", b->path,
+		    (long long)gid);
+	} else {
+		rc = sq_fail(b, r->db, rc, "read group");
+	}
+	sqlite3_reset(s);
+	sq_reader_put(b, r);
+	return rc;
+}
+
+static int
+sq_count_cmp(const void *a, const void *b)
+{
+	const struct store_count *x = a, *y = b;
+	int c = strcmp(x->queue, y->queue);
+
+	return c != 0 ? c : (int)x->state - (int)y->state;
+}
+
+/* Grow the counts array and the names buffer to hold one more row. */
+static int
+sq_counts_grow(struct store_count **c, size_t n, size_t *cap, char **names,
+    size_t used, size_t *ncap, size_t len)
+{
+	struct store_count *nc;
+	char *nn;
+
+	if (n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		if ((nc = realloc(*c, *cap * sizeof(**c))) == NULL)
+			return -ENOMEM;
+		*c = nc;
+	}
+	while (used + len > *ncap) {
+		*ncap = *ncap ? 2 * *ncap : 256;
+		if ((nn = realloc(*names, *ncap)) == NULL)
+			return -ENOMEM;
+		*names = nn;
+	}
+	return 0;
+}
+
+/* Pack rows and names (rows' queue fields hold offsets into names) into
+ * one allocation, sorted. */
+static int
+sq_counts_pack(struct store_count *c, size_t n, const char *names,
+    size_t used, struct store_count **countsp)
+{
+	struct store_count *out = malloc(n * sizeof(*c) + used + 1);
+	char *p;
+
+	if (out == NULL)
+		return -ENOMEM;
+	p = (char *)(out + n);
+	if (used > 0)
+		memcpy(p, names, used);
+	for (size_t i = 0; i < n; i++) {
+		out[i] = c[i];
+		out[i].queue = p + (uintptr_t)c[i].queue;
+	}
+	if (n > 1)
+		qsort(out, n, sizeof(*out), sq_count_cmp);
+	*countsp = out;
+	return 0;
+}
+
+static int
+sq_counts_read(struct store_backend *b, struct sq_reader *r,
+    struct store_count **countsp, size_t *np)
+{
+	sqlite3_stmt *s = r->s[R_COUNTS];
+	struct store_count *c = NULL;
+	size_t n = 0, cap = 0, used = 0, ncap = 0, len;
+	char *names = NULL;
+	int rc = SQLITE_DONE, err = 0;
+
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		len = (size_t)sqlite3_column_bytes(s, 0) + 1;
+		if ((err = sq_counts_grow(&c, n, &cap, &names, used, &ncap,
+		    len)) < 0)
+			break;
+		if (store_state_parse((const char *)sqlite3_column_text(s, 1),
+		    &c[n].state) < 0)
+			err = -EUCLEAN;
+		memcpy(names + used, sqlite3_column_text(s, 0), len);
+		c[n].queue = (const char *)(uintptr_t)used;
+		c[n++].n = sqlite3_column_int64(s, 2);
+		used += len;
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = sq_fail(b, r->db, rc, "count jobs");
+	sqlite3_reset(s);
+	if (err == 0 && (err = sq_counts_pack(c, n, names, used, countsp)) == 0)
+		*np = n;
+	if (err == -ENOMEM || err == -EUCLEAN)
+		store_seterr(err, "%s: count jobs: %s", b->path,
+		    strerror(-err));
+	free(c);
+	free(names);
+	return err;
+}
+
+int
+sq_counts(struct store_backend *b, struct store_count **countsp, size_t *np)
+{
+	struct sq_reader *r;
+	int rc;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	rc = sq_counts_read(b, r, countsp, np);
+	sq_reader_put(b, r);
+	return rc;
+}
+
