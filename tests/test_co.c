@@ -17,9 +17,13 @@
 
 #include <event2/event.h>
 
+#include "co_io.h"
+
 #include "co.h"
 #include "co_sched.h"
 #include "testutil.h"
+
+static void flag_cb(evutil_socket_t, short, void *);
 
 /* ---- what the tutorial programs "print" ---------------------------------- */
 
@@ -558,6 +562,123 @@ START_TEST(test_shield_holds_off_expired_scope)
 }
 END_TEST
 
+/* A scope entered inside an outer shield is held off by an inner shield. */
+static int
+nested_shields(void *arg)
+{
+	int *rc = arg;
+	struct co_scope sc;
+
+	co_shield_enter();
+	co_scope_enter(&sc, 0.01);
+	rc[0] = co_sleep(3600);                 /* the scope counts here */
+	co_shield_enter();
+	rc[1] = co_sleep(0.005);                /* ...but not in here */
+	co_shield_exit();
+	rc[2] = co_sleep(0);
+	rc[3] = co_scope_exit(&sc);
+	co_shield_exit();
+	return 0;
+}
+
+START_TEST(test_nested_shield_holds_off_scope_of_outer)
+{
+	int rc[4];
+
+	tu_run(nested_shields, rc);
+	ck_assert_int_eq(rc[0], -ETIMEDOUT);
+	ck_assert_int_eq(rc[1], 0);
+	ck_assert_int_eq(rc[2], -ETIMEDOUT);
+	ck_assert_int_eq(rc[3], -ETIMEDOUT);
+}
+END_TEST
+
+struct race {
+	int sv[2];
+	int wait_rc, exit_rc;
+};
+
+static int
+io_in_scope(void *arg)
+{
+	struct race *r = arg;
+	struct co_scope sc;
+
+	co_scope_enter(&sc, 0.02);
+	r->wait_rc = co_io_wait(r->sv[0], CO_IO_READ, CO_FOREVER);
+	r->exit_rc = co_scope_exit(&sc);
+	return 0;
+}
+
+/* The fd becomes readable and the scope's deadline passes while the loop
+ * is busy; libevent then runs the I/O callback before the timer in the same
+ * iteration.  The wait got what it waited for: the scope did not interrupt
+ * anything and must not say it did. */
+static int
+handoff_vs_deadline(void *arg)
+{
+	struct race *r = arg;
+	struct co_task *t;
+	double t0 = co_now();
+
+	ck_assert_int_eq(co_spawn(tu_rt, io_in_scope, r, &t), 0);
+	ck_assert_int_eq(co_sleep(0.01), 0);
+	ck_assert_int_eq(write(r->sv[1], "x", 1), 1);
+	while (co_now() - t0 < 0.03)
+		;                               /* hold the loop past 0.02 s */
+	ck_assert_int_eq(co_join(t, NULL), 0);
+	return 0;
+}
+
+START_TEST(test_handoff_beats_deadline_in_same_iteration)
+{
+	struct race r;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r.sv), 0);
+	tu_run(handoff_vs_deadline, &r);
+	ck_assert_int_eq(r.wait_rc, 0);
+	ck_assert_int_eq(r.exit_rc, 0);
+	close(r.sv[0]);
+	close(r.sv[1]);
+}
+END_TEST
+
+static int
+waits_forever(void *arg)
+{
+	*(int *)arg = co_park(CO_FOREVER, 0);
+	return 0;
+}
+
+/* Clean-up that spawns a task while the runtime shuts down. */
+static int
+spawns_in_cleanup(void *arg)
+{
+	int rc = co_sleep(3600);
+
+	co_shield_enter();
+	if (co_spawn(tu_rt, waits_forever, arg, NULL) < 0)
+		*(int *)arg = -ENOMEM;
+	co_shield_exit();
+	return rc;
+}
+
+START_TEST(test_shutdown_cancels_tasks_spawned_during_it)
+{
+	int helper_rc = 1;
+	struct event *keepalive;
+
+	/* Any other event keeps the loop from running dry, as in a daemon. */
+	keepalive = event_new(tu_base, -1, EV_PERSIST, flag_cb, NULL);
+	ck_assert_int_eq(co_spawn(tu_rt, spawns_in_cleanup, &helper_rc, NULL), 0);
+	event_base_loop(tu_base, EVLOOP_NONBLOCK);
+	event_add(keepalive, &(struct timeval){ 3600, 0 });
+	co_rt_shutdown(tu_rt);
+	ck_assert_int_eq(helper_rc, -ECANCELED);
+	event_free(keepalive);
+}
+END_TEST
+
 /* ---- scheduler ---------------------------------------------------------- */
 
 static int
@@ -606,7 +727,8 @@ flag_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	*(bool *)arg = true;
+	if (arg != NULL)
+		*(bool *)arg = true;
 }
 
 static int
@@ -773,15 +895,29 @@ recurse(int depth)
 	return recurse(depth + 1) + pad[0];
 }
 
+/* Like glibc's big frames: 24 KiB, no stack-clash probes, so the first
+ * write lands far below the frame's top — past a one-page guard. */
+static int __attribute__((noinline, optimize("no-stack-clash-protection")))
+recurse_big(int depth)
+{
+	volatile char pad[24 * 1024];
+
+	pad[0] = (char)depth;
+	if (depth >= recurse_limit)
+		return 0;
+	return recurse_big(depth + 1) + pad[0];
+}
+
 static int
 overflow(void *arg)
 {
-	(void)arg;
-	return recurse(0);
+	return arg != NULL ? recurse_big(0) : recurse(0);
 }
 
 /* _i == 0: guard pages as the kernel gives them (MADV_GUARD_INSTALL on
- * 6.13+); _i == 1: the mprotect fallback of older kernels, forced. */
+ * 6.13+); _i == 1: the mprotect fallback of older kernels, forced; _i == 2:
+ * frames of 24 KiB that a one-page guard would let jump into the next
+ * stack down. */
 START_TEST(test_stack_overflow_reported)
 {
 	int pfd[2], status;
@@ -803,7 +939,7 @@ START_TEST(test_stack_overflow_reported)
 			rt = co_rt_new(tu_base, NULL);
 			co_rt_run(rt, overflow, NULL, &r);
 		} else {
-			tu_run(overflow, NULL);
+			tu_run(overflow, _i == 2 ? "big" : NULL);
 		}
 		_exit(0);                       /* not reached */
 	}
@@ -816,6 +952,30 @@ START_TEST(test_stack_overflow_reported)
 	    "child status %#x", status);
 	ck_assert_msg(strstr(buf, "coroutine stack overflow") != NULL,
 	    "stderr was: %s", buf);
+}
+END_TEST
+
+/* A SIGSEGV sent with raise(), not a fault: the reporter must pass it on
+ * to the default action at once, not swallow it. */
+START_TEST(test_sent_sigsegv_not_swallowed)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		raise(SIGSEGV);
+		_exit(0);                       /* swallowed: the bug */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* The previous handler decides what happens: the default action, or
+	 * under ASan its own report and exit(1).  Never survival. */
+	ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
+	    "SIGSEGV was swallowed");
+#ifndef JOBD_SANITIZE
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+	    "child status %#x", status);
+#endif
 }
 END_TEST
 
@@ -841,13 +1001,17 @@ co_suite(void)
 	tcase_add_test(tc, test_scope_nested_outer_fires);
 	tcase_add_test(tc, test_scope_sleep_shorter_than_deadline);
 	tcase_add_test(tc, test_shield_holds_off_expired_scope);
+	tcase_add_test(tc, test_nested_shield_holds_off_scope_of_outer);
+	tcase_add_test(tc, test_handoff_beats_deadline_in_same_iteration);
+	tcase_add_test(tc, test_shutdown_cancels_tasks_spawned_during_it);
 	tcase_add_test(tc, test_errno_survives_switch);
 	tcase_add_test(tc, test_yield_does_not_starve_io);
 	tcase_add_test(tc, test_timers_sub_millisecond);
 	tcase_add_test(tc, test_10000_concurrent_tasks);
 	tcase_add_test(tc, test_deadlock_detected);
 	tcase_add_test(tc, test_rt_free_refuses_live_tasks);
-	tcase_add_loop_test(tc, test_stack_overflow_reported, 0, 2);
+	tcase_add_loop_test(tc, test_stack_overflow_reported, 0, 3);
+	tcase_add_test(tc, test_sent_sigsegv_not_swallowed);
 	suite_add_tcase(s, tc);
 	return s;
 }

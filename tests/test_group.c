@@ -87,6 +87,13 @@ START_TEST(test_tutorial_gather)
 }
 END_TEST
 
+static int
+ret_zero(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
 /* ---- gather collects errors, in order ----------------------------------- */
 
 struct step {
@@ -159,6 +166,37 @@ cancel_gather(void *arg)
 	return r;
 }
 
+static int
+own_deadline(void *arg)
+{
+	struct co_scope sc;
+	int rc;
+
+	(void)arg;
+	co_scope_enter(&sc, 0.01);
+	rc = co_sleep(3600);
+	(void)co_scope_exit(&sc);
+	return rc;
+}
+
+static int
+gather_child_timeout(void *arg)
+{
+	struct co_gather_item it[2] = { { own_deadline, NULL, 1 }, { ret_zero, NULL, 1 } };
+
+	(void)arg;
+	ck_assert_int_eq(co_gather(tu_rt, it, 2), 0);   /* gather was fine */
+	ck_assert_int_eq(it[0].result, -ETIMEDOUT);     /* the child was not */
+	ck_assert_int_eq(it[1].result, 0);
+	return 0;
+}
+
+START_TEST(test_gather_child_timeout_is_not_gathers)
+{
+	tu_run(gather_child_timeout, NULL);
+}
+END_TEST
+
 START_TEST(test_gather_cancelled_cancels_children)
 {
 	struct gather_cancel g = { .s = { { 3600, 0, 1 }, { 3600, 0, 1 } } };
@@ -192,8 +230,6 @@ group_fail_fast(void *arg)
 	ck_assert_int_eq(co_group_result(g, 1, &cancelled), -ECANCELED);
 	ck_assert(cancelled);
 	ck_assert_int_eq(co_group_nfailed(g), 1);
-	/* A cancelling group takes no new children. */
-	ck_assert_int_eq(co_group_spawn(g, step, &s[1]), -ECANCELED);
 	co_group_free(g);
 	return rc;
 }
@@ -206,6 +242,48 @@ START_TEST(test_taskgroup_failure_cancels_sibling)
 	ck_assert_int_eq(tu_run(group_fail_fast, s), -EIO);
 	ck_assert_int_eq(s[1].sleep_rc, -ECANCELED);
 	tu_assert_time(co_now() - t0, 0.02, 0.01);
+}
+END_TEST
+
+struct respawn {
+	struct co_group *g;
+	struct step spare;
+	int spawn_rc;
+};
+
+/* Cancelled by its group, tries to add a sibling: refused. */
+static int
+respawner(void *arg)
+{
+	struct respawn *r = arg;
+	int rc = co_sleep(3600);
+
+	r->spawn_rc = co_group_spawn(r->g, step, &r->spare);
+	return rc;
+}
+
+static int
+group_refuses_spawn_when_cancelling(void *arg)
+{
+	struct respawn *r = arg;
+	struct step failing = { 0.01, -EIO, 1 };
+	int rc;
+
+	r->g = co_group_new(tu_rt, CO_GROUP_FAIL_FAST);
+	ck_assert_int_eq(co_group_spawn(r->g, respawner, r), 0);
+	ck_assert_int_eq(co_group_spawn(r->g, step, &failing), 0);
+	rc = co_group_wait(r->g);
+	ck_assert_int_eq(co_group_size(r->g), 2);       /* nothing added */
+	co_group_free(r->g);
+	return rc;
+}
+
+START_TEST(test_cancelling_group_takes_no_new_child)
+{
+	struct respawn r = { .spawn_rc = 1 };
+
+	ck_assert_int_eq(tu_run(group_refuses_spawn_when_cancelling, &r), -EIO);
+	ck_assert_int_eq(r.spawn_rc, -ECANCELED);
 }
 END_TEST
 
@@ -423,8 +501,10 @@ group_suite(void)
 	tcase_add_test(tc, test_tutorial_gather);
 	tcase_add_test(tc, test_gather_collects_errors);
 	tcase_add_test(tc, test_gather_cancelled_cancels_children);
+	tcase_add_test(tc, test_gather_child_timeout_is_not_gathers);
 	tcase_add_test(tc, test_taskgroup_failure_cancels_sibling);
 	tcase_add_test(tc, test_taskgroup_waits_for_every_child_and_reports_all);
+	tcase_add_test(tc, test_cancelling_group_takes_no_new_child);
 	tcase_add_test(tc, test_group_all_runs_everything);
 	tcase_add_test(tc, test_nested_groups_cancel_down);
 	tcase_add_test(tc, test_deadline_scope_around_group);

@@ -15,7 +15,6 @@
  * The task record lives at the top of its own stack slot: one allocation per
  * task, and a suspended shallow task costs about one resident page.
  */
-#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -31,6 +30,7 @@
 #include "co_sched.h"
 #include "co_stack.h"
 #include "co_theap.h"
+#include "log.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CO_ASAN 1
@@ -74,6 +74,9 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 
 enum task_state { T_READY, T_RUNNING, T_PARKED, T_DONE };
 
+/* Shields nest this deep at most (each level remembers its floor). */
+#define SHIELD_DEPTH_MAX 16
+
 /* park() flags */
 #define PARK_NOINTR 1   /* ignore cancellation and scopes: awaiting a child */
 
@@ -87,10 +90,13 @@ struct co_task {
 	int expiry_status;      /* status when the timer fires */
 	int saved_errno;
 	int shield;             /* co_shield_enter depth */
+	bool nointr;            /* parked in co_reap: nothing interrupts */
 	enum task_state state;
 	bool cancelled, detached;
 	struct co_scope *scope;         /* innermost deadline scope */
-	struct co_scope *shield_floor;  /* scopes from here out are shielded */
+	/* Per shield level, the innermost scope when it was entered: that
+	 * scope and every one outside it are held off. */
+	struct co_scope *shield_floor[SHIELD_DEPTH_MAX];
 	struct co_task *joiner;         /* task parked in co_join on us */
 	struct co_tnode timer;          /* deadline of the pending park */
 	struct co_stack stack;
@@ -117,6 +123,7 @@ struct co_rt {
 	LIST_HEAD(, co_task) tasks;
 	struct event *runner;
 	bool runner_pending, in_pass;
+	bool shutting_down;             /* new tasks start cancelled */
 	struct co_theap timers;         /* parked tasks with a deadline */
 	struct event *timer_ev;         /* armed for the heap's top */
 	double timer_armed_at;          /* its deadline; INFINITY: not armed */
@@ -406,6 +413,7 @@ co_spawn(struct co_rt *rt, co_fn fn, void *arg, struct co_task **taskp)
 	t->fn = fn;
 	t->arg = arg;
 	t->detached = taskp == NULL;
+	t->cancelled = rt->shutting_down;
 	co_tnode_init(&t->timer);
 #ifdef CO_TSAN
 	t->tsan_fiber = __tsan_create_fiber(0);
@@ -450,28 +458,45 @@ co_detach(struct co_task *t)
 }
 
 void
+co_misuse(const char *func, const char *what)
+{
+	log_warnx("%s: %s", func, what);
+	abort();
+}
+
+void
 co_cancel(struct co_task *t)
 {
 	if (t->state == T_DONE)
 		return;
 	t->cancelled = true;
-	if (t->state == T_PARKED && t->shield == 0)
+	if (t->state == T_PARKED && t->shield == 0 && !t->nointr)
 		co_wake(t, -ECANCELED);
 }
 
 void
 co_shield_enter(void)
 {
-	assert(co_cur != NULL);
-	if (co_cur->shield++ == 0)
-		co_cur->shield_floor = co_cur->scope;
+	struct co_task *t = co_cur;
+
+	CO_MUST(t != NULL, "shield outside a task");
+	CO_MUST(t->shield < SHIELD_DEPTH_MAX, "shields nested too deep");
+	t->shield_floor[t->shield++] = t->scope;
 }
 
 void
 co_shield_exit(void)
 {
-	assert(co_cur != NULL && co_cur->shield > 0);
+	CO_MUST(co_cur != NULL && co_cur->shield > 0, "shield exit without enter");
 	co_cur->shield--;
+}
+
+/* The scopes that count for t end here: those of the innermost shield's
+ * floor and outside it are held off. */
+static struct co_scope *
+scope_floor(const struct co_task *t)
+{
+	return t->shield > 0 ? t->shield_floor[t->shield - 1] : NULL;
 }
 
 /* ---- parking ------------------------------------------------------------ */
@@ -482,7 +507,7 @@ static struct co_scope *
 earliest_scope(const struct co_task *t)
 {
 	struct co_scope *s, *best = NULL;
-	struct co_scope *floor = t->shield > 0 ? t->shield_floor : NULL;
+	struct co_scope *floor = scope_floor(t);
 
 	for (s = t->scope; s != floor; s = s->outer)
 		if (best == NULL || s->deadline < best->deadline)
@@ -494,7 +519,7 @@ earliest_scope(const struct co_task *t)
 static void
 expire_scopes(struct co_task *t, double now)
 {
-	struct co_scope *floor = t->shield > 0 ? t->shield_floor : NULL;
+	struct co_scope *floor = scope_floor(t);
 
 	for (struct co_scope *s = t->scope; s != floor; s = s->outer)
 		if (s->deadline <= now)
@@ -552,6 +577,10 @@ timers_cb(evutil_socket_t fd, short what, void *arg)
 		struct co_task *t = TASK_OF_TIMER(top);
 
 		co_theap_remove(&rt->timers, top);
+		/* A task already woken by a hand-off keeps what it got: its
+		 * scope did not interrupt anything. */
+		if (t->state != T_PARKED)
+			continue;
 		if (t->expiry_status == -ETIMEDOUT)
 			expire_scopes(t, now);
 		co_wake(t, t->expiry_status);
@@ -566,7 +595,7 @@ co_check(void)
 	struct co_scope *s;
 	double now;
 
-	assert(t != NULL && "co_check outside a task");
+	CO_MUST(t != NULL, "co_check outside a task");
 	if (t->cancelled && t->shield == 0)
 		return -ECANCELED;
 	if ((s = earliest_scope(t)) != NULL && s->deadline <= (now = co_now())) {
@@ -583,7 +612,7 @@ park(double deadline, int expiry_status, int flags)
 	struct co_scope *s;
 	double now;
 
-	assert(t != NULL && "await outside a task");
+	CO_MUST(t != NULL, "await outside a task");
 	if (deadline < 0)
 		deadline = INFINITY;
 	if (!(flags & PARK_NOINTR)) {
@@ -604,11 +633,9 @@ park(double deadline, int expiry_status, int flags)
 		timers_rearm(t->rt);
 	}
 	t->state = T_PARKED;
-	if (flags & PARK_NOINTR)
-		t->shield++;            /* co_cancel must not wake us */
+	t->nointr = flags & PARK_NOINTR;        /* co_cancel must not wake us */
 	switch_out(t, false);
-	if (flags & PARK_NOINTR)
-		t->shield--;
+	t->nointr = false;
 	timer_cancel(t);
 	return t->wake_status;
 }
@@ -638,7 +665,7 @@ co_yield(void)
 {
 	struct co_task *t = co_cur;
 
-	assert(t != NULL && "await outside a task");
+	CO_MUST(t != NULL, "await outside a task");
 	if (t->cancelled && t->shield == 0)
 		return -ECANCELED;
 	t->state = T_READY;
@@ -674,8 +701,8 @@ join_until(struct co_task *t, double deadline, int flags)
 {
 	int rc = 0;
 
-	assert(co_cur != NULL && co_cur != t);
-	assert(t->joiner == NULL || t->joiner == co_cur);
+	CO_MUST(co_cur != NULL && co_cur != t, "join outside a task, or of itself");
+	CO_MUST(t->joiner == NULL || t->joiner == co_cur, "two tasks join one");
 	while (t->state != T_DONE) {
 		t->joiner = co_cur;
 		rc = park(deadline, -ETIMEDOUT, flags);
@@ -721,7 +748,7 @@ co_scope_enter(struct co_scope *s, double timeout)
 {
 	struct co_task *t = co_cur;
 
-	assert(t != NULL && "scope outside a task");
+	CO_MUST(t != NULL, "scope outside a task");
 	s->deadline = timeout < 0 ? INFINITY : co_now() + timeout;
 	s->expired = false;
 	s->outer = t->scope;
@@ -733,7 +760,9 @@ co_scope_exit(struct co_scope *s)
 {
 	struct co_task *t = co_cur;
 
-	assert(t != NULL && t->scope == s && "scopes must nest");
+	CO_MUST(t != NULL && t->scope == s, "scopes must nest");
+	CO_MUST(t->shield == 0 || t->shield_floor[t->shield - 1] != s,
+	    "a scope entered before a shield is exited inside it");
 	t->scope = s->outer;
 	return s->expired ? -ETIMEDOUT : 0;
 }
@@ -744,13 +773,13 @@ int
 co_rt_run(struct co_rt *rt, co_fn fn, void *arg, int *result)
 {
 	struct co_task *t;
-	int rc;
+	int rc, lrc = 0;
 
 	if ((rc = co_spawn(rt, fn, arg, &t)) < 0)
 		return rc;
 	while (t->state != T_DONE) {
-		if (event_base_loop(rt->base, EVLOOP_ONCE) != 0)
-			break;                  /* no events left: t is stuck */
+		if ((lrc = event_base_loop(rt->base, EVLOOP_ONCE)) != 0)
+			break;                  /* 1: no events left, t is stuck */
 	}
 	if (t->state == T_DONE)
 		return take_result(t, result);
@@ -760,7 +789,7 @@ co_rt_run(struct co_rt *rt, co_fn fn, void *arg, int *result)
 		;
 	if (t->state == T_DONE)
 		(void)take_result(t, result);
-	return -EDEADLK;
+	return lrc < 0 ? -EIO : -EDEADLK;
 }
 
 void
@@ -768,6 +797,7 @@ co_rt_shutdown(struct co_rt *rt)
 {
 	struct co_task *t;
 
+	rt->shutting_down = true;
 	LIST_FOREACH(t, &rt->tasks, all)
 		co_cancel(t);
 	while (rt->running > 0) {

@@ -67,8 +67,10 @@ int co_rt_free(struct co_rt *rt);
  * ends, released).  For programs and tests. */
 int co_rt_run(struct co_rt *rt, co_fn fn, void *arg, int *result);
 
-/* Cancel every live task and run the loop until all have ended.  Detached
- * tasks are released; joinable ones wait for their co_join. */
+/* Cancel every live task and run the loop until all have ended; tasks
+ * spawned from then on (by clean-up code) start cancelled.  Detached tasks
+ * are released; joinable ones wait for their co_join.  The runtime stays
+ * in that state: for the end of a program. */
 void co_rt_shutdown(struct co_rt *rt);
 
 struct event_base *co_rt_base(struct co_rt *rt);
@@ -171,7 +173,10 @@ int co_scope_exit(struct co_scope *s);
  * await its clean-up (terminate a child and wait for it, hand back a lock).
  * Explicit timeouts and scopes entered inside the shield still apply, which
  * is how clean-up bounds itself.  Shields nest.  The cancel request and the
- * expired scopes stay recorded: awaits after the outermost exit fail again.
+ * expired scopes stay recorded: awaits after the shield fail again.  Each
+ * shield level holds off the scopes entered before it, so clean-up nested in
+ * clean-up is protected too (at most 16 levels).  Scopes and shields must
+ * nest: a scope entered before a shield cannot be exited inside it.
  */
 void co_shield_enter(void);
 void co_shield_exit(void);

@@ -6,7 +6,6 @@
  * cancellation happens as soon as the failure does, not when the waiter next
  * runs.  Children are joinable tasks that co_group_wait reaps in the end.
  */
-#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -29,7 +28,9 @@ struct co_group {
 	struct co_child **child;
 	size_t n, cap, ndone;
 	bool aborting;           /* cancelling every child */
-	bool waited;
+	bool waited;             /* co_group_wait was called */
+	bool returned;           /* ... and has returned: g is finished */
+	bool interrupted;        /* the waiter was cancelled or timed out */
 	int first_error;
 	struct co_waitq waiter;
 };
@@ -52,7 +53,7 @@ co_group_free(struct co_group *g)
 {
 	if (g == NULL)
 		return;
-	assert((g->n == 0 || g->waited) && "co_group_free before co_group_wait");
+	CO_MUST(g->n == 0 || g->returned, "co_group_free before co_group_wait");
 	for (size_t i = 0; i < g->n; i++)
 		free(g->child[i]);
 	free(g->child);
@@ -107,6 +108,7 @@ co_group_spawn(struct co_group *g, co_fn fn, void *arg)
 	struct co_child *c, **v;
 	int rc;
 
+	CO_MUST(!g->returned, "co_group_spawn after co_group_wait returned");
 	if (g->aborting)
 		return -ECANCELED;
 	if (g->n == g->cap) {
@@ -135,10 +137,11 @@ co_group_wait(struct co_group *g)
 {
 	int rc = 0;
 
-	assert(!g->waited && "co_group_wait called twice");
+	CO_MUST(!g->waited, "co_group_wait called twice");
 	g->waited = true;
 	while (g->ndone < g->n) {
 		if ((rc = co_waitq_wait(&g->waiter, CO_FOREVER, NULL)) < 0) {
+			g->interrupted = true;
 			group_abort(g);
 			break;
 		}
@@ -147,6 +150,7 @@ co_group_wait(struct co_group *g)
 	 * happens to us meanwhile. */
 	for (size_t i = 0; i < g->n; i++)
 		(void)co_reap(g->child[i]->task, NULL);
+	g->returned = true;
 	if (rc < 0)
 		return rc;
 	if (g->mode == CO_GROUP_ALL)            /* first in spawn order */
@@ -165,7 +169,7 @@ co_group_size(const struct co_group *g)
 int
 co_group_result(const struct co_group *g, size_t i, bool *cancelled)
 {
-	assert(i < g->n);
+	CO_MUST(i < g->n, "no such child");
 	if (cancelled != NULL)
 		*cancelled = g->child[i]->cancelled;
 	return g->child[i]->result;
@@ -189,8 +193,11 @@ co_gather(struct co_rt *rt, struct co_gather_item *items, size_t n)
 	size_t started = 0;
 	int rc = 0;
 
-	if (g == NULL)
+	if (g == NULL) {
+		for (size_t i = 0; i < n; i++)
+			items[i].result = -ENOMEM;
 		return -ENOMEM;
+	}
 	for (; started < n; started++)
 		if ((rc = co_group_spawn(g, items[started].fn, items[started].arg)) < 0)
 			break;
@@ -199,8 +206,10 @@ co_gather(struct co_rt *rt, struct co_gather_item *items, size_t n)
 	int wrc = co_group_wait(g);
 	for (size_t i = 0; i < n; i++)
 		items[i].result = i < started ? co_group_result(g, i, NULL) : -ENOMEM;
+	/* A child's own -ETIMEDOUT is its result, not gather's: only the
+	 * waiter's interruption is reported. */
+	if (rc == 0 && g->interrupted)
+		rc = wrc;
 	co_group_free(g);
-	if (rc < 0)
-		return rc;
-	return wrc == -ECANCELED || wrc == -ETIMEDOUT ? wrc : 0;
+	return rc;
 }

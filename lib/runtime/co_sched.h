@@ -38,6 +38,17 @@ bool co_wake(struct co_task *t, int status);
 /* The runtime the running task belongs to, or NULL outside tasks. */
 struct co_rt *co_current_rt(void);
 
+/* Misuse that would corrupt the runtime (an await outside a task, scopes
+ * that do not nest, a group freed under running children): checked in every
+ * build, NDEBUG or not — log what and where, then abort(). */
+#define CO_MUST(cond, what)                                             \
+	do {                                                            \
+		if (__builtin_expect(!(cond), 0))                       \
+			co_misuse(__func__, (what));                    \
+	} while (0)
+
+void co_misuse(const char *func, const char *what) __attribute__((noreturn));
+
 /* ---- wait queues ---------------------------------------------------------- */
 
 struct co_waiter {

@@ -2,10 +2,19 @@
  * co_stack.c — stack slots in arenas, guard pages, the overflow reporter.
  *
  * Arena layout, low to high addresses: [guard][stack][guard][stack]...
- * Stacks grow down, so each stack's guard sits just below it.  Free stacks
- * are kept LIFO (the most recently used, still cache- and TLB-warm, goes out
- * first); past `keep` free stacks, a returned stack's pages are dropped with
- * MADV_DONTNEED so a burst of 100,000 tasks does not pin its memory forever.
+ * Stacks grow down, so each stack's guard sits just below it.  The guard is
+ * 64 KiB, not one page: our code is built with -fstack-clash-protection,
+ * but glibc's is not, and some of its functions (strtold, printf's
+ * internals) open 13–33 KiB frames that would hop a single page and land in
+ * the next stack down — on the task record at its top.  A guard costs
+ * address space only: one MADV_GUARD_INSTALL or one mprotect range per
+ * stack, whatever its size.
+ *
+ * Free stacks are kept LIFO (the most recently used, still cache- and
+ * TLB-warm, goes out first).  Only the top `keep` of them stay resident: as
+ * more are returned, the oldest beyond that window has its pages dropped
+ * with MADV_DONTNEED, so a burst of 100,000 tasks does not pin its memory
+ * forever and the next spawn still gets a warm stack.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,14 +40,19 @@
 #define ARENA_MIN_BYTES (4u << 20)
 #define ARENA_MIN_SLOTS 16
 
+/* Below every stack; see the top of the file. */
+#define GUARD_BYTES (64u * 1024)
+
 struct co_stack_pool {
 	size_t page;             /* system page size */
 	size_t stack_size;       /* usable bytes per slot */
+	size_t guard;            /* guard bytes below each stack */
 	size_t slot_size;        /* guard + stack */
 	size_t arena_slots;
 	size_t keep;
 	void **free;             /* LIFO of free stack bases */
 	size_t nfree, free_cap;
+	size_t ncold;            /* free[0, ncold) have had their pages dropped */
 	void **arenas;
 	size_t narenas, arenas_cap;
 	size_t total;
@@ -59,7 +73,8 @@ co_stack_pool_new(size_t stack_size, size_t keep)
 	p->stack_size = (stack_size + p->page - 1) & ~(p->page - 1);
 	if (p->stack_size < 4 * p->page)
 		p->stack_size = 4 * p->page;
-	p->slot_size = p->stack_size + p->page;
+	p->guard = GUARD_BYTES > p->page ? GUARD_BYTES : p->page;
+	p->slot_size = p->stack_size + p->guard;
 	p->arena_slots = ARENA_MIN_BYTES / p->slot_size;
 	if (p->arena_slots < ARENA_MIN_SLOTS)
 		p->arena_slots = ARENA_MIN_SLOTS;
@@ -92,14 +107,14 @@ arena_guard(struct co_stack_pool *p, char *arena)
 		char *g = arena + i * p->slot_size;
 
 		if (guard_madvise_ok != 0 &&
-		    madvise(g, p->page, MADV_GUARD_INSTALL) == 0) {
+		    madvise(g, p->guard, MADV_GUARD_INSTALL) == 0) {
 			guard_madvise_ok = 1;
 			continue;
 		}
 		if (guard_madvise_ok == 1)
 			return -errno;
 		guard_madvise_ok = 0;
-		if (mprotect(g, p->page, PROT_NONE) == -1)
+		if (mprotect(g, p->guard, PROT_NONE) == -1)
 			return -errno;
 	}
 	p->guard_madvise = guard_madvise_ok == 1;
@@ -159,8 +174,10 @@ arena_add(struct co_stack_pool *p)
 	}
 	p->arenas[p->narenas++] = a;
 	/* Push in reverse so the lowest slot is handed out first. */
+	/* Fresh slots go on top: never touched, they cost nothing resident
+	 * until used, like cold ones. */
 	for (size_t i = p->arena_slots; i-- > 0;)
-		p->free[p->nfree++] = a + i * p->slot_size + p->page;
+		p->free[p->nfree++] = a + i * p->slot_size + p->guard;
 	p->total += p->arena_slots;
 	return 0;
 }
@@ -173,7 +190,10 @@ co_stack_get(struct co_stack_pool *p, struct co_stack *st)
 	if (p->nfree == 0 && (rc = arena_add(p)) < 0)
 		return rc;
 	st->base = p->free[--p->nfree];
+	if (p->ncold > p->nfree)
+		p->ncold = p->nfree;            /* took a cold one */
 	st->size = p->stack_size;
+	st->guard = p->guard;
 	st->vg_id = VALGRIND_STACK_REGISTER(st->base,
 	    (char *)st->base + st->size);
 	return 0;
@@ -183,9 +203,12 @@ void
 co_stack_put(struct co_stack_pool *p, const struct co_stack *st)
 {
 	VALGRIND_STACK_DEREGISTER(st->vg_id);
-	if (p->nfree >= p->keep)
-		(void)madvise(st->base, st->size, MADV_DONTNEED);
 	p->free[p->nfree++] = st->base;         /* capacity reserved at map */
+	/* Keep the top `keep` resident; drop the one that falls out. */
+	if (p->nfree - p->ncold > p->keep) {
+		(void)madvise(p->free[p->ncold], p->stack_size, MADV_DONTNEED);
+		p->ncold++;
+	}
 }
 
 void
@@ -200,11 +223,11 @@ co_stack_pool_stats(const struct co_stack_pool *p, struct co_stack_pool_stats *s
 /* ---- the overflow reporter ------------------------------------------------ */
 
 /* The stack running on this thread; read by the signal handler. */
-static __thread const struct co_stack *running_stack;
+static __thread const struct co_stack *running_stack
+    __attribute__((tls_model("initial-exec")));
 static struct sigaction old_segv, old_bus;
 static pthread_once_t reporter_once = PTHREAD_ONCE_INIT;
 static int reporter_err;
-static size_t reporter_page;
 
 void
 co_stack_set_running(const struct co_stack *st)
@@ -258,26 +281,41 @@ report_overflow(uintptr_t addr, const struct co_stack *st)
 	say(c, sizeof(c) - 1);
 }
 
+/* A signal that is not a guard-page hit goes to whoever had it before, as
+ * they asked for it.  We stay installed (a previous handler that survives
+ * its fault must not cost us the overflow report), and a signal sent by
+ * kill(2), which has no faulting instruction to re-run, is not lost. */
+static void
+chain(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+
+	if (old->sa_flags & SA_SIGINFO) {
+		old->sa_sigaction(sig, si, uc);
+	} else if (old->sa_handler == SIG_IGN) {
+		return;
+	} else if (old->sa_handler == SIG_DFL) {
+		signal(sig, SIG_DFL);
+		raise(sig);             /* SA_NODEFER: delivered at once */
+	} else {
+		old->sa_handler(sig);
+	}
+}
+
 static void
 reporter_handler(int sig, siginfo_t *si, void *uc)
 {
 	const struct co_stack *st = running_stack;
-	uintptr_t addr = (uintptr_t)si->si_addr, lo;
+	uintptr_t addr = (uintptr_t)si->si_addr;
 	int saved = errno;
 
-	(void)uc;
-	if (st != NULL) {
-		lo = (uintptr_t)st->base - reporter_page;
-		if (addr >= lo && addr < (uintptr_t)st->base) {
-			report_overflow(addr, st);
-			signal(sig, SIG_DFL);   /* re-fault: core dump */
-			errno = saved;
-			return;
-		}
+	if (st != NULL && si->si_code > 0 &&
+	    addr >= (uintptr_t)st->base - st->guard && addr < (uintptr_t)st->base) {
+		report_overflow(addr, st);
+		signal(sig, SIG_DFL);           /* re-fault: core dump */
+	} else {
+		chain(sig, si, uc);
 	}
-	/* Not ours: hand the signal to whoever had it before, by putting
-	 * their action back; the faulting instruction runs again. */
-	sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 	errno = saved;
 }
 
@@ -286,17 +324,21 @@ reporter_install(void)
 {
 	struct sigaction sa;
 
-	reporter_page = (size_t)sysconf(_SC_PAGESIZE);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = reporter_handler;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &old_segv) == -1 ||
-	    sigaction(SIGBUS, &sa, &old_bus) == -1)
+	if (sigaction(SIGSEGV, &sa, &old_segv) == -1)
 		reporter_err = -errno;
+	else if (sigaction(SIGBUS, &sa, &old_bus) == -1) {
+		reporter_err = -errno;
+		sigaction(SIGSEGV, &old_segv, NULL);    /* all or nothing */
+	}
 }
 
-/* Alternate signal stack of this thread, freed with the thread. */
+/* Alternate signal stack of this thread.  Never freed: the kernel may
+ * still deliver on it until the thread ends, and threads that run
+ * runtimes live as long as the program. */
 static __thread void *altstack;
 
 int

@@ -2,7 +2,7 @@
  * co_stack.h — the pool of coroutine stacks.
  *
  * Stacks are slots carved out of large mappings ("arenas"), each slot with a
- * guard page below it, transparent huge pages off (a 2 MiB page per 64 KiB
+ * 64 KiB guard region below it, transparent huge pages off (a 2 MiB page per 64 KiB
  * stack would defeat the point), and registered with valgrind while in use.
  * On kernels with MADV_GUARD_INSTALL (6.13+) a guard page costs no VMA, so an
  * arena of any number of stacks is one map entry; elsewhere each guard is an
@@ -24,6 +24,7 @@ struct co_stack_pool;
 struct co_stack {
 	void *base;          /* lowest usable byte (just above the guard page) */
 	size_t size;         /* usable bytes */
+	size_t guard;        /* guard bytes just below base */
 	unsigned vg_id;      /* valgrind stack id */
 };
 

@@ -23,13 +23,7 @@
 #include "co_sync.h"
 #include "log.h"
 
-/* Misuse that would corrupt a primitive: checked even with NDEBUG. */
-#define MUST(cond, what) do {						\
-	if (!(cond)) {							\
-		log_warnx("%s: %s", __func__, (what));			\
-		abort();						\
-	}								\
-} while (0)
+#define MUST(cond, what) CO_MUST(cond, what)
 
 struct co_sem {
 	unsigned value;                 /* free permits; > 0 only if no waiter */
