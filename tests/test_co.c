@@ -25,27 +25,6 @@
 
 static void flag_cb(evutil_socket_t, short, void *);
 
-/* ---- what the tutorial programs "print" ---------------------------------- */
-
-static char out[8192];
-
-static void
-say(const char *fmt, ...)
-{
-	size_t len = strlen(out);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out + len, sizeof(out) - len, fmt, ap);
-	va_end(ap);
-}
-
-static void
-out_reset(void)
-{
-	out[0] = '\0';
-}
-
 /* ---- basics ------------------------------------------------------------ */
 
 static int
@@ -113,7 +92,7 @@ say_after(void *arg)
 	struct say_after *s = arg;
 	int rc = co_sleep(s->delay);
 
-	say("%s\n", s->what);
+	tu_say("%s\n", s->what);
 	return rc;
 }
 
@@ -146,17 +125,17 @@ START_TEST(test_tutorial_sequential_vs_concurrent)
 {
 	double t0;
 
-	out_reset();
+	tu_out_reset();
 	t0 = co_now();
 	tu_run(sequential, NULL);
 	tu_assert_time(co_now() - t0, 0.5, 0.02);
-	ck_assert_str_eq(out, "hello\nworld\n");
+	ck_assert_str_eq(tu_out(), "hello\nworld\n");
 
-	out_reset();
+	tu_out_reset();
 	t0 = co_now();
 	tu_run(concurrent, NULL);
 	tu_assert_time(co_now() - t0, 0.3, 0.02);
-	ck_assert_str_eq(out, "hello\nworld\n");
+	ck_assert_str_eq(tu_out(), "hello\nworld\n");
 }
 END_TEST
 
@@ -169,7 +148,7 @@ worker(void *arg)
 
 	if (co_sleep(s->delay) < 0)
 		return -1;
-	say("%s ", s->what);
+	tu_say("%s ", s->what);
 	return 0;
 }
 
@@ -191,9 +170,9 @@ START_TEST(test_tutorial_workers_out_of_order)
 {
 	double t0 = co_now();
 
-	out_reset();
+	tu_out_reset();
 	tu_run(workers, NULL);
-	ck_assert_str_eq(out, "B C A ");
+	ck_assert_str_eq(tu_out(), "B C A ");
 	tu_assert_time(co_now() - t0, 0.03, 0.01);
 }
 END_TEST
@@ -212,10 +191,10 @@ cancellable(void *arg)
 {
 	struct cleanup_probe *p = arg;
 
-	say("cancel_me(): before sleep\n");
+	tu_say("cancel_me(): before sleep\n");
 	p->sleep_rc = co_sleep(3600);
 	if (p->sleep_rc == -ECANCELED) {
-		say("cancel_me(): cancel sleep\n");
+		tu_say("cancel_me(): cancel sleep\n");
 		/* Clean-up that itself awaits: only possible in a shield. */
 		co_shield_enter();
 		p->cleanup_sleep_rc = co_sleep(0.01);
@@ -223,7 +202,7 @@ cancellable(void *arg)
 		p->after_shield_rc = co_sleep(0.01);
 		p->cleaned = true;
 	}
-	say("cancel_me(): after sleep\n");
+	tu_say("cancel_me(): after sleep\n");
 	return p->sleep_rc;
 }
 
@@ -241,7 +220,7 @@ cancel_main(void *arg)
 	co_cancel(t);                           /* idempotent */
 	ck_assert_int_eq(co_join(t, &r), 0);
 	tu_assert_time(co_now() - t0, 0.01, 0.005);   /* just the clean-up */
-	say("main(): cancel_me is cancelled now\n");
+	tu_say("main(): cancel_me is cancelled now\n");
 	return r;
 }
 
@@ -249,12 +228,12 @@ START_TEST(test_tutorial_cancel_with_cleanup)
 {
 	struct cleanup_probe p = { 0 };
 
-	out_reset();
+	tu_out_reset();
 	ck_assert_int_eq(tu_run(cancel_main, &p), -ECANCELED);
 	ck_assert(p.cleaned);
 	ck_assert_int_eq(p.cleanup_sleep_rc, 0);
 	ck_assert_int_eq(p.after_shield_rc, -ECANCELED);   /* sticky */
-	ck_assert_str_eq(out, "cancel_me(): before sleep\n"
+	ck_assert_str_eq(tu_out(), "cancel_me(): before sleep\n"
 	    "cancel_me(): cancel sleep\n"
 	    "cancel_me(): after sleep\n"
 	    "main(): cancel_me is cancelled now\n");

@@ -10,19 +10,6 @@
 #include "co_group.h"
 #include "testutil.h"
 
-static char out[4096];
-
-static void
-say(const char *fmt, ...)
-{
-	size_t len = strlen(out);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out + len, sizeof(out) - len, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- tutorial: gather keeps submission order ---------------------------- */
 
 struct factorial {
@@ -39,13 +26,13 @@ factorial(void *arg)
 	int rc;
 
 	for (int i = 2; i <= f->number; i++) {
-		say("Task %s: Compute factorial(%d), currently i=%d...\n",
+		tu_say("Task %s: Compute factorial(%d), currently i=%d...\n",
 		    f->name, f->number, i);
 		if ((rc = co_sleep(0.05)) < 0)
 			return rc;
 		v *= i;
 	}
-	say("Task %s: factorial(%d) = %ld\n", f->name, f->number, v);
+	tu_say("Task %s: factorial(%d) = %ld\n", f->name, f->number, v);
 	f->value = v;
 	return 0;
 }
@@ -60,7 +47,7 @@ gather_tutorial(void *arg)
 	for (int i = 0; i < 3; i++)
 		it[i] = (struct co_gather_item){ factorial, &f[i], -1 };
 	ck_assert_int_eq(co_gather(tu_rt, it, 3), 0);
-	say("[%ld, %ld, %ld]\n", f[0].value, f[1].value, f[2].value);
+	tu_say("[%ld, %ld, %ld]\n", f[0].value, f[1].value, f[2].value);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(it[i].result, 0);
 	return 0;
@@ -70,9 +57,9 @@ START_TEST(test_tutorial_gather)
 {
 	double t0 = co_now();
 
-	out[0] = '\0';
+	tu_out_reset();
 	tu_run(gather_tutorial, NULL);
-	ck_assert_str_eq(out,
+	ck_assert_str_eq(tu_out(),
 	    "Task A: Compute factorial(2), currently i=2...\n"
 	    "Task B: Compute factorial(3), currently i=2...\n"
 	    "Task C: Compute factorial(4), currently i=2...\n"

@@ -2,7 +2,10 @@
  * testutil.c — see testutil.h.
  */
 #include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -11,6 +14,31 @@
 struct event_base *tu_base;
 struct co_rt *tu_rt;
 static int tu_fds;
+
+static char tu_outbuf[8192];
+
+void
+tu_say(const char *fmt, ...)
+{
+	size_t len = strlen(tu_outbuf);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tu_outbuf + len, sizeof(tu_outbuf) - len, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+tu_out(void)
+{
+	return tu_outbuf;
+}
+
+void
+tu_out_reset(void)
+{
+	tu_outbuf[0] = '\0';
+}
 
 int
 tu_fd_count(void)

@@ -25,6 +25,12 @@ void tu_teardown(void);
  * test if the loop deadlocks. */
 int tu_run(co_fn fn, void *arg);
 
+/* What tutorial programs "print", captured for assertions: tu_say appends
+ * (printf-style), tu_out is everything said since tu_out_reset. */
+void tu_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *tu_out(void);
+void tu_out_reset(void);
+
 /* Number of open file descriptors of this process. */
 int tu_fd_count(void);
 
