@@ -852,7 +852,6 @@ queue_suite(void)
 {
 	Suite *s = suite_create("queue");
 	TCase *tc = tcase_create("queue");
-	const char *fork = getenv("CK_FORK");
 
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 60);
@@ -872,7 +871,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_remove_wrapped);
 	tcase_add_test(tc, test_stress_no_loss);
-	if (fork == NULL || strcmp(fork, "no") != 0)
+	if (tu_forking())
 		tcase_add_test_raise_signal(tc, test_free_busy_aborts,
 		    SIGABRT);
 	suite_add_tcase(s, tc);

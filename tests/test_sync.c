@@ -1184,7 +1184,6 @@ sync_suite(void)
 {
 	Suite *s = suite_create("sync");
 	TCase *tc = tcase_create("sync");
-	const char *fork = getenv("CK_FORK");
 
 	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 60);
@@ -1210,7 +1209,7 @@ sync_suite(void)
 	tcase_add_test(tc, test_cond_scope_expired_reacquire);
 	tcase_add_test(tc, test_cond_cancel_scope);
 	/* Misuse aborts; only testable when each test has its own process. */
-	if (fork == NULL || strcmp(fork, "no") != 0) {
+	if (tu_forking()) {
 		tcase_add_test_raise_signal(tc, test_sem_free_busy_aborts,
 		    SIGABRT);
 		tcase_add_test_raise_signal(tc, test_lock_nonowner_aborts,

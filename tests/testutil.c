@@ -56,6 +56,14 @@ tu_fd_count(void)
 	return n - 1;                   /* the DIR's own fd */
 }
 
+bool
+tu_forking(void)
+{
+	const char *f = getenv("CK_FORK");
+
+	return f == NULL || strcmp(f, "no") != 0;
+}
+
 double
 tu_slow(void)
 {

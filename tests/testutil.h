@@ -10,6 +10,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "co.h"
 
@@ -30,6 +31,11 @@ int tu_run(co_fn fn, void *arg);
 void tu_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *tu_out(void);
 void tu_out_reset(void);
+
+/* Does each test run in its own process (Check's fork mode)?  Tests that
+ * expect a crash or an abort can only run then (not under valgrind's
+ * CK_FORK=no). */
+bool tu_forking(void);
 
 /* Number of open file descriptors of this process. */
 int tu_fd_count(void);
