@@ -535,6 +535,8 @@ worker_main(void *arg)
 		w->job = NULL;
 		if (co_cancelled())     /* sticky: this task is spent */
 			break;
+		if (co_queue_len(q->cq) == 0)
+			co_stack_trim();        /* idle now: one page is enough */
 	}
 	LIST_REMOVE(w, link);
 	free(w);
