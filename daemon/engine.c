@@ -310,7 +310,7 @@ job_run(struct job *j)
 	rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
 	if (run.result != NULL)
-		text = json_dumps(run.result, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		text = json_dumps(run.result, JSON_COMPACT | JSON_REAL_PRECISION(16));
 	json_decref(run.result);
 	if (rc == 0)
 		job_end(j, STORE_SUCCEEDED, text, NULL);
@@ -726,7 +726,7 @@ job_row(const struct job *j, const char *name, struct store_new_job *row,
     char **textp)
 {
 	if ((*textp = json_dumps(j->args, JSON_COMPACT |
-	    JSON_REAL_PRECISION(15))) == NULL)
+	    JSON_REAL_PRECISION(16))) == NULL)
 		return -ENOMEM;
 	memset(row, 0, sizeof(*row));
 	row->queue = j->q->name;
