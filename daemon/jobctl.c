@@ -170,6 +170,8 @@ enum { OPT_JSON = 256, OPT_VERSION, OPT_NOWAIT, OPT_WAIT, OPT_FAIL_FAST,
 static int
 opt_global(struct ctl *ctl, int c, char **argv)
 {
+	const char *hint;
+
 	switch (c) {
 	case 's':
 		ctl->socket = optarg;
@@ -195,12 +197,14 @@ opt_global(struct ctl *ctl, int c, char **argv)
 		    argv[optind - 1]);
 	case '?':
 		/* An exec command's own options are the usual surprise. */
-		if (ctl->cmd != NULL && strcmp(ctl->cmd->name, "submit") == 0)
-			fprintf(stderr, "jobctl: a command's options go after "
-			    "--: jobctl submit exec -- CMD [ARG...]\n");
+		hint = ctl->cmd != NULL && strcmp(ctl->cmd->name, "submit") ==
+		    0 ? " (an exec command's own options go after --: jobctl "
+		    "submit exec -- CMD [ARG...])" : "";
 		if (optopt != 0)
-			return usage_err(ctl, "unknown option -%c", optopt);
-		return usage_err(ctl, "unknown option %s", argv[optind - 1]);
+			return usage_err(ctl, "unknown option -%c%s", optopt,
+			    hint);
+		return usage_err(ctl, "unknown option %s%s", argv[optind - 1],
+		    hint);
 	}
 	return CTL_OTHER;
 }
