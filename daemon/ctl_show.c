@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl_json.h"
 #include "ctl_show.h"
 #include "log.h"
 #include "proto.h"
@@ -97,7 +98,7 @@ value_text(const json_t *v)
 
 	if (json_is_string(v))
 		return ctl_clean(json_string_value(v));
-	dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	dump = ctl_json_text(v);
 	if (dump == NULL)
 		fatalx("out of memory");
 	s = ctl_clean(dump);

@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "ctl_args.h"
 #include "ctl_conn.h"
+#include "ctl_json.h"
 #include "ctl_show.h"
 #include "log.h"
 #include "proto.h"
@@ -403,7 +404,7 @@ ctl_call(struct ctl *ctl, json_t *req, json_t **ans)
 		json_decref(req);
 		return rc;
 	}
-	text = json_dumps(req, JSON_COMPACT);
+	text = ctl_json_text(req);
 	json_decref(req);
 	if (text == NULL)
 		fatalx("out of memory");

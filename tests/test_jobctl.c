@@ -31,6 +31,7 @@
 
 #include "ctl_args.h"
 #include "ctl_conn.h"
+#include "ctl_json.h"
 #include "ctl_show.h"
 #include "testutil.h"
 
@@ -514,7 +515,7 @@ START_TEST(test_submit_shorthands)
 	    ANS_ID(6), ANS_ID(7), NULL);
 	CTL("submit", "sleep", "0.5");
 	ck_run(0, "1\n", "");
-	CTL("submit", "sleep", "2");
+	CTL("submit", "sleep", "0.3");
 	ck_run(0, "2\n", "");
 	CTL("submit", "exec", "--", "ls", "-l", "/tmp dir", "--json");
 	ck_run(0, "3\n", "");
@@ -527,7 +528,7 @@ START_TEST(test_submit_shorthands)
 	CTL("submit", "exec", "{\"argv\":[\"true\"],\"cwd\":\"/\"}");
 	ck_run(0, "7\n", "");
 	ck_sent("{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0.5}}\n"
-	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":2}}\n"
+	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0.3}}\n"
 	    "{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":[\"ls\","
 	    "\"-l\",\"/tmp dir\",\"--json\"]}}\n"
 	    "{\"op\":\"submit\",\"kind\":\"http\",\"args\":{\"url\":"
@@ -1096,6 +1097,7 @@ START_TEST(test_conn_lines)
 		fake_write(sv[1], "e\n", 2);
 		fake_write(sv[1], data, big + 1);
 		fake_write(sv[1], "\ntail", 5);
+		free(data);
 		_exit(0);
 	}
 	close(sv[1]);
@@ -1165,6 +1167,21 @@ START_TEST(test_args_numbers)
 }
 END_TEST
 
+START_TEST(test_json_text)
+{
+	json_t *v = json_pack("{s:f,s:f,s:f,s:f,s:s,s:[i,f,b,n],s:{}}", "a",
+	    0.1, "b", 0.1 + 0.2, "c", 2.0, "d", 1e300, "e", "q\"\\\n\x01\xc3\xa9/",
+	    "f", (json_int_t)-7, -0.0, 1, "g");
+	char *t = ctl_json_text(v);
+
+	ck_assert_str_eq(t, "{\"a\":0.1,\"b\":0.30000000000000004,\"c\":2.0,"
+	    "\"d\":1e+300,\"e\":\"q\\\"\\\\\\n\\u0001\xc3\xa9/\","
+	    "\"f\":[-7,-0.0,true,null],\"g\":{}}");
+	free(t);
+	json_decref(v);
+}
+END_TEST
+
 START_TEST(test_show_clean)
 {
 	char *s = ctl_clean("a\tb\x1b[0m\x7f\xc2\x85\xc3\xa9");
@@ -1207,6 +1224,7 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_conn_lines);
 	tcase_add_test(tc, test_conn_open_errors);
 	tcase_add_test(tc, test_args_numbers);
+	tcase_add_test(tc, test_json_text);
 	tcase_add_test(tc, test_show_clean);
 	suite_add_tcase(s, tc);
 	return s;
