@@ -60,8 +60,8 @@ ctl_json_parse(const char *text, size_t len, const char *what,
 	*out = NULL;
 	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (v == NULL) {
-		err_set(err, errlen, "%s: invalid JSON at line %d, column %d: %s",
-		    what, je.line, je.column, je.text);
+		err_set(err, errlen, "%s: invalid JSON at line %d, column "
+		    "%d: %s", what, je.line, je.column, je.text);
 		return -EINVAL;
 	}
 	if (json_typeof(v) != want) {
@@ -172,7 +172,7 @@ ctl_check_string(const char *s, const char *what, size_t max, char *err,
 	return 0;
 }
 
-/* ---- submit shorthands ---------------------------------------------------- */
+/* ---- submit shorthands --------------------------------------------------- */
 
 /* Shorthands take the words after KIND; each returns 0 and *out, or
  * -EINVAL. */
@@ -266,4 +266,73 @@ ctl_args_build(const char *kind, int nwords, char *const *words,
 	err_set(err, errlen, "submit %s: expected ARGS-JSON, one JSON object "
 	    "such as '{\"key\":\"value\"}'", kind);
 	return -EINVAL;
+}
+
+/* ---- submit-group files -------------------------------------------------- */
+
+/* Read all of f into a NUL-terminated buffer (owned): 0, -EFBIG past max
+ * bytes, or -errno. */
+static int
+read_all(FILE *f, size_t max, char **out, size_t *len)
+{
+	size_t cap = 0, n = 0, got;
+	char *buf = NULL, *nb;
+
+	do {
+		if (n + 1 >= cap) {
+			cap = cap ? cap * 2 : 64 * 1024;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - 1 - n, f);
+		n += got;
+	} while (got > 0 && n <= max);
+	if (ferror(f) || n > max) {
+		free(buf);
+		return ferror(f) ? -EIO : -EFBIG;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int
+ctl_read_jobs(const char *path, size_t max, json_t **jobs, char *err,
+    size_t errlen)
+{
+	bool in = strcmp(path, "-") == 0;
+	const char *what = in ? "stdin" : path;
+	FILE *f = in ? stdin : fopen(path, "r");
+	size_t len = 0;
+	char *text;
+	int rc;
+
+	*jobs = NULL;
+	if (f == NULL) {
+		err_set(err, errlen, "%s: %s", what, strerror(errno));
+		return -EINVAL;
+	}
+	rc = read_all(f, max, &text, &len);
+	if (!in)
+		fclose(f);
+	if (rc < 0) {
+		err_set(err, errlen, "%s: %s", what, rc == -EFBIG ?
+		    "file too large" : strerror(-rc));
+		return -EINVAL;
+	}
+	rc = ctl_json_parse(text, len, what, JSON_ARRAY, jobs, err, errlen);
+	free(text);
+	for (size_t i = 0; rc == 0 && i < json_array_size(*jobs); i++)
+		if (!json_is_object(json_array_get(*jobs, i))) {
+			err_set(err, errlen, "%s: jobs[%zu] is not a JSON "
+			    "object", what, i);
+			json_decref(*jobs);
+			*jobs = NULL;
+			rc = -EINVAL;
+		}
+	return rc;
 }

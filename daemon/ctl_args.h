@@ -59,4 +59,11 @@ int ctl_parse_seconds(const char *s, const char *what, json_t **out,
 int ctl_check_string(const char *s, const char *what, size_t max, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 
+/* The jobs of a submit-group file, path or "-" for stdin: a JSON array of
+ * job objects, at most max bytes.  0 and *jobs (a new reference), or
+ * -EINVAL: "FILE: No such file or directory", "FILE: invalid JSON at line
+ * L, column C: ...", "stdin: jobs[3] is not a JSON object". */
+int ctl_read_jobs(const char *path, size_t max, json_t **jobs, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
+
 #endif /* JOBD_CTL_ARGS_H */

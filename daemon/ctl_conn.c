@@ -82,13 +82,15 @@ ctl_conn_send(struct ctl_conn *c, const char *line, size_t len)
 		if (n == -1)
 			return -errno;
 		/* Step past what was written, partly into an iovec maybe. */
-		while (msg.msg_iovlen > 0 && (size_t)n >= msg.msg_iov->iov_len) {
+		while (msg.msg_iovlen > 0 &&
+		    (size_t)n >= msg.msg_iov->iov_len) {
 			n -= msg.msg_iov->iov_len;
 			msg.msg_iov++;
 			msg.msg_iovlen--;
 		}
 		if (msg.msg_iovlen > 0) {
-			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + n;
+			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base +
+			    n;
 			msg.msg_iov->iov_len -= n;
 		}
 	}

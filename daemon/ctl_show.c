@@ -20,7 +20,7 @@
 #include "log.h"
 #include "proto.h"
 
-/* ---- text ----------------------------------------------------------------- */
+/* ---- text ---------------------------------------------------------------- */
 
 static char * __attribute__((format(printf, 1, 2)))
 xasprintf(const char *fmt, ...)
@@ -54,7 +54,8 @@ ctl_clean(const char *s)
 			o += sprintf(o, "\\x%c%c", hex[*p >> 4], hex[*p & 15]);
 		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
 			p++;
-			o += sprintf(o, "\\u00%c%c", hex[*p >> 4], hex[*p & 15]);
+			o += sprintf(o, "\\u00%c%c", hex[*p >> 4],
+			    hex[*p & 15]);
 		} else {
 			*o++ = (char)*p;
 		}
@@ -186,7 +187,7 @@ job_duration(const json_t *job, double now, double *out)
 	return true;
 }
 
-/* ---- key: value lines ----------------------------------------------------- */
+/* ---- key: value lines ---------------------------------------------------- */
 
 struct kv {
 	const char *key;
@@ -327,7 +328,7 @@ ctl_show_job(FILE *f, const json_t *job, double now)
 	kv_flush(f, &l);
 }
 
-/* ---- tables --------------------------------------------------------------- */
+/* ---- tables -------------------------------------------------------------- */
 
 /* A table of cells; column c is right-aligned when right[c]. */
 struct table {
@@ -397,7 +398,7 @@ table_flush(FILE *f, struct table *t)
 	free(t->width);
 }
 
-/* ---- jobs ----------------------------------------------------------------- */
+/* ---- jobs ---------------------------------------------------------------- */
 
 enum { COL_ID, COL_QUEUE, COL_KIND, COL_STATE, COL_ATTEMPTS, COL_CREATED,
 	COL_DURATION, COL_SUMMARY, NCOLS };
@@ -495,7 +496,7 @@ ctl_show_tally(FILE *f, const json_t *jobs)
 	fputc('\n', f);
 }
 
-/* ---- stats ---------------------------------------------------------------- */
+/* ---- stats --------------------------------------------------------------- */
 
 /* The stats columns every jobd sends; others found are appended. */
 static const char *const stats_known[] = { "queued", "running", "workers",

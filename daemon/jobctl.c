@@ -25,17 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#include "conf.h"
 #include "ctl_args.h"
-#include "ctl_conn.h"
-#include "ctl_json.h"
+#include "ctl_call.h"
 #include "ctl_show.h"
 #include "log.h"
 #include "proto.h"
@@ -44,32 +39,8 @@
 #define JOBD_VERSION "0.0.0"
 #endif
 
-/* Where jobd listens when nothing says otherwise: the socket key's default
- * in jobd's config (conf/jobd.conf). */
-#define CTL_DEFAULT_SOCKET "/run/jobd/jobd.sock"
-
 /* The largest submit-group file: jobd's max_line cannot exceed it. */
 #define CTL_GROUP_FILE_MAX (64 * 1024 * 1024)
-
-enum ctl_exit {
-	CTL_OK = 0,
-	CTL_FAIL = 1,     /* an error answer, or a job that did not succeed */
-	CTL_USAGE = 2,    /* a bad command line; nothing sent */
-	CTL_CONNECT = 3,  /* jobd not reachable, or gone before answering */
-	CTL_CONTINUE = -1, /* internal: go on */
-	CTL_OTHER = -2     /* internal: not a global option */
-};
-
-/* One invocation. */
-struct ctl {
-	const char *socket; /* -s PATH, else resolved at connect */
-	const char *config; /* -c FILE */
-	const char *origin; /* where socket came from, for messages */
-	char *conf_socket;  /* the socket read from -c FILE, owned */
-	bool json;          /* --json: raw answer lines on stdout */
-	struct ctl_conn *conn;
-	const struct cmd *cmd;
-};
 
 struct cmd {
 	const char *name;
@@ -78,23 +49,10 @@ struct cmd {
 	const char *help;     /* what it does, and its options */
 };
 
-static const struct cmd cmds[];
-static const size_t ncmds;
+static void usage_all(FILE *f);
+static int cmd_help(struct ctl *ctl, int argc, char **argv);
 
-/* ---- messages and usage ----------------------------------------------------- */
-
-static void __attribute__((format(printf, 1, 2)))
-say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fputs("jobctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+/* ---- messages and usage -------------------------------------------------- */
 
 /* A usage error in the current command: the message, its synopsis, exit
  * 2. */
@@ -119,28 +77,6 @@ usage_err(struct ctl *ctl, const char *fmt, ...)
 }
 
 static void
-usage_all(FILE *f)
-{
-	fputs("usage: jobctl [-s PATH | -c FILE] [--json] COMMAND [ARGS...]\n"
-	    "\njobd's command-line client.\n\nCommands:\n", f);
-	for (size_t i = 0; i < ncmds; i++)
-		fprintf(f, "  %s%s%s\n", cmds[i].name,
-		    *cmds[i].synopsis ? " " : "", cmds[i].synopsis);
-	fputs("\nOptions (before or after COMMAND):\n"
-	    "  -s, --socket PATH  jobd's socket (default: $JOBD_SOCKET, else "
-	    CTL_DEFAULT_SOCKET ")\n"
-	    "  -c, --config FILE  use the socket named in jobd's config FILE\n"
-	    "      --json         print jobd's raw answer lines, not text\n"
-	    "  -h, --help         this help; 'jobctl COMMAND --help' for one "
-	    "command\n"
-	    "      --version      print jobctl's version\n"
-	    "\nExit status: 0 success (wait: every job succeeded); 1 jobd "
-	    "answered an error,\nor a waited job did not succeed; 2 usage "
-	    "error; 3 jobd not reachable.\n"
-	    "Reference: docs/JOBCTL.md.\n", f);
-}
-
-static void
 usage_cmd(const struct cmd *cmd)
 {
 	printf("usage: jobctl %s%s%s\n\n%s", cmd->name,
@@ -149,12 +85,12 @@ usage_cmd(const struct cmd *cmd)
 	    "'jobctl --help').\n");
 }
 
-/* ---- options ---------------------------------------------------------------- */
+/* ---- options ------------------------------------------------------------- */
 
 /* Long options every command takes; their short forms are in GLOBAL_SHORT.
  * Values past 255 are options without a short form. */
 enum { OPT_JSON = 256, OPT_VERSION, OPT_NOWAIT, OPT_WAIT, OPT_FAIL_FAST,
-	OPT_MAX_ATTEMPTS, OPT_GROUP, OPT_REASON, OPT_STATE, OPT_LIMIT };
+	OPT_MAX_ATTEMPTS, OPT_STATE, OPT_LIMIT };
 
 #define GLOBAL_SHORT ":s:c:h"
 #define GLOBAL_LONG                                          \
@@ -233,287 +169,7 @@ opt_words(struct ctl *ctl, int argc, char **argv, int want,
 			return usage_err(ctl, "%s", err);                \
 	} while (0)
 
-/* ---- talking to jobd -------------------------------------------------------- */
-
-/* Settle which socket to use: -s, then -c FILE's socket key, then
- * JOBD_SOCKET, then the default. */
-static int
-ctl_resolve(struct ctl *ctl)
-{
-	char err[CONF_ERRLEN];
-	struct conf *conf;
-	const char *env;
-
-	if (ctl->socket != NULL && ctl->config != NULL)
-		return usage_err(ctl, "give -s PATH or -c FILE, not both");
-	if (ctl->socket != NULL)
-		return CTL_CONTINUE;
-	if (ctl->config != NULL) {
-		if (conf_load(ctl->config, &conf, err, sizeof(err)) < 0) {
-			say("%s", err);
-			return CTL_USAGE;
-		}
-		ctl->conf_socket = strdup(conf_daemon(conf)->socket);
-		conf_free(conf);
-		if (ctl->conf_socket == NULL)
-			fatalx("out of memory");
-		ctl->socket = ctl->conf_socket;
-		ctl->origin = "from the config";
-	} else if ((env = getenv("JOBD_SOCKET")) != NULL && *env != '\0') {
-		ctl->socket = env;
-		ctl->origin = "from JOBD_SOCKET";
-	} else {
-		ctl->socket = CTL_DEFAULT_SOCKET;
-		ctl->origin = "the default";
-	}
-	return CTL_CONTINUE;
-}
-
-/* Explain why connecting failed, with what to do about it. */
-static void
-connect_failed(const struct ctl *ctl, int rc)
-{
-	struct stat st;
-	const char *hint = "is jobd running? Start it with 'jobd -c FILE', "
-	    "or point jobctl at its socket with -s PATH or JOBD_SOCKET=PATH";
-
-	switch (rc) {
-	case -ENOENT:
-	case -ENOTDIR:
-		say("cannot connect to jobd at %s (%s): no such socket\n"
-		    "jobctl: %s", ctl->socket, ctl->origin, hint);
-		break;
-	case -ECONNREFUSED:
-		if (stat(ctl->socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-			say("cannot connect to jobd at %s (%s): not a socket",
-			    ctl->socket, ctl->origin);
-			break;
-		}
-		say("cannot connect to jobd at %s (%s): connection refused, "
-		    "nobody is listening there (a socket left by a jobd that "
-		    "is gone?)\njobctl: %s", ctl->socket, ctl->origin, hint);
-		break;
-	case -EACCES:
-	case -EPERM:
-		say("cannot connect to jobd at %s (%s): permission denied\n"
-		    "jobctl: the socket's owner, group and mode decide who may "
-		    "connect (jobd's socket_mode and socket_group keys); ask "
-		    "to be added to that group, or use another jobd",
-		    ctl->socket, ctl->origin);
-		break;
-	case -ENAMETOOLONG:
-		say("cannot connect to jobd at %s (%s): the path is longer "
-		    "than a Unix socket address allows (107 bytes)",
-		    ctl->socket, ctl->origin);
-		break;
-	default:
-		say("cannot connect to jobd at %s (%s): %s\njobctl: %s",
-		    ctl->socket, ctl->origin, strerror(-rc), hint);
-	}
-}
-
-static int
-ctl_connect(struct ctl *ctl)
-{
-	int rc;
-
-	if (ctl->conn != NULL)
-		return CTL_CONTINUE;
-	if ((rc = ctl_resolve(ctl)) != CTL_CONTINUE)
-		return rc;
-	if ((rc = ctl_conn_open(ctl->socket, &ctl->conn)) < 0) {
-		connect_failed(ctl, rc);
-		return CTL_CONNECT;
-	}
-	return CTL_CONTINUE;
-}
-
-/* Read one answer line: CTL_CONTINUE with *line, or an exit status after
- * saying what went wrong. */
-static int
-ctl_read(struct ctl *ctl, char **line, size_t *len)
-{
-	int rc = ctl_conn_recv(ctl->conn, line, len);
-
-	switch (rc) {
-	case 0:
-		return CTL_CONTINUE;
-	case -EPIPE:
-	case -ECONNRESET:
-		say("jobd at %s closed the connection without answering",
-		    ctl->socket);
-		return CTL_CONNECT;
-	case -EBADMSG:
-		say("jobd at %s closed the connection in the middle of an "
-		    "answer", ctl->socket);
-		return CTL_CONNECT;
-	case -EMSGSIZE:
-		say("jobd's answer is longer than %zu bytes; not read",
-		    CTL_LINE_MAX);
-		return CTL_FAIL;
-	default:
-		say("reading from jobd at %s: %s", ctl->socket, strerror(-rc));
-		return CTL_CONNECT;
-	}
-}
-
-/* Check an answer line; print "jobctl: CODE: message" for an error. */
-static int
-ctl_answer(const char *line, size_t len, json_t **ans)
-{
-	const char *code, *msg;
-	json_error_t je;
-	json_t *e;
-	char *m;
-
-	*ans = json_loadb(line, len, 0, &je);
-	if (*ans == NULL || !json_is_boolean(json_object_get(*ans, "ok"))) {
-		say("not a jobd answer: %s", *ans == NULL ? je.text :
-		    "no \"ok\" field");
-		json_decref(*ans);
-		*ans = NULL;
-		return CTL_FAIL;
-	}
-	if (json_is_true(json_object_get(*ans, "ok")))
-		return CTL_CONTINUE;
-	e = json_object_get(*ans, "error");
-	code = json_string_value(json_object_get(e, "code"));
-	msg = json_string_value(json_object_get(e, "message"));
-	m = ctl_clean(msg ? msg : "(no message)");
-	say("%s: %s", code ? code : "error", m);
-	free(m);
-	json_decref(*ans);
-	*ans = NULL;
-	return CTL_FAIL;
-}
-
-/* Send req (stolen) and read its answer.  CTL_CONTINUE with *ans (owned)
- * when jobd answered ok; else the exit status, the reason said.  With
- * --json the raw answer line goes to stdout, error or not. */
-static int
-ctl_call(struct ctl *ctl, json_t *req, json_t **ans)
-{
-	char *text, *line;
-	size_t len;
-	int rc, sent;
-
-	*ans = NULL;
-	if (req == NULL)
-		fatalx("out of memory");
-	if ((rc = ctl_connect(ctl)) != CTL_CONTINUE) {
-		json_decref(req);
-		return rc;
-	}
-	text = ctl_json_text(req);
-	json_decref(req);
-	if (text == NULL)
-		fatalx("out of memory");
-	sent = ctl_conn_send(ctl->conn, text, strlen(text));
-	free(text);
-	/* A jobd that refuses us (too many connections) says why and then
-	 * closes: read what it said even when the write failed. */
-	if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET) {
-		say("writing to jobd at %s: %s", ctl->socket, strerror(-sent));
-		return CTL_CONNECT;
-	}
-	if ((rc = ctl_read(ctl, &line, &len)) != CTL_CONTINUE)
-		return rc;
-	if (ctl->json) {
-		fwrite(line, 1, len, stdout);
-		fputc('\n', stdout);
-	}
-	return ctl_answer(line, len, ans);
-}
-
-/* ---- shared by several commands ----------------------------------------------- */
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Columns of the terminal on stdout, or 0 when it is not one. */
-static int
-term_width(void)
-{
-	struct winsize ws;
-
-	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws)
-	    == -1)
-		return 0;
-	return ws.ws_col;
-}
-
-/* Whether every job of jobs (an array) ended succeeded. */
-static bool
-all_succeeded(const json_t *jobs)
-{
-	const char *state;
-
-	for (size_t i = 0; i < json_array_size(jobs); i++) {
-		state = json_string_value(json_object_get(
-		    json_array_get(jobs, i), "state"));
-		if (state == NULL || strcmp(state, "succeeded") != 0)
-			return false;
-	}
-	return true;
-}
-
-/* Show a wait answer (one job or a group's) and turn it into the exit
- * status: 0 only if every job succeeded.  Frees ans. */
-static int
-show_waited(struct ctl *ctl, json_t *ans)
-{
-	json_t *job = json_object_get(ans, "job");
-	json_t *jobs = json_object_get(ans, "jobs");
-	json_t *one = NULL;
-	int rc;
-
-	if (json_is_object(job)) {
-		if ((jobs = one = json_array()) == NULL ||
-		    json_array_append(one, job) < 0)
-			fatalx("out of memory");
-		if (!ctl->json)
-			ctl_show_job(stdout, job, now());
-	} else if (json_is_array(jobs)) {
-		if (!ctl->json) {
-			ctl_show_jobs(stdout, jobs, now(), term_width());
-			ctl_show_tally(stdout, jobs);
-		}
-	} else {
-		say("not a jobd answer: no \"job\" or \"jobs\"");
-		json_decref(ans);
-		return CTL_FAIL;
-	}
-	rc = all_succeeded(jobs) ? CTL_OK : CTL_FAIL;
-	json_decref(one);
-	json_decref(ans);
-	return rc;
-}
-
-/* Send a wait for id or group (the other 0) with an optional timeout
- * (stolen) and show the answer. */
-static int
-do_wait(struct ctl *ctl, json_int_t id, json_int_t group, json_t *timeout)
-{
-	json_t *req, *ans;
-	int rc;
-
-	req = json_pack("{s:s}", "op", "wait");
-	if (req == NULL || json_object_set_new(req, id ? "id" : "group",
-	    json_integer(id ? id : group)) < 0 ||
-	    (timeout && json_object_set_new(req, "timeout", timeout) < 0))
-		fatalx("out of memory");
-	if ((rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
-		return rc;
-	return show_waited(ctl, ans);
-}
-
-/* ---- commands ----------------------------------------------------------------- */
+/* ---- commands ------------------------------------------------------------ */
 
 /* A command's own options: handle option c (optarg is its value) into
  * state.  CTL_CONTINUE, or an exit status. */
@@ -686,73 +342,10 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 	id = json_integer_value(json_object_get(ans, "id"));
 	json_decref(ans);
 	if (so.wait)
-		return do_wait(ctl, id, 0, NULL);
+		return ctl_wait(ctl, id, 0, NULL);
 	if (!ctl->json)
 		printf("%lld\n", (long long)id);
 	return CTL_OK;
-}
-
-/* Read all of path ("-": stdin) into a NUL-terminated buffer (owned). */
-static int
-slurp(struct ctl *ctl, const char *path, char **out, size_t *len)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	size_t cap = 0, n = 0, got;
-	char *buf = NULL, *nb;
-	int rc = CTL_CONTINUE;
-
-	if (f == NULL)
-		return usage_err(ctl, "%s: %s", path, strerror(errno));
-	do {
-		if (n + 1 >= cap) {
-			cap = cap ? cap * 2 : 64 * 1024;
-			if ((nb = realloc(buf, cap)) == NULL)
-				fatalx("out of memory");
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - 1 - n, f);
-		n += got;
-	} while (got > 0 && n <= CTL_GROUP_FILE_MAX);
-	if (ferror(f))
-		rc = usage_err(ctl, "%s: %s", path, strerror(errno));
-	else if (n > CTL_GROUP_FILE_MAX)
-		rc = usage_err(ctl, "%s: larger than %d MiB", path,
-		    CTL_GROUP_FILE_MAX >> 20);
-	if (f != stdin)
-		fclose(f);
-	if (rc != CTL_CONTINUE) {
-		free(buf);
-		return rc;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return rc;
-}
-
-/* The jobs of a submit-group file: a JSON array of job objects. */
-static int
-group_jobs(struct ctl *ctl, const char *path, json_t **jobs)
-{
-	const char *what = strcmp(path, "-") == 0 ? "stdin" : path;
-	char err[CTL_ERRLEN], *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	if ((rc = slurp(ctl, path, &text, &len)) != CTL_CONTINUE)
-		return rc;
-	rc = ctl_json_parse(text, len, what, JSON_ARRAY, jobs, err,
-	    sizeof(err));
-	free(text);
-	if (rc < 0)
-		return usage_err(ctl, "%s", err);
-	for (size_t i = 0; i < json_array_size(*jobs); i++)
-		if (!json_is_object(json_array_get(*jobs, i))) {
-			json_decref(*jobs);
-			return usage_err(ctl, "%s: jobs[%zu] is not a JSON "
-			    "object", what, i);
-		}
-	return CTL_CONTINUE;
 }
 
 static void
@@ -793,15 +386,17 @@ cmd_submit_group(struct ctl *ctl, int argc, char **argv)
 		GLOBAL_LONG
 	};
 	struct group_opts go = { 0 };
+	char err[CTL_ERRLEN];
 	json_t *jobs, *req, *ans;
 	json_int_t group;
 	int rc;
 
 	if ((rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT, lo, group_opt,
 	    &go)) != CTL_CONTINUE ||
-	    (rc = opt_words(ctl, argc, argv, 1, "FILE")) != CTL_CONTINUE ||
-	    (rc = group_jobs(ctl, argv[optind], &jobs)) != CTL_CONTINUE)
+	    (rc = opt_words(ctl, argc, argv, 1, "FILE")) != CTL_CONTINUE)
 		return rc;
+	OPT_CHECK(ctl_read_jobs(argv[optind], CTL_GROUP_FILE_MAX, &jobs, err,
+	    sizeof(err)));
 	req = json_pack("{s:s}", "op", "submit_group");
 	if (req != NULL && go.fail_fast)
 		json_object_set_new(req, "mode", json_string("fail_fast"));
@@ -819,7 +414,7 @@ cmd_submit_group(struct ctl *ctl, int argc, char **argv)
 	json_decref(ans);
 	if (!go.wait)
 		return CTL_OK;
-	return do_wait(ctl, 0, group, NULL);
+	return ctl_wait(ctl, 0, group, NULL);
 }
 
 static int
@@ -841,7 +436,7 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 	if (rc != CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)
-		ctl_show_job(stdout, json_object_get(ans, "job"), now());
+		ctl_show_job(stdout, json_object_get(ans, "job"), ctl_now());
 	json_decref(ans);
 	return CTL_OK;
 }
@@ -906,7 +501,7 @@ cmd_wait(struct ctl *ctl, int argc, char **argv)
 	if (to.timeout != NULL)
 		OPT_CHECK(ctl_parse_seconds(to.timeout, "--timeout", &timeout,
 		    err, sizeof(err)));
-	return do_wait(ctl, id, group, timeout);
+	return ctl_wait(ctl, id, group, timeout);
 }
 
 static void
@@ -1032,8 +627,8 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 	    (rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)
-		ctl_show_jobs(stdout, json_object_get(ans, "jobs"), now(),
-		    term_width());
+		ctl_show_jobs(stdout, json_object_get(ans, "jobs"), ctl_now(),
+		    ctl_term_width());
 	json_decref(ans);
 	return CTL_OK;
 }
@@ -1054,30 +649,6 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
-static const struct cmd *
-cmd_find(const char *name)
-{
-	for (size_t i = 0; i < ncmds; i++)
-		if (strcmp(cmds[i].name, name) == 0)
-			return &cmds[i];
-	return NULL;
-}
-
-static int
-cmd_help(struct ctl *ctl, int argc, char **argv)
-{
-	const struct cmd *cmd;
-
-	if (argc < 2) {
-		usage_all(stdout);
-		return CTL_OK;
-	}
-	if ((cmd = cmd_find(argv[1])) == NULL)
-		return usage_err(ctl, "no command %s", argv[1]);
-	usage_cmd(cmd);
-	return CTL_OK;
-}
-
 static const struct cmd cmds[] = {
 	{ "ping", cmd_ping, "",
 	    "Ask jobd whether it is running; prints its version.\n" },
@@ -1095,8 +666,8 @@ static const struct cmd cmds[] = {
 	    "      --max-attempts N  starts allowed across restarts, 1-1000\n"
 	    "      --nowait          fail with queue_full instead of waiting "
 	    "for room\n"
-	    "      --wait            wait for the job to end and print it; exit "
-	    "0 only if\n                        it succeeded\n" },
+	    "      --wait            wait for the job to end and print it; "
+	    "exit 0 only if\n                        it succeeded\n" },
 	{ "submit-group", cmd_submit_group,
 	    "[--fail-fast] [--nowait] [--wait] FILE|-",
 	    "Submit the jobs of FILE (- = stdin), a JSON array of job objects\n"
@@ -1133,7 +704,54 @@ static const struct cmd cmds[] = {
 };
 static const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
 
-/* ---- main --------------------------------------------------------------------- */
+static void
+usage_all(FILE *f)
+{
+	fputs("usage: jobctl [-s PATH | -c FILE] [--json] COMMAND [ARGS...]\n"
+	    "\njobd's command-line client.\n\nCommands:\n", f);
+	for (size_t i = 0; i < ncmds; i++)
+		fprintf(f, "  %s%s%s\n", cmds[i].name,
+		    *cmds[i].synopsis ? " " : "", cmds[i].synopsis);
+	fputs("\nOptions (before or after COMMAND):\n"
+	    "  -s, --socket PATH  jobd's socket (default: $JOBD_SOCKET, else "
+	    CTL_DEFAULT_SOCKET ")\n"
+	    "  -c, --config FILE  use the socket named in jobd's config FILE\n"
+	    "      --json         print jobd's raw answer lines, not text\n"
+	    "  -h, --help         this help; 'jobctl COMMAND --help' for one "
+	    "command\n"
+	    "      --version      print jobctl's version\n"
+	    "\nExit status: 0 success (wait: every job succeeded); 1 jobd "
+	    "answered an error,\nor a waited job did not succeed; 2 usage "
+	    "error; 3 jobd not reachable.\n"
+	    "Reference: docs/JOBCTL.md.\n", f);
+}
+
+static const struct cmd *
+cmd_find(const char *name)
+{
+	for (size_t i = 0; i < ncmds; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+static int
+cmd_help(struct ctl *ctl, int argc, char **argv)
+{
+	const struct cmd *cmd;
+
+	if (argc < 2) {
+		usage_all(stdout);
+		return CTL_OK;
+	}
+	if ((cmd = cmd_find(argv[1])) == NULL)
+		return usage_err(ctl, "no command %s", argv[1]);
+	usage_cmd(cmd);
+	return CTL_OK;
+}
+
+
+/* ---- main ---------------------------------------------------------------- */
 
 /* The options before the command.  CTL_CONTINUE with *cmd_at = the index
  * of the command word, or an exit status. */
@@ -1184,7 +802,6 @@ main(int argc, char **argv)
 		rc = ctl.cmd->run(&ctl, argc - at, argv + at);
 	if (rc == CTL_CONTINUE)
 		rc = CTL_OK;
-	ctl_conn_close(ctl.conn);
-	free(ctl.conf_socket);
+	ctl_end(&ctl);
 	return finish(rc);
 }

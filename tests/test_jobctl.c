@@ -396,7 +396,7 @@ put_file(const char *name, const char *text)
 	ck_assert_msg(strcmp(fake_log(), (want)) == 0,                     \
 	    "sent:\n%s--- want:\n%s", fake_log(), (want))
 
-/* ---- canned answers -------------------------------------------------------- */
+/* ---- canned answers ------------------------------------------------------ */
 
 #define JOB_OK                                                                \
 	"{\"id\":42,\"queue\":\"default\",\"kind\":\"exec\",\"state\":"      \
@@ -437,7 +437,7 @@ put_file(const char *name, const char *text)
 	"{\"ok\":false,\"error\":{\"code\":\"" code "\",\"message\":\"" msg \
 	"\"}}"
 
-/* ---- ping, --json, errors ------------------------------------------------- */
+/* ---- ping, --json, errors ------------------------------------------------ */
 
 START_TEST(test_ping)
 {
@@ -507,7 +507,7 @@ START_TEST(test_refused_with_a_line)
 }
 END_TEST
 
-/* ---- submit ----------------------------------------------------------------- */
+/* ---- submit -------------------------------------------------------------- */
 
 START_TEST(test_submit_shorthands)
 {
@@ -523,12 +523,15 @@ START_TEST(test_submit_shorthands)
 	ck_run(0, "4\n", "");
 	CTL("submit", "sleep", "{\"seconds\":1,\"fail\":\"boom\"}");
 	ck_run(0, "5\n", "");
-	CTL("submit", "mykind", " {\"a\":[1,2.5,null],\"b\":{\"c\":\"\u00e9\"}}");
+	CTL("submit", "mykind",
+	    " {\"a\":[1,2.5,null],\"b\":{\"c\":\"\u00e9\"}}");
 	ck_run(0, "6\n", "");
 	CTL("submit", "exec", "{\"argv\":[\"true\"],\"cwd\":\"/\"}");
 	ck_run(0, "7\n", "");
-	ck_sent("{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0.5}}\n"
-	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0.3}}\n"
+	ck_sent("{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":"
+	    "{\"seconds\":0.5}}\n"
+	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":"
+	    "{\"seconds\":0.3}}\n"
 	    "{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":[\"ls\","
 	    "\"-l\",\"/tmp dir\",\"--json\"]}}\n"
 	    "{\"op\":\"submit\",\"kind\":\"http\",\"args\":{\"url\":"
@@ -537,8 +540,8 @@ START_TEST(test_submit_shorthands)
 	    "\"fail\":\"boom\"}}\n"
 	    "{\"op\":\"submit\",\"kind\":\"mykind\",\"args\":{\"a\":[1,2.5,"
 	    "null],\"b\":{\"c\":\"\u00e9\"}}}\n"
-	    "{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":[\"true\"],"
-	    "\"cwd\":\"/\"}}\n");
+	    "{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":"
+	    "[\"true\"],\"cwd\":\"/\"}}\n");
 }
 END_TEST
 
@@ -554,8 +557,9 @@ START_TEST(test_submit_options)
 	ck_run(0, "11\n", "");
 	CTL("--json", "submit", "-t", "0", "sleep", "1e1");
 	ck_run(0, ANS_ID(12) "\n", "");
-	ck_sent("{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1},"
-	    "\"queue\":\"batch\",\"timeout\":30,\"name\":\"n 1\","
+	ck_sent("{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":"
+	    "{\"seconds\":1},\"queue\":\"batch\",\"timeout\":30,"
+	    "\"name\":\"n 1\","
 	    "\"max_attempts\":2,\"nowait\":true}\n"
 	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1},"
 	    "\"queue\":\"q2\",\"timeout\":0.25,\"name\":\"x\"}\n"
@@ -600,8 +604,9 @@ END_TEST
 
 START_TEST(test_submit_group)
 {
-	static const char jobs[] = "[{\"kind\":\"sleep\",\"args\":{\"seconds\":1}},"
-	    "\n  {\"kind\":\"exec\",\"args\":{\"argv\":[\"true\"]},\"timeout\":9}]";
+	static const char jobs[] = "[{\"kind\":\"sleep\",\"args\":"
+	    "{\"seconds\":1}},\n  {\"kind\":\"exec\",\"args\":{\"argv\":"
+	    "[\"true\"]},\"timeout\":9}]";
 	char path[128];
 
 	fake_start("{\"ok\":true,\"group\":7,\"ids\":[43,44]}",
@@ -627,7 +632,8 @@ START_TEST(test_submit_group)
 	    "[\"true\"]},\"timeout\":9}]}\n"
 	    "{\"op\":\"submit_group\",\"mode\":\"fail_fast\",\"nowait\":true,"
 	    "\"jobs\":[{\"kind\":\"sleep\",\"args\":{\"seconds\":1}},"
-	    "{\"kind\":\"exec\",\"args\":{\"argv\":[\"true\"]},\"timeout\":9}]}\n"
+	    "{\"kind\":\"exec\",\"args\":{\"argv\":[\"true\"]},"
+	    "\"timeout\":9}]}\n"
 	    "{\"op\":\"submit_group\",\"jobs\":[{\"kind\":\"sleep\","
 	    "\"args\":{\"seconds\":1}},{\"kind\":\"exec\",\"args\":{\"argv\":"
 	    "[\"true\"]},\"timeout\":9}]}\n"
@@ -635,7 +641,7 @@ START_TEST(test_submit_group)
 }
 END_TEST
 
-/* ---- get, wait, cancel ------------------------------------------------------ */
+/* ---- get, wait, cancel --------------------------------------------------- */
 
 START_TEST(test_get_human)
 {
@@ -764,13 +770,14 @@ START_TEST(test_cancel)
 	    "(succeeded)\n");
 	CTL("--json", "cancel", "-r", "x", "-g", "3");
 	ck_run(0, "{\"ok\":true,\"state\":\"cancelled\"}\n", "");
-	ck_sent("{\"op\":\"cancel\",\"id\":44,\"reason\":\"superseded by 45\"}\n"
+	ck_sent("{\"op\":\"cancel\",\"id\":44,\"reason\":"
+	    "\"superseded by 45\"}\n"
 	    "{\"op\":\"cancel\",\"group\":7}\n{\"op\":\"cancel\",\"id\":42}\n"
 	    "{\"op\":\"cancel\",\"group\":3,\"reason\":\"x\"}\n");
 }
 END_TEST
 
-/* ---- list, stats ------------------------------------------------------------ */
+/* ---- list, stats --------------------------------------------------------- */
 
 START_TEST(test_list)
 {
@@ -847,14 +854,15 @@ START_TEST(test_long_answer)
 }
 END_TEST
 
-/* ---- the socket: where, and when nobody is there ----------------------------- */
+/* ---- the socket: where, and when nobody is there ------------------------- */
 
 START_TEST(test_socket_choice)
 {
 	char env[160], conf[256], cpath[128];
 
 	fake_start("{\"ok\":true,\"version\":\"1\"}",
-	    "{\"ok\":true,\"version\":\"2\"}", "{\"ok\":true,\"version\":\"3\"}",
+	    "{\"ok\":true,\"version\":\"2\"}",
+	    "{\"ok\":true,\"version\":\"3\"}",
 	    NULL);
 	snprintf(env, sizeof(env), "JOBD_SOCKET=%s", fk.path);
 	run_as(0, env, ARGS("ping"));
@@ -946,7 +954,7 @@ START_TEST(test_permission_denied)
 }
 END_TEST
 
-/* ---- usage errors: exit 2, nothing sent ---------------------------------------- */
+/* ---- usage errors: exit 2, nothing sent ---------------------------------- */
 
 /* Each of these must be a usage error naming the problem. */
 static const struct {
@@ -1072,7 +1080,133 @@ START_TEST(test_help_and_version)
 }
 END_TEST
 
-/* ---- the modules directly ----------------------------------------------------- */
+/* ---- against the real jobd ----------------------------------------------- */
+
+static pid_t
+jobd_start(void)
+{
+	char conf[512], cpath[128], jobd[PATH_MAX + 16], log[128];
+	struct ctl_conn *c = NULL;
+	pid_t pid;
+
+	snprintf(jobd, sizeof(jobd), "%s", jobctl_path());
+	strcpy(strrchr(jobd, '/'), "/jobd");
+	if (access(jobd, X_OK) != 0)
+		return -1;
+	snprintf(conf, sizeof(conf), "[daemon]\nsocket = jobd.sock\n"
+	    "database = jobd.db\nsync = normal\nshutdown_grace = 1\n"
+	    "[queue.default]\nworkers = 2\ncapacity = 10\ntimeout = 0\n");
+	put_file("jobd.conf", conf);
+	snprintf(cpath, sizeof(cpath), "%s/jobd.conf", fk.dir);
+	snprintf(log, sizeof(log), "%s/jobd.log", fk.dir);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644);
+		dup2(fd, 2);
+		execl(jobd, "jobd", "-c", cpath, (char *)NULL);
+		_exit(126);
+	}
+	ck_assert_int_gt(pid, 0);
+	/* Ready once the socket accepts. */
+	for (int i = 0; i < 1000 * tu_slow(); i++) {
+		if (ctl_conn_open(fk.path, &c) == 0)
+			break;
+		ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
+		usleep(5000);
+	}
+	ck_assert_ptr_nonnull(c);
+	ctl_conn_close(c);
+	return pid;
+}
+
+static void
+jobd_stop(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "jobd: %d", st);
+}
+
+/* Count the lines of s. */
+static int
+nlines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+START_TEST(test_live_jobd)
+{
+	pid_t pid = jobd_start();
+	char want[256];
+
+	if (pid < 0) {
+		fprintf(stderr, "test_live_jobd: no jobd built; not tested\n");
+		return;
+	}
+	CTL("ping");
+	snprintf(want, sizeof(want), "jobd %s at %s\n", JOBD_VERSION, fk.path);
+	ck_run(0, want, "");
+	CTL("submit", "--name", "nap", "sleep", "0.2");
+	ck_run(0, "1\n", "");
+	CTL("wait", "1");
+	ck_assert_int_eq(last.status, 0);
+	ck_assert_ptr_nonnull(strstr(last.out, "state:    succeeded\n"));
+	ck_assert_ptr_nonnull(strstr(last.out,
+	    "args:     {\"seconds\":0.2}\n"));
+	ck_assert_ptr_nonnull(strstr(last.out, "name:     nap\n"));
+	CTL("submit", "--wait", "sleep",
+	    "{\"seconds\":0.05,\"fail\":\"boom\"}");
+	ck_assert_int_eq(last.status, 1);
+	ck_assert_ptr_nonnull(strstr(last.out, "state:    failed\n"));
+	ck_assert_ptr_nonnull(strstr(last.out, "error:    boom\n"));
+	CTL("submit", "sleep", "30");
+	ck_run(0, "3\n", "");
+	CTL("wait", "--timeout", "0", "3");
+	ck_assert_int_eq(last.status, 1);
+	ck_assert_ptr_nonnull(strstr(last.err, "jobctl: timeout: "));
+	CTL("cancel", "--reason", "stop it", "3");
+	ck_run(0, "job 3 cancelled\n", "");
+	CTL("wait", "3");
+	ck_assert_int_eq(last.status, 1);
+	ck_assert_ptr_nonnull(strstr(last.out, "cancel_reason: stop it\n"));
+	CTL("cancel", "1");
+	ck_assert_int_eq(last.status, 1);
+	ck_assert_ptr_nonnull(strstr(last.err, "jobctl: not_cancellable: "));
+	CTL("list");
+	ck_assert_int_eq(last.status, 0);
+	ck_assert_int_eq(nlines(last.out), 4);
+	ck_assert_ptr_nonnull(strstr(last.out,
+	    "\n 3  default  sleep  cancelled"));
+	CTL("--json", "list", "--state", "failed");
+	ck_assert_int_eq(last.status, 0);
+	ck_assert_ptr_nonnull(strstr(last.out, "\"id\":2,"));
+	ck_assert_int_eq(nlines(last.out), 1);
+	CTL("stats");
+	ck_assert_int_eq(last.status, 0);
+	ck_assert_ptr_nonnull(strstr(last.out, "QUEUE    QUEUED  RUNNING  "
+	    "WORKERS  CAPACITY"));
+	ck_assert_ptr_nonnull(strstr(last.out, "\ndefault       0        0"));
+	CTL("get", "99");
+	ck_assert_int_eq(last.status, 1);
+	ck_assert_ptr_nonnull(strstr(last.err, "jobctl: not_found: "));
+	CTL("submit", "nosuch", "{}");
+	ck_assert_int_eq(last.status, 1);
+	ck_assert_ptr_nonnull(strstr(last.err, "jobctl: unknown_kind: "));
+	jobd_stop(pid);
+	/* Gone: exit 3. */
+	CTL("ping");
+	ck_assert_int_eq(last.status, 3);
+}
+END_TEST
+
+/* ---- the modules directly ------------------------------------------------ */
 
 /* The reader takes lines split anywhere, many in one read, and one far
  * longer than its first buffer. */
@@ -1170,7 +1304,8 @@ END_TEST
 START_TEST(test_json_text)
 {
 	json_t *v = json_pack("{s:f,s:f,s:f,s:f,s:s,s:[i,f,b,n],s:{}}", "a",
-	    0.1, "b", 0.1 + 0.2, "c", 2.0, "d", 1e300, "e", "q\"\\\n\x01\xc3\xa9/",
+	    0.1, "b", 0.1 + 0.2, "c", 2.0, "d", 1e300, "e",
+	    "q\"\\\n\x01\xc3\xa9/",
 	    "f", (json_int_t)-7, -0.0, 1, "g");
 	char *t = ctl_json_text(v);
 
@@ -1221,6 +1356,7 @@ jobctl_suite(void)
 	    sizeof(usage_cases) / sizeof(usage_cases[0]));
 	tcase_add_test(tc, test_group_file_errors);
 	tcase_add_test(tc, test_help_and_version);
+	tcase_add_test(tc, test_live_jobd);
 	tcase_add_test(tc, test_conn_lines);
 	tcase_add_test(tc, test_conn_open_errors);
 	tcase_add_test(tc, test_args_numbers);
