@@ -219,7 +219,9 @@ ctl_call(struct ctl *ctl, json_t *req, json_t **ans)
 		fwrite(line, 1, len, stdout);
 		fputc('\n', stdout);
 	}
-	return ctl_answer(line, len, ans);
+	if ((rc = ctl_answer(line, len, ans)) == CTL_CONTINUE)
+		ctl->nok++;
+	return rc;
 }
 
 /* ---- wait ---------------------------------------------------------------- */

@@ -328,7 +328,7 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 	struct submit_opts so = { .fields = json_object() };
 	json_int_t id;
 	json_t *ans;
-	int rc;
+	int rc, nok;
 
 	if (so.fields == NULL)
 		fatalx("out of memory");
@@ -341,11 +341,22 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	id = json_integer_value(json_object_get(ans, "id"));
 	json_decref(ans);
-	if (so.wait)
-		return ctl_wait(ctl, id, 0, NULL);
-	if (!ctl->json)
-		printf("%lld\n", (long long)id);
-	return CTL_OK;
+	if (id < 1) {
+		ctl_say("not a jobd answer: no job id");
+		return CTL_FAIL;
+	}
+	if (!so.wait) {
+		if (!ctl->json)
+			printf("%lld\n", (long long)id);
+		return CTL_OK;
+	}
+	nok = ctl->nok;
+	rc = ctl_wait(ctl, id, 0, NULL);
+	/* Nothing shown: the id would be lost with the wait. */
+	if (ctl->nok == nok)
+		ctl_say("job %lld was submitted; see 'jobctl get %lld'",
+		    (long long)id, (long long)id);
+	return rc;
 }
 
 static void
@@ -409,9 +420,13 @@ cmd_submit_group(struct ctl *ctl, int argc, char **argv)
 	if ((rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
 		return rc;
 	group = json_integer_value(json_object_get(ans, "group"));
-	if (!ctl->json)
+	if (!ctl->json && group > 0)
 		show_group(ans);
 	json_decref(ans);
+	if (group < 1) {
+		ctl_say("not a jobd answer: no group id");
+		return CTL_FAIL;
+	}
 	if (!go.wait)
 		return CTL_OK;
 	return ctl_wait(ctl, 0, group, NULL);

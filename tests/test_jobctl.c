@@ -572,7 +572,8 @@ START_TEST(test_submit_wait)
 {
 	fake_start(ANS_ID(42), ANS_JOB(JOB_OK), ANS_ID(43),
 	    ANS_JOB(JOB_FAILED), ANS_ID(42), ANS_JOB(JOB_OK), ANS_ID(46),
-	    ANS_ERR("shutting_down", "jobd is stopping"), NULL);
+	    ANS_ERR("shutting_down", "jobd is stopping"), ANS_ID(47),
+	    FAKE_CLOSE, "{\"ok\":true}", NULL);
 	CTL("submit", "--wait", "exec", "--", "make", "-C", "/srv/site");
 	ck_assert_int_eq(last.status, 0);
 	ck_assert_ptr_nonnull(strstr(last.out, "id:       42\n"));
@@ -584,9 +585,18 @@ START_TEST(test_submit_wait)
 	/* --json: both answer lines, as they came. */
 	CTL("submit", "--json", "--wait", "sleep", "1");
 	ck_run(0, ANS_ID(42) "\n" ANS_JOB(JOB_OK) "\n", "");
-	/* The wait fails: exit 1, said on stderr. */
+	/* The wait fails: exit 1, said on stderr, with the id. */
 	CTL("submit", "--wait", "sleep", "1");
-	ck_run(1, "", "jobctl: shutting_down: jobd is stopping\n");
+	ck_run(1, "", "jobctl: shutting_down: jobd is stopping\n"
+	    "jobctl: job 46 was submitted; see 'jobctl get 46'\n");
+	/* jobd goes away during the wait: exit 3, with the id. */
+	CTL("submit", "--wait", "sleep", "1");
+	ck_assert_int_eq(last.status, 3);
+	ck_assert_ptr_nonnull(strstr(last.err, "closed the connection"));
+	ck_assert_ptr_nonnull(strstr(last.err, "job 47 was submitted"));
+	/* An ok answer without an id is not one jobctl can use. */
+	CTL("submit", "--wait", "sleep", "1");
+	ck_run(1, "", "jobctl: not a jobd answer: no job id\n");
 	ck_sent("{\"op\":\"submit\",\"kind\":\"exec\",\"args\":{\"argv\":"
 	    "[\"make\",\"-C\",\"/srv/site\"]}}\n"
 	    "{\"op\":\"wait\",\"id\":42}\n"
@@ -596,9 +606,12 @@ START_TEST(test_submit_wait)
 	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1}}\n"
 	    "{\"op\":\"wait\",\"id\":42}\n"
 	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1}}\n"
-	    "{\"op\":\"wait\",\"id\":46}\n");
+	    "{\"op\":\"wait\",\"id\":46}\n"
+	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1}}\n"
+	    "{\"op\":\"wait\",\"id\":47}\n"
+	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1}}\n");
 	/* One connection per invocation, both requests on it. */
-	ck_assert_int_eq(fk.conns, 4);
+	ck_assert_int_eq(fk.conns, 6);
 }
 END_TEST
 
