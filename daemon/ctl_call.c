@@ -89,7 +89,8 @@ connect_failed(const struct ctl *ctl, int rc)
 		}
 		ctl_say("cannot connect to jobd at %s (%s): connection "
 		    "refused, nobody is listening there (a socket left by a "
-		    "jobd that is gone?)\njobctl: %s", ctl->socket, ctl->origin, hint);
+		    "jobd that is gone?)\njobctl: %s", ctl->socket, ctl->origin,
+		    hint);
 		break;
 	case -EACCES:
 	case -EPERM:

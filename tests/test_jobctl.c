@@ -609,7 +609,8 @@ START_TEST(test_submit_wait)
 	    "{\"op\":\"wait\",\"id\":46}\n"
 	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1}}\n"
 	    "{\"op\":\"wait\",\"id\":47}\n"
-	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":1}}\n");
+	    "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":"
+	    "{\"seconds\":1}}\n");
 	/* One connection per invocation, both requests on it. */
 	ck_assert_int_eq(fk.conns, 6);
 }
