@@ -327,8 +327,11 @@ static void
 job_take(struct job *j)
 {
 	j->where = J_TAKEN;
+	/* job_lost wakes us with -EIO: that is the insert failing (forget
+	 * the job below), not this worker being stopped. */
 	while (!j->inserted && !j->insert_failed)
-		if (co_waitq_wait(&j->insertq, CO_FOREVER, NULL) < 0) {
+		if (co_waitq_wait(&j->insertq, CO_FOREVER, NULL) < 0 &&
+		    !j->insert_failed) {
 			j->where = J_INQ;       /* shutdown: stays queued */
 			return;
 		}
