@@ -1369,6 +1369,182 @@ START_TEST(test_recover_after_crash)
 }
 END_TEST
 
+/* ---- stops with submitters waiting -------------------------------------------- */
+
+/* A lone submit held by backpressure when jobd stops: the server cancels
+ * it (closing its connection) and it records nothing. */
+static int
+run_stop_blocked_submit(void *arg)
+{
+	static struct blocked b;
+	struct co_task *t;
+	int64_t a, q;
+
+	a = SUBMIT(.secs = 5);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	q = SUBMIT(.secs = 0);
+	ck_assert_int_eq(co_spawn(tu_rt, blocked_submit, &b, &t), 0);
+	ck_assert_int_eq(co_sleep(0.02), 0);
+	eng_shutdown(e, 0);
+	ck_assert(!b.returned);
+	ck_assert_int_eq(co_reap(t, NULL), 0);
+	ck_assert_int_lt(b.rc, 0);
+	ck_assert_int_eq(b.k.calls, 0);
+	store_flush(st);
+	ck_assert_int_eq(count_rows(), 2);
+	expect(a, STORE_QUEUED, 1);
+	expect(q, STORE_QUEUED, 0);
+	return 0;
+}
+
+START_TEST(test_stop_with_blocked_submit)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 1\n");
+	ck_assert_int_eq(tu_run(run_stop_blocked_submit, NULL), 0);
+}
+END_TEST
+
+static int64_t g_first, g_gid;
+
+/* A group still entering when jobd stops: it is recorded, so its
+ * submitter, once cancelled, puts the rest in past capacity; all of it
+ * is there at the next start. */
+static int
+run_stop_entering(void *arg)
+{
+	static struct grp g;
+	struct co_task *t;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		g.x[i] = (struct sub){ .secs = 0.01 };
+	g.x[0].secs = 5;
+	ck_assert_int_eq(co_spawn(tu_rt, group_submitter, &g, &t), 0);
+	WAIT_UNTIL(g.k.calls > 0 && qinfo("default").running == 1 &&
+	    qinfo("default").queued == 1);
+	g_first = g.k.a.id;
+	g_gid = g.k.a.group;
+	eng_shutdown(e, 0);
+	ck_assert(!g.returned);
+	ck_assert_int_eq(co_reap(t, NULL), 0);
+	ck_assert_int_eq(g.rc, 0);
+	ck_assert_uint_eq(qinfo("default").queued, 3);
+	ck_assert_uint_eq(qinfo("default").running, 0);
+	store_flush(st);
+	expect(g.k.a.id, STORE_QUEUED, 1);
+	for (i = 1; i < 4; i++)
+		expect(g.k.a.id + i, STORE_QUEUED, 0);
+	return 0;
+}
+
+static int
+run_rest_of_group(void *arg)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int i;
+
+	ck_assert_int_eq(eng_recover(e), 0);
+	WAIT_UNTIL(qinfo("default").running == 1);      /* member 0, again */
+	ck_assert_int_eq(eng_cancel_group(e, g_gid, "later", &ids, &n), 0);
+	free(ids);
+	ck_assert_uint_eq(n, 4);
+	expect(g_first, STORE_CANCELLED, 2);
+	for (i = 1; i < 4; i++)
+		expect(g_first + i, STORE_CANCELLED, 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_stop_while_group_enters)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 1\n");
+	ck_assert_int_eq(tu_run(run_stop_entering, NULL), 0);
+	restart();
+	ck_assert_int_eq(tu_run(run_rest_of_group, NULL), 0);
+}
+END_TEST
+
+/* ---- a full disk ------------------------------------------------------------- */
+
+#define NFULL 300
+
+/* Inserts fail once the database reaches its size cap: the submit hears
+ * the error from its commit callback, the job never runs and no row is
+ * left; the jobs that were recorded run.  Nothing leaks or hangs. */
+static int
+run_disk_full(void *arg)
+{
+	static struct ack k[NFULL];
+	char pad[1100];
+	struct eng_counters c;
+	struct store_job *sj;
+	struct proto_err err;
+	json_t *args;
+	int i, ok = 0, full = 0, rc;
+
+	memset(pad, '0', 1000);
+	pad[1000] = '\0';
+	ck_assert_ptr_nonnull(args = json_pack("{s:i,s:s}", "seconds", 0,
+	    "pad", pad));
+	/* In small batches: a transaction fails whole, so one of all 300
+	 * would simply fail. */
+	for (i = 0; i < NFULL; i++) {
+		ck_assert_int_eq(submit(&(struct sub){ .args = args }, &k[i],
+		    &err), 0);
+		if (i % 10 == 9)
+			ck_assert_int_eq(eng_settle_all(e), 0);
+	}
+	json_decref(args);
+	ck_assert_int_eq(eng_settle_all(e), 0);
+	for (i = 0; i < NFULL; i++) {
+		ck_assert_int_eq(k[i].calls, 1);
+		if (k[i].status == 0) {
+			ok++;
+			continue;
+		}
+		full++;
+		ck_assert_int_eq(k[i].status, -ENOSPC);
+		ck_assert_int_eq(store_get(st, k[i].a.id, &sj), -ENOENT);
+	}
+	ck_assert_int_gt(ok, 0);
+	ck_assert_int_gt(full, 0);
+	/* The recorded ones end (their end may not fit either: -EIO). */
+	for (i = 0; i < NFULL; i++)
+		if (k[i].status == 0) {
+			rc = eng_wait_job(e, k[i].a.id, 10 * tu_slow());
+			ck_assert_msg(rc == 0 || rc == -EIO, "wait: %d", rc);
+		}
+	WAIT_UNTIL((eng_counters(e, &c), c.live == 0));
+	/* A job whose insert failed is not held: nothing to wait for or
+	 * cancel (a worker may have taken it before the insert failed). */
+	for (i = 0; i < NFULL; i++)
+		if (k[i].status != 0) {
+			ck_assert_int_eq(eng_wait_job(e, k[i].a.id, 0), 0);
+			ck_assert_int_eq(eng_cancel_job(e, k[i].a.id, NULL,
+			    &err), -ENOENT);
+		}
+	ck_assert_uint_eq(c.submitted, (size_t)ok);
+	ck_assert_uint_ge(c.store_errors, (size_t)full);
+	ck_assert_uint_eq(qinfo("default").queued, 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_disk_full)
+{
+	struct store_opts o = { .path = dbpath, .sync = STORE_SYNC_NORMAL,
+	    .max_bytes = 128 * 1024 };
+
+	cf = load_conf("[queue.default]\nworkers = 2\ncapacity = 1000\n");
+	ck_assert_int_eq(store_open(&st, tu_base, &o), 0);
+	ck_assert_ptr_nonnull(e = eng_new(tu_rt, st));
+	ck_assert_int_eq(eng_configure(e, cf), 0);
+	log_set_level(LOG_LVL_ERR);             /* every failed write warns */
+	ck_assert_int_eq(tu_run(run_disk_full, NULL), 0);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -1395,6 +1571,9 @@ engine_suite(void)
 	tcase_add_test(tc, test_submitter_leaves);
 	tcase_add_test(tc, test_cancel_after_end);
 	tcase_add_test(tc, test_recover_after_crash);
+	tcase_add_test(tc, test_stop_with_blocked_submit);
+	tcase_add_test(tc, test_stop_while_group_enters);
+	tcase_add_test(tc, test_disk_full);
 	suite_add_tcase(s, tc);
 	return s;
 }
