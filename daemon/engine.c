@@ -126,6 +126,7 @@ struct eng {
 static void job_end(struct job *j, enum store_state state, const char *result,
     const char *error);
 static void queue_staff(struct equeue *q);
+static void job_entered(struct job *j);
 
 /* ---- queues ------------------------------------------------------------- */
 
@@ -515,6 +516,21 @@ cancel_job(struct job *j, const char *reason)
 
 /* ---- workers -------------------------------------------------------------- */
 
+/* A reload told this idle worker to leave (cancelling it) just as a job
+ * was handed to it: the job goes back for another worker, as the cancel
+ * would make it end cancelled (or lost) here. */
+static void
+worker_give_back(struct equeue *q, struct job *j)
+{
+	if (queue_force(q, j) < 0) {
+		log_warnx("job %lld: cannot go back to queue %s: out of "
+		    "memory", (long long)j->id, q->name);
+		job_end(j, STORE_FAILED, NULL, "out of memory");
+		return;
+	}
+	job_entered(j);
+}
+
 static int
 worker_main(void *arg)
 {
@@ -535,6 +551,10 @@ worker_main(void *arg)
 		if (rc < 0)
 			break;
 		q->pending--;
+		if (w->quit && !e->stopping) {
+			worker_give_back(q, item);
+			break;
+		}
 		w->job = item;
 		job_take(item);
 		w->job = NULL;
