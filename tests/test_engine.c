@@ -1562,6 +1562,50 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* Fewer workers while idle ones have just been handed jobs (not yet run
+ * to take them): the ones told to leave give their job back, and every
+ * job runs, one at a time. */
+static int
+run_reload_handed(void *arg)
+{
+	static struct ack k[4];
+	struct watch w = { 0 };
+	struct proto_err err;
+	struct co_task *t;
+	int64_t ids[4];
+	int i;
+
+	for (i = 0; i < 4; i++)
+		ids[i] = SUBMIT(.secs = 0.01);
+	for (i = 0; i < 4; i++)
+		wait_job(ids[i]);
+	ck_assert_int_eq(tasks_live(), 1 + 4);          /* four idle workers */
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(submit(&(struct sub){ .secs = 0.02 }, &k[i],
+		    &err), 0);
+	ck_assert_int_eq(eng_configure(e, cf2), 0);     /* no await before */
+	ck_assert_int_eq(co_spawn(tu_rt, watch_running, &w, &t), 0);
+	ck_assert_int_eq(eng_settle_all(e), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(k[i].status, 0);
+		wait_job(k[i].a.id);
+		expect(k[i].a.id, STORE_SUCCEEDED, 1);
+	}
+	ck_assert_int_eq(co_reap(t, NULL), 0);
+	ck_assert_uint_eq(w.most, 1);
+	ck_assert_int_eq(tasks_live(), 1 + 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_reload_while_jobs_handed)
+{
+	start("[queue.default]\nworkers = 4\ncapacity = 20\n");
+	cf2 = load_conf("[queue.default]\nworkers = 1\ncapacity = 20\n");
+	ck_assert_int_eq(tu_run(run_reload_handed, NULL), 0);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -1591,6 +1635,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_stop_with_blocked_submit);
 	tcase_add_test(tc, test_stop_while_group_enters);
 	tcase_add_test(tc, test_disk_full);
+	tcase_add_test(tc, test_reload_while_jobs_handed);
 	suite_add_tcase(s, tc);
 	return s;
 }
