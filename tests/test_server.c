@@ -602,6 +602,19 @@ run_max_connections(void *arg)
 	cl_open(&c);
 	cl_send(&c, "echo c\n");
 	expect_line(&c, "c");
+	/* A reload lowers the limits: connections already there stay, new
+	 * ones and longer lines are refused. */
+	srv_set_limits(s, &(struct srv_limits){ .max_line = 9,
+	    .max_connections = 1 });
+	cl_open(&a);
+	expect_error(&a, "too_many_connections");
+	expect_eof(&a);
+	cl_close(&a);
+	cl_send(&b, "echo 1234\n");
+	expect_line(&b, "1234");
+	cl_send(&b, "echo 12345\n");
+	expect_error(&b, "line_too_long");
+	expect_eof(&b);
 	cl_close(&b);
 	cl_close(&c);
 	server_down(s);
