@@ -58,6 +58,7 @@
 
 #include <sqlite3.h>
 
+#include "log.h"
 #include "store.h"
 
 #define ROUNDS_MAX       31
@@ -252,7 +253,7 @@ dump_log(void)
 
 /* Report and exit; atexit(cleanup) kills jobd.  Shows jobd's output. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
-fatal(const char *fmt, ...)
+die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -361,7 +362,7 @@ try_ping(void)
 	}
 	ans[got] = '\0';
 	if (strstr(ans, "\"ok\":true") == NULL)
-		fatal("ping answered: %s", ans);
+		die("ping answered: %s", ans);
 	ok = true;
 out:
 	close(fd);
@@ -398,12 +399,12 @@ jobd_start(const struct cfg *c)
 			exit(1);
 		}
 		if (now() > deadline)
-			fatal("jobd did not answer ping within %.0f s",
+			die("jobd did not answer ping within %.0f s",
 			    START_TIMEOUT);
 		sleep_s(0.005);
 	}
 	if (clock_getcpuclockid(pid, &J.cpu) != 0)
-		fatal("clock_getcpuclockid(%d) failed", (int)pid);
+		die("clock_getcpuclockid(%d) failed", (int)pid);
 }
 
 /* jobd's CPU time so far, all threads, in seconds. */
@@ -413,7 +414,7 @@ jobd_cpu(void)
 	struct timespec ts;
 
 	if (clock_gettime(J.cpu, &ts) < 0)
-		fatal("jobd's CPU clock: %s", strerror(errno));
+		die("jobd's CPU clock: %s", strerror(errno));
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -427,13 +428,13 @@ jobd_hwm(void)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)J.pid);
 	if ((f = fopen(path, "r")) == NULL)
-		fatal("%s: %s", path, strerror(errno));
+		die("%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
 			break;
 	fclose(f);
 	if (kb < 0)
-		fatal("no VmHWM in %s", path);
+		die("no VmHWM in %s", path);
 	return kb / 1024;
 }
 
@@ -446,10 +447,10 @@ jobd_stop(void)
 	int st;
 
 	if (kill(pid, SIGTERM) < 0)
-		fatal("kill jobd: %s", strerror(errno));
+		die("kill jobd: %s", strerror(errno));
 	while (waitpid(pid, &st, WNOHANG) != pid) {
 		if (now() > deadline)
-			fatal("jobd did not exit within %.0f s of SIGTERM",
+			die("jobd did not exit within %.0f s of SIGTERM",
 			    STOP_TIMEOUT);
 		sleep_s(0.002);
 	}
@@ -505,7 +506,7 @@ conn_open(void)
 	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		err(1, "socket");
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		fatal("connect %s: %s", J.sock, strerror(errno));
+		die("connect %s: %s", J.sock, strerror(errno));
 	if (fcntl(c->fd, F_SETFL, O_NONBLOCK) < 0)
 		err(1, "fcntl");
 	c->cap = 1 << 20;
@@ -553,7 +554,7 @@ conn_room(struct conn *c)
 	}
 	if (c->len == c->cap) {
 		if (c->cap >= LINE_MAX_BUF)
-			fatal("an answer line longer than %u bytes",
+			die("an answer line longer than %u bytes",
 			    LINE_MAX_BUF);
 		c->cap *= 2;
 		if ((c->buf = realloc(c->buf, c->cap)) == NULL)
@@ -584,12 +585,12 @@ conn_line(struct conn *c, double deadline, const char *what)
 			c->len += (size_t)n;
 			c->t_read = now();
 		} else if (n == 0)
-			fatal("%s: jobd closed the connection", what);
+			die("%s: jobd closed the connection", what);
 		else if (errno == EAGAIN) {
 			if (wait_fd(c->fd, POLLIN, deadline) < 0)
-				fatal("%s: no answer in time", what);
+				die("%s: no answer in time", what);
 		} else if (errno != EINTR)
-			fatal("%s: read: %s", what, strerror(errno));
+			die("%s: read: %s", what, strerror(errno));
 	}
 }
 
@@ -600,10 +601,10 @@ conn_request(struct conn *c, const char *req, double deadline)
 	char *ans;
 
 	if (conn_write(c, req, strlen(req), deadline) < 0)
-		fatal("send %.200s: %s", req, strerror(errno));
+		die("send %.200s: %s", req, strerror(errno));
 	ans = conn_line(c, deadline, req);
 	if (strstr(ans, "\"ok\":true") == NULL)
-		fatal("%.200s answered %.400s", req, ans);
+		die("%.200s answered %.400s", req, ans);
 	return ans;
 }
 
@@ -616,7 +617,7 @@ answer_int(const char *line, const char *key)
 
 	snprintf(pat, sizeof(pat), "\"%s\":", key);
 	if ((p = strstr(line, pat)) == NULL)
-		fatal("no %s in answer %.400s", key, line);
+		die("no %s in answer %.400s", key, line);
 	return strtoll(p + strlen(pat), NULL, 10);
 }
 
@@ -657,7 +658,7 @@ writer_join(struct writer *w)
 {
 	pthread_join(w->thr, NULL);
 	if (w->rc < 0)
-		fatal("writing requests: %s", strerror(-w->rc));
+		die("writing requests: %s", strerror(-w->rc));
 }
 
 /* Read n answers, each of which must be ok; returns the last line's
@@ -671,7 +672,7 @@ read_oks(struct conn *c, size_t n, const char *key, double deadline)
 		snprintf(what, sizeof(what), "answer %zu of %zu", i + 1, n);
 		line = conn_line(c, deadline, what);
 		if (strstr(line, "\"ok\":true") == NULL)
-			fatal("%s: %.400s", what, line);
+			die("%s: %.400s", what, line);
 	}
 	return key != NULL && line != NULL ? answer_int(line, key) : 0;
 }
@@ -691,10 +692,10 @@ db_open(struct db *d)
 
 	if (sqlite3_open_v2(J.db, &d->h, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK)
-		fatal("%s: %s", J.db, sqlite3_errmsg(d->h));
+		die("%s: %s", J.db, sqlite3_errmsg(d->h));
 	sqlite3_busy_timeout(d->h, 5000);
 	if (sqlite3_prepare_v2(d->h, q, -1, &d->unended, NULL) != SQLITE_OK)
-		fatal("%s: %s", q, sqlite3_errmsg(d->h));
+		die("%s: %s", q, sqlite3_errmsg(d->h));
 }
 
 static void
@@ -711,7 +712,7 @@ db_unended(struct db *d)
 	bool any;
 
 	if (sqlite3_step(d->unended) != SQLITE_ROW)
-		fatal("polling %s: %s", J.db, sqlite3_errmsg(d->h));
+		die("polling %s: %s", J.db, sqlite3_errmsg(d->h));
 	any = sqlite3_column_int(d->unended, 0) != 0;
 	sqlite3_reset(d->unended);
 	return any;
@@ -726,10 +727,10 @@ db_count(struct db *d, const char *state)
 
 	if (sqlite3_prepare_v2(d->h, "SELECT count(*) FROM jobs WHERE "
 	    "state = ?1", -1, &s, NULL) != SQLITE_OK)
-		fatal("count: %s", sqlite3_errmsg(d->h));
+		die("count: %s", sqlite3_errmsg(d->h));
 	sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_ROW)
-		fatal("count: %s", sqlite3_errmsg(d->h));
+		die("count: %s", sqlite3_errmsg(d->h));
 	n = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return n;
@@ -743,7 +744,7 @@ db_wait_ended(struct db *d, double not_before, double deadline)
 	sleep_s(not_before - now());
 	while (db_unended(d)) {
 		if (now() > deadline)
-			fatal("jobs still queued or running after the deadline");
+			die("jobs still queued or running after the deadline");
 		sleep_s(POLL_INTERVAL);
 	}
 	return now();
@@ -756,7 +757,7 @@ db_check_succeeded(struct db *d, size_t n)
 	int64_t got = db_count(d, "succeeded");
 
 	if (got != (int64_t)n)
-		fatal("%lld jobs succeeded, not %zu", (long long)got, n);
+		die("%lld jobs succeeded, not %zu", (long long)got, n);
 }
 
 /* ---- printing ------------------------------------------------------------- */
@@ -1102,7 +1103,7 @@ waves_round(void)
 	    p++)
 		ok++;
 	if (ok != 100)
-		fatal("%zu of 100 jobs succeeded: %.400s", ok, ans);
+		die("%zu of 100 jobs succeeded: %.400s", ok, ans);
 	conn_close(c);
 	jobd_stop();
 	free(b.p);
@@ -1193,12 +1194,12 @@ latency_round(double secs, struct lat_res *r)
 		line = conn_line(c, deadline, what);
 		if (strstr(line, "\"ok\":true") == NULL ||
 		    answer_int(line, "tag") != (int64_t)i)
-			fatal("%s answered %.400s", what, line);
+			die("%s answered %.400s", what, line);
 		lat[i] = c->t_read;
 	}
 	pthread_join(p.thr, NULL);
 	if (p.rc < 0)
-		fatal("sending: %s", strerror(-p.rc));
+		die("sending: %s", strerror(-p.rc));
 	for (size_t i = 0; i < p.n; i++)
 		lat[i] -= p.sent[i];
 	qsort(lat, p.n, sizeof(*lat), cmp_double);
@@ -1311,6 +1312,7 @@ main(int argc, char **argv)
 	if (access(jobd_path, X_OK) < 0)
 		err(1, "%s", jobd_path);
 	handle_signals();
+	log_init("bench_jobd", LOG_LVL_WARNING);   /* the bare schema's notes */
 	setup_dir(dir);
 	atexit(cleanup);
 	printf("bench_jobd: %s, medians of %d round%s%s, files in %s\n",
