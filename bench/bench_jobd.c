@@ -74,6 +74,7 @@
 
 static int rounds = 5;
 static bool quick;
+static bool verbose;             /* -v: every round's figures too */
 static size_t noop_jobs = 100000;
 static size_t bare_rows = STORE_BATCH_DEFAULT;
 static const char *jobd_path = "./build/jobd";
@@ -170,6 +171,7 @@ buf_add(struct buf *b, const char *fmt, ...)
  * and clean up with async-signal-safe calls only. */
 static struct {
 	volatile pid_t pid;     /* 0: none running */
+	volatile pid_t prof;    /* the profiler attached to it, or 0 */
 	clockid_t cpu;          /* its process CPU clock */
 	char dir[PATH_MAX - 64];        /* room for the file names */
 	char conf[PATH_MAX], sock[PATH_MAX], log[PATH_MAX];
@@ -203,6 +205,11 @@ cleanup(void)
 {
 	pid_t pid = J.pid;
 
+	if (J.prof > 0) {
+		kill(J.prof, SIGINT);
+		waitpid(J.prof, NULL, 0);
+		J.prof = 0;
+	}
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -405,6 +412,67 @@ jobd_start(const struct cfg *c)
 	}
 	if (clock_getcpuclockid(pid, &J.cpu) != 0)
 		die("clock_getcpuclockid(%d) failed", (int)pid);
+}
+
+/* "exec " and tmpl with every %d replaced by jobd's pid. */
+static void
+expand_pid(char *cmd, size_t size, const char *tmpl)
+{
+	size_t len = (size_t)snprintf(cmd, size, "exec ");
+
+	for (const char *p = tmpl; *p != '\0' && len + 16 < size; p++) {
+		if (p[0] == '%' && p[1] == 'd') {
+			len += (size_t)snprintf(cmd + len, size - len, "%d",
+			    (int)J.pid);
+			p++;
+		} else
+			cmd[len++] = *p;
+	}
+	cmd[len] = '\0';
+}
+
+/* BENCH_JOBD_PROFILE="perf record -g -o /tmp/jobd.data -p %d": that
+ * command (every %d is jobd's pid) runs during each round's measured window and
+ * gets SIGINT at its end.  Its start-up takes the first second, outside. */
+static void
+prof_start(void)
+{
+	const char *tmpl = getenv("BENCH_JOBD_PROFILE");
+	char cmd[4096];
+	pid_t pid;
+
+	if (tmpl == NULL || *tmpl == '\0')
+		return;
+	expand_pid(cmd, sizeof(cmd), tmpl);
+	if ((pid = fork()) < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	J.prof = pid;
+	sleep_s(1.0);
+}
+
+static void
+prof_stop(void)
+{
+	double deadline = now() + 60;
+	pid_t pid = J.prof;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGINT);
+	while (waitpid(pid, NULL, WNOHANG) != pid) {
+		if (now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			break;
+		}
+		sleep_s(0.01);
+	}
+	J.prof = 0;
 }
 
 /* jobd's CPU time so far, all threads, in seconds. */
@@ -628,6 +696,7 @@ struct writer {
 	struct conn *c;
 	const struct buf *b;
 	double t0;              /* just before the first byte */
+	double wall0;           /* the same moment in Unix time */
 	double deadline;
 	int rc;
 };
@@ -637,6 +706,7 @@ writer_main(void *arg)
 {
 	struct writer *w = arg;
 
+	w->wall0 = store_now();
 	w->t0 = now();
 	w->rc = conn_write(w->c, w->b->p, w->b->len, w->deadline);
 	return NULL;
@@ -777,6 +847,46 @@ figure(const char *what, double v, const char *unit, int prec, bool le,
 	fflush(stdout);
 }
 
+/* -v: one round's raw figures. */
+static void __attribute__((format(printf, 2, 3)))
+round_note(int i, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	printf("    round %d: ", i + 1);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* -v: when, after the first byte, jobs were created, started and ended,
+ * by jobd's own timestamps: where a wall time went. */
+static void
+db_timeline(struct db *d, double wall0, int round)
+{
+	static const char q[] = "SELECT min(created_at), max(created_at), "
+	    "min(started_at), max(started_at), min(finished_at), "
+	    "max(finished_at) FROM jobs";
+	sqlite3_stmt *s;
+	double v[6];
+
+	if (!verbose)
+		return;
+	if (sqlite3_prepare_v2(d->h, q, -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		die("timeline: %s", sqlite3_errmsg(d->h));
+	for (int i = 0; i < 6; i++)
+		v[i] = sqlite3_column_double(s, i) - wall0;
+	sqlite3_finalize(s);
+	round_note(round, "created %.3f-%.3f, started %.3f-%.3f, ended "
+	    "%.3f-%.3f s after the first byte", v[0], v[1], v[2], v[3], v[4],
+	    v[5]);
+}
+
 static void
 info(const char *what, double v, const char *unit, int prec)
 {
@@ -802,6 +912,15 @@ self_cpu(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double
+thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void
 noop_round(size_t n, struct noop_res *r)
 {
@@ -821,6 +940,7 @@ noop_round(size_t n, struct noop_res *r)
 	c = conn_open();
 	db_open(&d);
 	deadline = now() + IO_TIMEOUT;
+	prof_start();
 	c0 = jobd_cpu();
 	s0 = self_cpu();
 	writer_start(&w, c, &b);
@@ -833,6 +953,7 @@ noop_round(size_t n, struct noop_res *r)
 	    "\"timeout\":60}\n", (long long)last);
 	conn_request(c, req, deadline);
 	t1 = db_wait_ended(&d, 0, deadline);
+	prof_stop();
 	r->cpu_us = (jobd_cpu() - c0) / (double)n * 1e6;
 	r->self_us = (self_cpu() - s0) / (double)n * 1e6;
 	r->rate = (double)n / (t1 - w.t0);
@@ -908,9 +1029,9 @@ bare_schema(void)
 
 /* Bare SQLite: n jobs, each inserted queued, started, ended succeeded
  * (the statements of store_sqlite.c), rows rows per transaction, sync=full,
- * WAL, one thread.  Returns jobs/s. */
+ * WAL, one thread.  Returns jobs/s; *cpu_us gets its CPU per job. */
 static double
-bare_round(size_t n, size_t rows)
+bare_round(size_t n, size_t rows, double *cpu_us)
 {
 	static const char *sql[3] = {
 		"INSERT INTO jobs (id, queue, kind, args, name, max_attempts, "
@@ -925,7 +1046,7 @@ bare_round(size_t n, size_t rows)
 	int64_t k = rows / 3 > 0 ? (int64_t)(rows / 3) : 1;
 	sqlite3_stmt *s[3];
 	sqlite3 *db;
-	double t0;
+	double t0, c0;
 
 	bare_schema();
 	if (sqlite3_open(J.bare, &db) != SQLITE_OK)
@@ -935,6 +1056,7 @@ bare_round(size_t n, size_t rows)
 	for (int i = 0; i < 3; i++)
 		if (sqlite3_prepare_v2(db, sql[i], -1, &s[i], NULL) != SQLITE_OK)
 			errx(1, "bare: prepare: %s", sqlite3_errmsg(db));
+	c0 = thread_cpu();
 	t0 = now();
 	for (int64_t i = 1; i <= (int64_t)n; i += k) {
 		bare_exec(db, "BEGIN IMMEDIATE");
@@ -943,6 +1065,7 @@ bare_round(size_t n, size_t rows)
 		bare_exec(db, "COMMIT");
 	}
 	t0 = now() - t0;
+	*cpu_us = (thread_cpu() - c0) / (double)n * 1e6;
 	for (int i = 0; i < 3; i++)
 		sqlite3_finalize(s[i]);
 	sqlite3_close(db);
@@ -956,7 +1079,8 @@ static void
 scenario_noop(void)
 {
 	double rate[ROUNDS_MAX], acked[ROUNDS_MAX], cpu[ROUNDS_MAX],
-	    self[ROUNDS_MAX], bare[ROUNDS_MAX], ratio[ROUNDS_MAX];
+	    self[ROUNDS_MAX], bare[ROUNDS_MAX], ratio[ROUNDS_MAX],
+	    bcpu[ROUNDS_MAX];
 	struct noop_res r;
 	size_t n = quick && noop_jobs == 100000 ? 20000 : noop_jobs;
 
@@ -969,8 +1093,11 @@ scenario_noop(void)
 		acked[i] = (double)n / r.acked;
 		cpu[i] = r.cpu_us;
 		self[i] = r.self_us;
-		bare[i] = bare_round(n, bare_rows);
+		bare[i] = bare_round(n, bare_rows, &bcpu[i]);
 		ratio[i] = rate[i] / bare[i];
+		round_note(i, "%.0f jobs/s, acks %.0f/s, jobd %.2f us/job, "
+		    "bare %.0f jobs/s %.2f us/job, ratio %.2f", rate[i],
+		    acked[i], cpu[i], bare[i], bcpu[i], ratio[i]);
 	}
 	figure("jobd end to end (first byte to last end)", median(rate, rounds),
 	    "jobs/s", 0, false, 100000);
@@ -981,6 +1108,7 @@ scenario_noop(void)
 	info("  bench's own CPU per job (client)", median(self, rounds), "us",
 	    2);
 	info("bare SQLite, same writes", median(bare, rounds), "jobs/s", 0);
+	info("  bare SQLite CPU per job", median(bcpu, rounds), "us", 2);
 	figure("ratio jobd / bare (median of rounds)", median(ratio, rounds), "",
 	    2, false, 0.6);
 }
@@ -1015,7 +1143,7 @@ build_sleeps(struct buf *b, size_t n, double seconds, bool group)
 
 /* One round: n concurrent sleep 1; wall seconds and peak RSS (MiB). */
 static void
-sleep_round(size_t n, bool group, double *wall, double *rss)
+sleep_round(size_t n, bool group, int round, double *wall, double *rss)
 {
 	struct cfg cfg = { .workers = (long)n, .capacity = (long)n };
 	struct buf b = { 0 };
@@ -1028,14 +1156,17 @@ sleep_round(size_t n, bool group, double *wall, double *rss)
 	jobd_start(&cfg);
 	c = conn_open();
 	db_open(&d);
+	prof_start();
 	deadline = now() + IO_TIMEOUT;
 	writer_start(&w, c, &b);
 	read_oks(c, lines, NULL, deadline);
 	writer_join(&w);
 	t1 = db_wait_ended(&d, w.t0 + 0.9, deadline);
+	prof_stop();
 	*wall = t1 - w.t0;
 	*rss = jobd_hwm();
 	db_check_succeeded(&d, n);
+	db_timeline(&d, w.wall0, round);
 	db_close(&d);
 	conn_close(c);
 	jobd_stop();
@@ -1049,8 +1180,11 @@ sleep_method(size_t n, bool group, double goal_s, double goal_mb,
 	double wall[ROUNDS_MAX], rss[ROUNDS_MAX], m;
 	char what[64];
 
-	for (int i = 0; i < rounds; i++)
-		sleep_round(n, group, &wall[i], &rss[i]);
+	for (int i = 0; i < rounds; i++) {
+		sleep_round(n, group, i, &wall[i], &rss[i]);
+		round_note(i, "%s %.3f s, %.1f MiB", group ? "group" : "pipe",
+		    wall[i], rss[i]);
+	}
 	m = median(wall, rounds);
 	snprintf(what, sizeof(what), "%s: wall time",
 	    group ? "submit_group" : "pipelined submits");
@@ -1092,6 +1226,7 @@ waves_round(void)
 	build_sleeps(&b, 100, 0.1, true);
 	jobd_start(&cfg);
 	c = conn_open();
+	prof_start();
 	deadline = now() + IO_TIMEOUT;
 	t0 = now();
 	gid = answer_int(conn_request(c, b.p, deadline), "group");
@@ -1099,6 +1234,7 @@ waves_round(void)
 	    "\"timeout\":30}\n", (long long)gid);
 	ans = conn_request(c, req, deadline);
 	t1 = now();
+	prof_stop();
 	for (char *p = ans; (p = strstr(p, "\"state\":\"succeeded\"")) != NULL;
 	    p++)
 		ok++;
@@ -1117,8 +1253,10 @@ scenario_waves(void)
 
 	printf("\n3. 100 x sleep 0.1 on 10 workers (one submit_group, then a "
 	    "wait on it)\n");
-	for (int i = 0; i < rounds; i++)
+	for (int i = 0; i < rounds; i++) {
 		wall[i] = waves_round();
+		round_note(i, "%.4f s", wall[i]);
+	}
 	figure("wall time (ideal 1.000 s)", median(wall, rounds), "s", 4, true,
 	    1.005);
 }
@@ -1186,6 +1324,7 @@ latency_round(double secs, struct lat_res *r)
 	c = conn_open();
 	db_open(&d);
 	p.c = c;
+	prof_start();
 	deadline = now() + secs + IO_TIMEOUT;
 	if ((errno = pthread_create(&p.thr, NULL, pacer_main, &p)) != 0)
 		err(1, "pthread_create");
@@ -1198,6 +1337,7 @@ latency_round(double secs, struct lat_res *r)
 		lat[i] = c->t_read;
 	}
 	pthread_join(p.thr, NULL);
+	prof_stop();
 	if (p.rc < 0)
 		die("sending: %s", strerror(-p.rc));
 	for (size_t i = 0; i < p.n; i++)
@@ -1233,6 +1373,8 @@ scenario_latency(void)
 		p99[i] = r.p99;
 		max[i] = r.max;
 		lag[i] = r.lag;
+		round_note(i, "p50 %.3f p99 %.3f max %.3f ms, sender late "
+		    "%.3f ms", r.p50, r.p99, r.max, r.lag);
 	}
 	info("p50", median(p50, rounds), "ms", 3);
 	figure("p99", median(p99, rounds), "ms", 3, true, 3);
@@ -1243,12 +1385,24 @@ scenario_latency(void)
 
 /* ---- main ------------------------------------------------------------------- */
 
+/* The 1-minute load average: a busy machine explains a bad figure. */
+static double
+loadavg(void)
+{
+	double l[1] = { -1 };
+
+	if (getloadavg(l, 1) < 1)
+		return -1;
+	return l[0];
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_jobd [-q] [-r rounds] [-s scenarios] "
+	fprintf(stderr, "usage: bench_jobd [-qv] [-r rounds] [-s scenarios] "
 	    "[-n jobs] [-b rows] [-d dir] [jobd]\n"
 	    "  -q  quick: 1 round, smaller runs\n"
+	    "  -v  print every round's figures too\n"
 	    "  -s  which scenarios, e.g. 13 (default 1234)\n"
 	    "  -n  jobs of scenario 1 (default 100000)\n"
 	    "  -b  rows per bare SQLite transaction (default %d)\n"
@@ -1277,10 +1431,13 @@ main(int argc, char **argv)
 	bool rounds_set = false;
 	int c;
 
-	while ((c = getopt(argc, argv, "qr:s:n:b:d:")) != -1) {
+	while ((c = getopt(argc, argv, "qvr:s:n:b:d:")) != -1) {
 		switch (c) {
 		case 'q':
 			quick = true;
+			break;
+		case 'v':
+			verbose = true;
 			break;
 		case 'r':
 			rounds = atoi(optarg);
@@ -1315,9 +1472,9 @@ main(int argc, char **argv)
 	log_init("bench_jobd", LOG_LVL_WARNING);   /* the bare schema's notes */
 	setup_dir(dir);
 	atexit(cleanup);
-	printf("bench_jobd: %s, medians of %d round%s%s, files in %s\n",
-	    jobd_path, rounds, rounds > 1 ? "s" : "", quick ? " (quick)" : "",
-	    J.dir);
+	printf("bench_jobd: %s, medians of %d round%s%s, files in %s, "
+	    "load %.2f\n", jobd_path, rounds, rounds > 1 ? "s" : "",
+	    quick ? " (quick)" : "", J.dir, loadavg());
 	if (strchr(which, '1'))
 		scenario_noop();
 	if (strchr(which, '2')) {
@@ -1328,6 +1485,6 @@ main(int argc, char **argv)
 		scenario_waves();
 	if (strchr(which, '4'))
 		scenario_latency();
-	printf("\n%d PASS, %d MISS\n", npass, nmiss);
+	printf("\n%d PASS, %d MISS (load %.2f)\n", npass, nmiss, loadavg());
 	return nmiss > 0 ? 3 : 0;
 }
