@@ -922,7 +922,7 @@ thread_cpu(void)
 }
 
 static void
-noop_round(size_t n, struct noop_res *r)
+noop_round(size_t n, int round, struct noop_res *r)
 {
 	struct cfg cfg = { .workers = 16, .capacity = (long)n };
 	struct buf b = { 0 };
@@ -958,6 +958,7 @@ noop_round(size_t n, struct noop_res *r)
 	r->self_us = (self_cpu() - s0) / (double)n * 1e6;
 	r->rate = (double)n / (t1 - w.t0);
 	db_check_succeeded(&d, n);
+	db_timeline(&d, w.wall0, round);
 	db_close(&d);
 	conn_close(c);
 	jobd_stop();
@@ -1088,7 +1089,7 @@ scenario_noop(void)
 	    " workers 16,\n   capacity %zu (never full), sync=full; bare SQLite:"
 	    " transactions of %zu rows\n", n, n, bare_rows / 3 * 3);
 	for (int i = 0; i < rounds; i++) {
-		noop_round(n, &r);
+		noop_round(n, i, &r);
 		rate[i] = r.rate;
 		acked[i] = (double)n / r.acked;
 		cpu[i] = r.cpu_us;
