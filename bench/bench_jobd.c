@@ -1,8 +1,12 @@
 /*
  * bench_jobd.c — the real daemon, end to end, against its goals.
  *
- *   bench_jobd [-q] [-r rounds] [-s scenarios] [-n jobs] [-b rows]
+ *   bench_jobd [-qv] [-r rounds] [-s scenarios] [-n jobs] [-b rows]
  *              [-d dir] [JOBD]
+ *
+ *   BENCH_JOBD_PROFILE="perf record -g -o /tmp/%d.data -p %d" bench_jobd ...
+ *              runs that command on jobd (%d: its pid) over each measured
+ *              window.
  *
  * Starts JOBD (default ./build/jobd) on a fresh database in a temporary
  * directory with a generated config, once per scenario and round, talks its
@@ -29,6 +33,9 @@
  * on its own read-only connection.  Every job was acknowledged, so its row
  * is committed; when none is queued or running, every end is committed too.
  * The query is an index probe, O(log n), and costs jobd nothing.
+ *
+ * -v adds each round's figures and, from the database, when jobs were
+ * created, started and ended after the first byte: where the time went.
  *
  * jobd is always stopped with SIGTERM and must exit 0; on any error, a
  * signal or the watchdog, it is killed (and it dies with the bench anyway:
