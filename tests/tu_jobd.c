@@ -1028,14 +1028,17 @@ tj_wait_idle(struct tj_conn *c, double timeout)
 static const char *
 tj_vsql(const char *fmt, va_list ap)
 {
-	char *sql = tj_keep(tj_vformat(fmt, ap), false), *out, *err;
+	char *sql, *out, *err;
 	char *argv[] = { "sqlite3", "-readonly", "-batch", "-cmd",
-		".timeout 5000", (char *)tj_path("jobd.db"), sql, NULL };
+		".timeout 5000", (char *)tj_path("jobd.db"), NULL, NULL };
 	int pfd[2], code;
 	size_t len = 0, cap = 65536;
 	ssize_t n;
 	pid_t parent = getpid(), pid;
 
+	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
+	tj_keep(sql, false);
+	argv[6] = sql;
 	ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
 	unlink(tj_path("sql.err"));
 	out = malloc(cap + 1);

@@ -193,7 +193,8 @@ void tj_wait_idle(struct tj_conn *c, double timeout);
 
 /* ---- the database through the sqlite3 shell ------------------------------- */
 
-/* Run sqlite3 -readonly on the database with the query (printf-style);
+/* Run sqlite3 -readonly on the database with the query (printf-style; no
+ * quote turning here: SQL needs its own);
  * returns its output without the last newline.  Fails the test if sqlite3
  * exits non-zero or writes to stderr. */
 const char *tj_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
