@@ -824,7 +824,8 @@ proto_dump(const json_t *resp, char **out, size_t *len)
 	rc = -ENOMEM;
 	/* Compact output puts no whitespace between tokens, and jansson
 	 * escapes control characters inside strings, so no '\n' but ours. */
-	if (json_dump_callback(resp, dump_cb, &b, JSON_COMPACT) < 0 ||
+	if (json_dump_callback(resp, dump_cb, &b,
+	    JSON_COMPACT | JSON_REAL_PRECISION(16)) < 0 ||
 	    dumpbuf_reserve(&b, 2) < 0)
 		goto out;
 	rc = -EINVAL;

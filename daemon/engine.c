@@ -1,0 +1,1351 @@
+/*
+ * engine.c — queues, workers and groups of the jobs in flight (engine.h).
+ *
+ * A job's life in memory:
+ *
+ *   NEW ──put──▶ INQ ──worker takes──▶ TAKEN ──insert committed──▶ RUNNING
+ *                 │                      │                           │
+ *                 └──────── cancel ──────┴──────── end ──────────────┴──▶ ENDING ──commit──▶ freed
+ *
+ * A lone submit waits for room first and is inserted once it holds a place
+ * in its queue, so a submitter that goes away while waiting leaves no row
+ * behind.  A group is inserted first (all or nothing) and its jobs then
+ * enter as room frees: a group larger than its queue could otherwise never
+ * be recorded.  A worker never starts a job before its insert committed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <jansson.h>
+
+#include "co.h"
+#include "co_queue.h"
+#include "co_sched.h"
+#include "conf.h"
+#include "engine.h"
+#include "idmap.h"
+#include "kind.h"
+#include "log.h"
+#include "store.h"
+
+/* A worker with nothing to do for this long ends; the queue starts a new
+ * one when work comes.  Idle workers would otherwise hold a stack each. */
+#define WORKER_IDLE 10.0
+
+enum job_where { J_NEW, J_PUTTING, J_INQ, J_TAKEN, J_RUNNING, J_ENDING };
+enum job_stop { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN };
+
+struct equeue;
+struct egroup;
+
+struct job {
+	struct eng *e;
+	int64_t id;
+	struct equeue *q;
+	struct egroup *g;               /* NULL: not in a group */
+	const struct kind *kind;
+	json_t *args;
+	double timeout;                 /* 0 = none */
+	int attempts, max_attempts;
+	enum job_where where;
+	bool inserted, insert_failed;
+	enum job_stop stop;
+	enum store_state end_state;     /* once ENDING */
+	char *cancel_reason;            /* for STOP_CANCEL */
+	struct co_task *task;           /* its worker, while RUNNING */
+	struct co_waitq insertq;        /* waiting for the insert's commit */
+	struct co_waitq doneq;          /* waiting for the end's commit */
+	eng_done_fn done;               /* the submitter's answer */
+	void *done_arg;
+};
+
+struct egroup {
+	struct eng *e;
+	int64_t id, first;
+	enum store_group_mode mode;
+	size_t n, live;                 /* jobs; of which not ended */
+	struct job **jobs;              /* n; NULL once ended */
+	bool tripped;                   /* fail_fast has fired */
+	int holds;                      /* code iterating it: keep it */
+	bool inserted;
+	bool failed_write;              /* a member's end was not recorded */
+	int64_t trip_id;                /* recovery: a member that failed */
+	enum store_state trip_state;
+	char *trip_error;
+	SLIST_ENTRY(egroup) trip_link;
+	struct co_waitq doneq;
+	eng_done_fn done;
+	void *done_arg;
+};
+
+struct worker {
+	struct equeue *q;
+	struct co_task *task;
+	struct job *job;                /* the one it has taken */
+	bool idle;
+	bool quit;                      /* set before the task first ran */
+	LIST_ENTRY(worker) link;
+};
+
+struct equeue {
+	struct eng *e;
+	char *name;
+	struct co_queue *cq;
+	int workers, capacity, max_attempts;
+	double timeout;
+	bool configured;
+	int nworkers;
+	size_t pending;                 /* put and not yet taken or removed */
+	size_t nwaiting;                /* workers inside co_queue_get */
+	size_t nstarting;               /* workers spawned, not yet run */
+	size_t running;
+	size_t tmp;                     /* scratch: a group's demand */
+	LIST_HEAD(, worker) wlist;
+	TAILQ_ENTRY(equeue) link;
+};
+
+struct eng {
+	struct co_rt *rt;
+	struct store *st;
+	struct idmap *jobs, *groups;
+	TAILQ_HEAD(, equeue) queues;
+	size_t nqueues;
+	bool stopping;
+	size_t running, nworkers;
+	struct co_waitq idleq;          /* shutdown: no job running */
+	struct co_waitq goneq;          /* shutdown: no worker left */
+	SLIST_HEAD(, egroup) trips;     /* recovery: groups to trip */
+	struct eng_counters c;
+};
+
+static void job_end(struct job *j, enum store_state state, const char *result,
+    const char *error);
+static void queue_staff(struct equeue *q);
+
+/* ---- queues ------------------------------------------------------------- */
+
+static struct equeue *
+queue_find(struct eng *e, const char *name)
+{
+	struct equeue *q;
+
+	TAILQ_FOREACH(q, &e->queues, link)
+		if (strcmp(q->name, name) == 0)
+			return q;
+	return NULL;
+}
+
+static struct equeue *
+queue_new(struct eng *e, const char *name)
+{
+	struct equeue *q;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return NULL;
+	if ((q->name = strdup(name)) == NULL ||
+	    (q->cq = co_queue_new(0)) == NULL) {
+		free(q->name);
+		free(q);
+		return NULL;
+	}
+	q->e = e;
+	LIST_INIT(&q->wlist);
+	TAILQ_INSERT_TAIL(&e->queues, q, link);
+	e->nqueues++;
+	return q;
+}
+
+static int
+queue_apply(struct equeue *q, const struct conf_queue *cq)
+{
+	struct worker *w;
+	int excess;
+
+	if (co_queue_set_capacity(q->cq, (size_t)cq->capacity) < 0)
+		return -ENOMEM;
+	q->capacity = cq->capacity;
+	q->workers = cq->workers;
+	q->timeout = cq->timeout;
+	q->max_attempts = cq->max_attempts;
+	q->configured = true;
+	/* Fewer workers: idle ones leave now, busy ones after their job. */
+	excess = q->nworkers - q->workers;
+	LIST_FOREACH(w, &q->wlist, link) {
+		if (excess <= 0)
+			break;
+		if (w->idle) {
+			w->quit = true;
+			if (w->task != NULL)
+				co_cancel(w->task);
+			excess--;
+		}
+	}
+	queue_staff(q);
+	return 0;
+}
+
+int
+eng_configure(struct eng *e, const struct conf *c)
+{
+	const struct conf_queue *cq;
+	struct equeue *q;
+	size_t i;
+
+	TAILQ_FOREACH(q, &e->queues, link)
+		q->configured = false;
+	for (i = 0; i < conf_queue_count(c); i++) {
+		cq = conf_queue(c, i);
+		if ((q = queue_find(e, cq->name)) == NULL &&
+		    (q = queue_new(e, cq->name)) == NULL)
+			return -ENOMEM;
+		if (queue_apply(q, cq) < 0)
+			return -ENOMEM;
+	}
+	TAILQ_FOREACH(q, &e->queues, link)
+		if (!q->configured)
+			log_info("queue %s: removed from the configuration; "
+			    "its %zu queued jobs still run", q->name,
+			    co_queue_len(q->cq));
+	return 0;
+}
+
+/* Put j into its queue, past its capacity if need be (recovery, or a
+ * group whose submitter left): these jobs are recorded and must run. */
+static int
+queue_force(struct equeue *q, struct job *j)
+{
+	int rc;
+
+	if (co_queue_put_nowait(q->cq, j) == 0)
+		return 0;
+	if ((rc = co_queue_set_capacity(q->cq, 0)) < 0)
+		return rc;
+	rc = co_queue_put_nowait(q->cq, j);
+	(void)co_queue_set_capacity(q->cq, (size_t)q->capacity);
+	return rc;
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+static void
+job_free(struct job *j)
+{
+	json_decref(j->args);
+	free(j->cancel_reason);
+	free(j);
+}
+
+static void group_member_done(struct egroup *g, struct job *j, int status);
+
+/* Forget a job whose insert failed: it never existed for anyone. */
+static void
+job_forget(struct job *j)
+{
+	if (j->id > 0 && idmap_get(j->e->jobs, j->id) == j)
+		idmap_del(j->e->jobs, j->id);
+	co_waitq_wake_all(&j->insertq, -EIO);
+	co_waitq_wake_all(&j->doneq, -EIO);
+	if (j->g != NULL)
+		group_member_done(j->g, j, -EIO);
+	job_free(j);
+}
+
+static struct job *
+job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
+    double timeout, int max_attempts)
+{
+	struct job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->e = e;
+	j->q = q;
+	j->kind = k;
+	j->args = json_incref(args);
+	j->timeout = timeout;
+	j->max_attempts = max_attempts;
+	co_waitq_init(&j->insertq);
+	co_waitq_init(&j->doneq);
+	return j;
+}
+
+/* The state a job that a cancel, timeout or stop interrupted ends in. */
+static void
+job_interrupted(struct job *j, int rc)
+{
+	char msg[128];
+
+	if (rc == -ETIMEDOUT) {
+		snprintf(msg, sizeof(msg), "timed out after %g s", j->timeout);
+		job_end(j, STORE_TIMED_OUT, NULL, msg);
+	} else if (j->stop == STOP_SHUTDOWN) {
+		job_end(j, STORE_QUEUED, NULL, NULL);   /* requeue or fail */
+	} else {
+		job_end(j, STORE_CANCELLED, NULL, NULL);
+	}
+}
+
+/* Run the job's kind on this worker under the job's deadline. */
+static void
+job_run(struct job *j)
+{
+	struct kind_run run = { .args = j->args };
+	struct co_scope scope;
+	char *text = NULL;
+	int rc, expired;
+
+	j->where = J_RUNNING;
+	j->task = co_self();
+	j->attempts++;
+	j->q->running++;
+	j->e->running++;
+	if (store_mark_started(j->e->st, j->id, 0, NULL, NULL) < 0)
+		log_warnx("job %lld: %s", (long long)j->id, store_errmsg());
+	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
+	rc = j->kind->run(&run);
+	expired = co_scope_exit(&scope);
+	if (run.result != NULL)
+		text = json_dumps(run.result, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(run.result);
+	if (rc == 0)
+		job_end(j, STORE_SUCCEEDED, text, NULL);
+	else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0))
+		job_interrupted(j, expired < 0 ? -ETIMEDOUT : rc);
+	else
+		job_end(j, STORE_FAILED, text, run.error[0] != '\0' ?
+		    run.error : strerror(-rc));
+	free(text);
+}
+
+/* The worker's part: wait for the insert, then run it unless stopped. */
+static void
+job_take(struct job *j)
+{
+	j->where = J_TAKEN;
+	while (!j->inserted && !j->insert_failed)
+		if (co_waitq_wait(&j->insertq, CO_FOREVER, NULL) < 0) {
+			j->where = J_INQ;       /* shutdown: stays queued */
+			return;
+		}
+	if (j->insert_failed) {
+		job_forget(j);
+		return;
+	}
+	if (j->stop == STOP_CANCEL)
+		job_end(j, STORE_CANCELLED, NULL, NULL);
+	else if (j->e->stopping)
+		j->where = J_INQ;               /* stays queued for next start */
+	else
+		job_run(j);
+}
+
+/* ---- groups ------------------------------------------------------------- */
+
+static void cancel_job(struct job *j, const char *reason);
+
+/* fail_fast: member id ended failed or timed_out; cancel the others. */
+static void
+group_trip(struct egroup *g, int64_t id, enum store_state state,
+    const char *error)
+{
+	char reason[PROTO_REASON_MAX];
+	size_t i;
+
+	g->tripped = true;
+	snprintf(reason, sizeof(reason), "fail_fast: job %lld of group %lld "
+	    "ended %s%s%.900s%s", (long long)id, (long long)g->id,
+	    store_state_name(state), error != NULL ? " (" : "",
+	    error != NULL ? error : "", error != NULL ? ")" : "");
+	for (i = 0; i < g->n; i++)
+		if (g->jobs[i] != NULL && g->jobs[i]->id != id)
+			cancel_job(g->jobs[i], reason);
+}
+
+static void
+group_free(struct egroup *g)
+{
+	if (g->id > 0 && idmap_get(g->e->groups, g->id) == g)
+		idmap_del(g->e->groups, g->id);
+	free(g->trip_error);
+	free(g->jobs);
+	free(g);
+}
+
+/* A member's end has committed (or failed to).  The group goes when its
+ * last member has ended and its submitter is done with it. */
+static void
+group_member_done(struct egroup *g, struct job *j, int status)
+{
+	if (j->id >= g->first && (size_t)(j->id - g->first) < g->n)
+		g->jobs[j->id - g->first] = NULL;
+	if (status < 0)
+		g->failed_write = true;
+	if (--g->live > 0)
+		return;
+	co_waitq_wake_all(&g->doneq, g->failed_write ? -EIO : 0);
+	if (g->holds == 0)
+		group_free(g);
+}
+
+/* ---- ending ------------------------------------------------------------- */
+
+static void
+job_ended(void *arg, int status)
+{
+	struct job *j = arg;
+	struct eng *e = j->e;
+
+	if (status < 0) {
+		e->c.store_errors++;
+		log_warnx("job %lld: its end was not recorded: %s",
+		    (long long)j->id, store_errmsg());
+	}
+	idmap_del(e->jobs, j->id);
+	co_waitq_wake_all(&j->doneq, status < 0 ? -EIO : (int)j->end_state);
+	if (j->g != NULL)
+		group_member_done(j->g, j, status);
+	job_free(j);
+}
+
+static void
+job_requeued(void *arg, int status)
+{
+	struct job *j = arg;
+
+	if (status < 0) {
+		j->e->c.store_errors++;
+		log_warnx("job %lld: not requeued: %s", (long long)j->id,
+		    store_errmsg());
+	}
+	j->where = J_INQ;               /* in the database; memory is done */
+}
+
+static void
+job_not_running(struct job *j)
+{
+	if (j->where != J_RUNNING)
+		return;
+	j->task = NULL;
+	j->q->running--;
+	if (--j->e->running == 0)
+		co_waitq_wake_all(&j->e->idleq, 0);
+}
+
+/* Record j's end.  STORE_QUEUED means "stopped by a shutdown": back to
+ * queued while attempts remain, else failed. */
+static void
+job_end(struct job *j, enum store_state state, const char *result,
+    const char *error)
+{
+	struct store_end end = { .state = state, .result = result,
+	    .error = error };
+	struct eng *e = j->e;
+	char msg[96];
+
+	job_not_running(j);
+	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
+		e->c.requeued++;
+		if (store_requeue(e->st, j->id, job_requeued, j) < 0)
+			job_requeued(j, -EIO);
+		return;
+	}
+	if (state == STORE_QUEUED) {
+		snprintf(msg, sizeof(msg), "interrupted (jobd stopped) after "
+		    "%d attempts", j->attempts);
+		end.state = state = STORE_FAILED;
+		end.error = msg;
+	}
+	if (state == STORE_CANCELLED)
+		end.cancel_reason = j->cancel_reason != NULL ?
+		    j->cancel_reason : "cancelled";
+	j->where = J_ENDING;
+	j->end_state = state;
+	e->c.ended[state]++;
+	log_debug("job %lld: %s%s%s", (long long)j->id,
+	    store_state_name(state), end.error ? ": " : "",
+	    end.error ? end.error : "");
+	if (store_mark_ended(e->st, j->id, &end, job_ended, j) < 0)
+		job_ended(j, -EIO);
+	else if (j->g != NULL && j->g->mode == STORE_GROUP_FAIL_FAST &&
+	    !j->g->tripped && (state == STORE_FAILED ||
+	    state == STORE_TIMED_OUT))
+		group_trip(j->g, j->id, state, end.error);
+}
+
+/* Stop j, wherever it is, with reason; returns at once.  Its end comes
+ * through job_end like any other. */
+static void
+cancel_job(struct job *j, const char *reason)
+{
+	if (j->where == J_ENDING || j->stop == STOP_CANCEL)
+		return;
+	j->stop = STOP_CANCEL;
+	free(j->cancel_reason);
+	j->cancel_reason = strdup(reason != NULL ? reason : "cancelled");
+	switch (j->where) {
+	case J_PUTTING:         /* its submitter checks once it is in */
+		break;
+	case J_NEW:             /* its group's submitter has not put it yet */
+		job_end(j, STORE_CANCELLED, NULL, NULL);
+		break;
+	case J_INQ:
+		if (co_queue_remove(j->q->cq, j) == 0) {
+			j->q->pending--;
+			job_end(j, STORE_CANCELLED, NULL, NULL);
+		}
+		/* else handed to a worker that has yet to run: it checks */
+		break;
+	case J_TAKEN:           /* the worker checks after the insert */
+		break;
+	case J_RUNNING:
+		co_cancel(j->task);
+		break;
+	case J_ENDING:
+		break;
+	}
+}
+
+/* ---- workers -------------------------------------------------------------- */
+
+static int
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct equeue *q = w->q;
+	struct eng *e = q->e;
+	void *item;
+	int rc;
+
+	w->task = co_self();
+	q->nstarting--;
+	while (!w->quit && !e->stopping && q->nworkers <= q->workers) {
+		w->idle = true;
+		q->nwaiting++;
+		rc = co_queue_get_timeout(q->cq, &item, WORKER_IDLE);
+		q->nwaiting--;
+		w->idle = false;
+		if (rc < 0)
+			break;
+		q->pending--;
+		w->job = item;
+		job_take(item);
+		w->job = NULL;
+		if (co_cancelled())     /* sticky: this task is spent */
+			break;
+	}
+	LIST_REMOVE(w, link);
+	free(w);
+	q->nworkers--;
+	if (--e->nworkers == 0)
+		co_waitq_wake_all(&e->goneq, 0);
+	queue_staff(q);
+	return 0;
+}
+
+/* Start workers while more jobs wait than workers are about to take them,
+ * up to the queue's bound.  Counting jobs put but not yet taken (rather
+ * than co_queue_len) includes the ones handed straight to a waiting
+ * worker that has not run yet. */
+static void
+queue_staff(struct equeue *q)
+{
+	struct worker *w;
+
+	if (q->e->stopping)
+		return;
+	while (q->nworkers < q->workers &&
+	    q->pending > q->nwaiting + q->nstarting) {
+		if ((w = calloc(1, sizeof(*w))) == NULL ||
+		    co_spawn(q->e->rt, worker_main, w, NULL) < 0) {
+			free(w);
+			log_warnx("queue %s: cannot start a worker: out of "
+			    "memory", q->name);
+			return;
+		}
+		w->q = q;
+		LIST_INSERT_HEAD(&q->wlist, w, link);
+		q->nworkers++;
+		q->nstarting++;
+		q->e->nworkers++;
+	}
+}
+
+/* ---- submitting ------------------------------------------------------------ */
+
+/* The insert of a job or group failed: undo j in memory, wherever it is. */
+static void
+job_lost(struct job *j)
+{
+	j->insert_failed = true;
+	switch (j->where) {
+	case J_NEW:
+		job_forget(j);
+		break;
+	case J_INQ:
+		if (co_queue_remove(j->q->cq, j) == 0) {
+			j->q->pending--;
+			job_forget(j);
+		}       /* else a worker has it and forgets it */
+		break;
+	case J_TAKEN:
+		co_waitq_wake_all(&j->insertq, -EIO);
+		break;
+	case J_PUTTING:         /* its submitter checks once it is in */
+	case J_RUNNING:         /* cannot be: workers wait for the insert */
+	case J_ENDING:          /* cancelled meanwhile: its end fails too */
+		break;
+	}
+}
+
+static void
+job_inserted(void *arg, int status)
+{
+	struct job *j = arg;
+	struct eng_ack ack = { .id = j->id, .n = 1 };
+	eng_done_fn done = j->done;
+	void *darg = j->done_arg;
+
+	j->done = NULL;
+	if (status == 0) {
+		j->inserted = true;
+		j->e->c.submitted++;
+		co_waitq_wake_all(&j->insertq, 0);
+	} else {
+		j->e->c.store_errors++;
+	}
+	done(darg, status, &ack);       /* store_errmsg() still valid */
+	if (status < 0)
+		job_lost(j);
+}
+
+static void
+group_inserted(void *arg, int status)
+{
+	struct egroup *g = arg;
+	struct eng_ack ack = { .id = g->first, .group = g->id, .n = g->n };
+	size_t i;
+
+	if (status == 0) {
+		g->inserted = true;
+		g->e->c.submitted += g->n;
+	} else {
+		g->e->c.store_errors++;
+	}
+	g->done(g->done_arg, status, &ack);
+	g->holds++;
+	for (i = 0; i < g->n; i++) {
+		struct job *j = g->jobs[i];
+
+		if (j == NULL)
+			continue;
+		if (status == 0) {
+			j->inserted = true;
+			co_waitq_wake_all(&j->insertq, 0);
+		} else {
+			job_lost(j);
+		}
+	}
+	if (--g->holds == 0 && g->live == 0)
+		group_free(g);
+}
+
+/* A job the submitter has just put: see whether it was cancelled or lost
+ * while its put waited, and start a worker for it. */
+static void
+job_entered(struct job *j)
+{
+	j->where = J_INQ;
+	j->q->pending++;
+	if ((j->stop == STOP_CANCEL || j->insert_failed) &&
+	    co_queue_remove(j->q->cq, j) == 0) {
+		j->q->pending--;
+		if (j->insert_failed)
+			job_forget(j);
+		else
+			job_end(j, STORE_CANCELLED, NULL, NULL);
+		return;
+	}
+	queue_staff(j->q);
+}
+
+/* Check one job's fields: its queue, its kind, the kind's args. */
+static int
+submit_check(struct eng *e, const struct proto_submit *s, struct equeue **qp,
+    const struct kind **kp, struct proto_err *err)
+{
+	struct equeue *q = queue_find(e, s->queue);
+
+	if (q == NULL || !q->configured) {
+		proto_err_set(err, PROTO_UNKNOWN_QUEUE, "no queue named \"%s\"",
+		    s->queue);
+		return -EINVAL;
+	}
+	if ((*kp = kind_find(s->kind)) == NULL) {
+		proto_err_set(err, PROTO_UNKNOWN_KIND, "no job kind named "
+		    "\"%s\"", s->kind);
+		return -EINVAL;
+	}
+	if ((*kp)->check(s->args, err) < 0)
+		return -EINVAL;
+	*qp = q;
+	return 0;
+}
+
+static struct job *
+job_from(struct eng *e, struct equeue *q, const struct kind *k,
+    const struct proto_submit *s)
+{
+	return job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
+	    q->timeout : s->timeout, s->max_attempts > 0 ?
+	    (int)s->max_attempts : q->max_attempts);
+}
+
+/* What store_insert wants; *textp (args as JSON text) is the caller's to
+ * free. */
+static int
+job_row(const struct job *j, const char *name, struct store_new_job *row,
+    char **textp)
+{
+	if ((*textp = json_dumps(j->args, JSON_COMPACT |
+	    JSON_REAL_PRECISION(15))) == NULL)
+		return -ENOMEM;
+	memset(row, 0, sizeof(*row));
+	row->queue = j->q->name;
+	row->kind = j->kind->name;
+	row->args = *textp;
+	row->name = name;
+	row->timeout = j->timeout;
+	row->max_attempts = j->max_attempts;
+	return 0;
+}
+
+static int
+put_error(int rc, const struct equeue *q, struct proto_err *err)
+{
+	if (rc == -EAGAIN)
+		proto_err_set(err, PROTO_QUEUE_FULL, "queue %s is at capacity "
+		    "(%d)", q->name, q->capacity);
+	else if (rc == -ECANCELED || rc == -EPIPE)
+		proto_err_set(err, PROTO_SHUTTING_DOWN, "jobd is stopping");
+	else
+		proto_err_set(err, PROTO_INTERNAL, "queue %s: %s", q->name,
+		    strerror(-rc));
+	return rc;
+}
+
+static int
+stopping_error(struct proto_err *err)
+{
+	proto_err_set(err, PROTO_SHUTTING_DOWN, "jobd is stopping");
+	return -ESHUTDOWN;
+}
+
+/* Record a job that holds its place in the queue. */
+static int
+submit_insert(struct eng *e, struct job *j, const char *name,
+    struct proto_err *err)
+{
+	struct store_new_job row;
+	char *text;
+	int rc;
+
+	if ((rc = job_row(j, name, &row, &text)) == 0) {
+		rc = store_insert(e->st, &row, &j->id, job_inserted, j);
+		free(text);
+	}
+	if (rc == 0 && (rc = idmap_put(e->jobs, j->id, j)) < 0)
+		log_warnx("job %lld: not tracked: out of memory",
+		    (long long)j->id);      /* runs; cancel will not find it */
+	if (rc < 0 && j->id == 0) {
+		proto_err_set(err, rc == -ESHUTDOWN ? PROTO_SHUTTING_DOWN :
+		    PROTO_STORAGE_ERROR, "%s", store_errmsg());
+		return rc;
+	}
+	return 0;
+}
+
+int
+eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
+    void *arg, struct proto_err *err)
+{
+	const struct kind *k;
+	struct equeue *q;
+	struct job *j;
+	int rc;
+
+	if (e->stopping)
+		return stopping_error(err);
+	if ((rc = submit_check(e, s, &q, &k, err)) < 0)
+		return rc;
+	if ((j = job_from(e, q, k, s)) == NULL) {
+		proto_err_set(err, PROTO_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	j->done = done;
+	j->done_arg = arg;
+	rc = s->nowait ? co_queue_put_nowait(q->cq, j) : co_queue_put(q->cq, j);
+	if (rc == 0 && e->stopping && co_queue_remove(q->cq, j) == 0)
+		rc = -ESHUTDOWN;        /* woke from backpressure too late */
+	if (rc < 0) {
+		job_free(j);
+		return rc == -ESHUTDOWN ? stopping_error(err) :
+		    put_error(rc, q, err);
+	}
+	if ((rc = submit_insert(e, j, s->name, err)) < 0) {
+		j->insert_failed = true;
+		j->where = J_INQ;
+		j->q->pending++;
+		job_lost(j);
+		return rc;
+	}
+	job_entered(j);
+	return 0;
+}
+
+/* ---- groups: submitting -------------------------------------------------- */
+
+/* nowait: does every job fit its queue now? */
+static int
+group_fits(struct eng *e, struct equeue **qs, size_t n, struct proto_err *err)
+{
+	struct equeue *q;
+	size_t i;
+	int rc = 0;
+
+	TAILQ_FOREACH(q, &e->queues, link)
+		q->tmp = 0;
+	for (i = 0; i < n; i++)
+		qs[i]->tmp++;
+	TAILQ_FOREACH(q, &e->queues, link)
+		if (q->tmp > 0 && co_queue_len(q->cq) + q->tmp >
+		    (size_t)q->capacity) {
+			proto_err_set(err, PROTO_QUEUE_FULL, "queue %s has no "
+			    "room for %zu jobs (capacity %d, %zu queued)",
+			    q->name, q->tmp, q->capacity,
+			    co_queue_len(q->cq));
+			rc = -EAGAIN;
+			break;
+		}
+	return rc;
+}
+
+static struct egroup *
+group_new(struct eng *e, const struct proto_submit_group *pg,
+    struct equeue **qs, const struct kind **ks)
+{
+	struct egroup *g;
+	size_t i;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL ||
+	    (g->jobs = calloc(pg->njobs, sizeof(*g->jobs))) == NULL) {
+		free(g);
+		return NULL;
+	}
+	g->e = e;
+	g->n = pg->njobs;
+	g->mode = pg->mode == PROTO_GROUP_FAIL_FAST ? STORE_GROUP_FAIL_FAST :
+	    STORE_GROUP_ALL;
+	co_waitq_init(&g->doneq);
+	for (i = 0; i < g->n; i++) {
+		if ((g->jobs[i] = job_from(e, qs[i], ks[i],
+		    &pg->jobs[i])) == NULL) {
+			while (i-- > 0)
+				job_free(g->jobs[i]);
+			free(g->jobs);
+			free(g);
+			return NULL;
+		}
+		g->jobs[i]->g = g;
+	}
+	g->live = g->n;
+	return g;
+}
+
+static void
+group_discard(struct egroup *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		job_free(g->jobs[i]);
+	free(g->jobs);
+	free(g);
+}
+
+/* Insert the group in one write; ids are known at once. */
+static int
+group_insert(struct eng *e, struct egroup *g,
+    const struct proto_submit_group *pg, struct proto_err *err)
+{
+	struct store_new_job *rows;
+	char **texts;
+	int64_t *ids;
+	size_t i, n = g->n;
+	int rc = -ENOMEM;
+
+	rows = calloc(n, sizeof(*rows));
+	texts = calloc(n, sizeof(*texts));
+	ids = calloc(n, sizeof(*ids));
+	for (i = 0; rows != NULL && texts != NULL && ids != NULL && i < n; i++)
+		if (job_row(g->jobs[i], pg->jobs[i].name, &rows[i],
+		    &texts[i]) < 0)
+			break;
+	if (ids != NULL && i == n)
+		rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
+		    group_inserted, g);
+	if (rc < 0)
+		proto_err_set(err, rc == -ESHUTDOWN ? PROTO_SHUTTING_DOWN :
+		    rc == -ENOMEM ? PROTO_INTERNAL : PROTO_STORAGE_ERROR, "%s",
+		    rc == -ENOMEM ? "out of memory" : store_errmsg());
+	for (i = 0; rc == 0 && i < n; i++) {
+		g->jobs[i]->id = ids[i];
+		if (idmap_put(e->jobs, ids[i], g->jobs[i]) < 0)
+			log_warnx("job %lld: not tracked: out of memory",
+			    (long long)ids[i]);
+	}
+	if (rc == 0) {
+		g->first = ids[0];
+		if (idmap_put(e->groups, g->id, g) < 0)
+			log_warnx("group %lld: not tracked: out of memory",
+			    (long long)g->id);
+	}
+	for (i = 0; texts != NULL && i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(rows);
+	free(ids);
+	return rc;
+}
+
+/* Put the group's jobs into their queues in order, waiting for room
+ * unless nowait.  If this task is cancelled (its client left, or jobd
+ * stops) the rest go in past capacity: they are recorded and must run. */
+static void
+group_enter(struct egroup *g, bool nowait)
+{
+	bool force = nowait;
+	struct job *j;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < g->n; i++) {
+		if ((j = g->jobs[i]) == NULL || j->where != J_NEW)
+			continue;
+		j->where = J_PUTTING;
+		rc = force ? -EAGAIN : co_queue_put(j->q->cq, j);
+		if (rc < 0) {
+			force = true;
+			if (queue_force(j->q, j) < 0) {
+				log_warnx("job %lld: cannot enter queue %s: "
+				    "out of memory", (long long)j->id,
+				    j->q->name);
+				j->where = J_NEW;
+				continue;
+			}
+		}
+		job_entered(j);
+	}
+}
+
+int
+eng_submit_group(struct eng *e, const struct proto_submit_group *pg,
+    eng_done_fn done, void *arg, struct proto_err *err)
+{
+	struct equeue **qs = NULL;
+	const struct kind **ks = NULL;
+	struct egroup *g = NULL;
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (e->stopping)
+		return stopping_error(err);
+	if ((qs = calloc(pg->njobs, sizeof(*qs))) == NULL ||
+	    (ks = calloc(pg->njobs, sizeof(*ks))) == NULL)
+		goto oom;
+	for (i = 0; i < pg->njobs; i++)
+		if ((rc = submit_check(e, &pg->jobs[i], &qs[i], &ks[i],
+		    err)) < 0) {
+			proto_err_prefix(err, "jobs[%zu]: ", i);
+			goto out;
+		}
+	if (pg->nowait && (rc = group_fits(e, qs, pg->njobs, err)) < 0)
+		goto out;
+	if ((g = group_new(e, pg, qs, ks)) == NULL)
+		goto oom;
+	g->done = done;
+	g->done_arg = arg;
+	if ((rc = group_insert(e, g, pg, err)) < 0) {
+		group_discard(g);
+		goto out;
+	}
+	g->holds++;
+	group_enter(g, pg->nowait);
+	if (--g->holds == 0 && g->live == 0)
+		group_free(g);
+	rc = 0;
+	goto out;
+oom:
+	proto_err_set(err, PROTO_INTERNAL, "out of memory");
+	rc = -ENOMEM;
+out:
+	free(qs);
+	free(ks);
+	return rc;
+}
+
+/* ---- waiting and cancelling ---------------------------------------------- */
+
+int
+eng_settle(struct eng *e, int64_t id)
+{
+	struct job *j;
+	int rc;
+
+	while ((j = idmap_get(e->jobs, id)) != NULL && !j->inserted &&
+	    !j->insert_failed)
+		if ((rc = co_waitq_wait(&j->insertq, CO_FOREVER, NULL)) ==
+		    -ECANCELED)
+			return rc;
+	return 0;
+}
+
+static int
+wait_on(struct co_waitq *q, double timeout)
+{
+	int rc;
+
+	if (timeout == 0)
+		return -ETIMEDOUT;
+	rc = co_waitq_wait(q, co_deadline(timeout), NULL);
+	return rc > 0 ? 0 : rc;         /* a job's waiters get its state */
+}
+
+int
+eng_wait_job(struct eng *e, int64_t id, double timeout)
+{
+	struct job *j = idmap_get(e->jobs, id);
+
+	return j == NULL ? 0 : wait_on(&j->doneq, timeout);
+}
+
+int
+eng_wait_group(struct eng *e, int64_t gid, double timeout)
+{
+	struct egroup *g = idmap_get(e->groups, gid);
+
+	return g == NULL || g->live == 0 ? 0 : wait_on(&g->doneq, timeout);
+}
+
+int
+eng_cancel_job(struct eng *e, int64_t id, const char *reason,
+    struct proto_err *err)
+{
+	struct job *j = idmap_get(e->jobs, id);
+	int rc;
+
+	if (j == NULL)
+		return -ENOENT;
+	cancel_job(j, reason);
+	rc = co_waitq_wait(&j->doneq, CO_FOREVER, NULL);        /* j may go */
+	if (rc < 0 || rc == STORE_CANCELLED)
+		return rc < 0 ? rc : 0;
+	proto_err_set(err, PROTO_NOT_CANCELLABLE, "job %lld ended %s before "
+	    "it could be cancelled", (long long)id, store_state_name(rc));
+	return -EALREADY;
+}
+
+int
+eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
+    int64_t **idsp, size_t *np)
+{
+	struct egroup *g = idmap_get(e->groups, gid);
+	int64_t *ids;
+	size_t i, n = 0;
+
+	if (g == NULL || g->live == 0)
+		return -ENOENT;
+	if ((ids = calloc(g->n, sizeof(*ids))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < g->n; i++)
+		if (g->jobs[i] != NULL && g->jobs[i]->where != J_ENDING)
+			ids[n++] = g->jobs[i]->id;
+	if (n == 0) {
+		free(ids);
+		return -ENOENT;
+	}
+	for (i = 0; i < n; i++) {
+		struct job *j = idmap_get(e->jobs, ids[i]);
+
+		if (j != NULL)
+			cancel_job(j, reason);
+	}
+	*idsp = ids;
+	*np = n;
+	if ((g = idmap_get(e->groups, gid)) == NULL || g->live == 0)
+		return 0;
+	return wait_on(&g->doneq, CO_FOREVER);
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+/* The in-memory group of a recovered job, built from the store once. */
+static struct egroup *
+group_load(struct eng *e, int64_t gid)
+{
+	struct store_group sg;
+	struct store_job **rows = NULL;
+	struct egroup *g;
+	size_t i, n = 0;
+
+	if ((g = idmap_get(e->groups, gid)) != NULL)
+		return g;
+	if (store_group_get(e->st, gid, &sg) < 0 ||
+	    store_group_jobs(e->st, gid, &rows, &n) < 0 || n == 0 ||
+	    (g = calloc(1, sizeof(*g))) == NULL ||
+	    (g->jobs = calloc(n, sizeof(*g->jobs))) == NULL ||
+	    idmap_put(e->groups, gid, g) < 0) {
+		if (g != NULL)
+			free(g->jobs);
+		free(g);
+		store_jobs_free(rows, n);
+		return NULL;
+	}
+	g->e = e;
+	g->id = gid;
+	g->mode = sg.mode;
+	g->n = n;
+	g->first = rows[0]->id;
+	g->inserted = true;
+	co_waitq_init(&g->doneq);
+	for (i = 0; i < n && g->mode == STORE_GROUP_FAIL_FAST; i++)
+		if ((rows[i]->state == STORE_FAILED ||
+		    rows[i]->state == STORE_TIMED_OUT) && g->trip_id == 0) {
+			g->trip_id = rows[i]->id;
+			g->trip_state = rows[i]->state;
+			g->trip_error = rows[i]->error != NULL ?
+			    strdup(rows[i]->error) : NULL;
+			SLIST_INSERT_HEAD(&e->trips, g, trip_link);
+		}
+	store_jobs_free(rows, n);
+	return g;
+}
+
+static int
+recover_one(void *arg, struct store_job *sj)
+{
+	struct eng *e = arg;
+	struct equeue *q = queue_find(e, sj->queue);
+	const struct kind *k = kind_find(sj->kind);
+	struct egroup *g = NULL;
+	json_t *args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
+	char msg[160];
+	struct job *j;
+
+	if (sj->group_id != 0 && (g = group_load(e, sj->group_id)) == NULL)
+		log_warnx("group %lld: cannot load it: %s",
+		    (long long)sj->group_id, store_errmsg());
+	if (sj->state != STORE_QUEUED) {        /* ended by the recovery */
+		store_job_free(sj);
+		json_decref(args);
+		return 0;
+	}
+	j = job_new(e, q, k, args, sj->timeout, sj->max_attempts);
+	json_decref(args);
+	if (j == NULL || idmap_put(e->jobs, sj->id, j) < 0) {
+		free(j);
+		store_job_free(sj);
+		return -ENOMEM;
+	}
+	j->id = sj->id;
+	j->attempts = sj->attempts;
+	j->inserted = true;
+	if (g != NULL && sj->id >= g->first && sj->id - g->first < (int64_t)g->n) {
+		j->g = g;
+		g->jobs[sj->id - g->first] = j;
+		g->live++;
+	}
+	msg[0] = '\0';
+	if (q == NULL || !q->configured)
+		snprintf(msg, sizeof(msg), "queue %.64s is no longer "
+		    "configured", sj->queue);
+	else if (k == NULL || j->args == NULL)
+		snprintf(msg, sizeof(msg), "kind %.64s is no longer known",
+		    sj->kind);
+	else if (queue_force(q, j) < 0)
+		snprintf(msg, sizeof(msg), "out of memory at recovery");
+	store_job_free(sj);
+	if (msg[0] != '\0')
+		job_end(j, STORE_FAILED, NULL, msg);
+	else
+		job_entered(j);
+	return 0;
+}
+
+int
+eng_recover(struct eng *e)
+{
+	struct store_recovery rep;
+	struct egroup *g;
+	int rc;
+
+	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0)
+		return rc;
+	while ((g = SLIST_FIRST(&e->trips)) != NULL) {
+		SLIST_REMOVE_HEAD(&e->trips, trip_link);
+		g->tripped = true;
+		g->holds++;
+		group_trip(g, g->trip_id, g->trip_state, g->trip_error);
+		if (--g->holds == 0 && g->live == 0)
+			group_free(g);
+	}
+	if (rep.queued + rep.requeued + rep.failed > 0)
+		log_info("recovered %zu queued jobs, %zu interrupted ones run "
+		    "again, %zu out of attempts ended failed", rep.queued,
+		    rep.requeued, rep.failed);
+	return 0;
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+int
+eng_queue_info(const struct eng *e, size_t i, struct eng_queue_info *qi)
+{
+	const struct equeue *q;
+
+	TAILQ_FOREACH(q, &e->queues, link)
+		if (i-- == 0) {
+			qi->name = q->name;
+			qi->queued = co_queue_len(q->cq);
+			qi->running = q->running;
+			qi->workers = q->workers;
+			qi->capacity = q->capacity;
+			qi->configured = q->configured;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void
+eng_counters(const struct eng *e, struct eng_counters *c)
+{
+	*c = e->c;
+	c->live = idmap_count(e->jobs);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+struct eng *
+eng_new(struct co_rt *rt, struct store *st)
+{
+	struct eng *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	e->rt = rt;
+	e->st = st;
+	TAILQ_INIT(&e->queues);
+	SLIST_INIT(&e->trips);
+	co_waitq_init(&e->idleq);
+	co_waitq_init(&e->goneq);
+	if ((e->jobs = idmap_new()) == NULL ||
+	    (e->groups = idmap_new()) == NULL) {
+		eng_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+bool
+eng_stopping(const struct eng *e)
+{
+	return e->stopping;
+}
+
+/* Cancel the workers: all of them, or only the idle ones. */
+static void
+workers_stop(struct eng *e, bool busy_too)
+{
+	struct equeue *q;
+	struct worker *w;
+
+	TAILQ_FOREACH(q, &e->queues, link)
+		LIST_FOREACH(w, &q->wlist, link) {
+			if (!w->idle && !busy_too)
+				continue;
+			if (w->job != NULL && w->job->where == J_RUNNING &&
+			    w->job->stop == STOP_NONE)
+				w->job->stop = STOP_SHUTDOWN;
+			w->quit = true;
+			if (w->task != NULL)
+				co_cancel(w->task);
+		}
+}
+
+void
+eng_shutdown(struct eng *e, double grace)
+{
+	double deadline = co_now() + grace;
+
+	e->stopping = true;
+	workers_stop(e, false);
+	co_shield_enter();              /* the stop finishes whatever comes */
+	while (e->running > 0 && co_now() < deadline)
+		(void)co_waitq_wait(&e->idleq, deadline, NULL);
+	if (e->running > 0)
+		log_info("stopping %zu running jobs; they run again at the "
+		    "next start", e->running);
+	workers_stop(e, true);
+	while (e->nworkers > 0)
+		(void)co_waitq_wait(&e->goneq, CO_FOREVER, NULL);
+	co_shield_exit();
+}
+
+static int
+free_job(void *arg, int64_t id, void *val)
+{
+	(void)arg;
+	(void)id;
+	job_free(val);
+	return 0;
+}
+
+static int
+free_group(void *arg, int64_t id, void *val)
+{
+	struct egroup *g = val;
+
+	(void)arg;
+	(void)id;
+	free(g->trip_error);
+	free(g->jobs);
+	free(g);
+	return 0;
+}
+
+void
+eng_free(struct eng *e)
+{
+	struct equeue *q;
+	void *item;
+
+	if (e == NULL)
+		return;
+	while ((q = TAILQ_FIRST(&e->queues)) != NULL) {
+		TAILQ_REMOVE(&e->queues, q, link);
+		while (co_queue_get_nowait(q->cq, &item) == 0)
+			;               /* the jobs are in e->jobs */
+		co_queue_free(q->cq);
+		free(q->name);
+		free(q);
+	}
+	if (e->jobs != NULL)
+		idmap_each(e->jobs, free_job, NULL);
+	if (e->groups != NULL)
+		idmap_each(e->groups, free_group, NULL);
+	idmap_free(e->jobs);
+	idmap_free(e->groups);
+	free(e);
+}

@@ -1,0 +1,137 @@
+/*
+ * engine.h — the jobs jobd is working on: queues, workers, groups.
+ *
+ * The engine is asyncio's producer/consumer pattern with a database under
+ * it.  Each configured queue is a bounded co_queue; a pool of worker
+ * coroutines (up to the queue's `workers`, started when jobs are waiting
+ * and ended after a while idle) takes jobs from it and runs each one's kind
+ * under a deadline scope for the job's timeout.  Cancelling a running job
+ * cancels its worker (a cancelled worker ends after recording the job and
+ * a fresh one takes its place).  Every change of a job's state is a store
+ * write; submitters hear "accepted" and waiters hear "ended" only from the
+ * write's commit callback ("committed before told").
+ *
+ * Only jobs that have not ended live in memory (a map by id); ended jobs
+ * are read back from the store.  All calls run on the loop thread; the
+ * ones marked "task" await and must run in a task.
+ */
+#ifndef JOBD_ENGINE_H
+#define JOBD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct co_rt;
+struct conf;
+struct eng;
+struct store;
+
+/* Every submit's outcome, from the commit callback of its insert.  status
+ * 0: the job (group) is in the database with these ids; otherwise the
+ * store's error (store_errmsg() says why, inside the callback) and nothing
+ * was recorded.  A group's job ids are first_id .. first_id + n - 1. */
+struct eng_ack {
+	int64_t id;             /* the job's id, or a group's first job */
+	int64_t group;          /* 0 for a lone job */
+	size_t n;               /* jobs: 1, or the group's size */
+};
+typedef void (*eng_done_fn)(void *arg, int status, const struct eng_ack *ack);
+
+/* A new engine for the jobs in st, running tasks on rt.  NULL (ENOMEM). */
+struct eng *eng_new(struct co_rt *rt, struct store *st);
+
+/* Apply c's queues: at start and on every reload (docs/CONFIG.md says what
+ * changes live).  c need not outlive the call.  0 or -ENOMEM (then some
+ * queues may have been applied; the rest keep their old settings). */
+int eng_configure(struct eng *e, const struct conf *c);
+
+/* Crash recovery, once, after the first eng_configure and before serving:
+ * jobs left queued or running by the last run enter their queues again
+ * (past capacity); jobs of queues no longer configured end failed.
+ * 0 or a store error. */
+int eng_recover(struct eng *e);
+
+/* Submit one job (task).  Waits while its queue is full unless s->nowait.
+ * On 0, done(arg, ...) is called exactly once, from the insert's commit.
+ * On a negative errno done is never called and err says why (the code is
+ * the wire code: unknown_queue, unknown_kind, bad_request, queue_full,
+ * shutting_down, internal). */
+int eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
+    void *arg, struct proto_err *err);
+
+/* Submit a group (task), all or nothing; see eng_submit.  With g->nowait
+ * every job must fit its queue now; without, the group is recorded at
+ * once and its jobs enter their queues as room frees (this call returns
+ * once they all have). */
+int eng_submit_group(struct eng *e, const struct proto_submit_group *g,
+    eng_done_fn done, void *arg, struct proto_err *err);
+
+/* Wait until job id's insert has committed (task): a request after a
+ * submit on one connection must see the job.  0 at once for ids the engine
+ * does not hold; -ECANCELED. */
+int eng_settle(struct eng *e, int64_t id);
+
+/* Wait until job id (or every job of group gid) has ended and its end is
+ * committed (task).  timeout in seconds, negative for none.  0 (also when
+ * the engine does not hold it: then it ended earlier or never existed —
+ * the store knows which), -ETIMEDOUT, -ECANCELED, -EIO (the end could not
+ * be recorded). */
+int eng_wait_job(struct eng *e, int64_t id, double timeout);
+int eng_wait_group(struct eng *e, int64_t gid, double timeout);
+
+/* Cancel job id with reason (NULL: a default) and wait until it has
+ * stopped and its end is committed (task).  0: it ended cancelled.
+ * -ENOENT: the engine does not hold it (ended or unknown: ask the store).
+ * -EALREADY: it ended otherwise while being cancelled (err says how).
+ * -EIO: its end could not be recorded.  -ECANCELED. */
+int eng_cancel_job(struct eng *e, int64_t id, const char *reason,
+    struct proto_err *err);
+
+/* Cancel every job of group gid that has not ended, and wait for them
+ * (task).  On 0, *idsp (malloc'd, caller frees) holds the *np ids it
+ * cancelled, n >= 1.  -ENOENT: the engine holds no job of the group.
+ * -ENOMEM, -EIO, -ECANCELED. */
+int eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
+    int64_t **idsp, size_t *np);
+
+/* One queue as stats shows it. */
+struct eng_queue_info {
+	const char *name;       /* valid until the next eng_configure */
+	size_t queued;          /* waiting in the queue */
+	size_t running;
+	int workers;            /* the configured bound */
+	int capacity;
+	bool configured;        /* false: removed by a reload, still draining */
+};
+
+/* Queue i (0 <= i), or -ENOENT past the last. */
+int eng_queue_info(const struct eng *e, size_t i, struct eng_queue_info *qi);
+
+/* Counters since start. */
+struct eng_counters {
+	uint64_t submitted;     /* jobs accepted (committed) */
+	uint64_t ended[6];      /* by enum store_state (the ended ones) */
+	uint64_t requeued;      /* stopped by a shutdown, back to queued */
+	uint64_t store_errors;  /* writes that failed */
+	size_t live;            /* jobs in memory (not ended) */
+};
+void eng_counters(const struct eng *e, struct eng_counters *c);
+
+/* Graceful stop (task): refuse submits from now on (shutting_down), stop
+ * starting jobs, give running ones grace seconds to end, then cancel the
+ * rest back to queued (or failed, out of attempts), and return once every
+ * worker has ended.  The store writes it made still need a store_flush. */
+void eng_shutdown(struct eng *e, double grace);
+
+/* Has eng_shutdown begun? */
+bool eng_stopping(const struct eng *e);
+
+/* Free the engine and the jobs still in memory (queued ones stay queued
+ * in the database).  Call after eng_shutdown and store_flush/close.
+ * NULL is a no-op. */
+void eng_free(struct eng *e);
+
+#endif /* JOBD_ENGINE_H */

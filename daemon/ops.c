@@ -1,0 +1,478 @@
+/*
+ * ops.c — the ops table and each op (ops.h, docs/PROTOCOL.md).
+ *
+ * Each op gets the parsed request and its reply, and answers it exactly
+ * once: before returning, or (submit) from the engine's commit callback.
+ * An op that awaits holds the connection's later requests, as the
+ * protocol says of wait, cancel and backpressure.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+#include "ops.h"
+#include "proto.h"
+#include "server.h"
+#include "store.h"
+
+typedef void (*op_fn)(struct ops_ctx *, struct proto_req *, struct reply *);
+
+static void
+answer_error(struct reply *r, const struct proto_req *req,
+    enum proto_code code, const char *msg)
+{
+	reply_send(r, proto_error(req, code, msg));
+}
+
+static void
+answer_err(struct reply *r, const struct proto_req *req,
+    const struct proto_err *err)
+{
+	answer_error(r, req, err->code, err->msg);
+}
+
+/* An await interrupted because the connection is closing or jobd stops:
+ * the answer will most likely never be read, but every reply is answered. */
+static void
+answer_interrupted(struct reply *r, const struct proto_req *req, int rc)
+{
+	if (rc == -ECANCELED)
+		answer_error(r, req, PROTO_SHUTTING_DOWN, "jobd is stopping or "
+		    "the connection is closing");
+	else
+		answer_error(r, req, PROTO_STORAGE_ERROR, "the job's end could "
+		    "not be recorded in the database");
+}
+
+static void
+answer_store_error(struct reply *r, const struct proto_req *req, int rc)
+{
+	answer_error(r, req, rc == -ENOMEM ? PROTO_INTERNAL :
+	    PROTO_STORAGE_ERROR, rc == -ENOMEM ? "out of memory" :
+	    store_errmsg());
+}
+
+/* ---- {JOB} ------------------------------------------------------------- */
+
+static json_t *
+json_text(const char *text)
+{
+	json_t *v;
+
+	if (text == NULL)
+		return json_null();
+	if ((v = json_loads(text, JSON_DECODE_ANY, NULL)) == NULL)
+		v = json_string(text);  /* not JSON after all: show it as is */
+	return v;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+/* A job row as the protocol shows it. */
+static json_t *
+job_json(const struct store_job *j)
+{
+	return json_pack("{s:I s:s s:s s:s s:o s:o s:i s:i s:f s:o s:o s:o "
+	    "s:o s:o s:o s:o}",
+	    "id", (json_int_t)j->id,
+	    "queue", j->queue,
+	    "kind", j->kind,
+	    "state", store_state_name(j->state),
+	    "args", json_text(j->args),
+	    "name", str_or_null(j->name),
+	    "attempts", j->attempts,
+	    "max_attempts", j->max_attempts,
+	    "timeout", j->timeout,
+	    "created_at", proto_time(j->created_at),
+	    "started_at", proto_time(j->started_at),
+	    "finished_at", proto_time(j->finished_at),
+	    "result", json_text(j->result),
+	    "error", str_or_null(j->error),
+	    "cancel_reason", str_or_null(j->cancel_reason),
+	    "group", j->group_id != 0 ? json_integer(j->group_id) :
+	    json_null());
+}
+
+static json_t *
+jobs_json(struct store_job **jobs, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, job_json(jobs[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* {"ok":true,key:val} with req's tag; val's reference is taken. */
+static json_t *
+ok_with(const struct proto_req *req, const char *key, json_t *val)
+{
+	json_t *resp = proto_ok(req);
+
+	if (val == NULL || resp == NULL ||
+	    json_object_set_new(resp, key, val) < 0) {
+		json_decref(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+/* ---- ping, stats ---------------------------------------------------------- */
+
+static void
+op_ping(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	(void)ctx;
+	reply_send(r, ok_with(req, "version", json_string(JOBD_VERSION)));
+}
+
+static json_t *
+stats_queues(const struct eng *e)
+{
+	struct eng_queue_info qi;
+	json_t *qs = json_object();
+	size_t i;
+
+	for (i = 0; qs != NULL && eng_queue_info(e, i, &qi) == 0; i++)
+		if (json_object_set_new(qs, qi.name, json_pack("{s:I s:I s:i "
+		    "s:i s:b}", "queued", (json_int_t)qi.queued, "running",
+		    (json_int_t)qi.running, "workers", qi.workers, "capacity",
+		    qi.capacity, "configured", qi.configured)) < 0) {
+			json_decref(qs);
+			return NULL;
+		}
+	return qs;
+}
+
+static void
+op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	struct eng_counters c;
+	struct store_stats ss;
+	json_t *resp;
+
+	eng_counters(ctx->eng, &c);
+	store_stats(ctx->st, &ss);
+	resp = ok_with(req, "queues", stats_queues(ctx->eng));
+	if (resp != NULL && json_object_update_new(resp, json_pack("{s:{s:I "
+	    "s:I s:I s:I s:I s:I s:I} s:{s:I s:I s:I s:I} s:I s:f s:s}",
+	    "jobs", "submitted", (json_int_t)c.submitted,
+	    "succeeded", (json_int_t)c.ended[STORE_SUCCEEDED],
+	    "failed", (json_int_t)c.ended[STORE_FAILED],
+	    "timed_out", (json_int_t)c.ended[STORE_TIMED_OUT],
+	    "cancelled", (json_int_t)c.ended[STORE_CANCELLED],
+	    "requeued", (json_int_t)c.requeued,
+	    "live", (json_int_t)c.live,
+	    "store", "transactions", (json_int_t)ss.transactions,
+	    "pending", (json_int_t)ss.pending,
+	    "largest_batch", (json_int_t)ss.batch_largest,
+	    "errors", (json_int_t)(ss.failed + c.store_errors),
+	    "connections", (json_int_t)(ctx->srv != NULL ?
+	    srv_connections(ctx->srv) : 0),
+	    "uptime", store_now() - ctx->started,
+	    "version", JOBD_VERSION)) < 0) {
+		json_decref(resp);
+		resp = NULL;
+	}
+	reply_send(r, resp);
+}
+
+/* ---- submit ------------------------------------------------------------ */
+
+/* The engine's commit callback: the answer, given once committed. */
+static void
+submit_done(void *arg, int status, const struct eng_ack *ack)
+{
+	struct reply *r = arg;
+	json_t *resp, *ids;
+	size_t i;
+
+	if (status < 0) {
+		resp = proto_error(NULL, status == -ENOMEM ? PROTO_INTERNAL :
+		    PROTO_STORAGE_ERROR, store_errmsg());
+	} else if (ack->group == 0) {
+		resp = json_pack("{s:b s:I}", "ok", 1, "id",
+		    (json_int_t)ack->id);
+	} else {
+		ids = json_array();
+		for (i = 0; ids != NULL && i < ack->n; i++)
+			if (json_array_append_new(ids, json_integer(ack->id +
+			    (json_int_t)i)) < 0)
+				break;
+		resp = json_pack("{s:b s:I s:o}", "ok", 1, "group",
+		    (json_int_t)ack->group, "ids", ids);
+	}
+	if (resp != NULL && reply_tag(r) != NULL)
+		json_object_set(resp, "tag", reply_tag(r));
+	reply_send(r, resp);
+}
+
+static void
+op_submit(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	struct proto_err err;
+	int rc;
+
+	reply_keep_tag(r, req->tag);
+	rc = eng_submit(ctx->eng, &req->u.submit, submit_done, r, &err);
+	if (rc < 0)
+		answer_err(r, req, &err);
+}
+
+static void
+op_submit_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	struct proto_err err;
+	int rc;
+
+	reply_keep_tag(r, req->tag);
+	rc = eng_submit_group(ctx->eng, &req->u.group, submit_done, r, &err);
+	if (rc < 0)
+		answer_err(r, req, &err);
+}
+
+/* ---- get, list ------------------------------------------------------------ */
+
+static void
+answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
+    int64_t id)
+{
+	struct store_job *j;
+	char msg[64];
+	int rc;
+
+	if ((rc = store_get(ctx->st, id, &j)) == -ENOENT) {
+		snprintf(msg, sizeof(msg), "no job %lld", (long long)id);
+		answer_error(r, req, PROTO_NOT_FOUND, msg);
+		return;
+	}
+	if (rc < 0) {
+		answer_store_error(r, req, rc);
+		return;
+	}
+	reply_send(r, ok_with(req, "job", job_json(j)));
+	store_job_free(j);
+}
+
+static void
+op_get(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	int rc;
+
+	if ((rc = eng_settle(ctx->eng, req->u.get.id)) < 0)
+		answer_interrupted(r, req, rc);
+	else
+		answer_job(ctx, req, r, req->u.get.id);
+}
+
+static void
+op_list(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	struct store_filter f = { .state = STORE_ANY_STATE,
+	    .queue = req->u.list.queue, .limit = (size_t)req->u.list.limit };
+	struct store_job **jobs = NULL;
+	enum store_state st;
+	size_t n = 0;
+	int rc;
+
+	if (req->u.list.state != NULL) {
+		if (store_state_parse(req->u.list.state, &st) < 0) {
+			answer_error(r, req, PROTO_BAD_REQUEST, "field "
+			    "\"state\": unknown state");
+			return;
+		}
+		f.state = (int)st;
+	}
+	if ((rc = store_list(ctx->st, &f, &jobs, &n)) < 0) {
+		answer_store_error(r, req, rc);
+		return;
+	}
+	reply_send(r, ok_with(req, "jobs", jobs_json(jobs, n)));
+	store_jobs_free(jobs, n);
+}
+
+/* ---- wait ------------------------------------------------------------- */
+
+static void
+wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	int64_t gid = req->u.wait.group;
+	struct store_job **jobs = NULL;
+	struct store_group g;
+	char msg[64];
+	size_t n = 0;
+	int rc;
+
+	rc = eng_wait_group(ctx->eng, gid, req->u.wait.timeout);
+	if (rc == -ETIMEDOUT) {
+		snprintf(msg, sizeof(msg), "group %lld has not ended",
+		    (long long)gid);
+		answer_error(r, req, PROTO_TIMEOUT, msg);
+		return;
+	}
+	if (rc < 0) {
+		answer_interrupted(r, req, rc);
+		return;
+	}
+	if ((rc = store_group_get(ctx->st, gid, &g)) == -ENOENT) {
+		snprintf(msg, sizeof(msg), "no group %lld", (long long)gid);
+		answer_error(r, req, PROTO_NOT_FOUND, msg);
+		return;
+	}
+	if (rc < 0 || (rc = store_group_jobs(ctx->st, gid, &jobs, &n)) < 0) {
+		answer_store_error(r, req, rc);
+		return;
+	}
+	reply_send(r, ok_with(req, "jobs", jobs_json(jobs, n)));
+	store_jobs_free(jobs, n);
+}
+
+static void
+op_wait(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	int64_t id = req->u.wait.id;
+	char msg[64];
+	int rc;
+
+	if (req->u.wait.group != 0) {
+		wait_group(ctx, req, r);
+		return;
+	}
+	rc = eng_wait_job(ctx->eng, id, req->u.wait.timeout);
+	if (rc == -ETIMEDOUT) {
+		snprintf(msg, sizeof(msg), "job %lld has not ended",
+		    (long long)id);
+		answer_error(r, req, PROTO_TIMEOUT, msg);
+	} else if (rc < 0) {
+		answer_interrupted(r, req, rc);
+	} else {
+		answer_job(ctx, req, r, id);
+	}
+}
+
+/* ---- cancel ------------------------------------------------------------ */
+
+/* The engine does not hold the job: it has ended, or never was. */
+static void
+cancel_gone(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
+    int64_t id)
+{
+	struct store_job *j;
+	char msg[96];
+	int rc;
+
+	if ((rc = store_get(ctx->st, id, &j)) == -ENOENT) {
+		snprintf(msg, sizeof(msg), "no job %lld", (long long)id);
+		answer_error(r, req, PROTO_NOT_FOUND, msg);
+		return;
+	}
+	if (rc < 0) {
+		answer_store_error(r, req, rc);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "job %lld has ended (%s)", (long long)id,
+	    store_state_name(j->state));
+	store_job_free(j);
+	answer_error(r, req, PROTO_NOT_CANCELLABLE, msg);
+}
+
+static void
+cancel_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	int64_t gid = req->u.cancel.group, *ids = NULL;
+	struct store_group g;
+	json_t *resp, *a;
+	char msg[96];
+	size_t i, n = 0;
+	int rc;
+
+	rc = eng_cancel_group(ctx->eng, gid, req->u.cancel.reason, &ids, &n);
+	if (rc == -ENOENT) {
+		rc = store_group_get(ctx->st, gid, &g);
+		snprintf(msg, sizeof(msg), rc == -ENOENT ? "no group %lld" :
+		    "every job of group %lld has ended", (long long)gid);
+		answer_error(r, req, rc == -ENOENT ? PROTO_NOT_FOUND :
+		    PROTO_NOT_CANCELLABLE, msg);
+		return;
+	}
+	if (rc < 0 && ids == NULL) {
+		answer_interrupted(r, req, rc == -ENOMEM ? -EIO : rc);
+		return;
+	}
+	a = json_array();
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_integer(ids[i]));
+	free(ids);
+	if (rc < 0) {
+		json_decref(a);
+		answer_interrupted(r, req, rc);
+		return;
+	}
+	resp = ok_with(req, "ids", a);
+	if (resp != NULL)
+		json_object_set_new(resp, "state", json_string("cancelled"));
+	reply_send(r, resp);
+}
+
+static void
+op_cancel(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	struct proto_err err;
+	int rc;
+
+	if (req->u.cancel.group != 0) {
+		cancel_group(ctx, req, r);
+		return;
+	}
+	rc = eng_cancel_job(ctx->eng, req->u.cancel.id, req->u.cancel.reason,
+	    &err);
+	if (rc == -ENOENT)
+		cancel_gone(ctx, req, r, req->u.cancel.id);
+	else if (rc == -EALREADY)
+		answer_err(r, req, &err);
+	else if (rc < 0)
+		answer_interrupted(r, req, rc);
+	else
+		reply_send(r, ok_with(req, "state", json_string("cancelled")));
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static const op_fn op_table[PROTO_NOPS] = {
+	[PROTO_OP_PING] = op_ping,
+	[PROTO_OP_SUBMIT] = op_submit,
+	[PROTO_OP_SUBMIT_GROUP] = op_submit_group,
+	[PROTO_OP_GET] = op_get,
+	[PROTO_OP_WAIT] = op_wait,
+	[PROTO_OP_CANCEL] = op_cancel,
+	[PROTO_OP_LIST] = op_list,
+	[PROTO_OP_STATS] = op_stats,
+};
+
+void
+ops_handle(void *arg, const char *line, size_t len, struct reply *r)
+{
+	struct ops_ctx *ctx = arg;
+	struct proto_req req;
+	struct proto_err err;
+
+	memset(&req, 0, sizeof(req));
+	if (proto_parse(line, len, &req, &err) < 0)
+		answer_err(r, &req, &err);
+	else if (req.op >= PROTO_NOPS || op_table[req.op] == NULL)
+		answer_error(r, &req, PROTO_UNKNOWN_OP, NULL);
+	else
+		op_table[req.op](ctx, &req, r);
+	proto_req_clear(&req);
+}

@@ -1,0 +1,31 @@
+/*
+ * ops.h — jobd's ops: one table entry per op of the wire protocol.
+ *
+ * ops_handle is the server's handler: it parses a request line, runs the
+ * op through the table and answers.  Ops that change jobs go through the
+ * engine; ops that show jobs read the store, so what they show is what is
+ * committed.
+ */
+#ifndef JOBD_OPS_H
+#define JOBD_OPS_H
+
+#include <stddef.h>
+
+struct eng;
+struct reply;
+struct srv;
+struct store;
+
+/* What the ops work on; owned by the daemon, which fills it before
+ * serving and keeps it valid while the server runs. */
+struct ops_ctx {
+	struct eng *eng;
+	struct store *st;
+	struct srv *srv;        /* for stats; may be NULL */
+	double started;         /* Unix time jobd started, for stats */
+};
+
+/* The server's handler (srv_handler): arg is a struct ops_ctx. */
+void ops_handle(void *arg, const char *line, size_t len, struct reply *r);
+
+#endif /* JOBD_OPS_H */

@@ -1,0 +1,570 @@
+/*
+ * server.c — the Unix socket server (server.h).
+ *
+ * Per connection: a reader task (reads, splits lines, calls the handler in
+ * order, each awaited before the next) and a writer task (writes ready
+ * answers in order).  Answers live in a FIFO of struct reply, one per
+ * request; an answer may become ready long after later ones (a submit
+ * waiting for its commit), and the writer waits for the head.  A reply
+ * outlives its connection if its answer is still to come: it is then
+ * orphaned (r->c = NULL) and freed by whoever answers it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "co.h"
+#include "co_io.h"
+#include "co_sched.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+#define READ_CHUNK      (64u * 1024)    /* bytes asked of one read(2) */
+#define WRITE_BATCH     (64u * 1024)    /* answers gathered per write(2) */
+#define WRITE_TIMEOUT   60.0            /* a client reading nothing that long goes */
+#define CLOSE_FLUSH     1.0             /* seconds to flush answers at close */
+
+#define TOO_MANY_LINE                                                    \
+	"{\"ok\":false,\"error\":{\"code\":\"too_many_connections\","    \
+	"\"message\":\"jobd has max_connections clients already; try "  \
+	"again later\"}}\n"
+
+struct conn;
+
+struct reply {
+	struct conn *c;         /* NULL: orphaned, the connection is gone */
+	char *line;
+	size_t len;
+	bool ready;
+	bool close_after;       /* line_too_long: the last answer */
+	json_t *tag;
+	TAILQ_ENTRY(reply) link;
+};
+
+struct conn {
+	struct srv *s;
+	int fd;
+	struct srv_peer peer;
+	struct co_task *reader, *writer;
+	char *in;
+	size_t inlen, incap;
+	TAILQ_HEAD(, reply) out;
+	size_t npending, outbytes;
+	struct co_waitq wq;     /* the writer, for the head answer */
+	struct co_waitq rq;     /* the reader, for room to read more */
+	bool eof;               /* the reader is done */
+	LIST_ENTRY(conn) link;
+};
+
+struct srv {
+	struct co_rt *rt;
+	int lfd;
+	struct srv_limits lim;
+	srv_handler handler;
+	void *arg;
+	struct co_task *acceptor;
+	LIST_HEAD(, conn) conns;
+	size_t nconns;
+	struct co_waitq goneq;  /* srv_close_all, for the last connection */
+};
+
+/* ---- listening ----------------------------------------------------------- */
+
+/* Is somebody answering on path?  A socket file nobody answers on is left
+ * by a dead process and may be replaced; anything else at path may not. */
+static int
+listen_probe(const struct sockaddr_un *sa, const char **what)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(sa->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : (*what = "stat", -errno);
+	if (!S_ISSOCK(st.st_mode)) {
+		*what = "exists and is not a socket";
+		return -EEXIST;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return (*what = "socket", -errno);
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (rc == 0) {
+		*what = "another process (a running jobd?) is listening on it";
+		return -EADDRINUSE;
+	}
+	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
+		return (*what = "remove the stale socket", -errno);
+	return 0;
+}
+
+int
+srv_listen(const char *path, mode_t mode, gid_t gid, const char **what)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return (*what = "path too long for a socket", -ENAMETOOLONG);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if ((rc = listen_probe(&sa, what)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return (*what = "socket", -errno);
+	old = umask(0177);      /* no wider than 0600 until the chmod */
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0)
+		*what = "bind";
+	else if ((rc = chmod(path, mode)) < 0)
+		*what = "chmod";
+	else if (gid != (gid_t)-1 && (rc = chown(path, (uid_t)-1, gid)) < 0)
+		*what = "chown to socket_group";
+	else if ((rc = listen(fd, SOMAXCONN)) < 0)
+		*what = "listen";
+	if (rc < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* ---- answers ----------------------------------------------------------- */
+
+static void
+reply_free(struct reply *r)
+{
+	json_decref(r->tag);
+	free(r->line);
+	free(r);
+}
+
+static void
+reply_ready(struct reply *r)
+{
+	struct conn *c = r->c;
+
+	if (c == NULL) {
+		reply_free(r);
+		return;
+	}
+	r->ready = true;
+	c->outbytes += r->len;
+	if (r == TAILQ_FIRST(&c->out))
+		co_waitq_wake_all(&c->wq, 0);
+}
+
+void
+reply_send(struct reply *r, json_t *resp)
+{
+	if (resp == NULL || proto_dump(resp, &r->line, &r->len) < 0) {
+		free(r->line);
+		r->line = strdup(PROTO_OOM_LINE);
+		r->len = r->line != NULL ? strlen(r->line) : 0;
+	}
+	json_decref(resp);
+	reply_ready(r);
+}
+
+void
+reply_send_raw(struct reply *r, const char *line, size_t len)
+{
+	if ((r->line = malloc(len)) != NULL) {
+		memcpy(r->line, line, len);
+		r->len = len;
+	}
+	reply_ready(r);
+}
+
+void
+reply_keep_tag(struct reply *r, json_t *tag)
+{
+	json_decref(r->tag);
+	r->tag = json_incref(tag);
+}
+
+json_t *
+reply_tag(const struct reply *r)
+{
+	return r->tag;
+}
+
+const struct srv_peer *
+reply_peer(const struct reply *r)
+{
+	return r->c != NULL ? &r->c->peer : NULL;
+}
+
+static struct reply *
+reply_new(struct conn *c)
+{
+	struct reply *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->c = c;
+	TAILQ_INSERT_TAIL(&c->out, r, link);
+	c->npending++;
+	return r;
+}
+
+/* ---- the writer ------------------------------------------------------------ */
+
+/* Take the written answers off the head. */
+static bool
+writer_pop(struct conn *c, size_t n)
+{
+	struct reply *r;
+	bool last = false;
+
+	while (n-- > 0) {
+		r = TAILQ_FIRST(&c->out);
+		TAILQ_REMOVE(&c->out, r, link);
+		c->npending--;
+		c->outbytes -= r->len;
+		last = last || r->close_after;
+		reply_free(r);
+	}
+	co_waitq_wake_all(&c->rq, 0);
+	return last;
+}
+
+/* Write the ready answers at the head, many per write: 0, 1 when the
+ * last answer (close_after) went out, or a negative errno. */
+static int
+writer_flush(struct conn *c, char *buf)
+{
+	struct reply *r = TAILQ_FIRST(&c->out);
+	size_t n = 0, len = 0;
+	ssize_t rc;
+
+	if (r->len > WRITE_BATCH) {
+		rc = co_write_all(c->fd, r->line, r->len, WRITE_TIMEOUT);
+		n = 1;
+	} else {
+		for (; r != NULL && r->ready && len + r->len <= WRITE_BATCH;
+		    r = TAILQ_NEXT(r, link), n++) {
+			memcpy(buf + len, r->line, r->len);
+			len += r->len;
+		}
+		rc = co_write_all(c->fd, buf, len, WRITE_TIMEOUT);
+	}
+	if (rc < 0)
+		return (int)rc;
+	return writer_pop(c, n) ? 1 : 0;
+}
+
+static int
+writer_main(void *arg)
+{
+	struct conn *c = arg;
+	struct reply *r;
+	char *buf;
+	int rc = 0;
+
+	if ((buf = malloc(WRITE_BATCH)) == NULL)
+		rc = -ENOMEM;
+	while (rc == 0) {
+		r = TAILQ_FIRST(&c->out);
+		if (r != NULL && r->ready)
+			rc = writer_flush(c, buf);
+		else if (r == NULL && c->eof)
+			break;
+		else
+			rc = co_waitq_wait(&c->wq, CO_FOREVER, NULL);
+	}
+	free(buf);
+	if (rc < 0 && rc != -ECANCELED)
+		log_debug("connection of pid %d: write: %s", (int)c->peer.pid,
+		    strerror(-rc));
+	if (rc != 0 && !c->eof)
+		co_cancel(c->reader);   /* nobody will read the answers */
+	return 0;
+}
+
+/* ---- the reader ------------------------------------------------------------ */
+
+static void
+line_too_long(struct conn *c)
+{
+	struct reply *r;
+	json_t *resp;
+	char msg[96];
+
+	if ((r = reply_new(c)) == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "request line longer than max_line (%zu "
+	    "bytes); closing the connection", c->s->lim.max_line);
+	resp = proto_error(NULL, PROTO_LINE_TOO_LONG, msg);
+	r->close_after = true;
+	reply_send(r, resp);
+}
+
+/* Wait while too many answers are unwritten. */
+static int
+reader_room(struct conn *c)
+{
+	int rc;
+
+	while (c->npending >= SRV_PENDING_MAX || c->outbytes >= SRV_OUT_MAX)
+		if ((rc = co_waitq_wait(&c->rq, CO_FOREVER, NULL)) < 0)
+			return rc;
+	return 0;
+}
+
+/* Handle every complete line in the buffer.  0, 1 to stop reading (a line
+ * too long), or -ECANCELED. */
+static int
+reader_lines(struct conn *c)
+{
+	char *p = c->in, *end = c->in + c->inlen, *nl;
+	struct reply *r;
+	int rc = 0;
+
+	while (rc == 0 && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if ((size_t)(nl - p) > c->s->lim.max_line) {
+			line_too_long(c);
+			return 1;
+		}
+		if ((rc = reader_room(c)) < 0)
+			break;
+		if ((r = reply_new(c)) == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		*nl = '\0';
+		c->s->handler(c->s->arg, p, (size_t)(nl - p), r);
+		p = nl + 1;
+		rc = co_check() == -ECANCELED ? -ECANCELED : 0;
+	}
+	c->inlen = (size_t)(end - p);
+	memmove(c->in, p, c->inlen);
+	if (rc == 0 && c->inlen > c->s->lim.max_line) {
+		line_too_long(c);
+		return 1;
+	}
+	return rc;
+}
+
+/* Room for the next read: the buffer grows up to max_line plus a chunk. */
+static int
+reader_grow(struct conn *c)
+{
+	size_t want = c->inlen + READ_CHUNK;
+	char *p;
+
+	if (c->incap >= want)
+		return 0;
+	if ((p = realloc(c->in, want)) == NULL)
+		return -ENOMEM;
+	c->in = p;
+	c->incap = want;
+	return 0;
+}
+
+static void
+reader_loop(struct conn *c)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (reader_grow(c) < 0)
+			return;
+		n = co_read(c->fd, c->in + c->inlen, c->incap - c->inlen,
+		    CO_FOREVER);
+		if (n <= 0)
+			return;         /* end of file, error, cancelled */
+		c->inlen += (size_t)n;
+		if (reader_lines(c) != 0)
+			return;
+	}
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void
+conn_free(struct conn *c)
+{
+	struct srv *s = c->s;
+	struct reply *r;
+
+	while ((r = TAILQ_FIRST(&c->out)) != NULL) {
+		TAILQ_REMOVE(&c->out, r, link);
+		if (r->ready)
+			reply_free(r);
+		else
+			r->c = NULL;    /* its answer comes later: orphan */
+	}
+	close(c->fd);
+	free(c->in);
+	LIST_REMOVE(c, link);
+	free(c);
+	if (--s->nconns == 0)
+		co_waitq_wake_all(&s->goneq, 0);
+}
+
+static int
+conn_main(void *arg)
+{
+	struct conn *c = arg;
+	double flush = CO_FOREVER;
+
+	if (co_spawn(c->s->rt, writer_main, c, &c->writer) < 0) {
+		conn_free(c);
+		return -ENOMEM;
+	}
+	reader_loop(c);
+	c->eof = true;
+	co_waitq_wake_all(&c->wq, 0);
+	/* Let the writer finish the answers, with a bound when closing
+	 * because of a stop or a broken client. */
+	if (co_cancelled())
+		flush = CLOSE_FLUSH;
+	co_shield_enter();
+	if (co_wait_for(c->writer, flush, NULL) < 0)
+		log_debug("connection of pid %d: answers dropped at close",
+		    (int)c->peer.pid);
+	co_shield_exit();
+	conn_free(c);
+	return 0;
+}
+
+static void
+conn_new(struct srv *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->s = s;
+	c->fd = fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		c->peer.pid = cred.pid;
+		c->peer.uid = cred.uid;
+		c->peer.gid = cred.gid;
+	}
+	TAILQ_INIT(&c->out);
+	co_waitq_init(&c->wq);
+	co_waitq_init(&c->rq);
+	LIST_INSERT_HEAD(&s->conns, c, link);
+	s->nconns++;
+	if (co_spawn(s->rt, conn_main, c, &c->reader) < 0) {
+		c->fd = fd;
+		conn_free(c);
+		return;
+	}
+	co_detach(c->reader);   /* still valid while in s->conns */
+}
+
+static int
+accept_main(void *arg)
+{
+	struct srv *s = arg;
+	int fd;
+
+	for (;;) {
+		fd = co_accept(s->lfd, NULL, NULL, CO_FOREVER);
+		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ||
+		    fd == -ENOBUFS) {
+			log_warnx("accept: %s; pausing 0.1 s", strerror(-fd));
+			if (co_sleep(0.1) < 0)
+				return 0;
+			continue;
+		}
+		if (fd < 0)
+			return fd == -ECANCELED ? 0 : fd;
+		if (s->nconns >= (size_t)s->lim.max_connections) {
+			(void)send(fd, TOO_MANY_LINE, sizeof(TOO_MANY_LINE) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
+		}
+		conn_new(s, fd);
+	}
+}
+
+/* ---- the server ------------------------------------------------------------ */
+
+struct srv *
+srv_new(struct co_rt *rt, int lfd, const struct srv_limits *lim,
+    srv_handler handler, void *arg)
+{
+	struct srv *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->rt = rt;
+	s->lfd = lfd;
+	s->lim = *lim;
+	s->handler = handler;
+	s->arg = arg;
+	LIST_INIT(&s->conns);
+	co_waitq_init(&s->goneq);
+	return s;
+}
+
+void
+srv_set_limits(struct srv *s, const struct srv_limits *lim)
+{
+	s->lim = *lim;
+}
+
+int
+srv_start(struct srv *s)
+{
+	return co_spawn(s->rt, accept_main, s, &s->acceptor);
+}
+
+void
+srv_stop_accepting(struct srv *s)
+{
+	if (s->acceptor != NULL) {
+		(void)co_reap(s->acceptor, NULL);
+		s->acceptor = NULL;
+	}
+	if (s->lfd >= 0) {
+		close(s->lfd);
+		s->lfd = -1;
+	}
+}
+
+void
+srv_close_all(struct srv *s)
+{
+	struct conn *c;
+
+	LIST_FOREACH(c, &s->conns, link)
+		co_cancel(c->reader);
+	co_shield_enter();
+	while (s->nconns > 0)
+		(void)co_waitq_wait(&s->goneq, CO_FOREVER, NULL);
+	co_shield_exit();
+}
+
+size_t
+srv_connections(const struct srv *s)
+{
+	return s->nconns;
+}
+
+void
+srv_free(struct srv *s)
+{
+	if (s == NULL)
+		return;
+	if (s->lfd >= 0)
+		close(s->lfd);
+	free(s);
+}

@@ -1,0 +1,102 @@
+/*
+ * server.h — the Unix socket: connections, request lines, ordered answers.
+ *
+ * One task per connection reads request lines and hands each to the
+ * handler in arrival order; the handler may await (that holds the
+ * connection's later requests: backpressure, wait, cancel) and answers
+ * through a struct reply, at once or later (a submit answers from its
+ * commit).  A second task per connection writes the answers in request
+ * order, as each becomes ready, many per write(2).  The server knows
+ * nothing of jobs or of JSON beyond the error line for an oversized request.
+ *
+ * Bounds: a request line over max_line is answered line_too_long and the
+ * connection closed after that answer; a connection stops being read while
+ * more than SRV_OUT_MAX bytes of answers, or SRV_PENDING_MAX answers, wait
+ * to be written (a client that never reads cannot grow jobd); at
+ * max_connections a new client gets one too_many_connections line and is
+ * closed.
+ */
+#ifndef JOBD_SERVER_H
+#define JOBD_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct co_rt;
+struct srv;
+struct reply;
+
+/* Answers waiting to be written before a connection stops being read. */
+#define SRV_OUT_MAX     (4u << 20)      /* bytes */
+#define SRV_PENDING_MAX 65536           /* answers */
+
+struct srv_limits {
+	size_t max_line;        /* bytes in a request line, '\n' excluded */
+	int max_connections;
+};
+
+/* Who is on the other end (SO_PEERCRED). */
+struct srv_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Handle one request line (len bytes, no '\n', NUL-terminated) in the
+ * connection's task.  Must answer r exactly once, now or later
+ * (reply_send); may await. */
+typedef void (*srv_handler)(void *arg, const char *line, size_t len,
+    struct reply *r);
+
+/* Create and bind the listening socket at path with mode, group gid
+ * ((gid_t)-1: leave it).  A socket file left by a dead jobd is replaced;
+ * one a live process answers on is not: -EADDRINUSE.  Returns the fd or a
+ * negative errno; *what says which step failed. */
+int srv_listen(const char *path, mode_t mode, gid_t gid, const char **what);
+
+/* A server on the listening fd lfd (it takes ownership), calling handler
+ * for every request.  NULL (ENOMEM). */
+struct srv *srv_new(struct co_rt *rt, int lfd, const struct srv_limits *lim,
+    srv_handler handler, void *arg);
+
+/* New limits, for connections and lines from now on (reload). */
+void srv_set_limits(struct srv *s, const struct srv_limits *lim);
+
+/* Start accepting.  0 or -ENOMEM. */
+int srv_start(struct srv *s);
+
+/* Stop accepting and close the listening socket (not the connections). */
+void srv_stop_accepting(struct srv *s);
+
+/* Close every connection (task): each gets up to a second to write the
+ * answers that are ready.  Returns when all are gone. */
+void srv_close_all(struct srv *s);
+
+/* Connections open now. */
+size_t srv_connections(const struct srv *s);
+
+/* Free the server; no connection may be left (srv_close_all).  NULL ok. */
+void srv_free(struct srv *s);
+
+/* ---- answers ------------------------------------------------------------- */
+
+/* Answer r with resp (its reference is taken; NULL means out of memory),
+ * serialised as one line.  After this r is gone. */
+void reply_send(struct reply *r, json_t *resp);
+
+/* Answer r with a preformatted line (len bytes, '\n' included), copied. */
+void reply_send_raw(struct reply *r, const char *line, size_t len);
+
+/* Keep tag (a reference is taken) for an answer given later. */
+void reply_keep_tag(struct reply *r, json_t *tag);
+
+/* The tag kept by reply_keep_tag, or NULL; borrowed. */
+json_t *reply_tag(const struct reply *r);
+
+/* The peer of r's connection; NULL once the connection is gone. */
+const struct srv_peer *reply_peer(const struct reply *r);
+
+#endif /* JOBD_SERVER_H */
