@@ -220,6 +220,8 @@ START_TEST(test_slow_reader)
 	}
 	free(req);
 	rss = tj_rss_kb();
+	tj_note("slow reader: jobd took %zu requests, RSS %ld -> %ld KiB, "
+	    "worst ping %.4f s", sent, rss0, rss, worst);
 	ck_assert_msg(sent < MAX_REQ, "jobd took all %d requests of a client "
 	    "that reads nothing (RSS %ld -> %ld KiB)", MAX_REQ, rss0, rss);
 	for (int i = 0; i < 20; i++)
@@ -496,6 +498,126 @@ START_TEST(test_sqlite3_reads_during_burst)
 }
 END_TEST
 
+/* ---- how requests arrive ------------------------------------------------------------ */
+
+/* Requests split anywhere across writes, one byte at a time included,
+ * are still one request each. */
+START_TEST(test_split_writes)
+{
+	const char *two = "{\"op\":\"ping\",\"tag\":1}\n{\"op\":\"ping\","
+	    "\"tag\":2}\n";
+	struct tj_conn *c;
+
+	tj_start(TJ_DAEMON CONN_QUEUES);
+	c = tj_connect();
+	for (const char *p = two; *p != '\0'; p++) {
+		tj_write(c, p, 1);
+		tj_sleep(0.002);
+	}
+	ck_assert_int_eq(tj_int(tj_recv(c), "tag"), 1);
+	ck_assert_int_eq(tj_int(tj_recv(c), "tag"), 2);
+	tj_write(c, two, 15);
+	ck_assert_ptr_null(tj_line(c, 0.1));
+	tj_write(c, two + 15, strlen(two) - 15);
+	ck_assert_int_eq(tj_int(tj_recv(c), "tag"), 1);
+	ck_assert_int_eq(tj_int(tj_recv(c), "tag"), 2);
+}
+END_TEST
+
+/* A client that sends its requests and closes its sending side (what
+ * `socat` and `nc -N` do at the end of their input) still gets every
+ * answer, a held one included, and then the end of the connection. */
+START_TEST(test_half_close)
+{
+	struct tj_conn *c, *b;
+	json_int_t id;
+	json_t *a;
+
+	tj_start(TJ_DAEMON CONN_QUEUES);
+	b = tj_connect();
+	id = tj_submit(b, "'kind':'sleep','args':{'seconds':0.3}");
+	c = tj_connect();
+	tj_send(c, "{'op':'ping','tag':1}");
+	tj_send(c, "{'op':'wait','id':%lld,'tag':2}", (long long)id);
+	tj_send(c, "{'op':'submit','kind':'sleep','args':{'seconds':0},"
+	    "'tag':3}");
+	tj_shutdown_write(c);
+	ck_assert_int_eq(tj_int(tj_recv(c), "tag"), 1);
+	a = tj_recv(c);
+	ck_assert_int_eq(tj_int(a, "tag"), 2);
+	ck_assert_str_eq(tj_str(a, "job.state"), "succeeded");
+	a = tj_recv(c);
+	tj_assert_ok(a);
+	ck_assert_int_eq(tj_int(a, "tag"), 3);
+	ck_assert(tj_closed(c, TJ_TIMEOUT));
+	/* That submit happened. */
+	ck_assert_str_eq(tj_str(tj_wait(b, tj_int(a, "id"), 5), "state"),
+	    "succeeded");
+}
+END_TEST
+
+/* Cancel every job that has not ended. */
+static void
+cancel_all(struct tj_conn *c)
+{
+	json_t *a, *job;
+	size_t i;
+
+	for (int round = 0; round < 10; round++) {
+		a = tj_req(c, "{'op':'list','limit':10000}");
+		json_array_foreach(tj_at(a, "jobs"), i, job) {
+			const char *st = tj_str(job, "state");
+
+			if (!strcmp(st, "queued") || !strcmp(st, "running"))
+				tj_req(c, "{'op':'cancel','id':%lld}",
+				    (long long)tj_int(job, "id"));
+		}
+	}
+}
+
+/* Clients that go away in the middle of things: a held submit, a wait, a
+ * cancel of a running job, half a line.  jobd goes on (and the teardown
+ * checks it still stops cleanly). */
+START_TEST(test_disconnects)
+{
+	struct tj_conn *b, *x;
+	json_int_t q1, q2, run;
+	json_t *a;
+
+	tj_start(TJ_DAEMON CONN_QUEUES);
+	b = tj_connect();
+	fill_small(b, 30, &q1, &q2);
+	run = q1 - 1;
+	x = tj_connect();
+	tj_send(x, "{'op':'submit','kind':'sleep','args':{'seconds':30},"
+	    "'queue':'small'}");
+	ck_assert_ptr_null(tj_line(x, 0.2));
+	tj_close(x);
+	x = tj_connect();
+	tj_send(x, "{'op':'wait','id':%lld}", (long long)run);
+	tj_sleep(0.05);
+	tj_close(x);
+	x = tj_connect();
+	tj_write(x, "{\"op\":\"pi", 10);
+	tj_sleep(0.05);
+	tj_close(x);
+	x = tj_connect();
+	tj_send(x, "{'op':'cancel','id':%lld}", (long long)run);
+	tj_close(x);
+
+	tj_wait_state(b, run, "cancelled", TJ_TIMEOUT);
+	/* The held submit may have gone in when room came, or not at all;
+	 * the queue never goes past its capacity either way. */
+	a = tj_req(b, "{'op':'stats'}");
+	ck_assert_int_le(tj_int(a, "queues.small.queued"), 2);
+	ck_assert_int_le(json_array_size(tj_at(tj_req(b, "{'op':'list',"
+	    "'queue':'small'}"), "jobs")), 4);
+	cancel_all(b);
+	tj_wait_idle(b, TJ_TIMEOUT);
+	tj_assert_ok(tj_req(b, "{'op':'ping'}"));
+}
+END_TEST
+
 static Suite *
 jobd_conn_suite(void)
 {
@@ -510,6 +632,9 @@ jobd_conn_suite(void)
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_max_connections);
 	tcase_add_test(tc, test_sqlite3_reads_during_burst);
+	tcase_add_test(tc, test_split_writes);
+	tcase_add_test(tc, test_half_close);
+	tcase_add_test(tc, test_disconnects);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -127,6 +127,7 @@ START_TEST(test_sigkill_during_burst)
 
 	acked = burst_and_kill(c, N, AFTER, ids);
 	killed = wall();
+	tj_note("SIGKILL after %zu of %d submits were answered", acked, N);
 	ck_assert_int_ge(acked, AFTER);
 	tj_close(c);
 	/* Every acknowledged job is in the file, before any restart. */
@@ -186,6 +187,7 @@ START_TEST(test_sigterm_requeues)
 	ck_assert_str_eq(tj_str(tj_job(c, queued[1]), "state"), "queued");
 
 	ck_assert_int_eq(tj_term(3 * TJ_TIMEOUT, &took), 0);
+	tj_note("stop with a grace of 0.5 s took %.3f s", took);
 	/* The grace was given in full (two jobs ran past it), not more. */
 	tj_assert_time(took, 0.5, 1.5);
 	tj_close(c);
@@ -230,6 +232,84 @@ START_TEST(test_sigterm_idle)
 	tj_signal(SIGINT);
 	ck_assert_int_eq(tj_wait_exit(TJ_TIMEOUT), 0);
 	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs"), 1);
+}
+END_TEST
+
+/* A stop while clients are held (a submit by backpressure, a wait on a
+ * running job): jobd still exits 0 within the grace, and each client gets
+ * an answer or the end of its connection, never a hang. */
+START_TEST(test_sigterm_with_held_clients)
+{
+	struct tj_conn *b, *held, *waiter;
+	json_int_t run;
+	double took;
+	char *line;
+
+	tj_start("sync = normal\nshutdown_grace = 0.5\n"
+	    "[queue.default]\nworkers = 1\ncapacity = 2\ntimeout = 0\n");
+	b = tj_connect();
+	run = tj_submit(b, "'kind':'sleep','args':{'seconds':30}");
+	tj_wait_state(b, run, "running", TJ_TIMEOUT);
+	tj_submit(b, "'kind':'sleep','args':{'seconds':30}");
+	tj_submit(b, "'kind':'sleep','args':{'seconds':30}");
+	held = tj_connect();
+	tj_send(held, "{'op':'submit','kind':'sleep','args':{'seconds':0}}");
+	waiter = tj_connect();
+	tj_send(waiter, "{'op':'wait','id':%lld}", (long long)run);
+	ck_assert_ptr_null(tj_line(held, 0.2));
+	ck_assert_ptr_null(tj_line(waiter, 0));
+
+	ck_assert_int_eq(tj_term(3 * TJ_TIMEOUT, &took), 0);
+	tj_note("stop with held clients took %.3f s", took);
+	tj_assert_time(took, 0.5, 1.5);
+	line = tj_line(held, TJ_TIMEOUT);
+	ck_assert_msg(line == NULL || strstr(line, "shutting_down"),
+	    "held submit answered %s", line);
+	ck_assert(tj_line(held, TJ_TIMEOUT) == NULL && tj_eof(held));
+	line = tj_line(waiter, TJ_TIMEOUT);
+	tj_note("the waiter got: %s", line ? line : "(end)");
+	ck_assert(tj_line(waiter, TJ_TIMEOUT) == NULL && tj_eof(waiter));
+	ck_assert_str_eq(tj_sql("SELECT state || ' ' || attempts FROM jobs "
+	    "WHERE id = %lld", (long long)run), "queued 1");
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs"), 3);
+}
+END_TEST
+
+/* What an answer shows is committed: ended states told by wait and a
+ * cancel's answer are in the file even after a SIGKILL right after. */
+START_TEST(test_told_is_committed)
+{
+	enum { N = 300 };
+	struct tj_conn *c;
+	char *buf = malloc(N * 160);
+	size_t len = 0;
+	json_int_t run;
+	json_t *a;
+
+	ck_assert_ptr_nonnull(buf);
+	tj_start(TJ_DAEMON CRASH_QUEUES);
+	c = tj_connect();
+	run = tj_submit(c, "'kind':'sleep','args':{'seconds':30}");
+	tj_wait_state(c, run, "running", TJ_TIMEOUT);
+	for (int i = 0; i < N; i++)
+		len += sprintf(buf + len, "{\"op\":\"submit\",\"kind\":\"sleep\","
+		    "\"args\":{\"seconds\":0}}\n");
+	for (int i = 0; i < N; i++)
+		len += sprintf(buf + len, "{\"op\":\"wait\",\"id\":%lld}\n",
+		    (long long)run + 1 + i);
+	len += sprintf(buf + len, "{\"op\":\"cancel\",\"id\":%lld}\n",
+	    (long long)run);
+	tj_write(c, buf, len);
+	free(buf);
+	for (int i = 0; i < 2 * N; i++)
+		tj_assert_ok(tj_recv(c));
+	a = tj_recv(c);
+	tj_assert_ok(a);
+	tj_kill();
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE state = "
+	    "'succeeded'"), N);
+	ck_assert_str_eq(tj_sql("SELECT state FROM jobs WHERE id = %lld",
+	    (long long)run), "cancelled");
 }
 END_TEST
 
@@ -373,6 +453,8 @@ jobd_crash_suite(void)
 	tcase_add_test(tc, test_sigkill_during_burst);
 	tcase_add_test(tc, test_sigterm_requeues);
 	tcase_add_test(tc, test_sigterm_idle);
+	tcase_add_test(tc, test_sigterm_with_held_clients);
+	tcase_add_test(tc, test_told_is_committed);
 	tcase_add_test(tc, test_attempts_used_up);
 	tcase_add_test(tc, test_restart_keeps_jobs_and_ids);
 	tcase_add_test(tc, test_second_instance);

@@ -10,6 +10,7 @@
  * queues below, and talks to it over the socket.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -873,6 +874,187 @@ START_TEST(test_shutting_down)
 }
 END_TEST
 
+/* ---- order on one connection ------------------------------------------------ */
+
+/* Requests take effect in arrival order even when pipelined behind a
+ * submit whose commit is still in flight: a get, wait and cancel written
+ * in the same write(2) as the submit see its job (a fresh database gives
+ * ids 1, 2, ...). */
+START_TEST(test_pipelined_order)
+{
+	struct tj_conn *c = start();
+	const char *burst =
+	    "{'op':'submit','kind':'sleep','args':{'seconds':0.2},'tag':'s1'}\n"
+	    "{'op':'get','id':1,'tag':'g1'}\n"
+	    "{'op':'submit','kind':'sleep','args':{'seconds':30},'tag':'s2'}\n"
+	    "{'op':'cancel','id':2,'reason':'r','tag':'c2'}\n"
+	    "{'op':'wait','id':1,'tag':'w1'}\n"
+	    "{'op':'list','tag':'l'}\n";
+	char *b = strdup(burst);
+	json_t *a;
+
+	for (char *p = b; *p != '\0'; p++)
+		if (*p == '\'')
+			*p = '"';
+	tj_write(c, b, strlen(b));
+	free(b);
+	a = tj_recv(c);
+	ck_assert_str_eq(tj_str(a, "tag"), "s1");
+	ck_assert_int_eq(tj_int(a, "id"), 1);
+	a = tj_recv(c);
+	ck_assert_str_eq(tj_str(a, "tag"), "g1");
+	tj_assert_ok(a);
+	ck_assert_int_eq(tj_int(a, "job.id"), 1);
+	a = tj_recv(c);
+	ck_assert_str_eq(tj_str(a, "tag"), "s2");
+	ck_assert_int_eq(tj_int(a, "id"), 2);
+	a = tj_recv(c);
+	ck_assert_str_eq(tj_str(a, "tag"), "c2");
+	tj_assert_ok(a);
+	a = tj_recv(c);
+	ck_assert_str_eq(tj_str(a, "tag"), "w1");
+	ck_assert_str_eq(tj_str(a, "job.state"), "succeeded");
+	a = tj_recv(c);
+	ck_assert_str_eq(tj_str(a, "tag"), "l");
+	ck_assert_str_eq(tj_str(a, "jobs.0.state"), "cancelled");
+	ck_assert_str_eq(tj_str(a, "jobs.1.state"), "succeeded");
+}
+END_TEST
+
+/* Several clients wait on one job; a third cancels it: every wait
+ * answers with the cancelled job. */
+START_TEST(test_many_waiters)
+{
+	struct tj_conn *c = start(), *w[3];
+	json_int_t id;
+	json_t *a;
+
+	id = tj_submit(c, "'kind':'sleep','args':{'seconds':30}");
+	tj_wait_state(c, id, "running", TJ_TIMEOUT);
+	for (int i = 0; i < 3; i++) {
+		w[i] = tj_connect();
+		tj_send(w[i], "{'op':'wait','id':%lld,'tag':%d}", (long long)id,
+		    i);
+	}
+	tj_sleep(0.1);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_null(tj_line(w[i], 0));
+	tj_assert_ok(tj_req(c, "{'op':'cancel','id':%lld,'reason':'bye'}",
+	    (long long)id));
+	for (int i = 0; i < 3; i++) {
+		a = tj_recv(w[i]);
+		tj_assert_ok(a);
+		ck_assert_int_eq(tj_int(a, "tag"), i);
+		ck_assert_str_eq(tj_str(a, "job.state"), "cancelled");
+		ck_assert_str_eq(tj_str(a, "job.cancel_reason"), "bye");
+	}
+}
+END_TEST
+
+/* A member cancelled by a user does not trip fail_fast. */
+START_TEST(test_fail_fast_not_tripped_by_cancel)
+{
+	struct tj_conn *c = start();
+	json_int_t id0;
+	json_t *a;
+
+	a = tj_req(c, "{'op':'submit_group','mode':'fail_fast','jobs':["
+	    "{'kind':'sleep','args':{'seconds':30}},"
+	    "{'kind':'sleep','args':{'seconds':0.4}}]}");
+	tj_assert_ok(a);
+	id0 = tj_int(a, "ids.0");
+	tj_wait_state(c, id0, "running", TJ_TIMEOUT);
+	tj_assert_ok(tj_req(c, "{'op':'cancel','id':%lld}", (long long)id0));
+	a = tj_req(c, "{'op':'wait','group':%lld,'timeout':10}",
+	    (long long)tj_int(a, "group"));
+	tj_assert_ok(a);
+	ck_assert_str_eq(tj_str(a, "jobs.0.state"), "cancelled");
+	ck_assert_str_eq(tj_str(a, "jobs.1.state"), "succeeded");
+}
+END_TEST
+
+/* A blocking group bigger than its queue's capacity: accepted, its jobs
+ * enter as room frees, and a group cancel reaches the ones that have not
+ * entered yet too. */
+START_TEST(test_big_group_cancel)
+{
+	struct tj_conn *c = start(), *gc = tj_connect();
+	char jobs[2048];
+	size_t n = 0;
+	json_int_t g;
+	double t0;
+	json_t *a;
+
+	/* The group is submitted on its own connection: jobd may hold that
+	 * connection's later requests until the group's last jobs have
+	 * entered the queue (backpressure; see FINDINGS.md). */
+	for (int i = 0; i < 15; i++)
+		n += snprintf(jobs + n, sizeof(jobs) - n, "%s{'kind':'sleep',"
+		    "'args':{'seconds':30},'queue':'solo'}", i ? "," : "");
+	a = tj_req(gc, "{'op':'submit_group','jobs':[%s]}", jobs);
+	tj_assert_ok(a);
+	g = tj_int(a, "group");
+	tj_send(gc, "{'op':'ping','tag':'after'}");
+	tj_wait_state(c, tj_int(a, "ids.0"), "running", TJ_TIMEOUT);
+	ck_assert_str_eq(tj_str(tj_job(c, tj_int(a, "ids.14")), "state"),
+	    "queued");
+	t0 = tj_now();
+	a = tj_req(c, "{'op':'cancel','group':%lld}", (long long)g);
+	tj_assert_ok(a);
+	ck_assert_int_eq(json_array_size(tj_at(a, "ids")), 15);
+	a = tj_req(c, "{'op':'wait','group':%lld,'timeout':5}", (long long)g);
+	tj_assert_ok(a);
+	tj_assert_time(tj_now() - t0, 0, 1.0);
+	for (size_t i = 0; i < 15; i++) {
+		json_t *job = json_array_get(tj_at(a, "jobs"), i);
+
+		ck_assert_str_eq(tj_str(job, "state"), "cancelled");
+		if (i > 0)
+			ck_assert(tj_null(job, "started_at"));
+	}
+	a = tj_req(c, "{'op':'stats'}");
+	ck_assert_int_eq(tj_int(a, "queues.solo.queued"), 0);
+	ck_assert_int_eq(tj_int(a, "queues.solo.running"), 0);
+	/* The group's connection goes on; so does the queue. */
+	ck_assert_str_eq(tj_str(tj_recv(gc), "tag"), "after");
+	tj_wait(c, tj_submit(c, "'kind':'sleep','args':{'seconds':0},"
+	    "'queue':'solo'"), 5);
+}
+END_TEST
+
+/* Bounds at their edges: the largest timeouts are taken. */
+START_TEST(test_bounds)
+{
+	struct tj_conn *c = start();
+	json_int_t id;
+	char reason[1026];
+
+	id = tj_submit(c, "'kind':'sleep','args':{'seconds':0},"
+	    "'timeout':1e9,'max_attempts':1000");
+	ck_assert_double_eq(tj_num(tj_wait(c, id, 5), "timeout"), 1e9);
+	tj_assert_ok(tj_req(c, "{'op':'wait','id':%lld,'timeout':1e9}",
+	    (long long)id));
+	tj_assert_err(tj_req(c, "{'op':'wait','id':%lld,'timeout':1000000001}",
+	    (long long)id), "bad_request");
+	tj_assert_err(tj_req(c, "{'op':'submit','kind':'sleep','args':"
+	    "{'seconds':0},'timeout':1000000001}"), "bad_request");
+	/* The longest sleep, stopped with the longest reason. */
+	id = tj_submit(c, "'kind':'sleep','args':{'seconds':31536000}");
+	tj_wait_state(c, id, "running", TJ_TIMEOUT);
+	memset(reason, 'r', 1025);
+	reason[1025] = '\0';
+	tj_assert_err(tj_req(c, "{'op':'cancel','id':%lld,'reason':'%s'}",
+	    (long long)id, reason), "bad_request");
+	reason[1024] = '\0';
+	tj_assert_ok(tj_req(c, "{'op':'cancel','id':%lld,'reason':'%s'}",
+	    (long long)id, reason));
+	ck_assert_str_eq(tj_str(tj_job(c, id), "cancel_reason"), reason);
+	tj_assert_ok(tj_req(c, "{'op':'list','limit':10000}"));
+	tj_assert_err(tj_req(c, "{'op':'get','id':9223372036854775808}"),
+	    "bad_request");
+}
+END_TEST
+
 static Suite *
 jobd_ops_suite(void)
 {
@@ -900,6 +1082,11 @@ jobd_ops_suite(void)
 	tcase_add_test(tc, test_job_timeout);
 	tcase_add_test(tc, test_job_fails);
 	tcase_add_test(tc, test_shutting_down);
+	tcase_add_test(tc, test_pipelined_order);
+	tcase_add_test(tc, test_many_waiters);
+	tcase_add_test(tc, test_fail_fast_not_tripped_by_cancel);
+	tcase_add_test(tc, test_big_group_cancel);
+	tcase_add_test(tc, test_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }

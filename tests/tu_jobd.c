@@ -74,6 +74,20 @@ tj_sleep(double s)
 		;
 }
 
+void
+tj_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (getenv("JOBD_TEST_VERBOSE") == NULL)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "tu_jobd: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 /* Keep p (a json_t or a malloc'ed block) until teardown; returns p. */
 static void *
 tj_keep(void *p, bool json)
@@ -790,6 +804,12 @@ tj_write(struct tj_conn *c, const void *buf, size_t len)
 			    "send: %s", strerror(errno));
 		}
 	}
+}
+
+void
+tj_shutdown_write(struct tj_conn *c)
+{
+	ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
 }
 
 size_t

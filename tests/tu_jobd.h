@@ -114,6 +114,10 @@ void tj_send(struct tj_conn *c, const char *fmt, ...)
  * buffered, so a long pipeline cannot deadlock on a full socket. */
 void tj_write(struct tj_conn *c, const void *buf, size_t len);
 
+/* Close c's sending side (shutdown SHUT_WR): jobd sees the end of the
+ * requests; the answers can still be read. */
+void tj_shutdown_write(struct tj_conn *c);
+
 /* Write what the socket takes now, without waiting or reading: returns the
  * bytes written (0 when the socket is full). */
 size_t tj_write_some(struct tj_conn *c, const void *buf, size_t len);
@@ -212,6 +216,10 @@ long long tj_sql_int(const char *fmt, ...)
 		ck_assert_msg(g_ >= m_ - 0.001 && g_ <= h_,                   \
 		    "time %.4f s, expected %.4f to %.4f s", g_, m_, h_);     \
 	} while (0)
+
+/* Print a figure of the test to stderr when JOBD_TEST_VERBOSE is set (for
+ * looking at margins; never needed to pass). */
+void tj_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- time ------------------------------------------------------------------- */
 
