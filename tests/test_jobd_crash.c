@@ -30,7 +30,7 @@ wall(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- SIGKILL during a burst ------------------------------------------------ */
+/* ---- SIGKILL during a burst ---------------------------------------------- */
 
 /* The id in a submit answer line, which must be ok and carry tag. */
 static json_int_t
@@ -161,7 +161,7 @@ START_TEST(test_sigkill_during_burst)
 }
 END_TEST
 
-/* ---- SIGTERM ------------------------------------------------------------------ */
+/* ---- SIGTERM ------------------------------------------------------------- */
 
 START_TEST(test_sigterm_requeues)
 {
@@ -313,7 +313,7 @@ START_TEST(test_told_is_committed)
 }
 END_TEST
 
-/* ---- max_attempts ------------------------------------------------------------- */
+/* ---- max_attempts -------------------------------------------------------- */
 
 START_TEST(test_attempts_used_up)
 {
@@ -355,7 +355,7 @@ START_TEST(test_attempts_used_up)
 }
 END_TEST
 
-/* ---- restarts ------------------------------------------------------------------- */
+/* ---- restarts ------------------------------------------------------------ */
 
 START_TEST(test_restart_keeps_jobs_and_ids)
 {

@@ -231,7 +231,7 @@ START_TEST(test_submit_errors)
 }
 END_TEST
 
-/* ---- submit_group ------------------------------------------------------------ */
+/* ---- submit_group -------------------------------------------------------- */
 
 START_TEST(test_group_all)
 {
@@ -409,7 +409,7 @@ START_TEST(test_group_errors)
 }
 END_TEST
 
-/* ---- get and wait ------------------------------------------------------------ */
+/* ---- get and wait -------------------------------------------------------- */
 
 START_TEST(test_get)
 {
@@ -502,7 +502,7 @@ START_TEST(test_wait_holds_later_answers)
 }
 END_TEST
 
-/* ---- cancel -------------------------------------------------------------------- */
+/* ---- cancel -------------------------------------------------------------- */
 
 START_TEST(test_cancel_queued)
 {
@@ -616,7 +616,7 @@ START_TEST(test_cancel_group)
 }
 END_TEST
 
-/* ---- list ------------------------------------------------------------------------ */
+/* ---- list ---------------------------------------------------------------- */
 
 /* The ids of a list answer, newest first, into ids; returns how many. */
 static size_t
@@ -712,7 +712,7 @@ START_TEST(test_list_default_limit)
 }
 END_TEST
 
-/* ---- stats -------------------------------------------------------------------------- */
+/* ---- stats --------------------------------------------------------------- */
 
 START_TEST(test_stats)
 {
@@ -772,7 +772,7 @@ START_TEST(test_stats)
 }
 END_TEST
 
-/* ---- unknown ops ----------------------------------------------------------------------- */
+/* ---- unknown ops --------------------------------------------------------- */
 
 START_TEST(test_unknown_op)
 {
@@ -794,7 +794,7 @@ START_TEST(test_unknown_op)
 }
 END_TEST
 
-/* ---- job ends: timed_out, failed ----------------------------------------------------- */
+/* ---- job ends: timed_out, failed ----------------------------------------- */
 
 START_TEST(test_job_timeout)
 {
@@ -837,7 +837,7 @@ START_TEST(test_job_fails)
 }
 END_TEST
 
-/* ---- shutting_down ------------------------------------------------------------------------ */
+/* ---- shutting_down ------------------------------------------------------- */
 
 /* During a stop (SIGTERM, while a job runs out its grace), submits on an
  * open connection are refused with shutting_down; jobd then exits 0. */
@@ -874,7 +874,7 @@ START_TEST(test_shutting_down)
 }
 END_TEST
 
-/* ---- order on one connection ------------------------------------------------ */
+/* ---- order on one connection --------------------------------------------- */
 
 /* Requests take effect in arrival order even when pipelined behind a
  * submit whose commit is still in flight: a get, wait and cancel written

@@ -96,7 +96,7 @@ const char *tj_log(void);
 /* jobd's resident set (VmRSS), in KiB. */
 long tj_rss_kb(void);
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 struct tj_conn;
 
@@ -141,7 +141,7 @@ json_t *tj_recv(struct tj_conn *c);
 json_t *tj_req(struct tj_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* ---- answers ---------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------- */
 
 /* The value at a dotted path ("job.state", "jobs.0.id"), or NULL. */
 json_t *tj_at(json_t *v, const char *path);
@@ -195,7 +195,7 @@ json_t *tj_wait_state(struct tj_conn *c, json_int_t id, const char *state,
 /* Poll stats until no queue has a job queued or running. */
 void tj_wait_idle(struct tj_conn *c, double timeout);
 
-/* ---- the database through the sqlite3 shell ------------------------------- */
+/* ---- the database through the sqlite3 shell ------------------------------ */
 
 /* Run sqlite3 -readonly on the database with the query (printf-style; no
  * quote turning here: SQL needs its own);
@@ -221,7 +221,7 @@ long long tj_sql_int(const char *fmt, ...)
  * looking at margins; never needed to pass). */
 void tj_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- time ------------------------------------------------------------------- */
+/* ---- time ---------------------------------------------------------------- */
 
 /* Monotonic seconds. */
 double tj_now(void);
