@@ -6,6 +6,7 @@
  *
  * Each test starts its own jobd on a fresh directory (tu_jobd.h).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,14 +381,21 @@ START_TEST(test_line_too_long)
 
 	ck_assert_ptr_nonnull(buf);
 	tj_start(TJ_DAEMON "max_line = 4K\n" CONN_QUEUES);
-	/* Just under the limit is fine. */
+	/* Up to the limit (4096 bytes before the '\n') is fine. */
 	c = tj_connect();
 	n = sprintf(buf, "{\"op\":\"ping\",\"pad\":\"");
-	memset(buf + n, 'a', 4000 - n);
-	n = 4000;
+	memset(buf + n, 'a', 4094 - n);
+	n = 4094;
 	n += sprintf(buf + n, "\"}\n");
 	tj_write(c, buf, n);
 	tj_assert_ok(tj_recv(c));
+	buf[4094] = 'a';                /* one more byte: 4097 */
+	buf[4095] = '"';
+	buf[4096] = '}';
+	buf[4097] = '\n';
+	tj_write(c, buf, 4098);
+	tj_assert_err(tj_recv(c), "line_too_long");
+	ck_assert(tj_closed(c, TJ_TIMEOUT));
 
 	for (int round = 0; round < 3; round++) {
 		size_t len = round == 2 ? BIG : 5000;
@@ -618,6 +626,53 @@ START_TEST(test_disconnects)
 }
 END_TEST
 
+/* ---- reload ---------------------------------------------------------------------- */
+
+/* SIGHUP: a bigger capacity lets a held submit in, a new queue appears;
+ * a bad file is refused and the running config kept. */
+START_TEST(test_sighup_reload)
+{
+	struct tj_conn *a, *b;
+	json_int_t q1, q2;
+	json_t *ans;
+
+	tj_start(TJ_DAEMON CONN_QUEUES);
+	a = tj_connect();
+	b = tj_connect();
+	fill_small(b, 30, &q1, &q2);
+	tj_send(a, "{'op':'submit','kind':'sleep','args':{'seconds':0},"
+	    "'queue':'small','tag':'held'}");
+	ck_assert_ptr_null(tj_line(a, 0.2));
+
+	tj_conf(TJ_DAEMON CONN_QUEUES "[queue.extra]\nworkers = 2\n");
+	ck_assert_ptr_nonnull(strstr(tj_log(), "ready"));
+	tj_conf(TJ_DAEMON
+	    "[queue.default]\nworkers = 4\ncapacity = 5000\ntimeout = 0\n"
+	    "[queue.small]\nworkers = 1\ncapacity = 3\ntimeout = 0\n"
+	    "[queue.extra]\nworkers = 2\n");
+	tj_signal(SIGHUP);
+	ans = tj_recv(a);
+	tj_assert_ok(ans);
+	ck_assert_str_eq(tj_str(ans, "tag"), "held");
+	ans = tj_req(b, "{'op':'stats'}");
+	ck_assert_int_eq(tj_int(ans, "queues.small.capacity"), 3);
+	ck_assert_int_eq(tj_int(ans, "queues.extra.workers"), 2);
+	tj_wait(b, tj_submit(b, "'kind':'sleep','args':{'seconds':0},"
+	    "'queue':'extra'"), 5);
+
+	tj_conf(TJ_DAEMON CONN_QUEUES "workers = many\n");
+	tj_signal(SIGHUP);
+	ans = tj_req(b, "{'op':'stats'}");
+	for (double end = tj_now() + TJ_TIMEOUT; !strstr(tj_log(),
+	    "jobd.conf:"); tj_sleep(0.01))
+		ck_assert_msg(tj_now() < end, "no error logged: %s", tj_log());
+	ans = tj_req(b, "{'op':'stats'}");
+	ck_assert_int_eq(tj_int(ans, "queues.small.capacity"), 3);
+	ck_assert_ptr_nonnull(tj_at(ans, "queues.extra"));
+	tj_assert_ok(tj_req(a, "{'op':'ping'}"));
+}
+END_TEST
+
 static Suite *
 jobd_conn_suite(void)
 {
@@ -635,6 +690,7 @@ jobd_conn_suite(void)
 	tcase_add_test(tc, test_split_writes);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_disconnects);
+	tcase_add_test(tc, test_sighup_reload);
 	suite_add_tcase(s, tc);
 	return s;
 }

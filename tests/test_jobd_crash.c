@@ -355,6 +355,53 @@ START_TEST(test_attempts_used_up)
 }
 END_TEST
 
+/* Jobs recovered at start enter their queue even past its capacity (here
+ * the config shrank it); a job of a queue no longer configured ends with
+ * an error saying so. */
+START_TEST(test_recovery_past_capacity)
+{
+	struct tj_conn *c;
+	json_int_t run, gone, q[6];
+	json_t *a, *job;
+
+	tj_start(TJ_DAEMON "[queue.solo]\nworkers = 1\ncapacity = 10\n"
+	    "timeout = 0\n[queue.gone]\nworkers = 1\ncapacity = 10\n");
+	c = tj_connect();
+	run = tj_submit(c, "'kind':'sleep','args':{'seconds':30},"
+	    "'queue':'solo'");
+	for (int i = 0; i < 6; i++)
+		q[i] = tj_submit(c, "'kind':'sleep','args':{'seconds':0.01},"
+		    "'queue':'solo'");
+	gone = tj_submit(c, "'kind':'sleep','args':{'seconds':30},"
+	    "'queue':'gone'");
+	tj_wait_state(c, run, "running", TJ_TIMEOUT);
+	tj_wait_state(c, gone, "running", TJ_TIMEOUT);
+	tj_kill();
+
+	tj_conf(TJ_DAEMON "[queue.solo]\nworkers = 1\ncapacity = 2\n"
+	    "timeout = 0\n");
+	tj_restart();
+	c = tj_connect();
+	job = tj_wait_state(c, run, "running", TJ_TIMEOUT);
+	ck_assert_int_eq(tj_int(job, "attempts"), 2);
+	a = tj_req(c, "{'op':'stats'}");
+	ck_assert_int_eq(tj_int(a, "queues.solo.queued"), 6);
+	ck_assert_int_eq(tj_int(a, "queues.solo.capacity"), 2);
+	tj_assert_err(tj_req(c, "{'op':'submit','kind':'sleep','args':"
+	    "{'seconds':0},'queue':'solo','nowait':true}"), "queue_full");
+	job = tj_job(c, gone);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	ck_assert_msg(strstr(tj_str(job, "error"), "gone") != NULL, "%s",
+	    tj_dump(job));
+	tj_assert_err(tj_req(c, "{'op':'submit','kind':'sleep','args':"
+	    "{'seconds':0},'queue':'gone'}"), "unknown_queue");
+	tj_assert_ok(tj_req(c, "{'op':'cancel','id':%lld}", (long long)run));
+	for (int i = 0; i < 6; i++)
+		ck_assert_str_eq(tj_str(tj_wait(c, q[i], 10), "state"),
+		    "succeeded");
+}
+END_TEST
+
 /* ---- restarts ------------------------------------------------------------ */
 
 START_TEST(test_restart_keeps_jobs_and_ids)
@@ -456,6 +503,7 @@ jobd_crash_suite(void)
 	tcase_add_test(tc, test_sigterm_with_held_clients);
 	tcase_add_test(tc, test_told_is_committed);
 	tcase_add_test(tc, test_attempts_used_up);
+	tcase_add_test(tc, test_recovery_past_capacity);
 	tcase_add_test(tc, test_restart_keeps_jobs_and_ids);
 	tcase_add_test(tc, test_second_instance);
 	tcase_add_test(tc, test_command_line);

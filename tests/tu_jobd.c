@@ -402,19 +402,39 @@ tj_spawn_jobd(void)
 	}
 }
 
-void
-tj_start(const char *conf, ...)
+static void
+tj_vconf(const char *conf, va_list ap)
 {
-	FILE *f = fopen(tj_path("jobd.conf"), "we");
-	va_list ap;
+	FILE *f = fopen(tj_path("jobd.conf.new"), "we");
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "[daemon]\nsocket = %s\ndatabase = %s\n",
 	    tj_path("jobd.sock"), tj_path("jobd.db"));
-	va_start(ap, conf);
 	vfprintf(f, conf, ap);
-	va_end(ap);
 	ck_assert_int_eq(fclose(f), 0);
+	/* Whole or not at all, for a jobd that reloads it. */
+	ck_assert_int_eq(rename(tj_path("jobd.conf.new"),
+	    tj_path("jobd.conf")), 0);
+}
+
+void
+tj_conf(const char *conf, ...)
+{
+	va_list ap;
+
+	va_start(ap, conf);
+	tj_vconf(conf, ap);
+	va_end(ap);
+}
+
+void
+tj_start(const char *conf, ...)
+{
+	va_list ap;
+
+	va_start(ap, conf);
+	tj_vconf(conf, ap);
+	va_end(ap);
 	tj_spawn_jobd();
 }
 

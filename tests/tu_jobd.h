@@ -55,6 +55,10 @@ TCase *tj_tcase(const char *name, double timeout);
  * the test if jobd exits or is not ready in time (printing its stderr). */
 void tj_start(const char *conf, ...) __attribute__((format(printf, 1, 2)));
 
+/* Write the config as tj_start does, without starting anything: for a
+ * reload (SIGHUP) or a restart with another config. */
+void tj_conf(const char *conf, ...) __attribute__((format(printf, 1, 2)));
+
 /* Start jobd again on the same directory and config (after tj_stop,
  * tj_term or tj_kill). */
 void tj_restart(void);
@@ -164,14 +168,21 @@ const char *tj_code(json_t *answer);
 /* v as compact JSON text, for messages. */
 const char *tj_dump(json_t *v);
 
+/* Assert an answer is ok, or an error with that code (a is evaluated
+ * once: it may be a tj_recv). */
 #define tj_assert_ok(a)                                                     \
-	ck_assert_msg(tj_code(a) == NULL, "expected ok, got %s", tj_dump(a))
+	do {                                                                 \
+		json_t *a_ = (a);                                            \
+		ck_assert_msg(tj_code(a_) == NULL, "expected ok, got %s",     \
+		    tj_dump(a_));                                            \
+	} while (0)
 
 #define tj_assert_err(a, code)                                              \
 	do {                                                                 \
-		const char *c_ = tj_code(a);                                 \
+		json_t *a_ = (a);                                            \
+		const char *c_ = tj_code(a_);                                \
 		ck_assert_msg(c_ != NULL && strcmp(c_, (code)) == 0,          \
-		    "expected error %s, got %s", (code), tj_dump(a));        \
+		    "expected error %s, got %s", (code), tj_dump(a_));       \
 	} while (0)
 
 /* ---- jobs ---------------------------------------------------------------- */
