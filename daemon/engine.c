@@ -8,8 +8,8 @@
  *                 └──────── cancel ──────┴──────── end ──────────────┴──▶ ENDING ──commit──▶ freed
  *
  * A lone submit waits for room first and is inserted once it holds a place
- * in its queue, so a submitter that goes away while waiting leaves no row
- * behind.  A group is inserted first (all or nothing) and its jobs then
+ * in its queue, so a submit interrupted while it waits (jobd stopping)
+ * leaves no row behind.  A group is inserted first (all or nothing) and its jobs then
  * enter as room frees: a group larger than its queue could otherwise never
  * be recorded.  A worker never starts a job before its insert committed.
  */
@@ -118,6 +118,8 @@ struct eng {
 	struct co_waitq idleq;          /* shutdown: no job running */
 	struct co_waitq goneq;          /* shutdown: no worker left */
 	SLIST_HEAD(, egroup) trips;     /* recovery: groups to trip */
+	uint64_t ins_sent, ins_done;    /* inserts submitted, completed */
+	struct co_waitq settleq;        /* eng_settle_all */
 	struct eng_counters c;
 };
 
@@ -308,7 +310,7 @@ job_run(struct job *j)
 	rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
 	if (run.result != NULL)
-		text = json_dumps(run.result, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		text = json_dumps(run.result, JSON_COMPACT | JSON_REAL_PRECISION(16));
 	json_decref(run.result);
 	if (rc == 0)
 		job_end(j, STORE_SUCCEEDED, text, NULL);
@@ -454,7 +456,7 @@ job_end(struct job *j, enum store_state state, const char *result,
 	}
 	if (state == STORE_QUEUED) {
 		snprintf(msg, sizeof(msg), "interrupted (jobd stopped) after "
-		    "%d attempts", j->attempts);
+		    "%d attempt%s", j->attempts, j->attempts == 1 ? "" : "s");
 		end.state = state = STORE_FAILED;
 		end.error = msg;
 	}
@@ -535,6 +537,8 @@ worker_main(void *arg)
 		w->job = NULL;
 		if (co_cancelled())     /* sticky: this task is spent */
 			break;
+		if (co_queue_len(q->cq) == 0)
+			co_stack_trim();        /* idle now: one page is enough */
 	}
 	LIST_REMOVE(w, link);
 	free(w);
@@ -600,6 +604,16 @@ job_lost(struct job *j)
 	}
 }
 
+/* An insert has completed: inserts complete in the order they were sent,
+ * so "done >= n" means the first n have. */
+static void
+insert_completed(struct eng *e)
+{
+	e->ins_done++;
+	if (!co_waitq_empty(&e->settleq))
+		co_waitq_wake_all(&e->settleq, 0);
+}
+
 static void
 job_inserted(void *arg, int status)
 {
@@ -609,6 +623,7 @@ job_inserted(void *arg, int status)
 	void *darg = j->done_arg;
 
 	j->done = NULL;
+	insert_completed(j->e);
 	if (status == 0) {
 		j->inserted = true;
 		j->e->c.submitted++;
@@ -628,6 +643,7 @@ group_inserted(void *arg, int status)
 	struct eng_ack ack = { .id = g->first, .group = g->id, .n = g->n };
 	size_t i;
 
+	insert_completed(g->e);
 	if (status == 0) {
 		g->inserted = true;
 		g->e->c.submitted += g->n;
@@ -710,7 +726,7 @@ job_row(const struct job *j, const char *name, struct store_new_job *row,
     char **textp)
 {
 	if ((*textp = json_dumps(j->args, JSON_COMPACT |
-	    JSON_REAL_PRECISION(15))) == NULL)
+	    JSON_REAL_PRECISION(16))) == NULL)
 		return -ENOMEM;
 	memset(row, 0, sizeof(*row));
 	row->queue = j->q->name;
@@ -755,6 +771,7 @@ submit_insert(struct eng *e, struct job *j, const char *name,
 	if ((rc = job_row(j, name, &row, &text)) == 0) {
 		rc = store_insert(e->st, &row, &j->id, job_inserted, j);
 		free(text);
+		e->ins_sent += rc == 0;
 	}
 	if (rc == 0 && (rc = idmap_put(e->jobs, j->id, j)) < 0)
 		log_warnx("job %lld: not tracked: out of memory",
@@ -893,9 +910,10 @@ group_insert(struct eng *e, struct egroup *g,
 		if (job_row(g->jobs[i], pg->jobs[i].name, &rows[i],
 		    &texts[i]) < 0)
 			break;
-	if (ids != NULL && i == n)
-		rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
-		    group_inserted, g);
+	if (ids != NULL && i == n &&
+	    (rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
+	    group_inserted, g)) == 0)
+		e->ins_sent++;
 	if (rc < 0)
 		proto_err_set(err, rc == -ESHUTDOWN ? PROTO_SHUTTING_DOWN :
 		    rc == -ENOMEM ? PROTO_INTERNAL : PROTO_STORAGE_ERROR, "%s",
@@ -1007,6 +1025,19 @@ eng_settle(struct eng *e, int64_t id)
 	while ((j = idmap_get(e->jobs, id)) != NULL && !j->inserted &&
 	    !j->insert_failed)
 		if ((rc = co_waitq_wait(&j->insertq, CO_FOREVER, NULL)) ==
+		    -ECANCELED)
+			return rc;
+	return 0;
+}
+
+int
+eng_settle_all(struct eng *e)
+{
+	uint64_t target = e->ins_sent;
+	int rc;
+
+	while (e->ins_done < target)
+		if ((rc = co_waitq_wait(&e->settleq, CO_FOREVER, NULL)) ==
 		    -ECANCELED)
 			return rc;
 	return 0;
@@ -1250,6 +1281,7 @@ eng_new(struct co_rt *rt, struct store *st)
 	SLIST_INIT(&e->trips);
 	co_waitq_init(&e->idleq);
 	co_waitq_init(&e->goneq);
+	co_waitq_init(&e->settleq);
 	if ((e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL) {
 		eng_free(e);
@@ -1295,8 +1327,8 @@ eng_shutdown(struct eng *e, double grace)
 	while (e->running > 0 && co_now() < deadline)
 		(void)co_waitq_wait(&e->idleq, deadline, NULL);
 	if (e->running > 0)
-		log_info("stopping %zu running jobs; they run again at the "
-		    "next start", e->running);
+		log_info("stopping %zu running jobs; each runs again at the "
+		    "next start while it has attempts left", e->running);
 	workers_stop(e, true);
 	while (e->nworkers > 0)
 		(void)co_waitq_wait(&e->goneq, CO_FOREVER, NULL);

@@ -74,6 +74,10 @@ int eng_submit_group(struct eng *e, const struct proto_submit_group *g,
  * does not hold; -ECANCELED. */
 int eng_settle(struct eng *e, int64_t id);
 
+/* Wait until every insert submitted so far has completed (task): a list
+ * after submits on one connection must show those jobs.  0 or -ECANCELED. */
+int eng_settle_all(struct eng *e);
+
 /* Wait until job id (or every job of group gid) has ended and its end is
  * committed (task).  timeout in seconds, negative for none.  0 (also when
  * the engine does not hold it: then it ended earlier or never existed —

@@ -294,6 +294,10 @@ op_list(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		}
 		f.state = (int)st;
 	}
+	if ((rc = eng_settle_all(ctx->eng)) < 0) {
+		answer_interrupted(r, req, rc);
+		return;
+	}
 	if ((rc = store_list(ctx->st, &f, &jobs, &n)) < 0) {
 		answer_store_error(r, req, rc);
 		return;

@@ -815,8 +815,9 @@ START_TEST(test_10000_concurrent_tasks)
 	double t0 = co_now();
 
 	ck_assert_int_eq(tu_run(many_main, NULL), MANY);
-	/* Sequentially this would take 1000 s; concurrently about 0.1 s. */
-	tu_assert_time(co_now() - t0, 0.1, 0.4);
+	/* Sequentially this would take 1000 s; concurrently about 0.1 s,
+	 * plus mapping 10,000 stacks — slow when other suites run beside. */
+	tu_assert_time(co_now() - t0, 0.1, 1.5);
 	co_rt_stats(tu_rt, &st);
 	ck_assert_uint_ge(st.stacks_total, MANY);
 	ck_assert_uint_eq(st.stacks_free, st.stacks_total);

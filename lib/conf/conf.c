@@ -65,7 +65,7 @@ static const struct conf_key keys[] = {
 	    NULL,
 	    "on SIGTERM, seconds running jobs get before going back to queued" },
 	{ "max_connections", D(max_connections), CONF_T_INT, 1, 65536, "1024",
-	    NULL, "client connections open at once; more wait in the backlog" },
+	    NULL, "client connections open at once; past it a new client is told too_many_connections and closed" },
 	{ "log_level", D(log_level), CONF_T_ENUM, 0, 0, "info", level_ev,
 	    "most verbose level logged to stderr" },
 	{ "max_output", D(max_output), CONF_T_SIZE, 0, 64 * MIB, "1M", NULL,
