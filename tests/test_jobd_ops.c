@@ -891,6 +891,7 @@ START_TEST(test_pipelined_order)
 	    "{'op':'wait','id':1,'tag':'w1'}\n"
 	    "{'op':'list','tag':'l'}\n";
 	char *b = strdup(burst);
+	size_t n;
 	json_t *a;
 
 	for (char *p = b; *p != '\0'; p++)
@@ -918,6 +919,22 @@ START_TEST(test_pipelined_order)
 	ck_assert_str_eq(tj_str(a, "tag"), "l");
 	ck_assert_str_eq(tj_str(a, "jobs.0.state"), "cancelled");
 	ck_assert_str_eq(tj_str(a, "jobs.1.state"), "succeeded");
+
+	/* A list right behind submits (no wait between) sees them all:
+	 * the two above and 90 more (within default's capacity). */
+	b = malloc(90 * 80);
+	ck_assert_ptr_nonnull(b);
+	n = 0;
+	for (int i = 0; i < 90; i++)
+		n += sprintf(b + n, "{\"op\":\"submit\",\"kind\":\"sleep\","
+		    "\"args\":{\"seconds\":30}}\n");
+	n += sprintf(b + n, "{\"op\":\"list\",\"limit\":1000}\n");
+	tj_write(c, b, n);
+	free(b);
+	for (int i = 0; i < 90; i++)
+		tj_assert_ok(tj_recv(c));
+	a = tj_recv(c);
+	ck_assert_int_eq(json_array_size(tj_at(a, "jobs")), 92);
 }
 END_TEST
 
