@@ -114,7 +114,7 @@ START_TEST(test_backpressure_finish)
 	ans = tj_recv(a);
 	got = wall();
 	tj_assert_ok(ans);
-	job = tj_job(b, first);
+	job = tj_wait(b, first, 5);
 	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
 	tj_assert_time(got - tj_num(job, "started_at"), 0.6, 1.0);
 	ck_assert_str_eq(tj_str(tj_job(b, q1), "state"), "running");

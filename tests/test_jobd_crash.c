@@ -124,6 +124,7 @@ START_TEST(test_sigkill_during_burst)
 		lng[i] = tj_submit(c, "'kind':'sleep','args':{'seconds':30}");
 	for (int i = 0; i < LONG; i++)
 		tj_wait_state(c, lng[i], "running", TJ_TIMEOUT);
+	tj_wait_sql(LONG, "SELECT count(*) FROM jobs WHERE state = 'running'");
 
 	acked = burst_and_kill(c, N, AFTER, ids);
 	killed = wall();
@@ -329,6 +330,8 @@ START_TEST(test_attempts_used_up)
 	    "'max_attempts':2");
 	tj_wait_state(c, one, "running", TJ_TIMEOUT);
 	tj_wait_state(c, two, "running", TJ_TIMEOUT);
+	/* get shows a start before it is committed: wait for the file. */
+	tj_wait_sql(2, "SELECT count(*) FROM jobs WHERE state = 'running'");
 	tj_kill();
 	tj_restart();
 	c = tj_connect();
@@ -376,6 +379,7 @@ START_TEST(test_recovery_past_capacity)
 	    "'queue':'gone'");
 	tj_wait_state(c, run, "running", TJ_TIMEOUT);
 	tj_wait_state(c, gone, "running", TJ_TIMEOUT);
+	tj_wait_sql(2, "SELECT count(*) FROM jobs WHERE state = 'running'");
 	tj_kill();
 
 	tj_conf(TJ_DAEMON "[queue.solo]\nworkers = 1\ncapacity = 2\n"

@@ -1056,11 +1056,13 @@ tj_wait_idle(struct tj_conn *c, double timeout)
 		json_object_foreach(tj_at(a, "queues"), name, q)
 			busy += tj_int(q, "queued") + tj_int(q, "running");
 		if (busy == 0)
-			return;
+			break;
 		ck_assert_msg(tj_now() < end, "not idle after %.1f s: %s",
 		    timeout, tj_dump(a));
 		tj_sleep(0.02);
 	}
+	tj_wait_sql(0, "SELECT count(*) FROM jobs WHERE state IN ('queued', "
+	    "'running')");
 }
 
 /* ---- sqlite3 ------------------------------------------------------------- */
@@ -1135,4 +1137,26 @@ tj_sql_int(const char *fmt, ...)
 	ck_assert_msg(out[0] != '\0' && *end == '\0' && errno == 0,
 	    "sqlite3 answered \"%s\", not an integer", out);
 	return v;
+}
+
+void
+tj_wait_sql(long long want, const char *fmt, ...)
+{
+	double end = tj_now() + TJ_TIMEOUT;
+	const char *out;
+	char *sql;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
+	va_end(ap);
+	tj_keep(sql, false);
+	for (;;) {
+		out = tj_sql("%s", sql);
+		if (strtoll(out, NULL, 10) == want && out[0] != '\0')
+			return;
+		ck_assert_msg(tj_now() < end, "%s: %s, not %lld after %.0f s",
+		    sql, out, want, TJ_TIMEOUT);
+		tj_sleep(0.01);
+	}
 }

@@ -203,7 +203,9 @@ json_t *tj_wait(struct tj_conn *c, json_int_t id, double timeout);
 json_t *tj_wait_state(struct tj_conn *c, json_int_t id, const char *state,
     double timeout);
 
-/* Poll stats until no queue has a job queued or running. */
+/* Poll stats until no queue has a job queued or running, then the
+ * database until no row is queued or running either: stats counts from
+ * memory, and an end is committed a moment after it is counted. */
 void tj_wait_idle(struct tj_conn *c, double timeout);
 
 /* ---- the database through the sqlite3 shell ------------------------------ */
@@ -217,6 +219,12 @@ const char *tj_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* tj_sql for a query with one integer answer. */
 long long tj_sql_int(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+
+/* Poll tj_sql_int(query) until it answers want (fails after TJ_TIMEOUT).
+ * For what the database has not necessarily caught up with yet, such as
+ * a start that get already shows. */
+void tj_wait_sql(long long want, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Assert min <= got <= min + margin * tu_slow() (seconds): never early
  * (but for a millisecond of clock rounding), late within an honest
