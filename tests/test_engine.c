@@ -1,0 +1,1407 @@
+/*
+ * test_engine.c — the engine (daemon/engine.h) driven directly, without
+ * the socket: submits and their commit callbacks, backpressure, the error
+ * codes, timeouts, cancellation, groups, waiting, graceful stop and
+ * recovery on a reopened store, reloads, and the bound on workers.
+ *
+ * Each test gets a fresh directory with a config file (loaded with
+ * conf_load, as jobd does) and a real SQLite store (sync normal).  Job
+ * kind `sleep` does the work.  What a job ended as is read back from the
+ * store, so every check is of what was committed.  Every test stops the
+ * engine with eng_shutdown in its main task, so the fixture's leak check
+ * (no task left) holds; the store is closed after the tasks have ended
+ * and the engine freed after that.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "co.h"
+#include "conf.h"
+#include "engine.h"
+#include "log.h"
+#include "proto.h"
+#include "store.h"
+#include "testutil.h"
+
+static char dir[64];
+static char dbpath[128];
+static char confpath[128];
+static struct store *st;
+static struct eng *e;
+static struct conf *cf, *cf2;
+
+/* ---- fixture -------------------------------------------------------------- */
+
+static void
+setup(void)
+{
+	tu_setup();
+	strcpy(dir, "/tmp/test_engine.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/jobs.db", dir);
+	snprintf(confpath, sizeof(confpath), "%s/jobd.conf", dir);
+	st = NULL;
+	e = NULL;
+	cf = cf2 = NULL;
+}
+
+static void
+rm(const char *name)
+{
+	char p[192];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	unlink(p);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);                /* commits what the stop wrote */
+	eng_free(e);
+	conf_free(cf);
+	conf_free(cf2);
+	rm("jobs.db");
+	rm("jobs.db-wal");
+	rm("jobs.db-shm");
+	rm("jobd.conf");
+	rmdir(dir);
+	tu_teardown();
+}
+
+/* Load a config made of a [daemon] section and the given queue sections. */
+static struct conf *
+load_conf(const char *queues)
+{
+	char err[CONF_ERRLEN];
+	struct conf *c = NULL;
+	FILE *f;
+	int rc;
+
+	ck_assert_ptr_nonnull(f = fopen(confpath, "w"));
+	fprintf(f, "[daemon]\nsocket = jobd.sock\ndatabase = jobs.db\n"
+	    "sync = normal\n%s", queues);
+	ck_assert_int_eq(fclose(f), 0);
+	rc = conf_load(confpath, &c, err, sizeof(err));
+	ck_assert_msg(rc == 0, "conf_load: %s", err);
+	return c;
+}
+
+static void
+open_store(void)
+{
+	struct store_opts o = { .path = dbpath, .sync = STORE_SYNC_NORMAL };
+	int rc = store_open(&st, tu_base, &o);
+
+	ck_assert_msg(rc == 0, "store_open: %d %s", rc, store_errmsg());
+}
+
+/* A config, a store and an engine configured with the config. */
+static void
+start(const char *queues)
+{
+	cf = load_conf(queues);
+	open_store();
+	ck_assert_ptr_nonnull(e = eng_new(tu_rt, st));
+	ck_assert_int_eq(eng_configure(e, cf), 0);
+}
+
+/* jobd stopped and started again (outside any task): the store closed
+ * and reopened, a new engine, not yet recovered. */
+static void
+restart(void)
+{
+	store_close(st);
+	eng_free(e);
+	open_store();
+	ck_assert_ptr_nonnull(e = eng_new(tu_rt, st));
+	ck_assert_int_eq(eng_configure(e, cf), 0);
+}
+
+/* ---- submitting ------------------------------------------------------------ */
+
+/* What a submit's done callback heard. */
+struct ack {
+	int calls;
+	int status;
+	struct eng_ack a;
+	size_t visible;         /* of its jobs, already readable in the store */
+};
+
+static void
+on_done(void *arg, int status, const struct eng_ack *a)
+{
+	struct ack *k = arg;
+	struct store_job *sj;
+	size_t i;
+
+	k->calls++;
+	k->status = status;
+	k->a = *a;
+	/* Committed before told: the rows are readable right now. */
+	for (i = 0; status == 0 && i < a->n; i++)
+		if (store_get(st, a->id + (int64_t)i, &sj) == 0) {
+			k->visible++;
+			store_job_free(sj);
+		}
+}
+
+/* One sleep job; unset fields take the defaults. */
+struct sub {
+	const char *queue;      /* NULL: "default" */
+	double secs;
+	const char *fail;       /* the job fails with this error */
+	double timeout;         /* 0: the queue's */
+	int max_attempts;       /* 0: the queue's */
+	bool nowait;
+	const char *kind;       /* NULL: "sleep" */
+	json_t *args;           /* NULL: {"seconds": secs, "fail": fail} */
+};
+
+static json_t *
+sleep_args(const struct sub *x)
+{
+	if (x->args != NULL)
+		return json_incref(x->args);
+	if (x->fail != NULL)
+		return json_pack("{s:f,s:s}", "seconds", x->secs, "fail",
+		    x->fail);
+	return json_pack("{s:f}", "seconds", x->secs);
+}
+
+static void
+fill(struct proto_submit *s, const struct sub *x)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = x->kind != NULL ? x->kind : "sleep";
+	s->args = sleep_args(x);
+	s->queue = x->queue != NULL ? x->queue : "default";
+	s->timeout = x->timeout > 0 ? x->timeout : PROTO_UNSET;
+	s->max_attempts = x->max_attempts;
+	s->nowait = x->nowait;
+	ck_assert_ptr_nonnull(s->args);
+}
+
+/* eng_submit (task); on an error done must not have been called. */
+static int
+submit(const struct sub *x, struct ack *k, struct proto_err *err)
+{
+	struct proto_submit s;
+	int rc;
+
+	fill(&s, x);
+	memset(k, 0, sizeof(*k));
+	rc = eng_submit(e, &s, on_done, k, err);
+	json_decref(s.args);
+	return rc;
+}
+
+#define WAIT_UNTIL(cond)                                                    \
+	do {                                                                 \
+		double end_ = co_now() + 5 * tu_slow();                      \
+		while (!(cond)) {                                            \
+			ck_assert_msg(co_now() < end_, "timed out: %s", #cond); \
+			ck_assert_int_eq(co_sleep(0.001), 0);                \
+		}                                                            \
+	} while (0)
+
+/* Submit and wait for the commit; the job's id. */
+static int64_t
+submit_ok(const struct sub *x)
+{
+	struct proto_err err;
+	struct ack k;
+	int rc = submit(x, &k, &err);
+
+	ck_assert_msg(rc == 0, "eng_submit: %d %s", rc, err.msg);
+	WAIT_UNTIL(k.calls > 0);
+	ck_assert_int_eq(k.calls, 1);
+	ck_assert_int_eq(k.status, 0);
+	ck_assert_int_gt(k.a.id, 0);
+	ck_assert_int_eq(k.a.group, 0);
+	ck_assert_uint_eq(k.a.n, 1);
+	ck_assert_uint_eq(k.visible, 1);
+	return k.a.id;
+}
+
+#define SUBMIT(...)     submit_ok(&(struct sub){ __VA_ARGS__ })
+
+/* A group of n jobs x[]; returns the rc, *k the ack. */
+static int
+submit_group(const struct sub *x, size_t n, bool fail_fast, bool nowait,
+    struct ack *k, struct proto_err *err)
+{
+	struct proto_submit_group g = { .njobs = n, .nowait = nowait,
+	    .mode = fail_fast ? PROTO_GROUP_FAIL_FAST : PROTO_GROUP_ALL };
+	size_t i;
+	int rc;
+
+	ck_assert_ptr_nonnull(g.jobs = calloc(n, sizeof(*g.jobs)));
+	for (i = 0; i < n; i++)
+		fill(&g.jobs[i], &x[i]);
+	memset(k, 0, sizeof(*k));
+	rc = eng_submit_group(e, &g, on_done, k, err);
+	for (i = 0; i < n; i++)
+		json_decref(g.jobs[i].args);
+	free(g.jobs);
+	return rc;
+}
+
+/* The group's first job id once its insert committed; *gid its id. */
+static int64_t
+group_ok(const struct sub *x, size_t n, bool fail_fast, int64_t *gid)
+{
+	struct proto_err err;
+	struct ack k;
+	int rc = submit_group(x, n, fail_fast, false, &k, &err);
+
+	ck_assert_msg(rc == 0, "eng_submit_group: %d %s", rc, err.msg);
+	WAIT_UNTIL(k.calls > 0);
+	ck_assert_int_eq(k.status, 0);
+	ck_assert_int_gt(k.a.group, 0);
+	ck_assert_uint_eq(k.a.n, n);
+	ck_assert_uint_eq(k.visible, n);
+	*gid = k.a.group;
+	return k.a.id;
+}
+
+/* ---- reading back ---------------------------------------------------------- */
+
+static struct store_job *
+get(int64_t id)
+{
+	struct store_job *sj = NULL;
+
+	ck_assert_int_eq(store_get(st, id, &sj), 0);
+	return sj;
+}
+
+static void
+expect(int64_t id, enum store_state state, int attempts)
+{
+	struct store_job *sj = get(id);
+
+	ck_assert_msg(sj->state == state, "job %lld is %s, expected %s",
+	    (long long)id, store_state_name(sj->state),
+	    store_state_name(state));
+	ck_assert_int_eq(sj->attempts, attempts);
+	store_job_free(sj);
+}
+
+static void
+wait_job(int64_t id)
+{
+	ck_assert_int_eq(eng_wait_job(e, id, 10 * tu_slow()), 0);
+}
+
+static struct eng_queue_info
+qinfo(const char *name)
+{
+	struct eng_queue_info qi;
+	size_t i;
+
+	for (i = 0; eng_queue_info(e, i, &qi) == 0; i++)
+		if (strcmp(qi.name, name) == 0)
+			return qi;
+	ck_abort_msg("no queue %s", name);
+	return qi;
+}
+
+/* got in [lo, lo + slack * tu_slow()]: never early, late within reason. */
+#define ASSERT_TIME(got, lo, slack)                                          \
+	do {                                                                 \
+		double g_ = (got), l_ = (lo), s_ = (slack) * tu_slow();      \
+		ck_assert_msg(g_ >= l_ && g_ <= l_ + s_,                     \
+		    "time %.4f s, expected %.4f s .. +%.4f", g_, l_, s_);    \
+	} while (0)
+
+/* ---- submit and run --------------------------------------------------------- */
+
+static int
+run_submit(void *arg)
+{
+	struct sub two[2] = { { .secs = 0 }, { .secs = 0 } };
+	struct proto_err err;
+	struct ack k[2];
+	struct eng_counters c;
+	struct store_job *sj;
+	int64_t id;
+
+	id = SUBMIT(.secs = 0.01);
+	wait_job(id);
+	sj = get(id);
+	ck_assert_int_eq(sj->state, STORE_SUCCEEDED);
+	ck_assert_int_eq(sj->attempts, 1);
+	ck_assert_str_eq(sj->queue, "default");
+	ck_assert_str_eq(sj->kind, "sleep");
+	ck_assert_int_eq(sj->max_attempts, 3);          /* the queue's */
+	ck_assert_ptr_nonnull(sj->result);
+	ck_assert_ptr_nonnull(strstr(sj->result, "\"slept\""));
+	ck_assert_ptr_null(sj->error);
+	ck_assert(sj->started_at > 0 && sj->finished_at >= sj->started_at);
+	store_job_free(sj);
+	/* A job that fails says why. */
+	id = SUBMIT(.secs = 0, .fail = "it broke", .max_attempts = 7);
+	wait_job(id);
+	sj = get(id);
+	ck_assert_int_eq(sj->state, STORE_FAILED);
+	ck_assert_str_eq(sj->error, "it broke");
+	ck_assert_int_eq(sj->max_attempts, 7);
+	store_job_free(sj);
+	/* Acknowledged from the commit, not before: eng_settle_all waits for
+	 * every insert sent so far. */
+	ck_assert_int_eq(submit(&(struct sub){ .secs = 0 }, &k[0], &err), 0);
+	ck_assert_int_eq(submit_group(two, 2, false, false, &k[1], &err), 0);
+	ck_assert_int_eq(k[0].calls + k[1].calls, 0);
+	ck_assert_int_eq(eng_settle_all(e), 0);
+	ck_assert_int_eq(k[0].calls, 1);
+	ck_assert_int_eq(k[1].calls, 1);
+	ck_assert_uint_eq(k[0].visible + k[1].visible, 3);
+	ck_assert_int_eq(eng_settle(e, k[0].a.id), 0);
+	ck_assert_int_eq(eng_settle(e, 123456), 0);
+	ck_assert_int_eq(eng_settle_all(e), 0);         /* nothing to wait for */
+	ck_assert_int_eq(eng_wait_group(e, k[1].a.group, 5), 0);
+	wait_job(k[0].a.id);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.submitted, 5);
+	ck_assert_uint_eq(c.ended[STORE_SUCCEEDED], 4);
+	ck_assert_uint_eq(c.ended[STORE_FAILED], 1);
+	ck_assert_uint_eq(c.live, 0);
+	ck_assert_uint_eq(c.store_errors, 0);
+	eng_shutdown(e, 0);
+	ck_assert(eng_stopping(e));
+	return 0;
+}
+
+START_TEST(test_submit_runs_after_commit)
+{
+	start("[queue.default]\nworkers = 2\ncapacity = 10\n");
+	ck_assert_int_eq(tu_run(run_submit, NULL), 0);
+}
+END_TEST
+
+/* ---- backpressure ---------------------------------------------------------- */
+
+struct blocked {
+	struct ack k;
+	int rc;
+	bool returned;
+	double at;
+};
+
+static int
+blocked_submit(void *arg)
+{
+	struct blocked *b = arg;
+	struct proto_err err;
+
+	b->rc = submit(&(struct sub){ .secs = 0.01 }, &b->k, &err);
+	b->returned = true;
+	b->at = co_now();
+	return 0;
+}
+
+static int
+run_backpressure(void *arg)
+{
+	static struct blocked b;
+	struct co_task *t;
+	struct proto_err err;
+	struct ack k;
+	int64_t a, ids[2];
+	double t0;
+
+	a = SUBMIT(.secs = 0.3);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	t0 = co_now();
+	ids[0] = SUBMIT(.secs = 0.01);
+	ids[1] = SUBMIT(.secs = 0.01);
+	ck_assert_uint_eq(qinfo("default").queued, 2);
+	/* Full: a blocking submit waits ... */
+	ck_assert_int_eq(co_spawn(tu_rt, blocked_submit, &b, &t), 0);
+	ck_assert_int_eq(co_sleep(0.05), 0);
+	ck_assert(!b.returned);
+	ck_assert_uint_eq(qinfo("default").queued, 2);
+	ck_assert_uint_eq(qinfo("default").running, 1);
+	/* ... and a nowait one is refused at once, recording nothing. */
+	ck_assert_int_eq(submit(&(struct sub){ .secs = 0, .nowait = true }, &k,
+	    &err), -EAGAIN);
+	ck_assert_int_eq(err.code, PROTO_QUEUE_FULL);
+	ck_assert_int_eq(co_sleep(0.01), 0);
+	ck_assert_int_eq(k.calls, 0);
+	/* Room comes when the worker takes the next job, after a's end. */
+	ck_assert_int_eq(co_join(t, NULL), 0);
+	ck_assert_int_eq(b.rc, 0);
+	ASSERT_TIME(b.at - t0, 0.3 - 0.01, 0.2);
+	WAIT_UNTIL(b.k.calls > 0);
+	ck_assert_int_eq(b.k.status, 0);
+	wait_job(b.k.a.id);
+	expect(a, STORE_SUCCEEDED, 1);
+	expect(ids[0], STORE_SUCCEEDED, 1);
+	expect(ids[1], STORE_SUCCEEDED, 1);
+	expect(b.k.a.id, STORE_SUCCEEDED, 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_backpressure)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 2\n");
+	ck_assert_int_eq(tu_run(run_backpressure, NULL), 0);
+}
+END_TEST
+
+/* ---- refusals --------------------------------------------------------------- */
+
+static void
+refused(const struct sub *x, enum proto_code code, const char *msg_part)
+{
+	struct proto_err err = { 0 };
+	struct ack k;
+
+	ck_assert_int_lt(submit(x, &k, &err), 0);
+	ck_assert_msg(err.code == code, "code %s, expected %s (%s)",
+	    proto_code_name(err.code), proto_code_name(code), err.msg);
+	ck_assert_msg(strstr(err.msg, msg_part) != NULL, "message \"%s\"",
+	    err.msg);
+	ck_assert_int_eq(k.calls, 0);
+}
+
+static int
+run_refusals(void *arg)
+{
+	struct sub two[2] = { { .secs = 0 }, { .secs = 0, .kind = "nope" } };
+	json_t *bad;
+	struct eng_counters c;
+	struct proto_err err;
+	struct ack k;
+
+	refused(&(struct sub){ .queue = "nosuch" }, PROTO_UNKNOWN_QUEUE,
+	    "nosuch");
+	refused(&(struct sub){ .kind = "exec" }, PROTO_UNKNOWN_KIND, "exec");
+	bad = json_pack("{s:s}", "seconds", "ten");
+	refused(&(struct sub){ .args = bad }, PROTO_BAD_REQUEST, "seconds");
+	json_decref(bad);
+	bad = json_object();
+	refused(&(struct sub){ .args = bad }, PROTO_BAD_REQUEST, "seconds");
+	json_decref(bad);
+	bad = json_pack("{s:i}", "seconds", -1);
+	refused(&(struct sub){ .args = bad }, PROTO_BAD_REQUEST, "seconds");
+	json_decref(bad);
+	/* A group is all or nothing; the message names the member. */
+	ck_assert_int_lt(submit_group(two, 2, false, false, &k, &err), 0);
+	ck_assert_int_eq(err.code, PROTO_UNKNOWN_KIND);
+	ck_assert_ptr_nonnull(strstr(err.msg, "jobs[1]"));
+	/* Nothing was recorded. */
+	ck_assert_int_eq(co_sleep(0.02), 0);
+	ck_assert_int_eq(k.calls, 0);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.submitted, 0);
+	ck_assert_uint_eq(c.live, 0);
+	/* Once stopping, every submit is refused. */
+	eng_shutdown(e, 0);
+	refused(&(struct sub){ .secs = 0 }, PROTO_SHUTTING_DOWN, "stopping");
+	ck_assert_int_eq(submit_group(two, 1, false, false, &k, &err),
+	    -ESHUTDOWN);
+	ck_assert_int_eq(err.code, PROTO_SHUTTING_DOWN);
+	return 0;
+}
+
+START_TEST(test_refusals)
+{
+	start("[queue.default]\n");
+	ck_assert_int_eq(tu_run(run_refusals, NULL), 0);
+}
+END_TEST
+
+/* ---- timeouts --------------------------------------------------------------- */
+
+static int
+run_timeout(void *arg)
+{
+	struct store_job *sj;
+	int64_t a, b, c;
+	double t0 = co_now();
+
+	a = SUBMIT(.secs = 5, .timeout = 0.1);
+	b = SUBMIT(.secs = 5, .queue = "quick");        /* the queue's: 0.1 */
+	c = SUBMIT(.secs = 0.05, .queue = "quick");     /* ends in time */
+	wait_job(a);
+	wait_job(b);
+	ASSERT_TIME(co_now() - t0, 0.1, 0.3);
+	wait_job(c);
+	sj = get(a);
+	ck_assert_int_eq(sj->state, STORE_TIMED_OUT);
+	ck_assert_str_eq(sj->error, "timed out after 0.1 s");
+	ck_assert_int_eq(sj->attempts, 1);
+	store_job_free(sj);
+	sj = get(b);
+	ck_assert_int_eq(sj->state, STORE_TIMED_OUT);
+	ck_assert(sj->timeout == 0.1);
+	store_job_free(sj);
+	expect(c, STORE_SUCCEEDED, 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_timeout)
+{
+	start("[queue.default]\n[queue.quick]\ntimeout = 0.1\n");
+	ck_assert_int_eq(tu_run(run_timeout, NULL), 0);
+}
+END_TEST
+
+/* ---- cancel ----------------------------------------------------------------- */
+
+static int
+run_cancel(void *arg)
+{
+	struct store_job *sj;
+	struct proto_err err;
+	int64_t a, b, c;
+	double t0;
+
+	a = SUBMIT(.secs = 5);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	b = SUBMIT(.secs = 5);
+	c = SUBMIT(.secs = 5);
+	/* Queued: never started. */
+	ck_assert_int_eq(eng_cancel_job(e, b, "not needed", &err), 0);
+	sj = get(b);
+	ck_assert_int_eq(sj->state, STORE_CANCELLED);
+	ck_assert_str_eq(sj->cancel_reason, "not needed");
+	ck_assert_int_eq(sj->attempts, 0);
+	ck_assert(sj->started_at == 0);
+	ck_assert(sj->finished_at > 0);
+	store_job_free(sj);
+	ck_assert_uint_eq(qinfo("default").queued, 1);
+	/* Running: stopped, and its end committed when the call returns. */
+	t0 = co_now();
+	ck_assert_int_eq(eng_cancel_job(e, a, "stop it", &err), 0);
+	ck_assert(co_now() - t0 < 0.5 * tu_slow());
+	sj = get(a);
+	ck_assert_int_eq(sj->state, STORE_CANCELLED);
+	ck_assert_str_eq(sj->cancel_reason, "stop it");
+	ck_assert_int_eq(sj->attempts, 1);
+	ck_assert(sj->started_at > 0);
+	store_job_free(sj);
+	/* The next one starts; cancelled without a reason, it gets one. */
+	WAIT_UNTIL(qinfo("default").running == 1);
+	ck_assert_int_eq(eng_cancel_job(e, c, NULL, &err), 0);
+	sj = get(c);
+	ck_assert_int_eq(sj->state, STORE_CANCELLED);
+	ck_assert_str_eq(sj->cancel_reason, "cancelled");
+	ck_assert_int_eq(sj->attempts, 1);
+	store_job_free(sj);
+	/* Ended or unknown: not the engine's any more. */
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, 987654, NULL, &err), -ENOENT);
+	a = SUBMIT(.secs = 0);
+	wait_job(a);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, &err), -ENOENT);
+	expect(a, STORE_SUCCEEDED, 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_cancel)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 10\n");
+	ck_assert_int_eq(tu_run(run_cancel, NULL), 0);
+}
+END_TEST
+
+/* ---- groups ----------------------------------------------------------------- */
+
+static int
+run_fail_fast(void *arg)
+{
+	struct sub x[4] = { { .secs = 0.05, .fail = "boom" }, { .secs = 5 },
+	    { .secs = 5 }, { .secs = 5 } };
+	char want[256];
+	struct store_job *sj;
+	int64_t first, gid, i;
+	double t0 = co_now();
+
+	first = group_ok(x, 4, true, &gid);
+	ck_assert_int_eq(eng_wait_group(e, gid, 10 * tu_slow()), 0);
+	ASSERT_TIME(co_now() - t0, 0.05, 0.3);
+	sj = get(first);
+	ck_assert_int_eq(sj->state, STORE_FAILED);
+	ck_assert_str_eq(sj->error, "boom");
+	ck_assert_int_eq(sj->group_id, gid);
+	store_job_free(sj);
+	snprintf(want, sizeof(want), "fail_fast: job %lld of group %lld "
+	    "ended failed (boom)", (long long)first, (long long)gid);
+	for (i = 1; i < 4; i++) {
+		sj = get(first + i);
+		ck_assert_int_eq(sj->state, STORE_CANCELLED);
+		ck_assert_str_eq(sj->cancel_reason, want);
+		ck_assert_int_eq(sj->group_id, gid);
+		/* Two workers: job 1 was running, 2 and 3 never started. */
+		ck_assert_int_eq(sj->attempts, i == 1 ? 1 : 0);
+		store_job_free(sj);
+	}
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_group_fail_fast)
+{
+	start("[queue.default]\nworkers = 2\ncapacity = 10\n");
+	ck_assert_int_eq(tu_run(run_fail_fast, NULL), 0);
+}
+END_TEST
+
+static int
+run_group_all(void *arg)
+{
+	struct sub x[4] = { { .secs = 0.01, .fail = "x" }, { .secs = 0.05 },
+	    { .secs = 5, .timeout = 0.05 }, { .secs = 0.05 } };
+	struct sub y[3] = { { .secs = 5 }, { .secs = 5 }, { .secs = 5 } };
+	int64_t first, gid, *ids = NULL;
+	size_t n = 0;
+
+	first = group_ok(x, 4, false, &gid);
+	ck_assert_int_eq(eng_wait_group(e, gid, 10 * tu_slow()), 0);
+	expect(first, STORE_FAILED, 1);
+	expect(first + 1, STORE_SUCCEEDED, 1);
+	expect(first + 2, STORE_TIMED_OUT, 1);
+	expect(first + 3, STORE_SUCCEEDED, 1);
+	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, &ids, &n), -ENOENT);
+	/* Cancelling a group cancels every member still to end. */
+	first = group_ok(y, 3, false, &gid);
+	ck_assert_int_eq(eng_cancel_group(e, gid, "all of them", &ids, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(ids[0], first);
+	ck_assert_int_eq(ids[2], first + 2);
+	free(ids);
+	for (int i = 0; i < 3; i++) {
+		struct store_job *sj = get(first + i);
+
+		ck_assert_int_eq(sj->state, STORE_CANCELLED);
+		ck_assert_str_eq(sj->cancel_reason, "all of them");
+		store_job_free(sj);
+	}
+	ck_assert_int_eq(eng_wait_group(e, gid, 0), 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_group_all)
+{
+	start("[queue.default]\nworkers = 4\ncapacity = 10\n");
+	ck_assert_int_eq(tu_run(run_group_all, NULL), 0);
+}
+END_TEST
+
+/* Watch a queue's length while a big group enters it. */
+static int
+watch_queued(void *arg)
+{
+	size_t *most = arg;
+	struct eng_queue_info qi;
+
+	while (co_sleep(0.001) == 0) {
+		qi = qinfo("default");
+		if (qi.queued > *most)
+			*most = qi.queued;
+	}
+	return 0;
+}
+
+static int
+run_big_group(void *arg)
+{
+	struct sub x[8];
+	struct proto_err err;
+	struct co_task *w;
+	struct ack k;
+	size_t most = 0;
+	int64_t first, gid;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (struct sub){ .secs = 0.01 };
+	/* nowait: it must fit now, and 8 do not fit in 2. */
+	ck_assert_int_eq(submit_group(x, 8, false, true, &k, &err), -EAGAIN);
+	ck_assert_int_eq(err.code, PROTO_QUEUE_FULL);
+	/* Blocking: recorded at once, entering as room frees. */
+	ck_assert_int_eq(co_spawn(tu_rt, watch_queued, &most, &w), 0);
+	first = group_ok(x, 8, false, &gid);
+	ck_assert_int_eq(eng_wait_group(e, gid, 10 * tu_slow()), 0);
+	for (i = 0; i < 8; i++)
+		expect(first + i, STORE_SUCCEEDED, 1);
+	ck_assert_int_eq(co_reap(w, NULL), 0);
+	ck_assert_uint_le(most, 2);             /* never past capacity */
+	ck_assert_int_eq(k.calls, 0);           /* the refused one */
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_group_bigger_than_capacity)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 2\n");
+	ck_assert_int_eq(tu_run(run_big_group, NULL), 0);
+}
+END_TEST
+
+/* ---- waiting ---------------------------------------------------------------- */
+
+static int
+run_wait(void *arg)
+{
+	struct sub x[2] = { { .secs = 0.2 }, { .secs = 0.1 } };
+	int64_t a, gid;
+	double t0;
+
+	ck_assert_int_eq(eng_wait_job(e, 424242, 0), 0);       /* not held */
+	ck_assert_int_eq(eng_wait_group(e, 424242, 0), 0);
+	a = SUBMIT(.secs = 0.3);
+	t0 = co_now();
+	ck_assert_int_eq(eng_wait_job(e, a, 0), -ETIMEDOUT);
+	ck_assert(co_now() - t0 < 0.01 * tu_slow());
+	ck_assert_int_eq(eng_wait_job(e, a, 0.1), -ETIMEDOUT);
+	ASSERT_TIME(co_now() - t0, 0.1, 0.1);
+	ck_assert_int_eq(eng_wait_job(e, a, -1), 0);
+	ASSERT_TIME(co_now() - t0, 0.3 - 0.01, 0.2);
+	expect(a, STORE_SUCCEEDED, 1);                  /* ended, committed */
+	ck_assert_int_eq(eng_wait_job(e, a, 0), 0);
+	(void)group_ok(x, 2, false, &gid);
+	t0 = co_now();
+	ck_assert_int_eq(eng_wait_group(e, gid, 0), -ETIMEDOUT);
+	ck_assert_int_eq(eng_wait_group(e, gid, 0.05), -ETIMEDOUT);
+	ASSERT_TIME(co_now() - t0, 0.05, 0.1);
+	ck_assert_int_eq(eng_wait_group(e, gid, 5), 0);
+	ASSERT_TIME(co_now() - t0, 0.2 - 0.01, 0.2);
+	ck_assert_int_eq(eng_wait_group(e, gid, 0), 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_wait)
+{
+	start("[queue.default]\nworkers = 4\n");
+	ck_assert_int_eq(tu_run(run_wait, NULL), 0);
+}
+END_TEST
+
+/* ---- shutdown and recovery -------------------------------------------------- */
+
+static int64_t sd_short, sd_long, sd_q1, sd_q2;
+
+static int
+run_stop(void *arg)
+{
+	struct eng_counters c;
+	double t0;
+
+	sd_short = SUBMIT(.secs = 0.1);
+	sd_long = SUBMIT(.secs = 0.5);
+	sd_q1 = SUBMIT(.secs = 0.01);
+	sd_q2 = SUBMIT(.secs = 0.01);
+	WAIT_UNTIL(qinfo("default").running == 2);
+	ck_assert_uint_eq(qinfo("default").queued, 2);
+	t0 = co_now();
+	eng_shutdown(e, 0.3);
+	/* It waited out the grace for the long one, then stopped it. */
+	ASSERT_TIME(co_now() - t0, 0.3 - 0.01, 0.2);
+	ck_assert(eng_stopping(e));
+	store_flush(st);
+	expect(sd_short, STORE_SUCCEEDED, 1);
+	expect(sd_long, STORE_QUEUED, 1);
+	expect(sd_q1, STORE_QUEUED, 0);
+	expect(sd_q2, STORE_QUEUED, 0);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.requeued, 1);
+	ck_assert_uint_eq(qinfo("default").running, 0);
+	return 0;
+}
+
+static int
+run_recovered(void *arg)
+{
+	struct eng_counters c;
+	struct store_job *sj;
+
+	ck_assert_int_eq(eng_recover(e), 0);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.live, 3);
+	wait_job(sd_long);
+	wait_job(sd_q1);
+	wait_job(sd_q2);
+	sj = get(sd_long);
+	ck_assert_int_eq(sj->state, STORE_SUCCEEDED);
+	ck_assert_int_eq(sj->attempts, 2);              /* one start per run */
+	store_job_free(sj);
+	expect(sd_q1, STORE_SUCCEEDED, 1);
+	expect(sd_q2, STORE_SUCCEEDED, 1);
+	expect(sd_short, STORE_SUCCEEDED, 1);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.live, 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_shutdown_then_recover)
+{
+	start("[queue.default]\nworkers = 2\ncapacity = 10\n");
+	ck_assert_int_eq(tu_run(run_stop, NULL), 0);
+	restart();
+	ck_assert_int_eq(tu_run(run_recovered, NULL), 0);
+}
+END_TEST
+
+static int64_t ma_id;
+
+/* Start the job (or let the recovered one start), stop with no grace. */
+static int
+run_stop_running(void *arg)
+{
+	if (arg != NULL)
+		ma_id = SUBMIT(.secs = 5, .max_attempts = 2);
+	else
+		ck_assert_int_eq(eng_recover(e), 0);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+static int
+run_nothing_left(void *arg)
+{
+	struct eng_counters c;
+
+	ck_assert_int_eq(eng_recover(e), 0);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.live, 0);
+	ck_assert_uint_eq(qinfo("default").queued, 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_max_attempts_exhausted)
+{
+	struct store_job *sj;
+
+	start("[queue.default]\n");
+	ck_assert_int_eq(tu_run(run_stop_running, "first"), 0);
+	restart();
+	expect(ma_id, STORE_QUEUED, 1);                 /* one start left */
+	ck_assert_int_eq(tu_run(run_stop_running, NULL), 0);
+	restart();
+	sj = get(ma_id);
+	ck_assert_int_eq(sj->state, STORE_FAILED);
+	ck_assert_int_eq(sj->attempts, 2);
+	ck_assert_ptr_nonnull(sj->error);
+	ck_assert_str_eq(sj->error, "interrupted (jobd stopped) after 2 "
+	    "attempts");
+	ck_assert(sj->finished_at > 0);
+	store_job_free(sj);
+	ck_assert_int_eq(tu_run(run_nothing_left, NULL), 0);
+}
+END_TEST
+
+/* ---- reload ------------------------------------------------------------------ */
+
+static int
+run_reload(void *arg)
+{
+	struct eng_queue_info qi;
+	struct proto_err err;
+	struct ack k;
+	int64_t d[6], x[2];
+	int i;
+
+	for (i = 0; i < 6; i++)
+		d[i] = SUBMIT(.secs = 0.2);
+	x[0] = SUBMIT(.secs = 0.2, .queue = "extra");
+	x[1] = SUBMIT(.secs = 0.2, .queue = "extra");
+	WAIT_UNTIL(qinfo("default").running == 1 &&
+	    qinfo("extra").running == 1);
+	ck_assert_int_eq(eng_configure(e, cf2), 0);
+	/* More workers: they start now, on the waiting jobs. */
+	WAIT_UNTIL(qinfo("default").running == 3);
+	qi = qinfo("default");
+	ck_assert_int_eq(qi.workers, 3);
+	ck_assert_int_eq(qi.capacity, 2);
+	ck_assert_uint_eq(qi.queued, 3);
+	ck_assert(qi.configured);
+	/* Smaller capacity: past it now, so a nowait submit is refused. */
+	ck_assert_int_eq(submit(&(struct sub){ .secs = 0, .nowait = true },
+	    &k, &err), -EAGAIN);
+	ck_assert_int_eq(err.code, PROTO_QUEUE_FULL);
+	/* The removed queue takes nothing new but finishes its jobs. */
+	refused(&(struct sub){ .secs = 0, .queue = "extra" },
+	    PROTO_UNKNOWN_QUEUE, "extra");
+	qi = qinfo("extra");
+	ck_assert(!qi.configured);
+	for (i = 0; i < 6; i++)
+		wait_job(d[i]);
+	wait_job(x[0]);
+	wait_job(x[1]);
+	for (i = 0; i < 6; i++)
+		expect(d[i], STORE_SUCCEEDED, 1);
+	expect(x[0], STORE_SUCCEEDED, 1);
+	expect(x[1], STORE_SUCCEEDED, 1);
+	ck_assert_int_eq(k.calls, 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_reload)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 10\n"
+	    "[queue.extra]\nworkers = 1\ncapacity = 10\n");
+	cf2 = load_conf("[queue.default]\nworkers = 3\ncapacity = 2\n");
+	ck_assert_int_eq(tu_run(run_reload, NULL), 0);
+}
+END_TEST
+
+/* ---- the worker bound -------------------------------------------------------- */
+
+struct watch {
+	size_t most;
+	bool over;
+};
+
+static int
+watch_running(void *arg)
+{
+	struct watch *w = arg;
+	struct eng_queue_info qi;
+
+	while (co_sleep(0.001) == 0) {
+		qi = qinfo("default");
+		if (qi.running > w->most)
+			w->most = qi.running;
+	}
+	return 0;
+}
+
+static int
+tasks_live(void)
+{
+	struct co_rt_stats s;
+
+	co_rt_stats(tu_rt, &s);
+	return (int)s.tasks_live;
+}
+
+#define NPOOL 20
+
+static int
+run_pool(void *arg)
+{
+	struct watch w = { 0 };
+	struct co_task *t;
+	struct store_job *sj[NPOOL];
+	int64_t ids[NPOOL], one;
+	int i, j, most = 0, n;
+	double t0;
+
+	/* Lazy: no worker before work, one for one job. */
+	ck_assert_int_eq(tasks_live(), 1);
+	one = SUBMIT(.secs = 0.05);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	ck_assert_int_eq(tasks_live(), 2);
+	wait_job(one);
+	ck_assert_int_eq(co_spawn(tu_rt, watch_running, &w, &t), 0);
+	t0 = co_now();
+	for (i = 0; i < NPOOL; i++)
+		ids[i] = SUBMIT(.secs = 0.05);
+	for (i = 0; i < NPOOL; i++)
+		wait_job(ids[i]);
+	/* 20 jobs of 0.05 s on 3 workers: at least 7 rounds. */
+	ASSERT_TIME(co_now() - t0, 7 * 0.05 - 0.01, 0.4);
+	ck_assert_int_eq(co_reap(t, NULL), 0);
+	ck_assert_uint_eq(w.most, 3);
+	/* The store agrees: never more than 3 runs overlap. */
+	for (i = 0; i < NPOOL; i++)
+		sj[i] = get(ids[i]);
+	for (i = 0; i < NPOOL; i++) {
+		for (n = 0, j = 0; j < NPOOL; j++)
+			n += sj[j]->started_at <= sj[i]->started_at &&
+			    sj[j]->finished_at > sj[i]->started_at;
+		most = n > most ? n : most;
+	}
+	ck_assert_int_eq(most, 3);
+	for (i = 0; i < NPOOL; i++) {
+		ck_assert_int_eq(sj[i]->state, STORE_SUCCEEDED);
+		store_job_free(sj[i]);
+	}
+	ck_assert_int_le(tasks_live(), 1 + 3);         /* idle workers */
+	eng_shutdown(e, 0);
+	ck_assert_int_eq(tasks_live(), 1);              /* they are gone */
+	return 0;
+}
+
+START_TEST(test_worker_bound)
+{
+	start("[queue.default]\nworkers = 3\ncapacity = 100\n");
+	ck_assert_int_eq(tu_run(run_pool, NULL), 0);
+}
+END_TEST
+
+/* Fewer workers: busy ones finish their job and leave; from the first
+ * round's end on, no more than the new bound run. */
+static int
+run_reload_fewer(void *arg)
+{
+	struct watch w = { 0 };
+	struct co_task *t;
+	int64_t ids[9];
+	int i;
+
+	for (i = 0; i < 9; i++)
+		ids[i] = SUBMIT(.secs = 0.05);
+	WAIT_UNTIL(qinfo("default").running == 3);
+	ck_assert_int_eq(eng_configure(e, cf2), 0);
+	ck_assert_int_eq(qinfo("default").workers, 1);
+	wait_job(ids[0]);
+	wait_job(ids[1]);
+	wait_job(ids[2]);
+	ck_assert_int_eq(co_spawn(tu_rt, watch_running, &w, &t), 0);
+	for (i = 3; i < 9; i++)
+		wait_job(ids[i]);
+	ck_assert_int_eq(co_reap(t, NULL), 0);
+	ck_assert_uint_eq(w.most, 1);
+	for (i = 0; i < 9; i++)
+		expect(ids[i], STORE_SUCCEEDED, 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_reload_fewer_workers)
+{
+	start("[queue.default]\nworkers = 3\ncapacity = 20\n");
+	cf2 = load_conf("[queue.default]\nworkers = 1\ncapacity = 20\n");
+	ck_assert_int_eq(tu_run(run_reload_fewer, NULL), 0);
+}
+END_TEST
+
+/* ---- more cancelling -------------------------------------------------------- */
+
+struct grp {
+	struct sub x[4];
+	struct ack k;
+	int rc;
+	bool returned;
+};
+
+static int
+group_submitter(void *arg)
+{
+	struct grp *g = arg;
+	struct proto_err err;
+
+	g->rc = submit_group(g->x, 4, false, false, &g->k, &err);
+	g->returned = true;
+	return 0;
+}
+
+/* A group bigger than its queue, cancelled while its submitter still
+ * waits for room: members running, queued, being put and not yet put
+ * all end cancelled, and the submitter gets out. */
+static int
+run_cancel_entering(void *arg)
+{
+	static struct grp g;
+	struct co_task *t;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		g.x[i] = (struct sub){ .secs = 5 };
+	ck_assert_int_eq(co_spawn(tu_rt, group_submitter, &g, &t), 0);
+	WAIT_UNTIL(g.k.calls > 0 && qinfo("default").running == 1 &&
+	    qinfo("default").queued == 1);
+	ck_assert_int_eq(g.k.status, 0);
+	ck_assert(!g.returned);                 /* job 2 waits for room */
+	ck_assert_int_eq(eng_cancel_group(e, g.k.a.group, "enough", &ids, &n),
+	    0);
+	ck_assert_uint_eq(n, 4);
+	free(ids);
+	for (i = 0; i < 4; i++) {
+		struct store_job *sj = get(g.k.a.id + i);
+
+		ck_assert_int_eq(sj->state, STORE_CANCELLED);
+		ck_assert_str_eq(sj->cancel_reason, "enough");
+		ck_assert_int_eq(sj->attempts, i == 0 ? 1 : 0);
+		store_job_free(sj);
+	}
+	ck_assert_int_eq(co_join(t, NULL), 0);
+	ck_assert_int_eq(g.rc, 0);
+	ck_assert_uint_eq(qinfo("default").queued, 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_cancel_group_while_entering)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 1\n");
+	ck_assert_int_eq(tu_run(run_cancel_entering, NULL), 0);
+}
+END_TEST
+
+static int
+count_rows(void)
+{
+	struct store_job **rows = NULL;
+	size_t n = 0;
+
+	ck_assert_int_eq(store_list(st, NULL, &rows, &n), 0);
+	store_jobs_free(rows, n);
+	return (int)n;
+}
+
+/* A submitter cancelled while it waits for room (its client left)
+ * records nothing. */
+static int
+run_submitter_leaves(void *arg)
+{
+	static struct blocked b;
+	struct eng_counters c;
+	struct co_task *t;
+	int64_t a;
+
+	a = SUBMIT(.secs = 0.2);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	(void)SUBMIT(.secs = 0);
+	ck_assert_int_eq(co_spawn(tu_rt, blocked_submit, &b, &t), 0);
+	ck_assert_int_eq(co_sleep(0.02), 0);
+	ck_assert(!b.returned);
+	ck_assert_int_eq(co_reap(t, NULL), 0);
+	ck_assert(b.returned);
+	ck_assert_int_lt(b.rc, 0);
+	wait_job(a);
+	ck_assert_int_eq(co_sleep(0.02), 0);
+	ck_assert_int_eq(b.k.calls, 0);
+	ck_assert_int_eq(count_rows(), 2);
+	eng_counters(e, &c);
+	ck_assert_uint_eq(c.submitted, 2);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_submitter_leaves)
+{
+	start("[queue.default]\nworkers = 1\ncapacity = 1\n");
+	ck_assert_int_eq(tu_run(run_submitter_leaves, NULL), 0);
+}
+END_TEST
+
+/* A cancel that comes after the job ended but before its end committed
+ * reports how it did end. */
+static int
+run_cancel_too_late(void *arg)
+{
+	struct proto_err err;
+	int64_t a;
+	int rc, late = 0, gone = 0, i;
+
+	for (i = 0; i < 5; i++) {
+		a = SUBMIT(.secs = 0.005);
+		WAIT_UNTIL(qinfo("default").running == 1);
+		while (qinfo("default").running == 1)
+			ck_assert_int_eq(co_yield(), 0);
+		rc = eng_cancel_job(e, a, NULL, &err);
+		if (rc == -EALREADY) {
+			late++;
+			ck_assert_int_eq(err.code, PROTO_NOT_CANCELLABLE);
+			ck_assert_ptr_nonnull(strstr(err.msg, "succeeded"));
+		} else {
+			ck_assert_int_eq(rc, -ENOENT);
+			gone++;
+		}
+		expect(a, STORE_SUCCEEDED, 1);
+	}
+	ck_assert_msg(late > 0, "the end always committed first (%d)", gone);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_cancel_after_end)
+{
+	start("[queue.default]\nworkers = 1\n");
+	ck_assert_int_eq(tu_run(run_cancel_too_late, NULL), 0);
+}
+END_TEST
+
+/* ---- recovery from what a crash left ---------------------------------------- */
+
+static int nwrites;
+
+static void
+wrote(void *arg, int status)
+{
+	ck_assert_int_eq(status, 0);
+	nwrites++;
+}
+
+static int64_t
+row(const char *queue, const char *kind, const char *args, int max_attempts)
+{
+	struct store_new_job j = { .queue = queue, .kind = kind,
+	    .args = args, .max_attempts = max_attempts };
+	int64_t id = 0;
+
+	ck_assert_int_eq(store_insert(st, &j, &id, wrote, NULL), 0);
+	return id;
+}
+
+static void
+started(int64_t id)
+{
+	ck_assert_int_eq(store_mark_started(st, id, 0, wrote, NULL), 0);
+}
+
+static void
+failed(int64_t id, const char *error)
+{
+	struct store_end end = { .state = STORE_FAILED, .error = error };
+
+	ck_assert_int_eq(store_mark_ended(st, id, &end, wrote, NULL), 0);
+}
+
+/* What a crashed jobd left: jobs queued, running, ended, in groups. */
+static int64_t rq, rr, rlast, rgone, rkind, rg, rgfirst, rh, rhfirst;
+
+static void
+crash_rows(void)
+{
+	struct store_new_job gj[3] = {
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 1, 0 },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0 },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0 },
+	};
+	struct store_new_job hj[2] = {
+		{ "default", "sleep", "{\"seconds\":0}", NULL, 0, 3, 0 },
+		{ "default", "sleep", "{\"seconds\":0.01}", NULL, 0, 3, 0 },
+	};
+	int64_t ids[3];
+
+	rq = row("default", "sleep", "{\"seconds\":0.01}", 3);
+	rr = row("default", "sleep", "{\"seconds\":0.01}", 3);
+	started(rr);                            /* was running: requeued */
+	rlast = row("default", "sleep", "{\"seconds\":0.01}", 1);
+	started(rlast);                         /* out of attempts: failed */
+	rgone = row("gone", "sleep", "{\"seconds\":0}", 3);
+	rkind = row("default", "exec", "{}", 3);
+	/* fail_fast: member 0 dies with the crash, so 1 and 2 must not run */
+	ck_assert_int_eq(store_insert_group(st, STORE_GROUP_FAIL_FAST, gj, 3,
+	    &rg, ids, wrote, NULL), 0);
+	rgfirst = ids[0];
+	started(rgfirst);
+	/* all: member 0 had failed, member 1 still runs */
+	ck_assert_int_eq(store_insert_group(st, STORE_GROUP_ALL, hj, 2, &rh,
+	    ids, wrote, NULL), 0);
+	rhfirst = ids[0];
+	started(rhfirst);
+	failed(rhfirst, "earlier");
+	store_flush(st);
+	ck_assert_int_eq(nwrites, 12);
+}
+
+static void
+expect_error(int64_t id, enum store_state state, const char *error,
+    const char *reason)
+{
+	struct store_job *sj = get(id);
+
+	ck_assert_msg(sj->state == state, "job %lld is %s", (long long)id,
+	    store_state_name(sj->state));
+	if (error != NULL) {
+		ck_assert_ptr_nonnull(sj->error);
+		ck_assert_str_eq(sj->error, error);
+	}
+	if (reason != NULL) {
+		ck_assert_ptr_nonnull(sj->cancel_reason);
+		ck_assert_str_eq(sj->cancel_reason, reason);
+	}
+	store_job_free(sj);
+}
+
+static int
+run_recover_rows(void *arg)
+{
+	char want[256];
+
+	ck_assert_int_eq(eng_recover(e), 0);
+	wait_job(rq);
+	wait_job(rr);
+	ck_assert_int_eq(eng_wait_group(e, rg, 10 * tu_slow()), 0);
+	ck_assert_int_eq(eng_wait_group(e, rh, 10 * tu_slow()), 0);
+	expect(rq, STORE_SUCCEEDED, 1);
+	expect(rr, STORE_SUCCEEDED, 2);
+	expect_error(rlast, STORE_FAILED, "interrupted (jobd stopped or "
+	    "crashed) after 1 attempt", NULL);
+	expect_error(rgone, STORE_FAILED, "queue gone is no longer "
+	    "configured", NULL);
+	expect_error(rkind, STORE_FAILED, "kind exec is no longer known",
+	    NULL);
+	expect_error(rgfirst, STORE_FAILED, "interrupted (jobd stopped or "
+	    "crashed) after 1 attempt", NULL);
+	snprintf(want, sizeof(want), "fail_fast: job %lld of group %lld ended "
+	    "failed (interrupted (jobd stopped or crashed) after 1 attempt)",
+	    (long long)rgfirst, (long long)rg);
+	expect_error(rgfirst + 1, STORE_CANCELLED, NULL, want);
+	expect_error(rgfirst + 2, STORE_CANCELLED, NULL, want);
+	expect(rgfirst + 1, STORE_CANCELLED, 0);
+	expect_error(rhfirst, STORE_FAILED, "earlier", NULL);
+	expect(rhfirst + 1, STORE_SUCCEEDED, 1);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_recover_after_crash)
+{
+	start("[queue.default]\nworkers = 4\n");
+	crash_rows();
+	restart();
+	ck_assert_int_eq(tu_run(run_recover_rows, NULL), 0);
+}
+END_TEST
+
+static Suite *
+engine_suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("engine");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_submit_runs_after_commit);
+	tcase_add_test(tc, test_backpressure);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_group_fail_fast);
+	tcase_add_test(tc, test_group_all);
+	tcase_add_test(tc, test_group_bigger_than_capacity);
+	tcase_add_test(tc, test_wait);
+	tcase_add_test(tc, test_shutdown_then_recover);
+	tcase_add_test(tc, test_max_attempts_exhausted);
+	tcase_add_test(tc, test_reload);
+	tcase_add_test(tc, test_worker_bound);
+	tcase_add_test(tc, test_reload_fewer_workers);
+	tcase_add_test(tc, test_cancel_group_while_entering);
+	tcase_add_test(tc, test_submitter_leaves);
+	tcase_add_test(tc, test_cancel_after_end);
+	tcase_add_test(tc, test_recover_after_crash);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	log_init("test_engine", LOG_LVL_WARNING);
+	return tu_main(engine_suite());
+}
