@@ -57,6 +57,7 @@ struct job {
 	enum store_state end_state;     /* once ENDING */
 	json_t *end_result;             /* ENDING, not yet written: */
 	char *end_error;                /* what the end write will say */
+	double end_at;                  /* when it ended (Unix time) */
 	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
 	char *cancel_reason;            /* for STOP_CANCEL */
 	struct co_task *task;           /* its worker, while RUNNING */
@@ -458,6 +459,7 @@ ends_flush(struct eng *e)
 		    JSON_COMPACT | JSON_REAL_PRECISION(16));
 		memset(&end, 0, sizeof(end));
 		end.state = j->end_state;
+		end.finished_at = j->end_at;
 		end.result = text;
 		end.error = j->end_error;
 		if (j->end_state == STORE_CANCELLED)
@@ -505,6 +507,7 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	}
 	j->where = J_ENDING;
 	j->end_state = state;
+	j->end_at = store_now();        /* not when the write goes out */
 	j->end_result = result;
 	j->end_error = error != NULL ? strdup(error) : NULL;
 	e->c.ended[state]++;
