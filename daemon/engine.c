@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "co.h"
@@ -54,6 +55,10 @@ struct job {
 	bool inserted, insert_failed;
 	enum job_stop stop;
 	enum store_state end_state;     /* once ENDING */
+	json_t *end_result;             /* ENDING, not yet written: */
+	char *end_error;                /* what the end write will say */
+	double end_at;                  /* when it ended (Unix time) */
+	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
 	char *cancel_reason;            /* for STOP_CANCEL */
 	struct co_task *task;           /* its worker, while RUNNING */
 	struct co_waitq insertq;        /* waiting for the insert's commit */
@@ -119,11 +124,13 @@ struct eng {
 	struct co_waitq goneq;          /* shutdown: no worker left */
 	SLIST_HEAD(, egroup) trips;     /* recovery: groups to trip */
 	uint64_t ins_sent, ins_done;    /* inserts submitted, completed */
+	TAILQ_HEAD(, job) ends;         /* ended, end write not yet sent */
+	struct event *ends_ev;          /* writes them from the loop */
 	struct co_waitq settleq;        /* eng_settle_all */
 	struct eng_counters c;
 };
 
-static void job_end(struct job *j, enum store_state state, const char *result,
+static void job_end(struct job *j, enum store_state state, json_t *result,
     const char *error);
 static void queue_staff(struct equeue *q);
 static void job_entered(struct job *j);
@@ -237,6 +244,8 @@ static void
 job_free(struct job *j)
 {
 	json_decref(j->args);
+	json_decref(j->end_result);
+	free(j->end_error);
 	free(j->cancel_reason);
 	free(j);
 }
@@ -297,7 +306,6 @@ job_run(struct job *j)
 {
 	struct kind_run run = { .args = j->args };
 	struct co_scope scope;
-	char *text = NULL;
 	int rc, expired;
 
 	j->where = J_RUNNING;
@@ -310,17 +318,15 @@ job_run(struct job *j)
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
 	rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
-	if (run.result != NULL)
-		text = json_dumps(run.result, JSON_COMPACT | JSON_REAL_PRECISION(16));
-	json_decref(run.result);
-	if (rc == 0)
-		job_end(j, STORE_SUCCEEDED, text, NULL);
-	else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0))
+	if (rc == 0) {
+		job_end(j, STORE_SUCCEEDED, run.result, NULL);
+	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
+		json_decref(run.result);
 		job_interrupted(j, expired < 0 ? -ETIMEDOUT : rc);
-	else
-		job_end(j, STORE_FAILED, text, run.error[0] != '\0' ?
+	} else {
+		job_end(j, STORE_FAILED, run.result, run.error[0] != '\0' ?
 		    run.error : strerror(-rc));
-	free(text);
+	}
 }
 
 /* The worker's part: wait for the insert, then run it unless stopped. */
@@ -440,19 +446,58 @@ job_not_running(struct job *j)
 		co_waitq_wake_all(&j->e->idleq, 0);
 }
 
-/* Record j's end.  STORE_QUEUED means "stopped by a shutdown": back to
- * queued while attempts remain, else failed. */
+/* Send the end writes of the jobs that ended since the last call.  It runs
+ * from a libevent callback on the loop's own stack, not on the workers':
+ * formatting a result (printf of a double) is deep, and doing it on each
+ * worker's stack would cost every sleeping job a second stack page. */
 static void
-job_end(struct job *j, enum store_state state, const char *result,
+ends_flush(struct eng *e)
+{
+	struct store_end end;
+	struct job *j;
+	char *text;
+
+	while ((j = TAILQ_FIRST(&e->ends)) != NULL) {
+		TAILQ_REMOVE(&e->ends, j, end_link);
+		text = j->end_result == NULL ? NULL : json_dumps(j->end_result,
+		    JSON_COMPACT | JSON_REAL_PRECISION(16));
+		memset(&end, 0, sizeof(end));
+		end.state = j->end_state;
+		end.finished_at = j->end_at;
+		end.result = text;
+		end.error = j->end_error;
+		if (j->end_state == STORE_CANCELLED)
+			end.cancel_reason = j->cancel_reason != NULL ?
+			    j->cancel_reason : "cancelled";
+		json_decref(j->end_result);
+		j->end_result = NULL;
+		if (store_mark_ended(e->st, j->id, &end, job_ended, j) < 0)
+			job_ended(j, -EIO);
+		free(text);
+	}
+}
+
+static void
+ends_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ends_flush(arg);
+}
+
+/* Record j's end (result's reference is taken).  STORE_QUEUED means
+ * "stopped by a shutdown": back to queued while attempts remain, else
+ * failed. */
+static void
+job_end(struct job *j, enum store_state state, json_t *result,
     const char *error)
 {
-	struct store_end end = { .state = state, .result = result,
-	    .error = error };
 	struct eng *e = j->e;
 	char msg[96];
 
 	job_not_running(j);
 	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
+		json_decref(result);
 		e->c.requeued++;
 		if (store_requeue(e->st, j->id, job_requeued, j) < 0)
 			job_requeued(j, -EIO);
@@ -461,24 +506,24 @@ job_end(struct job *j, enum store_state state, const char *result,
 	if (state == STORE_QUEUED) {
 		snprintf(msg, sizeof(msg), "interrupted (jobd stopped) after "
 		    "%d attempt%s", j->attempts, j->attempts == 1 ? "" : "s");
-		end.state = state = STORE_FAILED;
-		end.error = msg;
+		state = STORE_FAILED;
+		error = msg;
 	}
-	if (state == STORE_CANCELLED)
-		end.cancel_reason = j->cancel_reason != NULL ?
-		    j->cancel_reason : "cancelled";
 	j->where = J_ENDING;
 	j->end_state = state;
+	j->end_at = store_now();        /* not when the write goes out */
+	j->end_result = result;
+	j->end_error = error != NULL ? strdup(error) : NULL;
 	e->c.ended[state]++;
 	log_debug("job %lld: %s%s%s", (long long)j->id,
-	    store_state_name(state), end.error ? ": " : "",
-	    end.error ? end.error : "");
-	if (store_mark_ended(e->st, j->id, &end, job_ended, j) < 0)
-		job_ended(j, -EIO);
-	else if (j->g != NULL && j->g->mode == STORE_GROUP_FAIL_FAST &&
+	    store_state_name(state), error ? ": " : "", error ? error : "");
+	if (TAILQ_EMPTY(&e->ends))
+		event_active(e->ends_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&e->ends, j, end_link);
+	if (j->g != NULL && j->g->mode == STORE_GROUP_FAIL_FAST &&
 	    !j->g->tripped && (state == STORE_FAILED ||
 	    state == STORE_TIMED_OUT))
-		group_trip(j->g, j->id, state, end.error);
+		group_trip(j->g, j->id, state, error);
 }
 
 /* Stop j, wherever it is, with reason; returns at once.  Its end comes
@@ -560,8 +605,6 @@ worker_main(void *arg)
 		w->job = NULL;
 		if (co_cancelled())     /* sticky: this task is spent */
 			break;
-		if (co_queue_len(q->cq) == 0)
-			co_stack_trim();        /* idle now: one page is enough */
 	}
 	LIST_REMOVE(w, link);
 	free(w);
@@ -1305,8 +1348,11 @@ eng_new(struct co_rt *rt, struct store *st)
 	co_waitq_init(&e->idleq);
 	co_waitq_init(&e->goneq);
 	co_waitq_init(&e->settleq);
+	TAILQ_INIT(&e->ends);
 	if ((e->jobs = idmap_new()) == NULL ||
-	    (e->groups = idmap_new()) == NULL) {
+	    (e->groups = idmap_new()) == NULL ||
+	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, ends_cb, e)) ==
+	    NULL) {
 		eng_free(e);
 		return NULL;
 	}
@@ -1356,6 +1402,7 @@ eng_shutdown(struct eng *e, double grace)
 	while (e->nworkers > 0)
 		(void)co_waitq_wait(&e->goneq, CO_FOREVER, NULL);
 	co_shield_exit();
+	ends_flush(e);                  /* before the store closes */
 }
 
 static int
@@ -1396,6 +1443,8 @@ eng_free(struct eng *e)
 		free(q->name);
 		free(q);
 	}
+	if (e->ends_ev != NULL)
+		event_free(e->ends_ev);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, free_job, NULL);
 	if (e->groups != NULL)

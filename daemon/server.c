@@ -29,6 +29,7 @@
 #define WRITE_BATCH     (64u * 1024)    /* answers gathered per write(2) */
 #define WRITE_TIMEOUT   60.0            /* a client reading nothing that long goes */
 #define CLOSE_FLUSH     1.0             /* seconds to flush answers at close */
+#define LINES_PER_TURN  256             /* requests handled before a yield */
 
 #define TOO_MANY_LINE                                                    \
 	"{\"ok\":false,\"error\":{\"code\":\"too_many_connections\","    \
@@ -327,6 +328,7 @@ reader_lines(struct conn *c)
 {
 	char *p = c->in, *end = c->in + c->inlen, *nl;
 	struct reply *r;
+	unsigned n = 0;
 	int rc = 0;
 
 	while (rc == 0 && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
@@ -343,7 +345,12 @@ reader_lines(struct conn *c)
 		*nl = '\0';
 		c->s->handler(c->s->arg, p, (size_t)(nl - p), r);
 		p = nl + 1;
-		rc = co_check() == -ECANCELED ? -ECANCELED : 0;
+		/* A steady pipeline never blocks the read: let the workers
+		 * and the other connections run now and then. */
+		if (++n % LINES_PER_TURN == 0)
+			rc = co_yield();
+		else
+			rc = co_check() == -ECANCELED ? -ECANCELED : 0;
 	}
 	c->inlen = (size_t)(end - p);
 	memmove(c->in, p, c->inlen);

@@ -20,10 +20,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/queue.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -859,26 +857,3 @@ co_waitq_empty(const struct co_waitq *q)
 	return TAILQ_EMPTY(&q->head);
 }
 
-/* Drop every whole page below the current frame (less a little for the
- * red zone and the madvise call itself) down to the guard.  Nothing below
- * the stack pointer is live, so a dropped page touched again — by a later
- * call or a signal handler — simply reads back as zeros. */
-void
-co_stack_trim(void)
-{
-#ifndef JOBD_SANITIZE
-	static uintptr_t page;
-	struct co_task *t = co_cur;
-	uintptr_t sp, low, end;
-
-	if (t == NULL)
-		return;
-	if (page == 0)
-		page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	sp = (uintptr_t)__builtin_frame_address(0);
-	low = (uintptr_t)t->stack.base;
-	end = (sp - 512) & ~(page - 1);
-	if (end > low && madvise((void *)low, end - low, MADV_DONTNEED) < 0)
-		log_debug("co_stack_trim: madvise: %s", strerror(errno));
-#endif
-}

@@ -149,14 +149,6 @@ int co_wait_for(struct co_task *t, double timeout, int *result);
 /* Monotonic clock in seconds; the time base of every deadline. */
 double co_now(void);
 
-/* Give back to the kernel the pages of the running task's stack below the
- * current frame: pages that an earlier, deeper call left resident.  For a
- * task about to wait long with a shallow stack (an idle worker), so that it
- * costs only the pages it really uses.  One madvise(2); the pages come
- * back, zeroed, when a later call goes that deep again.  A no-op outside a
- * task and in sanitizer builds. */
-void co_stack_trim(void);
-
 /* ---- deadline scopes (asyncio.timeout) ------------------------------------- */
 
 /* Lives on the caller's stack; fields are private. */

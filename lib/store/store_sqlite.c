@@ -448,6 +448,10 @@ sq_open(const struct store_opts *o, struct store_backend **bp,
 	int rc;
 
 	*bp = NULL;
+	/* SQLite's allocation statistics take a global mutex per malloc and
+	 * nothing reads them.  Possible only before SQLite initialises: a
+	 * later open in the same process just keeps the setting. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return store_seterr(-ENOMEM, "store: out of memory");
 	b->lockfd = -1;
