@@ -83,7 +83,7 @@ static int
 listen_probe(const struct sockaddr_un *sa, const char **what)
 {
 	struct stat st;
-	int fd, rc;
+	int fd, rc, err;
 
 	if (lstat(sa->sun_path, &st) < 0)
 		return errno == ENOENT ? 0 : (*what = "stat", -errno);
@@ -94,11 +94,16 @@ listen_probe(const struct sockaddr_un *sa, const char **what)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return (*what = "socket", -errno);
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	err = errno;
 	close(fd);
 	if (rc == 0) {
 		*what = "another process (a running jobd?) is listening on it";
 		return -EADDRINUSE;
 	}
+	/* Only a refused connection proves nobody listens; any other error
+	 * (EACCES, say) says nothing, and the file must stay. */
+	if (err != ECONNREFUSED)
+		return (*what = "probe the existing socket", -err);
 	if (unlink(sa->sun_path) < 0 && errno != ENOENT)
 		return (*what = "remove the stale socket", -errno);
 	return 0;
