@@ -75,7 +75,6 @@ struct egroup {
 	struct job **jobs;              /* n; NULL once ended */
 	bool tripped;                   /* fail_fast has fired */
 	int holds;                      /* code iterating it: keep it */
-	bool inserted;
 	bool failed_write;              /* a member's end was not recorded */
 	int64_t trip_id;                /* recovery: a member that failed */
 	enum store_state trip_state;
@@ -711,7 +710,6 @@ group_inserted(void *arg, int status)
 
 	insert_completed(g->e);
 	if (status == 0) {
-		g->inserted = true;
 		g->e->c.submitted += g->n;
 	} else {
 		g->e->c.store_errors++;
@@ -1215,7 +1213,6 @@ group_load(struct eng *e, int64_t gid)
 	g->mode = sg.mode;
 	g->n = n;
 	g->first = rows[0]->id;
-	g->inserted = true;
 	co_waitq_init(&g->doneq);
 	for (i = 0; i < n && g->mode == STORE_GROUP_FAIL_FAST; i++)
 		if ((rows[i]->state == STORE_FAILED ||
@@ -1237,7 +1234,7 @@ recover_one(void *arg, struct store_job *sj)
 	struct equeue *q = queue_find(e, sj->queue);
 	const struct kind *k = kind_find(sj->kind);
 	struct egroup *g = NULL;
-	json_t *args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
+	json_t *args;
 	char msg[160];
 	struct job *j;
 
@@ -1246,13 +1243,14 @@ recover_one(void *arg, struct store_job *sj)
 		    (long long)sj->group_id, store_errmsg());
 	if (sj->state != STORE_QUEUED) {        /* ended by the recovery */
 		store_job_free(sj);
-		json_decref(args);
 		return 0;
 	}
+	args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
 	j = job_new(e, q, k, args, sj->timeout, sj->max_attempts);
 	json_decref(args);
 	if (j == NULL || idmap_put(e->jobs, sj->id, j) < 0) {
-		free(j);
+		if (j != NULL)
+			job_free(j);
 		store_job_free(sj);
 		return -ENOMEM;
 	}
@@ -1268,9 +1266,11 @@ recover_one(void *arg, struct store_job *sj)
 	if (q == NULL || !q->configured)
 		snprintf(msg, sizeof(msg), "queue %.64s is no longer "
 		    "configured", sj->queue);
-	else if (k == NULL || j->args == NULL)
+	else if (k == NULL)
 		snprintf(msg, sizeof(msg), "kind %.64s is no longer known",
 		    sj->kind);
+	else if (j->args == NULL)
+		snprintf(msg, sizeof(msg), "its args are not valid JSON");
 	else if (queue_force(q, j) < 0)
 		snprintf(msg, sizeof(msg), "out of memory at recovery");
 	store_job_free(sj);

@@ -244,8 +244,10 @@ op_submit_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 
 /* ---- get, list ------------------------------------------------------------ */
 
-static void
-answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
+/* Job id from the store, or NULL once the answer (not_found, or the
+ * store's error) is given. */
+static struct store_job *
+lookup_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
     int64_t id)
 {
 	struct store_job *j;
@@ -255,12 +257,23 @@ answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 	if ((rc = store_get(ctx->st, id, &j)) == -ENOENT) {
 		snprintf(msg, sizeof(msg), "no job %lld", (long long)id);
 		answer_error(r, req, PROTO_NOT_FOUND, msg);
-		return;
+		return NULL;
 	}
 	if (rc < 0) {
 		answer_store_error(r, req, rc);
-		return;
+		return NULL;
 	}
+	return j;
+}
+
+static void
+answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
+    int64_t id)
+{
+	struct store_job *j;
+
+	if ((j = lookup_job(ctx, req, r, id)) == NULL)
+		return;
 	reply_send(r, ok_with(req, "job", job_json(j)));
 	store_job_free(j);
 }
@@ -374,17 +387,9 @@ cancel_gone(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 {
 	struct store_job *j;
 	char msg[96];
-	int rc;
 
-	if ((rc = store_get(ctx->st, id, &j)) == -ENOENT) {
-		snprintf(msg, sizeof(msg), "no job %lld", (long long)id);
-		answer_error(r, req, PROTO_NOT_FOUND, msg);
+	if ((j = lookup_job(ctx, req, r, id)) == NULL)
 		return;
-	}
-	if (rc < 0) {
-		answer_store_error(r, req, rc);
-		return;
-	}
 	snprintf(msg, sizeof(msg), "job %lld has ended (%s)", (long long)id,
 	    store_state_name(j->state));
 	store_job_free(j);
