@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -114,6 +115,7 @@ struct equeue {
 struct eng {
 	struct co_rt *rt;
 	struct store *st;
+	struct kind_env *kenv;          /* the kinds' shared state */
 	struct idmap *jobs, *groups;
 	TAILQ_HEAD(, equeue) queues;
 	size_t nqueues;
@@ -196,13 +198,39 @@ queue_apply(struct equeue *q, const struct conf_queue *cq)
 	return 0;
 }
 
+/* The [daemon] settings the kinds read. */
+static void
+kinds_conf(const struct conf *c, struct kind_conf *kc)
+{
+	const struct conf_daemon *d = conf_daemon(c);
+	long ncpu;
+
+	kc->max_output = d->max_output;
+	kc->kill_grace = d->kill_grace;
+	kc->exec_concurrency = d->exec_concurrency;
+	if (kc->exec_concurrency == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		kc->exec_concurrency = ncpu > 0 ? (int)ncpu : 1;
+	}
+	kc->http_per_host = d->http_per_host;
+	kc->allow_exec = d->allow_exec;
+	kc->allow_http = d->allow_http;
+}
+
 int
 eng_configure(struct eng *e, const struct conf *c)
 {
 	const struct conf_queue *cq;
+	struct kind_conf kc;
 	struct equeue *q;
 	size_t i;
+	int rc;
 
+	kinds_conf(c, &kc);
+	if (e->kenv != NULL)
+		kind_env_reconf(e->kenv, &kc);
+	else if ((rc = kind_env_open(co_rt_base(e->rt), &kc, &e->kenv)) < 0)
+		return rc;
 	TAILQ_FOREACH(q, &e->queues, link)
 		q->configured = false;
 	for (i = 0; i < conf_queue_count(c); i++) {
@@ -283,19 +311,20 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 	return j;
 }
 
-/* The state a job that a cancel, timeout or stop interrupted ends in. */
+/* The state a job that a cancel, timeout or stop interrupted ends in;
+ * result is what the kind had so far (a stopped exec keeps its output). */
 static void
-job_interrupted(struct job *j, int rc)
+job_interrupted(struct job *j, int rc, json_t *result)
 {
 	char msg[128];
 
 	if (rc == -ETIMEDOUT) {
 		snprintf(msg, sizeof(msg), "timed out after %g s", j->timeout);
-		job_end(j, STORE_TIMED_OUT, NULL, msg);
+		job_end(j, STORE_TIMED_OUT, result, msg);
 	} else if (j->stop == STOP_SHUTDOWN) {
-		job_end(j, STORE_QUEUED, NULL, NULL);   /* requeue or fail */
+		job_end(j, STORE_QUEUED, result, NULL); /* requeue or fail */
 	} else {
-		job_end(j, STORE_CANCELLED, NULL, NULL);
+		job_end(j, STORE_CANCELLED, result, NULL);
 	}
 }
 
@@ -314,14 +343,14 @@ job_run(struct job *j)
 	j->e->running++;
 	if (store_mark_started(j->e->st, j->id, 0, NULL, NULL) < 0)
 		log_warnx("job %lld: %s", (long long)j->id, store_errmsg());
+	kind_env_prepare(j->e->kenv, j->kind, &run);
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
 	rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
 	if (rc == 0) {
 		job_end(j, STORE_SUCCEEDED, run.result, NULL);
 	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
-		json_decref(run.result);
-		job_interrupted(j, expired < 0 ? -ETIMEDOUT : rc);
+		job_interrupted(j, expired < 0 ? -ETIMEDOUT : rc, run.result);
 	} else {
 		job_end(j, STORE_FAILED, run.result, run.error[0] != '\0' ?
 		    run.error : strerror(-rc));
@@ -768,6 +797,8 @@ submit_check(struct eng *e, const struct proto_submit *s, struct equeue **qp,
 		    "\"%s\"", s->kind);
 		return -EINVAL;
 	}
+	if (kind_env_allowed(e->kenv, *kp, err) < 0)
+		return -EPERM;
 	if ((*kp)->check(s->args, err) < 0)
 		return -EINVAL;
 	*qp = q;
@@ -1445,6 +1476,7 @@ eng_free(struct eng *e)
 	}
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
+	kind_env_close(e->kenv);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, free_job, NULL);
 	if (e->groups != NULL)

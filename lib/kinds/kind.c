@@ -2,8 +2,10 @@
  * kind.c — the table of job kinds (see kind.h).  Adding a kind is one line
  * here and one kind_NAME.c beside it.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kind.h"
@@ -38,4 +40,93 @@ kind_error(struct kind_run *run, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(run->error, sizeof(run->error), fmt, ap);
 	va_end(ap);
+}
+
+/* ---- the daemon's kinds: their shared state ------------------------------ */
+
+struct kind_env {
+	struct kind_conf conf;
+	void *state[NKINDS];
+};
+
+int
+kind_env_open(struct event_base *base, const struct kind_conf *kc,
+    struct kind_env **out)
+{
+	struct kind_env *ke;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if ((ke = calloc(1, sizeof(*ke))) == NULL)
+		return -ENOMEM;
+	ke->conf = *kc;
+	for (i = 0; i < NKINDS; i++) {
+		if (kinds[i]->open == NULL)
+			continue;
+		if ((rc = kinds[i]->open(base, &ke->conf, &ke->state[i])) < 0) {
+			kind_env_close(ke);
+			return rc;
+		}
+	}
+	*out = ke;
+	return 0;
+}
+
+void
+kind_env_reconf(struct kind_env *ke, const struct kind_conf *kc)
+{
+	ke->conf = *kc;
+	for (size_t i = 0; i < NKINDS; i++)
+		if (kinds[i]->reconf != NULL && ke->state[i] != NULL)
+			kinds[i]->reconf(ke->state[i], &ke->conf);
+}
+
+void
+kind_env_close(struct kind_env *ke)
+{
+	if (ke == NULL)
+		return;
+	for (size_t i = 0; i < NKINDS; i++)
+		if (kinds[i]->close != NULL && ke->state[i] != NULL)
+			kinds[i]->close(ke->state[i]);
+	free(ke);
+}
+
+const struct kind_conf *
+kind_env_conf(const struct kind_env *ke)
+{
+	return &ke->conf;
+}
+
+int
+kind_env_allowed(const struct kind_env *ke, const struct kind *k,
+    struct proto_err *err)
+{
+	if (k->allowed == NULL || k->allowed(&ke->conf))
+		return 0;
+	proto_err_set(err, PROTO_FORBIDDEN, "%s jobs are turned off on this "
+	    "jobd (allow_%s = no)", k->name, k->name);
+	return -EPERM;
+}
+
+static size_t
+kind_index(const struct kind *k)
+{
+	size_t i;
+
+	for (i = 0; i < NKINDS; i++)
+		if (kinds[i] == k)
+			break;
+	return i;
+}
+
+void
+kind_env_prepare(const struct kind_env *ke, const struct kind *k,
+    struct kind_run *run)
+{
+	size_t i = kind_index(k);
+
+	run->state = i < NKINDS ? ke->state[i] : NULL;
+	run->conf = &ke->conf;
 }

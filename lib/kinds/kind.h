@@ -10,21 +10,46 @@
  * Timeouts and cancellation are the caller's: the worker runs run() inside
  * a deadline scope for the job's timeout and cancels the worker task to
  * cancel the job, so run() only has to pass on -ETIMEDOUT / -ECANCELED from
- * its awaits (and clean up first, in a shield when clean-up awaits).
+ * its awaits (and clean up first, in a shield when clean-up awaits).  What
+ * a stopped run leaves in run->result is kept (a stopped exec keeps the
+ * output it had).
+ *
+ * State shared by all the jobs of a kind (exec's semaphore, http's
+ * connection pool) lives in a struct kind_env: one per daemon, made from
+ * the [daemon] settings the kinds read (struct kind_conf), handed to each
+ * run.  The kinds never read the config file themselves.
  */
 #ifndef JOBD_KIND_H
 #define JOBD_KIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
 #include "proto.h"
 
+struct event_base;
+
 /* Longest error text a kind reports. */
 #define KIND_ERROR_MAX 512
+
+/* The settings the kinds read: [daemon] keys of the same names
+ * (docs/CONFIG.md), copied at start and on every reload. */
+struct kind_conf {
+	size_t max_output;      /* bytes kept per captured stream / body */
+	double kill_grace;      /* seconds from SIGTERM to SIGKILL */
+	int exec_concurrency;   /* exec jobs at once; >= 1 (resolved) */
+	int http_per_host;      /* http requests at once per host:port */
+	bool allow_exec;        /* accept exec jobs */
+	bool allow_http;        /* accept http jobs */
+};
 
 /* One run of a job: args in, result and error out. */
 struct kind_run {
 	const json_t *args;     /* borrowed; already passed check() */
+	void *state;            /* the kind's shared state (open()), or NULL */
+	const struct kind_conf *conf;   /* the settings now; read-only */
 	json_t *result;         /* out: owned by the caller once run returns */
 	char error[KIND_ERROR_MAX];     /* out: why it failed, "" if none */
 };
@@ -40,7 +65,48 @@ struct kind {
 	 * run->result may be set in every case (a failed exec keeps its
 	 * output); the caller json_decref()s it. */
 	int (*run)(struct kind_run *run);
+	/* Optional: make the kind's shared state (*state) for one daemon,
+	 * on base's loop.  0 or a negative errno (the daemon does not
+	 * start).  Called outside any task. */
+	int (*open)(struct event_base *base, const struct kind_conf *kc,
+	    void **state);
+	/* Optional: the settings changed (reload); kc stays valid until the
+	 * next reconf or close.  Keys that take effect only at start
+	 * (exec_concurrency, http_per_host) may be ignored. */
+	void (*reconf)(void *state, const struct kind_conf *kc);
+	/* Optional: free the state.  No run of the kind is in progress.
+	 * Called outside any task. */
+	void (*close)(void *state);
+	/* Optional: whether kc lets jobs of the kind in (the key that turns
+	 * kind NAME off is allow_NAME).  NULL: always. */
+	bool (*allowed)(const struct kind_conf *kc);
 };
+
+/* Every kind's shared state, for one daemon. */
+struct kind_env;
+
+/* Open every kind's state with kc (copied).  0 and *out, or the first
+ * error of a kind's open() (the others are closed again). */
+int kind_env_open(struct event_base *base, const struct kind_conf *kc,
+    struct kind_env **out);
+
+/* New settings (a reload): copied, and passed to each kind's reconf(). */
+void kind_env_reconf(struct kind_env *ke, const struct kind_conf *kc);
+
+/* Close every kind's state; no job may be running.  NULL is a no-op. */
+void kind_env_close(struct kind_env *ke);
+
+/* The settings now (valid until the next reconf or close). */
+const struct kind_conf *kind_env_conf(const struct kind_env *ke);
+
+/* 0 if ke's settings allow jobs of kind k, or -EPERM with err filled
+ * (code forbidden, naming the key that turned it off). */
+int kind_env_allowed(const struct kind_env *ke, const struct kind *k,
+    struct proto_err *err);
+
+/* Fill run's state and conf for a run of kind k. */
+void kind_env_prepare(const struct kind_env *ke, const struct kind *k,
+    struct kind_run *run);
 
 /* The kind named name, or NULL (the daemon answers unknown_kind). */
 const struct kind *kind_find(const char *name);
