@@ -52,6 +52,8 @@ struct job {
 	json_t *args;
 	double timeout;                 /* 0 = none */
 	int attempts, max_attempts;
+	uid_t uid;                      /* its submitter, or ENG_NOBODY */
+	bool counted;                   /* in its user's queued count */
 	enum job_where where;
 	bool inserted, insert_failed;
 	enum job_stop stop;
@@ -117,6 +119,9 @@ struct eng {
 	struct store *st;
 	struct kind_env *kenv;          /* the kinds' shared state */
 	struct idmap *jobs, *groups;
+	struct idmap *users;            /* uid + 1 -> struct euser */
+	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */
+	int max_queued;                 /* max_queued_per_user; 0 = none */
 	TAILQ_HEAD(, equeue) queues;
 	size_t nqueues;
 	bool stopping;
@@ -226,6 +231,8 @@ eng_configure(struct eng *e, const struct conf *c)
 	size_t i;
 	int rc;
 
+	e->admin_gid = conf_daemon(c)->admin_group.gid;
+	e->max_queued = conf_daemon(c)->max_queued_per_user;
 	kinds_conf(c, &kc);
 	if (e->kenv != NULL)
 		kind_env_reconf(e->kenv, &kc);
@@ -267,9 +274,12 @@ queue_force(struct equeue *q, struct job *j)
 
 /* ---- jobs ----------------------------------------------------------------- */
 
+static void user_uncount(struct job *j);
+
 static void
 job_free(struct job *j)
 {
+	user_uncount(j);
 	json_decref(j->args);
 	json_decref(j->end_result);
 	free(j->end_error);
@@ -306,6 +316,7 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 	j->args = json_incref(args);
 	j->timeout = timeout;
 	j->max_attempts = max_attempts;
+	j->uid = ENG_NOBODY;
 	co_waitq_init(&j->insertq);
 	co_waitq_init(&j->doneq);
 	return j;
@@ -339,6 +350,7 @@ job_run(struct job *j)
 	j->where = J_RUNNING;
 	j->task = co_self();
 	j->attempts++;
+	user_uncount(j);
 	j->q->running++;
 	j->e->running++;
 	if (store_mark_started(j->e->st, j->id, 0, NULL, NULL) < 0)
@@ -380,6 +392,114 @@ job_take(struct job *j)
 		j->where = J_INQ;               /* stays queued for next start */
 	else
 		job_run(j);
+}
+
+/* ---- users: who may do what ---------------------------------------------- */
+
+/* A user's jobs counted against max_queued_per_user: each from its submit
+ * (or recovery) until it starts or ends.  In e->users under uid + 1
+ * (idmap keys are > 0) while the count is not 0. */
+struct euser {
+	size_t queued;
+};
+
+/* Root, or a member of admin_group by primary or supplementary group. */
+static bool
+who_admin(const struct eng *e, const struct eng_who *who)
+{
+	size_t i;
+
+	if (who->uid == 0)
+		return true;
+	if (e->admin_gid == (gid_t)-1)
+		return false;
+	if (who->gid == e->admin_gid)
+		return true;
+	for (i = 0; i < who->ngroups; i++)
+		if (who->groups[i] == e->admin_gid)
+			return true;
+	return false;
+}
+
+/* Count j for its submitter.  0 or -ENOMEM. */
+static int
+user_count(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (j->uid == ENG_NOBODY)
+		return 0;
+	if ((u = idmap_get(j->e->users, key)) == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return -ENOMEM;
+		if (idmap_put(j->e->users, key, u) < 0) {
+			free(u);
+			return -ENOMEM;
+		}
+	}
+	u->queued++;
+	j->counted = true;
+	return 0;
+}
+
+/* j has left queued (started, ended or gone): it counts no more. */
+static void
+user_uncount(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (!j->counted)
+		return;
+	j->counted = false;
+	if ((u = idmap_get(j->e->users, key)) != NULL && --u->queued == 0)
+		free(idmap_del(j->e->users, key));
+}
+
+/* Refuse n more queued jobs of who past max_queued_per_user (-EAGAIN). */
+static int
+user_limit(const struct eng *e, const struct eng_who *who, size_t n,
+    struct proto_err *err)
+{
+	const struct euser *u;
+	size_t have;
+
+	if (who == NULL || e->max_queued == 0 || who_admin(e, who))
+		return 0;
+	u = idmap_get(e->users, (int64_t)who->uid + 1);
+	have = u != NULL ? u->queued : 0;
+	if (have + n <= (size_t)e->max_queued)
+		return 0;
+	if (n == 1)
+		proto_err_set(err, PROTO_QUEUE_FULL, "user %u has %zu jobs "
+		    "queued (max_queued_per_user = %d)", (unsigned)who->uid,
+		    have, e->max_queued);
+	else
+		proto_err_set(err, PROTO_QUEUE_FULL, "user %u has %zu jobs "
+		    "queued; %zu more would pass max_queued_per_user = %d",
+		    (unsigned)who->uid, have, n, e->max_queued);
+	return -EAGAIN;
+}
+
+/* May who cancel j?  Its submitter, root, admin_group and jobd itself
+ * may; -EPERM with err set otherwise. */
+static int
+user_may_cancel(const struct eng *e, const struct eng_who *who,
+    const struct job *j, struct proto_err *err)
+{
+	if (who == NULL || who_admin(e, who) ||
+	    (j->uid != ENG_NOBODY && j->uid == who->uid))
+		return 0;
+	if (j->uid == ENG_NOBODY)
+		proto_err_set(err, PROTO_FORBIDDEN, "job %lld has no recorded "
+		    "submitter: only root or a member of admin_group may "
+		    "cancel it", (long long)j->id);
+	else
+		proto_err_set(err, PROTO_FORBIDDEN, "job %lld belongs to user "
+		    "%u: only that user, root or a member of admin_group may "
+		    "cancel it", (long long)j->id, (unsigned)j->uid);
+	return -EPERM;
 }
 
 /* ---- groups ------------------------------------------------------------- */
@@ -524,6 +644,7 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	char msg[96];
 
 	job_not_running(j);
+	user_uncount(j);
 	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
 		json_decref(result);
 		e->c.requeued++;
@@ -805,20 +926,31 @@ submit_check(struct eng *e, const struct proto_submit *s, struct equeue **qp,
 	return 0;
 }
 
+/* A job of who's, counted for who. */
 static struct job *
 job_from(struct eng *e, struct equeue *q, const struct kind *k,
-    const struct proto_submit *s)
+    const struct proto_submit *s, const struct eng_who *who)
 {
-	return job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
+	struct job *j;
+
+	j = job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
 	    q->timeout : s->timeout, s->max_attempts > 0 ?
 	    (int)s->max_attempts : q->max_attempts);
+	if (j == NULL || who == NULL)
+		return j;
+	j->uid = who->uid;
+	if (user_count(j) < 0) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
 }
 
 /* What store_insert wants; *textp (args as JSON text) is the caller's to
  * free. */
 static int
-job_row(const struct job *j, const char *name, struct store_new_job *row,
-    char **textp)
+job_row(const struct job *j, const char *name, const struct eng_who *who,
+    struct store_new_job *row, char **textp)
 {
 	if ((*textp = json_dumps(j->args, JSON_COMPACT |
 	    JSON_REAL_PRECISION(16))) == NULL)
@@ -830,6 +962,12 @@ job_row(const struct job *j, const char *name, struct store_new_job *row,
 	row->name = name;
 	row->timeout = j->timeout;
 	row->max_attempts = j->max_attempts;
+	if (who != NULL && who->uid != ENG_NOBODY) {
+		row->submitter.known = true;
+		row->submitter.uid = who->uid;
+		row->submitter.gid = who->gid;
+		row->submitter.pid = who->pid;
+	}
 	return 0;
 }
 
@@ -857,13 +995,13 @@ stopping_error(struct proto_err *err)
 /* Record a job that holds its place in the queue. */
 static int
 submit_insert(struct eng *e, struct job *j, const char *name,
-    struct proto_err *err)
+    const struct eng_who *who, struct proto_err *err)
 {
 	struct store_new_job row;
 	char *text;
 	int rc;
 
-	if ((rc = job_row(j, name, &row, &text)) == 0) {
+	if ((rc = job_row(j, name, who, &row, &text)) == 0) {
 		rc = store_insert(e->st, &row, &j->id, job_inserted, j);
 		free(text);
 		e->ins_sent += rc == 0;
@@ -880,8 +1018,9 @@ submit_insert(struct eng *e, struct job *j, const char *name,
 }
 
 int
-eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
-    void *arg, struct proto_err *err)
+eng_submit(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err)
 {
 	const struct kind *k;
 	struct equeue *q;
@@ -890,9 +1029,10 @@ eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
 
 	if (e->stopping)
 		return stopping_error(err);
-	if ((rc = submit_check(e, s, &q, &k, err)) < 0)
+	if ((rc = submit_check(e, s, &q, &k, err)) < 0 ||
+	    (rc = user_limit(e, who, 1, err)) < 0)
 		return rc;
-	if ((j = job_from(e, q, k, s)) == NULL) {
+	if ((j = job_from(e, q, k, s, who)) == NULL) {
 		proto_err_set(err, PROTO_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
@@ -906,7 +1046,7 @@ eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
 		return rc == -ESHUTDOWN ? stopping_error(err) :
 		    put_error(rc, q, err);
 	}
-	if ((rc = submit_insert(e, j, s->name, err)) < 0) {
+	if ((rc = submit_insert(e, j, s->name, who, err)) < 0) {
 		j->insert_failed = true;
 		j->where = J_INQ;
 		j->q->pending++;
@@ -946,7 +1086,7 @@ group_fits(struct eng *e, struct equeue **qs, size_t n, struct proto_err *err)
 
 static struct egroup *
 group_new(struct eng *e, const struct proto_submit_group *pg,
-    struct equeue **qs, const struct kind **ks)
+    struct equeue **qs, const struct kind **ks, const struct eng_who *who)
 {
 	struct egroup *g;
 	size_t i;
@@ -963,7 +1103,7 @@ group_new(struct eng *e, const struct proto_submit_group *pg,
 	co_waitq_init(&g->doneq);
 	for (i = 0; i < g->n; i++) {
 		if ((g->jobs[i] = job_from(e, qs[i], ks[i],
-		    &pg->jobs[i])) == NULL) {
+		    &pg->jobs[i], who)) == NULL) {
 			while (i-- > 0)
 				job_free(g->jobs[i]);
 			free(g->jobs);
@@ -990,7 +1130,8 @@ group_discard(struct egroup *g)
 /* Insert the group in one write; ids are known at once. */
 static int
 group_insert(struct eng *e, struct egroup *g,
-    const struct proto_submit_group *pg, struct proto_err *err)
+    const struct proto_submit_group *pg, const struct eng_who *who,
+    struct proto_err *err)
 {
 	struct store_new_job *rows;
 	char **texts;
@@ -1002,7 +1143,7 @@ group_insert(struct eng *e, struct egroup *g,
 	texts = calloc(n, sizeof(*texts));
 	ids = calloc(n, sizeof(*ids));
 	for (i = 0; rows != NULL && texts != NULL && ids != NULL && i < n; i++)
-		if (job_row(g->jobs[i], pg->jobs[i].name, &rows[i],
+		if (job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
 		    &texts[i]) < 0)
 			break;
 	if (ids != NULL && i == n &&
@@ -1065,7 +1206,8 @@ group_enter(struct egroup *g, bool nowait)
 
 int
 eng_submit_group(struct eng *e, const struct proto_submit_group *pg,
-    eng_done_fn done, void *arg, struct proto_err *err)
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err)
 {
 	struct equeue **qs = NULL;
 	const struct kind **ks = NULL;
@@ -1084,13 +1226,14 @@ eng_submit_group(struct eng *e, const struct proto_submit_group *pg,
 			proto_err_prefix(err, "jobs[%zu]: ", i);
 			goto out;
 		}
-	if (pg->nowait && (rc = group_fits(e, qs, pg->njobs, err)) < 0)
+	if ((rc = user_limit(e, who, pg->njobs, err)) < 0 ||
+	    (pg->nowait && (rc = group_fits(e, qs, pg->njobs, err)) < 0))
 		goto out;
-	if ((g = group_new(e, pg, qs, ks)) == NULL)
+	if ((g = group_new(e, pg, qs, ks, who)) == NULL)
 		goto oom;
 	g->done = done;
 	g->done_arg = arg;
-	if ((rc = group_insert(e, g, pg, err)) < 0) {
+	if ((rc = group_insert(e, g, pg, who, err)) < 0) {
 		group_discard(g);
 		goto out;
 	}
@@ -1166,14 +1309,16 @@ eng_wait_group(struct eng *e, int64_t gid, double timeout)
 }
 
 int
-eng_cancel_job(struct eng *e, int64_t id, const char *reason,
-    struct proto_err *err)
+eng_cancel_job(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err)
 {
 	struct job *j = idmap_get(e->jobs, id);
 	int rc;
 
 	if (j == NULL)
 		return -ENOENT;
+	if ((rc = user_may_cancel(e, who, j, err)) < 0)
+		return rc;
 	cancel_job(j, reason);
 	rc = co_waitq_wait(&j->doneq, CO_FOREVER, NULL);        /* j may go */
 	if (rc < 0 || rc == STORE_CANCELLED)
@@ -1184,8 +1329,8 @@ eng_cancel_job(struct eng *e, int64_t id, const char *reason,
 }
 
 int
-eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
-    int64_t **idsp, size_t *np)
+eng_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err)
 {
 	struct egroup *g = idmap_get(e->groups, gid);
 	int64_t *ids;
@@ -1195,9 +1340,17 @@ eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
 		return -ENOENT;
 	if ((ids = calloc(g->n, sizeof(*ids))) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < g->n; i++)
-		if (g->jobs[i] != NULL && g->jobs[i]->where != J_ENDING)
-			ids[n++] = g->jobs[i]->id;
+	/* All or none: a group another user shares is not cut in half. */
+	for (i = 0; i < g->n; i++) {
+		if (g->jobs[i] == NULL || g->jobs[i]->where == J_ENDING)
+			continue;
+		if (user_may_cancel(e, who, g->jobs[i], err) < 0) {
+			proto_err_prefix(err, "group %lld: ", (long long)gid);
+			free(ids);
+			return -EPERM;
+		}
+		ids[n++] = g->jobs[i]->id;
+	}
 	if (n == 0) {
 		free(ids);
 		return -ENOENT;
@@ -1279,7 +1432,10 @@ recover_one(void *arg, struct store_job *sj)
 	args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
 	j = job_new(e, q, k, args, sj->timeout, sj->max_attempts);
 	json_decref(args);
-	if (j == NULL || idmap_put(e->jobs, sj->id, j) < 0) {
+	if (j != NULL && sj->submitter.known)
+		j->uid = sj->submitter.uid;     /* recovered jobs count too */
+	if (j == NULL || user_count(j) < 0 ||
+	    idmap_put(e->jobs, sj->id, j) < 0) {
 		if (j != NULL)
 			job_free(j);
 		store_job_free(sj);
@@ -1380,8 +1536,10 @@ eng_new(struct co_rt *rt, struct store *st)
 	co_waitq_init(&e->goneq);
 	co_waitq_init(&e->settleq);
 	TAILQ_INIT(&e->ends);
+	e->admin_gid = (gid_t)-1;
 	if ((e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||
+	    (e->users = idmap_new()) == NULL ||
 	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, ends_cb, e)) ==
 	    NULL) {
 		eng_free(e);
@@ -1458,6 +1616,15 @@ free_group(void *arg, int64_t id, void *val)
 	return 0;
 }
 
+static int
+free_user(void *arg, int64_t id, void *val)
+{
+	(void)arg;
+	(void)id;
+	free(val);
+	return 0;
+}
+
 void
 eng_free(struct eng *e)
 {
@@ -1481,7 +1648,10 @@ eng_free(struct eng *e)
 		idmap_each(e->jobs, free_job, NULL);
 	if (e->groups != NULL)
 		idmap_each(e->groups, free_group, NULL);
+	if (e->users != NULL)   /* empty: the jobs took their counts along */
+		idmap_each(e->users, free_user, NULL);
 	idmap_free(e->jobs);
 	idmap_free(e->groups);
+	idmap_free(e->users);
 	free(e);
 }

@@ -38,11 +38,16 @@ struct srv_limits {
 	int max_connections;
 };
 
-/* Who is on the other end (SO_PEERCRED). */
+/* Who is on the other end, read once at accept: SO_PEERCRED (the
+ * credentials the peer had when it connected) and SO_PEERGROUPS (its
+ * supplementary groups then; none on kernels before 4.13).  A connection
+ * whose peer cannot be read is closed at once. */
 struct srv_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups;          /* ngroups, owned by the connection */
+	size_t ngroups;
 };
 
 /* Handle one request line (len bytes, no '\n', NUL-terminated) in the

@@ -196,7 +196,7 @@ submit(const struct sub *x, struct ack *k, struct proto_err *err)
 
 	fill(&s, x);
 	memset(k, 0, sizeof(*k));
-	rc = eng_submit(e, &s, on_done, k, err);
+	rc = eng_submit(e, &s, NULL, on_done, k, err);
 	json_decref(s.args);
 	return rc;
 }
@@ -245,7 +245,7 @@ submit_group(const struct sub *x, size_t n, bool fail_fast, bool nowait,
 	for (i = 0; i < n; i++)
 		fill(&g.jobs[i], &x[i]);
 	memset(k, 0, sizeof(*k));
-	rc = eng_submit_group(e, &g, on_done, k, err);
+	rc = eng_submit_group(e, &g, NULL, on_done, k, err);
 	for (i = 0; i < n; i++)
 		json_decref(g.jobs[i].args);
 	free(g.jobs);
@@ -571,7 +571,7 @@ run_cancel(void *arg)
 	b = SUBMIT(.secs = 5);
 	c = SUBMIT(.secs = 5);
 	/* Queued: never started. */
-	ck_assert_int_eq(eng_cancel_job(e, b, "not needed", &err), 0);
+	ck_assert_int_eq(eng_cancel_job(e, b, NULL, "not needed", &err), 0);
 	sj = get(b);
 	ck_assert_int_eq(sj->state, STORE_CANCELLED);
 	ck_assert_str_eq(sj->cancel_reason, "not needed");
@@ -582,7 +582,7 @@ run_cancel(void *arg)
 	ck_assert_uint_eq(qinfo("default").queued, 1);
 	/* Running: stopped, and its end committed when the call returns. */
 	t0 = co_now();
-	ck_assert_int_eq(eng_cancel_job(e, a, "stop it", &err), 0);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, "stop it", &err), 0);
 	ck_assert(co_now() - t0 < 0.5 * tu_slow());
 	sj = get(a);
 	ck_assert_int_eq(sj->state, STORE_CANCELLED);
@@ -592,18 +592,18 @@ run_cancel(void *arg)
 	store_job_free(sj);
 	/* The next one starts; cancelled without a reason, it gets one. */
 	WAIT_UNTIL(qinfo("default").running == 1);
-	ck_assert_int_eq(eng_cancel_job(e, c, NULL, &err), 0);
+	ck_assert_int_eq(eng_cancel_job(e, c, NULL, NULL, &err), 0);
 	sj = get(c);
 	ck_assert_int_eq(sj->state, STORE_CANCELLED);
 	ck_assert_str_eq(sj->cancel_reason, "cancelled");
 	ck_assert_int_eq(sj->attempts, 1);
 	store_job_free(sj);
 	/* Ended or unknown: not the engine's any more. */
-	ck_assert_int_eq(eng_cancel_job(e, a, NULL, &err), -ENOENT);
-	ck_assert_int_eq(eng_cancel_job(e, 987654, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, 987654, NULL, NULL, &err), -ENOENT);
 	a = SUBMIT(.secs = 0);
 	wait_job(a);
-	ck_assert_int_eq(eng_cancel_job(e, a, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, NULL, &err), -ENOENT);
 	expect(a, STORE_SUCCEEDED, 1);
 	eng_shutdown(e, 0);
 	return 0;
@@ -665,6 +665,7 @@ run_group_all(void *arg)
 	    { .secs = 5, .timeout = 0.05 }, { .secs = 0.05 } };
 	struct sub y[3] = { { .secs = 5 }, { .secs = 5 }, { .secs = 5 } };
 	int64_t first, gid, *ids = NULL;
+	struct proto_err err;
 	size_t n = 0;
 
 	first = group_ok(x, 4, false, &gid);
@@ -673,10 +674,12 @@ run_group_all(void *arg)
 	expect(first + 1, STORE_SUCCEEDED, 1);
 	expect(first + 2, STORE_TIMED_OUT, 1);
 	expect(first + 3, STORE_SUCCEEDED, 1);
-	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, &ids, &n), -ENOENT);
+	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, NULL, &ids, &n, &err),
+	    -ENOENT);
 	/* Cancelling a group cancels every member still to end. */
 	first = group_ok(y, 3, false, &gid);
-	ck_assert_int_eq(eng_cancel_group(e, gid, "all of them", &ids, &n), 0);
+	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, "all of them", &ids, &n,
+	    &err), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(ids[0], first);
 	ck_assert_int_eq(ids[2], first + 2);
@@ -1112,6 +1115,7 @@ static int
 run_cancel_entering(void *arg)
 {
 	static struct grp g;
+	struct proto_err err;
 	struct co_task *t;
 	int64_t *ids = NULL;
 	size_t n = 0;
@@ -1124,8 +1128,8 @@ run_cancel_entering(void *arg)
 	    qinfo("default").queued == 1);
 	ck_assert_int_eq(g.k.status, 0);
 	ck_assert(!g.returned);                 /* job 2 waits for room */
-	ck_assert_int_eq(eng_cancel_group(e, g.k.a.group, "enough", &ids, &n),
-	    0);
+	ck_assert_int_eq(eng_cancel_group(e, g.k.a.group, NULL, "enough", &ids,
+	    &n, &err), 0);
 	ck_assert_uint_eq(n, 4);
 	free(ids);
 	for (i = 0; i < 4; i++) {
@@ -1211,7 +1215,7 @@ run_cancel_too_late(void *arg)
 		WAIT_UNTIL(qinfo("default").running == 1);
 		while (qinfo("default").running == 1)
 			ck_assert_int_eq(co_yield(), 0);
-		rc = eng_cancel_job(e, a, NULL, &err);
+		rc = eng_cancel_job(e, a, NULL, NULL, &err);
 		if (rc == -EALREADY) {
 			late++;
 			ck_assert_int_eq(err.code, PROTO_NOT_CANCELLABLE);
@@ -1277,13 +1281,14 @@ static void
 crash_rows(void)
 {
 	struct store_new_job gj[3] = {
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 1, 0 },
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0 },
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0 },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 1, 0, { 0 } },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0, { 0 } },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0, { 0 } },
 	};
 	struct store_new_job hj[2] = {
-		{ "default", "sleep", "{\"seconds\":0}", NULL, 0, 3, 0 },
-		{ "default", "sleep", "{\"seconds\":0.01}", NULL, 0, 3, 0 },
+		{ "default", "sleep", "{\"seconds\":0}", NULL, 0, 3, 0, { 0 } },
+		{ "default", "sleep", "{\"seconds\":0.01}", NULL, 0, 3, 0,
+		    { 0 } },
 	};
 	int64_t ids[3];
 
@@ -1440,13 +1445,15 @@ run_stop_entering(void *arg)
 static int
 run_rest_of_group(void *arg)
 {
+	struct proto_err err;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int i;
 
 	ck_assert_int_eq(eng_recover(e), 0);
 	WAIT_UNTIL(qinfo("default").running == 1);      /* member 0, again */
-	ck_assert_int_eq(eng_cancel_group(e, g_gid, "later", &ids, &n), 0);
+	ck_assert_int_eq(eng_cancel_group(e, g_gid, NULL, "later", &ids, &n,
+	    &err), 0);
 	free(ids);
 	ck_assert_uint_eq(n, 4);
 	expect(g_first, STORE_CANCELLED, 2);
@@ -1522,7 +1529,7 @@ run_disk_full(void *arg)
 	for (i = 0; i < NFULL; i++)
 		if (k[i].status != 0) {
 			ck_assert_int_eq(eng_wait_job(e, k[i].a.id, 0), 0);
-			ck_assert_int_eq(eng_cancel_job(e, k[i].a.id, NULL,
+			ck_assert_int_eq(eng_cancel_job(e, k[i].a.id, NULL, NULL,
 			    &err), -ENOENT);
 		}
 	ck_assert_uint_eq(c.submitted, (size_t)ok);

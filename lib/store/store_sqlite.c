@@ -79,8 +79,11 @@ static const struct sq_migration sq_migrations[] = {
 	") STRICT, WITHOUT ROWID;"
 	"INSERT INTO meta (key, value) VALUES"
 	"  ('next_job_id', 1), ('next_group_id', 1);" },
-	/* Next: { 2, "ALTER TABLE jobs ADD COLUMN submitter_uid INTEGER;"
-	 * ... }, then extend SQ_COLS, the INSERT and sq_row_job. */
+	/* Who submitted each job; NULL for the rows before. */
+	{ 2,
+	"ALTER TABLE jobs ADD COLUMN submit_uid INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN submit_gid INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN submit_pid INTEGER;" },
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
@@ -101,8 +104,9 @@ static const char *const sq_wsql[W_N] = {
 	[W_RELEASE] = "RELEASE grp",
 	[W_UNDO] = "ROLLBACK TO grp",
 	[W_INSERT] = "INSERT INTO jobs (id, queue, kind, args, name, "
-	    "max_attempts, timeout, created_at, group_id) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "max_attempts, timeout, created_at, group_id, submit_uid, "
+	    "submit_gid, submit_pid) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[W_START] = "UPDATE jobs SET state = 'running', "
@@ -269,6 +273,20 @@ sq_bind_text(sqlite3_stmt *s, int i, const char *v, int *brc)
 
 	if (*brc == SQLITE_OK)
 		*brc = rc;
+}
+
+/* Bind the submitter to columns i .. i + 2: uid, gid, pid, or NULLs. */
+static void
+sq_bind_submitter(sqlite3_stmt *s, int i, const struct store_submitter *by)
+{
+	if (!by->known) {
+		for (int k = 0; k < 3; k++)
+			sqlite3_bind_null(s, i + k);
+		return;
+	}
+	sqlite3_bind_int64(s, i, (int64_t)by->uid);
+	sqlite3_bind_int64(s, i + 1, (int64_t)by->gid);
+	sqlite3_bind_int64(s, i + 2, (int64_t)by->pid);
 }
 
 /* ---- open: connect, lock, configure, migrate ---------------------------- */
@@ -551,6 +569,7 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 		sqlite3_bind_int64(s, 9, gid);
 	else
 		sqlite3_bind_null(s, 9);
+	sq_bind_submitter(s, 10, &j->submitter);
 	if (brc != SQLITE_OK) {
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "insert job");
