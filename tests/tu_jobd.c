@@ -166,26 +166,34 @@ tj_vformat(const char *fmt, va_list ap)
 	return s;
 }
 
-/* $JOBD_BUILD_DIR/jobd, or jobd next to this test program (tests/run's
- * valgrind level does not set JOBD_BUILD_DIR). */
-static const char *
-tj_jobd_bin(void)
+const char *
+tj_bin(const char *name)
 {
 	static char bin[512];
 	const char *dir = getenv("JOBD_BUILD_DIR");
+	char *slash;
 	ssize_t n;
 
 	if (dir != NULL) {
-		snprintf(bin, sizeof(bin), "%s/jobd", dir);
+		snprintf(bin, sizeof(bin), "%s/%s", dir, name);
 	} else {
-		n = readlink("/proc/self/exe", bin, sizeof(bin) - 6);
+		n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
 		ck_assert_msg(n > 0, "JOBD_BUILD_DIR is not set");
 		bin[n] = '\0';
-		strcpy(strrchr(bin, '/') + 1, "jobd");
+		slash = strrchr(bin, '/');
+		ck_assert_msg(slash != NULL && (size_t)(slash + 1 - bin) +
+		    strlen(name) < sizeof(bin), "%s: path too long", bin);
+		strcpy(slash + 1, name);
 	}
-	ck_assert_msg(access(bin, X_OK) == 0, "%s: %s (jobd not built?)", bin,
+	ck_assert_msg(access(bin, X_OK) == 0, "%s: %s (not built?)", bin,
 	    strerror(errno));
 	return bin;
+}
+
+static const char *
+tj_jobd_bin(void)
+{
+	return tj_bin("jobd");
 }
 
 /* ---- jobd's stderr ------------------------------------------------------- */

@@ -88,6 +88,12 @@ void tj_kill(void);
  * and the like. */
 int tj_run_jobd(double timeout, ...) __attribute__((sentinel));
 
+/* The program name of the build ($JOBD_BUILD_DIR/name, or next to this
+ * test program: tests/run's valgrind level does not set JOBD_BUILD_DIR);
+ * fails the test if it is not there.  A static buffer, valid until the
+ * next call. */
+const char *tj_bin(const char *name);
+
 /* The running jobd's pid, or -1. */
 pid_t tj_pid(void);
 
