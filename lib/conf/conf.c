@@ -84,7 +84,8 @@ static const struct conf_key keys[] = {
 	    10000000, "0", NULL,
 	    "queued jobs one user (peer uid) may have; 0 = no limit" },
 	{ "admin_group", D(admin_group), CONF_T_GROUP, 0, 0, "", NULL,
-	    "members and root are exempt from per-user limits; empty = root" },
+	    "members and root may cancel any job, have no per-user limit; "
+	    "empty = root" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
