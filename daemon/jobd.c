@@ -80,7 +80,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[8];
+	const char *changed[9];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -93,6 +93,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "database";
 	if (o->sync != n->sync)
 		changed[k++] = "sync";
+	if (o->busy_timeout != n->busy_timeout)
+		changed[k++] = "busy_timeout";
 	if (o->exec_concurrency != n->exec_concurrency)
 		changed[k++] = "exec_concurrency";
 	if (o->http_per_host != n->http_per_host)
@@ -188,6 +190,9 @@ open_store(struct jobd *jd)
 		.path = d->database,
 		.sync = d->sync == CONF_SYNC_NORMAL ? STORE_SYNC_NORMAL :
 		    STORE_SYNC_FULL,
+		/* 0 would mean the store's default: 1 ms is "do not wait" */
+		.busy_timeout_ms = d->busy_timeout * 1000 >= 1 ?
+		    (int)(d->busy_timeout * 1000) : 1,
 	};
 	int rc;
 
@@ -230,6 +235,9 @@ set_signals(struct jobd *jd)
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);       /* EPIPE instead, from every write */
+	/* EFBIG instead of a core dump when a file size limit (ulimit -f)
+	 * stops a write: the store answers storage_error and goes on. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (i = 0; i < 3; i++)
 		if ((jd->sig[i] = evsignal_new(jd->base, sigs[i], on_signal,
 		    jd)) == NULL || evsignal_add(jd->sig[i], NULL) < 0)

@@ -89,6 +89,8 @@ static const struct conf_key keys[] = {
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept http jobs (no: such submits are refused)" },
+	{ "busy_timeout", D(busy_timeout), CONF_T_SECONDS, 0, 3600, "5", NULL,
+	    "seconds a write waits for another process's lock on the database" },
 	{ "workers", Q(workers), CONF_T_INT, 1, 100000, "16", NULL,
 	    "worker coroutines = jobs of this queue running at once" },
 	{ "capacity", Q(capacity), CONF_T_INT, 1, 10000000, "1000", NULL,

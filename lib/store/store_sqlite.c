@@ -32,6 +32,7 @@
 #include "store_sqlite.h"
 
 #define SQ_APP_ID 0x6a6f6264            /* PRAGMA application_id: "jobd" */
+#define SQ_CHECKPOINT_FRAMES 1000      /* SQLite's own wal_autocheckpoint */
 
 /* ---- the schema: one entry per version, applied in order ---------------- */
 
@@ -183,6 +184,10 @@ sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
 	    sys > 0)
 		return store_seterr(err, "%s: %s: %s (%s)", b->path, what, msg,
 		    strerror(sys));
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return store_seterr(err, "%s: %s: %s (another process holds "
+		    "its write lock; waited %d ms)", b->path, what, msg,
+		    b->busy_ms);
 	return store_seterr(err, "%s: %s: %s", b->path, what, msg);
 }
 
@@ -315,6 +320,33 @@ sq_lock(struct store_backend *b)
 	return 0;
 }
 
+/* SQLite's automatic checkpoint, plus what it leaves out: saying that a
+ * checkpoint failed (a full disk, a write-protected file).  Nothing is
+ * lost then: commits go on into the WAL, which grows, and every commit
+ * tries again.  Runs after a commit, so it must return SQLITE_OK. */
+static int
+sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store_backend *b = arg;
+	int rc, sys;
+
+	if (frames < SQ_CHECKPOINT_FRAMES)
+		return SQLITE_OK;
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
+	sys = sqlite3_system_errno(db);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && !b->ckpt_failing)
+		log_warnx("%s: checkpoint failed: %s%s%s%s; commits go on into "
+		    "the WAL, which grows until a checkpoint succeeds", b->path,
+		    sqlite3_errstr(rc), sys > 0 ? " (" : "",
+		    sys > 0 ? strerror(sys) : "", sys > 0 ? ")" : "");
+	else if (rc == SQLITE_OK && b->ckpt_failing)
+		log_info("%s: checkpoint succeeded again", b->path);
+	if (rc != SQLITE_BUSY)
+		b->ckpt_failing = rc != SQLITE_OK;
+	return SQLITE_OK;
+}
+
 static int
 sq_configure(struct store_backend *b, const struct store_opts *o)
 {
@@ -338,6 +370,7 @@ sq_configure(struct store_backend *b, const struct store_opts *o)
 	sqlite3_finalize(s);
 	if (rc < 0)
 		return rc;
+	sqlite3_wal_hook(b->db, sq_wal_hook, b);
 	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;"
 	    "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864",
 	    o->sync == STORE_SYNC_FULL ? "FULL" : "NORMAL");
