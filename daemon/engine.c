@@ -479,16 +479,28 @@ end_defer(struct job *j, int status)
 	return true;
 }
 
+/* A write has just committed: the database works again, so write the
+ * deferred ends now rather than when their timer says. */
+static void
+retry_soon(struct eng *e)
+{
+	e->retry_delay = 0;
+	if (!TAILQ_EMPTY(&e->retry) && !e->final) {
+		event_del(e->retry_ev);
+		event_active(e->retry_ev, EV_TIMEOUT, 0);
+	}
+}
+
 /* A deferred end is settled, written or given up. */
 static void
 end_settled(struct job *j, int status)
 {
 	struct eng *e = j->e;
 
+	if (status == 0)
+		retry_soon(e);
 	if (!j->deferred)
 		return;
-	if (status == 0)
-		e->retry_delay = 0;
 	if (--e->ndeferred == 0 && status == 0)
 		log_info("job %lld: its end is recorded, the last of those kept "
 		    "in memory", (long long)j->id);
@@ -803,6 +815,7 @@ job_inserted(void *arg, int status)
 	if (status == 0) {
 		j->inserted = true;
 		j->e->c.submitted++;
+		retry_soon(j->e);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
@@ -822,6 +835,7 @@ group_inserted(void *arg, int status)
 	insert_completed(g->e);
 	if (status == 0) {
 		g->e->c.submitted += g->n;
+		retry_soon(g->e);
 	} else {
 		g->e->c.store_errors++;
 	}

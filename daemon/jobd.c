@@ -182,6 +182,17 @@ main_task(void *arg)
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* What to do about a database jobd cannot use, after its error. */
+static const char *
+store_hint(int rc)
+{
+	if (rc == -EBADMSG || rc == -EUCLEAN)
+		return "; jobd leaves the file as it is: restore it from a "
+		    "backup, salvage it (sqlite3 FILE .recover), or move it "
+		    "away to start with an empty database";
+	return "";
+}
+
 static void
 open_store(struct jobd *jd)
 {
@@ -197,13 +208,14 @@ open_store(struct jobd *jd)
 	int rc;
 
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
-		fatalx("cannot open the database: %s", store_errmsg());
+		fatalx("cannot open the database: %s%s", store_errmsg(),
+		    store_hint(rc));
 	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
 	    eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
-		fatalx("recovery failed: %s", rc == -ENOMEM ?
-		    "out of memory" : store_errmsg());
+		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
+		    "out of memory" : store_errmsg(), store_hint(rc));
 }
 
 static void

@@ -122,10 +122,37 @@ static const char *const sq_wsql[W_N] = {
 
 /* ---- errors ------------------------------------------------------------- */
 
+/* The OS error behind an I/O error, or 0.  sqlite3_system_errno reads
+ * errno after SQLite has cleaned up (a failed commit rolls back first),
+ * so it is often 0; then each open file's errno of its own last failure
+ * tells: the WAL's, where commits write, or (main_first, for checkpoints)
+ * the main file's. */
+static int
+sq_os_errno(sqlite3 *db, bool main_first)
+{
+	sqlite3_file *wal = NULL;
+	int sys = db != NULL ? sqlite3_system_errno(db) : 0, i;
+
+	if (sys > 0 || db == NULL)
+		return sys;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &wal) != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
+		wal = NULL;
+	for (i = 0; i < 2 && sys <= 0; i++)
+		if ((i == 0) == main_first)
+			(void)sqlite3_file_control(db, "main",
+			    SQLITE_FCNTL_LAST_ERRNO, &sys);
+		else if (wal != NULL)
+			wal->pMethods->xFileControl(wal,
+			    SQLITE_FCNTL_LAST_ERRNO, &sys);
+	return sys > 0 ? sys : 0;
+}
+
 static int
 sq_errno(sqlite3 *db, int rc)
 {
-	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
+	int sys = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) ==
+	    SQLITE_CANTOPEN ? sq_os_errno(db, false) : 0;
 
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
@@ -177,7 +204,7 @@ sq_local(int rc)
 int
 sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
 {
-	int err = sq_errno(db, rc), sys = db ? sqlite3_system_errno(db) : 0;
+	int err = sq_errno(db, rc), sys = sq_os_errno(db, false);
 	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 
 	if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
@@ -334,7 +361,7 @@ sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		return SQLITE_OK;
 	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
 	    NULL, NULL);
-	sys = sqlite3_system_errno(db);
+	sys = rc != SQLITE_OK ? sq_os_errno(db, true) : 0;
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY && !b->ckpt_failing)
 		log_warnx("%s: checkpoint failed: %s%s%s%s; commits go on into "
 		    "the WAL, which grows until a checkpoint succeeds", b->path,
