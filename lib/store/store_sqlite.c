@@ -284,7 +284,7 @@ sq_connect(struct store_backend *b, sqlite3 **dbp, int flags)
 	    SQLITE_OPEN_EXRESCODE, NULL);
 
 	if (rc != SQLITE_OK) {
-		rc = sq_fail(b, *dbp, rc, "cannot open the database");
+		rc = sq_fail(b, *dbp, rc, "open");
 		sqlite3_close(*dbp);
 		*dbp = NULL;
 		return rc;
@@ -385,7 +385,7 @@ sq_configure(struct store_backend *b, const struct store_opts *o)
 	/* The first statement that reads the file: "not a database" here. */
 	if ((rc = sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1,
 	    &s, NULL)) != SQLITE_OK)
-		return sq_fail(b, b->db, rc, "cannot open the database");
+		return sq_fail(b, b->db, rc, "read");
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0),
 	    "wal") != 0)
@@ -393,7 +393,7 @@ sq_configure(struct store_backend *b, const struct store_opts *o)
 		    b->path);
 	else
 		rc = rc == SQLITE_ROW ? 0 :
-		    sq_fail(b, b->db, rc, "cannot open the database");
+		    sq_fail(b, b->db, rc, "read");
 	sqlite3_finalize(s);
 	if (rc < 0)
 		return rc;
