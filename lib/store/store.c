@@ -344,7 +344,8 @@ fault_note(struct store *st, const struct store_write *w)
 		st->fault = 0;
 		st->nfaults = 0;
 	}
-	if (w->status == 0 || write_local(w->status))
+	if (w->status == 0 || write_local(w->status) ||
+	    w->kind == STORE_W_RECOVER)     /* store_recover's caller says */
 		return;
 	st->nfaults++;
 	if (w->status != st->fault)
