@@ -37,6 +37,11 @@
  * one when work comes.  Idle workers would otherwise hold a stack each. */
 #define WORKER_IDLE 10.0
 
+/* A job's end the database did not take is written again after
+ * END_RETRY_MIN s, doubling up to END_RETRY_MAX s while it keeps failing. */
+#define END_RETRY_MIN 0.25
+#define END_RETRY_MAX 4.0
+
 enum job_where { J_NEW, J_PUTTING, J_INQ, J_TAKEN, J_RUNNING, J_ENDING };
 enum job_stop { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN };
 
@@ -59,7 +64,9 @@ struct job {
 	enum job_stop stop;
 	enum store_state end_state;     /* once ENDING */
 	json_t *end_result;             /* ENDING, not yet written: */
-	char *end_error;                /* what the end write will say */
+	char *end_text;                 /* (the result as JSON text, once */
+	char *end_error;                /* written) what the end says */
+	bool deferred;                  /* its end write failed; retried */
 	double end_at;                  /* when it ended (Unix time) */
 	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
 	char *cancel_reason;            /* for STOP_CANCEL */
@@ -132,6 +139,11 @@ struct eng {
 	uint64_t ins_sent, ins_done;    /* inserts submitted, completed */
 	TAILQ_HEAD(, job) ends;         /* ended, end write not yet sent */
 	struct event *ends_ev;          /* writes them from the loop */
+	TAILQ_HEAD(, job) retry;        /* end not taken: written again */
+	struct event *retry_ev;         /* ... when this fires */
+	double retry_delay;             /* its current delay, 0 at first */
+	size_t ndeferred;               /* jobs with a deferred end */
+	bool final;                     /* the stop's last writes are out */
 	struct co_waitq settleq;        /* eng_settle_all */
 	struct eng_counters c;
 };
@@ -282,6 +294,7 @@ job_free(struct job *j)
 	user_uncount(j);
 	json_decref(j->args);
 	json_decref(j->end_result);
+	free(j->end_text);
 	free(j->end_error);
 	free(j->cancel_reason);
 	free(j);
@@ -586,17 +599,84 @@ group_member_done(struct egroup *g, struct job *j, int status)
 
 /* ---- ending ------------------------------------------------------------- */
 
+/* The end of j did not make it to the database (full, locked, read-only,
+ * gone): keep it in memory, where its waiters go on waiting, and write it
+ * again later, so that no job stays running in the database once the
+ * fault clears.  Not for a damaged database (-EUCLEAN: trying again does
+ * not help) or a write refused on its own, nor after the stop's last try. */
+static bool
+end_defer(struct job *j, int status)
+{
+	struct eng *e = j->e;
+	struct timeval tv;
+
+	if (e->final || status == -ENOENT || status == -EINVAL ||
+	    status == -EUCLEAN)
+		return false;
+	e->c.store_errors++;
+	if (!j->deferred) {
+		j->deferred = true;
+		if (e->ndeferred++ == 0)
+			log_warnx("job %lld: its end (%s) is kept in memory and "
+			    "written again until the database takes it",
+			    (long long)j->id, store_state_name(j->end_state));
+	}
+	if (TAILQ_EMPTY(&e->retry)) {
+		e->retry_delay = e->retry_delay == 0 ? END_RETRY_MIN :
+		    e->retry_delay * 2 > END_RETRY_MAX ? END_RETRY_MAX :
+		    e->retry_delay * 2;
+		tv.tv_sec = (time_t)e->retry_delay;
+		tv.tv_usec = (suseconds_t)((e->retry_delay - tv.tv_sec) * 1e6);
+		event_add(e->retry_ev, &tv);
+	}
+	TAILQ_INSERT_TAIL(&e->retry, j, end_link);
+	return true;
+}
+
+/* A write has just committed: the database works again, so write the
+ * deferred ends now rather than when their timer says. */
+static void
+retry_soon(struct eng *e)
+{
+	e->retry_delay = 0;
+	if (!TAILQ_EMPTY(&e->retry) && !e->final) {
+		event_del(e->retry_ev);
+		event_active(e->retry_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* A deferred end is settled, written or given up. */
+static void
+end_settled(struct job *j, int status)
+{
+	struct eng *e = j->e;
+
+	if (status == 0)
+		retry_soon(e);
+	if (!j->deferred)
+		return;
+	if (--e->ndeferred == 0 && status == 0)
+		log_info("job %lld: its end is recorded, the last of those kept "
+		    "in memory", (long long)j->id);
+}
+
 static void
 job_ended(void *arg, int status)
 {
 	struct job *j = arg;
 	struct eng *e = j->e;
 
+	if (status < 0 && end_defer(j, status))
+		return;
 	if (status < 0) {
 		e->c.store_errors++;
-		log_warnx("job %lld: its end was not recorded: %s",
-		    (long long)j->id, store_errmsg());
+		log_warnx("job %lld: its end (%s) was not recorded: %s%s",
+		    (long long)j->id, store_state_name(j->end_state),
+		    store_errmsg(), e->final ? "; the database still shows "
+		    "it unfinished, and the next start recovers it as "
+		    "interrupted" : "");
 	}
+	end_settled(j, status);
 	idmap_del(e->jobs, j->id);
 	co_waitq_wake_all(&j->doneq, status < 0 ? -EIO : (int)j->end_state);
 	if (j->g != NULL)
@@ -637,26 +717,40 @@ ends_flush(struct eng *e)
 {
 	struct store_end end;
 	struct job *j;
-	char *text;
+	int rc;
 
 	while ((j = TAILQ_FIRST(&e->ends)) != NULL) {
 		TAILQ_REMOVE(&e->ends, j, end_link);
-		text = j->end_result == NULL ? NULL : json_dumps(j->end_result,
-		    JSON_COMPACT | JSON_REAL_PRECISION(16));
+		if (j->end_result != NULL) {
+			j->end_text = json_dumps(j->end_result, JSON_COMPACT |
+			    JSON_REAL_PRECISION(16));
+			json_decref(j->end_result);
+			j->end_result = NULL;
+		}
 		memset(&end, 0, sizeof(end));
 		end.state = j->end_state;
 		end.finished_at = j->end_at;
-		end.result = text;
+		end.result = j->end_text;
 		end.error = j->end_error;
 		if (j->end_state == STORE_CANCELLED)
 			end.cancel_reason = j->cancel_reason != NULL ?
 			    j->cancel_reason : "cancelled";
-		json_decref(j->end_result);
-		j->end_result = NULL;
-		if (store_mark_ended(e->st, j->id, &end, job_ended, j) < 0)
-			job_ended(j, -EIO);
-		free(text);
+		if ((rc = store_mark_ended(e->st, j->id, &end, job_ended,
+		    j)) < 0)
+			job_ended(j, rc);
 	}
+}
+
+/* Write the deferred ends again (see end_defer). */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eng *e = arg;
+
+	(void)fd;
+	(void)what;
+	TAILQ_CONCAT(&e->ends, &e->retry, end_link);
+	ends_flush(e);
 }
 
 static void
@@ -876,6 +970,7 @@ job_inserted(void *arg, int status)
 	if (status == 0) {
 		j->inserted = true;
 		j->e->c.submitted++;
+		retry_soon(j->e);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
@@ -895,6 +990,7 @@ group_inserted(void *arg, int status)
 	insert_completed(g->e);
 	if (status == 0) {
 		g->e->c.submitted += g->n;
+		retry_soon(g->e);
 	} else {
 		g->e->c.store_errors++;
 	}
@@ -1571,11 +1667,13 @@ eng_new(struct co_rt *rt, struct store *st)
 	co_waitq_init(&e->settleq);
 	TAILQ_INIT(&e->ends);
 	e->admin_gid = (gid_t)-1;
+	TAILQ_INIT(&e->retry);
 	if ((e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||
 	    (e->users = idmap_new()) == NULL ||
 	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, ends_cb, e)) ==
-	    NULL) {
+	    NULL ||
+	    (e->retry_ev = evtimer_new(co_rt_base(rt), retry_cb, e)) == NULL) {
 		eng_free(e);
 		return NULL;
 	}
@@ -1625,6 +1723,11 @@ eng_shutdown(struct eng *e, double grace)
 	while (e->nworkers > 0)
 		(void)co_waitq_wait(&e->goneq, CO_FOREVER, NULL);
 	co_shield_exit();
+	/* The last try for deferred ends; a failure now is given up (the
+	 * next start's recovery deals with the job). */
+	e->final = true;
+	event_del(e->retry_ev);
+	TAILQ_CONCAT(&e->ends, &e->retry, end_link);
 	ends_flush(e);                  /* before the store closes */
 }
 
@@ -1677,6 +1780,8 @@ eng_free(struct eng *e)
 	}
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
+	if (e->retry_ev != NULL)
+		event_free(e->retry_ev);
 	kind_env_close(e->kenv);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, free_job, NULL);

@@ -81,7 +81,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[8];
+	const char *changed[9];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -94,6 +94,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "database";
 	if (o->sync != n->sync)
 		changed[k++] = "sync";
+	if (o->busy_timeout != n->busy_timeout)
+		changed[k++] = "busy_timeout";
 	if (o->exec_concurrency != n->exec_concurrency)
 		changed[k++] = "exec_concurrency";
 	if (o->http_per_host != n->http_per_host)
@@ -183,6 +185,17 @@ main_task(void *arg)
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* What to do about a database jobd cannot use, after its error. */
+static const char *
+store_hint(int rc)
+{
+	if (rc == -EBADMSG || rc == -EUCLEAN)
+		return "; jobd leaves the file as it is: restore it from a "
+		    "backup, salvage it (sqlite3 FILE .recover), or move it "
+		    "away to start with an empty database";
+	return "";
+}
+
 static void
 open_store(struct jobd *jd)
 {
@@ -191,17 +204,21 @@ open_store(struct jobd *jd)
 		.path = d->database,
 		.sync = d->sync == CONF_SYNC_NORMAL ? STORE_SYNC_NORMAL :
 		    STORE_SYNC_FULL,
+		/* 0 would mean the store's default: 1 ms is "do not wait" */
+		.busy_timeout_ms = d->busy_timeout * 1000 >= 1 ?
+		    (int)(d->busy_timeout * 1000) : 1,
 	};
 	int rc;
 
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
-		fatalx("cannot open the database: %s", store_errmsg());
+		fatalx("cannot open the database: %s%s", store_errmsg(),
+		    store_hint(rc));
 	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
 	    eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
-		fatalx("recovery failed: %s", rc == -ENOMEM ?
-		    "out of memory" : store_errmsg());
+		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
+		    "out of memory" : store_errmsg(), store_hint(rc));
 }
 
 static void
@@ -233,6 +250,9 @@ set_signals(struct jobd *jd)
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);       /* EPIPE instead, from every write */
+	/* EFBIG instead of a core dump when a file size limit (ulimit -f)
+	 * stops a write: the store answers storage_error and goes on. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (i = 0; i < 3; i++)
 		if ((jd->sig[i] = evsignal_new(jd->base, sigs[i], on_signal,
 		    jd)) == NULL || evsignal_add(jd->sig[i], NULL) < 0)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "log.h"
 #include "ops.h"
 #include "proto.h"
 #include "server.h"
@@ -47,9 +48,19 @@ answer_interrupted(struct reply *r, const struct proto_req *req, int rc)
 		    "not be recorded in the database");
 }
 
+/* A read the store failed (a damaged page, an I/O error): the client is
+ * told, and so is the log, at most once a second so that a client polling
+ * a damaged job cannot flood it. */
 static void
 answer_store_error(struct reply *r, const struct proto_req *req, int rc)
 {
+	static double logged;
+	double now = store_now();
+
+	if (rc != -ENOMEM && now - logged >= 1.0) {
+		log_warnx("a read failed: %s", store_errmsg());
+		logged = now;
+	}
 	answer_error(r, req, rc == -ENOMEM ? PROTO_INTERNAL :
 	    PROTO_STORAGE_ERROR, rc == -ENOMEM ? "out of memory" :
 	    store_errmsg());

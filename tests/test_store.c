@@ -11,14 +11,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,33 +58,14 @@ setup(void)
 	st = NULL;
 }
 
-/* Make p read-only even for root (the immutable flag), or undo it.
- * False where the file system or the privileges do not allow it. */
-static bool
-set_immutable(const char *p, bool on)
-{
-	int fd = open(p, O_RDONLY | O_CLOEXEC), flags;
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-	if (ok) {
-		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
-		ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-	}
-	close(fd);
-	return ok;
-}
-
 static void
 teardown(void)
 {
 	char other[160];
 
 	snprintf(other, sizeof(other), "%s-wal", path);
-	set_immutable(other, false);
-	set_immutable(path, false);
+	tu_immutable(other, false);
+	tu_immutable(path, false);
 	store_close(st);
 	st = NULL;
 	rm_db(path);
@@ -1242,7 +1221,7 @@ START_TEST(test_read_only_file)
 	id = insert_q("default");
 	pump(1);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
-	if (!set_immutable(wal, true)) {
+	if (!tu_immutable(wal, true)) {
 		fprintf(stderr, "test_read_only_file: no immutable files here, "
 		    "skipped\n");
 		return;
@@ -1255,7 +1234,7 @@ START_TEST(test_read_only_file)
 	assert_msg_has(path);
 	ck_assert_int_eq(store_get(st, id, &(struct store_job *){ NULL }),
 	    -ENOENT);
-	ck_assert(set_immutable(wal, false));
+	ck_assert(tu_immutable(wal, false));
 	insert_q("default");
 	pump(3);
 	ck_assert_int_eq(cb_status[2], 0);
@@ -1263,11 +1242,11 @@ START_TEST(test_read_only_file)
 	/* read-only at open: refused, not opened read-only */
 	store_close(st);
 	st = NULL;
-	ck_assert(set_immutable(path, true));
+	ck_assert(tu_immutable(path, true));
 	ck_assert_int_eq(store_open(&st, tu_base, &(struct store_opts){
 	    .path = path }), -EROFS);
 	assert_msg_has("read-only");
-	ck_assert(set_immutable(path, false));
+	ck_assert(tu_immutable(path, false));
 }
 END_TEST
 

@@ -39,7 +39,10 @@
  * spoil the others in its transaction.  Writes are applied in submission
  * order, so a store_mark_started right after a store_insert of the same job
  * is fine without waiting for the insert's callback (pipelining).
- * cb may be NULL: then a failure is logged (log_warnx) and nothing else.
+ * The store logs the database failing (every error but -EINVAL and
+ * -ENOENT) itself, once per run of failures: the first, each new errno,
+ * and when writes succeed again.  cb may be NULL: then a write's own
+ * failure (-EINVAL, -ENOENT) is logged (log_warnx) and nothing else.
  * Callbacks may submit further writes and read; they must not call
  * store_flush, store_recover or store_close.
  * arg is the caller's and must stay valid until cb has run.  A task that

@@ -43,6 +43,7 @@ struct store_backend {
 	sqlite3_stmt *s[W_N];
 	int64_t txn_job_hw;             /* highest ids inserted in the open */
 	int64_t txn_group_hw;           /* transaction, 0 if none */
+	bool ckpt_failing;              /* the last checkpoint failed */
 	pthread_mutex_t rmtx;
 	struct sq_reader *idle;         /* read connections not in use */
 };
