@@ -341,6 +341,8 @@ job_run(struct job *j)
 	j->attempts++;
 	j->q->running++;
 	j->e->running++;
+	log_debug("job %lld: running (queue %s, attempt %d)",
+	    (long long)j->id, j->q->name, j->attempts);
 	if (store_mark_started(j->e->st, j->id, 0, NULL, NULL) < 0)
 		log_warnx("job %lld: %s", (long long)j->id, store_errmsg());
 	kind_env_prepare(j->e->kenv, j->kind, &run);
@@ -525,6 +527,8 @@ job_end(struct job *j, enum store_state state, json_t *result,
 
 	job_not_running(j);
 	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
+		log_debug("job %lld: queued again (jobd stopping)",
+		    (long long)j->id);
 		json_decref(result);
 		e->c.requeued++;
 		if (store_requeue(e->st, j->id, job_requeued, j) < 0)
@@ -543,8 +547,15 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	j->end_result = result;
 	j->end_error = error != NULL ? strdup(error) : NULL;
 	e->c.ended[state]++;
-	log_debug("job %lld: %s%s%s", (long long)j->id,
-	    store_state_name(state), error ? ": " : "", error ? error : "");
+	/* Log policy (docs/SYSTEMD.md): every state change at debug, a job
+	 * that failed or timed out at info. */
+	if (state == STORE_FAILED || state == STORE_TIMED_OUT)
+		log_info("job %lld: %s%s%s", (long long)j->id,
+		    store_state_name(state), error ? ": " : "",
+		    error ? error : "");
+	else
+		log_debug("job %lld: %s", (long long)j->id,
+		    store_state_name(state));
 	if (TAILQ_EMPTY(&e->ends))
 		event_active(e->ends_ev, 0, 0);
 	TAILQ_INSERT_TAIL(&e->ends, j, end_link);
@@ -719,6 +730,8 @@ job_inserted(void *arg, int status)
 	j->done = NULL;
 	insert_completed(j->e);
 	if (status == 0) {
+		log_debug("job %lld: queued (queue %s)", (long long)j->id,
+		    j->q->name);
 		j->inserted = true;
 		j->e->c.submitted++;
 		co_waitq_wake_all(&j->insertq, 0);
@@ -751,6 +764,8 @@ group_inserted(void *arg, int status)
 		if (j == NULL)
 			continue;
 		if (status == 0) {
+			log_debug("job %lld: queued (queue %s, group %lld)",
+			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {
