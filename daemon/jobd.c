@@ -207,7 +207,7 @@ status_of(void *arg, char *buf, size_t len)
 		running += qi.running;
 	}
 	n = (size_t)snprintf(buf, len, "%s%zu running, %zu queued, %zu "
-	    "clients;", jd->stop ? "stopping: " : "", running, queued,
+	    "connected;", jd->stop ? "stopping: " : "", running, queued,
 	    srv_connections(jd->srv));
 	for (i = 0; n < len && eng_queue_info(jd->eng, i, &qi) == 0; i++)
 		if (status_queue(buf, len, &n, &qi) < 0)

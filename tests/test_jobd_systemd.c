@@ -278,7 +278,7 @@ notify_status(struct notes *ns)
 	const char *m;
 
 	id = tj_submit(c, "'kind':'sleep','args':{'seconds':1.3}");
-	m = note_until(ns, "STATUS=1 running, 0 queued, 1 clients;",
+	m = note_until(ns, "STATUS=1 running, 0 queued, 1 connected;",
 	    3 * tu_slow());
 	ck_assert_msg(strstr(m, " default 1+0/2") != NULL, "status: %s", m);
 	ck_assert_str_eq(tj_str(tj_wait(c, id, TJ_TIMEOUT), "state"),
