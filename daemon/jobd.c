@@ -48,6 +48,7 @@ struct jobd {
 	struct ops_ctx ops;
 	struct event *sig[3];
 	struct svc *svc;
+	int passed_fd;                  /* from the service manager, or -1 */
 	bool stop;
 	struct co_waitq stopq;          /* the main task, for a stop */
 	bool sock_created;              /* jobd made it: jobd removes it */
@@ -274,8 +275,9 @@ listen_fd(struct jobd *jd)
 	const char *what = "";
 	int fd;
 
-	if ((fd = svc_listen_fd(&what)) >= 0) {
-		fd = srv_adopt(fd, jd->sock_path, sizeof(jd->sock_path), &what);
+	if (jd->passed_fd >= 0) {
+		fd = srv_adopt(jd->passed_fd, jd->sock_path,
+		    sizeof(jd->sock_path), &what);
 		if (fd < 0)
 			fatalx("the socket passed by the service manager: %s",
 			    what);
@@ -285,8 +287,6 @@ listen_fd(struct jobd *jd)
 			    d->socket);
 		return fd;
 	}
-	if (fd != -ENOENT)
-		fatalx("socket activation: %s: %s", what, strerror(-fd));
 	fd = srv_listen(d->socket, d->socket_mode, d->socket_group.gid, &what);
 	if (fd < 0)
 		fatalx("socket %s: %s: %s", d->socket, what, strerror(-fd));
@@ -343,6 +343,7 @@ static void
 start(struct jobd *jd)
 {
 	char err[CONF_ERRLEN];
+	const char *what = "";
 
 	if (conf_load(jd->conf_path, &jd->conf, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -352,8 +353,14 @@ start(struct jobd *jd)
 	if ((jd->base = co_base_new()) == NULL ||
 	    (jd->rt = co_rt_new(jd->base, NULL)) == NULL)
 		fatalx("cannot set up the event loop");
+	/* The service manager's variables are read (and unset) before the
+	 * store's threads start: unsetenv races with getenv elsewhere. */
 	if ((jd->svc = svc_new(jd->base, status_of, jd)) == NULL)
 		fatalx("out of memory");
+	if ((jd->passed_fd = svc_listen_fd(&what)) < 0 &&
+	    jd->passed_fd != -ENOENT)
+		fatalx("socket activation: %s: %s", what,
+		    strerror(-jd->passed_fd));
 	set_signals(jd);
 	raise_nofile();
 	open_store(jd);
