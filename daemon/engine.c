@@ -401,6 +401,8 @@ job_run(struct job *j)
 	user_uncount(j);
 	j->q->running++;
 	j->e->running++;
+	log_debug("job %lld: running (queue %s, attempt %d)",
+	    (long long)j->id, j->q->name, j->attempts);
 	kind_env_prepare(j->e->kenv, j->kind, &run);
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
 	if ((rc = job_mark_started(j, &run)) == 0)
@@ -774,6 +776,8 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	job_not_running(j);
 	user_uncount(j);
 	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
+		log_debug("job %lld: queued again (jobd stopping)",
+		    (long long)j->id);
 		json_decref(result);
 		e->c.requeued++;
 		if (store_requeue(e->st, j->id, job_requeued, j) < 0)
@@ -792,8 +796,15 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	j->end_result = result;
 	j->end_error = error != NULL ? strdup(error) : NULL;
 	e->c.ended[state]++;
-	log_debug("job %lld: %s%s%s", (long long)j->id,
-	    store_state_name(state), error ? ": " : "", error ? error : "");
+	/* Log policy (docs/SYSTEMD.md): every state change at debug, a job
+	 * that failed or timed out at info. */
+	if (state == STORE_FAILED || state == STORE_TIMED_OUT)
+		log_info("job %lld: %s%s%s", (long long)j->id,
+		    store_state_name(state), error ? ": " : "",
+		    error ? error : "");
+	else
+		log_debug("job %lld: %s", (long long)j->id,
+		    store_state_name(state));
 	if (TAILQ_EMPTY(&e->ends))
 		event_active(e->ends_ev, 0, 0);
 	TAILQ_INSERT_TAIL(&e->ends, j, end_link);
@@ -968,6 +979,8 @@ job_inserted(void *arg, int status)
 	j->done = NULL;
 	insert_completed(j->e);
 	if (status == 0) {
+		log_debug("job %lld: queued (queue %s)", (long long)j->id,
+		    j->q->name);
 		j->inserted = true;
 		j->e->c.submitted++;
 		retry_soon(j->e);
@@ -1002,6 +1015,8 @@ group_inserted(void *arg, int status)
 		if (j == NULL)
 			continue;
 		if (status == 0) {
+			log_debug("job %lld: queued (queue %s, group %lld)",
+			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
 #include "co.h"
 #include "co_io.h"
@@ -157,6 +158,32 @@ srv_listen(const char *path, mode_t mode, gid_t gid, const char **what)
 		close(fd);
 		return rc;
 	}
+	return fd;
+}
+
+int
+srv_adopt(int fd, char *path, size_t len, const char **what)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t salen = sizeof(sa);
+	int fl;
+
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+		return (*what = "not a listening Unix stream socket", -EINVAL);
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+		return (*what = "getsockname", -errno);
+	if (salen <= offsetof(struct sockaddr_un, sun_path) ||
+	    sa.sun_path[0] == '\0')
+		snprintf(path, len, "(unnamed or abstract socket)");
+	else
+		snprintf(path, len, "%.*s", (int)(salen -
+		    offsetof(struct sockaddr_un, sun_path)), sa.sun_path);
+	/* The accept loop wants it non-blocking; the file description is
+	 * shared with the manager, which does not mind. */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return (*what = "fcntl", -errno);
 	return fd;
 }
 

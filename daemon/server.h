@@ -72,6 +72,13 @@ typedef void (*srv_handler)(void *arg, const char *line, size_t len,
  * negative errno; *what says which step failed. */
 int srv_listen(const char *path, mode_t mode, gid_t gid, const char **what);
 
+/* Take over a listening socket passed by the service manager (socket
+ * activation): check it is a listening Unix stream socket, make it
+ * non-blocking and close-on-exec, and write its path (for the logs) into
+ * path[len].  Returns fd or a negative errno (*what says why).  The file
+ * is the manager's: jobd never unlinks it. */
+int srv_adopt(int fd, char *path, size_t len, const char **what);
+
 /* A server on the listening fd lfd (it takes ownership), calling handler
  * for every request.  NULL (ENOMEM). */
 struct srv *srv_new(struct co_rt *rt, int lfd, const struct srv_limits *lim,
