@@ -19,6 +19,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -30,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "co.h"
+#include "co_pool.h"
 #include "co_sched.h"
 #include "co_sync.h"
 #include "http_pool.h"
@@ -44,7 +46,10 @@ TAILQ_HEAD(conn_list, http_conn);
 struct http_pool {
 	struct event_base *base;
 	struct evdns_base *dns;
-	SSL_CTX *tls;
+	SSL_CTX *tls;                   /* made at the first https request */
+	bool tls_loading;
+	struct co_waitq tls_wait;       /* tasks waiting for it */
+	struct co_pool *tls_thread;     /* where it is made */
 	unsigned per_host;
 	struct conn_list idle;          /* every idle conn, oldest first */
 	LIST_HEAD(, http_host) hosts[HOST_BUCKETS];
@@ -190,6 +195,18 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
 	conn_free(arg);
 }
 
+/* Send a request's last segment at once, not after the ACK of the ones
+ * before it (Nagle): a request is written whole, there is nothing to
+ * coalesce. */
+static void
+nodelay(struct bufferevent *bev)
+{
+	int one = 1;
+
+	(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
+}
+
 /* The connect phase: learn why a connect or handshake failed (evhttp only
  * says that it did), then hand over to evhttp.  Once connected, evhttp
  * puts its own callbacks back. */
@@ -201,6 +218,7 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->connected = true;
+		nodelay(bev);
 	} else {
 		c->what = what;
 		if (what & BEV_EVENT_ERROR)
@@ -426,26 +444,103 @@ resolve(struct http_lease *l, char *err, size_t errlen)
 	return rc;
 }
 
-/* ---- the pool ------------------------------------------------------------- */
+/* ---- TLS ------------------------------------------------------------------ */
 
-static int
-tls_ctx(SSL_CTX **out)
+/* Making the TLS context loads the CA store: 30 to 150 ms and over 4 MiB,
+ * so it is done at the first https request, not at start, and on a thread
+ * of its own, not on the loop. */
+struct tls_make {
+	SSL_CTX *ctx;
+	char err[160];
+};
+
+static void *
+tls_make(void *arg)
 {
+	struct tls_make *m = arg;
 	SSL_CTX *ctx;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
-		log_warnx("http: cannot set up TLS: %s",
-		    ERR_error_string(ERR_get_error(), NULL));
+		ERR_error_string_n(ERR_get_error(), m->err, sizeof(m->err));
 		SSL_CTX_free(ctx);
-		return -EIO;
+		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);   /* idle ones */
-	*out = ctx;
+	m->ctx = ctx;
+	return m;
+}
+
+/* A cancelled task left it to us. */
+static void
+tls_abandoned(void *arg, void *result)
+{
+	struct tls_make *m = arg;
+
+	SSL_CTX_free(m->ctx);
+	free(m);
+}
+
+static int
+tls_load(struct http_pool *p, char *err, size_t errlen)
+{
+	struct tls_make *m;
+	int rc;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return -ENOMEM;
+	if (p->tls_thread == NULL &&
+	    (p->tls_thread = co_pool_new(co_current_rt(), 1)) == NULL)
+		rc = -errno;
+	else
+		rc = co_pool_run(p->tls_thread, tls_make, m, tls_abandoned,
+		    NULL);
+	if (rc == -ECANCELED || rc == -ETIMEDOUT)
+		return rc;      /* m is the executor's now */
+	if (rc < 0) {
+		snprintf(err, errlen, "https is not available: %s",
+		    strerror(-rc));
+		free(m);
+		return rc;
+	}
+	co_pool_free(p->tls_thread);    /* idle: joins at once */
+	p->tls_thread = NULL;
+	if ((p->tls = m->ctx) == NULL) {
+		log_warnx("http: cannot set up TLS: %s", m->err);
+		snprintf(err, errlen, "https is not available: %s", m->err);
+		rc = -EIO;
+	}
+	free(m);
+	return rc;
+}
+
+/* The TLS context, made by the first task that needs it while the
+ * others wait for it. */
+static int
+tls_get(struct http_pool *p, char *err, size_t errlen)
+{
+	int rc;
+
+	while (p->tls == NULL) {
+		if (p->tls_loading) {
+			if ((rc = co_waitq_wait(&p->tls_wait, CO_FOREVER,
+			    NULL)) < 0)
+				return rc;
+			continue;
+		}
+		p->tls_loading = true;
+		rc = tls_load(p, err, errlen);
+		p->tls_loading = false;
+		co_waitq_wake_all(&p->tls_wait, 0);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
+
+/* ---- the pool ------------------------------------------------------------- */
 
 /* The resolver of /etc/resolv.conf and /etc/hosts; it lets the loop end
  * while no lookup is running. */
@@ -470,7 +565,6 @@ int
 http_pool_new(struct event_base *base, int per_host, struct http_pool **out)
 {
 	struct http_pool *p;
-	int rc = -EIO;
 
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -480,14 +574,14 @@ http_pool_new(struct event_base *base, int per_host, struct http_pool **out)
 	TAILQ_INIT(&p->idle);
 	for (size_t i = 0; i < HOST_BUCKETS; i++)
 		LIST_INIT(&p->hosts[i]);
-	if ((p->dns = dns_base(base)) == NULL)
+	co_waitq_init(&p->tls_wait);
+	if ((p->dns = dns_base(base)) == NULL) {
 		log_warnx("http: cannot set up the resolver");
-	else if ((rc = tls_ctx(&p->tls)) == 0) {
-		*out = p;
-		return 0;
+		http_pool_free(p);
+		return -EIO;
 	}
-	http_pool_free(p);
-	return rc;
+	*out = p;
+	return 0;
 }
 
 void
@@ -504,6 +598,7 @@ http_pool_free(struct http_pool *p)
 		    p->st.hosts);
 	if (p->dns != NULL)
 		evdns_base_free(p->dns, 0);
+	co_pool_free(p->tls_thread);
 	SSL_CTX_free(p->tls);
 	free(p);
 }
@@ -562,6 +657,11 @@ http_pool_conn(struct http_lease *l, bool idle_ok, struct http_conn **out,
 	}
 	if (l->addrs == NULL && (rc = resolve(l, err, errlen)) < 0)
 		return rc;
+	if (l->host->tls && (rc = tls_get(l->host->pool, err, errlen)) < 0) {
+		if (rc == -ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		return rc;
+	}
 	if ((rc = conn_new(l->host, l->addr, out)) < 0)
 		snprintf(err, errlen, "out of memory");
 	return rc;

@@ -70,9 +70,11 @@ struct http_pool_stats {
 	size_t hosts;                   /* hosts with a lease or an idle one */
 };
 
-/* A pool on base with per_host permits per host (>= 1): the resolver
- * (/etc/resolv.conf, /etc/hosts) and the TLS context.  0 and *out, or a
- * negative errno (-EIO: the resolver or TLS could not be set up; logged). */
+/* A pool on base with per_host permits per host (>= 1), and its resolver
+ * (/etc/resolv.conf, /etc/hosts).  The TLS context is made at the first
+ * https request, on a thread: loading the CA store takes 30 to 150 ms and
+ * 4 MiB that a daemon without https need not pay.  0 and *out, or a
+ * negative errno (-EIO: no resolver; logged). */
 int http_pool_new(struct event_base *base, int per_host,
     struct http_pool **out);
 
@@ -95,8 +97,9 @@ void http_pool_release(struct http_lease *l);
 /* A connection for the lease's next request: an idle one when idle_ok and
  * there is one, else a new one (not yet connected: that happens with its
  * first request) to the lease's current address, resolving the name first
- * if need be.  0 and *out, -ECANCELED / -ETIMEDOUT (during the lookup),
- * or another negative errno with err filled ("resolve NAME: ..."). */
+ * if need be (and making the TLS context, the first time).  0 and *out,
+ * -ECANCELED / -ETIMEDOUT (while waiting for either), or another negative
+ * errno with err filled ("resolve NAME: ..."). */
 __attribute__((warn_unused_result))
 int http_pool_conn(struct http_lease *l, bool idle_ok, struct http_conn **out,
     char *err, size_t errlen);
