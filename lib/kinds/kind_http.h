@@ -30,15 +30,6 @@
 
 #include "kind.h"
 
-/* Bytes of the URL. */
-#define KIND_HTTP_URL_MAX     8192
-/* Request headers, and bytes of one header's name and value. */
-#define KIND_HTTP_HEADERS_MAX 100
-#define KIND_HTTP_NAME_MAX    256
-#define KIND_HTTP_VALUE_MAX   8192
-/* Bytes of the request body (the request line bounds it first). */
-#define KIND_HTTP_BODY_MAX    (64u * 1024 * 1024)
-
 extern const struct kind kind_http;
 
 #endif /* JOBD_KIND_HTTP_H */
