@@ -718,16 +718,19 @@ START_TEST(test_per_host_limit)
 	ck_assert_int_eq(st.conns, 2);
 	http_pool_stats(pool(), &ps);
 	ck_assert_uint_eq(ps.idle, 2);
-	/* Another host:port has permits of its own. */
-	js[0] = job("{'url':'http://localhost:%d/slow/50'}", th_port(srv));
-	js[1] = job("{'url':'http://localhost:%d/slow/50'}", th_port(srv));
-	js[2] = get("/slow/50");
-	js[3] = get("/slow/50");
+	/* Another host (localhost, not 127.0.0.1) has permits of its own:
+	 * more than 2 in flight at once (4, unless a slow machine spreads
+	 * them out). */
+	js[0] = job("{'url':'http://localhost:%d/slow/200'}", th_port(srv));
+	js[1] = job("{'url':'http://localhost:%d/slow/200'}", th_port(srv));
+	js[2] = get("/slow/200");
+	js[3] = get("/slow/200");
 	th_reset_max(srv);
 	b.n = 4;
 	tu_run(run_batch, &b);
 	th_stats(srv, &st);
-	ck_assert_int_eq(st.max_inflight, 4);
+	ck_assert_int_gt(st.max_inflight, 2);
+	ck_assert_int_le(st.max_inflight, 4);
 	http_pool_stats(pool(), &ps);
 	ck_assert_uint_eq(ps.hosts, 2);
 }
