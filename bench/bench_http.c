@@ -59,7 +59,7 @@ static long njobs = 10000, workers = 64, per_host = 8;
 static bool verbose;
 static const char *jobd_path = "./build/jobd";
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 static double
 now(void)
@@ -88,7 +88,7 @@ median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-/* ---- the HTTP server ------------------------------------------------------ */
+/* ---- the HTTP server ----------------------------------------------------- */
 
 static struct {
 	struct event_base *base;
@@ -155,7 +155,7 @@ srv_stop(void)
 	event_base_free(srv.base);
 }
 
-/* ---- jobd ----------------------------------------------------------------- */
+/* ---- jobd ---------------------------------------------------------------- */
 
 static struct {
 	char dir[256], conf[300], sock[300], log[300], db[300];
@@ -332,7 +332,7 @@ jobd_cpu(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- one round ------------------------------------------------------------ */
+/* ---- one round ----------------------------------------------------------- */
 
 /* A submit_group of n jobs of the kind with args, as one line. */
 static char *
@@ -433,12 +433,12 @@ round_run(int i, struct res *r)
 	jobd_stop();
 	if (verbose)
 		printf("round %d: http %.0f jobs/s (%.1f us CPU/job), %lu "
-		    "connections; sleep 0 %.0f jobs/s (%.1f us CPU/job)\n", i + 1,
-		    r->http_rate, r->http_cpu_us, conns, r->sleep_rate,
+		    "connections; sleep 0 %.0f jobs/s (%.1f us CPU/job)\n",
+		    i + 1, r->http_rate, r->http_cpu_us, conns, r->sleep_rate,
 		    r->sleep_cpu_us);
 }
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main ---------------------------------------------------------------- */
 
 static void
 usage(void)

@@ -120,7 +120,8 @@ START_TEST(test_bad_args_refused)
 	struct tj_conn *c = start(false, "", 4);
 	json_t *a;
 
-	a = tj_req(c, "{'op':'submit','kind':'http','args':{'url':'ftp://x/'}}");
+	a = tj_req(c, "{'op':'submit','kind':'http','args':{'url':"
+	    "'ftp://x/'}}");
 	tj_assert_err(a, "bad_request");
 	ck_assert_msg(strstr(tj_str(a, "error.message"), "http://") != NULL,
 	    "%s", tj_dump(a));
@@ -183,7 +184,8 @@ START_TEST(test_output_capped)
 	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
 	ck_assert_int_eq(strlen(tj_str(job, "result.body")), 1000);
 	ck_assert(json_is_true(tj_at(job, "result.truncated")));
-	ck_assert(th_wait_closed(srv, 1, TJ_TIMEOUT));  /* not read to the end */
+	/* The connection was closed at the cap, not read to its end. */
+	ck_assert(th_wait_closed(srv, 1, TJ_TIMEOUT));
 	finish();
 }
 END_TEST
@@ -386,8 +388,8 @@ START_TEST(test_https_self_signed_fails)
 	json_int_t id;
 	json_t *job;
 
-	id = tj_submit(c, "'kind':'http','args':{'url':'https://localhost:%d/'}",
-	    th_port(srv));
+	id = tj_submit(c, "'kind':'http','args':{'url':"
+	    "'https://localhost:%d/'}", th_port(srv));
 	job = tj_wait(c, id, 10);
 	ck_assert_str_eq(tj_str(job, "state"), "failed");
 	ck_assert_msg(strstr(tj_str(job, "error"), "certificate verify failed:"

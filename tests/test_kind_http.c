@@ -260,8 +260,8 @@ START_TEST(test_check)
 	    "\"headers\"");
 	check_args("{\"url\":\"http://h/\",\"headers\":{\"X\":1}}", -EINVAL,
 	    "\"X\"");
-	check_args("{\"url\":\"http://h/\",\"headers\":{\"X\":\"a\\r\\nB: c\"}}",
-	    -EINVAL, "CR, LF");
+	check_args("{\"url\":\"http://h/\",\"headers\":{\"X\":"
+	    "\"a\\r\\nB: c\"}}", -EINVAL, "CR, LF");
 	check_args("{\"url\":\"http://h/\",\"headers\":{\"X\":\"a\\nb\"}}",
 	    -EINVAL, "CR, LF");
 	check_args("{\"url\":\"http://h/\",\"headers\":{\"X Y\":\"a\"}}",
@@ -483,7 +483,8 @@ START_TEST(test_request_delivered)
 	ck_assert_msg(strstr(body, "Content-Length") == NULL, "%s", body);
 
 	/* HEAD: no body comes back, and the connection stays usable. */
-	j = run1(job("{'url':'%s','method':'HEAD'}", th_url(srv, "/status/200")));
+	j = run1(job("{'url':'%s','method':'HEAD'}",
+	    th_url(srv, "/status/200")));
 	assert_ok(j);
 	ck_assert_str_eq(res_str(j, "body"), "");
 	ck_assert_str_eq(res_header(j, "content-length"), "11");

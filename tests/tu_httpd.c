@@ -66,7 +66,7 @@ struct th_req {
 	bool close;             /* the client sent Connection: close */
 };
 
-/* ---- counters ------------------------------------------------------------- */
+/* ---- counters ------------------------------------------------------------ */
 
 static void
 th_count(struct th_server *s, int *field, int delta)
@@ -129,7 +129,7 @@ th_wait_requests(struct th_server *s, int n, double timeout)
 	return th_wait_for(s, &s->st.requests, n, timeout);
 }
 
-/* ---- connection I/O ------------------------------------------------------- */
+/* ---- connection I/O ------------------------------------------------------ */
 
 /* Read more into c->buf.  Bytes read, 0 at the end or on an error. */
 static size_t
@@ -195,7 +195,7 @@ th_consume(struct th_conn *c, size_t n)
 	c->len -= n;
 }
 
-/* ---- requests ------------------------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
 static const char *
 th_header(const char *head, size_t len, const char *name, char *val,
@@ -433,7 +433,7 @@ th_answer(struct th_conn *c, const struct th_req *r)
 	return rc;
 }
 
-/* ---- threads -------------------------------------------------------------- */
+/* ---- threads ------------------------------------------------------------- */
 
 static void *
 th_conn_main(void *arg)
@@ -500,7 +500,7 @@ th_acceptor(void *arg)
 	return NULL;
 }
 
-/* ---- TLS ------------------------------------------------------------------ */
+/* ---- TLS ----------------------------------------------------------------- */
 
 static X509 *
 th_self_signed(EVP_PKEY *key)
@@ -555,7 +555,7 @@ th_tls_setup(struct th_server *s)
 	EVP_PKEY_free(key);
 }
 
-/* ---- the server ----------------------------------------------------------- */
+/* ---- the server ---------------------------------------------------------- */
 
 /* A TCP socket bound to 127.0.0.1 on a free port; *port gets it. */
 static int

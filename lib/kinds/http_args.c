@@ -104,7 +104,8 @@ parse_method(const json_t *args, struct http_args *a, struct proto_err *err)
 
 /* The host without the [] of an IPv6 literal, and Host:'s value. */
 static int
-parse_host(struct http_args *a, const char *host, int port, struct proto_err *err)
+parse_host(struct http_args *a, const char *host, int port,
+    struct proto_err *err)
 {
 	size_t n = strlen(host);
 	bool dflt = port == (a->target.tls ? 443 : 80);

@@ -89,7 +89,7 @@ struct http_conn {
 	char addr[INET6_ADDRSTRLEN + 8];        /* "address:port" */
 };
 
-/* ---- hosts ---------------------------------------------------------------- */
+/* ---- hosts --------------------------------------------------------------- */
 
 static unsigned
 host_hash(const char *name, int port, bool tls)
@@ -151,7 +151,7 @@ host_put(struct http_host *h)
 	free(h);
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 static void
 idle_unlink(struct http_conn *c)
@@ -350,7 +350,7 @@ idle_take(struct http_host *h)
 	return NULL;
 }
 
-/* ---- name lookups --------------------------------------------------------- */
+/* ---- name lookups -------------------------------------------------------- */
 
 struct lookup {
 	struct co_task *task;
@@ -444,7 +444,7 @@ resolve(struct http_lease *l, char *err, size_t errlen)
 	return rc;
 }
 
-/* ---- TLS ------------------------------------------------------------------ */
+/* ---- TLS ----------------------------------------------------------------- */
 
 /* Making the TLS context loads the CA store: 30 to 150 ms and over 4 MiB,
  * so it is done at the first https request, not at start, and on a thread
@@ -540,7 +540,7 @@ tls_get(struct http_pool *p, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- the pool ------------------------------------------------------------- */
+/* ---- the pool ------------------------------------------------------------ */
 
 /* The resolver of /etc/resolv.conf and /etc/hosts; it lets the loop end
  * while no lookup is running. */

@@ -53,7 +53,7 @@ struct hreq {
 	bool oom;
 };
 
-/* ---- text ----------------------------------------------------------------- */
+/* ---- text ---------------------------------------------------------------- */
 
 /* The UTF-8 sequence at s (n > 0 bytes left): its length if well-formed,
  * else minus the length of its longest well-formed prefix (at least 1),
@@ -139,7 +139,7 @@ text_json(const unsigned char *s, size_t n, bool cut)
 	return v;
 }
 
-/* ---- the exchange: evhttp's side ------------------------------------------ */
+/* ---- the exchange: evhttp's side ----------------------------------------- */
 
 /* Add one response header: names lower-cased, repeats joined by ", "
  * (RFC 9110 5.3). */
@@ -266,7 +266,7 @@ on_done(struct evhttp_request *req, void *arg)
 		co_wake(h->task, 0);
 }
 
-/* ---- the exchange: the task's side ---------------------------------------- */
+/* ---- the exchange: the task's side --------------------------------------- */
 
 static void
 hreq_free(struct hreq *h)
@@ -468,7 +468,7 @@ exchange(struct kind_run *run, const struct http_args *a, struct http_lease *l,
 	}
 }
 
-/* ---- the kind ------------------------------------------------------------- */
+/* ---- the kind ------------------------------------------------------------ */
 
 static int
 outcome(struct kind_run *run, const struct hreq *h)
@@ -515,7 +515,7 @@ http_run(struct kind_run *run)
 	int rc;
 
 	if (http_args_parse(run->args, &a, &err) < 0) {
-		kind_error(run, "%s", err.msg);         /* check() was skipped */
+		kind_error(run, "%s", err.msg);         /* check() skipped */
 		return -EINVAL;
 	}
 	if ((rc = hreq_init(&h, run->conf->max_output)) < 0)
