@@ -23,7 +23,11 @@
  * ("TLS handshake with HOST:443: certificate verify failed: ..."), a
  * closed connection or a malformed response.  A job that is stopped (its
  * timeout, a cancel, a shutdown) cancels its request and closes that
- * connection.  docs/HTTP.md has the whole story.
+ * connection.
+ *
+ * The program using this kind must ignore SIGPIPE (jobd does): libevent
+ * and OpenSSL write to sockets the server may have reset.  docs/HTTP.md
+ * has the whole story.
  */
 #ifndef JOBD_KIND_HTTP_H
 #define JOBD_KIND_HTTP_H
