@@ -40,6 +40,11 @@ bool tu_forking(void);
 /* Number of open file descriptors of this process. */
 int tu_fd_count(void);
 
+/* Make path write-protected even for root (the immutable flag), or undo
+ * it.  False where the file system or the privileges do not allow it
+ * (CAP_LINUX_IMMUTABLE): the caller skips what needs it. */
+bool tu_immutable(const char *path, bool on);
+
 /* Scale for timing tolerances: 1, or more under sanitizers/valgrind
  * (env JOBD_TEST_SLOW=N). */
 double tu_slow(void);
