@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -510,10 +511,12 @@ reader_loop(struct conn *c)
 		deadline = c->inlen > 0 && c->s->lim.line_timeout > 0 ?
 		    c->line_start + c->s->lim.line_timeout : CO_FOREVER;
 		n = reader_grow(c, deadline);
+		/* A negative timeout would mean "none": a deadline already
+		 * passed is 0. */
 		if (n == 0)
 			n = co_read(c->fd, c->in + c->inlen, c->incap -
 			    c->inlen, deadline == CO_FOREVER ? CO_FOREVER :
-			    deadline - co_now());
+			    fmax(deadline - co_now(), 0));
 		if (n == -ETIMEDOUT) {
 			slow_line(c);
 			return;
