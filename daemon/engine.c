@@ -332,7 +332,7 @@ job_interrupted(struct job *j, int rc, json_t *result)
 static void
 job_run(struct job *j)
 {
-	struct kind_run run = { .args = j->args };
+	struct kind_run run = { .job_id = j->id, .args = j->args };
 	struct co_scope scope;
 	int rc, expired;
 

@@ -774,17 +774,22 @@ grandchild_dead(pid_t pid)
 }
 
 /* Start sh with a background sleep; returns sh's co_proc, *gpid the
- * sleep's pid. */
+ * sleep's pid.  sh waits for the sleep, or with leave exits at once. */
 static struct co_proc *
-spawn_family(pid_t *gpid)
+spawn_family_opts(pid_t *gpid, bool leave, bool kill_group)
 {
-	static const char *const argv[] = { "sh", "-c",
+	static const char *const waits[] = { "sh", "-c",
 	    "sleep 30 & echo $!; wait", NULL };
-	struct co_proc *p = spawn_argv(argv, true);
+	static const char *const leaves[] = { "sh", "-c",
+	    "sleep 30 & echo $!", NULL };
+	struct co_proc_opts o = { .argv = leave ? leaves : waits,
+	    .pipe_stdout = true, .kill_group_on_exit = kill_group };
+	struct co_proc *p = NULL;
 	char line[32];
 	size_t len = 0;
 	ssize_t n;
 
+	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
 	while (memchr(line, '\n', len) == NULL) {
 		n = co_read(co_proc_stdout_fd(p), line + len,
 		    sizeof(line) - 1 - len, 5.0);
@@ -795,6 +800,14 @@ spawn_family(pid_t *gpid)
 	*gpid = (pid_t)atol(line);
 	ck_assert_int_gt(*gpid, 0);
 	ck_assert_int_eq(getpgid(*gpid), co_proc_pid(p));
+	return p;
+}
+
+static struct co_proc *
+spawn_family(pid_t *gpid)
+{
+	struct co_proc *p = spawn_family_opts(gpid, false, false);
+
 	ck_assert(!proc_dead(*gpid));
 	return p;
 }
@@ -819,6 +832,39 @@ signal_grandchild(void *arg)
 START_TEST(test_signal_grandchild)
 {
 	tu_run(signal_grandchild, NULL);
+}
+END_TEST
+
+/* kill_group_on_exit: the child's exit takes its background sleep with
+ * it; without the option the sleep stays (and is killed here). */
+static int
+kill_group_on_exit(void *arg)
+{
+	struct co_proc *p;
+	pid_t gpid;
+	int st = -1;
+
+	(void)arg;
+	p = spawn_family_opts(&gpid, true, true);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_msg(eventually(grandchild_dead, gpid),
+	    "grandchild %ld survived", (long)gpid);
+	co_proc_free(p);
+
+	p = spawn_family_opts(&gpid, true, false);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_sleep(0.05), 0);
+	ck_assert_msg(!proc_dead(gpid), "grandchild %ld died", (long)gpid);
+	ck_assert_int_eq(kill(gpid, SIGKILL), 0);
+	ck_assert(eventually(grandchild_dead, gpid));
+	co_proc_free(p);
+	return 0;
+}
+
+START_TEST(test_kill_group_on_exit)
+{
+	tu_run(kill_group_on_exit, NULL);
 }
 END_TEST
 
@@ -1177,6 +1223,7 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_wait_timeout_signal);
 	tcase_add_test(tc, test_wait_cancel);
 	tcase_add_test(tc, test_signal_grandchild);
+	tcase_add_test(tc, test_kill_group_on_exit);
 	tcase_add_test(tc, test_free_no_zombie);
 	tcase_add_test(tc, test_free_at_shutdown);
 	tcase_add_test(tc, test_spawn_cancelled);

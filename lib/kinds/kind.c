@@ -9,10 +9,12 @@
 #include <string.h>
 
 #include "kind.h"
+#include "kind_exec.h"
 #include "kind_sleep.h"
 
 static const struct kind *const kinds[] = {
 	&kind_sleep,
+	&kind_exec,
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,7 @@ struct kind_conf {
 
 /* One run of a job: args in, result and error out. */
 struct kind_run {
+	int64_t job_id;         /* the job's id; 0 when run outside jobd */
 	const json_t *args;     /* borrowed; already passed check() */
 	void *state;            /* the kind's shared state (open()), or NULL */
 	const struct kind_conf *conf;   /* the settings now; read-only */

@@ -68,6 +68,7 @@ struct co_proc {
 	bool on_sigchld;        /* linked in sigchld.procs */
 	bool released;          /* co_proc_free handed it to a reaper */
 	bool adopted;           /* no owner: freed by the watch on reap */
+	bool kill_group;        /* opts.kill_group_on_exit */
 	struct co_rt *rt;
 	struct co_waitq waiters;        /* tasks in co_proc_wait */
 	struct event ev;                /* pidfd readable: child exited */
@@ -169,6 +170,23 @@ proc_set_reaped(struct co_proc *p, int err, int wstatus)
 		co_waitq_wake_all(&p->waiters, 0);
 }
 
+/* Has p exited?  Looks without reaping it (WNOWAIT), so that its pid,
+ * and with it the id of its process group, stays taken.  An error says
+ * yes: waitpid will report it. */
+static bool
+proc_exited(struct co_proc *p)
+{
+	siginfo_t si;
+	int r;
+
+	memset(&si, 0, sizeof(si));
+	do
+		r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG |
+		    WNOWAIT);
+	while (r < 0 && errno == EINTR);
+	return r < 0 || si.si_pid != 0;
+}
+
 /* Reap p if it has exited.  Only ever by its own pid: other children of
  * the process are none of our business. */
 static void
@@ -177,6 +195,11 @@ proc_try_reap(struct co_proc *p)
 	int st = 0;
 	pid_t r;
 
+	if (p->kill_group) {
+		if (!proc_exited(p))
+			return;
+		(void)kill(-p->pid, SIGKILL);   /* what it left behind */
+	}
 	do
 		r = waitpid(p->pid, &st, WNOHANG);
 	while (r < 0 && errno == EINTR);
@@ -645,6 +668,7 @@ co_proc_spawn(const struct co_proc_opts *o, struct co_proc **out)
 		return rc;
 	if ((p = proc_new(rt)) == NULL)
 		return -ENOMEM;
+	p->kill_group = o->kill_group_on_exit;
 	if ((rc = spawn_fds_open(o, p, &sf)) == 0)
 		rc = proc_fork(o, p, &sf);
 	errfd = sf.err[0];

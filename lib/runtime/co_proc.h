@@ -41,6 +41,11 @@ struct co_proc_opts {
 	bool pipe_stdin, pipe_stdout, pipe_stderr;
 	/* The child's stderr is its stdout (2>&1); overrides pipe_stderr. */
 	bool stderr_to_stdout;
+	/* When the child exits, SIGKILL whatever is left in its process
+	 * group (background grandchildren) before reaping it: the zombie
+	 * still holds the group's id then, so the signal cannot reach a
+	 * process that happens to get the number later. */
+	bool kill_group_on_exit;
 };
 
 /* Start a child and wait (without blocking the loop) until it has exec'd.
