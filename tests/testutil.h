@@ -40,6 +40,14 @@ bool tu_forking(void);
 /* Number of open file descriptors of this process. */
 int tu_fd_count(void);
 
+/* Is process pid dead: gone, or a zombie?  (A zombie of ours is not yet
+ * reaped, but it runs nothing any more.) */
+bool tu_pid_dead(int pid);
+
+/* Poll tu_pid_dead (blocking, every millisecond) for up to timeout s
+ * (scaled by tu_slow()); returns the last answer. */
+bool tu_pid_dies(int pid, double timeout);
+
 /* Scale for timing tolerances: 1, or more under sanitizers/valgrind
  * (env JOBD_TEST_SLOW=N). */
 double tu_slow(void);
