@@ -328,6 +328,41 @@ job_interrupted(struct job *j, int rc, json_t *result)
 	}
 }
 
+static void
+job_started(void *arg, int status)
+{
+	struct job *j = arg;
+
+	if (status < 0)
+		log_warnx("job %lld: recording its start: %s", (long long)j->id,
+		    store_errmsg());
+	/* Writes complete in order: j's end, submitted after this, has not
+	 * completed, so j is still here. */
+	co_waitq_wake_all(&j->insertq, status < 0 ? status : 0);
+}
+
+/* Record the start.  A kind acting outside jobd (a process, a request)
+ * waits for the commit, so `attempts` counts each of its runs even
+ * across a crash and max_attempts bounds them; a pure one need not. */
+static int
+job_mark_started(struct job *j, struct kind_run *run)
+{
+	bool wait = !j->kind->pure;
+	int rc;
+
+	if (store_mark_started(j->e->st, j->id, 0, wait ? job_started : NULL,
+	    j) < 0) {
+		kind_error(run, "cannot record the start: %s", store_errmsg());
+		return -EIO;
+	}
+	if (!wait)
+		return 0;
+	rc = co_waitq_wait(&j->insertq, CO_FOREVER, NULL);
+	if (rc < 0 && rc != -ECANCELED && rc != -ETIMEDOUT)
+		kind_error(run, "cannot record the start: %s", strerror(-rc));
+	return rc;
+}
+
 /* Run the job's kind on this worker under the job's deadline. */
 static void
 job_run(struct job *j)
@@ -341,11 +376,10 @@ job_run(struct job *j)
 	j->attempts++;
 	j->q->running++;
 	j->e->running++;
-	if (store_mark_started(j->e->st, j->id, 0, NULL, NULL) < 0)
-		log_warnx("job %lld: %s", (long long)j->id, store_errmsg());
 	kind_env_prepare(j->e->kenv, j->kind, &run);
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
-	rc = j->kind->run(&run);
+	if ((rc = job_mark_started(j, &run)) == 0)
+		rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
 	if (rc == 0) {
 		job_end(j, STORE_SUCCEEDED, run.result, NULL);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -107,6 +108,8 @@ limits_of(const struct conf *c, struct srv_limits *lim)
 {
 	lim->max_line = conf_daemon(c)->max_line;
 	lim->max_connections = conf_daemon(c)->max_connections;
+	lim->client_memory = conf_daemon(c)->client_memory;
+	lim->line_timeout = conf_daemon(c)->line_timeout;
 }
 
 static void
@@ -236,6 +239,21 @@ set_signals(struct jobd *jd)
 			fatalx("cannot watch signal %d", sigs[i]);
 }
 
+/* Each client is an fd, and each exec job three: take every fd the hard
+ * limit allows (the soft one is often 1024), so max_connections is what
+ * limits clients.  Children get only their three standard fds anyway. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit(RLIMIT_NOFILE)");
+}
+
 static void
 start(struct jobd *jd)
 {
@@ -250,6 +268,7 @@ start(struct jobd *jd)
 	    (jd->rt = co_rt_new(jd->base, NULL)) == NULL)
 		fatalx("cannot set up the event loop");
 	set_signals(jd);
+	raise_nofile();
 	open_store(jd);
 	open_socket(jd);
 }

@@ -89,6 +89,12 @@ static const struct conf_key keys[] = {
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept http jobs (no: such submits are refused)" },
+	{ "client_memory", D(client_memory), CONF_T_SIZE, 16 * MIB, 64 * 1024 * MIB,
+	    "256M", NULL, "request and answer buffers of all clients "
+	    "together; past it jobd reads no more until answers drain" },
+	{ "line_timeout", D(line_timeout), CONF_T_SECONDS, 1, 3600, "30",
+	    NULL, "seconds a client may take to send a request line, from its "
+	    "first byte; then it is closed" },
 	{ "workers", Q(workers), CONF_T_INT, 1, 100000, "16", NULL,
 	    "worker coroutines = jobs of this queue running at once" },
 	{ "capacity", Q(capacity), CONF_T_INT, 1, 10000000, "1000", NULL,

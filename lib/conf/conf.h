@@ -71,6 +71,8 @@ struct conf_daemon {
 	struct conf_group admin_group;
 	bool allow_exec;
 	bool allow_http;
+	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
+	double line_timeout;   /* seconds for one request line, 1..3600 */
 };
 
 /* [queue.NAME] */

@@ -79,6 +79,10 @@ struct kind {
 	/* Optional: free the state.  No run of the kind is in progress.
 	 * Called outside any task. */
 	void (*close)(void *state);
+	/* The run has no effect outside jobd (sleep): it may begin before
+	 * its start is committed.  Any other kind's run waits for that
+	 * commit, so attempts counts every run, a crash notwithstanding. */
+	bool pure;
 	/* Optional: whether kc lets jobs of the kind in (the key that turns
 	 * kind NAME off is allow_NAME).  NULL: always. */
 	bool (*allowed)(const struct kind_conf *kc);
