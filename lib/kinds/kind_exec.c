@@ -31,6 +31,7 @@
 #include "co_sched.h"
 #include "co_sync.h"
 #include "kind_exec.h"
+#include "utf8.h"
 
 extern char **environ;
 
@@ -42,9 +43,6 @@ extern char **environ;
 /* The variable that tells the program its job's id. */
 #define JOB_ID_VAR "JOBD_JOB_ID"
 #define JOB_ID_MAX (sizeof(JOB_ID_VAR "=-9223372036854775808"))
-
-/* What replaces a byte that is not UTF-8: U+FFFD. */
-#define REPLACEMENT "\xEF\xBF\xBD"
 
 /* Longest program or directory name quoted in an error. */
 #define NAME_MAX_ERR 200
@@ -83,122 +81,6 @@ struct exec_job {
 	int wstatus;
 	bool exited;            /* the child was reaped: wstatus is valid */
 };
-
-/* ---- text ----------------------------------------------------------------- */
-
-/* The character at s (n > 0 bytes left): its length if it is valid UTF-8
- * and not NUL; else -k, the k >= 1 bytes to replace by one U+FFFD (the
- * longest start of a valid sequence, at least one byte), with *partial
- * set when those bytes are a valid start that the end of s cut short. */
-static int
-utf8_char(const unsigned char *s, size_t n, bool *partial)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-	int need, i;
-
-	*partial = false;
-	if (s[0] >= 0x01 && s[0] <= 0x7F)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		need = 1;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		need = 2;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		need = 3;
-	else
-		return -1;
-	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
-	if (s[0] == 0xE0)
-		lo = 0xA0;
-	else if (s[0] == 0xED)
-		hi = 0x9F;
-	else if (s[0] == 0xF0)
-		lo = 0x90;
-	else if (s[0] == 0xF4)
-		hi = 0x8F;
-	for (i = 1; i <= need; i++, lo = 0x80, hi = 0xBF) {
-		if ((size_t)i >= n) {
-			*partial = true;
-			return -i;
-		}
-		if (s[i] < lo || s[i] > hi)
-			return -i;
-	}
-	return need + 1;
-}
-
-/* Copy the rest of s (from i) into t as clean text, up to tsize bytes.
- * Returns the bytes in t; *truncated is set if tsize cut it short. */
-static size_t
-text_clean(const char *s, size_t i, size_t n, bool cut, char *t,
-    size_t tsize, bool *truncated)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t o = i, plen;
-	bool partial;
-	int k;
-
-	memcpy(t, s, i);
-	while (i < n) {
-		k = utf8_char(u + i, n - i, &partial);
-		if (k < 0 && partial && cut)
-			break;          /* a character that the cap split */
-		plen = k > 0 ? (size_t)k : sizeof(REPLACEMENT) - 1;
-		if (o + plen > tsize) {
-			*truncated = true;
-			break;
-		}
-		memcpy(t + o, k > 0 ? s + i : REPLACEMENT, plen);
-		o += plen;
-		i += k > 0 ? (size_t)k : (size_t)-k;
-	}
-	return o;
-}
-
-/* The n bytes at s as a JSON string of at most cap bytes of UTF-8 (cut:
- * s was cut at the cap, so a character split at its end is dropped rather
- * than replaced).  NULL when out of memory. */
-static json_t *
-text_json(const char *s, size_t n, bool cut, size_t cap, bool *truncated)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, size;
-	bool partial = false;
-	json_t *v;
-	char *t;
-	int k = 0;
-
-	while (i < n && (k = utf8_char(u + i, n - i, &partial)) > 0)
-		i += (size_t)k;
-	if (i == n)                             /* the usual case: clean */
-		return json_stringn_nocheck(s, n);
-	if (partial && cut && i + (size_t)-k == n)
-		return json_stringn_nocheck(s, i);
-	/* A replacement is 3 bytes: the text may grow up to the cap. */
-	size = n < cap / 3 ? n * 3 : cap;
-	if ((t = malloc(size + 1)) == NULL)
-		return NULL;
-	v = json_stringn_nocheck(t, text_clean(s, i, n, cut, t, size,
-	    truncated));
-	free(t);
-	return v;
-}
-
-/* How many bytes of s, at most max, end at a character boundary: for
- * quoting a name in an error without splitting a character. */
-static int
-text_prefix(const char *s, size_t max)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, n = strlen(s);
-	bool partial;
-	int k;
-
-	while (i < n && (k = utf8_char(u + i, n - i, &partial)) > 0 &&
-	    i + (size_t)k <= max)
-		i += (size_t)k;
-	return (int)i;
-}
 
 /* ---- args ----------------------------------------------------------------- */
 
@@ -515,11 +397,11 @@ spawn_error(struct exec_job *ej, int rc)
 	}
 	if (err != 0)
 		kind_error(ej->run, "cannot start \"%.*s\": working directory "
-		    "\"%.*s\": %s", text_prefix(prog, NAME_MAX_ERR), prog,
-		    text_prefix(cwd, NAME_MAX_ERR), cwd, strerror(err));
+		    "\"%.*s\": %s", (int)utf8_prefix(prog, NAME_MAX_ERR), prog,
+		    (int)utf8_prefix(cwd, NAME_MAX_ERR), cwd, strerror(err));
 	else
 		kind_error(ej->run, "cannot start \"%.*s\": %s",
-		    text_prefix(prog, NAME_MAX_ERR), prog, strerror(-rc));
+		    (int)utf8_prefix(prog, NAME_MAX_ERR), prog, strerror(-rc));
 }
 
 /* Start the helper tasks for a child just spawned. */
@@ -628,8 +510,7 @@ static json_t *
 capture_json(const struct capture *c, bool *truncated)
 {
 	*truncated |= c->cut;
-	return text_json(c->buf != NULL ? c->buf : "", c->len, c->cut, c->cap,
-	    truncated);
+	return utf8_json(c->buf, c->len, c->cut, c->cap, truncated);
 }
 
 /* The result: how the child ended (nulls if it was never reaped) and
