@@ -48,7 +48,10 @@ struct co_proc_opts {
 	bool kill_group_on_exit;
 };
 
-/* Start a child and wait (without blocking the loop) until it has exec'd.
+/* Start a child and wait until it has exec'd.  The calling thread sleeps
+ * while the child sets itself up and begins its execve (CLONE_VFORK: tens
+ * of microseconds, longer only for a program or directory on a hung file
+ * system); the exec's verdict is then awaited like any I/O.
  * On 0, *out is the new process, owned by the caller until co_proc_free.
  * Errors: -EINVAL (no argv[0]), -EPERM (outside a task); the child's own
  * failure before exec, as its errno: -ENOENT (no such program, or no such
