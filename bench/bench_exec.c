@@ -14,9 +14,9 @@
  * one connection, and times from the first byte sent until the database
  * (polled read-only) holds no job queued or running: jobs/s.  Then, in the
  * same round, the bare loop: -w tasks on a runtime of this process each
- * spawn `true` through co_proc (fork + exec, stdout and stderr piped and
- * read to their end, reaped through a pidfd: what the exec kind does), n
- * spawns in all: spawns/s.  Prints the medians over -r (5) rounds, their
+ * spawn `true` through co_proc (clone + exec from up to 4 spawner threads,
+ * stdout and stderr piped and read to their end, reaped through a pidfd:
+ * what the exec kind does), n spawns in all: spawns/s.  Prints the medians over -r (5) rounds, their
  * ratio, jobd's CPU time per job and resident memory, against the goals.
  *
  * The bench itself is a libjobd program: jobd is a co_proc child (its own
@@ -42,6 +42,7 @@
 
 #include "co.h"
 #include "co_io.h"
+#include "co_pool.h"
 #include "co_proc.h"
 
 #define GOAL_RATE   1900.0      /* exec jobs/s through jobd */
@@ -482,19 +483,25 @@ drain(int fd)
 		die("bare: read: %s", strerror((int)-n));
 }
 
+struct bare {
+	size_t left;            /* spawns still to start */
+	struct co_pool *spawner;
+};
+
 /* Task: spawn `true` and reap it while spawns are left. */
 static int
 spawner_main(void *arg)
 {
 	static const char *const argv[] = { "true", NULL };
+	struct bare *b = arg;
 	struct co_proc_opts o = { .argv = argv, .pipe_stdout = true,
-	    .pipe_stderr = true, .kill_group_on_exit = true };
-	size_t *left = arg;
+	    .pipe_stderr = true, .kill_group_on_exit = true,
+	    .spawner = b->spawner };
 	struct co_proc *p;
 	int rc, st;
 
-	while (*left > 0) {
-		(*left)--;
+	while (b->left > 0) {
+		b->left--;
 		if ((rc = co_proc_spawn(&o, &p)) < 0)
 			die("bare: spawn: %s", strerror(-rc));
 		drain(co_proc_stdout_fd(p));
@@ -520,16 +527,23 @@ static double
 bare_round(double *cpu_us)
 {
 	struct co_task *t[64];
-	size_t left = opt.jobs;
-	double t0 = co_now(), cpu0 = self_cpu();
+	struct bare b = { .left = opt.jobs };
+	double t0, cpu0;
 	int i;
 
+	/* As the exec kind: up to 4 spawner threads, made beforehand. */
+	if ((b.spawner = co_pool_new(rt, opt.workers < 4 ?
+	    (unsigned)opt.workers : 4)) == NULL)
+		die("co_pool_new: %s", strerror(errno));
+	t0 = co_now();
+	cpu0 = self_cpu();
 	for (i = 0; i < opt.workers; i++)
-		if (co_spawn(rt, spawner_main, &left, &t[i]) < 0)
+		if (co_spawn(rt, spawner_main, &b, &t[i]) < 0)
 			die("out of memory");
 	for (i = 0; i < opt.workers; i++)
 		if (co_join(t[i], NULL) < 0)
 			die("join");
+	co_pool_free(b.spawner);
 	*cpu_us = (self_cpu() - cpu0) / (double)opt.jobs * 1e6;
 	return (double)opt.jobs / (co_now() - t0);
 }

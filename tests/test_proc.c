@@ -19,8 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <valgrind/valgrind.h>
+
 #include "co.h"
 #include "co_io.h"
+#include "co_pool.h"
 #include "co_proc.h"
 #include "testutil.h"
 
@@ -1031,6 +1034,125 @@ START_TEST(test_spawn_cancel_handshake)
 }
 END_TEST
 
+/* ---- spawner threads ------------------------------------------------------ */
+
+/* A $PATH of n missing directories before the real ones: the child
+ * searches it before its exec.  Returns the old $PATH (to free). */
+static char *
+slow_path(size_t n)
+{
+	const char *old = getenv("PATH");
+	char *saved = strdup(old ? old : "/usr/bin:/bin"), *path;
+	size_t i, len = 0, cap = n * 24 + 64;
+
+	ck_assert_ptr_nonnull(path = malloc(cap));
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(path + len, cap - len,
+		    "/nonexistent/d%05zu:", i);
+	snprintf(path + len, cap - len, "/usr/bin:/bin");
+	ck_assert_int_eq(setenv("PATH", path, 1), 0);
+	free(path);
+	return saved;
+}
+
+struct spawner_run {
+	struct co_pool *pool;
+	bool spawning;
+	int ticks;              /* ticker passes while spawning */
+};
+
+static int
+ticker(void *arg)
+{
+	struct spawner_run *r = arg;
+
+	while (r->spawning) {
+		r->ticks++;
+		if (co_sleep(0.0005) < 0)
+			break;
+	}
+	return 0;
+}
+
+/* Spawns through a pool: results as usual, errors included, and the
+ * loop goes on while a child searches a long $PATH. */
+static int
+spawner(void *arg)
+{
+	static const char *const echo[] = { "echo", "via", "pool", NULL };
+	static const char *const none[] = { "no-such-program-x", NULL };
+	static const char *const small_env[] = { "X=1", NULL };
+	struct spawner_run *r = arg;
+	struct co_proc_opts o = { .argv = echo, .spawner = r->pool };
+	struct co_task *t;
+	struct co_proc *p;
+	char out[64], *saved;
+	int st;
+
+	ck_assert_int_eq(run_capture(&o, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "via pool\n");
+	o.argv = none;
+	ck_assert_int_eq(co_proc_spawn(&o, &p), -ENOENT);
+	saved = slow_path(20000);
+	r->spawning = true;
+	ck_assert_int_eq(co_spawn(tu_rt, ticker, r, &t), 0);
+	o.argv = sleep30;
+	o.envp = small_env;     /* not the long $PATH: E2BIG */
+	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
+	r->spawning = false;
+	ck_assert_int_eq(co_join(t, NULL), 0);
+	ck_assert_int_eq(setenv("PATH", saved, 1), 0);
+	free(saved);
+	ck_assert_msg(r->ticks > 1, "the loop stood still (%d ticks)",
+	    r->ticks);
+	ck_assert_int_eq(co_proc_signal(p, SIGTERM), 0);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	co_proc_free(p);
+	return 0;
+}
+
+START_TEST(test_spawner)
+{
+	struct spawner_run r = { 0 };
+
+	ck_assert_ptr_nonnull(r.pool = co_pool_new(tu_rt, 2));
+	tu_run(spawner, &r);
+	co_pool_free(r.pool);
+}
+END_TEST
+
+/* A child dies with the pool thread that spawned it (PDEATHSIG follows
+ * the thread). */
+static int
+spawner_gone(void *arg)
+{
+	struct co_pool *pool = co_pool_new(tu_rt, 1);
+	struct co_proc_opts o = { .argv = sleep30, .spawner = pool };
+	struct co_proc *p;
+	int st = -1;
+
+	(void)arg;
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
+	co_pool_free(pool);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	co_proc_free(p);
+	return 0;
+}
+
+START_TEST(test_spawner_gone)
+{
+	if (RUNNING_ON_VALGRIND) {
+		/* co_proc forks from the calling thread there */
+		fprintf(stderr, "test_spawner_gone: valgrind, skipped\n");
+		return;
+	}
+	tu_run(spawner_gone, NULL);
+}
+END_TEST
+
 /* ---- the reaping mechanisms --------------------------------------------- */
 
 static bool
@@ -1228,6 +1350,8 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_spawn_cancel_handshake);
 	tcase_add_test(tc, test_missing_program);
 	tcase_add_test(tc, test_many_children);
+	tcase_add_test(tc, test_spawner);
+	tcase_add_test(tc, test_spawner_gone);
 }
 
 static Suite *

@@ -27,6 +27,7 @@
 
 #include "co.h"
 #include "co_io.h"
+#include "co_pool.h"
 #include "co_proc.h"
 #include "co_sched.h"
 #include "co_sync.h"
@@ -43,6 +44,18 @@ extern char **environ;
 /* The variable that tells the program its job's id. */
 #define JOB_ID_VAR "JOBD_JOB_ID"
 #define JOB_ID_MAX (sizeof(JOB_ID_VAR "=-9223372036854775808"))
+
+/* Threads that start children (co_proc's spawner): at most this many,
+ * and no more than exec_concurrency.  A start holds one for the child's
+ * set-up and the first half of its execve. */
+#define SPAWNERS_MAX 4
+
+/* The kind's shared state: one per daemon. */
+struct exec_state {
+	struct co_sem *sem;     /* exec_concurrency permits */
+	struct co_pool *spawner;        /* made at the first run */
+	unsigned nspawners;
+};
 
 /* Longest program or directory name quoted in an error. */
 #define NAME_MAX_ERR 200
@@ -427,7 +440,9 @@ job_helpers(struct exec_job *ej)
 static int
 job_spawn(struct exec_job *ej)
 {
+	struct exec_state *es = ej->run->state;
 	struct co_proc_opts o = {
+		.spawner = es != NULL ? es->spawner : NULL,
 		.argv = ej->argv,
 		.envp = (const char *const *)ej->envp,
 		.cwd = ej->a.cwd,
@@ -596,10 +611,20 @@ job_prepare(struct exec_job *ej)
 	return 0;
 }
 
+/* The spawner threads, made in the first run: a pool needs a runtime,
+ * which open() does not have.  Without them children start from the loop
+ * thread, which is slower but works. */
+static void
+spawner_ensure(struct exec_state *es)
+{
+	if (es->spawner == NULL)
+		es->spawner = co_pool_new(co_current_rt(), es->nspawners);
+}
+
 static int
 exec_run(struct kind_run *run)
 {
-	struct co_sem *sem = run->state;
+	struct exec_state *es = run->state;
 	struct exec_job ej;
 	bool held = false;
 	int rc;
@@ -610,36 +635,50 @@ exec_run(struct kind_run *run)
 		goto out;
 	/* A turn among the exec jobs; the wait counts against the job's
 	 * deadline and a cancel ends it. */
-	if (sem != NULL) {
-		if ((rc = co_sem_acquire(sem)) < 0)
+	if (es != NULL) {
+		if ((rc = co_sem_acquire(es->sem)) < 0)
 			goto out;
 		held = true;
+		spawner_ensure(es);
 	}
 	if ((rc = job_spawn(&ej)) == 0)
 		rc = job_finish(&ej);
 out:
 	job_free(&ej);
 	if (held)
-		co_sem_release(sem);
+		co_sem_release(es->sem);
 	return rc;
 }
 
 /* ---- the kind ------------------------------------------------------------- */
 
-/* The shared state is the semaphore of exec_concurrency permits. */
-static int
-exec_open(struct event_base *base, const struct kind_conf *kc, void **state)
-{
-	(void)base;
-	*state = co_sem_new(kc->exec_concurrency > 0 ?
-	    (unsigned)kc->exec_concurrency : 1);
-	return *state == NULL ? -ENOMEM : 0;
-}
-
 static void
 exec_close(void *state)
 {
-	co_sem_free(state);
+	struct exec_state *es = state;
+
+	co_pool_free(es->spawner);      /* no run left: no child left */
+	co_sem_free(es->sem);
+	free(es);
+}
+
+static int
+exec_open(struct event_base *base, const struct kind_conf *kc, void **state)
+{
+	unsigned n = kc->exec_concurrency > 0 ? (unsigned)kc->exec_concurrency :
+	    1;
+	struct exec_state *es;
+
+	(void)base;
+	if ((es = calloc(1, sizeof(*es))) == NULL)
+		return -ENOMEM;
+	es->nspawners = n < SPAWNERS_MAX ? n : SPAWNERS_MAX;
+	if ((es->sem = co_sem_new(n)) == NULL) {
+		exec_close(es);
+		return -ENOMEM;
+	}
+	*state = es;
+	return 0;
 }
 
 static bool

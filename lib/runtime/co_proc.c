@@ -9,8 +9,10 @@
  * writes afterwards: a cost that grows with the daemon's size, and was most
  * of an exec job's (docs/EXEC.md has the figures).  The price is that the
  * loop thread waits out the child's set-up and the first half of execve,
- * tens of microseconds; a program on a hung file system would hold it
- * longer.
+ * tens of microseconds when a core is free, milliseconds when the machine
+ * is busy and the child waits for one.  So a caller that spawns often
+ * hands the clone to a thread of a pool (opts.spawner): spawns then
+ * overlap, and the loop runs on meanwhile.
  *
  * Sharing memory is safe because the child runs on a stack of its own (not
  * the task's coroutine stack), writes only that stack, and changes only
@@ -20,8 +22,9 @@
  * errno after a clone that succeeded.  Between clone and exec the child
  * makes async-signal-safe calls only, on data that the parent prepared
  * beforehand in a struct plan, and never returns or calls exit().
- * Under valgrind (which runs such a clone as a fork) it works unchanged,
- * since nothing comes back through the shared memory.
+ * Under valgrind, whose emulation of such a clone (as a fork on the given
+ * stack) crashes now and then, the child is forked, from the calling
+ * thread.
  *
  * Exec failure comes back through the classic close-on-exec pipe: the child
  * writes its errno and exits, or the successful exec closes the pipe.  The
@@ -40,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,9 +58,11 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <valgrind/valgrind.h>
 
 #include "co.h"
 #include "co_io.h"
+#include "co_pool.h"
 #include "co_proc.h"
 #include "co_sched.h"
 #include "log.h"
@@ -551,9 +557,41 @@ plan_init(struct plan *pl, const struct co_proc_opts *o,
 	pl->parent = getpid();
 }
 
-/* The calling thread's stack for its children, made at its first spawn
- * and kept: a child is done with it once clone returns (CLONE_VFORK). */
+/* Each spawning thread's stack for its children, made at its first spawn
+ * and unmapped when the thread ends: a child is done with it once clone
+ * returns (CLONE_VFORK). */
 static __thread void *child_stack;
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+static void
+stack_unmap(void *stack)
+{
+	munmap(stack, CHILD_STACK);
+}
+
+static void
+stack_key_init(void)
+{
+	if (pthread_key_create(&stack_key, stack_unmap) != 0)
+		fatalx("co_proc: pthread_key_create");
+}
+
+static void *
+stack_get(void)
+{
+	void *st;
+
+	if (child_stack != NULL)
+		return child_stack;
+	st = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (st == MAP_FAILED)
+		return NULL;
+	pthread_once(&stack_once, stack_key_init);
+	(void)pthread_setspecific(stack_key, st);
+	return child_stack = st;
+}
 
 /* Start the child with every signal blocked, so that nothing runs a
  * parent's handler in it before child_reset_signals.  Returns once the
@@ -565,22 +603,58 @@ spawn_quiet(struct plan *pl)
 	pid_t pid;
 	int err;
 
-	if (child_stack == NULL) {
-		child_stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (child_stack == MAP_FAILED) {
-			child_stack = NULL;
-			return -1;
-		}
-	}
+	char *stack = stack_get();
+
+	if (stack == NULL)
+		return -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(child_main, (char *)child_stack + CHILD_STACK,
-	    CLONE_VM | CLONE_VFORK | SIGCHLD, pl);
+	if (RUNNING_ON_VALGRIND) {
+		if ((pid = fork()) == 0)
+			child_main(pl);
+	} else {
+		pid = clone(child_main, stack + CHILD_STACK, CLONE_VM |
+		    CLONE_VFORK | SIGCHLD, pl);
+	}
 	err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return pid;
+}
+
+/* A spawn handed to a pool thread. */
+struct spawn_call {
+	struct plan *pl;
+	pid_t pid;
+	int err;
+};
+
+static void *
+spawn_work(void *arg)
+{
+	struct spawn_call *c = arg;
+
+	c->pid = spawn_quiet(c->pl);
+	c->err = errno;
+	return NULL;
+}
+
+/* spawn_quiet on a thread of pool.  Shielded: the work, and the plan on
+ * this task's stack that it reads, must not be abandoned.  0 and *pid,
+ * or a negative errno. */
+static int
+spawn_on(struct co_pool *pool, struct plan *pl, pid_t *pid)
+{
+	struct spawn_call c = { pl, -1, 0 };
+	int rc;
+
+	co_shield_enter();
+	rc = co_pool_run(pool, spawn_work, &c, NULL, NULL);
+	co_shield_exit();
+	if (rc < 0)
+		return rc;
+	*pid = c.pid;
+	return c.pid < 0 ? -c.err : 0;
 }
 
 /* Last resort when a fresh child cannot be watched: kill it and reap it
@@ -633,8 +707,14 @@ proc_clone(const struct co_proc_opts *o, struct co_proc *p,
 	if (sig && (rc = sigchld_ensure(p->rt)) < 0)
 		return rc;
 	plan_init(&pl, o, sf);
-	if ((p->pid = spawn_quiet(&pl)) < 0)
-		return -errno;
+	if (o->spawner != NULL && !RUNNING_ON_VALGRIND)
+		rc = spawn_on(o->spawner, &pl, &p->pid);
+	else
+		rc = (p->pid = spawn_quiet(&pl)) < 0 ? -errno : 0;
+	if (rc < 0) {
+		p->pid = -1;
+		return rc;
+	}
 	return watch_init(p, sig);
 }
 
