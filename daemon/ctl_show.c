@@ -214,18 +214,25 @@ kv_add(struct kvlist *l, const char *key, char *val)
 	l->v[l->n++].val = val;
 }
 
-/* Print the list aligned on the longest key, and free it. */
+/* Print the list aligned on the longest key, and free it.  Keys are
+ * cleaned too: an unknown field's name comes from jobd. */
 static void
 kv_flush(FILE *f, struct kvlist *l)
 {
 	int w = 0;
+	char *k;
 
-	for (size_t i = 0; i < l->n; i++)
-		if ((int)strlen(l->v[i].key) > w)
-			w = (int)strlen(l->v[i].key);
 	for (size_t i = 0; i < l->n; i++) {
-		fprintf(f, "%s:%*s %s\n", l->v[i].key,
-		    w - (int)strlen(l->v[i].key), "", l->v[i].val);
+		k = ctl_clean(l->v[i].key);
+		if ((int)strlen(k) > w)
+			w = (int)strlen(k);
+		free(k);
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		k = ctl_clean(l->v[i].key);
+		fprintf(f, "%s:%*s %s\n", k, w - (int)strlen(k), "",
+		    l->v[i].val);
+		free(k);
 		free(l->v[i].val);
 	}
 	free(l->v);
@@ -237,7 +244,7 @@ kv_flush(FILE *f, struct kvlist *l)
 static const char *const job_known[] = { "id", "name", "state", "queue",
 	"kind", "args", "attempts", "max_attempts", "timeout", "group",
 	"created_at", "started_at", "finished_at", "error", "cancel_reason",
-	"result" };
+	"result", "submitted_by" };
 
 static bool
 job_key_known(const char *key)
@@ -297,11 +304,25 @@ timeout_text(const json_t *job)
 	return r;
 }
 
+/* "uid 1001 (gid 1001, pid 4242)", or NULL when nobody is recorded. */
+static char *
+submitter_text(const json_t *job)
+{
+	const json_t *by = json_object_get(job, "submitted_by");
+	double uid, gid, pid;
+
+	if (!jnum(by, "uid", &uid) || !jnum(by, "gid", &gid) ||
+	    !jnum(by, "pid", &pid))
+		return NULL;
+	return xasprintf("uid %.0f (gid %.0f, pid %.0f)", uid, gid, pid);
+}
+
 void
 ctl_show_job(FILE *f, const json_t *job, double now)
 {
 	struct kvlist l = { 0 };
 	const char *key;
+	char *by;
 	json_t *v;
 	double d;
 
@@ -314,6 +335,8 @@ ctl_show_job(FILE *f, const json_t *job, double now)
 	kv_add(&l, "attempts", attempts_text(job));
 	kv_add(&l, "timeout", timeout_text(job));
 	kv_field_opt(&l, "group", job, "group");
+	if ((by = submitter_text(job)) != NULL)
+		kv_add(&l, "user", by);
 	kv_add(&l, "created", time_text(job, "created_at", true));
 	kv_add(&l, "started", time_text(job, "started_at", true));
 	kv_add(&l, "finished", time_text(job, "finished_at", true));
@@ -429,12 +452,13 @@ summary_text(const json_t *job)
 static void
 job_row(char **cells, const json_t *job, double now)
 {
+	const json_t *id = json_object_get(job, "id");
 	const json_t *queue = json_object_get(job, "queue");
 	const json_t *kind = json_object_get(job, "kind");
 	const json_t *state = json_object_get(job, "state");
 	double d;
 
-	cells[COL_ID] = value_text(json_object_get(job, "id"));
+	cells[COL_ID] = id ? value_text(id) : xasprintf("-");
 	cells[COL_QUEUE] = queue ? value_text(queue) : xasprintf("-");
 	cells[COL_KIND] = kind ? value_text(kind) : xasprintf("-");
 	cells[COL_STATE] = state ? value_text(state) : xasprintf("-");
@@ -548,7 +572,7 @@ stats_queues(FILE *f, const json_t *queues)
 	head[0] = "QUEUE";
 	for (int c = 0; c < nk; c++) {
 		/* Headers in capitals, like the job table's. */
-		char *h = xasprintf("%s", keys[c]);
+		char *h = ctl_clean(keys[c]);
 		for (char *p = h; *p; p++)
 			*p = *p >= 'a' && *p <= 'z' ? *p - 32 : *p;
 		head[c + 1] = h;
@@ -577,14 +601,16 @@ stats_queues(FILE *f, const json_t *queues)
 static char *
 counters_text(const json_t *obj)
 {
-	char *s = xasprintf("%s", ""), *v, *n;
+	char *s = xasprintf("%s", ""), *v, *k, *n;
 	const char *key;
 	json_t *val;
 
 	json_object_foreach((json_t *)obj, key, val) {
 		v = value_text(val);
-		n = xasprintf("%s%s%s %s", s, *s ? ", " : "", v, key);
+		k = ctl_clean(key);
+		n = xasprintf("%s%s%s %s", s, *s ? ", " : "", v, k);
 		free(v);
+		free(k);
 		free(s);
 		s = n;
 	}

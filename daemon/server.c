@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
 #include "co.h"
 #include "co_io.h"
@@ -157,6 +159,32 @@ srv_listen(const char *path, mode_t mode, gid_t gid, const char **what)
 		close(fd);
 		return rc;
 	}
+	return fd;
+}
+
+int
+srv_adopt(int fd, char *path, size_t len, const char **what)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t salen = sizeof(sa);
+	int fl;
+
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+		return (*what = "not a listening Unix stream socket", -EINVAL);
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+		return (*what = "getsockname", -errno);
+	if (salen <= offsetof(struct sockaddr_un, sun_path) ||
+	    sa.sun_path[0] == '\0')
+		snprintf(path, len, "(unnamed or abstract socket)");
+	else
+		snprintf(path, len, "%.*s", (int)(salen -
+		    offsetof(struct sockaddr_un, sun_path)), sa.sun_path);
+	/* The accept loop wants it non-blocking; the file description is
+	 * shared with the manager, which does not mind. */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return (*what = "fcntl", -errno);
 	return fd;
 }
 
@@ -483,10 +511,12 @@ reader_loop(struct conn *c)
 		deadline = c->inlen > 0 && c->s->lim.line_timeout > 0 ?
 		    c->line_start + c->s->lim.line_timeout : CO_FOREVER;
 		n = reader_grow(c, deadline);
+		/* A negative timeout would mean "none": a deadline already
+		 * passed is 0. */
 		if (n == 0)
 			n = co_read(c->fd, c->in + c->inlen, c->incap -
 			    c->inlen, deadline == CO_FOREVER ? CO_FOREVER :
-			    deadline - co_now());
+			    fmax(deadline - co_now(), 0));
 		if (n == -ETIMEDOUT) {
 			slow_line(c);
 			return;
@@ -522,6 +552,7 @@ conn_free(struct conn *c)
 	co_waitq_wake_all(&s->memq, 0);
 	close(c->fd);
 	free(c->in);
+	free(c->peer.groups);
 	LIST_REMOVE(c, link);
 	free(c);
 	if (--s->nconns == 0)
@@ -554,12 +585,40 @@ conn_main(void *arg)
 	return 0;
 }
 
-static void
-conn_new(struct srv *s, int fd)
+/* The peer's credentials and supplementary groups, as they were when it
+ * connected: the kernel answers from the socket (no NSS, no blocking).
+ * 0 or a negative errno; a kernel without SO_PEERGROUPS (before 4.13)
+ * gives no supplementary groups, so only the primary gid counts. */
+static int
+peer_read(int fd, struct srv_peer *p)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	p->pid = cred.pid;
+	p->uid = cred.uid;
+	p->gid = cred.gid;
+	len = 0;                /* ERANGE tells the size (<= NGROUPS_MAX) */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) < 0 &&
+	    errno != ERANGE)
+		return errno == ENOPROTOOPT ? 0 : -errno;
+	if (len == 0)
+		return 0;
+	if ((p->groups = malloc(len)) == NULL)
+		return -ENOMEM;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) < 0)
+		return -errno;
+	p->ngroups = len / sizeof(gid_t);
+	return 0;
+}
+
+static void
+conn_new(struct srv *s, int fd)
+{
 	struct conn *c;
+	int rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
@@ -567,10 +626,14 @@ conn_new(struct srv *s, int fd)
 	}
 	c->s = s;
 	c->fd = fd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		c->peer.pid = cred.pid;
-		c->peer.uid = cred.uid;
-		c->peer.gid = cred.gid;
+	/* Who may do what depends on it: an unknown peer gets nothing. */
+	if ((rc = peer_read(fd, &c->peer)) < 0) {
+		log_warnx("connection: cannot read the peer's credentials: "
+		    "%s; closing it", strerror(-rc));
+		free(c->peer.groups);
+		close(fd);
+		free(c);
+		return;
 	}
 	TAILQ_INIT(&c->out);
 	co_waitq_init(&c->wq);

@@ -48,11 +48,16 @@ struct srv_limits {
 	double line_timeout;    /* seconds for one line; 0: none */
 };
 
-/* Who is on the other end (SO_PEERCRED). */
+/* Who is on the other end, read once at accept: SO_PEERCRED (the
+ * credentials the peer had when it connected) and SO_PEERGROUPS (its
+ * supplementary groups then; none on kernels before 4.13).  A connection
+ * whose peer cannot be read is closed at once. */
 struct srv_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups;          /* ngroups, owned by the connection */
+	size_t ngroups;
 };
 
 /* Handle one request line (len bytes, no '\n', NUL-terminated) in the
@@ -66,6 +71,13 @@ typedef void (*srv_handler)(void *arg, const char *line, size_t len,
  * one a live process answers on is not: -EADDRINUSE.  Returns the fd or a
  * negative errno; *what says which step failed. */
 int srv_listen(const char *path, mode_t mode, gid_t gid, const char **what);
+
+/* Take over a listening socket passed by the service manager (socket
+ * activation): check it is a listening Unix stream socket, make it
+ * non-blocking and close-on-exec, and write its path (for the logs) into
+ * path[len].  Returns fd or a negative errno (*what says why).  The file
+ * is the manager's: jobd never unlinks it. */
+int srv_adopt(int fd, char *path, size_t len, const char **what);
 
 /* A server on the listening fd lfd (it takes ownership), calling handler
  * for every request.  NULL (ENOMEM). */

@@ -57,6 +57,7 @@ struct conf_daemon {
 	const char *socket;    /* resolved; strlen < sizeof(sun_path) */
 	const char *database;  /* resolved path of the SQLite file */
 	int sync;              /* enum conf_sync */
+	double busy_timeout;   /* seconds, 0..3600: a lock held elsewhere */
 	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
 	double shutdown_grace; /* seconds, 0..3600 */
 	int max_connections;   /* 1..65536 */

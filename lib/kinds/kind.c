@@ -10,11 +10,13 @@
 
 #include "kind.h"
 #include "kind_exec.h"
+#include "kind_http.h"
 #include "kind_sleep.h"
 
 static const struct kind *const kinds[] = {
 	&kind_sleep,
 	&kind_exec,
+	&kind_http,
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
