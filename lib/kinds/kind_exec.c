@@ -97,19 +97,6 @@ struct exec_job {
 
 /* ---- args ----------------------------------------------------------------- */
 
-static int __attribute__((format(printf, 2, 3)))
-bad(struct proto_err *err, const char *fmt, ...)
-{
-	char msg[PROTO_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	proto_err_set(err, PROTO_BAD_REQUEST, "%s", msg);
-	return -EINVAL;
-}
-
 /* A JSON string without NUL (one the wire can carry and exec can take). */
 static bool
 is_cstring(const json_t *v)
@@ -118,26 +105,7 @@ is_cstring(const json_t *v)
 	    json_string_length(v)) == NULL;
 }
 
-static int
-fields_known(const json_t *args, struct proto_err *err)
-{
-	static const char *const known[] = { "argv", "cwd", "env", "stdin" };
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(args))
-		return bad(err, "expected an object");
-	json_object_foreach((json_t *)args, key, v) {
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (strcmp(key, known[i]) == 0)
-				break;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return bad(err, "unknown field \"%s\" (exec takes argv, "
-			    "cwd, env, stdin)", key);
-	}
-	return 0;
-}
+static const char *const exec_fields[] = { "argv", "cwd", "env", "stdin" };
 
 static int
 argv_check(const json_t *args, json_t **argv, struct proto_err *err)
@@ -150,10 +118,10 @@ argv_check(const json_t *args, json_t **argv, struct proto_err *err)
 		return -EINVAL;
 	json_array_foreach(*argv, i, v)
 		if (!is_cstring(v))
-			return bad(err, "field \"argv\": element %zu is not a "
+			return kind_bad(err, "field \"argv\": element %zu is not a "
 			    "string without NUL characters", i);
 	if (json_string_length(json_array_get(*argv, 0)) == 0)
-		return bad(err, "field \"argv\": the program (element 0) is "
+		return kind_bad(err, "field \"argv\": the program (element 0) is "
 		    "empty");
 	return 0;
 }
@@ -169,14 +137,14 @@ env_check(const json_t *args, json_t **env, struct proto_err *err)
 	    err)) <= 0)
 		return rc;
 	if (json_object_size(*env) > KIND_EXEC_ENV_MAX)
-		return bad(err, "field \"env\": more than %d variables",
+		return kind_bad(err, "field \"env\": more than %d variables",
 		    KIND_EXEC_ENV_MAX);
 	json_object_foreach(*env, key, v) {
 		if (key[0] == '\0' || strchr(key, '=') != NULL)
-			return bad(err, "field \"env\": the name \"%s\" is "
+			return kind_bad(err, "field \"env\": the name \"%s\" is "
 			    "empty or contains '='", key);
 		if (!is_cstring(v))
-			return bad(err, "field \"env\": the value of \"%s\" is "
+			return kind_bad(err, "field \"env\": the value of \"%s\" is "
 			    "not a string without NUL characters", key);
 	}
 	return 0;
@@ -189,12 +157,16 @@ exec_args(const json_t *args, struct exec_args *a, struct proto_err *err)
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = fields_known(args, err);
+	if (!json_is_object(args))
+		rc = kind_bad(err, "expected an object");
+	else
+		rc = kind_fields_known(args, exec_fields, sizeof(exec_fields) /
+		    sizeof(exec_fields[0]), err);
 	if (rc >= 0)
 		rc = argv_check(args, &a->argv, err);
 	if (rc >= 0 && (rc = proto_field_string(args, "cwd", PROTO_OPTIONAL,
 	    PATH_MAX - 1, &a->cwd, err)) > 0 && a->cwd[0] == '\0')
-		rc = bad(err, "field \"cwd\": empty");
+		rc = kind_bad(err, "field \"cwd\": empty");
 	if (rc >= 0)
 		rc = env_check(args, &a->env, err);
 	if (rc >= 0 && (rc = proto_field_string(args, "stdin", PROTO_OPTIONAL,
