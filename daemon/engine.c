@@ -391,7 +391,7 @@ job_mark_started(struct job *j, struct kind_run *run)
 static void
 job_run(struct job *j)
 {
-	struct kind_run run = { .args = j->args };
+	struct kind_run run = { .job_id = j->id, .args = j->args };
 	struct co_scope scope;
 	int rc, expired;
 

@@ -484,7 +484,8 @@ run_refusals(void *arg)
 
 	refused(&(struct sub){ .queue = "nosuch" }, PROTO_UNKNOWN_QUEUE,
 	    "nosuch");
-	refused(&(struct sub){ .kind = "exec" }, PROTO_UNKNOWN_KIND, "exec");
+	refused(&(struct sub){ .kind = "nokind" }, PROTO_UNKNOWN_KIND,
+	    "nokind");
 	bad = json_pack("{s:s}", "seconds", "ten");
 	refused(&(struct sub){ .args = bad }, PROTO_BAD_REQUEST, "seconds");
 	json_decref(bad);
@@ -1299,7 +1300,7 @@ crash_rows(void)
 	rlast = row("default", "sleep", "{\"seconds\":0.01}", 1);
 	started(rlast);                         /* out of attempts: failed */
 	rgone = row("gone", "sleep", "{\"seconds\":0}", 3);
-	rkind = row("default", "exec", "{}", 3);
+	rkind = row("default", "retired", "{}", 3);
 	/* fail_fast: member 0 dies with the crash, so 1 and 2 must not run */
 	ck_assert_int_eq(store_insert_group(st, STORE_GROUP_FAIL_FAST, gj, 3,
 	    &rg, ids, wrote, NULL), 0);
@@ -1350,7 +1351,7 @@ run_recover_rows(void *arg)
 	    "crashed) after 1 attempt", NULL);
 	expect_error(rgone, STORE_FAILED, "queue gone is no longer "
 	    "configured", NULL);
-	expect_error(rkind, STORE_FAILED, "kind exec is no longer known",
+	expect_error(rkind, STORE_FAILED, "kind retired is no longer known",
 	    NULL);
 	expect_error(rgfirst, STORE_FAILED, "interrupted (jobd stopped or "
 	    "crashed) after 1 attempt", NULL);

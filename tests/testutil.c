@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -83,6 +84,35 @@ tu_forking(void)
 	const char *f = getenv("CK_FORK");
 
 	return f == NULL || strcmp(f, "no") != 0;
+}
+
+bool
+tu_pid_dead(int pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return true;
+	len = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len > 0 ? len : 0] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	return p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X';
+}
+
+bool
+tu_pid_dies(int pid, double timeout)
+{
+	struct timespec ms = { 0, 1000000 };
+	double left = timeout * tu_slow();
+
+	for (; left > 0 && !tu_pid_dead(pid); left -= 0.001)
+		nanosleep(&ms, NULL);
+	return tu_pid_dead(pid);
 }
 
 double

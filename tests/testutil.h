@@ -40,6 +40,14 @@ bool tu_forking(void);
 /* Number of open file descriptors of this process. */
 int tu_fd_count(void);
 
+/* Is process pid dead: gone, or a zombie?  (A zombie of ours is not yet
+ * reaped, but it runs nothing any more.) */
+bool tu_pid_dead(int pid);
+
+/* Poll tu_pid_dead (blocking, every millisecond) for up to timeout s
+ * (scaled by tu_slow()); returns the last answer. */
+bool tu_pid_dies(int pid, double timeout);
+
 /* Make path write-protected even for root (the immutable flag), or undo
  * it.  False where the file system or the privileges do not allow it
  * (CAP_LINUX_IMMUTABLE): the caller skips what needs it. */

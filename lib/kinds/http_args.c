@@ -7,12 +7,12 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_args.h"
+#include "kind.h"
 
 /* What evhttp can send.  CONNECT is a proxy's business. */
 static const struct http_method methods[] = {
@@ -34,39 +34,6 @@ static const char *const framing[] = {
 };
 
 static const char *const fields[] = { "url", "method", "headers", "body" };
-
-static int bad(struct proto_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-bad(struct proto_err *err, const char *fmt, ...)
-{
-	char msg[PROTO_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	proto_err_set(err, PROTO_BAD_REQUEST, "%s", msg);
-	return -EINVAL;
-}
-
-static int
-known_fields(const json_t *args, struct proto_err *err)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	json_object_foreach((json_t *)args, key, v) {
-		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-			if (strcmp(key, fields[i]) == 0)
-				break;
-		if (i == sizeof(fields) / sizeof(fields[0]))
-			return bad(err, "unknown field \"%s\"", key);
-	}
-	return 0;
-}
 
 /* RFC 9110 5.6.2: a token is one or more tchar. */
 static bool
@@ -90,14 +57,14 @@ parse_method(const json_t *args, struct http_args *a, struct proto_err *err)
 	    err) < 0)
 		return -EINVAL;
 	if (!is_token(m))
-		return bad(err, "field \"method\": \"%s\" is not an HTTP "
+		return kind_bad(err, "field \"method\": \"%s\" is not an HTTP "
 		    "method", m);
 	for (size_t i = 0; i < NMETHODS; i++)
 		if (strcmp(m, methods[i].name) == 0) {
 			a->method = &methods[i];
 			return 0;
 		}
-	return bad(err, "field \"method\": %s is not supported (GET, HEAD, "
+	return kind_bad(err, "field \"method\": %s is not supported (GET, HEAD, "
 	    "POST, PUT, DELETE, OPTIONS, PATCH or TRACE; methods are "
 	    "case-sensitive)", m);
 }
@@ -113,9 +80,9 @@ parse_host(struct http_args *a, const char *host, int port,
 	if (n >= 2 && host[0] == '[')
 		host++, n -= 2;
 	if (n == 0)
-		return bad(err, "field \"url\": no host");
+		return kind_bad(err, "field \"url\": no host");
 	if (n > HTTP_ARGS_HOST_MAX)
-		return bad(err, "field \"url\": host name too long");
+		return kind_bad(err, "field \"url\": host name too long");
 	memcpy(a->host, host, n);
 	a->host[n] = '\0';
 	snprintf(a->authority, sizeof(a->authority), dflt ? "%s%s%s" :
@@ -154,26 +121,26 @@ parse_url(const json_t *args, struct http_args *a, struct proto_err *err)
 	    HTTP_ARGS_URL_MAX, &url, err)) < 0)
 		return rc;
 	if ((a->uri = evhttp_uri_parse_with_flags(url, 0)) == NULL)
-		return bad(err, "field \"url\": %s is not a valid URL", url);
+		return kind_bad(err, "field \"url\": %s is not a valid URL", url);
 	scheme = evhttp_uri_get_scheme(a->uri);
 	if (scheme == NULL || (strcasecmp(scheme, "http") != 0 &&
 	    strcasecmp(scheme, "https") != 0))
-		return bad(err, "field \"url\": the scheme must be http:// "
+		return kind_bad(err, "field \"url\": the scheme must be http:// "
 		    "or https://");
 	a->target.tls = strcasecmp(scheme, "https") == 0;
 	if (evhttp_uri_get_userinfo(a->uri) != NULL)
-		return bad(err, "field \"url\": user:password@ is not "
+		return kind_bad(err, "field \"url\": user:password@ is not "
 		    "supported (send an Authorization header)");
 	if ((host = evhttp_uri_get_host(a->uri)) == NULL)
 		host = "";
 	if ((port = evhttp_uri_get_port(a->uri)) == -1)
 		port = a->target.tls ? 443 : 80;
 	if (port < 1 || port > 65535)
-		return bad(err, "field \"url\": the port must be 1 to 65535");
+		return kind_bad(err, "field \"url\": the port must be 1 to 65535");
 	if ((rc = parse_host(a, host, port, err)) < 0)
 		return rc;
 	if (parse_path(a) < 0)
-		return bad(err, "out of memory");
+		return kind_bad(err, "out of memory");
 	return 0;
 }
 
@@ -194,11 +161,11 @@ check_header(const json_t *headers, const char *name, struct proto_err *err)
 	const char *value;
 
 	if (strlen(name) > HTTP_ARGS_NAME_MAX || !is_token(name))
-		return bad(err, "field \"headers\": \"%s\" is not a header "
+		return kind_bad(err, "field \"headers\": \"%s\" is not a header "
 		    "name", name);
 	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++)
 		if (strcasecmp(name, framing[i]) == 0)
-			return bad(err, "field \"headers\": jobd sets %s "
+			return kind_bad(err, "field \"headers\": jobd sets %s "
 			    "itself", framing[i]);
 	if (proto_field_string(headers, name, PROTO_REQUIRED,
 	    HTTP_ARGS_VALUE_MAX, &value, err) < 0) {
@@ -206,7 +173,7 @@ check_header(const json_t *headers, const char *name, struct proto_err *err)
 		return -EINVAL;
 	}
 	if (!is_value(value))
-		return bad(err, "field \"headers\": the value of %s holds a "
+		return kind_bad(err, "field \"headers\": the value of %s holds a "
 		    "CR, LF or another control character", name);
 	return 0;
 }
@@ -223,7 +190,7 @@ parse_headers(const json_t *args, struct http_args *a, struct proto_err *err)
 	if (a->headers == NULL)
 		return 0;
 	if (json_object_size(a->headers) > HTTP_ARGS_HEADERS_MAX)
-		return bad(err, "field \"headers\": more than %d headers",
+		return kind_bad(err, "field \"headers\": more than %d headers",
 		    HTTP_ARGS_HEADERS_MAX);
 	json_object_foreach(a->headers, name, v)
 		if (check_header(a->headers, name, err) < 0)
@@ -243,7 +210,8 @@ int
 http_args_parse(const json_t *args, struct http_args *a, struct proto_err *err)
 {
 	memset(a, 0, sizeof(*a));
-	if (known_fields(args, err) < 0 || parse_url(args, a, err) < 0 ||
+	if (kind_fields_known(args, fields, sizeof(fields) / sizeof(fields[0]),
+	    err) < 0 || parse_url(args, a, err) < 0 ||
 	    parse_method(args, a, err) < 0 ||
 	    parse_headers(args, a, err) < 0 ||
 	    proto_field_string(args, "body", PROTO_OPTIONAL,

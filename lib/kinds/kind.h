@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,7 @@ struct kind_conf {
 
 /* One run of a job: args in, result and error out. */
 struct kind_run {
+	int64_t job_id;         /* the job's id; 0 when run outside jobd */
 	const json_t *args;     /* borrowed; already passed check() */
 	void *state;            /* the kind's shared state (open()), or NULL */
 	const struct kind_conf *conf;   /* the settings now; read-only */
@@ -117,6 +119,17 @@ const struct kind *kind_find(const char *name);
 
 /* Kind number i of the table, or NULL past the end (for listing them). */
 const struct kind *kind_at(size_t i);
+
+/* For check(): fill err as bad_request with the printf-style message and
+ * return -EINVAL. */
+int kind_bad(struct proto_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* For check(): 0 if every key of the object args is one of the n names
+ * the kind takes, else -EINVAL with err naming the first stranger and
+ * listing the names (so a misspelt optional field is not ignored). */
+int kind_fields_known(const json_t *args, const char *const *names,
+    size_t n, struct proto_err *err);
 
 /* Set run->error, printf-style, truncating to KIND_ERROR_MAX. */
 void kind_error(struct kind_run *run, const char *fmt, ...)

@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "http_args.h"
 #include "http_pool.h"
 #include "kind_http.h"
+#include "utf8.h"
 
 /* Bytes of the server's reason phrase kept for the error message. */
 #define REASON_MAX 64
@@ -53,92 +55,6 @@ struct hreq {
 	bool oom;
 };
 
-/* ---- text ---------------------------------------------------------------- */
-
-/* The UTF-8 sequence at s (n > 0 bytes left): its length if well-formed,
- * else minus the length of its longest well-formed prefix (at least 1),
- * which becomes one U+FFFD ("maximal subpart", as Python and browsers
- * decode).  NUL counts as ill-formed. */
-static int
-utf8_step(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	int len, i;
-
-	if (s[0] != 0 && s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return -1;
-	if (s[0] == 0xe0)
-		lo = 0xa0;              /* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f;              /* surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;              /* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f;              /* past U+10FFFF */
-	for (i = 1; i < len; i++, lo = 0x80, hi = 0xbf)
-		if ((size_t)i >= n || s[i] < lo || s[i] > hi)
-			return -i;
-	return len;
-}
-
-/* Bytes of the text that n bytes at s make, written to out unless NULL;
- * *same: the text is s itself.  cut: s was cut short, so a sequence it
- * ends in the middle of is dropped rather than replaced. */
-static size_t
-utf8_fix(const unsigned char *s, size_t n, bool cut, char *out, bool *same)
-{
-	size_t i = 0, len = 0;
-	int k;
-
-	*same = true;
-	while (i < n) {
-		if ((k = utf8_step(s + i, n - i)) > 0) {
-			if (out != NULL)
-				memcpy(out + len, s + i, (size_t)k);
-			len += (size_t)k;
-			i += (size_t)k;
-			continue;
-		}
-		*same = false;
-		if (cut && i + (size_t)-k == n && s[i] != 0)
-			break;
-		if (out != NULL)
-			memcpy(out + len, "\xef\xbf\xbd", 3);
-		len += 3;
-		i += (size_t)-k;
-	}
-	return len;
-}
-
-/* A JSON string of n bytes at s, made valid UTF-8.  NULL on -ENOMEM. */
-static json_t *
-text_json(const unsigned char *s, size_t n, bool cut)
-{
-	bool same;
-	size_t len = utf8_fix(s, n, cut, NULL, &same);
-	json_t *v;
-	char *buf;
-
-	if (n == 0)
-		return json_string("");
-	if (same)
-		return json_stringn_nocheck((const char *)s, n);
-	if ((buf = malloc(len + 1)) == NULL)
-		return NULL;
-	utf8_fix(s, n, cut, buf, &same);
-	v = json_stringn_nocheck(buf, len);
-	free(buf);
-	return v;
-}
-
 /* ---- the exchange: evhttp's side ----------------------------------------- */
 
 /* Add one response header: names lower-cased, repeats joined by ", "
@@ -148,6 +64,7 @@ header_add(json_t *obj, const char *key, const char *value)
 {
 	char name[HTTP_ARGS_NAME_MAX + 1], *joined = NULL;
 	const char *old;
+	bool cut = false;       /* no cap on a header */
 	json_t *v;
 	size_t i;
 	int rc;
@@ -160,7 +77,7 @@ header_add(json_t *obj, const char *key, const char *value)
 		return -ENOMEM;
 	if (joined != NULL)
 		value = joined;
-	v = text_json((const unsigned char *)value, strlen(value), false);
+	v = utf8_json(value, strlen(value), false, SIZE_MAX, &cut);
 	rc = v == NULL || json_object_set_new(obj, name, v) < 0 ? -ENOMEM : 0;
 	free(joined);
 	return rc;
@@ -474,11 +391,12 @@ static int
 outcome(struct kind_run *run, const struct hreq *h)
 {
 	size_t n = evbuffer_get_length(h->body);
-	const unsigned char *p = n > 0 ? evbuffer_pullup(h->body, -1) : NULL;
-	json_t *body = text_json(p, n, h->truncated);
+	const char *p = n > 0 ? (char *)evbuffer_pullup(h->body, -1) : NULL;
+	bool truncated = h->truncated;  /* replacements count to the cap */
+	json_t *body = utf8_json(p, n, h->truncated, h->cap, &truncated);
 
 	run->result = json_pack("{s:i,s:O,s:o,s:b}", "status", h->status,
-	    "headers", h->headers, "body", body, "truncated", h->truncated);
+	    "headers", h->headers, "body", body, "truncated", truncated);
 	if (run->result == NULL) {
 		kind_error(run, "out of memory");
 		return -ENOMEM;
