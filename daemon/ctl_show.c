@@ -244,7 +244,7 @@ kv_flush(FILE *f, struct kvlist *l)
 static const char *const job_known[] = { "id", "name", "state", "queue",
 	"kind", "args", "attempts", "max_attempts", "timeout", "group",
 	"created_at", "started_at", "finished_at", "error", "cancel_reason",
-	"result" };
+	"result", "submitted_by" };
 
 static bool
 job_key_known(const char *key)
@@ -304,11 +304,25 @@ timeout_text(const json_t *job)
 	return r;
 }
 
+/* "uid 1001 (gid 1001, pid 4242)", or NULL when nobody is recorded. */
+static char *
+submitter_text(const json_t *job)
+{
+	const json_t *by = json_object_get(job, "submitted_by");
+	double uid, gid, pid;
+
+	if (!jnum(by, "uid", &uid) || !jnum(by, "gid", &gid) ||
+	    !jnum(by, "pid", &pid))
+		return NULL;
+	return xasprintf("uid %.0f (gid %.0f, pid %.0f)", uid, gid, pid);
+}
+
 void
 ctl_show_job(FILE *f, const json_t *job, double now)
 {
 	struct kvlist l = { 0 };
 	const char *key;
+	char *by;
 	json_t *v;
 	double d;
 
@@ -321,6 +335,8 @@ ctl_show_job(FILE *f, const json_t *job, double now)
 	kv_add(&l, "attempts", attempts_text(job));
 	kv_add(&l, "timeout", timeout_text(job));
 	kv_field_opt(&l, "group", job, "group");
+	if ((by = submitter_text(job)) != NULL)
+		kv_add(&l, "user", by);
 	kv_add(&l, "created", time_text(job, "created_at", true));
 	kv_add(&l, "started", time_text(job, "started_at", true));
 	kv_add(&l, "finished", time_text(job, "finished_at", true));

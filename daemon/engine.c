@@ -37,6 +37,11 @@
  * one when work comes.  Idle workers would otherwise hold a stack each. */
 #define WORKER_IDLE 10.0
 
+/* A job's end the database did not take is written again after
+ * END_RETRY_MIN s, doubling up to END_RETRY_MAX s while it keeps failing. */
+#define END_RETRY_MIN 0.25
+#define END_RETRY_MAX 4.0
+
 enum job_where { J_NEW, J_PUTTING, J_INQ, J_TAKEN, J_RUNNING, J_ENDING };
 enum job_stop { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN };
 
@@ -52,12 +57,16 @@ struct job {
 	json_t *args;
 	double timeout;                 /* 0 = none */
 	int attempts, max_attempts;
+	uid_t uid;                      /* its submitter, or ENG_NOBODY */
+	bool counted;                   /* in its user's queued count */
 	enum job_where where;
 	bool inserted, insert_failed;
 	enum job_stop stop;
 	enum store_state end_state;     /* once ENDING */
 	json_t *end_result;             /* ENDING, not yet written: */
-	char *end_error;                /* what the end write will say */
+	char *end_text;                 /* (the result as JSON text, once */
+	char *end_error;                /* written) what the end says */
+	bool deferred;                  /* its end write failed; retried */
 	double end_at;                  /* when it ended (Unix time) */
 	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
 	char *cancel_reason;            /* for STOP_CANCEL */
@@ -117,6 +126,9 @@ struct eng {
 	struct store *st;
 	struct kind_env *kenv;          /* the kinds' shared state */
 	struct idmap *jobs, *groups;
+	struct idmap *users;            /* uid + 1 -> struct euser */
+	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */
+	int max_queued;                 /* max_queued_per_user; 0 = none */
 	TAILQ_HEAD(, equeue) queues;
 	size_t nqueues;
 	bool stopping;
@@ -127,6 +139,11 @@ struct eng {
 	uint64_t ins_sent, ins_done;    /* inserts submitted, completed */
 	TAILQ_HEAD(, job) ends;         /* ended, end write not yet sent */
 	struct event *ends_ev;          /* writes them from the loop */
+	TAILQ_HEAD(, job) retry;        /* end not taken: written again */
+	struct event *retry_ev;         /* ... when this fires */
+	double retry_delay;             /* its current delay, 0 at first */
+	size_t ndeferred;               /* jobs with a deferred end */
+	bool final;                     /* the stop's last writes are out */
 	struct co_waitq settleq;        /* eng_settle_all */
 	struct eng_counters c;
 };
@@ -226,6 +243,8 @@ eng_configure(struct eng *e, const struct conf *c)
 	size_t i;
 	int rc;
 
+	e->admin_gid = conf_daemon(c)->admin_group.gid;
+	e->max_queued = conf_daemon(c)->max_queued_per_user;
 	kinds_conf(c, &kc);
 	if (e->kenv != NULL)
 		kind_env_reconf(e->kenv, &kc);
@@ -267,11 +286,15 @@ queue_force(struct equeue *q, struct job *j)
 
 /* ---- jobs ----------------------------------------------------------------- */
 
+static void user_uncount(struct job *j);
+
 static void
 job_free(struct job *j)
 {
+	user_uncount(j);
 	json_decref(j->args);
 	json_decref(j->end_result);
+	free(j->end_text);
 	free(j->end_error);
 	free(j->cancel_reason);
 	free(j);
@@ -306,6 +329,7 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 	j->args = json_incref(args);
 	j->timeout = timeout;
 	j->max_attempts = max_attempts;
+	j->uid = ENG_NOBODY;
 	co_waitq_init(&j->insertq);
 	co_waitq_init(&j->doneq);
 	return j;
@@ -328,24 +352,61 @@ job_interrupted(struct job *j, int rc, json_t *result)
 	}
 }
 
+static void
+job_started(void *arg, int status)
+{
+	struct job *j = arg;
+
+	if (status < 0)
+		log_warnx("job %lld: recording its start: %s", (long long)j->id,
+		    store_errmsg());
+	/* Writes complete in order: j's end, submitted after this, has not
+	 * completed, so j is still here. */
+	co_waitq_wake_all(&j->insertq, status < 0 ? status : 0);
+}
+
+/* Record the start.  A kind acting outside jobd (a process, a request)
+ * waits for the commit, so `attempts` counts each of its runs even
+ * across a crash and max_attempts bounds them; a pure one need not. */
+static int
+job_mark_started(struct job *j, struct kind_run *run)
+{
+	bool wait = !j->kind->pure;
+	int rc;
+
+	if (store_mark_started(j->e->st, j->id, 0, wait ? job_started : NULL,
+	    j) < 0) {
+		kind_error(run, "cannot record the start: %s", store_errmsg());
+		return -EIO;
+	}
+	if (!wait)
+		return 0;
+	rc = co_waitq_wait(&j->insertq, CO_FOREVER, NULL);
+	if (rc < 0 && rc != -ECANCELED && rc != -ETIMEDOUT)
+		kind_error(run, "cannot record the start: %s", strerror(-rc));
+	return rc;
+}
+
 /* Run the job's kind on this worker under the job's deadline. */
 static void
 job_run(struct job *j)
 {
-	struct kind_run run = { .args = j->args };
+	struct kind_run run = { .job_id = j->id, .args = j->args };
 	struct co_scope scope;
 	int rc, expired;
 
 	j->where = J_RUNNING;
 	j->task = co_self();
 	j->attempts++;
+	user_uncount(j);
 	j->q->running++;
 	j->e->running++;
-	if (store_mark_started(j->e->st, j->id, 0, NULL, NULL) < 0)
-		log_warnx("job %lld: %s", (long long)j->id, store_errmsg());
+	log_debug("job %lld: running (queue %s, attempt %d)",
+	    (long long)j->id, j->q->name, j->attempts);
 	kind_env_prepare(j->e->kenv, j->kind, &run);
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
-	rc = j->kind->run(&run);
+	if ((rc = job_mark_started(j, &run)) == 0)
+		rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
 	if (rc == 0) {
 		job_end(j, STORE_SUCCEEDED, run.result, NULL);
@@ -380,6 +441,114 @@ job_take(struct job *j)
 		j->where = J_INQ;               /* stays queued for next start */
 	else
 		job_run(j);
+}
+
+/* ---- users: who may do what ---------------------------------------------- */
+
+/* A user's jobs counted against max_queued_per_user: each from its submit
+ * (or recovery) until it starts or ends.  In e->users under uid + 1
+ * (idmap keys are > 0) while the count is not 0. */
+struct euser {
+	size_t queued;
+};
+
+/* Root, or a member of admin_group by primary or supplementary group. */
+static bool
+who_admin(const struct eng *e, const struct eng_who *who)
+{
+	size_t i;
+
+	if (who->uid == 0)
+		return true;
+	if (e->admin_gid == (gid_t)-1)
+		return false;
+	if (who->gid == e->admin_gid)
+		return true;
+	for (i = 0; i < who->ngroups; i++)
+		if (who->groups[i] == e->admin_gid)
+			return true;
+	return false;
+}
+
+/* Count j for its submitter.  0 or -ENOMEM. */
+static int
+user_count(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (j->uid == ENG_NOBODY)
+		return 0;
+	if ((u = idmap_get(j->e->users, key)) == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return -ENOMEM;
+		if (idmap_put(j->e->users, key, u) < 0) {
+			free(u);
+			return -ENOMEM;
+		}
+	}
+	u->queued++;
+	j->counted = true;
+	return 0;
+}
+
+/* j has left queued (started, ended or gone): it counts no more. */
+static void
+user_uncount(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (!j->counted)
+		return;
+	j->counted = false;
+	if ((u = idmap_get(j->e->users, key)) != NULL && --u->queued == 0)
+		free(idmap_del(j->e->users, key));
+}
+
+/* Refuse n more queued jobs of who past max_queued_per_user (-EAGAIN). */
+static int
+user_limit(const struct eng *e, const struct eng_who *who, size_t n,
+    struct proto_err *err)
+{
+	const struct euser *u;
+	size_t have;
+
+	if (who == NULL || e->max_queued == 0 || who_admin(e, who))
+		return 0;
+	u = idmap_get(e->users, (int64_t)who->uid + 1);
+	have = u != NULL ? u->queued : 0;
+	if (have + n <= (size_t)e->max_queued)
+		return 0;
+	if (n == 1)
+		proto_err_set(err, PROTO_QUEUE_FULL, "user %u has %zu jobs "
+		    "queued (max_queued_per_user = %d)", (unsigned)who->uid,
+		    have, e->max_queued);
+	else
+		proto_err_set(err, PROTO_QUEUE_FULL, "user %u has %zu jobs "
+		    "queued; %zu more would pass max_queued_per_user = %d",
+		    (unsigned)who->uid, have, n, e->max_queued);
+	return -EAGAIN;
+}
+
+/* May who cancel j?  Its submitter, root, admin_group and jobd itself
+ * may; -EPERM with err set otherwise. */
+static int
+user_may_cancel(const struct eng *e, const struct eng_who *who,
+    const struct job *j, struct proto_err *err)
+{
+	if (who == NULL || who_admin(e, who) ||
+	    (j->uid != ENG_NOBODY && j->uid == who->uid))
+		return 0;
+	if (j->uid == ENG_NOBODY)
+		proto_err_set(err, PROTO_FORBIDDEN, "job %lld has no recorded "
+		    "submitter: only root or a member of admin_group may "
+		    "cancel it", (long long)j->id);
+	else
+		proto_err_set(err, PROTO_FORBIDDEN, "job %lld belongs to user "
+		    "%u: only that user, root or a member of admin_group may "
+		    "cancel it", (long long)j->id, (unsigned)j->uid);
+	return -EPERM;
 }
 
 /* ---- groups ------------------------------------------------------------- */
@@ -432,17 +601,84 @@ group_member_done(struct egroup *g, struct job *j, int status)
 
 /* ---- ending ------------------------------------------------------------- */
 
+/* The end of j did not make it to the database (full, locked, read-only,
+ * gone): keep it in memory, where its waiters go on waiting, and write it
+ * again later, so that no job stays running in the database once the
+ * fault clears.  Not for a damaged database (-EUCLEAN: trying again does
+ * not help) or a write refused on its own, nor after the stop's last try. */
+static bool
+end_defer(struct job *j, int status)
+{
+	struct eng *e = j->e;
+	struct timeval tv;
+
+	if (e->final || status == -ENOENT || status == -EINVAL ||
+	    status == -EUCLEAN)
+		return false;
+	e->c.store_errors++;
+	if (!j->deferred) {
+		j->deferred = true;
+		if (e->ndeferred++ == 0)
+			log_warnx("job %lld: its end (%s) is kept in memory and "
+			    "written again until the database takes it",
+			    (long long)j->id, store_state_name(j->end_state));
+	}
+	if (TAILQ_EMPTY(&e->retry)) {
+		e->retry_delay = e->retry_delay == 0 ? END_RETRY_MIN :
+		    e->retry_delay * 2 > END_RETRY_MAX ? END_RETRY_MAX :
+		    e->retry_delay * 2;
+		tv.tv_sec = (time_t)e->retry_delay;
+		tv.tv_usec = (suseconds_t)((e->retry_delay - tv.tv_sec) * 1e6);
+		event_add(e->retry_ev, &tv);
+	}
+	TAILQ_INSERT_TAIL(&e->retry, j, end_link);
+	return true;
+}
+
+/* A write has just committed: the database works again, so write the
+ * deferred ends now rather than when their timer says. */
+static void
+retry_soon(struct eng *e)
+{
+	e->retry_delay = 0;
+	if (!TAILQ_EMPTY(&e->retry) && !e->final) {
+		event_del(e->retry_ev);
+		event_active(e->retry_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* A deferred end is settled, written or given up. */
+static void
+end_settled(struct job *j, int status)
+{
+	struct eng *e = j->e;
+
+	if (status == 0)
+		retry_soon(e);
+	if (!j->deferred)
+		return;
+	if (--e->ndeferred == 0 && status == 0)
+		log_info("job %lld: its end is recorded, the last of those kept "
+		    "in memory", (long long)j->id);
+}
+
 static void
 job_ended(void *arg, int status)
 {
 	struct job *j = arg;
 	struct eng *e = j->e;
 
+	if (status < 0 && end_defer(j, status))
+		return;
 	if (status < 0) {
 		e->c.store_errors++;
-		log_warnx("job %lld: its end was not recorded: %s",
-		    (long long)j->id, store_errmsg());
+		log_warnx("job %lld: its end (%s) was not recorded: %s%s",
+		    (long long)j->id, store_state_name(j->end_state),
+		    store_errmsg(), e->final ? "; the database still shows "
+		    "it unfinished, and the next start recovers it as "
+		    "interrupted" : "");
 	}
+	end_settled(j, status);
 	idmap_del(e->jobs, j->id);
 	co_waitq_wake_all(&j->doneq, status < 0 ? -EIO : (int)j->end_state);
 	if (j->g != NULL)
@@ -483,26 +719,40 @@ ends_flush(struct eng *e)
 {
 	struct store_end end;
 	struct job *j;
-	char *text;
+	int rc;
 
 	while ((j = TAILQ_FIRST(&e->ends)) != NULL) {
 		TAILQ_REMOVE(&e->ends, j, end_link);
-		text = j->end_result == NULL ? NULL : json_dumps(j->end_result,
-		    JSON_COMPACT | JSON_REAL_PRECISION(16));
+		if (j->end_result != NULL) {
+			j->end_text = json_dumps(j->end_result, JSON_COMPACT |
+			    JSON_REAL_PRECISION(16));
+			json_decref(j->end_result);
+			j->end_result = NULL;
+		}
 		memset(&end, 0, sizeof(end));
 		end.state = j->end_state;
 		end.finished_at = j->end_at;
-		end.result = text;
+		end.result = j->end_text;
 		end.error = j->end_error;
 		if (j->end_state == STORE_CANCELLED)
 			end.cancel_reason = j->cancel_reason != NULL ?
 			    j->cancel_reason : "cancelled";
-		json_decref(j->end_result);
-		j->end_result = NULL;
-		if (store_mark_ended(e->st, j->id, &end, job_ended, j) < 0)
-			job_ended(j, -EIO);
-		free(text);
+		if ((rc = store_mark_ended(e->st, j->id, &end, job_ended,
+		    j)) < 0)
+			job_ended(j, rc);
 	}
+}
+
+/* Write the deferred ends again (see end_defer). */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eng *e = arg;
+
+	(void)fd;
+	(void)what;
+	TAILQ_CONCAT(&e->ends, &e->retry, end_link);
+	ends_flush(e);
 }
 
 static void
@@ -524,7 +774,10 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	char msg[96];
 
 	job_not_running(j);
+	user_uncount(j);
 	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
+		log_debug("job %lld: queued again (jobd stopping)",
+		    (long long)j->id);
 		json_decref(result);
 		e->c.requeued++;
 		if (store_requeue(e->st, j->id, job_requeued, j) < 0)
@@ -543,8 +796,15 @@ job_end(struct job *j, enum store_state state, json_t *result,
 	j->end_result = result;
 	j->end_error = error != NULL ? strdup(error) : NULL;
 	e->c.ended[state]++;
-	log_debug("job %lld: %s%s%s", (long long)j->id,
-	    store_state_name(state), error ? ": " : "", error ? error : "");
+	/* Log policy (docs/SYSTEMD.md): every state change at debug, a job
+	 * that failed or timed out at info. */
+	if (state == STORE_FAILED || state == STORE_TIMED_OUT)
+		log_info("job %lld: %s%s%s", (long long)j->id,
+		    store_state_name(state), error ? ": " : "",
+		    error ? error : "");
+	else
+		log_debug("job %lld: %s", (long long)j->id,
+		    store_state_name(state));
 	if (TAILQ_EMPTY(&e->ends))
 		event_active(e->ends_ev, 0, 0);
 	TAILQ_INSERT_TAIL(&e->ends, j, end_link);
@@ -719,8 +979,11 @@ job_inserted(void *arg, int status)
 	j->done = NULL;
 	insert_completed(j->e);
 	if (status == 0) {
+		log_debug("job %lld: queued (queue %s)", (long long)j->id,
+		    j->q->name);
 		j->inserted = true;
 		j->e->c.submitted++;
+		retry_soon(j->e);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
@@ -740,6 +1003,7 @@ group_inserted(void *arg, int status)
 	insert_completed(g->e);
 	if (status == 0) {
 		g->e->c.submitted += g->n;
+		retry_soon(g->e);
 	} else {
 		g->e->c.store_errors++;
 	}
@@ -751,6 +1015,8 @@ group_inserted(void *arg, int status)
 		if (j == NULL)
 			continue;
 		if (status == 0) {
+			log_debug("job %lld: queued (queue %s, group %lld)",
+			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {
@@ -805,20 +1071,31 @@ submit_check(struct eng *e, const struct proto_submit *s, struct equeue **qp,
 	return 0;
 }
 
+/* A job of who's, counted for who. */
 static struct job *
 job_from(struct eng *e, struct equeue *q, const struct kind *k,
-    const struct proto_submit *s)
+    const struct proto_submit *s, const struct eng_who *who)
 {
-	return job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
+	struct job *j;
+
+	j = job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
 	    q->timeout : s->timeout, s->max_attempts > 0 ?
 	    (int)s->max_attempts : q->max_attempts);
+	if (j == NULL || who == NULL)
+		return j;
+	j->uid = who->uid;
+	if (user_count(j) < 0) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
 }
 
 /* What store_insert wants; *textp (args as JSON text) is the caller's to
  * free. */
 static int
-job_row(const struct job *j, const char *name, struct store_new_job *row,
-    char **textp)
+job_row(const struct job *j, const char *name, const struct eng_who *who,
+    struct store_new_job *row, char **textp)
 {
 	if ((*textp = json_dumps(j->args, JSON_COMPACT |
 	    JSON_REAL_PRECISION(16))) == NULL)
@@ -830,6 +1107,12 @@ job_row(const struct job *j, const char *name, struct store_new_job *row,
 	row->name = name;
 	row->timeout = j->timeout;
 	row->max_attempts = j->max_attempts;
+	if (who != NULL && who->uid != ENG_NOBODY) {
+		row->submitter.known = true;
+		row->submitter.uid = who->uid;
+		row->submitter.gid = who->gid;
+		row->submitter.pid = who->pid;
+	}
 	return 0;
 }
 
@@ -857,13 +1140,13 @@ stopping_error(struct proto_err *err)
 /* Record a job that holds its place in the queue. */
 static int
 submit_insert(struct eng *e, struct job *j, const char *name,
-    struct proto_err *err)
+    const struct eng_who *who, struct proto_err *err)
 {
 	struct store_new_job row;
 	char *text;
 	int rc;
 
-	if ((rc = job_row(j, name, &row, &text)) == 0) {
+	if ((rc = job_row(j, name, who, &row, &text)) == 0) {
 		rc = store_insert(e->st, &row, &j->id, job_inserted, j);
 		free(text);
 		e->ins_sent += rc == 0;
@@ -880,8 +1163,9 @@ submit_insert(struct eng *e, struct job *j, const char *name,
 }
 
 int
-eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
-    void *arg, struct proto_err *err)
+eng_submit(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err)
 {
 	const struct kind *k;
 	struct equeue *q;
@@ -890,9 +1174,10 @@ eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
 
 	if (e->stopping)
 		return stopping_error(err);
-	if ((rc = submit_check(e, s, &q, &k, err)) < 0)
+	if ((rc = submit_check(e, s, &q, &k, err)) < 0 ||
+	    (rc = user_limit(e, who, 1, err)) < 0)
 		return rc;
-	if ((j = job_from(e, q, k, s)) == NULL) {
+	if ((j = job_from(e, q, k, s, who)) == NULL) {
 		proto_err_set(err, PROTO_INTERNAL, "out of memory");
 		return -ENOMEM;
 	}
@@ -906,7 +1191,7 @@ eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
 		return rc == -ESHUTDOWN ? stopping_error(err) :
 		    put_error(rc, q, err);
 	}
-	if ((rc = submit_insert(e, j, s->name, err)) < 0) {
+	if ((rc = submit_insert(e, j, s->name, who, err)) < 0) {
 		j->insert_failed = true;
 		j->where = J_INQ;
 		j->q->pending++;
@@ -946,7 +1231,7 @@ group_fits(struct eng *e, struct equeue **qs, size_t n, struct proto_err *err)
 
 static struct egroup *
 group_new(struct eng *e, const struct proto_submit_group *pg,
-    struct equeue **qs, const struct kind **ks)
+    struct equeue **qs, const struct kind **ks, const struct eng_who *who)
 {
 	struct egroup *g;
 	size_t i;
@@ -963,7 +1248,7 @@ group_new(struct eng *e, const struct proto_submit_group *pg,
 	co_waitq_init(&g->doneq);
 	for (i = 0; i < g->n; i++) {
 		if ((g->jobs[i] = job_from(e, qs[i], ks[i],
-		    &pg->jobs[i])) == NULL) {
+		    &pg->jobs[i], who)) == NULL) {
 			while (i-- > 0)
 				job_free(g->jobs[i]);
 			free(g->jobs);
@@ -990,7 +1275,8 @@ group_discard(struct egroup *g)
 /* Insert the group in one write; ids are known at once. */
 static int
 group_insert(struct eng *e, struct egroup *g,
-    const struct proto_submit_group *pg, struct proto_err *err)
+    const struct proto_submit_group *pg, const struct eng_who *who,
+    struct proto_err *err)
 {
 	struct store_new_job *rows;
 	char **texts;
@@ -1002,7 +1288,7 @@ group_insert(struct eng *e, struct egroup *g,
 	texts = calloc(n, sizeof(*texts));
 	ids = calloc(n, sizeof(*ids));
 	for (i = 0; rows != NULL && texts != NULL && ids != NULL && i < n; i++)
-		if (job_row(g->jobs[i], pg->jobs[i].name, &rows[i],
+		if (job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
 		    &texts[i]) < 0)
 			break;
 	if (ids != NULL && i == n &&
@@ -1065,7 +1351,8 @@ group_enter(struct egroup *g, bool nowait)
 
 int
 eng_submit_group(struct eng *e, const struct proto_submit_group *pg,
-    eng_done_fn done, void *arg, struct proto_err *err)
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err)
 {
 	struct equeue **qs = NULL;
 	const struct kind **ks = NULL;
@@ -1084,13 +1371,14 @@ eng_submit_group(struct eng *e, const struct proto_submit_group *pg,
 			proto_err_prefix(err, "jobs[%zu]: ", i);
 			goto out;
 		}
-	if (pg->nowait && (rc = group_fits(e, qs, pg->njobs, err)) < 0)
+	if ((rc = user_limit(e, who, pg->njobs, err)) < 0 ||
+	    (pg->nowait && (rc = group_fits(e, qs, pg->njobs, err)) < 0))
 		goto out;
-	if ((g = group_new(e, pg, qs, ks)) == NULL)
+	if ((g = group_new(e, pg, qs, ks, who)) == NULL)
 		goto oom;
 	g->done = done;
 	g->done_arg = arg;
-	if ((rc = group_insert(e, g, pg, err)) < 0) {
+	if ((rc = group_insert(e, g, pg, who, err)) < 0) {
 		group_discard(g);
 		goto out;
 	}
@@ -1166,14 +1454,16 @@ eng_wait_group(struct eng *e, int64_t gid, double timeout)
 }
 
 int
-eng_cancel_job(struct eng *e, int64_t id, const char *reason,
-    struct proto_err *err)
+eng_cancel_job(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err)
 {
 	struct job *j = idmap_get(e->jobs, id);
 	int rc;
 
 	if (j == NULL)
 		return -ENOENT;
+	if ((rc = user_may_cancel(e, who, j, err)) < 0)
+		return rc;
 	cancel_job(j, reason);
 	rc = co_waitq_wait(&j->doneq, CO_FOREVER, NULL);        /* j may go */
 	if (rc < 0 || rc == STORE_CANCELLED)
@@ -1184,8 +1474,8 @@ eng_cancel_job(struct eng *e, int64_t id, const char *reason,
 }
 
 int
-eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
-    int64_t **idsp, size_t *np)
+eng_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err)
 {
 	struct egroup *g = idmap_get(e->groups, gid);
 	int64_t *ids;
@@ -1195,9 +1485,17 @@ eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
 		return -ENOENT;
 	if ((ids = calloc(g->n, sizeof(*ids))) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < g->n; i++)
-		if (g->jobs[i] != NULL && g->jobs[i]->where != J_ENDING)
-			ids[n++] = g->jobs[i]->id;
+	/* All or none: a group another user shares is not cut in half. */
+	for (i = 0; i < g->n; i++) {
+		if (g->jobs[i] == NULL || g->jobs[i]->where == J_ENDING)
+			continue;
+		if (user_may_cancel(e, who, g->jobs[i], err) < 0) {
+			proto_err_prefix(err, "group %lld: ", (long long)gid);
+			free(ids);
+			return -EPERM;
+		}
+		ids[n++] = g->jobs[i]->id;
+	}
 	if (n == 0) {
 		free(ids);
 		return -ENOENT;
@@ -1279,7 +1577,10 @@ recover_one(void *arg, struct store_job *sj)
 	args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
 	j = job_new(e, q, k, args, sj->timeout, sj->max_attempts);
 	json_decref(args);
-	if (j == NULL || idmap_put(e->jobs, sj->id, j) < 0) {
+	if (j != NULL && sj->submitter.known)
+		j->uid = sj->submitter.uid;     /* recovered jobs count too */
+	if (j == NULL || user_count(j) < 0 ||
+	    idmap_put(e->jobs, sj->id, j) < 0) {
 		if (j != NULL)
 			job_free(j);
 		store_job_free(sj);
@@ -1380,10 +1681,14 @@ eng_new(struct co_rt *rt, struct store *st)
 	co_waitq_init(&e->goneq);
 	co_waitq_init(&e->settleq);
 	TAILQ_INIT(&e->ends);
+	e->admin_gid = (gid_t)-1;
+	TAILQ_INIT(&e->retry);
 	if ((e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||
+	    (e->users = idmap_new()) == NULL ||
 	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, ends_cb, e)) ==
-	    NULL) {
+	    NULL ||
+	    (e->retry_ev = evtimer_new(co_rt_base(rt), retry_cb, e)) == NULL) {
 		eng_free(e);
 		return NULL;
 	}
@@ -1433,6 +1738,11 @@ eng_shutdown(struct eng *e, double grace)
 	while (e->nworkers > 0)
 		(void)co_waitq_wait(&e->goneq, CO_FOREVER, NULL);
 	co_shield_exit();
+	/* The last try for deferred ends; a failure now is given up (the
+	 * next start's recovery deals with the job). */
+	e->final = true;
+	event_del(e->retry_ev);
+	TAILQ_CONCAT(&e->ends, &e->retry, end_link);
 	ends_flush(e);                  /* before the store closes */
 }
 
@@ -1458,6 +1768,15 @@ free_group(void *arg, int64_t id, void *val)
 	return 0;
 }
 
+static int
+free_user(void *arg, int64_t id, void *val)
+{
+	(void)arg;
+	(void)id;
+	free(val);
+	return 0;
+}
+
 void
 eng_free(struct eng *e)
 {
@@ -1476,12 +1795,17 @@ eng_free(struct eng *e)
 	}
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
+	if (e->retry_ev != NULL)
+		event_free(e->retry_ev);
 	kind_env_close(e->kenv);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, free_job, NULL);
 	if (e->groups != NULL)
 		idmap_each(e->groups, free_group, NULL);
+	if (e->users != NULL)   /* empty: the jobs took their counts along */
+		idmap_each(e->users, free_user, NULL);
 	idmap_free(e->jobs);
 	idmap_free(e->groups);
+	idmap_free(e->users);
 	free(e);
 }

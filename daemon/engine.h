@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "proto.h"
 
@@ -40,11 +41,29 @@ struct eng_ack {
 };
 typedef void (*eng_done_fn)(void *arg, int status, const struct eng_ack *ack);
 
+/* Who asks: the peer of the request's connection (SO_PEERCRED and
+ * SO_PEERGROUPS).  The engine records the submitter of each job, refuses
+ * a cancel of another user's job, and counts each user's queued jobs
+ * against max_queued_per_user; root (uid 0) and members of admin_group
+ * (primary or supplementary) may cancel anyone's jobs and have no limit.
+ * Where a call takes a who, NULL means jobd itself (tests, tools): nothing
+ * is recorded, no limit applies and any job may be cancelled.  uid
+ * ENG_NOBODY is a peer jobd could not identify: it owns no job. */
+struct eng_who {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const gid_t *groups;    /* supplementary groups; borrowed */
+	size_t ngroups;
+};
+#define ENG_NOBODY ((uid_t)-1)
+
 /* A new engine for the jobs in st, running tasks on rt.  NULL (ENOMEM). */
 struct eng *eng_new(struct co_rt *rt, struct store *st);
 
-/* Apply c's queues: at start and on every reload (docs/CONFIG.md says what
- * changes live).  c need not outlive the call.  0 or -ENOMEM (then some
+/* Apply c's queues, the kinds' settings, admin_group and
+ * max_queued_per_user: at start and on every reload (docs/CONFIG.md says
+ * what changes live).  c need not outlive the call.  0 or -ENOMEM (then some
  * queues may have been applied; the rest keep their old settings). */
 int eng_configure(struct eng *e, const struct conf *c);
 
@@ -54,20 +73,23 @@ int eng_configure(struct eng *e, const struct conf *c);
  * 0 or a store error. */
 int eng_recover(struct eng *e);
 
-/* Submit one job (task).  Waits while its queue is full unless s->nowait.
- * On 0, done(arg, ...) is called exactly once, from the insert's commit.
- * On a negative errno done is never called and err says why (the code is
- * the wire code: unknown_queue, unknown_kind, bad_request, queue_full,
- * shutting_down, internal). */
-int eng_submit(struct eng *e, const struct proto_submit *s, eng_done_fn done,
-    void *arg, struct proto_err *err);
+/* Submit one job for who (task).  Waits while its queue is full unless
+ * s->nowait.  On 0, done(arg, ...) is called exactly once, from the
+ * insert's commit.  On a negative errno done is never called and err says
+ * why (the code is the wire code: unknown_queue, unknown_kind,
+ * bad_request, forbidden, queue_full — the queue's capacity with nowait,
+ * or who's max_queued_per_user at once — shutting_down, internal). */
+int eng_submit(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err);
 
 /* Submit a group (task), all or nothing; see eng_submit.  With g->nowait
  * every job must fit its queue now; without, the group is recorded at
  * once and its jobs enter their queues as room frees (this call returns
- * once they all have). */
+ * once they all have).  The whole group must fit who's limit. */
 int eng_submit_group(struct eng *e, const struct proto_submit_group *g,
-    eng_done_fn done, void *arg, struct proto_err *err);
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err);
 
 /* Wait until job id's insert has committed (task): a request after a
  * submit on one connection must see the job.  0 at once for ids the engine
@@ -86,20 +108,22 @@ int eng_settle_all(struct eng *e);
 int eng_wait_job(struct eng *e, int64_t id, double timeout);
 int eng_wait_group(struct eng *e, int64_t gid, double timeout);
 
-/* Cancel job id with reason (NULL: a default) and wait until it has
- * stopped and its end is committed (task).  0: it ended cancelled.
+/* Cancel job id for who with reason (NULL: a default) and wait until it
+ * has stopped and its end is committed (task).  0: it ended cancelled.
  * -ENOENT: the engine does not hold it (ended or unknown: ask the store).
+ * -EPERM: who may not cancel it (err says why; nothing was done).
  * -EALREADY: it ended otherwise while being cancelled (err says how).
  * -EIO: its end could not be recorded.  -ECANCELED. */
-int eng_cancel_job(struct eng *e, int64_t id, const char *reason,
-    struct proto_err *err);
+int eng_cancel_job(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err);
 
-/* Cancel every job of group gid that has not ended, and wait for them
- * (task).  On 0, *idsp (malloc'd, caller frees) holds the *np ids it
- * cancelled, n >= 1.  -ENOENT: the engine holds no job of the group.
- * -ENOMEM, -EIO, -ECANCELED. */
-int eng_cancel_group(struct eng *e, int64_t gid, const char *reason,
-    int64_t **idsp, size_t *np);
+/* Cancel every job of group gid that has not ended, for who, and wait
+ * for them (task).  On 0, *idsp (malloc'd, caller frees) holds the *np
+ * ids it cancelled, n >= 1.  -ENOENT: the engine holds no job of the
+ * group.  -EPERM: a job not ended is not who's to cancel; then none is
+ * cancelled (err says why).  -ENOMEM, -EIO, -ECANCELED. */
+int eng_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
 
 /* One queue as stats shows it. */
 struct eng_queue_info {

@@ -7,6 +7,11 @@
  * the main task starts the server and waits for a stop; SIGHUP reloads the
  * config from the signal callback (conf_load blocks and wants a big stack,
  * so not from a task).
+ *
+ * Under systemd (svc.h, docs/SYSTEMD.md) jobd takes the listening socket
+ * jobd.socket passes instead of making one, says READY=1 once it serves,
+ * RELOADING=1/READY=1 around a SIGHUP and STOPPING=1 at a stop, keeps
+ * STATUS= current and pings the watchdog from the loop.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +33,7 @@
 #include "ops.h"
 #include "server.h"
 #include "store.h"
+#include "svc.h"
 
 #define DEFAULT_CONF "/etc/jobd/jobd.conf"
 
@@ -40,9 +47,12 @@ struct jobd {
 	struct srv *srv;
 	struct ops_ctx ops;
 	struct event *sig[3];
+	struct svc *svc;
+	int passed_fd;                  /* from the service manager, or -1 */
 	bool stop;
 	struct co_waitq stopq;          /* the main task, for a stop */
-	bool sock_created;
+	bool sock_created;              /* jobd made it: jobd removes it */
+	char sock_path[108];            /* where it listens, for the logs */
 };
 
 static __attribute__((noreturn)) void
@@ -80,7 +90,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[8];
+	const char *changed[9];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -93,6 +103,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "database";
 	if (o->sync != n->sync)
 		changed[k++] = "sync";
+	if (o->busy_timeout != n->busy_timeout)
+		changed[k++] = "busy_timeout";
 	if (o->exec_concurrency != n->exec_concurrency)
 		changed[k++] = "exec_concurrency";
 	if (o->http_per_host != n->http_per_host)
@@ -107,6 +119,8 @@ limits_of(const struct conf *c, struct srv_limits *lim)
 {
 	lim->max_line = conf_daemon(c)->max_line;
 	lim->max_connections = conf_daemon(c)->max_connections;
+	lim->client_memory = conf_daemon(c)->client_memory;
+	lim->line_timeout = conf_daemon(c)->line_timeout;
 }
 
 static void
@@ -141,7 +155,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
+		svc_reloading(jd->svc);
 		reload(jd);
+		svc_ready(jd->svc);
 		return;
 	}
 	if (jd->stop) {
@@ -150,7 +166,55 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("%s: stopping", strsignal(sig));
 	jd->stop = true;
+	svc_stopping(jd->svc);
 	co_waitq_wake_all(&jd->stopq, 0);
+}
+
+/* ---- status --------------------------------------------------------------- */
+
+/* Append " NAME R+Q/W" (running + queued / workers) at buf[*n], or " ..."
+ * and -ENOSPC when it would not fit. */
+static int
+status_queue(char *buf, size_t len, size_t *n,
+    const struct eng_queue_info *qi)
+{
+	char one[96];
+	int k;
+
+	k = snprintf(one, sizeof(one), " %s %zu+%zu/%d", qi->name,
+	    qi->running, qi->queued, qi->workers);
+	if (k < 0 || (size_t)k >= sizeof(one) || *n + (size_t)k + 5 >= len) {
+		if (*n + 4 < len)
+			*n += (size_t)snprintf(buf + *n, len - *n, " ...");
+		return -ENOSPC;
+	}
+	memcpy(buf + *n, one, (size_t)k + 1);
+	*n += (size_t)k;
+	return 0;
+}
+
+/* STATUS= for systemctl status: totals, then each queue while it fits. */
+static void
+status_of(void *arg, char *buf, size_t len)
+{
+	struct jobd *jd = arg;
+	struct eng_queue_info qi;
+	size_t i, queued = 0, running = 0, n;
+
+	if (jd->eng == NULL || jd->srv == NULL) {
+		snprintf(buf, len, "starting");
+		return;
+	}
+	for (i = 0; eng_queue_info(jd->eng, i, &qi) == 0; i++) {
+		queued += qi.queued;
+		running += qi.running;
+	}
+	n = (size_t)snprintf(buf, len, "%s%zu running, %zu queued, %zu "
+	    "connected;", jd->stop ? "stopping: " : "", running, queued,
+	    srv_connections(jd->srv));
+	for (i = 0; n < len && eng_queue_info(jd->eng, i, &qi) == 0; i++)
+		if (status_queue(buf, len, &n, &qi) < 0)
+			break;
 }
 
 /* ---- the main task --------------------------------------------------------- */
@@ -166,8 +230,11 @@ main_task(void *arg)
 		log_warnx("cannot start the server: %s", strerror(-rc));
 		return rc;
 	}
-	log_info("jobd %s ready: socket %s, database %s, %zu queues",
-	    JOBD_VERSION, d->socket, d->database, conf_queue_count(jd->conf));
+	log_info("jobd %s ready: socket %s%s, database %s, %zu queues",
+	    JOBD_VERSION, jd->sock_path, jd->sock_created ? "" :
+	    " (from the service manager)", d->database,
+	    conf_queue_count(jd->conf));
+	svc_ready(jd->svc);
 	while (!jd->stop)
 		(void)co_waitq_wait(&jd->stopq, CO_FOREVER, NULL);
 	srv_stop_accepting(jd->srv);
@@ -180,6 +247,17 @@ main_task(void *arg)
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* What to do about a database jobd cannot use, after its error. */
+static const char *
+store_hint(int rc)
+{
+	if (rc == -EBADMSG || rc == -EUCLEAN)
+		return "; jobd leaves the file as it is: restore it from a "
+		    "backup, salvage it (sqlite3 FILE .recover), or move it "
+		    "away to start with an empty database";
+	return "";
+}
+
 static void
 open_store(struct jobd *jd)
 {
@@ -188,31 +266,58 @@ open_store(struct jobd *jd)
 		.path = d->database,
 		.sync = d->sync == CONF_SYNC_NORMAL ? STORE_SYNC_NORMAL :
 		    STORE_SYNC_FULL,
+		/* 0 would mean the store's default: 1 ms is "do not wait" */
+		.busy_timeout_ms = d->busy_timeout * 1000 >= 1 ?
+		    (int)(d->busy_timeout * 1000) : 1,
 	};
 	int rc;
 
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
-		fatalx("cannot open the database: %s", store_errmsg());
+		fatalx("cannot open the database: %s%s", store_errmsg(),
+		    store_hint(rc));
 	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
 	    eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
-		fatalx("recovery failed: %s", rc == -ENOMEM ?
-		    "out of memory" : store_errmsg());
+		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
+		    "out of memory" : store_errmsg(), store_hint(rc));
+}
+
+/* The listening socket: the one systemd passed (jobd.socket; its mode
+ * and group are the socket unit's), else one jobd makes at `socket`. */
+static int
+listen_fd(struct jobd *jd)
+{
+	const struct conf_daemon *d = conf_daemon(jd->conf);
+	const char *what = "";
+	int fd;
+
+	if (jd->passed_fd >= 0) {
+		fd = srv_adopt(jd->passed_fd, jd->sock_path,
+		    sizeof(jd->sock_path), &what);
+		if (fd < 0)
+			fatalx("the socket passed by the service manager: %s",
+			    what);
+		if (strcmp(jd->sock_path, d->socket) != 0)
+			log_warnx("listening on %s (passed by the service "
+			    "manager), not on socket = %s", jd->sock_path,
+			    d->socket);
+		return fd;
+	}
+	fd = srv_listen(d->socket, d->socket_mode, d->socket_group.gid, &what);
+	if (fd < 0)
+		fatalx("socket %s: %s: %s", d->socket, what, strerror(-fd));
+	jd->sock_created = true;
+	snprintf(jd->sock_path, sizeof(jd->sock_path), "%s", d->socket);
+	return fd;
 }
 
 static void
 open_socket(struct jobd *jd)
 {
-	const struct conf_daemon *d = conf_daemon(jd->conf);
 	struct srv_limits lim;
-	const char *what = "";
-	int fd;
+	int fd = listen_fd(jd);
 
-	fd = srv_listen(d->socket, d->socket_mode, d->socket_group.gid, &what);
-	if (fd < 0)
-		fatalx("socket %s: %s: %s", d->socket, what, strerror(-fd));
-	jd->sock_created = true;
 	limits_of(jd->conf, &lim);
 	jd->ops.eng = jd->eng;
 	jd->ops.st = jd->st;
@@ -230,16 +335,35 @@ set_signals(struct jobd *jd)
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);       /* EPIPE instead, from every write */
+	/* EFBIG instead of a core dump when a file size limit (ulimit -f)
+	 * stops a write: the store answers storage_error and goes on. */
+	signal(SIGXFSZ, SIG_IGN);
 	for (i = 0; i < 3; i++)
 		if ((jd->sig[i] = evsignal_new(jd->base, sigs[i], on_signal,
 		    jd)) == NULL || evsignal_add(jd->sig[i], NULL) < 0)
 			fatalx("cannot watch signal %d", sigs[i]);
 }
 
+/* Each client is an fd, and each exec job three: take every fd the hard
+ * limit allows (the soft one is often 1024), so max_connections is what
+ * limits clients.  Children get only their three standard fds anyway. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("setrlimit(RLIMIT_NOFILE)");
+}
+
 static void
 start(struct jobd *jd)
 {
 	char err[CONF_ERRLEN];
+	const char *what = "";
 
 	if (conf_load(jd->conf_path, &jd->conf, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -249,7 +373,16 @@ start(struct jobd *jd)
 	if ((jd->base = co_base_new()) == NULL ||
 	    (jd->rt = co_rt_new(jd->base, NULL)) == NULL)
 		fatalx("cannot set up the event loop");
+	/* The service manager's variables are read (and unset) before the
+	 * store's threads start: unsetenv races with getenv elsewhere. */
+	if ((jd->svc = svc_new(jd->base, status_of, jd)) == NULL)
+		fatalx("out of memory");
+	if ((jd->passed_fd = svc_listen_fd(&what)) < 0 &&
+	    jd->passed_fd != -ENOENT)
+		fatalx("socket activation: %s: %s", what,
+		    strerror(-jd->passed_fd));
 	set_signals(jd);
+	raise_nofile();
 	open_store(jd);
 	open_socket(jd);
 }
@@ -263,6 +396,7 @@ finish(struct jobd *jd)
 	store_close(jd->st);            /* commits what the stop wrote */
 	eng_free(jd->eng);
 	srv_free(jd->srv);
+	svc_free(jd->svc);
 	for (i = 0; i < 3; i++)
 		if (jd->sig[i] != NULL)
 			event_free(jd->sig[i]);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "engine.h"
+#include "log.h"
 #include "ops.h"
 #include "proto.h"
 #include "server.h"
@@ -47,9 +48,19 @@ answer_interrupted(struct reply *r, const struct proto_req *req, int rc)
 		    "not be recorded in the database");
 }
 
+/* A read the store failed (a damaged page, an I/O error): the client is
+ * told, and so is the log, at most once a second so that a client polling
+ * a damaged job cannot flood it. */
 static void
 answer_store_error(struct reply *r, const struct proto_req *req, int rc)
 {
+	static double logged;
+	double now = store_now();
+
+	if (rc != -ENOMEM && now - logged >= 1.0) {
+		log_warnx("a read failed: %s", store_errmsg());
+		logged = now;
+	}
 	answer_error(r, req, rc == -ENOMEM ? PROTO_INTERNAL :
 	    PROTO_STORAGE_ERROR, rc == -ENOMEM ? "out of memory" :
 	    store_errmsg());
@@ -75,12 +86,22 @@ str_or_null(const char *s)
 	return s != NULL ? json_string(s) : json_null();
 }
 
+/* {"uid":U,"gid":G,"pid":P}, or null when nobody was recorded. */
+static json_t *
+submitter_json(const struct store_submitter *by)
+{
+	if (!by->known)
+		return json_null();
+	return json_pack("{s:I s:I s:I}", "uid", (json_int_t)by->uid,
+	    "gid", (json_int_t)by->gid, "pid", (json_int_t)by->pid);
+}
+
 /* A job row as the protocol shows it. */
 static json_t *
 job_json(const struct store_job *j)
 {
 	return json_pack("{s:I s:s s:s s:s s:o s:o s:i s:i s:f s:o s:o s:o "
-	    "s:o s:o s:o s:o}",
+	    "s:o s:o s:o s:o s:o}",
 	    "id", (json_int_t)j->id,
 	    "queue", j->queue,
 	    "kind", j->kind,
@@ -97,7 +118,8 @@ job_json(const struct store_job *j)
 	    "error", str_or_null(j->error),
 	    "cancel_reason", str_or_null(j->cancel_reason),
 	    "group", j->group_id != 0 ? json_integer(j->group_id) :
-	    json_null());
+	    json_null(),
+	    "submitted_by", submitter_json(&j->submitter));
 }
 
 static json_t *
@@ -188,6 +210,29 @@ op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 	reply_send(r, resp);
 }
 
+/* ---- who asks ------------------------------------------------------------ */
+
+/* The engine's view of r's peer, borrowing from the connection: valid
+ * while the op runs in its task.  A peer the server cannot name is
+ * nobody (owns no job, is no admin), never jobd itself. */
+static const struct eng_who *
+who_of(struct reply *r, struct eng_who *who)
+{
+	const struct srv_peer *p = reply_peer(r);
+
+	memset(who, 0, sizeof(*who));
+	who->uid = ENG_NOBODY;
+	who->gid = (gid_t)-1;
+	if (p != NULL) {
+		who->uid = p->uid;
+		who->gid = p->gid;
+		who->pid = p->pid;
+		who->groups = p->groups;
+		who->ngroups = p->ngroups;
+	}
+	return who;
+}
+
 /* ---- submit ------------------------------------------------------------ */
 
 /* The engine's commit callback: the answer, given once committed. */
@@ -222,10 +267,12 @@ static void
 op_submit(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	struct proto_err err;
+	struct eng_who who;
 	int rc;
 
 	reply_keep_tag(r, req->tag);
-	rc = eng_submit(ctx->eng, &req->u.submit, submit_done, r, &err);
+	rc = eng_submit(ctx->eng, &req->u.submit, who_of(r, &who),
+	    submit_done, r, &err);
 	if (rc < 0)
 		answer_err(r, req, &err);
 }
@@ -234,10 +281,12 @@ static void
 op_submit_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	struct proto_err err;
+	struct eng_who who;
 	int rc;
 
 	reply_keep_tag(r, req->tag);
-	rc = eng_submit_group(ctx->eng, &req->u.group, submit_done, r, &err);
+	rc = eng_submit_group(ctx->eng, &req->u.group, who_of(r, &who),
+	    submit_done, r, &err);
 	if (rc < 0)
 		answer_err(r, req, &err);
 }
@@ -401,12 +450,19 @@ cancel_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	int64_t gid = req->u.cancel.group, *ids = NULL;
 	struct store_group g;
+	struct proto_err err;
+	struct eng_who who;
 	json_t *resp, *a;
 	char msg[96];
 	size_t i, n = 0;
 	int rc;
 
-	rc = eng_cancel_group(ctx->eng, gid, req->u.cancel.reason, &ids, &n);
+	rc = eng_cancel_group(ctx->eng, gid, who_of(r, &who),
+	    req->u.cancel.reason, &ids, &n, &err);
+	if (rc == -EPERM) {
+		answer_err(r, req, &err);
+		return;
+	}
 	if (rc == -ENOENT) {
 		rc = store_group_get(ctx->st, gid, &g);
 		snprintf(msg, sizeof(msg), rc == -ENOENT ? "no group %lld" :
@@ -438,17 +494,18 @@ static void
 op_cancel(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	struct proto_err err;
+	struct eng_who who;
 	int rc;
 
 	if (req->u.cancel.group != 0) {
 		cancel_group(ctx, req, r);
 		return;
 	}
-	rc = eng_cancel_job(ctx->eng, req->u.cancel.id, req->u.cancel.reason,
-	    &err);
+	rc = eng_cancel_job(ctx->eng, req->u.cancel.id, who_of(r, &who),
+	    req->u.cancel.reason, &err);
 	if (rc == -ENOENT)
 		cancel_gone(ctx, req, r, req->u.cancel.id);
-	else if (rc == -EALREADY)
+	else if (rc == -EALREADY || rc == -EPERM)
 		answer_err(r, req, &err);
 	else if (rc < 0)
 		answer_interrupted(r, req, rc);

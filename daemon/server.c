@@ -10,6 +10,10 @@
  * orphaned (r->c = NULL) and freed by whoever answers it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -17,6 +21,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
 
 #include "co.h"
 #include "co_io.h"
@@ -30,6 +37,9 @@
 #define WRITE_TIMEOUT   60.0            /* a client reading nothing that long goes */
 #define CLOSE_FLUSH     1.0             /* seconds to flush answers at close */
 #define LINES_PER_TURN  256             /* requests handled before a yield */
+#define HUP_TICK        1.0             /* look for hung-up clients this often */
+#define OUT_SHARE       (64u * 1024)    /* unwritten bytes that count as a
+					 * share of client_memory */
 
 #define TOO_MANY_LINE                                                    \
 	"{\"ok\":false,\"error\":{\"code\":\"too_many_connections\","    \
@@ -43,7 +53,7 @@ struct reply {
 	char *line;
 	size_t len;
 	bool ready;
-	bool close_after;       /* line_too_long: the last answer */
+	bool close_after;       /* line_too_long, slow line: the last answer */
 	json_t *tag;
 	TAILQ_ENTRY(reply) link;
 };
@@ -59,6 +69,10 @@ struct conn {
 	size_t npending, outbytes;
 	struct co_waitq wq;     /* the writer, for the head answer */
 	struct co_waitq rq;     /* the reader, for room to read more */
+	double line_start;      /* when the partial line in `in` began */
+	uint64_t nreq;          /* requests handed to the handler */
+	uint64_t held;          /* nreq the last tick saw in the handler */
+	bool busy;              /* the reader is inside the handler */
 	bool eof;               /* the reader is done */
 	LIST_ENTRY(conn) link;
 };
@@ -72,6 +86,11 @@ struct srv {
 	struct co_task *acceptor;
 	LIST_HEAD(, conn) conns;
 	size_t nconns;
+	size_t inbytes;         /* request buffers of every connection */
+	size_t outbytes;        /* unwritten answers of every connection */
+	struct co_waitq memq;   /* readers waiting for client_memory */
+	struct event *tick;     /* finds clients gone while a request is held */
+	int spare_fd;           /* closed to accept (and refuse) at EMFILE */
 	struct co_waitq goneq;  /* srv_close_all, for the last connection */
 };
 
@@ -143,6 +162,32 @@ srv_listen(const char *path, mode_t mode, gid_t gid, const char **what)
 	return fd;
 }
 
+int
+srv_adopt(int fd, char *path, size_t len, const char **what)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t salen = sizeof(sa);
+	int fl;
+
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+		return (*what = "not a listening Unix stream socket", -EINVAL);
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+		return (*what = "getsockname", -errno);
+	if (salen <= offsetof(struct sockaddr_un, sun_path) ||
+	    sa.sun_path[0] == '\0')
+		snprintf(path, len, "(unnamed or abstract socket)");
+	else
+		snprintf(path, len, "%.*s", (int)(salen -
+		    offsetof(struct sockaddr_un, sun_path)), sa.sun_path);
+	/* The accept loop wants it non-blocking; the file description is
+	 * shared with the manager, which does not mind. */
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return (*what = "fcntl", -errno);
+	return fd;
+}
+
 /* ---- answers ----------------------------------------------------------- */
 
 static void
@@ -164,6 +209,7 @@ reply_ready(struct reply *r)
 	}
 	r->ready = true;
 	c->outbytes += r->len;
+	c->s->outbytes += r->len;
 	if (r == TAILQ_FIRST(&c->out))
 		co_waitq_wake_all(&c->wq, 0);
 }
@@ -236,10 +282,12 @@ writer_pop(struct conn *c, size_t n)
 		TAILQ_REMOVE(&c->out, r, link);
 		c->npending--;
 		c->outbytes -= r->len;
+		c->s->outbytes -= r->len;
 		last = last || r->close_after;
 		reply_free(r);
 	}
 	co_waitq_wake_all(&c->rq, 0);
+	co_waitq_wake_all(&c->s->memq, 0);
 	return last;
 }
 
@@ -298,31 +346,65 @@ writer_main(void *arg)
 
 /* ---- the reader ------------------------------------------------------------ */
 
+/* The connection's last answer: an error, after which it is closed. */
 static void
-line_too_long(struct conn *c)
+reader_refuse(struct conn *c, enum proto_code code, const char *msg)
 {
 	struct reply *r;
-	json_t *resp;
-	char msg[96];
 
 	if ((r = reply_new(c)) == NULL)
 		return;
-	snprintf(msg, sizeof(msg), "request line longer than max_line (%zu "
-	    "bytes); closing the connection", c->s->lim.max_line);
-	resp = proto_error(NULL, PROTO_LINE_TOO_LONG, msg);
 	r->close_after = true;
-	reply_send(r, resp);
+	reply_send(r, proto_error(NULL, code, msg));
 }
 
-/* Wait while too many answers are unwritten. */
+static void
+line_too_long(struct conn *c)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "request line longer than max_line (%zu "
+	    "bytes); closing the connection", c->s->lim.max_line);
+	reader_refuse(c, PROTO_LINE_TOO_LONG, msg);
+}
+
+static void
+slow_line(struct conn *c)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "request line not finished within %g s "
+	    "of its first byte (line_timeout); closing the connection",
+	    c->s->lim.line_timeout);
+	reader_refuse(c, PROTO_BAD_REQUEST, msg);
+}
+
+/* Is the server over client_memory, counting `more` bytes still to come? */
+static bool
+srv_over(const struct srv *s, size_t more)
+{
+	return s->lim.client_memory > 0 &&
+	    s->inbytes + s->outbytes + more > s->lim.client_memory;
+}
+
+/* Wait while too many answers are unwritten: on this connection, or on
+ * all of them together if this one has its share (OUT_SHARE) unwritten
+ * too.  A client that reads its answers is never held up by the ones that
+ * do not; the budget may be passed by OUT_SHARE per such client. */
 static int
 reader_room(struct conn *c)
 {
+	struct srv *s = c->s;
 	int rc;
 
-	while (c->npending >= SRV_PENDING_MAX || c->outbytes >= SRV_OUT_MAX)
+	while (c->npending >= SRV_PENDING_MAX || c->outbytes >= SRV_OUT_MAX) {
 		if ((rc = co_waitq_wait(&c->rq, CO_FOREVER, NULL)) < 0)
 			return rc;
+	}
+	while (c->outbytes >= OUT_SHARE && srv_over(s, 0)) {
+		if ((rc = co_waitq_wait(&s->memq, CO_FOREVER, NULL)) < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -348,7 +430,10 @@ reader_lines(struct conn *c)
 			break;
 		}
 		*nl = '\0';
+		c->nreq++;
+		c->busy = true;
 		c->s->handler(c->s->arg, p, (size_t)(nl - p), r);
+		c->busy = false;
 		p = nl + 1;
 		/* A steady pipeline never blocks the read: let the workers
 		 * and the other connections run now and then. */
@@ -357,6 +442,8 @@ reader_lines(struct conn *c)
 		else
 			rc = co_check() == -ECANCELED ? -ECANCELED : 0;
 	}
+	if (p != c->in)                 /* what is left is a new line */
+		c->line_start = co_now();
 	c->inlen = (size_t)(end - p);
 	memmove(c->in, p, c->inlen);
 	if (rc == 0 && c->inlen > c->s->lim.max_line) {
@@ -366,37 +453,82 @@ reader_lines(struct conn *c)
 	return rc;
 }
 
-/* Room for the next read: the buffer grows up to max_line plus a chunk. */
+/* Resize the request buffer to cap bytes, keeping the server's count. */
 static int
-reader_grow(struct conn *c)
+reader_resize(struct conn *c, size_t cap)
 {
-	size_t want = c->inlen + READ_CHUNK;
 	char *p;
 
-	if (c->incap >= want)
-		return 0;
-	if ((p = realloc(c->in, want)) == NULL)
+	if ((p = realloc(c->in, cap)) == NULL)
 		return -ENOMEM;
+	c->s->inbytes = c->s->inbytes - c->incap + cap;
+	if (cap < c->incap)
+		co_waitq_wake_all(&c->s->memq, 0);
 	c->in = p;
-	c->incap = want;
+	c->incap = cap;
 	return 0;
 }
 
+/* Room for the next read.  The buffer is one chunk, or, for a line longer
+ * than that, room for the longest line at once: that growth waits for
+ * client_memory (until deadline).  Growing a chunk at a time instead would
+ * let many long lines each hold part of the budget and all wait for more. */
+static int
+reader_grow(struct conn *c, double deadline)
+{
+	size_t want = c->inlen + READ_CHUNK;
+	int rc;
+
+	if (c->incap >= want)
+		return 0;
+	if (want > READ_CHUNK && want < c->s->lim.max_line + READ_CHUNK)
+		want = c->s->lim.max_line + READ_CHUNK;
+	while (c->incap >= READ_CHUNK && srv_over(c->s, want - c->incap))
+		if ((rc = co_waitq_wait(&c->s->memq, deadline, NULL)) < 0)
+			return rc;
+	return reader_resize(c, want);
+}
+
+/* A long line is done with: give the memory back (the next one is most
+ * likely short). */
+static void
+reader_shrink(struct conn *c)
+{
+	if (c->incap > READ_CHUNK && c->inlen <= READ_CHUNK / 2)
+		(void)reader_resize(c, READ_CHUNK);
+}
+
+/* Read and handle lines until end of file, an error or a cancel.  A line
+ * begun must end within line_timeout: a client trickling bytes (slowloris)
+ * cannot hold its buffer and its place for ever. */
 static void
 reader_loop(struct conn *c)
 {
+	double deadline;
 	ssize_t n;
 
 	for (;;) {
-		if (reader_grow(c) < 0)
+		deadline = c->inlen > 0 && c->s->lim.line_timeout > 0 ?
+		    c->line_start + c->s->lim.line_timeout : CO_FOREVER;
+		n = reader_grow(c, deadline);
+		/* A negative timeout would mean "none": a deadline already
+		 * passed is 0. */
+		if (n == 0)
+			n = co_read(c->fd, c->in + c->inlen, c->incap -
+			    c->inlen, deadline == CO_FOREVER ? CO_FOREVER :
+			    fmax(deadline - co_now(), 0));
+		if (n == -ETIMEDOUT) {
+			slow_line(c);
 			return;
-		n = co_read(c->fd, c->in + c->inlen, c->incap - c->inlen,
-		    CO_FOREVER);
+		}
 		if (n <= 0)
 			return;         /* end of file, error, cancelled */
+		if (c->inlen == 0)
+			c->line_start = co_now();
 		c->inlen += (size_t)n;
 		if (reader_lines(c) != 0)
 			return;
+		reader_shrink(c);
 	}
 }
 
@@ -415,8 +547,12 @@ conn_free(struct conn *c)
 		else
 			r->c = NULL;    /* its answer comes later: orphan */
 	}
+	s->outbytes -= c->outbytes;
+	s->inbytes -= c->incap;
+	co_waitq_wake_all(&s->memq, 0);
 	close(c->fd);
 	free(c->in);
+	free(c->peer.groups);
 	LIST_REMOVE(c, link);
 	free(c);
 	if (--s->nconns == 0)
@@ -449,12 +585,40 @@ conn_main(void *arg)
 	return 0;
 }
 
-static void
-conn_new(struct srv *s, int fd)
+/* The peer's credentials and supplementary groups, as they were when it
+ * connected: the kernel answers from the socket (no NSS, no blocking).
+ * 0 or a negative errno; a kernel without SO_PEERGROUPS (before 4.13)
+ * gives no supplementary groups, so only the primary gid counts. */
+static int
+peer_read(int fd, struct srv_peer *p)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	p->pid = cred.pid;
+	p->uid = cred.uid;
+	p->gid = cred.gid;
+	len = 0;                /* ERANGE tells the size (<= NGROUPS_MAX) */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) < 0 &&
+	    errno != ERANGE)
+		return errno == ENOPROTOOPT ? 0 : -errno;
+	if (len == 0)
+		return 0;
+	if ((p->groups = malloc(len)) == NULL)
+		return -ENOMEM;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) < 0)
+		return -errno;
+	p->ngroups = len / sizeof(gid_t);
+	return 0;
+}
+
+static void
+conn_new(struct srv *s, int fd)
+{
 	struct conn *c;
+	int rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
@@ -462,10 +626,14 @@ conn_new(struct srv *s, int fd)
 	}
 	c->s = s;
 	c->fd = fd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-		c->peer.pid = cred.pid;
-		c->peer.uid = cred.uid;
-		c->peer.gid = cred.gid;
+	/* Who may do what depends on it: an unknown peer gets nothing. */
+	if ((rc = peer_read(fd, &c->peer)) < 0) {
+		log_warnx("connection: cannot read the peer's credentials: "
+		    "%s; closing it", strerror(-rc));
+		free(c->peer.groups);
+		close(fd);
+		free(c);
+		return;
 	}
 	TAILQ_INIT(&c->out);
 	co_waitq_init(&c->wq);
@@ -480,6 +648,30 @@ conn_new(struct srv *s, int fd)
 	co_detach(c->reader);   /* still valid while in s->conns */
 }
 
+/* Tell a client there is no room for it, and close. */
+static void
+accept_refuse(int fd)
+{
+	(void)send(fd, TOO_MANY_LINE, sizeof(TOO_MANY_LINE) - 1,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Out of fds: give the spare one up for a moment to take the waiting
+ * client and refuse it, rather than leave it hanging in the backlog. */
+static void
+accept_emfile(struct srv *s)
+{
+	int fd;
+
+	if (s->spare_fd < 0)
+		return;
+	close(s->spare_fd);
+	if ((fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		accept_refuse(fd);
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static int
 accept_main(void *arg)
 {
@@ -490,20 +682,54 @@ accept_main(void *arg)
 		fd = co_accept(s->lfd, NULL, NULL, CO_FOREVER);
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM ||
 		    fd == -ENOBUFS) {
-			log_warnx("accept: %s; pausing 0.1 s", strerror(-fd));
+			log_warnx("accept: %s; refusing clients for 0.1 s",
+			    strerror(-fd));
+			accept_emfile(s);
 			if (co_sleep(0.1) < 0)
 				return 0;
 			continue;
 		}
 		if (fd < 0)
 			return fd == -ECANCELED ? 0 : fd;
-		if (s->nconns >= (size_t)s->lim.max_connections) {
-			(void)send(fd, TOO_MANY_LINE, sizeof(TOO_MANY_LINE) - 1,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
+		if (s->nconns >= (size_t)s->lim.max_connections)
+			accept_refuse(fd);
+		else
+			conn_new(s, fd);
+	}
+}
+
+/* Has the client closed its end for good?  POLLHUP: both directions shut
+ * (a client that only shut its writing side still reads its answers). */
+static bool
+conn_gone(const struct conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = 0 };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
+/* Once a tick: a client that left while one of its requests is held (a
+ * submit under backpressure, a wait) is not noticed by a reader that is
+ * not reading; cancel that request so its place and slot are freed. */
+static void
+srv_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct srv *s = arg;
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	LIST_FOREACH(c, &s->conns, link) {
+		if (!c->busy || c->held != c->nreq) {
+			c->held = c->busy ? c->nreq : 0;
 			continue;
 		}
-		conn_new(s, fd);
+		if (!c->eof && conn_gone(c)) {
+			log_debug("connection of pid %d: client gone while its "
+			    "request was held; cancelling it",
+			    (int)c->peer.pid);
+			co_cancel(c->reader);
+		}
 	}
 }
 
@@ -524,6 +750,8 @@ srv_new(struct co_rt *rt, int lfd, const struct srv_limits *lim,
 	s->arg = arg;
 	LIST_INIT(&s->conns);
 	co_waitq_init(&s->goneq);
+	co_waitq_init(&s->memq);
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return s;
 }
 
@@ -536,6 +764,11 @@ srv_set_limits(struct srv *s, const struct srv_limits *lim)
 int
 srv_start(struct srv *s)
 {
+	const struct timeval tick = { (time_t)HUP_TICK, 0 };
+
+	s->tick = event_new(co_rt_base(s->rt), -1, EV_PERSIST, srv_tick, s);
+	if (s->tick == NULL || event_add(s->tick, &tick) < 0)
+		return -ENOMEM;
 	return co_spawn(s->rt, accept_main, s, &s->acceptor);
 }
 
@@ -578,5 +811,9 @@ srv_free(struct srv *s)
 		return;
 	if (s->lfd >= 0)
 		close(s->lfd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	if (s->tick != NULL)
+		event_free(s->tick);
 	free(s);
 }

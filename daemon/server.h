@@ -12,9 +12,16 @@
  * Bounds: a request line over max_line is answered line_too_long and the
  * connection closed after that answer; a connection stops being read while
  * more than SRV_OUT_MAX bytes of answers, or SRV_PENDING_MAX answers, wait
- * to be written (a client that never reads cannot grow jobd); at
- * max_connections a new client gets one too_many_connections line and is
- * closed.
+ * to be written (a client that never reads cannot grow jobd); no
+ * connection reads more while all of them together buffer client_memory
+ * bytes (requests and answers), so a flood of clients cannot either; a
+ * request line must arrive whole within line_timeout of its first byte (a client
+ * trickling bytes is answered bad_request and closed); at max_connections
+ * a new client gets one too_many_connections line and is closed, and so
+ * does one that comes while jobd is out of file descriptors.  A client
+ * that hangs up while one of its requests is held (a submit waiting for
+ * room, a wait) is noticed within about a second and the request is
+ * cancelled.
  */
 #ifndef JOBD_SERVER_H
 #define JOBD_SERVER_H
@@ -36,13 +43,21 @@ struct reply;
 struct srv_limits {
 	size_t max_line;        /* bytes in a request line, '\n' excluded */
 	int max_connections;
+	size_t client_memory;   /* request + answer bytes, all connections;
+				 * 0: no bound but the per-connection ones */
+	double line_timeout;    /* seconds for one line; 0: none */
 };
 
-/* Who is on the other end (SO_PEERCRED). */
+/* Who is on the other end, read once at accept: SO_PEERCRED (the
+ * credentials the peer had when it connected) and SO_PEERGROUPS (its
+ * supplementary groups then; none on kernels before 4.13).  A connection
+ * whose peer cannot be read is closed at once. */
 struct srv_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups;          /* ngroups, owned by the connection */
+	size_t ngroups;
 };
 
 /* Handle one request line (len bytes, no '\n', NUL-terminated) in the
@@ -56,6 +71,13 @@ typedef void (*srv_handler)(void *arg, const char *line, size_t len,
  * one a live process answers on is not: -EADDRINUSE.  Returns the fd or a
  * negative errno; *what says which step failed. */
 int srv_listen(const char *path, mode_t mode, gid_t gid, const char **what);
+
+/* Take over a listening socket passed by the service manager (socket
+ * activation): check it is a listening Unix stream socket, make it
+ * non-blocking and close-on-exec, and write its path (for the logs) into
+ * path[len].  Returns fd or a negative errno (*what says why).  The file
+ * is the manager's: jobd never unlinks it. */
+int srv_adopt(int fd, char *path, size_t len, const char **what);
 
 /* A server on the listening fd lfd (it takes ownership), calling handler
  * for every request.  NULL (ENOMEM). */

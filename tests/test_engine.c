@@ -161,6 +161,7 @@ struct sub {
 	bool nowait;
 	const char *kind;       /* NULL: "sleep" */
 	json_t *args;           /* NULL: {"seconds": secs, "fail": fail} */
+	const struct eng_who *who; /* NULL: jobd's own; a group: x[0]'s */
 };
 
 static json_t *
@@ -196,7 +197,7 @@ submit(const struct sub *x, struct ack *k, struct proto_err *err)
 
 	fill(&s, x);
 	memset(k, 0, sizeof(*k));
-	rc = eng_submit(e, &s, on_done, k, err);
+	rc = eng_submit(e, &s, x->who, on_done, k, err);
 	json_decref(s.args);
 	return rc;
 }
@@ -245,7 +246,7 @@ submit_group(const struct sub *x, size_t n, bool fail_fast, bool nowait,
 	for (i = 0; i < n; i++)
 		fill(&g.jobs[i], &x[i]);
 	memset(k, 0, sizeof(*k));
-	rc = eng_submit_group(e, &g, on_done, k, err);
+	rc = eng_submit_group(e, &g, x[0].who, on_done, k, err);
 	for (i = 0; i < n; i++)
 		json_decref(g.jobs[i].args);
 	free(g.jobs);
@@ -483,7 +484,8 @@ run_refusals(void *arg)
 
 	refused(&(struct sub){ .queue = "nosuch" }, PROTO_UNKNOWN_QUEUE,
 	    "nosuch");
-	refused(&(struct sub){ .kind = "exec" }, PROTO_UNKNOWN_KIND, "exec");
+	refused(&(struct sub){ .kind = "nokind" }, PROTO_UNKNOWN_KIND,
+	    "nokind");
 	bad = json_pack("{s:s}", "seconds", "ten");
 	refused(&(struct sub){ .args = bad }, PROTO_BAD_REQUEST, "seconds");
 	json_decref(bad);
@@ -571,7 +573,7 @@ run_cancel(void *arg)
 	b = SUBMIT(.secs = 5);
 	c = SUBMIT(.secs = 5);
 	/* Queued: never started. */
-	ck_assert_int_eq(eng_cancel_job(e, b, "not needed", &err), 0);
+	ck_assert_int_eq(eng_cancel_job(e, b, NULL, "not needed", &err), 0);
 	sj = get(b);
 	ck_assert_int_eq(sj->state, STORE_CANCELLED);
 	ck_assert_str_eq(sj->cancel_reason, "not needed");
@@ -582,7 +584,7 @@ run_cancel(void *arg)
 	ck_assert_uint_eq(qinfo("default").queued, 1);
 	/* Running: stopped, and its end committed when the call returns. */
 	t0 = co_now();
-	ck_assert_int_eq(eng_cancel_job(e, a, "stop it", &err), 0);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, "stop it", &err), 0);
 	ck_assert(co_now() - t0 < 0.5 * tu_slow());
 	sj = get(a);
 	ck_assert_int_eq(sj->state, STORE_CANCELLED);
@@ -592,18 +594,18 @@ run_cancel(void *arg)
 	store_job_free(sj);
 	/* The next one starts; cancelled without a reason, it gets one. */
 	WAIT_UNTIL(qinfo("default").running == 1);
-	ck_assert_int_eq(eng_cancel_job(e, c, NULL, &err), 0);
+	ck_assert_int_eq(eng_cancel_job(e, c, NULL, NULL, &err), 0);
 	sj = get(c);
 	ck_assert_int_eq(sj->state, STORE_CANCELLED);
 	ck_assert_str_eq(sj->cancel_reason, "cancelled");
 	ck_assert_int_eq(sj->attempts, 1);
 	store_job_free(sj);
 	/* Ended or unknown: not the engine's any more. */
-	ck_assert_int_eq(eng_cancel_job(e, a, NULL, &err), -ENOENT);
-	ck_assert_int_eq(eng_cancel_job(e, 987654, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, 987654, NULL, NULL, &err), -ENOENT);
 	a = SUBMIT(.secs = 0);
 	wait_job(a);
-	ck_assert_int_eq(eng_cancel_job(e, a, NULL, &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, a, NULL, NULL, &err), -ENOENT);
 	expect(a, STORE_SUCCEEDED, 1);
 	eng_shutdown(e, 0);
 	return 0;
@@ -665,6 +667,7 @@ run_group_all(void *arg)
 	    { .secs = 5, .timeout = 0.05 }, { .secs = 0.05 } };
 	struct sub y[3] = { { .secs = 5 }, { .secs = 5 }, { .secs = 5 } };
 	int64_t first, gid, *ids = NULL;
+	struct proto_err err;
 	size_t n = 0;
 
 	first = group_ok(x, 4, false, &gid);
@@ -673,10 +676,12 @@ run_group_all(void *arg)
 	expect(first + 1, STORE_SUCCEEDED, 1);
 	expect(first + 2, STORE_TIMED_OUT, 1);
 	expect(first + 3, STORE_SUCCEEDED, 1);
-	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, &ids, &n), -ENOENT);
+	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, NULL, &ids, &n, &err),
+	    -ENOENT);
 	/* Cancelling a group cancels every member still to end. */
 	first = group_ok(y, 3, false, &gid);
-	ck_assert_int_eq(eng_cancel_group(e, gid, "all of them", &ids, &n), 0);
+	ck_assert_int_eq(eng_cancel_group(e, gid, NULL, "all of them", &ids, &n,
+	    &err), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_int_eq(ids[0], first);
 	ck_assert_int_eq(ids[2], first + 2);
@@ -1112,6 +1117,7 @@ static int
 run_cancel_entering(void *arg)
 {
 	static struct grp g;
+	struct proto_err err;
 	struct co_task *t;
 	int64_t *ids = NULL;
 	size_t n = 0;
@@ -1124,8 +1130,8 @@ run_cancel_entering(void *arg)
 	    qinfo("default").queued == 1);
 	ck_assert_int_eq(g.k.status, 0);
 	ck_assert(!g.returned);                 /* job 2 waits for room */
-	ck_assert_int_eq(eng_cancel_group(e, g.k.a.group, "enough", &ids, &n),
-	    0);
+	ck_assert_int_eq(eng_cancel_group(e, g.k.a.group, NULL, "enough", &ids,
+	    &n, &err), 0);
 	ck_assert_uint_eq(n, 4);
 	free(ids);
 	for (i = 0; i < 4; i++) {
@@ -1211,7 +1217,7 @@ run_cancel_too_late(void *arg)
 		WAIT_UNTIL(qinfo("default").running == 1);
 		while (qinfo("default").running == 1)
 			ck_assert_int_eq(co_yield(), 0);
-		rc = eng_cancel_job(e, a, NULL, &err);
+		rc = eng_cancel_job(e, a, NULL, NULL, &err);
 		if (rc == -EALREADY) {
 			late++;
 			ck_assert_int_eq(err.code, PROTO_NOT_CANCELLABLE);
@@ -1277,13 +1283,14 @@ static void
 crash_rows(void)
 {
 	struct store_new_job gj[3] = {
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 1, 0 },
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0 },
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0 },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 1, 0, { 0 } },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0, { 0 } },
+		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0, { 0 } },
 	};
 	struct store_new_job hj[2] = {
-		{ "default", "sleep", "{\"seconds\":0}", NULL, 0, 3, 0 },
-		{ "default", "sleep", "{\"seconds\":0.01}", NULL, 0, 3, 0 },
+		{ "default", "sleep", "{\"seconds\":0}", NULL, 0, 3, 0, { 0 } },
+		{ "default", "sleep", "{\"seconds\":0.01}", NULL, 0, 3, 0,
+		    { 0 } },
 	};
 	int64_t ids[3];
 
@@ -1293,7 +1300,7 @@ crash_rows(void)
 	rlast = row("default", "sleep", "{\"seconds\":0.01}", 1);
 	started(rlast);                         /* out of attempts: failed */
 	rgone = row("gone", "sleep", "{\"seconds\":0}", 3);
-	rkind = row("default", "exec", "{}", 3);
+	rkind = row("default", "retired", "{}", 3);
 	/* fail_fast: member 0 dies with the crash, so 1 and 2 must not run */
 	ck_assert_int_eq(store_insert_group(st, STORE_GROUP_FAIL_FAST, gj, 3,
 	    &rg, ids, wrote, NULL), 0);
@@ -1344,7 +1351,7 @@ run_recover_rows(void *arg)
 	    "crashed) after 1 attempt", NULL);
 	expect_error(rgone, STORE_FAILED, "queue gone is no longer "
 	    "configured", NULL);
-	expect_error(rkind, STORE_FAILED, "kind exec is no longer known",
+	expect_error(rkind, STORE_FAILED, "kind retired is no longer known",
 	    NULL);
 	expect_error(rgfirst, STORE_FAILED, "interrupted (jobd stopped or "
 	    "crashed) after 1 attempt", NULL);
@@ -1440,13 +1447,15 @@ run_stop_entering(void *arg)
 static int
 run_rest_of_group(void *arg)
 {
+	struct proto_err err;
 	int64_t *ids = NULL;
 	size_t n = 0;
 	int i;
 
 	ck_assert_int_eq(eng_recover(e), 0);
 	WAIT_UNTIL(qinfo("default").running == 1);      /* member 0, again */
-	ck_assert_int_eq(eng_cancel_group(e, g_gid, "later", &ids, &n), 0);
+	ck_assert_int_eq(eng_cancel_group(e, g_gid, NULL, "later", &ids, &n,
+	    &err), 0);
 	free(ids);
 	ck_assert_uint_eq(n, 4);
 	expect(g_first, STORE_CANCELLED, 2);
@@ -1522,7 +1531,7 @@ run_disk_full(void *arg)
 	for (i = 0; i < NFULL; i++)
 		if (k[i].status != 0) {
 			ck_assert_int_eq(eng_wait_job(e, k[i].a.id, 0), 0);
-			ck_assert_int_eq(eng_cancel_job(e, k[i].a.id, NULL,
+			ck_assert_int_eq(eng_cancel_job(e, k[i].a.id, NULL, NULL,
 			    &err), -ENOENT);
 		}
 	ck_assert_uint_eq(c.submitted, (size_t)ok);
@@ -1611,6 +1620,179 @@ START_TEST(test_reload_while_jobs_handed)
 }
 END_TEST
 
+/* ---- who may do what -----------------------------------------------------*/
+
+/* alice and bob are plain users; admin_group is "daemon" (gid 1), which
+ * ops has as a supplementary group and wheel as its primary one. */
+static const gid_t ops_groups[] = { 100, 1 };
+static const struct eng_who alice = { .uid = 1001, .gid = 1001, .pid = 11 };
+static const struct eng_who bob = { .uid = 1002, .gid = 1002, .pid = 12 };
+static const struct eng_who ops = { .uid = 1003, .gid = 1003, .pid = 13,
+	.groups = ops_groups, .ngroups = 2 };
+static const struct eng_who wheel = { .uid = 1004, .gid = 1, .pid = 14 };
+static const struct eng_who root = { .uid = 0, .gid = 0, .pid = 1 };
+
+/* Cancel id as who; a refusal must be forbidden and say msg_part. */
+static int
+cancel_as(const struct eng_who *who, int64_t id, const char *msg_part)
+{
+	struct proto_err err;
+	int rc = eng_cancel_job(e, id, who, "test", &err);
+
+	if (rc == -EPERM) {
+		ck_assert_int_eq(err.code, PROTO_FORBIDDEN);
+		ck_assert_msg(msg_part != NULL && strstr(err.msg, msg_part) !=
+		    NULL, "message \"%s\"", err.msg);
+	}
+	return rc;
+}
+
+static enum store_state
+state_of(int64_t id)
+{
+	struct store_job *sj = get(id);
+	enum store_state state = sj->state;
+
+	store_job_free(sj);
+	return state;
+}
+
+/* A cancel of another user's job is refused and changes nothing; its
+ * submitter, root and admin_group (primary or supplementary) may. */
+static int
+run_cancel_rights(void *arg)
+{
+	struct sub two[2] = { { .secs = 5, .who = &bob },
+	    { .secs = 5, .who = &bob } };
+	int64_t a[5], b, n, gid, *ids = NULL;
+	struct proto_err err;
+	struct store_job *sj;
+	size_t cnt = 0;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		a[i] = SUBMIT(.secs = 5, .who = &alice);
+	b = SUBMIT(.secs = 5, .who = &bob);
+	n = SUBMIT(.secs = 5);          /* jobd's own: nobody's */
+	sj = get(a[0]);
+	ck_assert(sj->submitter.known && sj->submitter.uid == 1001 &&
+	    sj->submitter.gid == 1001 && sj->submitter.pid == 11);
+	store_job_free(sj);
+	sj = get(n);
+	ck_assert(!sj->submitter.known);
+	store_job_free(sj);
+	ck_assert_int_eq(cancel_as(&bob, a[0], "belongs to user 1001"), -EPERM);
+	ck_assert_int_eq(cancel_as(&alice, b, "belongs to user 1002"), -EPERM);
+	ck_assert_int_eq(cancel_as(&alice, n, "no recorded submitter"),
+	    -EPERM);
+	ck_assert_int_eq(eng_wait_job(e, a[0], 0), -ETIMEDOUT);  /* alive */
+	ck_assert_int_eq(cancel_as(&alice, a[0], NULL), 0);
+	ck_assert_int_eq(cancel_as(&root, a[1], NULL), 0);
+	ck_assert_int_eq(cancel_as(&ops, a[2], NULL), 0);
+	ck_assert_int_eq(cancel_as(&wheel, a[3], NULL), 0);
+	ck_assert_int_eq(cancel_as(&root, n, NULL), 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(state_of(a[i]), STORE_CANCELLED);
+	/* A group: all of it or nothing. */
+	group_ok(two, 2, false, &gid);
+	ck_assert_int_eq(eng_cancel_group(e, gid, &alice, NULL, &ids, &cnt,
+	    &err), -EPERM);
+	ck_assert_int_eq(err.code, PROTO_FORBIDDEN);
+	ck_assert_ptr_nonnull(strstr(err.msg, "group "));
+	ck_assert_ptr_null(ids);
+	ck_assert_int_eq(eng_wait_group(e, gid, 0), -ETIMEDOUT);
+	ck_assert_int_eq(eng_cancel_group(e, gid, &bob, NULL, &ids, &cnt,
+	    &err), 0);
+	ck_assert_uint_eq(cnt, 2);
+	free(ids);
+	/* Reloaded without admin_group: only root is left. */
+	ck_assert_int_eq(eng_configure(e, cf2), 0);
+	ck_assert_int_eq(cancel_as(&ops, a[4], "only that user"), -EPERM);
+	ck_assert_int_eq(cancel_as(&wheel, a[4], "only that user"), -EPERM);
+	ck_assert_int_eq(cancel_as(&root, a[4], NULL), 0);
+	ck_assert_int_eq(cancel_as(&bob, b, NULL), 0);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_cancel_rights)
+{
+	start("admin_group = daemon\n[queue.default]\nworkers = 2\n");
+	cf2 = load_conf("[queue.default]\nworkers = 2\n");
+	ck_assert_int_eq(tu_run(run_cancel_rights, NULL), 0);
+}
+END_TEST
+
+#define LIMIT_MSG(uid, n) \
+	"user " #uid " has " #n " jobs queued (max_queued_per_user = 2)"
+
+/* max_queued_per_user = 2 counts each user's queued jobs: running ones
+ * do not count, root and admin_group are exempt, a group must fit whole,
+ * an end makes room, and a reload changes the limit. */
+static int
+run_user_limit(void *arg)
+{
+	struct sub two[2] = { { .secs = 5, .who = &bob },
+	    { .secs = 5, .who = &bob } };
+	struct proto_err err;
+	struct ack k;
+	int64_t q;
+	int i;
+
+	SUBMIT(.secs = 5, .who = &alice);
+	WAIT_UNTIL(qinfo("default").running == 1);
+	q = SUBMIT(.secs = 5, .who = &alice);
+	SUBMIT(.secs = 5, .who = &alice);
+	refused(&(struct sub){ .secs = 5, .who = &alice }, PROTO_QUEUE_FULL,
+	    LIMIT_MSG(1001, 2));
+	SUBMIT(.secs = 5, .who = &bob);
+	for (i = 0; i < 3; i++) {
+		SUBMIT(.secs = 5, .who = &ops);
+		SUBMIT(.secs = 5, .who = &root);
+	}
+	ck_assert_int_eq(submit_group(two, 2, false, false, &k, &err),
+	    -EAGAIN);
+	ck_assert_int_eq(err.code, PROTO_QUEUE_FULL);
+	ck_assert_str_eq(err.msg, "user 1002 has 1 jobs queued; 2 more would "
+	    "pass max_queued_per_user = 2");
+	ck_assert_int_eq(k.calls, 0);
+	ck_assert_int_eq(cancel_as(&alice, q, NULL), 0);
+	SUBMIT(.secs = 5, .who = &alice);
+	refused(&(struct sub){ .secs = 5, .who = &alice }, PROTO_QUEUE_FULL,
+	    LIMIT_MSG(1001, 2));
+	ck_assert_int_eq(eng_configure(e, cf2), 0);     /* no limit */
+	SUBMIT(.secs = 5, .who = &alice);
+	group_ok(two, 2, false, &q);
+	eng_shutdown(e, 0);             /* the running one: queued again */
+	return 0;
+}
+
+/* After a restart the recovered jobs count: alice has 4 queued (one of
+ * them may have started by now), bob 3. */
+static int
+run_user_limit_recovered(void *arg)
+{
+	ck_assert_int_eq(eng_recover(e), 0);
+	refused(&(struct sub){ .secs = 5, .who = &alice }, PROTO_QUEUE_FULL,
+	    "user 1001 has ");
+	refused(&(struct sub){ .secs = 5, .who = &bob }, PROTO_QUEUE_FULL,
+	    LIMIT_MSG(1002, 3));
+	SUBMIT(.secs = 5, .who = &root);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_user_limit)
+{
+	start("max_queued_per_user = 2\nadmin_group = daemon\n"
+	    "[queue.default]\nworkers = 1\ncapacity = 100\n");
+	cf2 = load_conf("[queue.default]\nworkers = 1\ncapacity = 100\n");
+	ck_assert_int_eq(tu_run(run_user_limit, NULL), 0);
+	restart();
+	ck_assert_int_eq(tu_run(run_user_limit_recovered, NULL), 0);
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -1641,6 +1823,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_stop_while_group_enters);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_reload_while_jobs_handed);
+	tcase_add_test(tc, test_cancel_rights);
+	tcase_add_test(tc, test_user_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,8 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <valgrind/valgrind.h>
+
 #include "co.h"
 #include "co_io.h"
+#include "co_pool.h"
 #include "co_proc.h"
 #include "testutil.h"
 
@@ -774,17 +777,22 @@ grandchild_dead(pid_t pid)
 }
 
 /* Start sh with a background sleep; returns sh's co_proc, *gpid the
- * sleep's pid. */
+ * sleep's pid.  sh waits for the sleep, or with leave exits at once. */
 static struct co_proc *
-spawn_family(pid_t *gpid)
+spawn_family_opts(pid_t *gpid, bool leave, bool kill_group)
 {
-	static const char *const argv[] = { "sh", "-c",
+	static const char *const waits[] = { "sh", "-c",
 	    "sleep 30 & echo $!; wait", NULL };
-	struct co_proc *p = spawn_argv(argv, true);
+	static const char *const leaves[] = { "sh", "-c",
+	    "sleep 30 & echo $!", NULL };
+	struct co_proc_opts o = { .argv = leave ? leaves : waits,
+	    .pipe_stdout = true, .kill_group_on_exit = kill_group };
+	struct co_proc *p = NULL;
 	char line[32];
 	size_t len = 0;
 	ssize_t n;
 
+	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
 	while (memchr(line, '\n', len) == NULL) {
 		n = co_read(co_proc_stdout_fd(p), line + len,
 		    sizeof(line) - 1 - len, 5.0);
@@ -795,6 +803,14 @@ spawn_family(pid_t *gpid)
 	*gpid = (pid_t)atol(line);
 	ck_assert_int_gt(*gpid, 0);
 	ck_assert_int_eq(getpgid(*gpid), co_proc_pid(p));
+	return p;
+}
+
+static struct co_proc *
+spawn_family(pid_t *gpid)
+{
+	struct co_proc *p = spawn_family_opts(gpid, false, false);
+
 	ck_assert(!proc_dead(*gpid));
 	return p;
 }
@@ -819,6 +835,39 @@ signal_grandchild(void *arg)
 START_TEST(test_signal_grandchild)
 {
 	tu_run(signal_grandchild, NULL);
+}
+END_TEST
+
+/* kill_group_on_exit: the child's exit takes its background sleep with
+ * it; without the option the sleep stays (and is killed here). */
+static int
+kill_group_on_exit(void *arg)
+{
+	struct co_proc *p;
+	pid_t gpid;
+	int st = -1;
+
+	(void)arg;
+	p = spawn_family_opts(&gpid, true, true);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_msg(eventually(grandchild_dead, gpid),
+	    "grandchild %ld survived", (long)gpid);
+	co_proc_free(p);
+
+	p = spawn_family_opts(&gpid, true, false);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_sleep(0.05), 0);
+	ck_assert_msg(!proc_dead(gpid), "grandchild %ld died", (long)gpid);
+	ck_assert_int_eq(kill(gpid, SIGKILL), 0);
+	ck_assert(eventually(grandchild_dead, gpid));
+	co_proc_free(p);
+	return 0;
+}
+
+START_TEST(test_kill_group_on_exit)
+{
+	tu_run(kill_group_on_exit, NULL);
 }
 END_TEST
 
@@ -934,13 +983,13 @@ START_TEST(test_spawn_expired)
 END_TEST
 
 /* A cancel during the hand-shake: the child is killed and reaped before
- * co_proc_spawn returns.  A $PATH of 20000 missing directories keeps the
- * child busy before its exec long enough to cancel it there. */
+ * co_proc_spawn returns.  The child has started by the time the spawning
+ * task parks for the exec's verdict; a second task, run in the same pass
+ * before any I/O is seen, cancels it there. */
 static int
-spawn_slow_task(void *arg)
+spawn_then_free(void *arg)
 {
-	static const char *const envp[] = { "X=1", NULL };
-	struct co_proc_opts o = { .argv = sleep30, .envp = envp };
+	struct co_proc_opts o = { .argv = sleep30 };
 	struct co_proc *p = NULL;
 	int rc = co_proc_spawn(&o, &p);
 
@@ -951,17 +1000,27 @@ spawn_slow_task(void *arg)
 }
 
 static int
+cancel_task(void *arg)
+{
+	struct co_task *t = arg;
+
+	ck_assert(!co_done(t));
+	ck_assert_int_eq(child_count(), 1);     /* started, not reaped */
+	co_cancel(t);
+	return 0;
+}
+
+static int
 spawn_cancel_handshake(void *arg)
 {
-	struct co_task *t;
+	struct co_task *t, *c;
 	int r = 0;
 
 	(void)arg;
-	ck_assert_int_eq(co_spawn(tu_rt, spawn_slow_task, NULL, &t), 0);
-	ck_assert_int_eq(co_yield(), 0);        /* it forks and parks */
-	ck_assert(!co_done(t));
-	ck_assert_int_eq(child_count(), 1);
-	co_cancel(t);
+	ck_assert_int_eq(co_spawn(tu_rt, spawn_then_free, NULL, &t), 0);
+	ck_assert_int_eq(co_spawn(tu_rt, cancel_task, t, &c), 0);
+	ck_assert_int_eq(co_join(c, &r), 0);
+	ck_assert_int_eq(r, 0);
 	ck_assert_int_eq(co_join(t, &r), 0);
 	ck_assert_int_eq(r, -ECANCELED);
 	ck_assert_uint_eq(co_proc_orphans(), 0);
@@ -971,20 +1030,126 @@ spawn_cancel_handshake(void *arg)
 
 START_TEST(test_spawn_cancel_handshake)
 {
+	tu_run(spawn_cancel_handshake, NULL);
+}
+END_TEST
+
+/* ---- spawner threads ------------------------------------------------------ */
+
+/* A $PATH of n missing directories before the real ones: the child
+ * searches it before its exec.  Returns the old $PATH (to free). */
+static char *
+slow_path(size_t n)
+{
 	const char *old = getenv("PATH");
 	char *saved = strdup(old ? old : "/usr/bin:/bin"), *path;
-	size_t i, len = 0, cap = 20000 * 24 + 64;
+	size_t i, len = 0, cap = n * 24 + 64;
 
 	ck_assert_ptr_nonnull(path = malloc(cap));
-	for (i = 0; i < 20000; i++)
+	for (i = 0; i < n; i++)
 		len += (size_t)snprintf(path + len, cap - len,
 		    "/nonexistent/d%05zu:", i);
 	snprintf(path + len, cap - len, "/usr/bin:/bin");
 	ck_assert_int_eq(setenv("PATH", path, 1), 0);
-	tu_run(spawn_cancel_handshake, NULL);
-	ck_assert_int_eq(setenv("PATH", saved, 1), 0);
 	free(path);
+	return saved;
+}
+
+struct spawner_run {
+	struct co_pool *pool;
+	bool spawning;
+	int ticks;              /* ticker passes while spawning */
+};
+
+static int
+ticker(void *arg)
+{
+	struct spawner_run *r = arg;
+
+	while (r->spawning) {
+		r->ticks++;
+		if (co_sleep(0.0005) < 0)
+			break;
+	}
+	return 0;
+}
+
+/* Spawns through a pool: results as usual, errors included, and the
+ * loop goes on while a child searches a long $PATH. */
+static int
+spawner(void *arg)
+{
+	static const char *const echo[] = { "echo", "via", "pool", NULL };
+	static const char *const none[] = { "no-such-program-x", NULL };
+	static const char *const small_env[] = { "X=1", NULL };
+	struct spawner_run *r = arg;
+	struct co_proc_opts o = { .argv = echo, .spawner = r->pool };
+	struct co_task *t;
+	struct co_proc *p;
+	char out[64], *saved;
+	int st;
+
+	ck_assert_int_eq(run_capture(&o, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "via pool\n");
+	o.argv = none;
+	ck_assert_int_eq(co_proc_spawn(&o, &p), -ENOENT);
+	saved = slow_path(20000);
+	r->spawning = true;
+	ck_assert_int_eq(co_spawn(tu_rt, ticker, r, &t), 0);
+	o.argv = sleep30;
+	o.envp = small_env;     /* not the long $PATH: E2BIG */
+	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
+	r->spawning = false;
+	ck_assert_int_eq(co_join(t, NULL), 0);
+	ck_assert_int_eq(setenv("PATH", saved, 1), 0);
 	free(saved);
+	ck_assert_msg(r->ticks > 1, "the loop stood still (%d ticks)",
+	    r->ticks);
+	ck_assert_int_eq(co_proc_signal(p, SIGTERM), 0);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+	co_proc_free(p);
+	return 0;
+}
+
+START_TEST(test_spawner)
+{
+	struct spawner_run r = { 0 };
+
+	ck_assert_ptr_nonnull(r.pool = co_pool_new(tu_rt, 2));
+	tu_run(spawner, &r);
+	co_pool_free(r.pool);
+}
+END_TEST
+
+/* A child dies with the pool thread that spawned it (PDEATHSIG follows
+ * the thread). */
+static int
+spawner_gone(void *arg)
+{
+	struct co_pool *pool = co_pool_new(tu_rt, 1);
+	struct co_proc_opts o = { .argv = sleep30, .spawner = pool };
+	struct co_proc *p;
+	int st = -1;
+
+	(void)arg;
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
+	co_pool_free(pool);
+	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	co_proc_free(p);
+	return 0;
+}
+
+START_TEST(test_spawner_gone)
+{
+	if (RUNNING_ON_VALGRIND) {
+		/* co_proc forks from the calling thread there */
+		fprintf(stderr, "test_spawner_gone: valgrind, skipped\n");
+		return;
+	}
+	tu_run(spawner_gone, NULL);
 }
 END_TEST
 
@@ -1177,6 +1342,7 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_wait_timeout_signal);
 	tcase_add_test(tc, test_wait_cancel);
 	tcase_add_test(tc, test_signal_grandchild);
+	tcase_add_test(tc, test_kill_group_on_exit);
 	tcase_add_test(tc, test_free_no_zombie);
 	tcase_add_test(tc, test_free_at_shutdown);
 	tcase_add_test(tc, test_spawn_cancelled);
@@ -1184,6 +1350,8 @@ add_common(TCase *tc)
 	tcase_add_test(tc, test_spawn_cancel_handshake);
 	tcase_add_test(tc, test_missing_program);
 	tcase_add_test(tc, test_many_children);
+	tcase_add_test(tc, test_spawner);
+	tcase_add_test(tc, test_spawner_gone);
 }
 
 static Suite *

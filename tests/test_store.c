@@ -11,14 +11,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,33 +58,14 @@ setup(void)
 	st = NULL;
 }
 
-/* Make p read-only even for root (the immutable flag), or undo it.
- * False where the file system or the privileges do not allow it. */
-static bool
-set_immutable(const char *p, bool on)
-{
-	int fd = open(p, O_RDONLY | O_CLOEXEC), flags;
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
-	if (ok) {
-		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
-		ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
-	}
-	close(fd);
-	return ok;
-}
-
 static void
 teardown(void)
 {
 	char other[160];
 
 	snprintf(other, sizeof(other), "%s-wal", path);
-	set_immutable(other, false);
-	set_immutable(path, false);
+	tu_immutable(other, false);
+	tu_immutable(path, false);
 	store_close(st);
 	st = NULL;
 	rm_db(path);
@@ -304,7 +283,7 @@ START_TEST(test_migrate_fresh_and_reopen)
 	id = insert_q("default");
 	store_flush(st);
 	ck_assert_int_eq(cb_status[0], 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(db_int("PRAGMA application_id"), 0x6a6f6264);
 	db_str("PRAGMA journal_mode", mode, sizeof(mode));
 	ck_assert_str_eq(mode, "wal");
@@ -313,7 +292,7 @@ START_TEST(test_migrate_fresh_and_reopen)
 	    "'jobs_group')"), 5);
 	objects = db_int("SELECT count(*) FROM sqlite_schema");
 	reopen();                       /* migrations again: nothing to do */
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema"), objects);
 	j = get(id);
 	ck_assert_str_eq(j->queue, "default");
@@ -321,6 +300,81 @@ START_TEST(test_migrate_fresh_and_reopen)
 	ck_assert_int_eq(insert_q("default"), id + 1);
 	store_flush(st);
 	all_ok(0, 2);
+}
+END_TEST
+
+/* The columns of jobs, in order. */
+static void
+jobs_columns(char *buf, size_t len)
+{
+	db_str("SELECT group_concat(name, ',') FROM (SELECT name FROM "
+	    "pragma_table_info('jobs') ORDER BY cid)", buf, len);
+}
+
+/* store_recover's callback for rows of version 1: nobody submitted them. */
+static int
+take_v1(void *arg, struct store_job *j)
+{
+	ck_assert(!j->submitter.known);
+	++*(int *)arg;
+	store_job_free(j);
+	return 0;
+}
+
+/* A database of schema version 1 (jobd 0.1.0) is migrated at open: the
+ * submitter's columns appear, NULL in the old rows, and the rows work on
+ * (recovery, ends).  The version-1 file is made by undoing migration 2 by
+ * hand on a fresh one: dropping its columns leaves the version-1 table. */
+START_TEST(test_migrate_from_v1)
+{
+	struct store_new_job n = job("default", "{}");
+	char fresh[256], cols[256];
+	struct store_job *j;
+	int64_t a, b, c;
+	int nrec = 0;
+
+	rec_reset();
+	open_default();
+	jobs_columns(fresh, sizeof(fresh));
+	a = insert_q("default");
+	b = insert_q("default");
+	start(b);                       /* running when "v1 jobd" died */
+	store_flush(st);
+	store_close(st);
+	st = NULL;
+	db_exec("ALTER TABLE jobs DROP COLUMN submit_uid;"
+	    "ALTER TABLE jobs DROP COLUMN submit_gid;"
+	    "ALTER TABLE jobs DROP COLUMN submit_pid;"
+	    "PRAGMA user_version = 1");
+	jobs_columns(cols, sizeof(cols));
+	ck_assert_ptr_null(strstr(cols, "submit_"));
+
+	open_default();
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
+	jobs_columns(cols, sizeof(cols));
+	ck_assert_str_eq(cols, fresh);  /* as if created at version 2 */
+	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	    "submit_uid IS NULL AND submit_gid IS NULL AND submit_pid IS "
+	    "NULL"), 2);
+	ck_assert_int_eq(store_recover(st, take_v1, &nrec, NULL), 0);
+	ck_assert_int_eq(nrec, 2);
+	j = get(b);
+	ck_assert_int_eq(j->state, STORE_QUEUED);
+	ck_assert(!j->submitter.known);
+	store_job_free(j);
+	n.submitter = (struct store_submitter){ true, 1001, 1002, 4242 };
+	rec_reset();
+	c = insert(&n, 0);
+	end(a, STORE_CANCELLED, NULL, NULL, "old row");
+	store_flush(st);
+	ck_assert_int_eq(ncb, 2);
+	all_ok(0, 2);
+	j = get(c);
+	ck_assert(j->submitter.known && j->submitter.uid == 1001 &&
+	    j->submitter.gid == 1002 && j->submitter.pid == 4242);
+	store_job_free(j);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	    "submit_uid IS NULL"), 2);
 }
 END_TEST
 
@@ -386,7 +440,8 @@ START_TEST(test_roundtrip_every_field)
 	struct store_new_job n = { .queue = "q1", .kind = "exec",
 		.args = "{\"argv\":[\"echo\",\"hi\"],\"n\":2}", .name = "label",
 		.timeout = 2.5, .max_attempts = 5,
-		.created_at = 1700000000.25 };
+		.created_at = 1700000000.25,
+		.submitter = { true, 0, 0, 1 } };
 	struct store_new_job bare = job("default", "{}");
 	struct store_job *j;
 	int64_t a, b;
@@ -411,10 +466,13 @@ START_TEST(test_roundtrip_every_field)
 	ck_assert(j->started_at == 0 && j->finished_at == 0);
 	ck_assert(j->result == NULL && j->error == NULL);
 	ck_assert(j->cancel_reason == NULL && j->group_id == 0);
+	ck_assert(j->submitter.known && j->submitter.uid == 0 &&
+	    j->submitter.gid == 0 && j->submitter.pid == 1);   /* root */
 	store_job_free(j);
 
 	j = get(b);                     /* created_at 0: filled with now */
 	ck_assert_ptr_null(j->name);
+	ck_assert(!j->submitter.known);
 	ck_assert(fabs(j->created_at - store_now()) < 5);
 	store_job_free(j);
 
@@ -443,8 +501,11 @@ START_TEST(test_roundtrip_every_field)
 	    "typeof(started_at) = 'real' AND typeof(finished_at) = 'real'"), 1);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE name IS NULL "
 	    "AND started_at IS NULL AND finished_at IS NULL AND result IS NULL "
-	    "AND error IS NULL AND cancel_reason IS NULL AND group_id IS NULL"),
-	    1);
+	    "AND error IS NULL AND cancel_reason IS NULL AND group_id IS NULL "
+	    "AND submit_uid IS NULL AND submit_pid IS NULL"), 1);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	    "typeof(submit_uid) = 'integer' AND submit_uid = 0 AND "
+	    "submit_gid = 0 AND submit_pid = 1"), 1);
 }
 END_TEST
 
@@ -1160,7 +1221,7 @@ START_TEST(test_read_only_file)
 	id = insert_q("default");
 	pump(1);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
-	if (!set_immutable(wal, true)) {
+	if (!tu_immutable(wal, true)) {
 		fprintf(stderr, "test_read_only_file: no immutable files here, "
 		    "skipped\n");
 		return;
@@ -1173,7 +1234,7 @@ START_TEST(test_read_only_file)
 	assert_msg_has(path);
 	ck_assert_int_eq(store_get(st, id, &(struct store_job *){ NULL }),
 	    -ENOENT);
-	ck_assert(set_immutable(wal, false));
+	ck_assert(tu_immutable(wal, false));
 	insert_q("default");
 	pump(3);
 	ck_assert_int_eq(cb_status[2], 0);
@@ -1181,11 +1242,11 @@ START_TEST(test_read_only_file)
 	/* read-only at open: refused, not opened read-only */
 	store_close(st);
 	st = NULL;
-	ck_assert(set_immutable(path, true));
+	ck_assert(tu_immutable(path, true));
 	ck_assert_int_eq(store_open(&st, tu_base, &(struct store_opts){
 	    .path = path }), -EROFS);
 	assert_msg_has("read-only");
-	ck_assert(set_immutable(path, false));
+	ck_assert(tu_immutable(path, false));
 }
 END_TEST
 
@@ -1341,6 +1402,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_migrate_fresh_and_reopen);
+	tcase_add_test(tc, test_migrate_from_v1);
 	tcase_add_test(tc, test_newer_version_refused);
 	tcase_add_test(tc, test_not_a_database);
 	tcase_add_test(tc, test_one_store_per_file);

@@ -2,10 +2,15 @@
  * testutil.c — see testutil.h.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -57,11 +62,57 @@ tu_fd_count(void)
 }
 
 bool
+tu_immutable(const char *path, bool on)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), flags;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+	if (ok) {
+		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+		ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+	}
+	close(fd);
+	return ok;
+}
+
+bool
 tu_forking(void)
 {
 	const char *f = getenv("CK_FORK");
 
 	return f == NULL || strcmp(f, "no") != 0;
+}
+
+bool
+tu_pid_dead(int pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return true;
+	len = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len > 0 ? len : 0] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	return p == NULL || p[1] == '\0' || p[2] == 'Z' || p[2] == 'X';
+}
+
+bool
+tu_pid_dies(int pid, double timeout)
+{
+	struct timespec ms = { 0, 1000000 };
+	double left = timeout * tu_slow();
+
+	for (; left > 0 && !tu_pid_dead(pid); left -= 0.001)
+		nanosleep(&ms, NULL);
+	return tu_pid_dead(pid);
 }
 
 double

@@ -53,6 +53,8 @@ static struct tj_conn *tj_conns;
 static struct tj_item *tj_items;
 static size_t tj_nitems, tj_citems;
 static int tj_fds;                      /* open fds at setup */
+static struct tj_spawn tj_next;         /* for the next jobd (tj_spawn_next) */
+static const struct tj_spawn *tj_child_sp;  /* for tj_child: this one */
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -166,26 +168,34 @@ tj_vformat(const char *fmt, va_list ap)
 	return s;
 }
 
-/* $JOBD_BUILD_DIR/jobd, or jobd next to this test program (tests/run's
- * valgrind level does not set JOBD_BUILD_DIR). */
-static const char *
-tj_jobd_bin(void)
+const char *
+tj_bin(const char *name)
 {
 	static char bin[512];
 	const char *dir = getenv("JOBD_BUILD_DIR");
+	char *slash;
 	ssize_t n;
 
 	if (dir != NULL) {
-		snprintf(bin, sizeof(bin), "%s/jobd", dir);
+		snprintf(bin, sizeof(bin), "%s/%s", dir, name);
 	} else {
-		n = readlink("/proc/self/exe", bin, sizeof(bin) - 6);
+		n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
 		ck_assert_msg(n > 0, "JOBD_BUILD_DIR is not set");
 		bin[n] = '\0';
-		strcpy(strrchr(bin, '/') + 1, "jobd");
+		slash = strrchr(bin, '/');
+		ck_assert_msg(slash != NULL && (size_t)(slash + 1 - bin) +
+		    strlen(name) < sizeof(bin), "%s: path too long", bin);
+		strcpy(slash + 1, name);
 	}
-	ck_assert_msg(access(bin, X_OK) == 0, "%s: %s (jobd not built?)", bin,
+	ck_assert_msg(access(bin, X_OK) == 0, "%s: %s (not built?)", bin,
 	    strerror(errno));
 	return bin;
+}
+
+static const char *
+tj_jobd_bin(void)
+{
+	return tj_bin("jobd");
 }
 
 /* ---- jobd's stderr ------------------------------------------------------- */
@@ -250,13 +260,41 @@ tj_check_sanitizer(void)
 
 /* ---- processes ----------------------------------------------------------- */
 
+/* Child side of tj_spawn_next's options: fd 3 and the environment.
+ * Returns the first fd to close. */
+static int
+tj_child_service(const struct tj_spawn *sp)
+{
+	char pid[16], name[64];
+	const char *const *e;
+	const char *eq;
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (sp->listen_fd > 0) {
+		if (sp->listen_fd == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(sp->listen_fd, 3);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", pid, 1);
+	}
+	for (e = sp->env; e != NULL && *e != NULL; e++) {
+		if ((eq = strchr(*e, '=')) == NULL ||
+		    (size_t)(eq - *e) >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+		setenv(name, strcmp(eq + 1, "@pid") == 0 ? pid : eq + 1, 1);
+	}
+	return sp->listen_fd > 0 ? 4 : 3;
+}
+
 /* Child side of a spawn: die with the test (parent), stdout to outfd,
  * stderr to errfd, stdin from /dev/null, default signals, exec argv. */
 static void __attribute__((noreturn))
 tj_child(char *const argv[], int outfd, int errfd, pid_t parent)
 {
 	sigset_t all;
-	int null;
+	int null, from = 3;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
@@ -269,7 +307,9 @@ tj_child(char *const argv[], int outfd, int errfd, pid_t parent)
 	dup2(null, 0);
 	dup2(outfd, 1);
 	dup2(errfd, 2);
-	for (int fd = 3; fd < 1024; fd++)
+	if (tj_child_sp != NULL)
+		from = tj_child_service(tj_child_sp);
+	for (int fd = from; fd < 1024; fd++)
 		close(fd);
 	execvp(argv[0], argv);
 	dprintf(2, "tu_jobd: exec %s: %s\n", argv[0], strerror(errno));
@@ -400,16 +440,20 @@ tj_spawn_jobd(void)
 {
 	char **argv = tj_jobd_argv();
 	double end = tj_now() + 2 * TJ_TIMEOUT;
+	struct tj_spawn sp = tj_next;
 	FILE *f;
 	int code;
 
 	ck_assert_msg(tj_jobd < 0, "jobd is running already");
+	memset(&tj_next, 0, sizeof(tj_next));
+	tj_child_sp = &sp;
 	tj_jobd = tj_spawn(argv, tj_path("jobd.err"));
+	tj_child_sp = NULL;
 	if ((f = fopen(tj_path("pids"), "ae")) != NULL) {
 		fprintf(f, "%d\n", (int)tj_jobd);
 		fclose(f);
 	}
-	while (!tj_pings()) {
+	while (!sp.nowait && !tj_pings()) {
 		if (tj_reap(tj_jobd, 0, &code)) {
 			tj_jobd = -1;
 			tj_print_log(tj_dir);
@@ -458,6 +502,12 @@ tj_start(const char *conf, ...)
 	tj_vconf(conf, ap);
 	va_end(ap);
 	tj_spawn_jobd();
+}
+
+void
+tj_spawn_next(const struct tj_spawn *sp)
+{
+	tj_next = *sp;
 }
 
 void
@@ -661,6 +711,7 @@ tj_setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(tj_dir));
 	tj_jobd = -1;
 	tj_conns = NULL;
+	memset(&tj_next, 0, sizeof(tj_next));
 	signal(SIGPIPE, SIG_IGN);
 	tj_fds = tu_fd_count();
 }

@@ -88,6 +88,12 @@ void tj_kill(void);
  * and the like. */
 int tj_run_jobd(double timeout, ...) __attribute__((sentinel));
 
+/* The program name of the build ($JOBD_BUILD_DIR/name, or next to this
+ * test program: tests/run's valgrind level does not set JOBD_BUILD_DIR);
+ * fails the test if it is not there.  A static buffer, valid until the
+ * next call. */
+const char *tj_bin(const char *name);
+
 /* The running jobd's pid, or -1. */
 pid_t tj_pid(void);
 
@@ -99,6 +105,26 @@ const char *tj_log(void);
 
 /* jobd's resident set (VmRSS), in KiB. */
 long tj_rss_kb(void);
+
+/* ---- starting jobd as a service manager would ---------------------------- */
+
+/* How the next tj_start or tj_restart runs jobd (then back to normal). */
+struct tj_spawn {
+	/* Extra environment entries "NAME=VALUE", NULL-terminated, or NULL;
+	 * the value "@pid" becomes jobd's pid (e.g. WATCHDOG_PID=@pid).  Set
+	 * after the listen_fd variables, so they can override those.  Must
+	 * stay valid until the start. */
+	const char *const *env;
+	/* > 0: passed to jobd as fd 3 with LISTEN_FDS=1 and LISTEN_PID set
+	 * to jobd's pid (socket activation).  The test keeps its copy and
+	 * closes it. */
+	int listen_fd;
+	/* Return as soon as jobd is started, without waiting for it to
+	 * answer ping (for a test that watches readiness itself, or a start
+	 * that must fail: then tj_wait_exit). */
+	bool nowait;
+};
+void tj_spawn_next(const struct tj_spawn *sp);
 
 /* ---- connections --------------------------------------------------------- */
 

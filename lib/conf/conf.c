@@ -84,11 +84,20 @@ static const struct conf_key keys[] = {
 	    10000000, "0", NULL,
 	    "queued jobs one user (peer uid) may have; 0 = no limit" },
 	{ "admin_group", D(admin_group), CONF_T_GROUP, 0, 0, "", NULL,
-	    "members and root are exempt from per-user limits; empty = root" },
+	    "members and root may cancel any job, have no per-user limit; "
+	    "empty = root" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept http jobs (no: such submits are refused)" },
+	{ "client_memory", D(client_memory), CONF_T_SIZE, 16 * MIB, 64 * 1024 * MIB,
+	    "256M", NULL, "request and answer buffers of all clients "
+	    "together; past it jobd reads no more until answers drain" },
+	{ "line_timeout", D(line_timeout), CONF_T_SECONDS, 1, 3600, "30",
+	    NULL, "seconds a client may take to send a request line, from its "
+	    "first byte; then it is closed" },
+	{ "busy_timeout", D(busy_timeout), CONF_T_SECONDS, 0, 3600, "5", NULL,
+	    "seconds a write waits for another process's lock on the database" },
 	{ "workers", Q(workers), CONF_T_INT, 1, 100000, "16", NULL,
 	    "worker coroutines = jobs of this queue running at once" },
 	{ "capacity", Q(capacity), CONF_T_INT, 1, 10000000, "1000", NULL,

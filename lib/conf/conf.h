@@ -57,6 +57,7 @@ struct conf_daemon {
 	const char *socket;    /* resolved; strlen < sizeof(sun_path) */
 	const char *database;  /* resolved path of the SQLite file */
 	int sync;              /* enum conf_sync */
+	double busy_timeout;   /* seconds, 0..3600: a lock held elsewhere */
 	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
 	double shutdown_grace; /* seconds, 0..3600 */
 	int max_connections;   /* 1..65536 */
@@ -71,6 +72,8 @@ struct conf_daemon {
 	struct conf_group admin_group;
 	bool allow_exec;
 	bool allow_http;
+	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
+	double line_timeout;   /* seconds for one request line, 1..3600 */
 };
 
 /* [queue.NAME] */

@@ -9,10 +9,14 @@
 #include <string.h>
 
 #include "kind.h"
+#include "kind_exec.h"
+#include "kind_http.h"
 #include "kind_sleep.h"
 
 static const struct kind *const kinds[] = {
 	&kind_sleep,
+	&kind_exec,
+	&kind_http,
 };
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -40,6 +44,43 @@ kind_error(struct kind_run *run, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(run->error, sizeof(run->error), fmt, ap);
 	va_end(ap);
+}
+
+int
+kind_bad(struct proto_err *err, const char *fmt, ...)
+{
+	char msg[PROTO_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	proto_err_set(err, PROTO_BAD_REQUEST, "%s", msg);
+	return -EINVAL;
+}
+
+int
+kind_fields_known(const json_t *args, const char *const *names, size_t n,
+    struct proto_err *err)
+{
+	char list[PROTO_MSG_MAX / 2] = "";
+	const char *key;
+	json_t *v;
+	size_t i, len = 0;
+
+	json_object_foreach((json_t *)args, key, v) {
+		for (i = 0; i < n; i++)
+			if (strcmp(key, names[i]) == 0)
+				break;
+		if (i < n)
+			continue;
+		for (i = 0; i < n && len < sizeof(list); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+			    "%s%s", i > 0 ? ", " : "", names[i]);
+		return kind_bad(err, "unknown field \"%s\" (expected %s)", key,
+		    list);
+	}
+	return 0;
 }
 
 /* ---- the daemon's kinds: their shared state ------------------------------ */

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,7 @@ struct kind_conf {
 
 /* One run of a job: args in, result and error out. */
 struct kind_run {
+	int64_t job_id;         /* the job's id; 0 when run outside jobd */
 	const json_t *args;     /* borrowed; already passed check() */
 	void *state;            /* the kind's shared state (open()), or NULL */
 	const struct kind_conf *conf;   /* the settings now; read-only */
@@ -77,6 +79,10 @@ struct kind {
 	/* Optional: free the state.  No run of the kind is in progress.
 	 * Called outside any task. */
 	void (*close)(void *state);
+	/* The run has no effect outside jobd (sleep): it may begin before
+	 * its start is committed.  Any other kind's run waits for that
+	 * commit, so attempts counts every run, a crash notwithstanding. */
+	bool pure;
 	/* Optional: whether kc lets jobs of the kind in (the key that turns
 	 * kind NAME off is allow_NAME).  NULL: always. */
 	bool (*allowed)(const struct kind_conf *kc);
@@ -113,6 +119,17 @@ const struct kind *kind_find(const char *name);
 
 /* Kind number i of the table, or NULL past the end (for listing them). */
 const struct kind *kind_at(size_t i);
+
+/* For check(): fill err as bad_request with the printf-style message and
+ * return -EINVAL. */
+int kind_bad(struct proto_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* For check(): 0 if every key of the object args is one of the n names
+ * the kind takes, else -EINVAL with err naming the first stranger and
+ * listing the names (so a misspelt optional field is not ignored). */
+int kind_fields_known(const json_t *args, const char *const *names,
+    size_t n, struct proto_err *err);
 
 /* Set run->error, printf-style, truncating to KIND_ERROR_MAX. */
 void kind_error(struct kind_run *run, const char *fmt, ...)

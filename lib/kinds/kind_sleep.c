@@ -66,4 +66,5 @@ const struct kind kind_sleep = {
 	.name = "sleep",
 	.check = sleep_check,
 	.run = sleep_run,
+	.pure = true,
 };

@@ -1,13 +1,30 @@
 /*
  * co_proc.c — child processes.
  *
- * Spawning is fork + execve.  fork, not vfork: the parent runs on a 64 KiB
- * coroutine stack that the child would share under CLONE_VM, and the child
- * has real work to do before exec (signals, fds, chdir, a $PATH search);
- * with fork it works on its own copy and nothing it does can reach the
- * parent.  Between fork and exec the child makes async-signal-safe calls
- * only (the daemon has threads); everything that allocates is prepared by
- * the parent beforehand in a struct plan.
+ * Spawning is clone(CLONE_VM | CLONE_VFORK) + execve, as glibc's
+ * posix_spawn does: the child borrows the parent's memory instead of a
+ * copy of its page tables, and the calling thread sleeps until the child
+ * has exec'd (or failed).  fork would copy jobd's page tables on every
+ * spawn and make the loop thread take a copy-on-write fault on each page it
+ * writes afterwards: a cost that grows with the daemon's size, and was most
+ * of an exec job's (docs/EXEC.md has the figures).  The price is that the
+ * loop thread waits out the child's set-up and the first half of execve,
+ * tens of microseconds when a core is free, milliseconds when the machine
+ * is busy and the child waits for one.  So a caller that spawns often
+ * hands the clone to a thread of a pool (opts.spawner): spawns then
+ * overlap, and the loop runs on meanwhile.
+ *
+ * Sharing memory is safe because the child runs on a stack of its own (not
+ * the task's coroutine stack), writes only that stack, and changes only
+ * what CLONE_VM does not share: its signal dispositions (a copy without
+ * CLONE_SIGHAND), its mask, fd table, working directory.  errno is the
+ * parent thread's (same TLS), which is asleep; the parent never reads
+ * errno after a clone that succeeded.  Between clone and exec the child
+ * makes async-signal-safe calls only, on data that the parent prepared
+ * beforehand in a struct plan, and never returns or calls exit().
+ * Under valgrind, whose emulation of such a clone (as a fork on the given
+ * stack) crashes now and then, the child is forked, from the calling
+ * thread.
  *
  * Exec failure comes back through the classic close-on-exec pipe: the child
  * writes its errno and exits, or the successful exec closes the pipe.  The
@@ -26,9 +43,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
@@ -38,9 +58,11 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <valgrind/valgrind.h>
 
 #include "co.h"
 #include "co_io.h"
+#include "co_pool.h"
 #include "co_proc.h"
 #include "co_sched.h"
 #include "log.h"
@@ -53,6 +75,19 @@
  * waiting (the child is then reaped whenever it does exit).  SIGKILL takes
  * effect at once unless the child is stuck in the kernel (D state). */
 #define ORPHAN_GRACE 10.0
+
+/* The child's stack between clone and exec: child_exec's PATH_MAX buffer
+ * and a few libc calls, with a wide margin. */
+#ifdef JOBD_SANITIZE
+#define CHILD_STACK (256u * 1024)
+#else
+#define CHILD_STACK (64u * 1024)
+#endif
+
+/* The code of the child shares the parent's memory: no sanitizer shadow
+ * bookkeeping there (it would poison the parent's view of the child's
+ * stack), as in glibc's own posix_spawn, which is not instrumented. */
+#define CHILD_CODE __attribute__((no_sanitize_address))
 
 /* $PATH when the parent has none, as glibc's execvp. */
 #define DEFAULT_PATH "/bin:/usr/bin"
@@ -68,13 +103,14 @@ struct co_proc {
 	bool on_sigchld;        /* linked in sigchld.procs */
 	bool released;          /* co_proc_free handed it to a reaper */
 	bool adopted;           /* no owner: freed by the watch on reap */
+	bool kill_group;        /* opts.kill_group_on_exit */
 	struct co_rt *rt;
 	struct co_waitq waiters;        /* tasks in co_proc_wait */
 	struct event ev;                /* pidfd readable: child exited */
 	LIST_ENTRY(co_proc) link;       /* sigchld.procs */
 };
 
-/* Everything the child needs, prepared before fork. */
+/* Everything the child needs, prepared before the clone. */
 struct plan {
 	char *const *argv;
 	char *const *envp;
@@ -169,6 +205,23 @@ proc_set_reaped(struct co_proc *p, int err, int wstatus)
 		co_waitq_wake_all(&p->waiters, 0);
 }
 
+/* Has p exited?  Looks without reaping it (WNOWAIT), so that its pid,
+ * and with it the id of its process group, stays taken.  An error says
+ * yes: waitpid will report it. */
+static bool
+proc_exited(struct co_proc *p)
+{
+	siginfo_t si;
+	int r;
+
+	memset(&si, 0, sizeof(si));
+	do
+		r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG |
+		    WNOWAIT);
+	while (r < 0 && errno == EINTR);
+	return r < 0 || si.si_pid != 0;
+}
+
 /* Reap p if it has exited.  Only ever by its own pid: other children of
  * the process are none of our business. */
 static void
@@ -177,6 +230,11 @@ proc_try_reap(struct co_proc *p)
 	int st = 0;
 	pid_t r;
 
+	if (p->kill_group) {
+		if (!proc_exited(p))
+			return;
+		(void)kill(-p->pid, SIGKILL);   /* what it left behind */
+	}
 	do
 		r = waitpid(p->pid, &st, WNOHANG);
 	while (r < 0 && errno == EINTR);
@@ -293,7 +351,7 @@ proc_wait_until(struct co_proc *p, double deadline)
 /* Default dispositions first, then an empty mask: a signal can no longer
  * run one of the parent's handlers (libevent's would write to the parent's
  * signal pipe).  SIG_IGN would survive exec; handlers would not. */
-static void
+static CHILD_CODE void
 child_reset_signals(void)
 {
 	struct sigaction sa;
@@ -311,7 +369,7 @@ child_reset_signals(void)
 /* Close every fd above stderr, by exec at the latest; errfd must stay
  * open until then (it is close-on-exec).  CLOSE_RANGE_CLOEXEC needs Linux
  * 5.11, close_range 5.9; before that, one by one. */
-static void
+static CHILD_CODE void
 child_close_fds(int errfd)
 {
 	struct rlimit rl;
@@ -331,7 +389,7 @@ child_close_fds(int errfd)
 }
 
 /* Is err a reason to try the next $PATH entry (as execvp does)? */
-static bool
+static CHILD_CODE bool
 exec_try_next(int err)
 {
 	return err == ENOENT || err == ENOTDIR || err == EACCES ||
@@ -341,7 +399,7 @@ exec_try_next(int err)
 
 /* execve argv[0], searched in $PATH when it has no '/'.  Like execvp but
  * without its /bin/sh fallback for ENOEXEC.  Returns the errno. */
-static int
+static CHILD_CODE int
 child_exec(const struct plan *pl)
 {
 	const char *file = pl->argv[0], *dir, *end;
@@ -372,8 +430,8 @@ child_exec(const struct plan *pl)
 	return eacces ? EACCES : ENOENT;
 }
 
-/* Everything between fork and exec.  Returns the errno of what failed. */
-static int
+/* Everything between clone and exec.  Returns the errno of what failed. */
+static CHILD_CODE int
 child_setup(const struct plan *pl)
 {
 	int i;
@@ -395,9 +453,10 @@ child_setup(const struct plan *pl)
 	return 0;
 }
 
-static void __attribute__((noreturn))
-child_main(const struct plan *pl)
+static CHILD_CODE __attribute__((noreturn)) int
+child_main(void *arg)
 {
+	const struct plan *pl = arg;
 	ssize_t n;
 	int err;
 
@@ -498,23 +557,104 @@ plan_init(struct plan *pl, const struct co_proc_opts *o,
 	pl->parent = getpid();
 }
 
-/* fork with every signal blocked, so that nothing runs a parent's handler
- * in the child before child_reset_signals. */
+/* Each spawning thread's stack for its children, made at its first spawn
+ * and unmapped when the thread ends: a child is done with it once clone
+ * returns (CLONE_VFORK). */
+static __thread void *child_stack;
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+
+static void
+stack_unmap(void *stack)
+{
+	munmap(stack, CHILD_STACK);
+}
+
+static void
+stack_key_init(void)
+{
+	if (pthread_key_create(&stack_key, stack_unmap) != 0)
+		fatalx("co_proc: pthread_key_create");
+}
+
+static void *
+stack_get(void)
+{
+	void *st;
+
+	if (child_stack != NULL)
+		return child_stack;
+	st = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (st == MAP_FAILED)
+		return NULL;
+	pthread_once(&stack_once, stack_key_init);
+	(void)pthread_setspecific(stack_key, st);
+	return child_stack = st;
+}
+
+/* Start the child with every signal blocked, so that nothing runs a
+ * parent's handler in it before child_reset_signals.  Returns once the
+ * child has exec'd or exited: its pid, or -1 with errno set. */
 static pid_t
-fork_quiet(void)
+spawn_quiet(struct plan *pl)
 {
 	sigset_t all, old;
 	pid_t pid;
 	int err;
 
+	char *stack = stack_get();
+
+	if (stack == NULL)
+		return -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
+	if (RUNNING_ON_VALGRIND) {
+		if ((pid = fork()) == 0)
+			child_main(pl);
+	} else {
+		pid = clone(child_main, stack + CHILD_STACK, CLONE_VM |
+		    CLONE_VFORK | SIGCHLD, pl);
+	}
 	err = errno;
-	if (pid != 0)
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return pid;
+}
+
+/* A spawn handed to a pool thread. */
+struct spawn_call {
+	struct plan *pl;
+	pid_t pid;
+	int err;
+};
+
+static void *
+spawn_work(void *arg)
+{
+	struct spawn_call *c = arg;
+
+	c->pid = spawn_quiet(c->pl);
+	c->err = errno;
+	return NULL;
+}
+
+/* spawn_quiet on a thread of pool.  Shielded: the work, and the plan on
+ * this task's stack that it reads, must not be abandoned.  0 and *pid,
+ * or a negative errno. */
+static int
+spawn_on(struct co_pool *pool, struct plan *pl, pid_t *pid)
+{
+	struct spawn_call c = { pl, -1, 0 };
+	int rc;
+
+	co_shield_enter();
+	rc = co_pool_run(pool, spawn_work, &c, NULL, NULL);
+	co_shield_exit();
+	if (rc < 0)
+		return rc;
+	*pid = c.pid;
+	return c.pid < 0 ? -c.err : 0;
 }
 
 /* Last resort when a fresh child cannot be watched: kill it and reap it
@@ -557,7 +697,7 @@ watch_init(struct co_proc *p, bool sig)
 }
 
 static int
-proc_fork(const struct co_proc_opts *o, struct co_proc *p,
+proc_clone(const struct co_proc_opts *o, struct co_proc *p,
     struct spawn_fds *sf)
 {
 	bool sig = use_sigchld();
@@ -567,10 +707,14 @@ proc_fork(const struct co_proc_opts *o, struct co_proc *p,
 	if (sig && (rc = sigchld_ensure(p->rt)) < 0)
 		return rc;
 	plan_init(&pl, o, sf);
-	if ((p->pid = fork_quiet()) < 0)
-		return -errno;
-	if (p->pid == 0)
-		child_main(&pl);
+	if (o->spawner != NULL && !RUNNING_ON_VALGRIND)
+		rc = spawn_on(o->spawner, &pl, &p->pid);
+	else
+		rc = (p->pid = spawn_quiet(&pl)) < 0 ? -errno : 0;
+	if (rc < 0) {
+		p->pid = -1;
+		return rc;
+	}
 	return watch_init(p, sig);
 }
 
@@ -599,7 +743,7 @@ await_exec(int fd)
 	}
 }
 
-/* Spawning failed with a child already forked: kill it and wait for it
+/* Spawning failed with a child already started: kill it and wait for it
  * here (shielded; it dies at once), so a failed spawn leaves nothing
  * behind.  If a deadline cuts even that short, a reaper takes over. */
 static void
@@ -645,8 +789,9 @@ co_proc_spawn(const struct co_proc_opts *o, struct co_proc **out)
 		return rc;
 	if ((p = proc_new(rt)) == NULL)
 		return -ENOMEM;
+	p->kill_group = o->kill_group_on_exit;
 	if ((rc = spawn_fds_open(o, p, &sf)) == 0)
-		rc = proc_fork(o, p, &sf);
+		rc = proc_clone(o, p, &sf);
 	errfd = sf.err[0];
 	sf.err[0] = -1;
 	spawn_fds_close(&sf);   /* the child's ends: no EOF while we hold them */

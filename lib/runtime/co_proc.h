@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 struct co_proc;
+struct co_pool;
 
 struct co_proc_opts {
 	/* The program and its arguments, NULL-terminated; required.  An
@@ -41,9 +42,27 @@ struct co_proc_opts {
 	bool pipe_stdin, pipe_stdout, pipe_stderr;
 	/* The child's stderr is its stdout (2>&1); overrides pipe_stderr. */
 	bool stderr_to_stdout;
+	/* When the child exits, SIGKILL whatever is left in its process
+	 * group (background grandchildren) before reaping it: the zombie
+	 * still holds the group's id then, so the signal cannot reach a
+	 * process that happens to get the number later. */
+	bool kill_group_on_exit;
+	/* Start the child from a thread of this pool (co_pool.h) instead of
+	 * the calling thread, which then runs other tasks meanwhile: spawns
+	 * go on in parallel and a slow one holds up no one else.  The child
+	 * gets SIGKILL when that pool thread ends (PR_SET_PDEATHSIG follows
+	 * the thread that spawned): free the pool only after its children
+	 * are reaped.  NULL: the calling thread. */
+	struct co_pool *spawner;
 };
 
-/* Start a child and wait (without blocking the loop) until it has exec'd.
+/* Start a child and wait until it has exec'd.  The thread that starts it
+ * (opts.spawner's, or else the calling thread) sleeps while the child sets
+ * itself up and begins its execve (CLONE_VFORK: tens of microseconds on an
+ * idle machine, a few milliseconds on a loaded one, longer for a program
+ * or directory on a hung file system); the exec's verdict is then awaited
+ * like any I/O.  Cancels and deadlines are held off until the child runs
+ * (it is then killed and reaped).
  * On 0, *out is the new process, owned by the caller until co_proc_free.
  * Errors: -EINVAL (no argv[0]), -EPERM (outside a task); the child's own
  * failure before exec, as its errno: -ENOENT (no such program, or no such

@@ -57,6 +57,9 @@ struct store {
 	bool closing;
 	int64_t next_job_id;
 	int64_t next_group_id;
+	char *path;                     /* opts.path, for messages */
+	int fault;                      /* errno of the failing run, or 0 */
+	uint64_t nfaults;               /* writes failed in that run */
 };
 
 /* ---- errors, names, time ------------------------------------------------ */
@@ -321,15 +324,45 @@ writer_stop(struct store *st)
 
 /* ---- completions (loop thread) ------------------------------------------ */
 
+/* Failed on its own (the others in its transaction went through), rather
+ * than with its transaction because of the database. */
+static bool
+write_local(int status)
+{
+	return status == -EINVAL || status == -ENOENT;
+}
+
+/* The database failing (full, locked, read-only, gone...) fails every
+ * write until it clears: log the first failure of a run, and a new
+ * reason, not each write; then say when writes succeed again. */
 static void
-complete(struct store_write *w)
+fault_note(struct store *st, const struct store_write *w)
+{
+	if (w->status == 0 && st->fault != 0) {
+		log_info("%s: writes succeed again (%llu failed meanwhile)",
+		    st->path, (unsigned long long)st->nfaults);
+		st->fault = 0;
+		st->nfaults = 0;
+	}
+	if (w->status == 0 || write_local(w->status) ||
+	    w->kind == STORE_W_RECOVER)     /* store_recover's caller says */
+		return;
+	st->nfaults++;
+	if (w->status != st->fault)
+		log_warnx("%s (writes fail until this clears)", store_errmsg());
+	st->fault = w->status;
+}
+
+static void
+complete(struct store *st, struct store_write *w)
 {
 	if (w->status < 0) {
 		store_seterr(w->status, "%s",
 		    w->errmsg != NULL ? w->errmsg : "store: write failed");
-		if (w->cb == NULL)
+		if (w->cb == NULL && write_local(w->status))
 			log_warnx("%s", store_errmsg());
 	}
+	fault_note(st, w);
 	if (w->cb != NULL)
 		w->cb(w->arg, w->status);
 	free(w->errmsg);
@@ -346,7 +379,7 @@ deliver(struct store *st)
 	pthread_mutex_unlock(&st->mtx);
 	while ((w = STAILQ_FIRST(&st->ready)) != NULL) {
 		STAILQ_REMOVE_HEAD(&st->ready, link);
-		complete(w);
+		complete(st, w);
 	}
 }
 
@@ -427,6 +460,7 @@ store_destroy(struct store *st)
 	pthread_cond_destroy(&st->progress);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mtx);
+	free(st->path);
 	free(st);
 }
 
@@ -452,6 +486,10 @@ store_open(struct store **stp, struct event_base *base,
 	st->efd = -1;
 	st->ops = &store_sqlite_ops;
 	st->batch_max = o.batch_max;
+	if ((st->path = strdup(o.path)) == NULL) {
+		rc = store_seterr(-ENOMEM, "store: out of memory");
+		goto out;
+	}
 	if ((rc = st->ops->open(&o, &st->b, &st->next_job_id,
 	    &st->next_group_id)) < 0)
 		goto out;

@@ -39,7 +39,10 @@
  * spoil the others in its transaction.  Writes are applied in submission
  * order, so a store_mark_started right after a store_insert of the same job
  * is fine without waiting for the insert's callback (pipelining).
- * cb may be NULL: then a failure is logged (log_warnx) and nothing else.
+ * The store logs the database failing (every error but -EINVAL and
+ * -ENOENT) itself, once per run of failures: the first, each new errno,
+ * and when writes succeed again.  cb may be NULL: then a write's own
+ * failure (-EINVAL, -ENOENT) is logged (log_warnx) and nothing else.
  * Callbacks may submit further writes and read; they must not call
  * store_flush, store_recover or store_close.
  * arg is the caller's and must stay valid until cb has run.  A task that
@@ -87,6 +90,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct event_base;
 struct store;
@@ -180,6 +184,17 @@ const char *store_errmsg(void);
 /* Called once per write on the loop thread; see the top of this file. */
 typedef void (*store_cb)(void *arg, int status);
 
+/* Who submitted a job: the peer of the connection it came on
+ * (SO_PEERCRED), columns submit_uid, submit_gid, submit_pid.  known false
+ * (a zeroed struct): nobody is recorded and the columns are NULL — rows
+ * from before schema version 2, jobs submitted without a connection. */
+struct store_submitter {
+	bool known;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;               /* as jobd sees it; 0 if not visible to jobd */
+};
+
 /* A job to insert.  The store copies every string; the caller keeps them. */
 struct store_new_job {
 	const char *queue;       /* required */
@@ -189,6 +204,7 @@ struct store_new_job {
 	double timeout;          /* effective seconds, >= 0; 0 = none */
 	int max_attempts;        /* >= 1: starts allowed across restarts */
 	double created_at;       /* Unix seconds; 0: store_now() */
+	struct store_submitter submitter; /* zeroed: not recorded */
 };
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
@@ -264,6 +280,7 @@ struct store_job {
 	char *result;            /* JSON or NULL */
 	char *error;             /* or NULL */
 	char *cancel_reason;     /* or NULL */
+	struct store_submitter submitter; /* known false: NULL columns */
 };
 
 void store_job_free(struct store_job *job);

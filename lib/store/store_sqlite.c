@@ -32,6 +32,7 @@
 #include "store_sqlite.h"
 
 #define SQ_APP_ID 0x6a6f6264            /* PRAGMA application_id: "jobd" */
+#define SQ_CHECKPOINT_FRAMES 1000      /* SQLite's own wal_autocheckpoint */
 
 /* ---- the schema: one entry per version, applied in order ---------------- */
 
@@ -79,8 +80,11 @@ static const struct sq_migration sq_migrations[] = {
 	") STRICT, WITHOUT ROWID;"
 	"INSERT INTO meta (key, value) VALUES"
 	"  ('next_job_id', 1), ('next_group_id', 1);" },
-	/* Next: { 2, "ALTER TABLE jobs ADD COLUMN submitter_uid INTEGER;"
-	 * ... }, then extend SQ_COLS, the INSERT and sq_row_job. */
+	/* Who submitted each job; NULL for the rows before. */
+	{ 2,
+	"ALTER TABLE jobs ADD COLUMN submit_uid INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN submit_gid INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN submit_pid INTEGER;" },
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
@@ -101,8 +105,9 @@ static const char *const sq_wsql[W_N] = {
 	[W_RELEASE] = "RELEASE grp",
 	[W_UNDO] = "ROLLBACK TO grp",
 	[W_INSERT] = "INSERT INTO jobs (id, queue, kind, args, name, "
-	    "max_attempts, timeout, created_at, group_id) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "max_attempts, timeout, created_at, group_id, submit_uid, "
+	    "submit_gid, submit_pid) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[W_START] = "UPDATE jobs SET state = 'running', "
@@ -121,10 +126,37 @@ static const char *const sq_wsql[W_N] = {
 
 /* ---- errors ------------------------------------------------------------- */
 
+/* The OS error behind an I/O error, or 0.  sqlite3_system_errno reads
+ * errno after SQLite has cleaned up (a failed commit rolls back first),
+ * so it is often 0; then each open file's errno of its own last failure
+ * tells: the WAL's, where commits write, or (main_first, for checkpoints)
+ * the main file's. */
+static int
+sq_os_errno(sqlite3 *db, bool main_first)
+{
+	sqlite3_file *wal = NULL;
+	int sys = db != NULL ? sqlite3_system_errno(db) : 0, i;
+
+	if (sys > 0 || db == NULL)
+		return sys;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &wal) != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
+		wal = NULL;
+	for (i = 0; i < 2 && sys <= 0; i++)
+		if ((i == 0) == main_first)
+			(void)sqlite3_file_control(db, "main",
+			    SQLITE_FCNTL_LAST_ERRNO, &sys);
+		else if (wal != NULL)
+			wal->pMethods->xFileControl(wal,
+			    SQLITE_FCNTL_LAST_ERRNO, &sys);
+	return sys > 0 ? sys : 0;
+}
+
 static int
 sq_errno(sqlite3 *db, int rc)
 {
-	int sys = db != NULL ? sqlite3_system_errno(db) : 0;
+	int sys = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) ==
+	    SQLITE_CANTOPEN ? sq_os_errno(db, false) : 0;
 
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
@@ -176,13 +208,17 @@ sq_local(int rc)
 int
 sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
 {
-	int err = sq_errno(db, rc), sys = db ? sqlite3_system_errno(db) : 0;
+	int err = sq_errno(db, rc), sys = sq_os_errno(db, false);
 	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 
 	if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
 	    sys > 0)
 		return store_seterr(err, "%s: %s: %s (%s)", b->path, what, msg,
 		    strerror(sys));
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return store_seterr(err, "%s: %s: %s (another process holds "
+		    "its write lock; waited %d ms)", b->path, what, msg,
+		    b->busy_ms);
 	return store_seterr(err, "%s: %s: %s", b->path, what, msg);
 }
 
@@ -252,7 +288,7 @@ sq_connect(struct store_backend *b, sqlite3 **dbp, int flags)
 	    SQLITE_OPEN_EXRESCODE, NULL);
 
 	if (rc != SQLITE_OK) {
-		rc = sq_fail(b, *dbp, rc, "cannot open the database");
+		rc = sq_fail(b, *dbp, rc, "open");
 		sqlite3_close(*dbp);
 		*dbp = NULL;
 		return rc;
@@ -269,6 +305,20 @@ sq_bind_text(sqlite3_stmt *s, int i, const char *v, int *brc)
 
 	if (*brc == SQLITE_OK)
 		*brc = rc;
+}
+
+/* Bind the submitter to columns i .. i + 2: uid, gid, pid, or NULLs. */
+static void
+sq_bind_submitter(sqlite3_stmt *s, int i, const struct store_submitter *by)
+{
+	if (!by->known) {
+		for (int k = 0; k < 3; k++)
+			sqlite3_bind_null(s, i + k);
+		return;
+	}
+	sqlite3_bind_int64(s, i, (int64_t)by->uid);
+	sqlite3_bind_int64(s, i + 1, (int64_t)by->gid);
+	sqlite3_bind_int64(s, i + 2, (int64_t)by->pid);
 }
 
 /* ---- open: connect, lock, configure, migrate ---------------------------- */
@@ -315,6 +365,33 @@ sq_lock(struct store_backend *b)
 	return 0;
 }
 
+/* SQLite's automatic checkpoint, plus what it leaves out: saying that a
+ * checkpoint failed (a full disk, a write-protected file).  Nothing is
+ * lost then: commits go on into the WAL, which grows, and every commit
+ * tries again.  Runs after a commit, so it must return SQLITE_OK. */
+static int
+sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store_backend *b = arg;
+	int rc, sys;
+
+	if (frames < SQ_CHECKPOINT_FRAMES)
+		return SQLITE_OK;
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
+	sys = rc != SQLITE_OK ? sq_os_errno(db, true) : 0;
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && !b->ckpt_failing)
+		log_warnx("%s: checkpoint failed: %s%s%s%s; commits go on into "
+		    "the WAL, which grows until a checkpoint succeeds", b->path,
+		    sqlite3_errstr(rc), sys > 0 ? " (" : "",
+		    sys > 0 ? strerror(sys) : "", sys > 0 ? ")" : "");
+	else if (rc == SQLITE_OK && b->ckpt_failing)
+		log_info("%s: checkpoint succeeded again", b->path);
+	if (rc != SQLITE_BUSY)
+		b->ckpt_failing = rc != SQLITE_OK;
+	return SQLITE_OK;
+}
+
 static int
 sq_configure(struct store_backend *b, const struct store_opts *o)
 {
@@ -326,7 +403,7 @@ sq_configure(struct store_backend *b, const struct store_opts *o)
 	/* The first statement that reads the file: "not a database" here. */
 	if ((rc = sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1,
 	    &s, NULL)) != SQLITE_OK)
-		return sq_fail(b, b->db, rc, "cannot open the database");
+		return sq_fail(b, b->db, rc, "read");
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0),
 	    "wal") != 0)
@@ -334,10 +411,11 @@ sq_configure(struct store_backend *b, const struct store_opts *o)
 		    b->path);
 	else
 		rc = rc == SQLITE_ROW ? 0 :
-		    sq_fail(b, b->db, rc, "cannot open the database");
+		    sq_fail(b, b->db, rc, "read");
 	sqlite3_finalize(s);
 	if (rc < 0)
 		return rc;
+	sqlite3_wal_hook(b->db, sq_wal_hook, b);
 	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;"
 	    "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864",
 	    o->sync == STORE_SYNC_FULL ? "FULL" : "NORMAL");
@@ -551,6 +629,7 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 		sqlite3_bind_int64(s, 9, gid);
 	else
 		sqlite3_bind_null(s, 9);
+	sq_bind_submitter(s, 10, &j->submitter);
 	if (brc != SQLITE_OK) {
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "insert job");

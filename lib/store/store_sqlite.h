@@ -17,11 +17,11 @@
 /* jobs columns in the order sq_row_job reads them. */
 #define SQ_COLS "id, queue, kind, state, args, name, attempts, max_attempts, " \
 	"timeout, created_at, started_at, finished_at, result, error, "      \
-	"cancel_reason, group_id"
+	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid"
 enum {
 	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
-	C_REASON, C_GROUP,
+	C_REASON, C_GROUP, C_UID, C_GID, C_PID,
 };
 
 /* The write connection's statements (SQL in store_sqlite.c). */
@@ -43,6 +43,7 @@ struct store_backend {
 	sqlite3_stmt *s[W_N];
 	int64_t txn_job_hw;             /* highest ids inserted in the open */
 	int64_t txn_group_hw;           /* transaction, 0 if none */
+	bool ckpt_failing;              /* the last checkpoint failed */
 	pthread_mutex_t rmtx;
 	struct sq_reader *idle;         /* read connections not in use */
 };

@@ -98,6 +98,12 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
 	j->started_at = sqlite3_column_double(s, C_STARTED);   /* NULL: 0 */
 	j->finished_at = sqlite3_column_double(s, C_FINISHED);
 	j->group_id = sqlite3_column_int64(s, C_GROUP);
+	if (sqlite3_column_type(s, C_UID) != SQLITE_NULL) {
+		j->submitter.known = true;
+		j->submitter.uid = (uid_t)sqlite3_column_int64(s, C_UID);
+		j->submitter.gid = (gid_t)sqlite3_column_int64(s, C_GID);
+		j->submitter.pid = (pid_t)sqlite3_column_int64(s, C_PID);
+	}
 	*jp = j;
 	return 0;
 }

@@ -1,12 +1,21 @@
 /*
  * log.c — see log.h.  One fprintf per line; stderr is unbuffered, so lines
  * from the loop thread and the worker threads do not interleave mid-line.
+ *
+ * Under systemd, stderr is a stream to journald and JOURNAL_STREAM names
+ * it ("DEV:INO").  Then each line starts with its syslog priority ("<6>"),
+ * which journald strips and files the line under, and carries neither the
+ * program name nor a time: the journal records both.  The variable is
+ * believed only when it names the stderr jobd actually has, as
+ * sd_journal_stream_fd(3) says: a shell started from a unit inherits the
+ * variable with a different stderr.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -14,12 +23,28 @@ static const char *log_name = "jobd";
 static enum log_level log_max = LOG_LVL_INFO;
 static int log_journal = -1;            /* -1: not yet looked at */
 
+/* Is stderr the stream JOURNAL_STREAM names? */
+static int
+log_to_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (env == NULL || sscanf(env, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    env[n] != '\0' || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *progname, enum log_level max)
 {
 	log_name = progname;
 	log_max = max;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_to_journal();
 }
 
 void
@@ -64,7 +89,7 @@ log_vline(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	if (lvl > log_max)
 		return;
 	if (log_journal < 0)
-		log_journal = getenv("JOURNAL_STREAM") != NULL;
+		log_journal = log_to_journal();
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_journal && errnum)
 		fprintf(stderr, "<%d>%s: %s\n", lvl, msg, strerror(errnum));

@@ -21,8 +21,10 @@ enum log_level {
 };
 
 /* Set the program name shown on each line and the most verbose level
- * printed (default: "jobd", LOG_LVL_INFO).  When JOURNAL_STREAM is set,
- * lines start with "<N>" so journald files them at their level. */
+ * printed (default: "jobd", LOG_LVL_INFO).  When stderr is the journal
+ * stream JOURNAL_STREAM names, lines start with "<N>" (their level, as
+ * syslog numbers it) instead of the name, so journald files them at their
+ * level. */
 void log_init(const char *progname, enum log_level max);
 void log_set_level(enum log_level max);
 enum log_level log_get_level(void);
