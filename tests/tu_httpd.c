@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ struct th_server {
 	SSL_CTX *ctx;
 	char cert[64];          /* PEM file of the certificate */
 	pthread_t acceptor;
-	volatile bool stop;
+	atomic_bool stop;       /* read by every thread of the server */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct th_stats st;

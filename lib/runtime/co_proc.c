@@ -24,7 +24,10 @@
  * beforehand in a struct plan, and never returns or calls exit().
  * Under valgrind, whose emulation of such a clone (as a fork on the given
  * stack) crashes now and then, the child is forked, from the calling
- * thread.
+ * thread.  Under ThreadSanitizer too (spawn_by_fork), from whichever
+ * thread spawns: TSan follows a fork, but a child sharing its memory runs
+ * TSan's bookkeeping (its interceptors of close, dup2, execve...) on the
+ * parent thread's state, which then reports races that cannot happen.
  *
  * Exec failure comes back through the classic close-on-exec pipe: the child
  * writes its errno and exits, or the successful exec closes the pipe.  The
@@ -593,6 +596,17 @@ stack_get(void)
 	return child_stack = st;
 }
 
+/* Fork rather than clone (see the top of the file)? */
+static bool
+spawn_by_fork(void)
+{
+#ifdef JOBD_TSAN
+	return true;
+#else
+	return RUNNING_ON_VALGRIND;
+#endif
+}
+
 /* Start the child with every signal blocked, so that nothing runs a
  * parent's handler in it before child_reset_signals.  Returns once the
  * child has exec'd or exited: its pid, or -1 with errno set. */
@@ -609,7 +623,7 @@ spawn_quiet(struct plan *pl)
 		return -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (RUNNING_ON_VALGRIND) {
+	if (spawn_by_fork()) {
 		if ((pid = fork()) == 0)
 			child_main(pl);
 	} else {
