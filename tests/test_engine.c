@@ -1577,17 +1577,22 @@ END_TEST
 static int
 run_reload_handed(void *arg)
 {
-	static struct ack k[4];
+	static struct ack k0[4], k[4];
 	struct watch w = { 0 };
 	struct proto_err err;
 	struct co_task *t;
-	int64_t ids[4];
 	int i;
 
+	/* Four jobs queued at once, so four workers start (one at a time,
+	 * a slow commit could let the first end before the second came). */
 	for (i = 0; i < 4; i++)
-		ids[i] = SUBMIT(.secs = 0.01);
-	for (i = 0; i < 4; i++)
-		wait_job(ids[i]);
+		ck_assert_int_eq(submit(&(struct sub){ .secs = 0.01 }, &k0[i],
+		    &err), 0);
+	for (i = 0; i < 4; i++) {
+		WAIT_UNTIL(k0[i].calls > 0);
+		ck_assert_int_eq(k0[i].status, 0);
+		wait_job(k0[i].a.id);
+	}
 	ck_assert_int_eq(tasks_live(), 1 + 4);          /* four idle workers */
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(submit(&(struct sub){ .secs = 0.02 }, &k[i],

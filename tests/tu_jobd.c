@@ -224,14 +224,17 @@ tj_print_log(const char *dir)
 	free(s);
 }
 
-/* The first sanitizer report line in jobd's stderr, or NULL. */
+/* The first sanitizer report line in jobd's stderr, or NULL.  Valgrind
+ * marks its reports when run with --error-markers=VALGRIND-ERROR,... (as
+ * tests/run's valgrind level runs jobd). */
 static char *
 tj_sanitizer_line(void)
 {
-	static const char *const marks[] = { "Sanitizer:", "runtime error:" };
+	static const char *const marks[] = { "Sanitizer:", "runtime error:",
+		"VALGRIND-ERROR" };
 	char *s = tj_slurp(tj_path("jobd.err"), NULL), *hit = NULL, *line;
 
-	for (size_t i = 0; s != NULL && hit == NULL && i < 2; i++)
+	for (size_t i = 0; s != NULL && hit == NULL && i < 3; i++)
 		hit = strstr(s, marks[i]);
 	if (hit == NULL) {
 		free(s);
@@ -412,11 +415,30 @@ tj_pings(void)
 	return up;
 }
 
+/* argv for the jobd of the test: $JOBD_TEST_WRAPPER's words (a command
+ * that execs its arguments, e.g. "valgrind --error-exitcode=99"; split on
+ * spaces, no quoting), then jobd -c CONF.  Both are kept for the test. */
+static char **
+tj_jobd_argv(void)
+{
+	const char *env = getenv("JOBD_TEST_WRAPPER");
+	char *words = tj_keep(strdup(env != NULL ? env : ""), false), *w;
+	char **argv = tj_keep(calloc(strlen(words) / 2 + 5, sizeof(*argv)),
+	    false);
+	size_t n = 0;
+
+	for (w = strtok(words, " "); w != NULL; w = strtok(NULL, " "))
+		argv[n++] = w;
+	argv[n++] = (char *)tj_jobd_bin();
+	argv[n++] = "-c";
+	argv[n++] = (char *)tj_path("jobd.conf");
+	return argv;
+}
+
 static void
 tj_spawn_jobd(void)
 {
-	char *argv[] = { (char *)tj_jobd_bin(), "-c",
-		(char *)tj_path("jobd.conf"), NULL };
+	char **argv = tj_jobd_argv();
 	double end = tj_now() + 2 * TJ_TIMEOUT;
 	struct tj_spawn sp = tj_next;
 	FILE *f;
