@@ -22,9 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,15 +68,9 @@ struct client {
 static int
 raw_connect(void)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	int fd = tj_raw_connect();
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
-	    tj_path("jobd.sock"));
-	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
-	    0);
-	ck_assert_msg(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0,
-	    "connect: %s", strerror(errno));
+	ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
 	return fd;
 }
 

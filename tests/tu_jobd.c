@@ -391,22 +391,37 @@ tj_kill_reap(pid_t pid)
 
 /* ---- starting and stopping ----------------------------------------------- */
 
-/* A connection to the socket, or NULL (errno set). */
-static struct tj_conn *
-tj_connect_try(void)
+int
+tj_raw_connect(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { (time_t)TJ_TIMEOUT, 0 };
-	struct tj_conn *c;
-	int fd;
+	int fd, e;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s",
 	    tj_path("jobd.sock"));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* A connection to the socket, or NULL (errno set). */
+static struct tj_conn *
+tj_connect_try(void)
+{
+	struct timeval tv = { (time_t)TJ_TIMEOUT, 0 };
+	struct tj_conn *c;
+	int fd;
+
+	if ((fd = tj_raw_connect()) < 0)
 		return NULL;
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
 		int e = errno;
 
 		close(fd);

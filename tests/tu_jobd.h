@@ -133,6 +133,10 @@ struct tj_conn;
 /* Connect to jobd's socket.  Closed at teardown if the test does not. */
 struct tj_conn *tj_connect(void);
 
+/* A plain blocking socket connected to jobd, the caller's to close, or -1
+ * (errno set): for tests driving many clients themselves with poll(2). */
+int tj_raw_connect(void);
+
 /* Close c (NULL is fine). */
 void tj_close(struct tj_conn *c);
 

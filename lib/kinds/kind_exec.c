@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +49,15 @@ extern char **environ;
  * set-up and the first half of its execve. */
 #define SPAWNERS_MAX 4
 
+/* Longest program or directory name quoted in an error. */
+#define NAME_MAX_ERR 200
+
 /* The kind's shared state: one per daemon. */
 struct exec_state {
 	struct co_sem *sem;     /* exec_concurrency permits */
 	struct co_pool *spawner;        /* made at the first run */
 	unsigned nspawners;
 };
-
-/* Longest program or directory name quoted in an error. */
-#define NAME_MAX_ERR 200
 
 /* The fields of args, as check() validated them; borrowed from args. */
 struct exec_args {
@@ -86,7 +85,7 @@ struct exec_job {
 	struct kind_run *run;
 	struct exec_args a;
 	const char **argv;      /* NULL-terminated, into a.argv */
-	char **envp;            /* NULL-terminated; NULL: inherit */
+	char **envp;            /* NULL-terminated */
 	char *envbuf;           /* the "NAME=value" strings envp adds */
 	struct co_proc *p;
 	struct capture out, err;
@@ -505,18 +504,20 @@ capture_json(const struct capture *c, bool *truncated)
 static json_t *
 job_result(struct exec_job *ej)
 {
-	json_t *r = json_object(), *code = json_null(), *sig = json_null();
+	json_t *r, *code = json_null(), *sig = json_null();
 	int st = ej->wstatus;
 	bool cut = false;
 	char name[32];
 
+	if ((r = json_object()) == NULL)
+		return NULL;
 	if (ej->exited && WIFEXITED(st))
 		code = json_integer(WEXITSTATUS(st));
 	if (ej->exited && WIFSIGNALED(st)) {
 		sig_name(WTERMSIG(st), name, sizeof(name));
 		sig = json_string(name);
 	}
-	if (r == NULL || json_object_set_new(r, "exit_code", code) < 0 ||
+	if (json_object_set_new(r, "exit_code", code) < 0 ||
 	    json_object_set_new(r, "signal", sig) < 0 ||
 	    json_object_set_new(r, "stdout", capture_json(&ej->out, &cut)) < 0 ||
 	    json_object_set_new(r, "stderr", capture_json(&ej->err, &cut)) < 0 ||
