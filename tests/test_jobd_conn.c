@@ -420,20 +420,6 @@ END_TEST
 
 /* ---- max_connections ----------------------------------------------------- */
 
-/* Poll stats on c until jobd counts n connections. */
-static void
-wait_connections(struct tj_conn *c, long n)
-{
-	double end = tj_now() + TJ_TIMEOUT;
-	json_t *a;
-
-	while (tj_int(a = tj_req(c, "{'op':'stats'}"), "connections") != n) {
-		ck_assert_msg(tj_now() < end, "not %ld connections: %s", n,
-		    tj_dump(a));
-		tj_sleep(0.01);
-	}
-}
-
 START_TEST(test_max_connections)
 {
 	struct tj_conn *c[3], *extra;
@@ -441,7 +427,7 @@ START_TEST(test_max_connections)
 
 	tj_start(TJ_DAEMON "max_connections = 3\n" CONN_QUEUES);
 	c[0] = tj_connect();
-	wait_connections(c[0], 1);
+	tj_wait_connections(c[0], 1, TJ_TIMEOUT);
 	for (int i = 1; i < 3; i++) {
 		c[i] = tj_connect();
 		tj_assert_ok(tj_req(c[i], "{'op':'ping'}"));
@@ -456,7 +442,7 @@ START_TEST(test_max_connections)
 
 	/* A place frees up: the next client gets in. */
 	tj_close(c[2]);
-	wait_connections(c[0], 2);
+	tj_wait_connections(c[0], 2, TJ_TIMEOUT);
 	c[2] = tj_connect();
 	tj_assert_ok(tj_req(c[2], "{'op':'ping'}"));
 	tj_submit(c[2], "'kind':'sleep','args':{'seconds':0}");

@@ -100,26 +100,6 @@ lat_report(struct lat *l, const char *name, long grown_kib)
 	return l->v[l->n - 1];
 }
 
-/* How many connections jobd has now, by its own stats. */
-static json_int_t
-connections(struct tj_conn *c)
-{
-	return tj_int(tj_req(c, "{'op':'stats'}"), "connections");
-}
-
-/* Poll stats until jobd has want connections (the asker included). */
-static void
-wait_connections(struct tj_conn *c, json_int_t want, double timeout)
-{
-	double end = tj_now() + timeout;
-
-	while (connections(c) != want) {
-		ck_assert_msg(tj_now() < end, "jobd still has %lld connections,"
-		    " want %lld", (long long)connections(c), (long long)want);
-		usleep(20000);
-	}
-}
-
 /* Read what fd has without blocking; 1 at end of file, 0 otherwise. */
 static int
 drain(int fd, char *first, size_t firstlen)
@@ -152,7 +132,7 @@ flood_end(struct lat *l, const char *name, long grown_kib, long bound_kib,
 	ck_assert_double_lt(l->v[l->n / 2], 0.25 * tu_slow());
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
-	wait_connections(good, 1, TJ_TIMEOUT);
+	tj_wait_connections(good, 1, TJ_TIMEOUT);
 }
 
 /* ---- thousands of connections at once ------------------------------------ */
@@ -205,7 +185,7 @@ START_TEST(test_thousands_of_connections)
 	ck_assert_double_lt(worst, 0.5 * tu_slow());
 	for (i = 0; i < N; i++)
 		close(fds[i]);
-	wait_connections(good, 1, TJ_TIMEOUT);
+	tj_wait_connections(good, 1, TJ_TIMEOUT);
 	/* Room again for new clients. */
 	tj_assert_ok(tj_req(tj_connect(), "{'op':'ping'}"));
 }
@@ -223,7 +203,6 @@ START_TEST(test_slowloris)
 	char first[256];
 	int i, closed = 0;
 	size_t k;
-	double start;
 	long rss0, peak = 0;
 
 	raise_nofile();
@@ -234,7 +213,6 @@ START_TEST(test_slowloris)
 		ck_assert_int_ge(fds[i] = raw_connect(), 0);
 	/* Every client trickles its request, a byte per 0.1 s each: none
 	 * finishes its line within line_timeout. */
-	start = tj_now();
 	for (k = 0; k < 15; k++) {
 		for (i = 0; i < N; i++)
 			(void)write(fds[i], req + k, 1);
@@ -243,7 +221,7 @@ START_TEST(test_slowloris)
 			peak = tj_rss_kb();
 		usleep(100000);
 	}
-	ck_assert_double_ge(tj_now() - start, 1.5);
+	/* 15 rounds of 0.1 s: every line_timeout (1 s) has passed. */
 	/* Each was told why and closed. */
 	for (i = 0; i < N; i++) {
 		struct pollfd p = { .fd = fds[i], .events = POLLIN };
@@ -259,7 +237,7 @@ START_TEST(test_slowloris)
 	}
 	ck_assert_int_eq(closed, N);
 	lat_report(&lat, "slowloris", peak - rss0);
-	wait_connections(good, 1, TJ_TIMEOUT);
+	tj_wait_connections(good, 1, TJ_TIMEOUT);
 	/* A client that pauses between whole requests is not affected. */
 	tj_assert_ok(tj_req(good, "{'op':'ping'}"));
 	usleep(1500000);
@@ -281,8 +259,13 @@ START_TEST(test_never_read)
 	double end;
 	int i;
 
+	/* JOBD_FLOOD_CLIENT_MEMORY=64G shows what the bound is worth: the
+	 * test then fails, jobd having grown by some 200 MiB. */
+	const char *mem = getenv("JOBD_FLOOD_CLIENT_MEMORY");
+
 	raise_nofile();
-	tj_start(TJ_DAEMON "client_memory = 16M\n" FLOOD_QUEUES);
+	tj_start(TJ_DAEMON "client_memory = %s\n" FLOOD_QUEUES,
+	    mem != NULL ? mem : "16M");
 	good = tj_connect();
 	/* 100 jobs with long names make each list answer ~50 KB. */
 	memset(name, 'n', 250);
@@ -293,7 +276,7 @@ START_TEST(test_never_read)
 	tj_wait_idle(good, TJ_TIMEOUT);
 	rss0 = tj_rss_kb();
 	/* A buffer of pipelined lists, written over and over. */
-	req = malloc(CHUNK);
+	ck_assert_ptr_nonnull(req = malloc(CHUNK));
 	for (len = 0; len + 16 < CHUNK; len += 16)
 		memcpy(req + len, "{\"op\":\"list\"}  \n", 16);
 	for (i = 0; i < N; i++) {
@@ -410,7 +393,7 @@ START_TEST(test_vanish_mid_line)
 			    "\"args\":{\"seconds\":0}}\n{\"op\":\"sub", 62);
 		close(fd);
 	}
-	wait_connections(good, 1, TJ_TIMEOUT);
+	tj_wait_connections(good, 1, TJ_TIMEOUT);
 	tj_wait_idle(good, TJ_TIMEOUT);
 	/* Only the whole lines were jobs; jobd is fine. */
 	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs"), N / 2);
@@ -439,11 +422,11 @@ START_TEST(test_hangup_while_held)
 	w = tj_connect();
 	tj_send(w, "{'op':'wait','id':%lld}", (long long)run);
 	ck_assert_ptr_null(tj_line(a, 0.3));
-	wait_connections(good, 3, TJ_TIMEOUT);
+	tj_wait_connections(good, 3, TJ_TIMEOUT);
 	tj_close(a);
 	tj_close(w);
 	/* Both are noticed within a tick or two. */
-	wait_connections(good, 1, 3.0 * tu_slow());
+	tj_wait_connections(good, 1, 3.0 * tu_slow());
 	/* Room comes: the held submit does not take it. */
 	tj_assert_ok(tj_req(good, "{'op':'cancel','id':%lld}", (long long)run));
 	tj_wait(good, queued, TJ_TIMEOUT);

@@ -718,7 +718,6 @@ START_TEST(test_stats)
 {
 	struct tj_conn *c = start(), *c2;
 	json_int_t id, run;
-	double end;
 	json_t *a;
 
 	a = tj_req(c, "{'op':'stats','tag':'s'}");
@@ -764,11 +763,7 @@ START_TEST(test_stats)
 	 * readiness probe has closed; jobd may take a moment to see it). */
 	c2 = tj_connect();
 	tj_assert_ok(tj_req(c2, "{'op':'ping'}"));
-	end = tj_now() + TJ_TIMEOUT;
-	while (tj_int(a = tj_req(c, "{'op':'stats'}"), "connections") != 2) {
-		ck_assert_msg(tj_now() < end, "%s", tj_dump(a));
-		tj_sleep(0.01);
-	}
+	tj_wait_connections(c, 2, TJ_TIMEOUT);
 }
 END_TEST
 

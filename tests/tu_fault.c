@@ -11,22 +11,7 @@
 char *
 tf_slurp(const char *name, size_t *lenp)
 {
-	FILE *f = fopen(tj_path(name), "re");
-	char *buf;
-	long len;
-
-	if (f == NULL)
-		return NULL;
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	ck_assert_int_ge(len = ftell(f), 0);
-	rewind(f);
-	ck_assert_ptr_nonnull(buf = malloc(len + 1));
-	ck_assert_int_eq(fread(buf, 1, len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
-	if (lenp != NULL)
-		*lenp = len;
-	return buf;
+	return tj_slurp(tj_path(name), lenp);
 }
 
 void

@@ -129,8 +129,7 @@ tj_path(const char *name)
 	return p;
 }
 
-/* The whole of a file, NUL-terminated (malloc'ed), or NULL. */
-static char *
+char *
 tj_slurp(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "re");
@@ -1272,6 +1271,19 @@ tj_wait_sql(long long want, const char *fmt, ...)
 			return;
 		ck_assert_msg(tj_now() < end, "%s: %s, not %lld after %.0f s",
 		    sql, out, want, TJ_TIMEOUT);
+		tj_sleep(0.01);
+	}
+}
+
+void
+tj_wait_connections(struct tj_conn *c, long n, double timeout)
+{
+	double end = tj_now() + timeout;
+	json_t *a;
+
+	while (tj_int(a = tj_req(c, "{'op':'stats'}"), "connections") != n) {
+		ck_assert_msg(tj_now() < end, "not %ld connections: %s", n,
+		    tj_dump(a));
 		tj_sleep(0.01);
 	}
 }

@@ -133,6 +133,14 @@ struct tj_conn;
 /* Connect to jobd's socket.  Closed at teardown if the test does not. */
 struct tj_conn *tj_connect(void);
 
+/* The whole of a file, NUL-terminated (malloc'ed: the caller frees it),
+ * or NULL if it cannot be opened; *lenp (if not NULL) is its length. */
+char *tj_slurp(const char *path, size_t *lenp);
+
+/* Poll stats on c until jobd counts n connections (c's own included);
+ * fails the test after timeout s. */
+void tj_wait_connections(struct tj_conn *c, long n, double timeout);
+
 /* A plain blocking socket connected to jobd, the caller's to close, or -1
  * (errno set): for tests driving many clients themselves with poll(2). */
 int tj_raw_connect(void);

@@ -57,14 +57,14 @@ parse_method(const json_t *args, struct http_args *a, struct proto_err *err)
 	    err) < 0)
 		return -EINVAL;
 	if (!is_token(m))
-		return kind_bad(err, "field \"method\": \"%s\" is not an HTTP "
+		return proto_bad(err, "field \"method\": \"%s\" is not an HTTP "
 		    "method", m);
 	for (size_t i = 0; i < NMETHODS; i++)
 		if (strcmp(m, methods[i].name) == 0) {
 			a->method = &methods[i];
 			return 0;
 		}
-	return kind_bad(err, "field \"method\": %s is not supported (GET, HEAD, "
+	return proto_bad(err, "field \"method\": %s is not supported (GET, HEAD, "
 	    "POST, PUT, DELETE, OPTIONS, PATCH or TRACE; methods are "
 	    "case-sensitive)", m);
 }
@@ -80,9 +80,9 @@ parse_host(struct http_args *a, const char *host, int port,
 	if (n >= 2 && host[0] == '[')
 		host++, n -= 2;
 	if (n == 0)
-		return kind_bad(err, "field \"url\": no host");
+		return proto_bad(err, "field \"url\": no host");
 	if (n > HTTP_ARGS_HOST_MAX)
-		return kind_bad(err, "field \"url\": host name too long");
+		return proto_bad(err, "field \"url\": host name too long");
 	memcpy(a->host, host, n);
 	a->host[n] = '\0';
 	snprintf(a->authority, sizeof(a->authority), dflt ? "%s%s%s" :
@@ -121,26 +121,26 @@ parse_url(const json_t *args, struct http_args *a, struct proto_err *err)
 	    HTTP_ARGS_URL_MAX, &url, err)) < 0)
 		return rc;
 	if ((a->uri = evhttp_uri_parse_with_flags(url, 0)) == NULL)
-		return kind_bad(err, "field \"url\": %s is not a valid URL", url);
+		return proto_bad(err, "field \"url\": %s is not a valid URL", url);
 	scheme = evhttp_uri_get_scheme(a->uri);
 	if (scheme == NULL || (strcasecmp(scheme, "http") != 0 &&
 	    strcasecmp(scheme, "https") != 0))
-		return kind_bad(err, "field \"url\": the scheme must be http:// "
+		return proto_bad(err, "field \"url\": the scheme must be http:// "
 		    "or https://");
 	a->target.tls = strcasecmp(scheme, "https") == 0;
 	if (evhttp_uri_get_userinfo(a->uri) != NULL)
-		return kind_bad(err, "field \"url\": user:password@ is not "
+		return proto_bad(err, "field \"url\": user:password@ is not "
 		    "supported (send an Authorization header)");
 	if ((host = evhttp_uri_get_host(a->uri)) == NULL)
 		host = "";
 	if ((port = evhttp_uri_get_port(a->uri)) == -1)
 		port = a->target.tls ? 443 : 80;
 	if (port < 1 || port > 65535)
-		return kind_bad(err, "field \"url\": the port must be 1 to 65535");
+		return proto_bad(err, "field \"url\": the port must be 1 to 65535");
 	if ((rc = parse_host(a, host, port, err)) < 0)
 		return rc;
 	if (parse_path(a) < 0)
-		return kind_bad(err, "out of memory");
+		return proto_bad(err, "out of memory");
 	return 0;
 }
 
@@ -161,11 +161,11 @@ check_header(const json_t *headers, const char *name, struct proto_err *err)
 	const char *value;
 
 	if (strlen(name) > HTTP_ARGS_NAME_MAX || !is_token(name))
-		return kind_bad(err, "field \"headers\": \"%s\" is not a header "
+		return proto_bad(err, "field \"headers\": \"%s\" is not a header "
 		    "name", name);
 	for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++)
 		if (strcasecmp(name, framing[i]) == 0)
-			return kind_bad(err, "field \"headers\": jobd sets %s "
+			return proto_bad(err, "field \"headers\": jobd sets %s "
 			    "itself", framing[i]);
 	if (proto_field_string(headers, name, PROTO_REQUIRED,
 	    HTTP_ARGS_VALUE_MAX, &value, err) < 0) {
@@ -173,7 +173,7 @@ check_header(const json_t *headers, const char *name, struct proto_err *err)
 		return -EINVAL;
 	}
 	if (!is_value(value))
-		return kind_bad(err, "field \"headers\": the value of %s holds a "
+		return proto_bad(err, "field \"headers\": the value of %s holds a "
 		    "CR, LF or another control character", name);
 	return 0;
 }
@@ -190,7 +190,7 @@ parse_headers(const json_t *args, struct http_args *a, struct proto_err *err)
 	if (a->headers == NULL)
 		return 0;
 	if (json_object_size(a->headers) > HTTP_ARGS_HEADERS_MAX)
-		return kind_bad(err, "field \"headers\": more than %d headers",
+		return proto_bad(err, "field \"headers\": more than %d headers",
 		    HTTP_ARGS_HEADERS_MAX);
 	json_object_foreach(a->headers, name, v)
 		if (check_header(a->headers, name, err) < 0)

@@ -728,12 +728,6 @@ http_conn_name(const struct http_conn *c)
 }
 
 const char *
-http_conn_addr(const struct http_conn *c)
-{
-	return c->addr;
-}
-
-const char *
 http_conn_failure(const struct http_conn *c, char *buf, size_t len)
 {
 	char where[sizeof(c->name) + sizeof(c->addr) + 4];

@@ -126,9 +126,8 @@ bool http_conn_reused(const struct http_conn *c);
 /* Has c been connected (TCP, and TLS for https) at some point? */
 bool http_conn_connected(const struct http_conn *c);
 
-/* "host:port" as the URL named it, and "address:port" c connects to. */
+/* "host:port" as the URL named it. */
 const char *http_conn_name(const struct http_conn *c);
-const char *http_conn_addr(const struct http_conn *c);
 
 /* Why c never connected, as a sentence: "connect to 127.0.0.1:9:
  * Connection refused", "TLS handshake with example.com:443: certificate

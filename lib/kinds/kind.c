@@ -47,19 +47,6 @@ kind_error(struct kind_run *run, const char *fmt, ...)
 }
 
 int
-kind_bad(struct proto_err *err, const char *fmt, ...)
-{
-	char msg[PROTO_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	proto_err_set(err, PROTO_BAD_REQUEST, "%s", msg);
-	return -EINVAL;
-}
-
-int
 kind_fields_known(const json_t *args, const char *const *names, size_t n,
     struct proto_err *err)
 {
@@ -77,7 +64,7 @@ kind_fields_known(const json_t *args, const char *const *names, size_t n,
 		for (i = 0; i < n && len < sizeof(list); i++)
 			len += (size_t)snprintf(list + len, sizeof(list) - len,
 			    "%s%s", i > 0 ? ", " : "", names[i]);
-		return kind_bad(err, "unknown field \"%s\" (expected %s)", key,
+		return proto_bad(err, "unknown field \"%s\" (expected %s)", key,
 		    list);
 	}
 	return 0;

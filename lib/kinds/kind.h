@@ -120,10 +120,6 @@ const struct kind *kind_find(const char *name);
 /* Kind number i of the table, or NULL past the end (for listing them). */
 const struct kind *kind_at(size_t i);
 
-/* For check(): fill err as bad_request with the printf-style message and
- * return -EINVAL. */
-int kind_bad(struct proto_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* For check(): 0 if every key of the object args is one of the n names
  * the kind takes, else -EINVAL with err naming the first stranger and

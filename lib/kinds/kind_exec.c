@@ -117,10 +117,10 @@ argv_check(const json_t *args, json_t **argv, struct proto_err *err)
 		return -EINVAL;
 	json_array_foreach(*argv, i, v)
 		if (!is_cstring(v))
-			return kind_bad(err, "field \"argv\": element %zu is not a "
+			return proto_bad(err, "field \"argv\": element %zu is not a "
 			    "string without NUL characters", i);
 	if (json_string_length(json_array_get(*argv, 0)) == 0)
-		return kind_bad(err, "field \"argv\": the program (element 0) is "
+		return proto_bad(err, "field \"argv\": the program (element 0) is "
 		    "empty");
 	return 0;
 }
@@ -136,14 +136,14 @@ env_check(const json_t *args, json_t **env, struct proto_err *err)
 	    err)) <= 0)
 		return rc;
 	if (json_object_size(*env) > KIND_EXEC_ENV_MAX)
-		return kind_bad(err, "field \"env\": more than %d variables",
+		return proto_bad(err, "field \"env\": more than %d variables",
 		    KIND_EXEC_ENV_MAX);
 	json_object_foreach(*env, key, v) {
 		if (key[0] == '\0' || strchr(key, '=') != NULL)
-			return kind_bad(err, "field \"env\": the name \"%s\" is "
+			return proto_bad(err, "field \"env\": the name \"%s\" is "
 			    "empty or contains '='", key);
 		if (!is_cstring(v))
-			return kind_bad(err, "field \"env\": the value of \"%s\" is "
+			return proto_bad(err, "field \"env\": the value of \"%s\" is "
 			    "not a string without NUL characters", key);
 	}
 	return 0;
@@ -157,7 +157,7 @@ exec_args(const json_t *args, struct exec_args *a, struct proto_err *err)
 
 	memset(a, 0, sizeof(*a));
 	if (!json_is_object(args))
-		rc = kind_bad(err, "expected an object");
+		rc = proto_bad(err, "expected an object");
 	else
 		rc = kind_fields_known(args, exec_fields, sizeof(exec_fields) /
 		    sizeof(exec_fields[0]), err);
@@ -165,7 +165,7 @@ exec_args(const json_t *args, struct exec_args *a, struct proto_err *err)
 		rc = argv_check(args, &a->argv, err);
 	if (rc >= 0 && (rc = proto_field_string(args, "cwd", PROTO_OPTIONAL,
 	    PATH_MAX - 1, &a->cwd, err)) > 0 && a->cwd[0] == '\0')
-		rc = kind_bad(err, "field \"cwd\": empty");
+		rc = proto_bad(err, "field \"cwd\": empty");
 	if (rc >= 0)
 		rc = env_check(args, &a->env, err);
 	if (rc >= 0 && (rc = proto_field_string(args, "stdin", PROTO_OPTIONAL,
@@ -311,13 +311,13 @@ static int
 feed_main(void *arg)
 {
 	struct exec_job *ej = arg;
-	size_t done;
-	int rc;
+	ssize_t rc;
 
-	rc = co_write_all_ex(co_proc_stdin_fd(ej->p), ej->a.in, ej->a.inlen,
-	    CO_FOREVER, &done);
+	rc = co_write_all(co_proc_stdin_fd(ej->p), ej->a.in, ej->a.inlen,
+	    CO_FOREVER);
 	co_proc_close_stdin(ej->p);
-	return rc == -EPIPE ? 0 : rc;   /* the program did not want it all */
+	/* EPIPE: the program did not want it all. */
+	return rc >= 0 || rc == -EPIPE ? 0 : (int)rc;
 }
 
 /* Wait (up to the absolute time end) for c's reader to reach the end. */
@@ -350,13 +350,9 @@ job_free(struct exec_job *ej)
 {
 	capture_free(&ej->out);
 	capture_free(&ej->err);
-	memset(&ej->out, 0, sizeof(ej->out));
-	memset(&ej->err, 0, sizeof(ej->err));
 	if (ej->feeder != NULL)
 		(void)co_reap(ej->feeder, NULL);
-	ej->feeder = NULL;
 	co_proc_free(ej->p);
-	ej->p = NULL;
 	free(ej->argv);
 	free(ej->envp);
 	free(ej->envbuf);
@@ -504,21 +500,23 @@ capture_json(const struct capture *c, bool *truncated)
 static json_t *
 job_result(struct exec_job *ej)
 {
-	json_t *r, *code = json_null(), *sig = json_null();
 	int st = ej->wstatus;
+	bool exited = ej->exited && WIFEXITED(st);
+	bool killed = ej->exited && WIFSIGNALED(st);
 	bool cut = false;
 	char name[32];
+	json_t *r;
 
 	if ((r = json_object()) == NULL)
 		return NULL;
-	if (ej->exited && WIFEXITED(st))
-		code = json_integer(WEXITSTATUS(st));
-	if (ej->exited && WIFSIGNALED(st)) {
+	if (killed)
 		sig_name(WTERMSIG(st), name, sizeof(name));
-		sig = json_string(name);
-	}
-	if (json_object_set_new(r, "exit_code", code) < 0 ||
-	    json_object_set_new(r, "signal", sig) < 0 ||
+	/* Each value is made in its own call: set_new frees it on failure,
+	 * and nothing made earlier is left behind when the chain stops. */
+	if (json_object_set_new(r, "exit_code", exited ?
+	    json_integer(WEXITSTATUS(st)) : json_null()) < 0 ||
+	    json_object_set_new(r, "signal", killed ? json_string(name) :
+	    json_null()) < 0 ||
 	    json_object_set_new(r, "stdout", capture_json(&ej->out, &cut)) < 0 ||
 	    json_object_set_new(r, "stderr", capture_json(&ej->err, &cut)) < 0 ||
 	    json_object_set_new(r, "truncated", json_boolean(cut)) < 0) {

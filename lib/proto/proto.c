@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "utf8.h"
 
 /* ---- error codes ---------------------------------------------------------- */
 
@@ -70,49 +71,21 @@ proto_code_lookup(const char *name)
 
 /* ---- messages ------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0:
- * overlong forms, surrogates and code points past U+10FFFF are not. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* Replace every byte that does not start a well-formed UTF-8 sequence by
  * '?': a message quoting a client's string may have been cut mid-character
  * by snprintf. */
 static void
 utf8_fix(char *s)
 {
-	size_t n = strlen(s), i = 0, k;
+	size_t n = strlen(s), i = 0;
+	bool partial;
+	int k;
 
 	while (i < n) {
-		if ((k = utf8_seq((unsigned char *)s + i, n - i)) == 0)
+		if ((k = utf8_char((unsigned char *)s + i, n - i,
+		    &partial)) <= 0)
 			s[i] = '?', k = 1;
-		i += k;
+		i += (size_t)k;
 	}
 }
 
@@ -151,9 +124,8 @@ proto_err_prefix(struct proto_err *err, const char *fmt, ...)
 	utf8_fix(err->msg);
 }
 
-/* Set a bad_request; returns -EINVAL, for `return bad(...)`. */
-static int __attribute__((format(printf, 2, 3)))
-bad(struct proto_err *err, const char *fmt, ...)
+int
+proto_bad(struct proto_err *err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -199,14 +171,14 @@ field(const json_t *obj, const char *key, enum proto_need need,
 		return 1;
 	if (need == PROTO_OPTIONAL)
 		return 0;
-	return bad(err, "missing field \"%s\" (%s)", key, what);
+	return proto_bad(err, "missing field \"%s\" (%s)", key, what);
 }
 
 static int
 wrong_type(const char *key, const char *what, const json_t *v,
     struct proto_err *err)
 {
-	return bad(err, "field \"%s\": expected %s, got %s", key, what,
+	return proto_bad(err, "field \"%s\": expected %s, got %s", key, what,
 	    type_name(v));
 }
 
@@ -221,13 +193,13 @@ proto_field_int(const json_t *obj, const char *key, enum proto_need need,
 	if ((rc = field(obj, key, need, "an integer", &v, err)) <= 0)
 		return rc;
 	if (!json_is_integer(v))
-		return bad(err,
+		return proto_bad(err,
 		    "field \"%s\": expected an integer from %lld "
 		    "to %lld, got %s",
 		    key, (long long)min, (long long)max, type_name(v));
 	i = json_integer_value(v);
 	if (i < min || i > max)
-		return bad(err,
+		return proto_bad(err,
 		    "field \"%s\": %lld is out of range (%lld to %lld)", key,
 		    (long long)i, (long long)min, (long long)max);
 	*out = i;
@@ -245,12 +217,12 @@ proto_field_number(const json_t *obj, const char *key, enum proto_need need,
 	if ((rc = field(obj, key, need, "a number", &v, err)) <= 0)
 		return rc;
 	if (!json_is_number(v))
-		return bad(err,
+		return proto_bad(err,
 		    "field \"%s\": expected a number from %g to %g, got %s",
 		    key, min, max, type_name(v));
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
-		return bad(err, "field \"%s\": %g is out of range (%g to %g)",
+		return proto_bad(err, "field \"%s\": %g is out of range (%g to %g)",
 		    key, d, min, max);
 	*out = d;
 	return 1;
@@ -272,12 +244,12 @@ proto_field_string(const json_t *obj, const char *key, enum proto_need need,
 	s = json_string_value(v);
 	len = json_string_length(v);
 	if (len > maxlen)
-		return bad(err, "field \"%s\": longer than %zu bytes", key,
+		return proto_bad(err, "field \"%s\": longer than %zu bytes", key,
 		    maxlen);
 	/* jansson refuses \u0000 without JSON_ALLOW_NUL; values built by
 	 * other code might still hold one. */
 	if (memchr(s, '\0', len) != NULL)
-		return bad(err, "field \"%s\": contains a NUL character", key);
+		return proto_bad(err, "field \"%s\": contains a NUL character", key);
 	*out = s;
 	return 1;
 }
@@ -302,7 +274,7 @@ proto_field_enum(const json_t *obj, const char *key, enum proto_need need,
 	for (size_t i = 0, len = 0; i < n && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i ? ", " : "", names[i]);
-	return bad(err, "field \"%s\": expected one of %s, got \"%.64s\"", key,
+	return proto_bad(err, "field \"%s\": expected one of %s, got \"%.64s\"", key,
 	    list, s);
 }
 
@@ -350,7 +322,7 @@ proto_field_array(const json_t *obj, const char *key, enum proto_need need,
 		return wrong_type(key, "an array", v, err);
 	n = json_array_size(v);
 	if (n < min || n > max)
-		return bad(err,
+		return proto_bad(err,
 		    "field \"%s\": expected %zu to %zu elements, got %zu", key,
 		    min, max, n);
 	*out = v;
@@ -422,7 +394,7 @@ parse_group_jobs(struct proto_submit_group *g, const json_t *jobs,
 	for (size_t i = 0; i < g->njobs; i++) {
 		v = json_array_get(jobs, i);
 		if (!json_is_object(v))
-			return bad(err, "jobs[%zu]: expected an object, got %s",
+			return proto_bad(err, "jobs[%zu]: expected an object, got %s",
 			    i, type_name(v));
 		if (proto_submit_parse(v, &g->jobs[i], err) < 0) {
 			proto_err_prefix(err, "jobs[%zu]: ", i);
@@ -472,7 +444,7 @@ parse_target(const json_t *obj, int64_t *id, int64_t *group,
 	         INT64_MAX, group, err)) < 0)
 		return -EINVAL;
 	if (has_id == has_group)
-		return bad(err,
+		return proto_bad(err,
 		    "give exactly one of the fields \"id\" and \"group\"");
 	return 0;
 }
@@ -552,8 +524,8 @@ static int
 control_char(unsigned c, size_t i, bool in_string, struct proto_err *err)
 {
 	if (c == 0)
-		return bad(err, "NUL byte at byte %zu", i + 1);
-	return bad(err, "raw control character 0x%02x at byte %zu%s", c, i + 1,
+		return proto_bad(err, "NUL byte at byte %zu", i + 1);
+	return proto_bad(err, "raw control character 0x%02x at byte %zu%s", c, i + 1,
 	    in_string ? " (inside a string it must be escaped)" : "");
 }
 
@@ -573,7 +545,7 @@ prescan(const char *line, size_t len, struct proto_err *err)
 	int depth = 0;
 
 	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		return bad(err,
+		return proto_bad(err,
 		    "byte order mark (U+FEFF) at the start of the line");
 	for (size_t i = 0; i < len; i++) {
 		unsigned c = s[i];
@@ -597,14 +569,14 @@ prescan(const char *line, size_t len, struct proto_err *err)
 		if (c == '"')
 			in_string = true;
 		else if ((c == '[' || c == '{') && ++depth > PROTO_DEPTH_MAX)
-			return bad(err,
+			return proto_bad(err,
 			    "nested deeper than %d levels at byte %zu",
 			    PROTO_DEPTH_MAX, i + 1);
 		else if (c == ']' || c == '}')
 			depth--;
 	}
 	if (blank)
-		return bad(err, "empty line: expected a JSON object");
+		return proto_bad(err, "empty line: expected a JSON object");
 	return 0;
 }
 
@@ -633,12 +605,12 @@ load_error(const char *line, size_t len, const json_error_t *je,
 		return -ENOMEM;
 	}
 	if (code == json_error_end_of_input_expected)
-		bad(err,
+		proto_bad(err,
 		    "trailing data after the JSON value at byte %d (one "
 		    "object per line)",
 		    je->position);
 	else
-		bad(err, "invalid JSON at byte %d: %s", je->position, je->text);
+		proto_bad(err, "invalid JSON at byte %d: %s", je->position, je->text);
 	if (code != json_error_duplicate_key &&
 	    code != json_error_end_of_input_expected)
 		return -EINVAL;
@@ -666,7 +638,7 @@ load(const char *line, size_t len, struct proto_req *req, struct proto_err *err)
 	if (root == NULL)
 		return load_error(line, len, &je, req, err);
 	if (!json_is_object(root)) {
-		bad(err, "a request must be a JSON object, not %s",
+		proto_bad(err, "a request must be a JSON object, not %s",
 		    type_name(root));
 		json_decref(root);
 		return -EINVAL;

@@ -96,6 +96,11 @@ struct proto_err {
 void proto_err_set(struct proto_err *err, enum proto_code code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 
+/* proto_err_set(err, PROTO_BAD_REQUEST, ...), returning -EINVAL: for
+ * `return proto_bad(err, ...)` in a validator. */
+int proto_bad(struct proto_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Prepend printf-formatted context to err's message, e.g. "jobs[3]: ". */
 void proto_err_prefix(struct proto_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
