@@ -1,53 +1,98 @@
 /*
- * ctl_conn.h — jobctl's connection to jobd: one Unix stream socket,
- * blocking, JSON lines each way.
+ * jc.h — the jobd client library, wire part: one connection to jobd's
+ * Unix socket speaking its line protocol (docs/PROTOCOL.md): a request is
+ * one line of JSON, jobd answers each with one line, in order, so a
+ * client may send many requests before it reads (pipelining).
  *
- * jobctl is a client that does one thing and exits, so plain blocking I/O
- * is all it needs.  Writes never raise SIGPIPE (MSG_NOSIGNAL); a peer that
- * went away shows up as an error return instead.  Answers can be large (a
- * list of jobs with captured output runs to many MB), so the line buffer
- * grows as needed, up to CTL_LINE_MAX.
+ * jobctl, the test harness (tests/tu_jobd.c) and the benchmarks all talk
+ * to jobd through this.  The connection is an opaque struct jc_conn; the
+ * functions return 0 (or a count) or a negative errno.  Its socket is
+ * non-blocking, and every wait goes through poll(2) with a timeout in
+ * seconds (JC_FOREVER: none), so a caller is never stuck on a peer that
+ * stopped reading or answering.  Writes never raise SIGPIPE.
+ *
+ * Only the wire part is here.  The request calls (submit, get, wait,
+ * cancel, list, stats, watch) will sit on it as jc_submit(c, ...) and so
+ * on, in their own files, and a coroutine-friendly variant replaces the
+ * one place that waits (jc_conn.c's conn_wait).
  */
-#ifndef JOBD_CTL_CONN_H
-#define JOBD_CTL_CONN_H
+#ifndef JOBD_JC_H
+#define JOBD_JC_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* The longest answer line jobctl accepts (bytes, '\n' excluded): far past
- * anything jobd sends (its biggest answer, a list of 10,000 jobs, is
- * bounded by max_output per job), but a ceiling all the same. */
-#define CTL_LINE_MAX ((size_t)1 << 30)
+/* The longest answer line a connection accepts unless jc_set_line_max
+ * says otherwise (bytes, '\n' excluded): far past anything jobd sends
+ * (its biggest answer, a list of 10,000 jobs, is bounded by max_output per
+ * job), but a ceiling all the same. */
+#define JC_LINE_MAX ((size_t)1 << 30)
 
-struct ctl_conn;
+/* A timeout that never ends. */
+#define JC_FOREVER (-1.0)
 
-/* Connect to the Unix socket at path.  0 and *out (close with
- * ctl_conn_close), or a negative errno with *out = NULL: -ENAMETOOLONG when
- * path does not fit a socket address, -ENOMEM, else connect(2)'s error
+struct jc_conn;
+
+/* Connect to the Unix socket at path.  0 and *out (close with jc_close),
+ * or a negative errno with *out = NULL: -ENAMETOOLONG when path is empty
+ * or does not fit a socket address, -ENOMEM, else connect(2)'s error
  * (-ENOENT: no socket there, -ECONNREFUSED: nobody listening, -EACCES:
- * not permitted, ...). */
-int ctl_conn_open(const char *path, struct ctl_conn **out)
+ * not permitted, -EAGAIN: jobd's listen queue is full, ...). */
+int jc_open(const char *path, struct jc_conn **out)
     __attribute__((warn_unused_result));
 
-/* Wrap an already connected stream socket fd (tests use a socketpair).
- * The connection owns fd from then on, also on failure.  0 or -ENOMEM. */
-int ctl_conn_fdopen(int fd, struct ctl_conn **out)
-    __attribute__((warn_unused_result));
-
-/* Write the len bytes of line followed by '\n' (line must not contain
- * one).  0, or a negative errno: -EPIPE/-ECONNRESET when jobd closed the
- * connection. */
-int ctl_conn_send(struct ctl_conn *c, const char *line, size_t len)
-    __attribute__((warn_unused_result));
-
-/* Read the next line.  0 with *line (NUL-terminated, without its '\n') and
- * *len; the line is borrowed and valid until the next ctl_conn_recv or
- * ctl_conn_close.  Negative errno otherwise: -EPIPE when the connection
- * closed before any byte of a line, -EBADMSG when it closed in the middle
- * of one, -EMSGSIZE past CTL_LINE_MAX, -ENOMEM, or read(2)'s error. */
-int ctl_conn_recv(struct ctl_conn *c, char **line, size_t *len)
+/* Wrap an already connected stream socket fd (tests use a socketpair); it
+ * is made non-blocking.  The connection owns fd from then on, also on
+ * failure.  0 or -ENOMEM. */
+int jc_fdopen(int fd, struct jc_conn **out)
     __attribute__((warn_unused_result));
 
 /* Close the socket and free c.  NULL is a no-op. */
-void ctl_conn_close(struct ctl_conn *c);
+void jc_close(struct jc_conn *c);
 
-#endif /* JOBD_CTL_CONN_H */
+/* The socket, for poll(2) or getsockopt(2); still c's to close. */
+int jc_fd(const struct jc_conn *c);
+
+/* Accept answer lines of up to max bytes from now on (max > 0). */
+void jc_set_line_max(struct jc_conn *c, size_t max);
+
+/* Send the len bytes of line followed by '\n' (line must not contain
+ * one).  While the socket is full the answers that arrive are read into
+ * c's buffer, for jc_recv, so any number of requests can be sent ahead
+ * without both sides waiting on each other.  0, or a negative errno:
+ * -EPIPE/-ECONNRESET when the peer closed the connection, -ETIMEDOUT when
+ * it took no byte for timeout seconds. */
+int jc_send(struct jc_conn *c, const char *line, size_t len, double timeout)
+    __attribute__((warn_unused_result));
+
+/* Send len raw bytes as they are (partial or several lines), reading
+ * answers meanwhile as jc_send does.  Same returns. */
+int jc_send_raw(struct jc_conn *c, const void *buf, size_t len,
+    double timeout) __attribute__((warn_unused_result));
+
+/* Send len raw bytes and touch nothing but the socket: one thread may
+ * call this while another reads with jc_recv (but then the peer must keep
+ * reading).  Same returns as jc_send. */
+int jc_write(struct jc_conn *c, const void *buf, size_t len, double timeout)
+    __attribute__((warn_unused_result));
+
+/* Send what the socket takes now, without waiting: the bytes taken (0 when
+ * it is full), or a negative errno (-EPIPE/-ECONNRESET: peer closed). */
+ssize_t jc_write_some(struct jc_conn *c, const void *buf, size_t len);
+
+/* Close the sending side (shutdown SHUT_WR): the peer sees the end of the
+ * requests; answers can still be read.  0 or a negative errno. */
+int jc_shutdown(struct jc_conn *c);
+
+/* Read the next line within timeout seconds.  0 with *line (NUL-terminated,
+ * without its '\n') and *len; the line is borrowed and valid until the next
+ * jc_recv, jc_send or jc_close.  Negative errno otherwise: -ETIMEDOUT (try
+ * again later: nothing is lost), -EPIPE when the connection ended before
+ * any byte of a line, -EBADMSG when it ended in the middle of one,
+ * -EMSGSIZE for a line past the bound (jc_set_line_max), -ENOMEM, or
+ * read(2)'s error (-ECONNRESET, ...).  After any error but -ETIMEDOUT the
+ * connection answers that error again: no line boundary can be trusted. */
+int jc_recv(struct jc_conn *c, double timeout, char **line, size_t *len)
+    __attribute__((warn_unused_result));
+
+#endif /* JOBD_JC_H */
