@@ -298,7 +298,9 @@ jc_shutdown(struct jc_conn *c)
 int
 jc_recv(struct jc_conn *c, double timeout, char **line, size_t *len)
 {
-	double deadline = conn_deadline(timeout);
+	double deadline = 0;    /* taken at the first wait: most lines are
+				 * in the buffer already */
+	bool timed = false;
 	char *nl;
 	int rc;
 
@@ -316,9 +318,16 @@ jc_recv(struct jc_conn *c, double timeout, char **line, size_t *len)
 			return c->err = c->fill > c->off ? -EBADMSG : -EPIPE;
 		if (c->end < 0)
 			return c->err = c->end;
-		if ((rc = conn_wait(c, POLLIN, deadline)) < 0)
-			return rc;
+		/* Read first: poll only when nothing has come. */
 		if ((rc = conn_fill(c)) < 0)
+			return rc;
+		if (c->fill > c->scan || c->end != 0)
+			continue;
+		if (!timed) {
+			deadline = conn_deadline(timeout);
+			timed = true;
+		}
+		if ((rc = conn_wait(c, POLLIN, deadline)) < 0)
 			return rc;
 	}
 	if ((size_t)(nl - (c->buf + c->off)) > c->max)
