@@ -37,7 +37,7 @@ struct jc_conn;
  * or a negative errno with *out = NULL: -ENAMETOOLONG when path is empty
  * or does not fit a socket address, -ENOMEM, else connect(2)'s error
  * (-ENOENT: no socket there, -ECONNREFUSED: nobody listening, -EACCES:
- * not permitted, -EAGAIN: jobd's listen queue is full, ...). */
+ * not permitted, ...). */
 int jc_open(const char *path, struct jc_conn **out)
     __attribute__((warn_unused_result));
 
@@ -86,12 +86,13 @@ int jc_shutdown(struct jc_conn *c);
 
 /* Read the next line within timeout seconds.  0 with *line (NUL-terminated,
  * without its '\n') and *len; the line is borrowed and valid until the next
- * jc_recv, jc_send or jc_close.  Negative errno otherwise: -ETIMEDOUT (try
+ * call on c other than jc_write, jc_write_some or jc_fd.  Negative errno otherwise: -ETIMEDOUT (try
  * again later: nothing is lost), -EPIPE when the connection ended before
  * any byte of a line, -EBADMSG when it ended in the middle of one,
  * -EMSGSIZE for a line past the bound (jc_set_line_max), -ENOMEM, or
- * read(2)'s error (-ECONNRESET, ...).  After any error but -ETIMEDOUT the
- * connection answers that error again: no line boundary can be trusted. */
+ * read(2)'s error (-ECONNRESET, ...).  After any of these but -ETIMEDOUT
+ * and -ENOMEM the connection answers the same error again: the stream has
+ * ended, or no line boundary can be trusted any more. */
 int jc_recv(struct jc_conn *c, double timeout, char **line, size_t *len)
     __attribute__((warn_unused_result));
 
