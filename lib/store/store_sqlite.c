@@ -1,8 +1,9 @@
 /*
  * store_sqlite.c — the SQLite backend of the store (see store_backend.h):
- * the write connection, the schema and its migrations, the writes.  The
- * reads are in store_sqlite_read.c; the schema is documented in
- * docs/SCHEMA.md.
+ * the write connection, the schema and its migrations, the ids, the writes
+ * and the ops table.  The reads are in store_sqlite_read.c, what both use
+ * (errors, statements, rows) in store_sqlite_util.c; the schema is
+ * documented in docs/SCHEMA.md.
  *
  * The write connection is used by store_open's thread for the migrations
  * and then by the writer thread only; each read connection by one thread
