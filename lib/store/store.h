@@ -128,7 +128,8 @@ double store_now(void);
 
 /* ---- opening and closing ------------------------------------------------ */
 
-/* What a commit survives (as SQLite in WAL mode does it):
+/* What a commit survives (SQLite maps it to PRAGMA synchronous in WAL mode;
+ * PostgreSQL would map it to synchronous_commit on / off):
  *  FULL    the WAL is fsync'ed at every commit: a committed write survives a
  *          crash of jobd, of the OS, and a power loss.
  *  NORMAL  fsync only at checkpoints: a committed write survives a crash of
@@ -161,8 +162,10 @@ struct store_opts {
 	size_t batch_max;        /* 0: STORE_BATCH_DEFAULT; <= STORE_BATCH_MAX.
 	                          * A group counts as its size + 1 and is never
 	                          * split, so may exceed it. */
-	int64_t max_bytes;       /* size cap of the database file; 0 = none.
-	                          * Writes past it fail with -ENOSPC. */
+	int64_t max_bytes;       /* size cap of the database; 0 = none.
+	                          * Writes past it fail with -ENOSPC.  A
+	                          * backend with no such cap refuses a
+	                          * non-zero one at open (-ENOTSUP). */
 };
 
 /* Open (creating if needed) the database at opts->path, apply pending
