@@ -28,12 +28,19 @@ START_TEST(test_sqlite_explicit)
 }
 END_TEST
 
+/* jobd with "store = value" exits 1 saying msg, and makes no database. */
+static void
+refused(const char *value, const char *msg)
+{
+	tj_conf("store = %s\n" TF_QUEUES, value);
+	ck_assert_int_eq(tj_run_jobd(TJ_TIMEOUT, "-c", "@conf", NULL), 1);
+	tf_stderr_has(msg);
+	ck_assert_int_eq(access(tj_path("jobd.db"), F_OK), -1);
+}
+
 START_TEST(test_postgresql_not_built)
 {
-	tj_conf("store = postgresql\n" TF_QUEUES);
-	ck_assert_int_eq(tj_run_jobd(TJ_TIMEOUT, "-c", "@conf", NULL), 1);
-	tf_stderr_has("jobd.conf:4: store = postgresql: not built yet");
-	ck_assert_int_eq(access(tj_path("jobd.db"), F_OK), -1);
+	refused("postgresql", "jobd.conf:4: store = postgresql: not built yet");
 	/* --check-config says the same, for a package's pre-start check. */
 	ck_assert_int_eq(tj_run_jobd(TJ_TIMEOUT, "--check-config", "-c",
 	    "@conf", NULL), 1);
@@ -43,10 +50,7 @@ END_TEST
 
 START_TEST(test_unknown_refused)
 {
-	tj_conf("store = mysql\n" TF_QUEUES);
-	ck_assert_int_eq(tj_run_jobd(TJ_TIMEOUT, "-c", "@conf", NULL), 1);
-	tf_stderr_has("jobd.conf:4: store: must be sqlite, not \"mysql\"");
-	ck_assert_int_eq(access(tj_path("jobd.db"), F_OK), -1);
+	refused("mysql", "jobd.conf:4: store: must be sqlite, not \"mysql\"");
 }
 END_TEST
 
