@@ -3,8 +3,10 @@ server for what jobd cannot be made to do on demand (close mid-answer,
 an answer past max_line, a watch stream)."""
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -119,6 +121,7 @@ def test_server_max_line_closes(sock):
 
 async def fake_server(handler):
     d = tempfile.mkdtemp(prefix="jpyf.", dir="/tmp")
+    atexit.register(shutil.rmtree, d, True)
     path = os.path.join(d, "s")
     srv = await asyncio.start_unix_server(handler, path)
     return srv, path
@@ -230,3 +233,34 @@ def test_watch_real(sock):
             assert ev.kind == "job" and ev.job.id == jid
             await agen.aclose()
     run(main())
+
+
+def test_sync_watch_fake():
+    # The synchronous watch on the same fake stream, served from a thread.
+    import socket
+    import threading
+    d = tempfile.mkdtemp(prefix="jpyf.", dir="/tmp")
+    atexit.register(shutil.rmtree, d, True)
+    path = os.path.join(d, "s")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(2)
+
+    def serve():
+        for _ in range(2):          # the Client, then its watch connection
+            conn, _ = srv.accept()
+            f = conn.makefile("rb")
+            req = json.loads(f.readline())
+            if req["op"] == "watch":
+                conn.sendall(b'{"ok":true}\n'
+                             b'{"event":"job","job":{"id":3,"state":"queued"}}\n')
+            conn.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    with jobd.Client(path) as c:
+        c._sock.sendall(b'{"op":"ping"}\n')     # let the server move on
+        events = list(c.watch(id=3))
+    t.join()
+    srv.close()
+    assert [(e.kind, e.job.id) for e in events] == [("job", 3)]
