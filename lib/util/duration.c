@@ -10,6 +10,9 @@
 
 #include "duration.h"
 
+/* How much of a bad value a message repeats. */
+#define DUR_ECHO_MAX    40
+
 static const struct unit {
 	char letter;
 	double secs;
@@ -43,7 +46,8 @@ number_len(const char *s)
 static int
 bad(char *err, size_t errlen, const char *s, const char *why)
 {
-	snprintf(err, errlen, "bad duration \"%s\": %s", s, why);
+	snprintf(err, errlen, "bad duration \"%.*s%s\": %s", DUR_ECHO_MAX, s,
+	    strlen(s) > DUR_ECHO_MAX ? "..." : "", why);
 	return -EINVAL;
 }
 
@@ -63,8 +67,9 @@ dur_parse(const char *s, double *secs, char *err, size_t errlen)
 		    "one with s, m, h or d (30s, 15m, 12h, 7d)");
 	if (s[n] != '\0') {
 		if ((u = unit_of(s[n])) == NULL) {
-			snprintf(err, errlen, "bad duration \"%s\": unknown "
-			    "unit \"%c\" (use s, m, h or d)", s, s[n]);
+			snprintf(err, errlen, "bad duration \"%.*s\": unknown "
+			    "unit \"%c\" (use s, m, h or d)", DUR_ECHO_MAX, s,
+			    s[n]);
 			return -EINVAL;
 		}
 		if (s[n + 1] != '\0')

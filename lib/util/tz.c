@@ -124,7 +124,7 @@ tz_check(const char *name, char *err, size_t errlen)
 	char path[sizeof(TZ_DIR) + TZ_NAME_MAX + 1];
 
 	if (name == NULL || !name_safe(name)) {
-		snprintf(err, errlen, "bad time zone name \"%s\" (expected an "
+		snprintf(err, errlen, "bad time zone name \"%.64s\" (expected an "
 		    "IANA name like Europe/Berlin)", name ? name : "");
 		return -EINVAL;
 	}
@@ -340,13 +340,13 @@ tz_parse_iso(const char *s, int64_t *t, char *err, size_t errlen)
 
 	if (s == NULL || parse_date_time(&p, &w) != 0 ||
 	    parse_offset(p, &local, &off) != 0) {
-		snprintf(err, errlen, "bad time \"%s\": expected "
+		snprintf(err, errlen, "bad time \"%.64s\": expected "
 		    "YYYY-MM-DDTHH:MM[:SS], optionally with Z or +HH:MM",
 		    s ? s : "");
 		return -EINVAL;
 	}
 	if ((why = wall_range_error(&w)) != NULL) {
-		snprintf(err, errlen, "bad time \"%s\": %s", s, why);
+		snprintf(err, errlen, "bad time \"%.64s\": %s", s, why);
 		return -EINVAL;
 	}
 	*t = local ? tz_from_wall(&w) : tz_wall_utc(&w) - off;
