@@ -22,8 +22,8 @@
  *    timerq_remove, or moves with timerq_update.
  *
  * Intrusive: the caller embeds a struct timerq_node; the heap is an array
- * of pointers that grows by doubling (no allocation per job, amortised
- * O(1)), and each node knows its slot, so insert, remove, update and pop
+ * of (key, pointer) slots that grows by doubling (no allocation per job,
+ * amortised O(1)), and each node knows its slot, so insert, remove, update and pop
  * are O(log n), peek O(1).  A zeroed node is "in no heap".  Loop thread
  * only.
  */
@@ -41,8 +41,10 @@ struct timerq_node {
 	size_t pos;             /* 1 + index in the heap; 0: not in one */
 };
 
+struct timerq_slot;
+
 struct timerq {
-	struct timerq_node **heap;
+	struct timerq_slot *heap;       /* private: (key, node) pairs */
 	size_t count, cap;
 };
 

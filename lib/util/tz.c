@@ -124,8 +124,8 @@ tz_check(const char *name, char *err, size_t errlen)
 	char path[sizeof(TZ_DIR) + TZ_NAME_MAX + 1];
 
 	if (name == NULL || !name_safe(name)) {
-		snprintf(err, errlen, "bad time zone name \"%.64s\" (expected an "
-		    "IANA name like Europe/Berlin)", name ? name : "");
+		snprintf(err, errlen, "bad time zone name \"%.64s\" (expected "
+		    "an IANA name like Europe/Berlin)", name ? name : "");
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), "%s/%s", TZ_DIR, name);
