@@ -19,13 +19,16 @@
  * environment variable TZ: tz_enter changes it with setenv + tzset, which
  * every thread sees.  So tz_enter/tz_leave may only be called from the
  * loop thread, the scope must not yield (no coroutine switch inside it),
- * and no other thread may call localtime, mktime, strftime or getenv
- * meanwhile.  jobd's other threads (the store writer, executor and
- * spawner threads) do none of that; the exec kind copies the environment
- * on the loop thread, outside any scope, so a child never sees a zone
- * switched in.  Scopes do not nest.  A scope is short (a cron_next call),
- * but switching rereads the zone file (tens of microseconds): compute a
- * schedule's next slot once per firing, not in a tight loop.
+ * and no other thread may call localtime, mktime, strftime or getenv, or
+ * read the environ array, meanwhile: setenv may move that array (when TZ
+ * was unset) and unsetenv shifts it.  In jobd today: the exec kind copies
+ * the environment on the loop thread, outside any scope, and hands its
+ * own array to co_proc, so a child never sees a zone switched in; but a
+ * co_proc_spawn with envp = NULL passes environ itself to a spawner
+ * thread, and must not be used while schedules are computed.  Scopes do
+ * not nest.  A scope is short (a cron_next call), but switching rereads
+ * the zone file (~15 us): compute a schedule's next slot once per firing,
+ * not in a tight loop.
  */
 #ifndef JOBD_TZ_H
 #define JOBD_TZ_H
