@@ -17,13 +17,16 @@
 
 static struct th_server *srv;
 
+/* The server is on the loopback, which jobd denies unless allowed. */
+#define HTTP_ALLOW "http_allow = 127.0.0.0/8 ::1\n"
+
 /* jobd with [daemon] extras and one queue of workers, and the server. */
 static struct tj_conn *
 start(bool tls, const char *daemon, int workers)
 {
 	srv = th_start(tls);
-	tj_start(TJ_DAEMON "%s\n[queue.default]\nworkers = %d\ncapacity = 1000"
-	    "\ntimeout = 30\n", daemon, workers);
+	tj_start(TJ_DAEMON HTTP_ALLOW "%s\n[queue.default]\nworkers = %d\n"
+	    "capacity = 1000\ntimeout = 30\n", daemon, workers);
 	return tj_connect();
 }
 
@@ -363,7 +366,8 @@ START_TEST(test_https)
 	 * the first https job): localhost verifies, 127.0.0.1 does not. */
 	srv = th_start(true);
 	setenv("SSL_CERT_FILE", th_cert_file(srv), 1);
-	tj_start(TJ_DAEMON "[queue.default]\nworkers = 4\ncapacity = 10\n"
+	tj_start(TJ_DAEMON HTTP_ALLOW "[queue.default]\nworkers = 4\n"
+	    "capacity = 10\n"
 	    "timeout = 30\n");
 	unsetenv("SSL_CERT_FILE");
 	c = tj_connect();

@@ -18,6 +18,7 @@
 #include "http_pool.h"
 #include "kind.h"
 #include "kind_http.h"
+#include "netacl.h"
 #include "testutil.h"
 #include "tu_httpd.h"
 
@@ -33,6 +34,8 @@ struct job {
 	double elapsed;
 };
 
+static struct netacl *loopback;        /* http_allow of the env */
+
 #define JOBS_MAX 128
 static struct job *jobs[JOBS_MAX];
 static size_t njobs;
@@ -47,8 +50,15 @@ open_env(int per_host, size_t max_output)
 		.max_output = max_output, .kill_grace = 1,
 		.exec_concurrency = 1, .http_per_host = per_host,
 		.allow_exec = true, .allow_http = true,
+		.http_max_time = 600,
 	};
+	char msg[256];
 
+	/* The server is on the loopback, denied unless allowed. */
+	netacl_free(loopback);
+	ck_assert_int_eq(netacl_parse("127.0.0.0/8 ::1", &loopback, msg,
+	    sizeof(msg)), 0);
+	kc.http_allow = loopback;
 	ck_assert_int_eq(kind_env_open(tu_base, &kc, &env), 0);
 }
 
@@ -71,6 +81,8 @@ teardown(void)
 {
 	kind_env_close(env);
 	env = NULL;
+	netacl_free(loopback);
+	loopback = NULL;
 	if (srv != NULL)
 		th_stop(srv);
 	srv = NULL;
