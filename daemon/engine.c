@@ -727,8 +727,8 @@ ends_flush(struct eng *e)
 	while ((j = TAILQ_FIRST(&e->ends)) != NULL) {
 		TAILQ_REMOVE(&e->ends, j, end_link);
 		if (j->end_result != NULL) {
-			j->end_text = json_dumps(j->end_result, JSON_COMPACT |
-			    JSON_REAL_PRECISION(16));
+			j->end_text = proto_dumps(j->end_result,
+			    JSON_COMPACT);
 			json_decref(j->end_result);
 			j->end_result = NULL;
 		}
@@ -1100,8 +1100,7 @@ static int
 job_row(const struct job *j, const char *name, const struct eng_who *who,
     struct store_new_job *row, char **textp)
 {
-	if ((*textp = json_dumps(j->args, JSON_COMPACT |
-	    JSON_REAL_PRECISION(16))) == NULL)
+	if ((*textp = proto_dumps(j->args, JSON_COMPACT)) == NULL)
 		return -ENOMEM;
 	memset(row, 0, sizeof(*row));
 	row->queue = j->q->name;
