@@ -22,14 +22,25 @@ static struct th_server *srv;
 /* The server is on the loopback, which jobd denies unless allowed. */
 #define HTTP_ALLOW "http_allow = 127.0.0.0/8 ::1\n"
 
-/* jobd with [daemon] extras and one queue of workers, and the server. */
+/* jobd with [daemon] keys (the loopback not allowed unless they say so)
+ * and one queue of workers, and the server. */
+static struct tj_conn *
+start_keys(bool tls, const char *daemon, int workers)
+{
+	srv = th_start(tls);
+	tj_start(TJ_DAEMON "%s\n[queue.default]\nworkers = %d\n"
+	    "capacity = 1000\ntimeout = 30\n", daemon, workers);
+	return tj_connect();
+}
+
+/* The same with the loopback allowed and more [daemon] keys. */
 static struct tj_conn *
 start(bool tls, const char *daemon, int workers)
 {
-	srv = th_start(tls);
-	tj_start(TJ_DAEMON HTTP_ALLOW "%s\n[queue.default]\nworkers = %d\n"
-	    "capacity = 1000\ntimeout = 30\n", daemon, workers);
-	return tj_connect();
+	char keys[256];
+
+	snprintf(keys, sizeof(keys), "%s%s", HTTP_ALLOW, daemon);
+	return start_keys(tls, keys, workers);
 }
 
 /* Stop jobd first: its connections end before the server's. */
@@ -423,9 +434,7 @@ START_TEST(test_destination_denied)
 	json_int_t id;
 	json_t *job;
 
-	srv = th_start(false);
-	tj_start(TJ_DAEMON "[queue.default]\nworkers = 4\ntimeout = 30\n");
-	c = tj_connect();
+	c = start_keys(false, "", 4);
 	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
 	ck_assert_str_eq(tj_str(job, "state"), "failed");
 	snprintf(want, sizeof(want), "destination 127.0.0.1 of 127.0.0.1:%d "
@@ -458,10 +467,8 @@ START_TEST(test_deny_and_reload)
 	json_int_t id;
 	json_t *job;
 
-	srv = th_start(false);
-	tj_start(TJ_DAEMON "http_allow = 127.0.0.0/8\nhttp_deny = 127.0.0.2\n"
-	    "[queue.default]\nworkers = 4\ntimeout = 30\n");
-	c = tj_connect();
+	c = start_keys(false, "http_allow = 127.0.0.0/8\nhttp_deny = 127.0.0.2",
+	    4);
 	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
 	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
 	id = tj_submit(c, "'kind':'http','args':{'url':'http://127.0.0.2:%d/'}",

@@ -323,35 +323,32 @@ netacl_text(const struct netacl *l)
 
 /* ---- the decision ----------------------------------------------------------- */
 
+/* Length of a host name without its final dot. */
+static size_t
+name_len(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 1 && name[n - 1] == '.' ? n - 1 : n;
+}
+
 /* How specifically e matches (a, name): 0 for not at all, else higher is
  * more specific (a /0 block scores 1). */
 static int
 entry_match(const struct entry *e, const struct addr *a, const char *name)
 {
-	size_t n, sl;
+	size_t n = name != NULL ? name_len(name) : 0, sl = strlen(e->name);
 
-	switch (e->type) {
-	case E_NET:
+	if (e->type == E_NET)
 		return addr_in(a, &e->a, e->bits) ? e->bits + 1 : 0;
-	case E_NAME:
-		if (name == NULL)
-			return 0;
-		n = strlen(name);
-		if (n > 1 && name[n - 1] == '.')
-			n--;
-		return strlen(e->name) == n && strncasecmp(e->name, name, n) ==
-		    0 ? SPEC_EXACT : 0;
-	case E_WILD:
-		if (name == NULL)
-			return 0;
-		n = strlen(name);
-		if (n > 1 && name[n - 1] == '.')
-			n--;
-		sl = strlen(e->name);
-		return n > sl && strncasecmp(name + n - sl, e->name, sl) == 0 ?
-		    SPEC_WILD + (int)sl : 0;
-	}
-	return 0;
+	if (name == NULL)
+		return 0;
+	if (e->type == E_NAME)
+		return sl == n && strncasecmp(e->name, name, n) == 0 ?
+		    SPEC_EXACT : 0;
+	/* E_WILD: e->name is ".suffix", so example.com is not under it */
+	return n > sl && strncasecmp(name + n - sl, e->name, sl) == 0 ?
+	    SPEC_WILD + (int)sl : 0;
 }
 
 /* The most specific entry of l matching: its score (0: none), *best. */
