@@ -14,6 +14,7 @@
  * needs no parser: it skips strings and respells those tokens.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,13 +95,22 @@ proto_real_text(double d, char *buf, size_t len)
 	return (int)strlen(buf);
 }
 
-/* Bytes from in[i] (just past an opening '"') to past the closing one. */
+/* Bytes from in[i] (just past an opening '"') to past the closing one:
+ * the next '"' not escaped (an odd run of backslashes before it). */
 static size_t
 span_string(const char *in, size_t n, size_t i)
 {
-	while (i < n && in[i] != '"')
-		i += in[i] == '\\' ? 2 : 1;
-	return i < n ? i + 1 : n;
+	const char *q;
+	size_t b;
+
+	while (i < n && (q = memchr(in + i, '"', n - i)) != NULL) {
+		for (b = 0; q - b > in + i && q[-1 - (ptrdiff_t)b] == '\\'; b++)
+			;
+		i = (size_t)(q - in) + 1;
+		if (b % 2 == 0)
+			return i;
+	}
+	return n;
 }
 
 static bool
@@ -109,48 +119,182 @@ starts_number(char c)
 	return c == '-' || (c >= '0' && c <= '9');
 }
 
-/* One number token, respelt if it is a real. */
-static int
-respell_number(const char *p, size_t k, struct dumpbuf *out)
+static bool
+number_char(char c)
 {
-	char tok[40], num[40];
-
-	if (k >= sizeof(tok) || (memchr(p, '.', k) == NULL &&
-	    memchr(p, 'e', k) == NULL && memchr(p, 'E', k) == NULL))
-		return dump_cb(p, k, out);      /* an integer */
-	memcpy(tok, p, k);
-	tok[k] = '\0';
-	if (proto_real_text(strtod(tok, NULL), num, sizeof(num)) < 0)
-		return -1;
-	return dump_cb(num, strlen(num), out);
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
+	    c == '+' || c == '-';
 }
 
-/* Copy in to out, respelling each real (see the top of the file). */
+/* Significant digits of a number token's mantissa. */
+static size_t
+sig_digits(const char *p, size_t k)
+{
+	size_t n = 0;
+	bool lead = true;
+
+	for (size_t i = 0; i < k && p[i] != 'e' && p[i] != 'E'; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			continue;
+		if (lead && p[i] == '0')
+			continue;
+		lead = false;
+		n++;
+	}
+	return n;
+}
+
+/* A decimal number taken apart: value = (neg ? -1 : 1) * 0.DIGITS * 10^exp,
+ * DIGITS without leading zeros. */
+struct dec {
+	bool neg;
+	char dig[40];
+	int n;          /* digits in dig */
+	int exp;
+};
+
+/* Take a %.17g token apart; false if it is not one. */
+static bool
+dec_parse(const char *p, size_t k, struct dec *d)
+{
+	int point = -1, seen = 0;
+	size_t i = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (i < k && p[i] == '-')
+		d->neg = (i++, true);
+	for (; i < k && p[i] != 'e' && p[i] != 'E'; i++) {
+		if (p[i] == '.') {
+			point = seen;
+		} else if (p[i] < '0' || p[i] > '9' || d->n >= 39) {
+			return false;
+		} else {
+			seen++;
+			if (d->n > 0 || p[i] != '0')
+				d->dig[d->n++] = p[i];
+			else
+				d->exp--;       /* a leading zero */
+		}
+	}
+	d->exp += point < 0 ? seen : point;
+	if (i < k)
+		d->exp += atoi(p + i + 1);
+	return d->n > 0;
+}
+
+/* Round d to prec digits (half up: the token is already the correctly
+ * rounded 17 digits; a rare double rounding only costs the shorter form,
+ * since every candidate is checked by reading it back). */
+static void
+dec_round(struct dec *d, int prec)
+{
+	int i = prec;
+
+	if (d->n <= prec)
+		return;
+	d->n = prec;
+	if (d->dig[prec] >= '5') {
+		while (--i >= 0 && d->dig[i] == '9')
+			d->dig[i] = '0';
+		if (i < 0) {
+			d->dig[0] = '1';
+			d->n = 1;
+			d->exp++;
+		} else
+			d->dig[i]++;
+	}
+	while (d->n > 1 && d->dig[d->n - 1] == '0')
+		d->n--;
+}
+
+/* d as %.{prec}g would print it, then as jansson spells reals. */
+static void
+dec_text(const struct dec *d, int prec, char *b, size_t len)
+{
+	int x = d->exp - 1, o = 0, i;
+
+	if (d->neg)
+		b[o++] = '-';
+	if (x < -4 || x >= prec) {
+		b[o++] = d->dig[0];
+		if (d->n > 1)
+			b[o++] = '.';
+		for (i = 1; i < d->n; i++)
+			b[o++] = d->dig[i];
+		snprintf(b + o, len - (size_t)o, "e%d", x);
+		return;
+	}
+	if (x < 0) {
+		b[o++] = '0';
+		b[o++] = '.';
+		for (i = x + 1; i < 0; i++)
+			b[o++] = '0';
+	}
+	for (i = 0; i < d->n || i <= x; i++) {
+		if (i == x + 1 && x >= 0)
+			b[o++] = '.';
+		b[o++] = i < d->n ? d->dig[i] : '0';
+	}
+	b[o] = '\0';
+	real_tidy(b, len);
+}
+
+/* A shorter spelling of the real token p (k bytes, jansson's %.17g) into
+ * num: its length, or 0 to keep the token.  A token of 15 significant
+ * digits or fewer is already the shortest (two spellings of at most 15
+ * digits cannot both read back as one double).  Otherwise the token is
+ * rounded to 15, then 16 digits as text (snprintf would cost four times
+ * a strtod), and the first that reads back as the same double wins. */
+static size_t
+real_shorter(const char *p, size_t k, char *num, size_t len)
+{
+	struct dec d, r;
+	char tok[48];
+	double v;
+
+	if (k >= sizeof(tok) || sig_digits(p, k) <= 15 || !dec_parse(p, k, &d))
+		return 0;
+	memcpy(tok, p, k);
+	tok[k] = '\0';
+	v = strtod(tok, NULL);
+	for (int prec = 15; prec <= 16; prec++) {
+		r = d;
+		dec_round(&r, prec);
+		dec_text(&r, prec, num, len);
+		if (strtod(num, NULL) == v)
+			return strlen(num);
+	}
+	return 0;
+}
+
+/* Copy in to out, respelling each real (see the top of the file): the
+ * bytes between respelt reals go in one copy each. */
 static int
 respell(const char *in, size_t n, struct dumpbuf *out)
 {
-	size_t i = 0, j;
-	int rc = 0;
+	size_t i = 0, j, from = 0, k;
+	char num[40];
 
-	while (i < n && rc == 0) {
-		j = i + 1;
+	while (i < n) {
 		if (in[i] == '"') {
-			j = span_string(in, n, j);
-		} else if (starts_number(in[i])) {
-			while (j < n && strchr("0123456789+-.eE", in[j]) !=
-			    NULL)
-				j++;
-			rc = respell_number(in + i, j - i, out);
-			i = j;
+			i = span_string(in, n, i + 1);
 			continue;
-		} else {
-			while (j < n && in[j] != '"' && !starts_number(in[j]))
-				j++;
 		}
-		rc = dump_cb(in + i, j - i, out);
+		if (!starts_number(in[i])) {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n && number_char(in[j]); j++)
+			;
+		if ((k = real_shorter(in + i, j - i, num, sizeof(num))) > 0) {
+			if (dump_cb(in + from, i - from, out) < 0 ||
+			    dump_cb(num, k, out) < 0)
+				return -1;
+			from = j;
+		}
 		i = j;
 	}
-	return rc;
+	return dump_cb(in + from, n - from, out);
 }
 
 /* v as text in out (not terminated): 0 or -1 (out of memory, or a value
