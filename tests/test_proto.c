@@ -1213,7 +1213,7 @@ START_TEST(test_dump_reals_round_trip)
 	    "1.50000000000000001\"2.5", "o", "x1.5", 2.0 / 3, "s",
 	    "0.30000000000000004 \\\" 7.10");
 	json_t *back;
-	char *text, *line;
+	char *text, *line, want[40];
 	size_t len;
 	uint64_t r = 88172645463325252ull;
 
@@ -1242,6 +1242,10 @@ START_TEST(test_dump_reals_round_trip)
 		back = json_loads(text, 0, NULL);
 		ck_assert_msg(back != NULL && json_real_value(json_object_get(
 		    back, "x")) == d, "%s", text);
+		/* The same digits as the snprintf way (15, 16, 17). */
+		ck_assert_int_gt(proto_real_text(d, want, sizeof(want)), 0);
+		ck_assert_msg(strlen(text) == strlen(want) + 6, "%s vs %s",
+		    text, want);
 		json_decref(back);
 		json_decref(v);
 		free(text);

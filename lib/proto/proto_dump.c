@@ -182,18 +182,18 @@ dec_parse(const char *p, size_t k, struct dec *d)
 	return d->n > 0;
 }
 
-/* Round d to prec digits (half up: the token is already the correctly
- * rounded 17 digits; a rare double rounding only costs the shorter form,
- * since every candidate is checked by reading it back). */
+/* Round d to prec digits: half up, or down when up is false.  (The token
+ * is itself rounded, so a tail of "5" may really be below the half: the
+ * caller tries both, and reads every candidate back.) */
 static void
-dec_round(struct dec *d, int prec)
+dec_round(struct dec *d, int prec, bool up)
 {
 	int i = prec;
 
 	if (d->n <= prec)
 		return;
 	d->n = prec;
-	if (d->dig[prec] >= '5') {
+	if (up && d->dig[prec] >= '5') {
 		while (--i >= 0 && d->dig[i] == '9')
 			d->dig[i] = '0';
 		if (i < 0) {
@@ -258,11 +258,15 @@ real_shorter(const char *p, size_t k, char *num, size_t len)
 	tok[k] = '\0';
 	v = strtod(tok, NULL);
 	for (int prec = 15; prec <= 16; prec++) {
-		r = d;
-		dec_round(&r, prec);
-		dec_text(&r, prec, num, len);
-		if (strtod(num, NULL) == v)
-			return strlen(num);
+		for (int up = 1; up >= 0; up--) {
+			if (!up && (d.n <= prec || d.dig[prec] != '5'))
+				break;  /* down is no tie candidate */
+			r = d;
+			dec_round(&r, prec, up);
+			dec_text(&r, prec, num, len);
+			if (strtod(num, NULL) == v)
+				return strlen(num);
+		}
 	}
 	return 0;
 }
