@@ -47,6 +47,13 @@ enum conf_sync {
 	CONF_SYNC_NORMAL, /* WAL fsynced at checkpoints: survives a crash */
 };
 
+/* [daemon] store: the job store's backend (store.h: store_opts.backend,
+ * by the same name). */
+enum conf_store {
+	CONF_STORE_SQLITE,     /* "sqlite" */
+	CONF_STORE_POSTGRESQL, /* "postgresql": named, refused (not built) */
+};
+
 /* A group key: the name as written, and its gid resolved at load. */
 struct conf_group {
 	const char *name; /* "" when not set */
@@ -79,6 +86,7 @@ struct conf_daemon {
 	struct netacl *http_allow; /* never NULL; may be empty */
 	struct netacl *http_deny;  /* never NULL; may be empty */
 	double http_max_time;  /* seconds for one http request, 1..86400 */
+	int store;             /* enum conf_store */
 };
 
 /* [queue.NAME] */
