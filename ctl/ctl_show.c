@@ -17,6 +17,7 @@
 
 #include "ctl_json.h"
 #include "ctl_show.h"
+#include "duration.h"
 #include "log.h"
 #include "proto.h"
 
@@ -320,7 +321,7 @@ history_lines(struct kvlist *l, const json_t *job)
 		jnum(a, "finished_at", &t);
 		ctl_fmt_time(t, true, when, sizeof(when));
 		err = jstr(a, "error");
-		kv_add(l, i == 0 ? "history" : "", xasprintf("#%.0f %s %s%s%s",
+		kv_add(l, "history", xasprintf("#%.0f %s %s%s%s",
 		    n, when, jstr(a, "state") ? jstr(a, "state") : "?",
 		    err ? ": " : "", err ? err : ""));
 	}
@@ -493,19 +494,34 @@ summary_text(const json_t *job)
 	return r;
 }
 
+/* The STATE cell: "scheduled (in 3m)" for a job waiting for its run_at. */
+static char *
+state_text(const json_t *job, double now)
+{
+	const char *s = jstr(job, "state");
+	char d[32];
+	double at;
+
+	if (s == NULL)
+		return xasprintf("-");
+	if (strcmp(s, "scheduled") != 0 || !jnum(job, "run_at", &at))
+		return xasprintf("%s", s);
+	dur_format(at > now ? at - now : 0, d, sizeof(d));
+	return xasprintf("scheduled (in %s)", d);
+}
+
 static void
 job_row(char **cells, const json_t *job, double now)
 {
 	const json_t *id = json_object_get(job, "id");
 	const json_t *queue = json_object_get(job, "queue");
 	const json_t *kind = json_object_get(job, "kind");
-	const json_t *state = json_object_get(job, "state");
 	double d;
 
 	cells[COL_ID] = id ? value_text(id) : xasprintf("-");
 	cells[COL_QUEUE] = queue ? value_text(queue) : xasprintf("-");
 	cells[COL_KIND] = kind ? value_text(kind) : xasprintf("-");
-	cells[COL_STATE] = state ? value_text(state) : xasprintf("-");
+	cells[COL_STATE] = state_text(job, now);
 	cells[COL_ATTEMPTS] = attempts_text(job);
 	cells[COL_CREATED] = time_text(job, "created_at", false);
 	cells[COL_DURATION] = job_duration(job, now, &d) ?
