@@ -876,7 +876,7 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list, "[--state S] [--queue Q] [--limit N]",
 	    "List jobs, newest first, as a table.\n\n"
 	    "      --state S  only jobs in state S (queued, running, "
-	    "succeeded,\n                 failed, timed_out, cancelled)\n"
+	    "succeeded,\n                 failed, timed_out, cancelled, scheduled, waiting)\n"
 	    "  -q, --queue Q  only jobs of queue Q\n"
 	    "      --limit N  at most N jobs, 1-10000 (default 100)\n" },
 	{ "stats", cmd_stats, "",
