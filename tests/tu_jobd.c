@@ -759,6 +759,12 @@ tj_teardown(void)
 	char *sanitizer, *why = NULL;
 	int code = 0, fds;
 
+	/* A test that failed while it was another user (seteuid) would
+	 * leave the next test's setup unable to enter root's temp dir. */
+	if (getuid() == 0 && geteuid() != 0 && (seteuid(0) == -1 ||
+	    setegid(0) == -1))
+		fprintf(stderr, "tu_jobd: back to root: %s\n",
+		    strerror(errno));
 	while (tj_conns != NULL)
 		tj_close(tj_conns);
 	fds = tu_fd_count();
