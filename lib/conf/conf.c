@@ -44,6 +44,11 @@ static const struct conf_enumval store_ev[] = {
 	    "has the sqlite store only)" },
 	{ NULL, 0, NULL },
 };
+static const struct conf_enumval visibility_ev[] = {
+	{ "own", CONF_VIS_OWN, NULL },
+	{ "all", CONF_VIS_ALL, NULL },
+	{ NULL, 0, NULL },
+};
 static const struct conf_enumval level_ev[] = {
 	{ "err", LOG_LVL_ERR, NULL },
 	{ "warning", LOG_LVL_WARNING, NULL },
@@ -95,6 +100,9 @@ static const struct conf_key keys[] = {
 	{ "admin_group", D(admin_group), CONF_T_GROUP, 0, 0, "", NULL,
 	    "members and root may cancel any job, have no per-user limit; "
 	    "empty = root" },
+	{ "visibility", D(visibility), CONF_T_ENUM, 0, 0, "own",
+	    visibility_ev, "jobs a client may see: own (its uid's; root and "
+	    "admin_group see all) or all" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
