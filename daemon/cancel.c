@@ -38,7 +38,12 @@ cancel_stop(struct job *j, const char *reason)
 	case J_RUNNING:
 		co_cancel(j->task);
 		break;
-	case J_PUTTING:         /* its submitter checks once it is in */
+	case J_PUTTING:
+		/* Its group's submitter waits for room for it, which may
+		 * never come: withdrawn, it ends it at once (group.c).  If
+		 * the put is done already the submitter checks it in. */
+		(void)co_queue_withdraw(j->q->cq, j);
+		break;
 	case J_TAKEN:           /* the worker checks after the insert */
 	case J_ENDING:
 	case J_SCHEDULED:       /* stage two: nothing enters these yet */
