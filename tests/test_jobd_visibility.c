@@ -178,7 +178,7 @@ START_TEST(test_own_jobs_only)
 	/* Bob: alice's running, queued and ended jobs, her group and root's
 	 * job are answered as the missing job and a missing group are. */
 	assert_hidden(b, missing, missing);
-	assert_hidden(b, a1, ga);       /* running; the group queued */
+	assert_hidden(b, a1, ga);       /* running, and a live group */
 	assert_hidden(b, a2, 0);        /* ended */
 	assert_hidden(b, tj_int(ans, "ids.1"), 0);
 	assert_hidden(b, r1, 0);
