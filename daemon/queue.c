@@ -136,7 +136,8 @@ queue_force(struct equeue *q, struct job *j)
 }
 
 /* Put j among q's ready jobs once there is room (task, unless nowait):
- * 0, -EAGAIN (full, nowait), or the wait's -ECANCELED. */
+ * 0, -EAGAIN (full, nowait), -ECONNABORTED (cancelled while it waited:
+ * queue_withdraw), or the wait's -ECANCELED. */
 int
 queue_put(struct equeue *q, struct job *j, bool nowait)
 {
@@ -147,8 +148,18 @@ queue_put(struct equeue *q, struct job *j, bool nowait)
 			return -EAGAIN;
 		if ((rc = co_waitq_wait(&q->roomq, CO_FOREVER, NULL)) < 0)
 			return rc;
+		if (j->stop == STOP_CANCEL)
+			return -ECONNABORTED;
 	}
 	return queue_force(q, j);
+}
+
+/* j (cancelled) may be waiting in queue_put for room that never comes:
+ * wake the waiters; j's gives up, the others look again. */
+void
+queue_withdraw(struct job *j)
+{
+	co_waitq_wake_all(&j->q->roomq, 0);
 }
 
 /* A ready job left: one waiting submitter may have its place. */

@@ -89,11 +89,16 @@ static const struct sq_migration sq_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN submit_uid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_gid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_pid INTEGER;" },
+	/* A user's own jobs, newest first (visibility = own): no state in
+	 * it, so only an insert writes it. */
+	{ 3,
+	"CREATE INDEX jobs_submitter ON jobs (submit_uid) "
+	"WHERE submit_uid IS NOT NULL;" },
 	/* The lifecycle: two more states, run_at, priority, the retry policy,
 	 * every start kept in job_attempts, paused queues, the views.  SQLite
 	 * cannot change a CHECK in place: the table is rebuilt and the rows
 	 * copied (every column of v2 keeps its value). */
-	{ 3,
+	{ 4,
 	"DROP VIEW IF EXISTS job_durations; DROP VIEW IF EXISTS retries;"
 	"DROP VIEW IF EXISTS failures_by_queue; DROP VIEW IF EXISTS queue_lag;"
 	"CREATE TABLE jobs_v3 ("
@@ -148,6 +153,8 @@ static const struct sq_migration sq_migrations[] = {
 	"ALTER TABLE jobs_v3 RENAME TO jobs;"
 	"CREATE INDEX jobs_state_queue ON jobs (state, queue);"
 	"CREATE INDEX jobs_group ON jobs (group_id) WHERE group_id IS NOT NULL;"
+	"CREATE INDEX jobs_submitter ON jobs (submit_uid) "
+	"WHERE submit_uid IS NOT NULL;"
 	"CREATE INDEX jobs_run_at ON jobs (run_at, id) WHERE state = 'scheduled';"
 	"CREATE INDEX jobs_finished ON jobs (state, finished_at)"
 	"  WHERE finished_at IS NOT NULL;"
