@@ -19,8 +19,8 @@
 #include "engine_int.h"
 #include "log.h"
 
-/* Jobs one prune write deletes: about a millisecond of the writer's time
- * each (docs/BENCH.md), so a round never holds the database for long. */
+/* Jobs one prune write deletes: small, so that a round never holds the
+ * writer for long (its time per batch is not measured yet: docs/BENCH.md). */
 #define PRUNE_BATCH 1000
 
 #define PRUNE_OK   (1u << STORE_SUCCEEDED)
