@@ -85,9 +85,17 @@ retry_op(struct eng *e, int64_t id, const struct eng_who *who,
 	struct store_job *sj;
 	int rc;
 
-	if (j != NULL)
+	if (j != NULL && user_may_see(e, who, j->uid))
 		return retry_live(j, who, err);
-	if ((rc = store_get(e->st, id, &sj)) < 0) {
+	if (j != NULL)                  /* not this client's to see */
+		rc = -ENOENT;
+	else
+		rc = store_get(e->st, id, &sj);
+	if (rc == 0 && !eng_may_see(e, who, &sj->submitter)) {
+		store_job_free(sj);
+		rc = -ENOENT;
+	}
+	if (rc < 0) {
 		if (rc == -ENOENT)
 			proto_err_set(err, PROTO_NOT_FOUND, "no job %lld",
 			    (long long)id);
