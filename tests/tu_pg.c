@@ -319,3 +319,38 @@ tu_pg_newdb(char *buf, size_t len)
 	tu_pg_exec(admin, sql);
 	snprintf(buf, len, "host=%s dbname=%s user=jobd", pg_dir, name);
 }
+
+bool
+tu_pg_wanted(void)
+{
+	const char *v = getenv("JOBD_TEST_STORE");
+
+	return v != NULL && strcmp(v, "postgresql") == 0;
+}
+
+char *
+tu_pg_rows(const char *conninfo, const char *sql, char *err, size_t errlen)
+{
+	PGconn *c = pg_connect(conninfo);
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+	} else if ((f = open_memstream(&out, &len)) != NULL) {
+		for (int i = 0; i < PQntuples(r); i++) {
+			for (int k = 0; k < PQnfields(r); k++)
+				fprintf(f, "%s%s", k > 0 ? "|" : "",
+				    PQgetvalue(r, i, k));
+			if (i + 1 < PQntuples(r))
+				fputc('\n', f);
+		}
+		fclose(f);
+	}
+	PQclear(r);
+	PQfinish(c);
+	return out;
+}

@@ -14,7 +14,14 @@
 #ifndef JOBD_TU_PG_H
 #define JOBD_TU_PG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* Do the integration suites run against the postgresql store?  The one
+ * parameter: JOBD_TEST_STORE=postgresql (ctest's *_postgres suites set
+ * it).  tu_main then starts the cluster before the suite and stops it
+ * after, and tu_jobd.c gives each test's jobd a fresh database of it. */
+bool tu_pg_wanted(void);
 
 /* Start the cluster, once per process (later calls are no-ops).  0, or -1
  * with the reason printed on stderr. */
@@ -31,5 +38,10 @@ void tu_pg_newdb(char *buf, size_t len);
 void tu_pg_exec(const char *conninfo, const char *sql);
 /* The first column of the first row of sql as an integer (-1: no row). */
 long long tu_pg_int(const char *conninfo, const char *sql);
+/* Every row of sql as the sqlite3 shell prints it: fields joined by '|',
+ * rows by '\n' (none after the last), NULL as nothing; malloc'ed.  NULL
+ * and the server's message in err on an error. */
+char *tu_pg_rows(const char *conninfo, const char *sql, char *err,
+    size_t errlen);
 
 #endif
