@@ -642,6 +642,29 @@ note_committed(void *arg, int status)
 		    __ATOMIC_RELEASE);
 }
 
+/* One store per database: a second open fails -EBUSY and changes
+ * nothing; once the first is closed, it opens. */
+START_TEST(test_second_store_busy)
+{
+	struct store_opts o = ts_opts();
+	struct store *other = NULL;
+	int64_t id;
+
+	ts_rec_reset();
+	ts_open_default();
+	id = ts_insert_q("default");
+	store_flush(ts_st);
+	ck_assert_int_eq(store_open(&other, NULL, &o), -EBUSY);
+	ck_assert_ptr_null(other);
+	ts_assert_msg_has("in use by another jobd store");
+	store_close(ts_st);
+	ts_st = NULL;
+	ck_assert_int_eq(store_open(&other, NULL, &o), 0);
+	ts_st = other;
+	store_job_free(ts_get(id));
+}
+END_TEST
+
 START_TEST(test_reads_from_threads)
 {
 	struct store_new_job j = ts_job("default", "{}");
@@ -692,6 +715,7 @@ store_suite(const char *backend)
 	tcase_add_test(tc, test_acked_writes_survive_sigkill);
 	tcase_add_test(tc, test_close_commits_pending);
 	tcase_add_test(tc, test_reads_from_threads);
+	tcase_add_test(tc, test_second_store_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,7 +27,8 @@
 #include "log.h"
 #include "store_pg.h"
 
-#define PG_LOCK_MIGRATE 0x6a6f6264     /* advisory lock key: "jobd" */
+#define PG_LOCK_MIGRATE 0x6a6f6264     /* advisory lock keys: "jobd" */
+#define PG_LOCK_STORE   0x6a6f6265     /* held by the one daemon */
 
 struct pg_migration {
 	int version;
@@ -193,6 +194,30 @@ pg_close(struct store_backend *b)
 	free(b);
 }
 
+/* One daemon per database, for now: the engine dispatches from memory
+ * and recovers every running job at start, so a second daemon would run
+ * the first one's jobs again.  A session advisory lock on the loop
+ * thread's connection says so (-EBUSY, as SQLite's flock does); it goes
+ * with the connection, so a daemon killed by SIGKILL frees it at once.
+ * Several daemons on one database (claims, leases, fencing) are the
+ * next step: docs/SCHEMA.md, "Several daemons". */
+static int
+pg_lock(struct store_backend *b)
+{
+	int64_t got;
+	char sql[64];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)::int",
+	    PG_LOCK_STORE);
+	if ((rc = pg_int(b, b->ic, sql, &got)) < 0)
+		return rc;
+	if (got != 1)
+		return store_seterr(-EBUSY, "%s: in use by another jobd store "
+		    "(one daemon per database in this jobd)", b->name);
+	return 0;
+}
+
 /* "postgresql DB on HOST" for messages: never the password. */
 static int
 pg_name(struct store_backend *b)
@@ -231,6 +256,7 @@ pg_open(const struct store_opts *o, struct store_backend **bp)
 	if ((rc = pg_connect(b, &b->wc)) < 0 ||
 	    (rc = pg_name(b)) < 0 ||
 	    (rc = pg_connect(b, &b->ic)) < 0 ||
+	    (rc = pg_lock(b)) < 0 ||
 	    (rc = pg_migrate(b)) < 0 ||
 	    (rc = pg_prepare_writes(b)) < 0)
 		goto out;

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -30,6 +31,7 @@ struct pg_arr {
 };
 
 struct pg_reader;
+struct pg_step;
 
 /* A write of the batch being applied that failed alone. */
 struct pg_wfail {
@@ -49,6 +51,13 @@ struct store_backend {
 	struct pg_arr col[12];          /* the writer's scratch arrays */
 	int64_t *ids;                   /* the writer's scratch: a run's ids */
 	size_t ids_cap;
+	struct pg_step *steps;          /* the writer's: the batch's plan */
+	size_t steps_cap;
+	uint32_t *idx;                  /* the writer's: one statement's */
+	size_t idx_cap;                 /* writes */
+	int64_t *hkey;                  /* the writer's: job id -> level */
+	uint32_t *hval;
+	size_t hcap;
 	struct pg_wfail *fail;          /* the writer's: this batch's */
 	size_t nfail, fail_cap;
 	bool fail_oom;

@@ -20,6 +20,7 @@
  * run length and costs a parse of arrays the server does anyway.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,10 @@ pg_scratch_free(struct store_backend *b)
 	for (size_t i = 0; i < sizeof(b->col) / sizeof(b->col[0]); i++)
 		free(b->col[i].s);
 	free(b->ids);
+	free(b->idx);
+	free(b->steps);
+	free(b->hkey);
+	free(b->hval);
 	fails_clear(b);
 	free(b->fail);
 }
@@ -277,18 +282,6 @@ upd_id(const struct store_write *w)
 	}
 }
 
-/* Does id occur in ids[0..n)?  Runs of updates are cut at a repeat; the
- * scan is bounded by PG_RUN_MAX. */
-#define PG_RUN_MAX 4096
-static bool
-ids_has(const int64_t *ids, size_t n, int64_t id)
-{
-	for (size_t i = n; i-- > 0;)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
 static int
 ids_room(struct store_backend *b, size_t n)
 {
@@ -303,28 +296,105 @@ ids_room(struct store_backend *b, size_t n)
 	return 0;
 }
 
-/* Where the run starting at w[from] ends (exclusive). */
-static size_t
-run_end(struct store_backend *b, const struct store_write *const *w,
-    size_t from, size_t n)
-{
-	enum pg_run k = run_of(w[from]);
-	size_t i = from + 1;
+/* ---- planning: which writes go into one statement ------------------------ */
 
-	if (k == RUN_RECOVER)
-		return i;
-	if (k == RUN_INS) {
-		while (i < n && i - from < PG_RUN_MAX && run_of(w[i]) == k)
-			i++;
-		return i;
+/* A write's place in the plan: its level (1 + the level of the last
+ * earlier write of the batch to the same job; 0 if none) and its kind.
+ * Writes of one level touch distinct jobs, so they commute: each (level,
+ * kind) becomes one statement, levels in order.  A daemon's steady load
+ * (insert, start and end of many jobs in one batch) is then three
+ * statements per batch, not three per job. */
+struct pg_step {
+	uint32_t key;                   /* level * 4 + kind */
+	uint32_t i;                     /* the write's index */
+};
+
+static int
+step_cmp(const void *a, const void *b)
+{
+	const struct pg_step *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The level table: job id -> level, open addressing, ids are > 0. */
+static uint32_t *
+lvl_slot(struct store_backend *b, int64_t id, bool *found)
+{
+	size_t mask = b->hcap - 1, h = ((uint64_t)id * 0x9e3779b97f4a7c15ULL) >>
+	    17;
+
+	for (h &= mask; b->hkey[h] != 0 && b->hkey[h] != id; h = (h + 1) & mask)
+		;
+	*found = b->hkey[h] == id;
+	b->hkey[h] = id;
+	return &b->hval[h];
+}
+
+static int
+lvl_reset(struct store_backend *b, size_t rows)
+{
+	size_t cap = 64;
+
+	while (cap < 2 * rows)
+		cap *= 2;
+	if (cap > b->hcap) {
+		free(b->hkey);
+		free(b->hval);
+		b->hkey = calloc(cap, sizeof(*b->hkey));
+		b->hval = calloc(cap, sizeof(*b->hval));
+		b->hcap = b->hkey != NULL && b->hval != NULL ? cap : 0;
+		if (b->hcap == 0)
+			return store_seterr(-ENOMEM, "%s: out of memory",
+			    b->name);
+	} else {
+		memset(b->hkey, 0, b->hcap * sizeof(*b->hkey));
 	}
-	b->ids[0] = upd_id(w[from]);
-	while (i < n && i - from < PG_RUN_MAX && run_of(w[i]) == k &&
-	    !ids_has(b->ids, i - from, upd_id(w[i]))) {
-		b->ids[i - from] = upd_id(w[i]);
-		i++;
+	return 0;
+}
+
+/* Plan w[from..to) (no recovery among them) into b->steps, sorted. */
+static int
+plan(struct store_backend *b, const struct store_write *const *w, size_t from,
+    size_t to)
+{
+	size_t rows = 0, n = to - from;
+	struct pg_step *p;
+	uint32_t *v, lvl;
+	bool found;
+	int rc;
+
+	for (size_t i = from; i < to; i++)
+		rows += w[i]->kind == STORE_W_GROUP ? w[i]->u.grp.n : 1;
+	if ((rc = lvl_reset(b, rows)) < 0)
+		return rc;
+	if (n > b->steps_cap) {
+		if ((p = realloc(b->steps, n * sizeof(*p))) == NULL)
+			return store_seterr(-ENOMEM, "%s: out of memory",
+			    b->name);
+		b->steps = p;
+		b->steps_cap = n;
 	}
-	return i;
+	for (size_t i = from; i < to; i++) {
+		lvl = 0;
+		if (w[i]->kind == STORE_W_INSERT) {
+			*lvl_slot(b, w[i]->u.ins.id, &found) = 0;
+		} else if (w[i]->kind == STORE_W_GROUP) {
+			for (size_t k = 0; k < w[i]->u.grp.n; k++)
+				*lvl_slot(b, w[i]->u.grp.first_id + (int64_t)k,
+				    &found) = 0;
+		} else {
+			v = lvl_slot(b, upd_id(w[i]), &found);
+			lvl = found ? *v + 1 : 0;
+			*v = lvl;
+		}
+		b->steps[i - from].key = lvl * 4 + (uint32_t)run_of(w[i]);
+		b->steps[i - from].i = (uint32_t)i;
+	}
+	qsort(b->steps, n, sizeof(*b->steps), step_cmp);
+	return 0;
 }
 
 static void
@@ -388,11 +458,11 @@ run_check(struct store_backend *b, PGresult *r, ExecStatusType want,
 	return pg_fail(b, b->wc, r, what);
 }
 
-/* Insert the groups and jobs of w[from..to): the groups first (the jobs
- * reference them). */
+/* Insert the groups and jobs of the m writes w[idx[..]]: the groups
+ * first (the jobs reference them). */
 static int
 run_ins(struct store_backend *b, const struct store_write *const *w,
-    size_t from, size_t to, bool *data)
+    const uint32_t *idx, size_t m, bool *data)
 {
 	const struct store_write *x;
 	bool groups = false;
@@ -400,8 +470,8 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 	int rc;
 
 	cols_reset(b, 4);
-	for (size_t i = from; i < to; i++) {
-		if ((x = w[i])->kind != STORE_W_GROUP)
+	for (size_t t = 0; t < m; t++) {
+		if ((x = w[idx[t]])->kind != STORE_W_GROUP)
 			continue;
 		groups = true;
 		arr_i8(&b->col[0], x->u.grp.gid);
@@ -417,8 +487,8 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 			return rc;
 	}
 	cols_reset(b, 12);
-	for (size_t i = from; i < to; i++) {
-		x = w[i];
+	for (size_t t = 0; t < m; t++) {
+		x = w[idx[t]];
 		if (x->kind == STORE_W_INSERT) {
 			ins_job(b, x->u.ins.id, 0, &x->u.ins.job);
 			continue;
@@ -433,11 +503,12 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 	return rc;
 }
 
-/* Update the jobs of w[from..to); the writes whose row the statement did
- * not return fail alone with -ENOENT. */
+/* Update the jobs of the m writes w[idx[..]] (distinct jobs); the writes
+ * whose row the statement did not return fail alone with -ENOENT. */
 static int
 run_upd(struct store_backend *b, enum pg_run k,
-    const struct store_write *const *w, size_t from, size_t to, bool *data)
+    const struct store_write *const *w, const uint32_t *idx, size_t m,
+    bool *data)
 {
 	static const char *const what[] = { [RUN_START] = "start job",
 		[RUN_END] = "end job", [RUN_REQUEUE] = "requeue job" };
@@ -450,7 +521,9 @@ run_upd(struct store_backend *b, enum pg_run k,
 	int rc;
 
 	cols_reset(b, pg_wsql[s].nparams);
-	for (size_t i = from; i < to; i++) {
+	for (size_t t = 0; t < m; t++) {
+		size_t i = idx[t];
+
 		arr_i8(&b->col[0], upd_id(w[i]));
 		if (k == RUN_START) {
 			arr_f8(&b->col[1], w[i]->u.start.at);
@@ -470,11 +543,16 @@ run_upd(struct store_backend *b, enum pg_run k,
 	}
 	/* Every row came back: the common case.  Else find the missing
 	 * ones among the returned ids, sorted (b->ids is free again). */
-	if ((n = (size_t)PQntuples(r)) < to - from) {
+	if ((n = (size_t)PQntuples(r)) < m) {
+		if ((rc = ids_room(b, n + 1)) < 0) {
+			PQclear(r);
+			return rc;
+		}
 		for (size_t t = 0; t < n; t++)
 			b->ids[t] = strtoll(PQgetvalue(r, (int)t, 0), NULL, 10);
 		qsort(b->ids, n, sizeof(*b->ids), id_cmp);
-		for (size_t i = from; i < to; i++) {
+		for (size_t t = 0; t < m; t++) {
+			size_t i = idx[t];
 			int64_t id = upd_id(w[i]);
 
 			if (n > 0 && bsearch(&id, b->ids, n, sizeof(*b->ids),
@@ -581,26 +659,61 @@ pg_txn_start(struct store_backend *b)
 	return pg_exec(b, b->wc, "BEGIN", "begin");
 }
 
-/* One run; careful: each write under its own savepoint, so that one
- * failing on its data fails alone. */
+/* One statement for the m writes w[idx[..]] of kind k. */
 static int
-run_one(struct store_backend *b, const struct store_write *const *w,
-    size_t from, size_t to, bool careful, bool *data)
+run_kind(struct store_backend *b, enum pg_run k,
+    const struct store_write *const *w, const uint32_t *idx, size_t m,
+    bool *data)
 {
-	enum pg_run k = run_of(w[from]);
+	return k == RUN_INS ? run_ins(b, w, idx, m, data) :
+	    run_upd(b, k, w, idx, m, data);
+}
+
+/* The writes w[from..to) (no recovery), planned: one statement per
+ * (level, kind). */
+static int
+pass_fast(struct store_backend *b, const struct store_write *const *w,
+    size_t from, size_t to, bool *data)
+{
+	size_t n = to - from, j;
+	int rc;
+
+	if ((rc = plan(b, w, from, to)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i = j) {
+		uint32_t key = b->steps[i].key;
+
+		for (j = i; j < n && b->steps[j].key == key; j++)
+			;
+		for (size_t t = i; t < j; t++)
+			b->idx[t - i] = b->steps[t].i;
+		if ((rc = run_kind(b, (enum pg_run)(key % 4), w, b->idx, j - i,
+		    data)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Careful: each write alone, in order, those that can fail on their data
+ * under a savepoint, so that one that does fails alone. */
+static int
+pass_careful(struct store_backend *b, const struct store_write *const *w,
+    size_t from, size_t to, bool *data)
+{
+	enum pg_run k;
+	uint32_t one;
 	int rc = 0;
 
-	*data = false;
-	if (k == RUN_RECOVER)
-		return pg_recover(b, w[from]);
-	if (!careful || (k != RUN_INS && k != RUN_END))
-		return k == RUN_INS ? run_ins(b, w, from, to, data) :
-		    run_upd(b, k, w, from, to, data);
 	for (size_t i = from; rc == 0 && i < to; i++) {
+		k = run_of(w[i]);
+		one = (uint32_t)i;
+		if (k != RUN_INS && k != RUN_END) {
+			rc = run_kind(b, k, w, &one, 1, data);
+			continue;
+		}
 		if ((rc = pg_exec(b, b->wc, "SAVEPOINT w", "savepoint")) < 0)
 			return rc;
-		rc = k == RUN_INS ? run_ins(b, w, i, i + 1, data) :
-		    run_upd(b, k, w, i, i + 1, data);
+		rc = run_kind(b, k, w, &one, 1, data);
 		if (rc < 0 && *data) {
 			note_fail(b, i, rc);
 			rc = pg_exec(b, b->wc, "ROLLBACK TO w", "rollback to");
@@ -612,24 +725,36 @@ run_one(struct store_backend *b, const struct store_write *const *w,
 	return rc;
 }
 
+/* The batch, cut at each recovery (a barrier: it reads every job). */
 static int
 batch_pass(struct store_backend *b, const struct store_write *const *w,
     size_t n, bool careful, bool *data)
 {
-	size_t end;
+	size_t from = 0, to;
 	int rc;
 
+	*data = false;
 	if ((rc = pg_txn_start(b)) < 0)
 		return rc;
-	for (size_t i = 0; i < n; i = end) {
-		end = run_end(b, w, i, n);
-		if ((rc = run_one(b, w, i, end, careful, data)) < 0)
+	while (from < n) {
+		if (run_of(w[from]) == RUN_RECOVER) {
+			if ((rc = pg_recover(b, w[from])) < 0)
+				return rc;
+			from++;
+			continue;
+		}
+		for (to = from; to < n && run_of(w[to]) != RUN_RECOVER; to++)
+			;
+		rc = careful ? pass_careful(b, w, from, to, data) :
+		    pass_fast(b, w, from, to, data);
+		if (rc < 0)
 			return rc;
+		from = to;
 	}
 	return 0;
 }
 
-/* Apply the batch fast (one statement per run, no savepoints: a
+/* Apply the batch fast (one statement per level and kind, no savepoints: a
  * subtransaction per run would cost an XID each and, past 64 in one
  * transaction, overflow every backend's snapshot cache).  If a run fails
  * on its data, roll back and apply the whole batch again carefully. */
@@ -641,8 +766,15 @@ pg_apply_batch(struct store_backend *b, const struct store_write *const *w,
 	int rc;
 
 	fails_clear(b);
-	if ((rc = ids_room(b, PG_RUN_MAX)) < 0)
-		return rc;
+	if (n > b->idx_cap) {
+		uint32_t *p = realloc(b->idx, n * sizeof(*p));
+
+		if (p == NULL)
+			return store_seterr(-ENOMEM, "%s: out of memory",
+			    b->name);
+		b->idx = p;
+		b->idx_cap = n;
+	}
 	rc = batch_pass(b, w, n, false, &data);
 	if (rc < 0 && data) {
 		fails_clear(b);
