@@ -56,7 +56,7 @@ struct store_ids {
 };
 
 /* The backends jobd knows, by the name store_opts.backend (and the config
- * key `store`) gives.  ops NULL: named by the contract, not built yet. */
+ * key `store`) gives.  ops NULL would be: named, not built. */
 static const struct {
 	const char *name;
 	const struct store_ops *ops;
