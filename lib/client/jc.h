@@ -38,11 +38,20 @@
 
 struct jc_conn;
 
-/* Connect to the Unix socket at path.  0 and *out (close with jc_close),
- * or a negative errno with *out = NULL: -ENAMETOOLONG when path is empty
- * or does not fit a socket address, -ENOMEM, else connect(2)'s error
- * (-ENOENT: no socket there, -ECONNREFUSED: nobody listening, -EACCES:
- * not permitted, ...). */
+/* Where jobd listens unless told otherwise (the socket key's default in
+ * its config, conf/jobd.conf). */
+#define JC_DEFAULT_SOCKET "/run/jobd/jobd.sock"
+
+/* The socket a client uses when nobody names one: $JOBD_SOCKET when set
+ * and not empty, else JC_DEFAULT_SOCKET.  Not a copy: the environment's
+ * string or a static one. */
+const char *jc_default_path(void);
+
+/* Connect to the Unix socket at path (NULL: jc_default_path()).  0 and
+ * *out (close with jc_close), or a negative errno with *out = NULL:
+ * -ENAMETOOLONG when path is empty or does not fit a socket address,
+ * -ENOMEM, else connect(2)'s error (-ENOENT: no socket there,
+ * -ECONNREFUSED: nobody listening, -EACCES: not permitted, ...). */
 int jc_open(const char *path, struct jc_conn **out)
     __attribute__((warn_unused_result));
 

@@ -52,7 +52,7 @@ jc_co_open(const char *path, double timeout, struct jc_conn **out)
 	int fd, rc;
 
 	*out = NULL;
-	if ((rc = jc_addr(path, &sun)) < 0)
+	if ((rc = jc_addr(path != NULL ? path : jc_default_path(), &sun)) < 0)
 		return rc;
 	for (;;) {
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |

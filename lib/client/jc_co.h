@@ -18,8 +18,9 @@
 
 #include "jc.h"
 
-/* Connect to the Unix socket at path without blocking the loop, and
- * attach the connection (jc_co_attach).  jc_open's returns, plus
+/* Connect to the Unix socket at path (NULL: jc_default_path()) without
+ * blocking the loop, and attach the connection (jc_co_attach).  jc_open's
+ * returns, plus
  * -ECANCELED and -ETIMEDOUT (jobd's listen backlog stayed full for
  * timeout seconds; JC_FOREVER: no limit).  Call from a task. */
 int jc_co_open(const char *path, double timeout, struct jc_conn **out)

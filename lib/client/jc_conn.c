@@ -98,6 +98,14 @@ jc_addr(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
+const char *
+jc_default_path(void)
+{
+	const char *env = getenv("JOBD_SOCKET");
+
+	return env != NULL && *env != '\0' ? env : JC_DEFAULT_SOCKET;
+}
+
 int
 jc_open(const char *path, struct jc_conn **out)
 {
@@ -105,6 +113,8 @@ jc_open(const char *path, struct jc_conn **out)
 	int fd, rc;
 
 	*out = NULL;
+	if (path == NULL)
+		path = jc_default_path();
 	if ((rc = jc_addr(path, &sun)) < 0)
 		return rc;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
