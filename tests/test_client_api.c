@@ -96,7 +96,7 @@ job_str(const json_t *job, const char *key)
 	return json_string_value(json_object_get(job, key));
 }
 
-/* ---- every call against jobd ---------------------------------------------- */
+/* ---- every call against jobd -------------------------------------------- */
 
 /* ping, submit with the stage-one fields, get, wait: the fields arrive
  * and come back in {JOB}. */
@@ -325,7 +325,7 @@ START_TEST(test_pipelined_submits)
 }
 END_TEST
 
-/* ---- jobd's error codes ----------------------------------------------------- */
+/* ---- jobd's error codes ------------------------------------------------- */
 
 /* The codes jobd sends on one connection, which stays usable after each. */
 START_TEST(test_error_codes)
@@ -567,7 +567,7 @@ START_TEST(test_code_table)
 }
 END_TEST
 
-/* ---- a fake server ---------------------------------------------------------- */
+/* ---- a fake server ------------------------------------------------------ */
 
 /* The client on one end of a socketpair, the test on the other: it writes
  * the answers before the call (the socket holds them) and reads what the
@@ -872,7 +872,7 @@ START_TEST(test_watch)
 }
 END_TEST
 
-/* ---- the example ------------------------------------------------------------ */
+/* ---- the example -------------------------------------------------------- */
 
 /* docs/examples/client.c against jobd: it exits 0 and prints what the
  * docs say it prints; without a jobd it says why and exits 77. */

@@ -111,10 +111,10 @@ int jc_shutdown(struct jc_conn *c);
 
 /* Read the next line within timeout seconds.  0 with *line (NUL-terminated,
  * without its '\n') and *len; the line is borrowed and valid until the next
- * call on c other than jc_write, jc_write_some or jc_fd.  Negative errno otherwise: -ETIMEDOUT (try
- * again later: nothing is lost), -EPIPE when the connection ended before
- * any byte of a line, -EBADMSG when it ended in the middle of one,
- * -EMSGSIZE for a line past the bound (jc_set_line_max), -ENOMEM, or
+ * call on c other than jc_write, jc_write_some or jc_fd.  Negative errno
+ * otherwise: -ETIMEDOUT (try again later: nothing is lost), -EPIPE when
+ * the connection ended before any byte of a line, -EBADMSG when it ended
+ * in the middle of one, -EMSGSIZE for a line past the bound (jc_set_line_max), -ENOMEM, or
  * read(2)'s error (-ECONNRESET, ...).  After any of these but -ETIMEDOUT
  * and -ENOMEM the connection answers the same error again: the stream has
  * ended, or no line boundary can be trusted any more. */
