@@ -520,7 +520,9 @@ jc_watch_next(struct jc_conn *c, double timeout, struct jc_event *ev)
 	*ev = (struct jc_event){ 0 };
 	if ((rc = line_recv(c, timeout, &line, &len)) < 0)
 		return rc;
-	if (!json_is_object(o = json_loadb(line, len, 0, &je))) {
+	/* Not inside json_is_object(): the macro evaluates it twice. */
+	o = json_loadb(line, len, 0, &je);
+	if (!json_is_object(o)) {
 		json_decref(o);
 		return fail(c, -EPROTO, "not a watch event: %s", o == NULL ?
 		    je.text : "not an object");
