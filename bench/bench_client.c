@@ -15,7 +15,9 @@
  *     each send past that, as a client with a bounded queue would;
  *  3. one at a time: n / 10 blocking jc_submit, a round trip (and a
  *     commit) each.
- * Prints the median of the rounds for each.  jobd dies with the bench
+ * Prints the median of the rounds for each, and the bench's own CPU per
+ * pipelined submit (building, sending, reading and parsing: the
+ * library's cost).  jobd dies with the bench
  * (PR_SET_PDEATHSIG) and is stopped with SIGTERM after each round.  See
  * docs/BENCH.md.
  */
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +44,17 @@ struct round {
 	char sock[96];
 	pid_t pid;
 };
+
+/* This process's CPU seconds (the library's, not jobd's). */
+static double
+bc_cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static double
 bc_now(void)
@@ -124,11 +138,13 @@ bc_answer(struct jc_conn *c)
 	json_decref(ans);
 }
 
-/* n submits with at most window in flight (window >= n: all at once). */
+/* n submits with at most window in flight (window >= n: all at once);
+ * *cpu: the client's CPU microseconds per submit. */
 static double
-bc_pipelined(struct jc_conn *c, const json_t *args, int n, int window)
+bc_pipelined(struct jc_conn *c, const json_t *args, int n, int window,
+    double *cpu)
 {
-	double t0 = bc_now();
+	double t0 = bc_now(), c0 = bc_cpu();
 	int sent, read = 0, rc;
 
 	for (sent = 0; sent < n; sent++) {
@@ -141,6 +157,7 @@ bc_pipelined(struct jc_conn *c, const json_t *args, int n, int window)
 	}
 	for (; read < n; read++)
 		bc_answer(c);
+	*cpu = (bc_cpu() - c0) * 1e6 / n;
 	return n / (bc_now() - t0);
 }
 
@@ -178,6 +195,7 @@ int
 main(int argc, char **argv)
 {
 	double pip[BC_ROUNDS_MAX], win[BC_ROUNDS_MAX], one[BC_ROUNDS_MAX];
+	double cpu[BC_ROUNDS_MAX], unused;
 	int n = 20000, rounds = 3, window = 64, ch;
 	const char *jobd = "./build/jobd";
 	json_t *args = json_pack("{s:i}", "seconds", 0);
@@ -202,17 +220,19 @@ main(int argc, char **argv)
 		jobd = argv[optind];
 	for (int i = 0; i < rounds; i++) {
 		c = bc_start(&r, jobd, 2 * n + n / 10);
-		pip[i] = bc_pipelined(c, args, n, n);
-		win[i] = bc_pipelined(c, args, n, window);
+		pip[i] = bc_pipelined(c, args, n, n, &cpu[i]);
+		win[i] = bc_pipelined(c, args, n, window, &unused);
 		one[i] = bc_blocking(c, args, n / 10);
 		bc_stop(&r, c);
 	}
 	qsort(pip, rounds, sizeof(double), cmp_double);
 	qsort(win, rounds, sizeof(double), cmp_double);
 	qsort(one, rounds, sizeof(double), cmp_double);
+	qsort(cpu, rounds, sizeof(double), cmp_double);
 	printf("C client library, sync = full, median of %d rounds:\n", rounds);
 	snprintf(what, sizeof(what), "%d pipelined (all in flight)", n);
 	bc_print(what, pip, rounds);
+	printf("%-34s %9.1f us of client CPU per submit\n", "", cpu[rounds / 2]);
 	snprintf(what, sizeof(what), "%d windowed (%d in flight)", n, window);
 	bc_print(what, win, rounds);
 	snprintf(what, sizeof(what), "%d one at a time (jc_submit)", n / 10);
