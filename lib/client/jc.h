@@ -1,12 +1,14 @@
 /*
- * jc.h — the jobd client library, wire part: one connection to jobd's
- * Unix socket speaking its line protocol (docs/PROTOCOL.md): a request is
- * one line of JSON, jobd answers each with one line, in order, so a
- * client may send many requests before it reads (pipelining).
+ * jc.h — the jobd client library (libjobdclient, docs/CLIENT.md): one
+ * connection to jobd's Unix socket speaking its line protocol
+ * (docs/PROTOCOL.md), and every op as a call.  A request is one line
+ * of JSON, jobd answers each with one line, in order, so a client may
+ * send many requests before it reads (pipelining).
  *
  * jobctl, the test harness (tests/tu_jobd.c) and the benchmarks all talk
  * to jobd through this.  The connection is an opaque struct jc_conn; the
- * functions return 0 (or a count) or a negative errno.  Its socket is
+ * functions return 0 (or a count), JC_EJOBD for an error answer (the
+ * calls), or a negative errno.  Its socket is
  * non-blocking, and every wait goes through poll(2) with a timeout in
  * seconds (JC_FOREVER: none), so a caller is never stuck on a peer that
  * stopped reading or answering.  Writes never raise SIGPIPE.
@@ -26,6 +28,10 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The longest answer line a connection accepts unless jc_set_line_max
  * says otherwise (bytes, '\n' excluded): far past anything jobd sends
@@ -417,5 +423,9 @@ char *jc_json_text(const json_t *v);
 /* A number for the wire: an integer when t is whole (and fits), else a
  * real, so timeouts read "timeout":30.  New reference or NULL. */
 json_t *jc_json_num(double t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* JOBD_JC_H */
