@@ -106,6 +106,7 @@ static void
 prune_next(struct prune_round *r)
 {
 	double keep;
+	int rc;
 
 	for (; r->q != NULL; r->q = TAILQ_NEXT(r->q, link), r->phase = 0)
 		for (; r->phase < 2; r->phase++) {
@@ -115,10 +116,11 @@ prune_next(struct prune_round *r)
 			r->p.states = r->phase == 0 ? PRUNE_OK : PRUNE_FAIL;
 			r->p.queue = r->q->name;
 			r->p.limit = PRUNE_BATCH;
-			if (store_prune(r->e->st, &r->p, &r->deleted,
-			    prune_done, r) == 0)
+			if ((rc = store_prune(r->e->st, &r->p, &r->deleted,
+			    prune_done, r)) == 0)
 				return;
-			log_warnx("pruning: %s", store_errmsg());
+			if (rc != -ENOTSUP)     /* a backend without it */
+				log_warnx("pruning: %s", store_errmsg());
 			prune_end(r);
 			return;
 		}
