@@ -36,6 +36,8 @@ eng_kinds_conf(const struct conf *c, struct kind_conf *kc)
 	kc->http_per_host = d->http_per_host;
 	kc->allow_exec = d->allow_exec;
 	kc->allow_http = d->allow_http;
+	kc->run_as_submitter = d->run_as == CONF_RUN_AS_SUBMITTER ||
+	    (d->run_as == CONF_RUN_AS_AUTO && geteuid() == 0);
 }
 
 int

@@ -15,11 +15,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -260,6 +262,38 @@ store_hint(int rc)
 	return "";
 }
 
+/* Refuse a database (or its -wal, -shm) that others may read: every
+ * job's args and output are in it.  allow_world_readable_db overrides. */
+static void
+check_db_mode(const struct conf_daemon *d)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char path[PATH_MAX + 8];
+	struct stat sb;
+	size_t i;
+
+	if (d->store != CONF_STORE_SQLITE || d->allow_world_readable_db)
+		return;
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s%s", d->database, sfx[i]);
+		if (stat(path, &sb) == 0 && (sb.st_mode & (S_IROTH | S_IWOTH)))
+			fatalx("%s: mode %04o lets other users read every "
+			    "job's args and output: chmod o-rw it, or set "
+			    "allow_world_readable_db = yes", path,
+			    (unsigned)(sb.st_mode & 07777));
+	}
+}
+
+/* run_as at start: say so when root would run others' jobs as root. */
+static void
+check_run_as(const struct conf_daemon *d)
+{
+	if (geteuid() == 0 && d->allow_exec &&
+	    d->run_as == CONF_RUN_AS_DAEMON)
+		log_warnx("run_as = daemon and jobd is root: every client of "
+		    "the socket runs exec jobs as root");
+}
+
 static void
 open_store(struct jobd *jd)
 {
@@ -276,6 +310,8 @@ open_store(struct jobd *jd)
 	};
 	int rc;
 
+	check_db_mode(d);
+	check_run_as(d);
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
 		fatalx("cannot open the database: %s%s", store_errmsg(),
 		    store_hint(rc));

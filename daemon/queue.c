@@ -204,7 +204,8 @@ queue_mark_started(struct job *j, struct kind_run *run)
 static void
 queue_run(struct job *j)
 {
-	struct kind_run run = { .job_id = j->id, .args = j->args };
+	struct kind_run run = { .job_id = j->id, .uid = j->uid,
+	    .args = j->args };
 	struct co_scope scope;
 	int rc, expired;
 

@@ -834,8 +834,8 @@ START_TEST(test_unknown_key)
 	    "in [daemon]; known keys: socket, database, sync, max_line, "
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
-	    "socket_group, max_queued_per_user, admin_group, allow_exec, "
-	    "allow_http, client_memory, line_timeout, busy_timeout, store");
+	    "socket_group, max_queued_per_user, admin_group, allow_exec, run_as, "
+	    "allow_world_readable_db, allow_http, client_memory, line_timeout, busy_timeout, store");
 }
 END_TEST
 

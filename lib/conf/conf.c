@@ -30,6 +30,12 @@
 #include "conf_type.h"
 #include "log.h"
 
+static const struct conf_enumval run_as_ev[] = {
+	{ "auto", CONF_RUN_AS_AUTO, NULL },
+	{ "submitter", CONF_RUN_AS_SUBMITTER, NULL },
+	{ "daemon", CONF_RUN_AS_DAEMON, NULL },
+	{ NULL, 0, NULL },
+};
 static const struct conf_enumval sync_ev[] = {
 	{ "full", CONF_SYNC_FULL, NULL },
 	{ "normal", CONF_SYNC_NORMAL, NULL },
@@ -96,6 +102,12 @@ static const struct conf_key keys[] = {
 	    "empty = root" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
+	{ "run_as", D(run_as), CONF_T_ENUM, 0, 0, "auto", run_as_ev,
+	    "whose uid an exec job runs as; auto = submitter when jobd is "
+	    "root, else daemon" },
+	{ "allow_world_readable_db", D(allow_world_readable_db), CONF_T_BOOL,
+	    0, 0, "no", NULL,
+	    "start even if others may read the database file" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept http jobs (no: such submits are refused)" },
 	{ "client_memory", D(client_memory), CONF_T_SIZE, 16 * MIB, 64 * 1024 * MIB,

@@ -46,6 +46,13 @@ enum conf_sync {
 	CONF_SYNC_NORMAL, /* WAL fsynced at checkpoints: survives a crash */
 };
 
+/* [daemon] run_as: whose uid, gid and groups an exec job runs with. */
+enum conf_run_as {
+	CONF_RUN_AS_AUTO,       /* submitter when jobd is root, else daemon */
+	CONF_RUN_AS_SUBMITTER,  /* the peer that submitted it (root: jobd's) */
+	CONF_RUN_AS_DAEMON,     /* jobd's own */
+};
+
 /* [daemon] store: the job store's backend (store.h: store_opts.backend,
  * by the same name). */
 enum conf_store {
@@ -79,6 +86,8 @@ struct conf_daemon {
 	struct conf_group admin_group;
 	bool allow_exec;
 	bool allow_http;
+	int run_as;            /* enum conf_run_as */
+	bool allow_world_readable_db;
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
 	int store;             /* enum conf_store */

@@ -25,12 +25,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
 #include "proto.h"
 
 struct event_base;
+
+/* kind_run.uid of a job with no recorded submitter (eng_who's NOBODY). */
+#define KIND_NOBODY ((uid_t)-1)
 
 /* Longest error text a kind reports. */
 #define KIND_ERROR_MAX 512
@@ -44,11 +48,14 @@ struct kind_conf {
 	int http_per_host;      /* http requests at once per host:port */
 	bool allow_exec;        /* accept exec jobs */
 	bool allow_http;        /* accept http jobs */
+	bool run_as_submitter;  /* run_as resolved: exec jobs as their
+	                         * submitter (exec_user.h), else as jobd */
 };
 
 /* One run of a job: args in, result and error out. */
 struct kind_run {
 	int64_t job_id;         /* the job's id; 0 when run outside jobd */
+	uid_t uid;              /* its submitter; KIND_NOBODY: not recorded */
 	const json_t *args;     /* borrowed; already passed check() */
 	void *state;            /* the kind's shared state (open()), or NULL */
 	const struct kind_conf *conf;   /* the settings now; read-only */

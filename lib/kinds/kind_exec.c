@@ -30,6 +30,7 @@
 #include "co_proc.h"
 #include "co_sched.h"
 #include "co_sync.h"
+#include "exec_user.h"
 #include "kind_exec.h"
 #include "utf8.h"
 
@@ -87,6 +88,7 @@ struct exec_job {
 	const char **argv;      /* NULL-terminated, into a.argv */
 	char **envp;            /* NULL-terminated */
 	char *envbuf;           /* the "NAME=value" strings envp adds */
+	struct exec_user *user; /* run_as = submitter; else NULL */
 	struct co_proc *p;
 	struct capture out, err;
 	struct co_task *feeder; /* writes stdin */
@@ -211,25 +213,27 @@ env_replaced(const char *e, const json_t *env)
 	return json_object_getn(env, e, n) != NULL;
 }
 
-/* The child's environment: jobd's, but for what env sets, then env, then
- * JOBD_JOB_ID (which env cannot override). */
+/* The child's environment: jobd's (under run_as = submitter the user's
+ * clean one), but for what env sets, then env, then JOBD_JOB_ID (which env
+ * cannot override). */
 static int
 cmd_env(struct exec_job *ej)
 {
 	const json_t *env = ej->a.env;
 	size_t n = 0, size = JOB_ID_MAX, k = 0;
+	char **base = ej->user != NULL ? ej->user->env : environ;
 	const char *key;
 	json_t *v;
 	char **e, *s;
 
-	for (e = environ; *e != NULL; e++)
+	for (e = base; *e != NULL; e++)
 		n++;
 	json_object_foreach((json_t *)env, key, v)
 		size += strlen(key) + json_string_length(v) + 2;
 	ej->envp = calloc(n + json_object_size(env) + 2, sizeof(*ej->envp));
 	if (ej->envp == NULL || (ej->envbuf = malloc(size)) == NULL)
 		return -ENOMEM;
-	for (e = environ; *e != NULL; e++)
+	for (e = base; *e != NULL; e++)
 		if (!env_replaced(*e, env))
 			ej->envp[k++] = *e;
 	s = ej->envbuf;
@@ -355,6 +359,7 @@ job_free(struct exec_job *ej)
 	co_proc_free(ej->p);
 	free(ej->argv);
 	free(ej->envp);
+	exec_user_free(ej->user);
 	free(ej->envbuf);
 }
 
@@ -417,6 +422,7 @@ job_spawn(struct exec_job *ej)
 		.pipe_stdout = true,
 		.pipe_stderr = true,
 		.kill_group_on_exit = true,
+		.cred = ej->user != NULL ? ej->user->as : NULL,
 	};
 	struct co_scope bound;
 	int rc;
@@ -583,16 +589,42 @@ job_finish(struct exec_job *ej)
 	return job_verdict(ej);
 }
 
+/* Under run_as = submitter, whom to run as: a job without a recorded
+ * submitter, or whose uid has no passwd entry, fails for good.  The cwd
+ * defaults to the user's HOME. */
+static int
+job_user(struct exec_job *ej)
+{
+	struct kind_run *run = ej->run;
+	int rc;
+
+	if (!run->conf->run_as_submitter)
+		return 0;
+	if (run->uid == KIND_NOBODY) {
+		kind_error(run, "run_as = submitter: the job has no recorded "
+		    "submitter (set run_as = daemon to run it as jobd)");
+		return -EPERM;
+	}
+	rc = exec_user_load(run->uid, &ej->user, run->error,
+	    sizeof(run->error));
+	if (rc == 0 && ej->a.cwd == NULL && access(ej->user->home, X_OK) == 0)
+		ej->a.cwd = ej->user->home;
+	return rc;
+}
+
 /* Take the args apart into what co_proc_spawn wants. */
 static int
 job_prepare(struct exec_job *ej)
 {
 	struct proto_err err;
+	int rc;
 
 	if (exec_args(ej->run->args, &ej->a, &err) < 0) {
 		kind_error(ej->run, "%s", err.msg);     /* check() was skipped */
 		return -EINVAL;
 	}
+	if ((rc = job_user(ej)) < 0)
+		return rc;
 	if (cmd_argv(ej) < 0 || cmd_env(ej) < 0) {
 		kind_error(ej->run, "out of memory");
 		return -ENOMEM;

@@ -123,6 +123,7 @@ struct plan {
 	bool stderr_to_stdout;
 	int errfd;              /* write end of the exec-error pipe */
 	pid_t parent;
+	const struct co_proc_cred *cred;        /* NULL: stay as we are */
 };
 
 /* Parent-side bookkeeping of co_proc_spawn's fds. */
@@ -433,14 +434,38 @@ child_exec(const struct plan *pl)
 	return eacces ? EACCES : ENOENT;
 }
 
+/* Become pl->cred's user.  Raw system calls: glibc's setuid() and kin
+ * signal every thread of the process to switch too, and this child shares
+ * the parent's memory (its thread list) without being one of them. */
+static CHILD_CODE int
+child_cred(const struct co_proc_cred *c)
+{
+	uid_t r, e, s;
+
+	if (syscall(SYS_setgroups, c->ngroups, c->groups) < 0 ||
+	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+		return errno;
+	if (syscall(SYS_getresuid, &r, &e, &s) < 0)
+		return errno;
+	if (r != c->uid || e != c->uid || s != c->uid)
+		return EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return errno;
+	return 0;
+}
+
 /* Everything between clone and exec.  Returns the errno of what failed. */
 static CHILD_CODE int
 child_setup(const struct plan *pl)
 {
-	int i;
+	int i, err;
 
 	if (setpgid(0, 0) < 0)
 		return errno;
+	/* Before PR_SET_PDEATHSIG: a change of credentials clears it. */
+	if (pl->cred != NULL && (err = child_cred(pl->cred)) != 0)
+		return err;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return errno;
 	if (getppid() != pl->parent)
@@ -558,6 +583,7 @@ plan_init(struct plan *pl, const struct co_proc_opts *o,
 	pl->stderr_to_stdout = o->stderr_to_stdout;
 	pl->errfd = sf->err[1];
 	pl->parent = getpid();
+	pl->cred = o->cred;
 }
 
 /* Each spawning thread's stack for its children, made at its first spawn

@@ -26,6 +26,18 @@
 struct co_proc;
 struct co_pool;
 
+/* Whom the child runs as: set in the child before exec with raw
+ * setgroups/setresgid/setresuid (no NSS there: the caller resolves the
+ * user, e.g. with getpwuid_r and getgrouplist), then PR_SET_NO_NEW_PRIVS.
+ * From root to another uid that drops every capability.  The calling
+ * process must be allowed to switch (root, CAP_SETUID/CAP_SETGID). */
+struct co_proc_cred {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;    /* supplementary groups; ngroups of them */
+	size_t ngroups;
+};
+
 struct co_proc_opts {
 	/* The program and its arguments, NULL-terminated; required.  An
 	 * argv[0] without '/' is searched for in the parent's $PATH like
@@ -54,6 +66,10 @@ struct co_proc_opts {
 	 * the thread that spawned): free the pool only after its children
 	 * are reaped.  NULL: the calling thread. */
 	struct co_pool *spawner;
+	/* Run the child as this user; NULL: as the parent.  A switch that
+	 * fails (or leaves any id of the parent's behind) fails the spawn
+	 * with its errno (-EPERM...). */
+	const struct co_proc_cred *cred;
 };
 
 /* Start a child and wait until it has exec'd.  The thread that starts it
