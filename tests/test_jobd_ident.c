@@ -41,6 +41,7 @@ struct user {
 };
 
 static struct user outsider, plain, admin;
+static const struct user root_user = { "root", 0, 0 };
 static char sock_group[32], admin_group[32];
 static char setup_err[256];             /* why the users are not there */
 
@@ -331,6 +332,59 @@ START_TEST(test_who_may_do_what)
 }
 END_TEST
 
+/* An exec job as plain, waited for as root: its stdout. */
+static char *
+exec_as(struct tj_conn *c, const struct user *u, const char *state,
+    const char *cmd)
+{
+	struct run x;
+	json_t *job;
+	json_int_t id;
+	const char *out;
+
+	ctl_as(&x, u, "submit", "exec", "--", "/bin/sh", "-c", cmd, NULL);
+	ck_assert_msg(x.status == 0 && x.answer != NULL, "%s", x.out);
+	id = tj_int(x.answer, "id");
+	run_free(&x);
+	job = tj_wait_state(c, id, state, TJ_TIMEOUT);
+	out = tj_str(job, state[0] == 's' ? "result.stdout" : "error");
+	return strdup(out != NULL ? out : "");
+}
+
+/* run_as = submitter (issue 17): the job runs with the submitter's uid,
+ * gid and groups, no_new_privs, a clean environment and HOME as cwd; the
+ * setuid-shell trick no longer gives root. */
+START_TEST(test_run_as_submitter)
+{
+	struct tj_conn *c;
+	char want[256], *out;
+
+	ck_assert_msg(setup_err[0] == '\0', "%s", setup_err);
+	tj_start(TJ_DAEMON "socket_mode = 0660\nsocket_group = %s\n"
+	    "run_as = submitter\n[queue.default]\nworkers = 2\n", sock_group);
+	open_dirs();
+	c = tj_connect();
+	out = exec_as(c, &plain, "succeeded", "echo $(id -ru) $(id -u) "
+	    "$(id -rg) $(id -g) $(grep NoNewPrivs /proc/self/status | cut -f2) "
+	    "$(grep CapEff /proc/self/status | cut -f2) $USER $HOME $PWD");
+	snprintf(want, sizeof(want), "%lu %lu %lu %lu 1 0000000000000000 %s ",
+	    (unsigned long)plain.uid, (unsigned long)plain.uid,
+	    (unsigned long)plain.gid, (unsigned long)plain.gid, plain.name);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got %s, want "
+	    "%s...", out, want);
+	free(out);
+	/* The supplementary groups initgroups would give (sock_group). */
+	out = exec_as(c, &plain, "succeeded", "id -Gn");
+	ck_assert_msg(strstr(out, sock_group) != NULL, "groups: %s", out);
+	free(out);
+	/* root's own job stays root's. */
+	out = exec_as(c, &root_user, "succeeded", "id -u");
+	ck_assert_str_eq(out, "0\n");
+	free(out);
+	tj_close(c);
+}
+END_TEST
+
 static Suite *
 ident_suite(void)
 {
@@ -339,6 +393,7 @@ ident_suite(void)
 
 	tcase_add_unchecked_fixture(tc, users_setup, users_teardown);
 	tcase_add_test(tc, test_who_may_do_what);
+	tcase_add_test(tc, test_run_as_submitter);
 	suite_add_tcase(s, tc);
 	return s;
 }
