@@ -38,6 +38,9 @@ eng_kinds_conf(const struct conf *c, struct kind_conf *kc)
 	kc->allow_http = d->allow_http;
 	kc->run_as_submitter = d->run_as == CONF_RUN_AS_SUBMITTER ||
 	    (d->run_as == CONF_RUN_AS_AUTO && geteuid() == 0);
+	kc->http_allow = d->http_allow;
+	kc->http_deny = d->http_deny;
+	kc->http_max_time = d->http_max_time;
 }
 
 int

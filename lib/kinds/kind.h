@@ -32,6 +32,7 @@
 #include "proto.h"
 
 struct event_base;
+struct netacl;
 
 /* kind_run.uid of a job with no recorded submitter (eng_who's NOBODY). */
 #define KIND_NOBODY ((uid_t)-1)
@@ -50,6 +51,11 @@ struct kind_conf {
 	bool allow_http;        /* accept http jobs */
 	bool run_as_submitter;  /* run_as resolved: exec jobs as their
 	                         * submitter (exec_user.h), else as jobd */
+	/* Where http jobs may connect (netacl.h); borrowed from the loaded
+	 * config, valid until the next reconf; NULL is an empty list. */
+	const struct netacl *http_allow;
+	const struct netacl *http_deny;
+	double http_max_time;   /* seconds one http request may take; > 0 */
 };
 
 /* One run of a job: args in, result and error out. */
@@ -61,6 +67,9 @@ struct kind_run {
 	const struct kind_conf *conf;   /* the settings now; read-only */
 	json_t *result;         /* out: owned by the caller once run returns */
 	char error[KIND_ERROR_MAX];     /* out: why it failed, "" if none */
+	/* out: the failure is in the job itself (an http destination that
+	 * the config denies): running it again would fail the same way. */
+	bool permanent;
 };
 
 struct kind {
