@@ -25,6 +25,7 @@
 #include "co_queue.h"
 #include "co_sched.h"
 #include "engine.h"
+#include "kind.h"
 #include "store.h"
 
 struct idmap;
@@ -107,6 +108,7 @@ struct equeue {
 	struct co_queue *cq;
 	int workers, capacity, max_attempts;
 	double timeout;
+	struct kind_limits limits;      /* exec_*_max */
 	bool configured;
 	int nworkers;
 	size_t pending;                 /* put and not yet taken or removed */
@@ -122,6 +124,7 @@ struct eng {
 	struct co_rt *rt;
 	struct store *st;
 	struct kind_env *kenv;          /* the kinds' shared state */
+	struct exec_iso *iso;           /* borrowed (eng_isolate) */
 	struct idmap *jobs, *groups;
 	struct idmap *users;            /* uid + 1 -> struct euser */
 	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */

@@ -31,6 +31,7 @@
 #include "co_sched.h"
 #include "conf.h"
 #include "engine.h"
+#include "exec_iso.h"
 #include "log.h"
 #include "ops.h"
 #include "server.h"
@@ -46,6 +47,7 @@ struct jobd {
 	struct co_rt *rt;
 	struct store *st;
 	struct eng *eng;
+	struct exec_iso *iso;           /* exec jobs' containment */
 	struct srv *srv;
 	struct ops_ctx ops;
 	struct event *sig[3];
@@ -317,8 +319,10 @@ open_store(struct jobd *jd)
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
 		fatalx("cannot open the database: %s%s", store_errmsg(),
 		    store_hint(rc));
-	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
-	    eng_configure(jd->eng, jd->conf) < 0)
+	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL)
+		fatalx("out of memory");
+	eng_isolate(jd->eng, jd->iso);
+	if (eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
 		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
@@ -401,6 +405,20 @@ raise_nofile(void)
 		log_warn("setrlimit(RLIMIT_NOFILE)");
 }
 
+/* Containment of exec jobs: first, while jobd has a single thread (the
+ * guardian is a fork). */
+static void
+isolate(struct jobd *jd)
+{
+	char err[512];
+	int rc;
+
+	if ((rc = exec_iso_open(conf_daemon(jd->conf)->cgroup, &jd->iso, err,
+	    sizeof(err))) < 0)
+		fatalx("%s", err);
+	log_info("exec jobs: %s", exec_iso_mode(jd->iso));
+}
+
 static void
 start(struct jobd *jd)
 {
@@ -410,6 +428,7 @@ start(struct jobd *jd)
 	if (conf_load(jd->conf_path, &jd->conf, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_set_level((enum log_level)conf_daemon(jd->conf)->log_level);
+	isolate(jd);
 	json_object_seed(0);
 	co_waitq_init(&jd->stopq);
 	if ((jd->base = co_base_new()) == NULL ||
@@ -445,6 +464,7 @@ finish(struct jobd *jd)
 	if (co_rt_free(jd->rt) < 0)
 		log_warnx("tasks left at exit");
 	event_base_free(jd->base);
+	exec_iso_free(jd->iso);         /* no job left: the guardian goes */
 	conf_free(jd->conf);
 }
 

@@ -871,18 +871,18 @@ START_TEST(test_unknown_key)
 	bad("# c\n[queue.default]\nworker = 3\n",
 	    "jobd.conf:3: unknown key "
 	    "\"worker\" in [queue.default]; known keys: workers, capacity, "
-	    "timeout, max_attempts");
+	    "timeout, max_attempts, exec_pids_max, exec_memory_max, exec_cpu_max");
 	bad("[queue.x]\n\nWorkers = 3\n",
 	    "jobd.conf:3: unknown key \"Workers\" "
 	    "in [queue.x]; known keys: workers, capacity, timeout, "
-	    "max_attempts");
+	    "max_attempts, exec_pids_max, exec_memory_max, exec_cpu_max");
 	bad("[daemon]\nworkers = 3\n",
 	    "jobd.conf:2: unknown key \"workers\" "
 	    "in [daemon]; known keys: socket, database, sync, max_line, "
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
 	    "socket_group, max_queued_per_user, admin_group, allow_exec, run_as, "
-	    "allow_world_readable_db, allow_http, client_memory, line_timeout, "
+	    "allow_world_readable_db, cgroup, allow_http, client_memory, line_timeout, "
 	    "max_connections_per_user, http_allow, http_deny, http_max_time, busy_timeout, store");
 }
 END_TEST
@@ -1242,7 +1242,8 @@ START_TEST(test_dump_round_trip)
 	ck_assert_ptr_nonnull(strstr(a, "\nadmin_group =\n"));
 	ck_assert_ptr_nonnull(strstr(a,
 	    "[queue.default]\nworkers = 16\n"
-	    "capacity = 1\ntimeout = 300\nmax_attempts = 3\n\n[queue.b]\n"
+	    "capacity = 1\ntimeout = 300\nmax_attempts = 3\n"
+	    "exec_pids_max = 0\nexec_memory_max = 0\nexec_cpu_max = 0\n\n[queue.b]\n"
 	    "workers = 3\ncapacity = 1000\ntimeout = 0\n"));
 	conf_free(c);
 	c = ok(a);

@@ -54,6 +54,14 @@ enum conf_run_as {
 	CONF_RUN_AS_DAEMON,     /* jobd's own */
 };
 
+/* [daemon] cgroup: whether each exec job gets a cgroup v2 of its own
+ * (lib/kinds/exec_iso.h). */
+enum conf_cgroup {
+	CONF_CGROUP_AUTO,       /* when jobd's cgroup is delegated to it */
+	CONF_CGROUP_YES,        /* always; jobd does not start without one */
+	CONF_CGROUP_NO,         /* never: a subreaper sweep instead */
+};
+
 /* [daemon] store: the job store's backend (store.h: store_opts.backend,
  * by the same name). */
 enum conf_store {
@@ -89,6 +97,7 @@ struct conf_daemon {
 	bool allow_http;
 	int run_as;            /* enum conf_run_as */
 	bool allow_world_readable_db;
+	int cgroup;            /* enum conf_cgroup; read at start */
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
 	int max_connections_per_user; /* 0..65536; 0 = no limit */
@@ -105,6 +114,11 @@ struct conf_queue {
 	int capacity;     /* 1..10000000 */
 	double timeout;   /* seconds, 0..31536000; 0 = none */
 	int max_attempts; /* 1..100 */
+	/* Per exec job limits (its cgroup's pids.max, memory.max, cpu.max):
+	 * the default and the most a submit may ask for; 0 = none. */
+	int exec_pids_max;        /* 0..4194304 */
+	size_t exec_memory_max;   /* bytes */
+	double exec_cpu_max;      /* CPUs, 0..4096 */
 };
 
 /* Load and validate the file at path.  Returns 0 and *out (free with

@@ -32,6 +32,7 @@
 #include "proto.h"
 
 struct event_base;
+struct exec_iso;
 struct netacl;
 
 /* kind_run.uid of a job with no recorded submitter (eng_who's NOBODY). */
@@ -56,6 +57,18 @@ struct kind_conf {
 	const struct netacl *http_allow;
 	const struct netacl *http_deny;
 	double http_max_time;   /* seconds one http request may take; > 0 */
+	/* How exec jobs are contained (exec_iso.h), set up by jobd at
+	 * start; borrowed.  NULL (a kind run outside jobd): process groups
+	 * only, no limits. */
+	struct exec_iso *iso;
+};
+
+/* Resource limits of a run, from its queue ([queue.*] exec_*_max): the
+ * default and the most its args may ask for; 0 = none. */
+struct kind_limits {
+	long pids;
+	uint64_t memory;        /* bytes */
+	double cpus;
 };
 
 /* One run of a job: args in, result and error out. */
@@ -63,6 +76,7 @@ struct kind_run {
 	int64_t job_id;         /* the job's id; 0 when run outside jobd */
 	uid_t uid;              /* its submitter; KIND_NOBODY: not recorded */
 	const json_t *args;     /* borrowed; already passed check() */
+	struct kind_limits limits;      /* its queue's */
 	void *state;            /* the kind's shared state (open()), or NULL */
 	const struct kind_conf *conf;   /* the settings now; read-only */
 	json_t *result;         /* out: owned by the caller once run returns */

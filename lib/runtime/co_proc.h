@@ -70,6 +70,12 @@ struct co_proc_opts {
 	 * fails (or leaves any id of the parent's behind) fails the spawn
 	 * with its errno (-EPERM...). */
 	const struct co_proc_cred *cred;
+	/* Join a cgroup v2 first thing in the child (before the switch of
+	 * user: the cgroup's files are jobd's): cgroup_procs is an fd of
+	 * that cgroup's cgroup.procs, open for writing; the parent keeps
+	 * it.  A refused move fails the spawn with its errno. */
+	bool into_cgroup;
+	int cgroup_procs;
 };
 
 /* Start a child and wait until it has exec'd.  The thread that starts it
@@ -124,6 +130,14 @@ int co_proc_signal(struct co_proc *p, int sig);
  * so co_rt_shutdown waits for it) — no zombie, no fd left behind.  No task
  * may be waiting on p or doing I/O on its fds.  Legal outside a task. */
 void co_proc_free(struct co_proc *p);
+
+/* Is pid a child this module started and has not reaped yet?  Another
+ * child of the process (a job's orphan reparented to a subreaper) is
+ * someone else's to reap.  Spawns in flight are counted by
+ * co_proc_spawning: their pids are not known yet, so a caller reaping
+ * strays holds off while it is not 0. */
+bool co_proc_owns(pid_t pid);
+unsigned co_proc_spawning(void);
 
 /* Children handed to reapers by co_proc_free and not reaped yet. */
 size_t co_proc_orphans(void);
