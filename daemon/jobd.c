@@ -298,6 +298,39 @@ check_run_as(const struct conf_daemon *d)
 		    "the socket runs exec jobs as root");
 }
 
+/* Make the missing directories above the file path: 0700, or 0750 and
+ * group socket_group when that is set (its members reach the socket;
+ * the database itself stays 0600).  Existing ones are left alone. */
+static void
+make_dirs(const char *path, const struct conf_daemon *d)
+{
+	bool grp = d->socket_group.gid != (gid_t)-1, end;
+	char dir[PATH_MAX], *s;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) ||
+	    (s = strrchr(dir, '/')) == NULL || s == dir)
+		return;
+	*s = '\0';
+	for (s = dir + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		end = *s == '\0';
+		*s = '\0';
+		if (mkdir(dir, 0700) == 0) {
+			if (chmod(dir, grp ? 0750 : 0700) < 0 || (grp &&
+			    chown(dir, (uid_t)-1, d->socket_group.gid) < 0))
+				fatal("%s", dir);
+			log_info("made directory %s (%s)", dir, grp ? "0750, "
+			    "group socket_group" : "0700");
+		} else if (errno != EEXIST) {
+			fatal("cannot make directory %s", dir);
+		}
+		if (end)
+			break;
+		*s = '/';
+	}
+}
+
 static void
 open_store(struct jobd *jd)
 {
@@ -314,6 +347,7 @@ open_store(struct jobd *jd)
 	};
 	int rc;
 
+	make_dirs(d->database, d);
 	check_db_mode(d);
 	check_run_as(d);
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
@@ -350,6 +384,7 @@ listen_fd(struct jobd *jd)
 			    d->socket);
 		return fd;
 	}
+	make_dirs(d->socket, d);
 	fd = srv_listen(d->socket, d->socket_mode, d->socket_group.gid, &what);
 	if (fd < 0)
 		fatalx("socket %s: %s: %s", d->socket, what, strerror(-fd));
