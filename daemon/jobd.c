@@ -94,7 +94,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[10];
+	const char *changed[11];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -115,6 +115,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "exec_concurrency";
 	if (o->http_per_host != n->http_per_host)
 		changed[k++] = "http_per_host";
+	if (o->cgroup != n->cgroup)
+		changed[k++] = "cgroup";
 	for (i = 0; i < k; i++)
 		log_warnx("reload: %s changed; it takes effect at the next "
 		    "start", changed[i]);
