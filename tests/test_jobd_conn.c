@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tu_jobd.h"
+#include "tu_pg.h"
 
 /* default: roomy; small: one worker and room for two queued jobs. */
 #define CONN_QUEUES                                                          \
@@ -819,7 +820,8 @@ jobd_conn_suite(void)
 	tcase_add_test(tc, test_garbage_lines);
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_max_connections);
-	tcase_add_test(tc, test_sqlite3_reads_during_burst);
+	if (!tu_pg_wanted())    /* the sqlite3 shell on the file */
+		tcase_add_test(tc, test_sqlite3_reads_during_burst);
 	tcase_add_test(tc, test_split_writes);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_disconnects);

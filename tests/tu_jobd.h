@@ -259,6 +259,12 @@ void tj_wait_idle(struct tj_conn *c, double timeout);
  * exits non-zero or writes to stderr. */
 const char *tj_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* tj_sql runs on PostgreSQL instead under JOBD_TEST_STORE=postgresql
+ * (tu_pg.h), with the same output format: queries the suites share with
+ * the *_postgres runs keep to SQL both speak.  A condition as 1 or 0 in
+ * both (PostgreSQL would print a boolean as t or f): */
+#define TJ_SQL_BOOL(cond) "(CASE WHEN " cond " THEN 1 ELSE 0 END)"
+
 /* tj_sql for a query with one integer answer. */
 long long tj_sql_int(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

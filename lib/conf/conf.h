@@ -66,7 +66,7 @@ enum conf_cgroup {
  * by the same name). */
 enum conf_store {
 	CONF_STORE_SQLITE,     /* "sqlite" */
-	CONF_STORE_POSTGRESQL, /* "postgresql": named, refused (not built) */
+	CONF_STORE_POSTGRESQL, /* "postgresql": database is a conninfo */
 };
 
 /* [daemon] visibility: whose jobs a client sees (docs/SECURITY.md). */
@@ -91,7 +91,8 @@ struct conf_group {
 /* [daemon]: see docs/CONFIG.md for what each key does. */
 struct conf_daemon {
 	const char *socket;    /* resolved; strlen < sizeof(sun_path) */
-	const char *database;  /* resolved path of the SQLite file */
+	const char *database;  /* resolved path of the SQLite file, or
+	                        * (store = postgresql) a libpq conninfo */
 	int sync;              /* enum conf_sync */
 	double busy_timeout;   /* seconds, 0..3600: a lock held elsewhere */
 	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
