@@ -21,7 +21,8 @@
 
 /* The [daemon] settings the kinds read. */
 static void
-eng_kinds_conf(const struct conf *c, struct kind_conf *kc)
+eng_kinds_conf(const struct eng *e, const struct conf *c,
+    struct kind_conf *kc)
 {
 	const struct conf_daemon *d = conf_daemon(c);
 	long ncpu;
@@ -36,9 +37,18 @@ eng_kinds_conf(const struct conf *c, struct kind_conf *kc)
 	kc->http_per_host = d->http_per_host;
 	kc->allow_exec = d->allow_exec;
 	kc->allow_http = d->allow_http;
+	kc->run_as_submitter = d->run_as == CONF_RUN_AS_SUBMITTER ||
+	    (d->run_as == CONF_RUN_AS_AUTO && geteuid() == 0);
 	kc->http_allow = d->http_reach;
 	kc->http_deny = d->http_deny;
 	kc->http_max_time = d->http_max_time;
+	kc->iso = e->iso;
+}
+
+void
+eng_isolate(struct eng *e, struct exec_iso *iso)
+{
+	e->iso = iso;
 }
 
 int
@@ -52,7 +62,7 @@ eng_configure(struct eng *e, const struct conf *c)
 	e->admin_gid = conf_daemon(c)->admin_group.gid;
 	e->max_queued = conf_daemon(c)->max_queued_per_user;
 	e->see_all = conf_daemon(c)->visibility == CONF_VIS_ALL;
-	eng_kinds_conf(c, &kc);
+	eng_kinds_conf(e, c, &kc);
 	if (e->kenv != NULL)
 		kind_env_reconf(e->kenv, &kc);
 	else if ((rc = kind_env_open(co_rt_base(e->rt), &kc, &e->kenv)) < 0)

@@ -76,6 +76,11 @@ bool eng_sees_only(const struct eng *e, const struct eng_who *who,
 /* A new engine for the jobs in st, running tasks on rt.  NULL (ENOMEM). */
 struct eng *eng_new(struct co_rt *rt, struct store *st);
 
+/* How exec jobs are contained (exec_iso.h); borrowed, outlives e.  Call
+ * before the first eng_configure; without it, process groups only. */
+struct exec_iso;
+void eng_isolate(struct eng *e, struct exec_iso *iso);
+
 /* Apply c's queues, the kinds' settings, admin_group, visibility and
  * max_queued_per_user: at start and on every reload (docs/CONFIG.md says
  * what changes live).  c need not outlive the call.  0 or -ENOMEM (then some

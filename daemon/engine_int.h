@@ -27,6 +27,7 @@
 #include "co_sched.h"
 #include "engine.h"
 #include "readyq.h"
+#include "kind.h"
 #include "store.h"
 #include "timerq.h"
 
@@ -126,6 +127,7 @@ struct equeue {
 	struct co_waitq roomq;          /* submitters waiting for room */
 	int workers, capacity, max_attempts;
 	double timeout;
+	struct kind_limits limits;      /* exec_*_max */
 	bool configured;
 	bool paused;                    /* starts nothing (queue_pause) */
 	int priority, retries, max_pending;
@@ -145,6 +147,7 @@ struct eng {
 	struct co_rt *rt;
 	struct store *st;
 	struct kind_env *kenv;          /* the kinds' shared state */
+	struct exec_iso *iso;           /* borrowed (eng_isolate) */
 	struct idmap *jobs, *groups;
 	struct idmap *users;            /* uid + 1 -> struct euser */
 	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */

@@ -15,11 +15,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -29,6 +31,7 @@
 #include "co_sched.h"
 #include "conf.h"
 #include "engine.h"
+#include "exec_iso.h"
 #include "log.h"
 #include "ops.h"
 #include "server.h"
@@ -44,6 +47,7 @@ struct jobd {
 	struct co_rt *rt;
 	struct store *st;
 	struct eng *eng;
+	struct exec_iso *iso;           /* exec jobs' containment */
 	struct srv *srv;
 	struct ops_ctx ops;
 	struct event *sig[3];
@@ -90,7 +94,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[10];
+	const char *changed[11];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -111,6 +115,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "exec_concurrency";
 	if (o->http_per_host != n->http_per_host)
 		changed[k++] = "http_per_host";
+	if (o->cgroup != n->cgroup)
+		changed[k++] = "cgroup";
 	for (i = 0; i < k; i++)
 		log_warnx("reload: %s changed; it takes effect at the next "
 		    "start", changed[i]);
@@ -262,6 +268,71 @@ store_hint(int rc)
 	return "";
 }
 
+/* Refuse a database (or its -wal, -shm) that others may read: every
+ * job's args and output are in it.  allow_world_readable_db overrides. */
+static void
+check_db_mode(const struct conf_daemon *d)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char path[PATH_MAX + 8];
+	struct stat sb;
+	size_t i;
+
+	if (d->store != CONF_STORE_SQLITE || d->allow_world_readable_db)
+		return;
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s%s", d->database, sfx[i]);
+		if (stat(path, &sb) == 0 && (sb.st_mode & (S_IROTH | S_IWOTH)))
+			fatalx("%s: mode %04o lets other users read every "
+			    "job's args and output: chmod o-rw it, or set "
+			    "allow_world_readable_db = yes", path,
+			    (unsigned)(sb.st_mode & 07777));
+	}
+}
+
+/* run_as at start: say so when root would run others' jobs as root. */
+static void
+check_run_as(const struct conf_daemon *d)
+{
+	if (geteuid() == 0 && d->allow_exec &&
+	    d->run_as == CONF_RUN_AS_DAEMON)
+		log_warnx("run_as = daemon and jobd is root: every client of "
+		    "the socket runs exec jobs as root");
+}
+
+/* Make the missing directories above the file path: 0700, or 0750 and
+ * group socket_group when that is set (its members reach the socket;
+ * the database itself stays 0600).  Existing ones are left alone. */
+static void
+make_dirs(const char *path, const struct conf_daemon *d)
+{
+	bool grp = d->socket_group.gid != (gid_t)-1, end;
+	char dir[PATH_MAX], *s;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) ||
+	    (s = strrchr(dir, '/')) == NULL || s == dir)
+		return;
+	*s = '\0';
+	for (s = dir + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		end = *s == '\0';
+		*s = '\0';
+		if (mkdir(dir, 0700) == 0) {
+			if (chmod(dir, grp ? 0750 : 0700) < 0 || (grp &&
+			    chown(dir, (uid_t)-1, d->socket_group.gid) < 0))
+				fatal("%s", dir);
+			log_info("made directory %s (%s)", dir, grp ? "0750, "
+			    "group socket_group" : "0700");
+		} else if (errno != EEXIST) {
+			fatal("cannot make directory %s", dir);
+		}
+		if (end)
+			break;
+		*s = '/';
+	}
+}
+
 static void
 open_store(struct jobd *jd)
 {
@@ -278,11 +349,16 @@ open_store(struct jobd *jd)
 	};
 	int rc;
 
+	make_dirs(d->database, d);
+	check_db_mode(d);
+	check_run_as(d);
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
 		fatalx("cannot open the database: %s%s", store_errmsg(),
 		    store_hint(rc));
-	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
-	    eng_configure(jd->eng, jd->conf) < 0)
+	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL)
+		fatalx("out of memory");
+	eng_isolate(jd->eng, jd->iso);
+	if (eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
 		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
@@ -310,6 +386,7 @@ listen_fd(struct jobd *jd)
 			    d->socket);
 		return fd;
 	}
+	make_dirs(d->socket, d);
 	fd = srv_listen(d->socket, d->socket_mode, d->socket_group.gid, &what);
 	if (fd < 0)
 		fatalx("socket %s: %s: %s", d->socket, what, strerror(-fd));
@@ -365,6 +442,20 @@ raise_nofile(void)
 		log_warn("setrlimit(RLIMIT_NOFILE)");
 }
 
+/* Containment of exec jobs: first, while jobd has a single thread (the
+ * guardian is a fork). */
+static void
+isolate(struct jobd *jd)
+{
+	char err[512];
+	int rc;
+
+	if ((rc = exec_iso_open(conf_daemon(jd->conf)->cgroup, &jd->iso, err,
+	    sizeof(err))) < 0)
+		fatalx("%s", err);
+	log_info("exec jobs: %s", exec_iso_mode(jd->iso));
+}
+
 static void
 start(struct jobd *jd)
 {
@@ -374,6 +465,7 @@ start(struct jobd *jd)
 	if (conf_load(jd->conf_path, &jd->conf, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_set_level((enum log_level)conf_daemon(jd->conf)->log_level);
+	isolate(jd);
 	json_object_seed(0);
 	co_waitq_init(&jd->stopq);
 	if ((jd->base = co_base_new()) == NULL ||
@@ -409,6 +501,7 @@ finish(struct jobd *jd)
 	if (co_rt_free(jd->rt) < 0)
 		log_warnx("tasks left at exit");
 	event_base_free(jd->base);
+	exec_iso_free(jd->iso);         /* no job left: the guardian goes */
 	conf_free(jd->conf);
 }
 

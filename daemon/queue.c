@@ -95,6 +95,9 @@ queue_apply(struct equeue *q, const struct conf_queue *cq)
 	q->workers = cq->workers;
 	q->timeout = cq->timeout;
 	q->max_attempts = cq->max_attempts;
+	q->limits.pids = cq->exec_pids_max;
+	q->limits.memory = cq->exec_memory_max;
+	q->limits.cpus = cq->exec_cpu_max;
 	q->configured = true;
 	/* Fewer workers: idle ones leave now, busy ones after their job. */
 	excess = q->nworkers - q->workers;
@@ -292,7 +295,8 @@ queue_mark_started(struct job *j, struct kind_run *run)
 static void
 queue_run(struct job *j)
 {
-	struct kind_run run = { .job_id = j->id, .args = j->args };
+	struct kind_run run = { .job_id = j->id, .uid = j->uid,
+	    .args = j->args, .limits = j->q->limits };
 	struct co_scope scope;
 	int rc, expired;
 

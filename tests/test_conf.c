@@ -907,20 +907,20 @@ START_TEST(test_unknown_key)
 	    "\"worker\" in [queue.default]; known keys: workers, capacity, "
 	    "timeout, max_attempts, priority, retries, retry_delay, "
 	    "retry_max_delay, retry_backoff, max_pending, retain_succeeded, "
-	    "retain_failed");
+	    "retain_failed, exec_pids_max, exec_memory_max, exec_cpu_max");
 	bad("[queue.x]\n\nWorkers = 3\n",
 	    "jobd.conf:3: unknown key \"Workers\" "
 	    "in [queue.x]; known keys: workers, capacity, "
 	    "timeout, max_attempts, priority, retries, retry_delay, "
 	    "retry_max_delay, retry_backoff, max_pending, retain_succeeded, "
-	    "retain_failed");
+	    "retain_failed, exec_pids_max, exec_memory_max, exec_cpu_max");
 	bad("[daemon]\nworkers = 3\n",
 	    "jobd.conf:2: unknown key \"workers\" "
 	    "in [daemon]; known keys: socket, database, sync, max_line, "
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
 	    "socket_group, max_queued_per_user, admin_group, visibility, "
-	    "allow_exec, "
+	    "allow_exec, run_as, allow_world_readable_db, cgroup, "
 	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, store, "
 	    "retain_succeeded, retain_failed, prune_interval");
 }

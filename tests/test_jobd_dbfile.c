@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,6 +222,7 @@ refused(const void *data, size_t len, const char *why)
 	size_t alen;
 
 	write_file(tj_path("jobd.db"), data, len);
+	ck_assert_int_eq(chmod(tj_path("jobd.db"), 0600), 0);
 	unlink(tj_path("other.err"));
 	ck_assert_int_eq(tj_run_jobd(TJ_TIMEOUT, "-c", "@conf", NULL), 1);
 	tf_stderr_has(why);

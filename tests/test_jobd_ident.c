@@ -18,6 +18,7 @@
  * and passes without running.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -31,9 +32,11 @@
 #include <unistd.h>
 
 #include "tu_jobd.h"
+#include "tu_pg.h"
 #include "tu_users.h"
 
 static struct tu_user outsider, plain, admin;
+static const struct tu_user root_user = { "root", 0, 0 };
 static char sock_group[32], admin_group[32];
 static char setup_err[256];             /* why the users are not there */
 
@@ -276,6 +279,192 @@ START_TEST(test_who_may_do_what)
 }
 END_TEST
 
+/* An exec job as plain, waited for as root: its stdout. */
+static char *
+exec_as(struct tj_conn *c, const struct tu_user *u, const char *state,
+    const char *cmd)
+{
+	struct run x;
+	json_t *job;
+	json_int_t id;
+	const char *out;
+
+	ctl_as(&x, u, "submit", "exec", "--", "/bin/sh", "-c", cmd, NULL);
+	ck_assert_msg(x.status == 0 && x.answer != NULL, "%s", x.out);
+	id = tj_int(x.answer, "id");
+	run_free(&x);
+	job = tj_wait_state(c, id, state, TJ_TIMEOUT);
+	out = tj_str(job, state[0] == 's' ? "result.stdout" : "error");
+	return strdup(out != NULL ? out : "");
+}
+
+/* run_as = submitter (issue 17): the job runs with the submitter's uid,
+ * gid and groups, no_new_privs, a clean environment and HOME as cwd; the
+ * setuid-shell trick no longer gives root. */
+START_TEST(test_run_as_submitter)
+{
+	struct tj_conn *c;
+	char want[256], *out;
+
+	ck_assert_msg(setup_err[0] == '\0', "%s", setup_err);
+	tj_start(TJ_DAEMON "socket_mode = 0660\nsocket_group = %s\n"
+	    "run_as = submitter\n[queue.default]\nworkers = 2\n", sock_group);
+	tu_open_dirs(tj_path("jobd.sock"));
+	c = tj_connect();
+	out = exec_as(c, &plain, "succeeded", "echo $(id -ru) $(id -u) "
+	    "$(id -rg) $(id -g) $(grep NoNewPrivs /proc/self/status | cut -f2) "
+	    "$(grep CapEff /proc/self/status | cut -f2) $USER $HOME $PWD");
+	snprintf(want, sizeof(want), "%lu %lu %lu %lu 1 0000000000000000 %s ",
+	    (unsigned long)plain.uid, (unsigned long)plain.uid,
+	    (unsigned long)plain.gid, (unsigned long)plain.gid, plain.name);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got %s, want "
+	    "%s...", out, want);
+	free(out);
+	/* The supplementary groups initgroups would give (sock_group). */
+	out = exec_as(c, &plain, "succeeded", "id -Gn");
+	ck_assert_msg(strstr(out, sock_group) != NULL, "groups: %s", out);
+	free(out);
+	/* root's own job stays root's. */
+	out = exec_as(c, &root_user, "succeeded", "id -u");
+	ck_assert_str_eq(out, "0\n");
+	free(out);
+	tj_close(c);
+}
+END_TEST
+
+/* Can u open path for reading?  0 or the errno (in a child as u). */
+static int
+open_as(const struct tu_user *u, const char *path)
+{
+	int st, fd;
+	pid_t pid;
+
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		if (initgroups(u->name, u->gid) < 0 || setgid(u->gid) < 0 ||
+		    setuid(u->uid) < 0)
+			_exit(255);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		_exit(fd >= 0 ? 0 : errno);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 255);
+	return WEXITSTATUS(st);
+}
+
+static void
+assert_mode(const char *path, mode_t mode, gid_t gid)
+{
+	struct stat sb;
+
+	ck_assert_msg(stat(path, &sb) == 0, "%s: %s", path, strerror(errno));
+	ck_assert_msg((sb.st_mode & 07777) == mode, "%s: mode %04o, want %04o",
+	    path, (unsigned)(sb.st_mode & 07777), (unsigned)mode);
+	if (gid != (gid_t)-1)
+		ck_assert_msg(sb.st_gid == gid, "%s: group %lu, want %lu", path,
+		    (unsigned long)sb.st_gid, (unsigned long)gid);
+}
+
+/* Point the test's config at another database (the harness writes its
+ * own path first) and start jobd on it. */
+static void
+start_with_db(const char *db, const char *keys)
+{
+	char *text, *line, *end, buf[8192];
+	FILE *f;
+
+	tj_conf(TJ_DAEMON "%s[queue.default]\nworkers = 2\n", keys);
+	text = tj_slurp(tj_path("jobd.conf"), NULL);
+	ck_assert_ptr_nonnull(line = strstr(text, "\ndatabase = "));
+	end = strchr(line + 1, '\n');
+	snprintf(buf, sizeof(buf), "%.*s\ndatabase = %s%s",
+	    (int)(line - text), text, db, end);
+	free(text);
+	ck_assert_ptr_nonnull(f = fopen(tj_path("jobd.conf"), "we"));
+	fputs(buf, f);
+	ck_assert_int_eq(fclose(f), 0);
+	tj_restart();
+}
+
+/* Issue 17: under umask 0 the database, -wal and -shm are 0600 and the
+ * directories jobd makes 0700, or 0750 in socket_group; no other user
+ * reads the file, not even a member of the socket's group; jobd refuses
+ * a database others may read unless allow_world_readable_db. */
+START_TEST(test_private_files)
+{
+	char dir[400], sub[450], db[500], wal[600], shm[600];
+	gid_t g = getgrnam(sock_group) != NULL ? getgrnam(sock_group)->gr_gid :
+	    (gid_t)-1;
+	struct tj_conn *c;
+	char *text;
+	mode_t old;
+
+	ck_assert_msg(setup_err[0] == '\0', "%s", setup_err);
+	if (tu_pg_wanted()) {
+		printf("test_private_files: the sqlite store's files; this run "
+		    "is against postgresql, which has none of jobd's\n");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", tj_path("priv"));
+	snprintf(sub, sizeof(sub), "%s/db", dir);
+	snprintf(db, sizeof(db), "%s/jobd.db", sub);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	snprintf(shm, sizeof(shm), "%s-shm", db);
+	old = umask(0);
+	start_with_db(db, "");
+	umask(old);
+	c = tj_connect();
+	tj_wait(c, tj_submit(c, "'kind':'sleep','args':{'seconds':0}"),
+	    TJ_TIMEOUT);
+	assert_mode(db, 0600, (gid_t)-1);
+	assert_mode(wal, 0600, (gid_t)-1);
+	assert_mode(shm, 0600, (gid_t)-1);
+	assert_mode(dir, 0700, (gid_t)-1);
+	assert_mode(sub, 0700, (gid_t)-1);
+	tj_close(c);
+	tj_stop();
+
+	/* With socket_group: directories 0750 in that group, files 0600. */
+	snprintf(dir, sizeof(dir), "%s", tj_path("grp"));
+	snprintf(sub, sizeof(sub), "%s/db", dir);
+	snprintf(db, sizeof(db), "%s/jobd.db", sub);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	snprintf(shm, sizeof(shm), "%s-shm", db);
+	old = umask(0);
+	snprintf(wal, sizeof(wal), "socket_mode = 0660\nsocket_group = %s\n",
+	    sock_group);
+	start_with_db(db, wal);
+	umask(old);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	c = tj_connect();
+	tj_wait(c, tj_submit(c, "'kind':'sleep','args':{'seconds':0}"),
+	    TJ_TIMEOUT);
+	assert_mode(db, 0600, (gid_t)-1);
+	assert_mode(wal, 0600, (gid_t)-1);
+	assert_mode(shm, 0600, (gid_t)-1);
+	assert_mode(dir, 0750, g);
+	assert_mode(sub, 0750, g);
+	tu_open_dirs(tj_path("jobd.sock"));
+	ck_assert_int_eq(chmod(tj_path(""), 0711), 0);
+	/* A member of the socket group reaches the directory, not the file;
+	 * an outsider neither. */
+	ck_assert_int_eq(open_as(&plain, sub), 0);
+	ck_assert_int_eq(open_as(&plain, db), EACCES);
+	ck_assert_int_eq(open_as(&outsider, sub), EACCES);
+	ck_assert_int_eq(open_as(&outsider, db), EACCES);
+	tj_close(c);
+	tj_stop();
+
+	/* Readable by others: refused, unless allowed. */
+	ck_assert_int_eq(chmod(db, 0644), 0);
+	ck_assert_int_ne(tj_run_jobd(TJ_TIMEOUT, "-c", "@conf", NULL), 0);
+	text = tj_slurp(tj_path("other.err"), NULL);
+	ck_assert_msg(text != NULL && strstr(text, "allow_world_readable_db") !=
+	    NULL, "%s", text);
+	free(text);
+}
+END_TEST
+
 static Suite *
 ident_suite(void)
 {
@@ -284,6 +473,8 @@ ident_suite(void)
 
 	tcase_add_unchecked_fixture(tc, users_setup, users_teardown);
 	tcase_add_test(tc, test_who_may_do_what);
+	tcase_add_test(tc, test_run_as_submitter);
+	tcase_add_test(tc, test_private_files);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -250,7 +250,7 @@ START_TEST(test_read_only_at_start)
 	tj_start(TJ_DAEMON TF_QUEUES);
 	tj_stop();
 	ck_assert_ptr_nonnull(before = tf_slurp("jobd.db", &blen));
-	ck_assert_int_eq(chmod(tj_path("jobd.db"), 0444), 0);
+	ck_assert_int_eq(chmod(tj_path("jobd.db"), 0400), 0);
 	if (geteuid() == 0 && !protect(&g, tj_path("jobd.db"),
 	    "test_read_only_at_start (as root)")) {
 		free(before);
@@ -265,7 +265,7 @@ START_TEST(test_read_only_at_start)
 	ck_assert(alen == blen && memcmp(after, before, blen) == 0);
 	free(before);
 	free(after);
-	ck_assert_int_eq(chmod(tj_path("jobd.db"), 0644), 0);
+	ck_assert_int_eq(chmod(tj_path("jobd.db"), 0600), 0);
 	tj_restart();
 }
 END_TEST

@@ -31,6 +31,18 @@
 #include "log.h"
 #include "netacl.h"
 
+static const struct conf_enumval run_as_ev[] = {
+	{ "auto", CONF_RUN_AS_AUTO, NULL },
+	{ "submitter", CONF_RUN_AS_SUBMITTER, NULL },
+	{ "daemon", CONF_RUN_AS_DAEMON, NULL },
+	{ NULL, 0, NULL },
+};
+static const struct conf_enumval cgroup_ev[] = {
+	{ "auto", CONF_CGROUP_AUTO, NULL },
+	{ "yes", CONF_CGROUP_YES, NULL },
+	{ "no", CONF_CGROUP_NO, NULL },
+	{ NULL, 0, NULL },
+};
 static const struct conf_enumval sync_ev[] = {
 	{ "full", CONF_SYNC_FULL, NULL },
 	{ "normal", CONF_SYNC_NORMAL, NULL },
@@ -119,6 +131,15 @@ static const struct conf_key keys[] = {
 	    "admin_group see all) or all" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
+	{ "run_as", D(run_as), CONF_T_ENUM, 0, 0, "auto", run_as_ev,
+	    "whose uid an exec job runs as; auto = submitter when jobd is "
+	    "root, else daemon" },
+	{ "allow_world_readable_db", D(allow_world_readable_db), CONF_T_BOOL,
+	    0, 0, "no", NULL,
+	    "start even if others may read the database file" },
+	{ "cgroup", D(cgroup), CONF_T_ENUM, 0, 0, "auto", cgroup_ev,
+	    "a cgroup v2 per exec job; auto = when jobd's cgroup is delegated "
+	    "(systemd Delegate=yes); read at start" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept http jobs (no: such submits are refused)" },
 	{ "client_memory", D(client_memory), CONF_T_SIZE, 16 * MIB, 64 * 1024 * MIB,
@@ -178,6 +199,15 @@ static const struct conf_key keys[] = {
 	    "", NULL, "this queue's retain_succeeded; empty = [daemon]'s" },
 	{ "retain_failed", Q(retain_failed), CONF_T_DURATION, -1, DUR_HI, "",
 	    NULL, "this queue's retain_failed; empty = [daemon]'s" },
+	{ "exec_pids_max", Q(exec_pids_max), CONF_T_INT, 0, 4194304, "0",
+	    NULL, "processes an exec job may have at once (its cgroup's "
+	    "pids.max), default and cap for submits; 0 = no limit" },
+	{ "exec_memory_max", Q(exec_memory_max), CONF_T_SIZE, 0,
+	    (size_t)1 << 50, "0", NULL, "memory of an exec job (memory.max), "
+	    "default and cap for submits; 0 = no limit" },
+	{ "exec_cpu_max", Q(exec_cpu_max), CONF_T_SECONDS, 0, 4096, "0", NULL,
+	    "CPUs an exec job may use (cpu.max, e.g. 0.5), default and cap "
+	    "for submits; 0 = no limit" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

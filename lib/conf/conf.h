@@ -47,6 +47,21 @@ enum conf_sync {
 	CONF_SYNC_NORMAL, /* WAL fsynced at checkpoints: survives a crash */
 };
 
+/* [daemon] run_as: whose uid, gid and groups an exec job runs with. */
+enum conf_run_as {
+	CONF_RUN_AS_AUTO,       /* submitter when jobd is root, else daemon */
+	CONF_RUN_AS_SUBMITTER,  /* the peer that submitted it (root: jobd's) */
+	CONF_RUN_AS_DAEMON,     /* jobd's own */
+};
+
+/* [daemon] cgroup: whether each exec job gets a cgroup v2 of its own
+ * (lib/kinds/exec_iso.h). */
+enum conf_cgroup {
+	CONF_CGROUP_AUTO,       /* when jobd's cgroup is delegated to it */
+	CONF_CGROUP_YES,        /* always; jobd does not start without one */
+	CONF_CGROUP_NO,         /* never: a subreaper sweep instead */
+};
+
 /* [daemon] store: the job store's backend (store.h: store_opts.backend,
  * by the same name). */
 enum conf_store {
@@ -95,6 +110,9 @@ struct conf_daemon {
 	int visibility;        /* enum conf_visibility */
 	bool allow_exec;
 	bool allow_http;
+	int run_as;            /* enum conf_run_as */
+	bool allow_world_readable_db;
+	int cgroup;            /* enum conf_cgroup; read at start */
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
 	int max_connections_per_user; /* 0..65536; 0 = no limit */
@@ -125,6 +143,11 @@ struct conf_queue {
 	int max_pending;        /* 1..100000000: scheduled + waiting */
 	double retain_succeeded; /* -1: the [daemon] value */
 	double retain_failed;
+	/* Per exec job limits (its cgroup's pids.max, memory.max, cpu.max):
+	 * the default and the most a submit may ask for; 0 = none. */
+	int exec_pids_max;        /* 0..4194304 */
+	size_t exec_memory_max;   /* bytes */
+	double exec_cpu_max;      /* CPUs, 0..4096 */
 };
 
 enum conf_backoff { CONF_BACKOFF_EXPONENTIAL, CONF_BACKOFF_FIXED };

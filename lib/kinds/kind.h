@@ -25,13 +25,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
 #include "proto.h"
 
 struct event_base;
+struct exec_iso;
 struct netacl;
+
+/* kind_run.uid of a job with no recorded submitter (eng_who's NOBODY). */
+#define KIND_NOBODY ((uid_t)-1)
 
 /* Longest error text a kind reports. */
 #define KIND_ERROR_MAX 512
@@ -45,17 +50,33 @@ struct kind_conf {
 	int http_per_host;      /* http requests at once per host:port */
 	bool allow_exec;        /* accept exec jobs */
 	bool allow_http;        /* accept http jobs */
+	bool run_as_submitter;  /* run_as resolved: exec jobs as their
+	                         * submitter (exec_user.h), else as jobd */
 	/* Where http jobs may connect (netacl.h); borrowed from the loaded
 	 * config, valid until the next reconf; NULL is an empty list. */
 	const struct netacl *http_allow;
 	const struct netacl *http_deny;
 	double http_max_time;   /* seconds one http request may take; > 0 */
+	/* How exec jobs are contained (exec_iso.h), set up by jobd at
+	 * start; borrowed.  NULL (a kind run outside jobd): process groups
+	 * only, no limits. */
+	struct exec_iso *iso;
+};
+
+/* Resource limits of a run, from its queue ([queue.*] exec_*_max): the
+ * default and the most its args may ask for; 0 = none. */
+struct kind_limits {
+	long pids;
+	uint64_t memory;        /* bytes */
+	double cpus;
 };
 
 /* One run of a job: args in, result and error out. */
 struct kind_run {
 	int64_t job_id;         /* the job's id; 0 when run outside jobd */
+	uid_t uid;              /* its submitter; KIND_NOBODY: not recorded */
 	const json_t *args;     /* borrowed; already passed check() */
+	struct kind_limits limits;      /* its queue's */
 	void *state;            /* the kind's shared state (open()), or NULL */
 	const struct kind_conf *conf;   /* the settings now; read-only */
 	json_t *result;         /* out: owned by the caller once run returns */

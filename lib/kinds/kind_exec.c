@@ -30,6 +30,8 @@
 #include "co_proc.h"
 #include "co_sched.h"
 #include "co_sync.h"
+#include "exec_iso.h"
+#include "exec_user.h"
 #include "kind_exec.h"
 #include "utf8.h"
 
@@ -40,9 +42,10 @@ extern char **environ;
 #define CAPTURE_FIRST 4096
 #define CAPTURE_SINK  65536
 
-/* The variable that tells the program its job's id. */
+/* The variables that tell the program its job's id and jobd's pid. */
 #define JOB_ID_VAR "JOBD_JOB_ID"
 #define JOB_ID_MAX (sizeof(JOB_ID_VAR "=-9223372036854775808"))
+#define PID_VAR_MAX (sizeof(EXEC_ISO_PID_VAR "=-2147483648"))
 
 /* Threads that start children (co_proc's spawner): at most this many,
  * and no more than exec_concurrency.  A start holds one for the child's
@@ -66,6 +69,7 @@ struct exec_args {
 	const char *cwd;        /* or NULL */
 	const char *in;         /* stdin, or NULL: /dev/null */
 	size_t inlen;
+	struct kind_limits lim; /* pids_max, memory_max, cpu_max; 0: unset */
 };
 
 /* One captured stream, read to its end by its own task. */
@@ -87,6 +91,8 @@ struct exec_job {
 	const char **argv;      /* NULL-terminated, into a.argv */
 	char **envp;            /* NULL-terminated */
 	char *envbuf;           /* the "NAME=value" strings envp adds */
+	struct exec_user *user; /* run_as = submitter; else NULL */
+	struct exec_box *box;   /* its cgroup or sweep (exec_iso.h), or NULL */
 	struct co_proc *p;
 	struct capture out, err;
 	struct co_task *feeder; /* writes stdin */
@@ -104,7 +110,8 @@ is_cstring(const json_t *v)
 	    json_string_length(v)) == NULL;
 }
 
-static const char *const exec_fields[] = { "argv", "cwd", "env", "stdin" };
+static const char *const exec_fields[] = { "argv", "cwd", "env", "stdin",
+    "pids_max", "memory_max", "cpu_max" };
 
 static int
 argv_check(const json_t *args, json_t **argv, struct proto_err *err)
@@ -149,6 +156,40 @@ env_check(const json_t *args, json_t **env, struct proto_err *err)
 	return 0;
 }
 
+/* The optional limits: whole numbers >= 1 (pids, bytes), a number > 0
+ * (CPUs). */
+static int
+limits_check(const json_t *args, struct kind_limits *lim,
+    struct proto_err *err)
+{
+	static const char *const names[2] = { "pids_max", "memory_max" };
+	json_t *v;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if ((v = json_object_get(args, names[i])) == NULL)
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    (i == 0 && json_integer_value(v) > 4194304))
+			return proto_bad(err, "field \"%s\": expected a whole "
+			    "number from 1%s", names[i], i == 0 ?
+			    " to 4194304" : " (bytes)");
+		if (i == 0)
+			lim->pids = (long)json_integer_value(v);
+		else
+			lim->memory = (uint64_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(args, "cpu_max")) != NULL) {
+		if (!json_is_number(v) || json_number_value(v) <= 0 ||
+		    json_number_value(v) > 4096)
+			return proto_bad(err, "field \"cpu_max\": expected a "
+			    "number of CPUs above 0, at most 4096 (0.5: half of "
+			    "one)");
+		lim->cpus = json_number_value(v);
+	}
+	return 0;
+}
+
 /* Validate args into a (borrowed from args).  0, or -EINVAL with err. */
 static int
 exec_args(const json_t *args, struct exec_args *a, struct proto_err *err)
@@ -168,6 +209,8 @@ exec_args(const json_t *args, struct exec_args *a, struct proto_err *err)
 		rc = proto_bad(err, "field \"cwd\": empty");
 	if (rc >= 0)
 		rc = env_check(args, &a->env, err);
+	if (rc >= 0)
+		rc = limits_check(args, &a->lim, err);
 	if (rc >= 0 && (rc = proto_field_string(args, "stdin", PROTO_OPTIONAL,
 	    SIZE_MAX, &a->in, err)) > 0)
 		a->inlen = json_string_length(json_object_get(args, "stdin"));
@@ -208,40 +251,52 @@ env_replaced(const char *e, const json_t *env)
 
 	if (n == sizeof(JOB_ID_VAR) - 1 && memcmp(e, JOB_ID_VAR, n) == 0)
 		return true;
+	if (n == sizeof(EXEC_ISO_PID_VAR) - 1 && memcmp(e, EXEC_ISO_PID_VAR,
+	    n) == 0)
+		return true;
 	return json_object_getn(env, e, n) != NULL;
 }
 
-/* The child's environment: jobd's, but for what env sets, then env, then
- * JOBD_JOB_ID (which env cannot override). */
+/* The child's environment: jobd's (under run_as = submitter the user's
+ * clean one), but for what env sets, then env, then JOBD_JOB_ID (which env
+ * cannot override). */
 static int
 cmd_env(struct exec_job *ej)
 {
 	const json_t *env = ej->a.env;
-	size_t n = 0, size = JOB_ID_MAX, k = 0;
+	size_t n = 0, size = JOB_ID_MAX + PID_VAR_MAX, k = 0;
+	char **base = ej->user != NULL ? ej->user->env : environ;
 	const char *key;
 	json_t *v;
 	char **e, *s;
 
-	for (e = environ; *e != NULL; e++)
+	for (e = base; *e != NULL; e++)
 		n++;
 	json_object_foreach((json_t *)env, key, v)
 		size += strlen(key) + json_string_length(v) + 2;
-	ej->envp = calloc(n + json_object_size(env) + 2, sizeof(*ej->envp));
+	ej->envp = calloc(n + json_object_size(env) + 3, sizeof(*ej->envp));
 	if (ej->envp == NULL || (ej->envbuf = malloc(size)) == NULL)
 		return -ENOMEM;
-	for (e = environ; *e != NULL; e++)
+	for (e = base; *e != NULL; e++)
 		if (!env_replaced(*e, env))
 			ej->envp[k++] = *e;
 	s = ej->envbuf;
 	json_object_foreach((json_t *)env, key, v) {
-		if (strcmp(key, JOB_ID_VAR) == 0)
+		if (strcmp(key, JOB_ID_VAR) == 0 ||
+		    strcmp(key, EXEC_ISO_PID_VAR) == 0)
 			continue;
 		ej->envp[k++] = s;
 		s += sprintf(s, "%s=%s", key, json_string_value(v)) + 1;
 	}
 	if (ej->run->job_id > 0) {
 		ej->envp[k++] = s;
-		sprintf(s, "%s=%lld", JOB_ID_VAR, (long long)ej->run->job_id);
+		s += sprintf(s, "%s=%lld", JOB_ID_VAR,
+		    (long long)ej->run->job_id) + 1;
+	}
+	/* The guardian finds a dead jobd's leftovers by it (exec_iso.h). */
+	if (ej->run->conf->iso != NULL) {
+		ej->envp[k++] = s;
+		sprintf(s, "%s=%ld", EXEC_ISO_PID_VAR, (long)getpid());
 	}
 	return 0;
 }
@@ -353,8 +408,10 @@ job_free(struct exec_job *ej)
 	if (ej->feeder != NULL)
 		(void)co_reap(ej->feeder, NULL);
 	co_proc_free(ej->p);
+	exec_box_close(ej->box);        /* and whatever the child left */
 	free(ej->argv);
 	free(ej->envp);
+	exec_user_free(ej->user);
 	free(ej->envbuf);
 }
 
@@ -418,10 +475,12 @@ job_spawn(struct exec_job *ej)
 		.pipe_stdout = true,
 		.pipe_stderr = true,
 		.kill_group_on_exit = true,
+		.cred = ej->user != NULL ? ej->user->as : NULL,
 	};
 	struct co_scope bound;
 	int rc;
 
+	o.into_cgroup = exec_box_cgroup(ej->box, &o.cgroup_procs);
 	/* A stopped job starts nothing; once the spawn is under way it runs to
 	 * its verdict in a shield.  Otherwise a stop landing after the exec
 	 * but before the loop saw it would discard a program that has already
@@ -482,8 +541,11 @@ job_wait(struct exec_job *ej)
 		ej->exited = true;
 	else
 		job_stop(ej);
-	/* The group is dead: the pipes end at once, unless a process that
-	 * left the group (setsid) holds them. */
+	/* The group is dead; now whatever left it (setsid, a double fork)
+	 * too.  The pipes end at once, unless a process out of jobd's reach
+	 * (no box: a kind run outside jobd) holds them. */
+	if (ej->box != NULL)
+		exec_box_kill(ej->box);
 	end = co_now() + KIND_EXEC_DRAIN;
 	capture_end(&ej->out, end);
 	capture_end(&ej->err, end);
@@ -584,16 +646,92 @@ job_finish(struct exec_job *ej)
 	return job_verdict(ej);
 }
 
+/* Under run_as = submitter, whom to run as: a job without a recorded
+ * submitter, or whose uid has no passwd entry, fails for good.  The cwd
+ * defaults to the user's HOME. */
+static int
+job_user(struct exec_job *ej)
+{
+	struct kind_run *run = ej->run;
+	int rc;
+
+	if (!run->conf->run_as_submitter)
+		return 0;
+	if (run->uid == KIND_NOBODY) {
+		kind_error(run, "run_as = submitter: the job has no recorded "
+		    "submitter (set run_as = daemon to run it as jobd)");
+		return -EPERM;
+	}
+	rc = exec_user_load(run->uid, &ej->user, run->error,
+	    sizeof(run->error));
+	if (rc == 0 && ej->a.cwd == NULL && access(ej->user->home, X_OK) == 0)
+		ej->a.cwd = ej->user->home;
+	return rc;
+}
+
+/* The run's limits: what args ask for, else the queue's; never above the
+ * queue's.  0, or -EINVAL with run->error (permanent). */
+static int
+job_limits(struct exec_job *ej, struct exec_cg_limits *out)
+{
+	const struct kind_limits *q = &ej->run->limits, *a = &ej->a.lim;
+	const char *what = NULL;
+
+	out->pids = a->pids > 0 ? a->pids : q->pids;
+	out->memory = a->memory > 0 ? a->memory : q->memory;
+	out->cpus = a->cpus > 0 ? a->cpus : q->cpus;
+	if (q->pids > 0 && out->pids > q->pids)
+		what = "pids";
+	else if (q->memory > 0 && out->memory > q->memory)
+		what = "memory";
+	else if (q->cpus > 0 && out->cpus > q->cpus)
+		what = "cpu";
+	if (what == NULL)
+		return 0;
+	kind_error(ej->run, "args: field \"%s_max\" is above the queue's "
+	    "exec_%s_max", what, what);
+	ej->run->permanent = true;
+	return -EINVAL;
+}
+
+/* Its box: a cgroup, or a note for the subreaper sweep (exec_iso.h).
+ * Without jobd's containment (a run outside jobd) no limit can hold. */
+static int
+job_box(struct exec_job *ej)
+{
+	struct kind_run *run = ej->run;
+	struct exec_cg_limits lim;
+	int rc;
+
+	if ((rc = job_limits(ej, &lim)) < 0)
+		return rc;
+	if (run->conf->iso == NULL) {
+		if (lim.pids == 0 && lim.memory == 0 && lim.cpus == 0)
+			return 0;
+		kind_error(run, "limits need jobd's cgroups");
+		run->permanent = true;
+		return -EOPNOTSUPP;
+	}
+	rc = exec_box_open(run->conf->iso, run->job_id, &lim, &ej->box,
+	    run->error, sizeof(run->error));
+	if (rc == -EOPNOTSUPP)
+		run->permanent = true;
+	return rc;
+}
+
 /* Take the args apart into what co_proc_spawn wants. */
 static int
 job_prepare(struct exec_job *ej)
 {
 	struct proto_err err;
+	int rc;
 
 	if (exec_args(ej->run->args, &ej->a, &err) < 0) {
 		kind_error(ej->run, "%s", err.msg);     /* check() was skipped */
 		return -EINVAL;
 	}
+	if ((rc = job_user(ej)) < 0 || (rc = job_box(ej)) < 0)
+		return rc;
 	if (cmd_argv(ej) < 0 || cmd_env(ej) < 0) {
 		kind_error(ej->run, "out of memory");
 		return -ENOMEM;

@@ -111,6 +111,8 @@ struct co_proc {
 	struct co_waitq waiters;        /* tasks in co_proc_wait */
 	struct event ev;                /* pidfd readable: child exited */
 	LIST_ENTRY(co_proc) link;       /* sigchld.procs */
+	LIST_ENTRY(co_proc) live;       /* live_procs while unreaped */
+	bool is_live;
 };
 
 /* Everything the child needs, prepared before the clone. */
@@ -123,6 +125,8 @@ struct plan {
 	bool stderr_to_stdout;
 	int errfd;              /* write end of the exec-error pipe */
 	pid_t parent;
+	const struct co_proc_cred *cred;        /* NULL: stay as we are */
+	int cgroup_procs;       /* >= 0: write "0" to it first */
 };
 
 /* Parent-side bookkeeping of co_proc_spawn's fds. */
@@ -131,6 +135,10 @@ struct spawn_fds {
 	int devnull;
 	int err[2];             /* exec-error pipe */
 };
+
+/* Every child started and not reaped, for co_proc_owns. */
+static LIST_HEAD(, co_proc) live_procs = LIST_HEAD_INITIALIZER(live_procs);
+static unsigned n_spawning;
 
 static bool force_sigchld;      /* tests: the fallback even with pidfds */
 static int pidfd_support = -1;  /* -1: not probed yet */
@@ -194,9 +202,19 @@ sigchld_remove(struct co_proc *p)
 }
 
 static void
+live_remove(struct co_proc *p)
+{
+	if (p->is_live) {
+		LIST_REMOVE(p, live);
+		p->is_live = false;
+	}
+}
+
+static void
 proc_set_reaped(struct co_proc *p, int err, int wstatus)
 {
 	p->reaped = true;
+	live_remove(p);
 	p->reap_err = err;
 	p->wstatus = wstatus;
 	watch_stop(p);
@@ -433,14 +451,41 @@ child_exec(const struct plan *pl)
 	return eacces ? EACCES : ENOENT;
 }
 
+/* Become pl->cred's user.  Raw system calls: glibc's setuid() and kin
+ * signal every thread of the process to switch too, and this child shares
+ * the parent's memory (its thread list) without being one of them. */
+static CHILD_CODE int
+child_cred(const struct co_proc_cred *c)
+{
+	uid_t r, e, s;
+
+	if (syscall(SYS_setgroups, c->ngroups, c->groups) < 0 ||
+	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+		return errno;
+	if (syscall(SYS_getresuid, &r, &e, &s) < 0)
+		return errno;
+	if (r != c->uid || e != c->uid || s != c->uid)
+		return EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return errno;
+	return 0;
+}
+
 /* Everything between clone and exec.  Returns the errno of what failed. */
 static CHILD_CODE int
 child_setup(const struct plan *pl)
 {
-	int i;
+	int i, err;
 
+	/* Before the switch of user: the cgroup's files are the parent's. */
+	if (pl->cgroup_procs >= 0 && write(pl->cgroup_procs, "0", 1) != 1)
+		return errno;
 	if (setpgid(0, 0) < 0)
 		return errno;
+	/* Before PR_SET_PDEATHSIG: a change of credentials clears it. */
+	if (pl->cred != NULL && (err = child_cred(pl->cred)) != 0)
+		return err;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return errno;
 	if (getppid() != pl->parent)
@@ -558,6 +603,8 @@ plan_init(struct plan *pl, const struct co_proc_opts *o,
 	pl->stderr_to_stdout = o->stderr_to_stdout;
 	pl->errfd = sf->err[1];
 	pl->parent = getpid();
+	pl->cred = o->cred;
+	pl->cgroup_procs = o->into_cgroup ? o->cgroup_procs : -1;
 }
 
 /* Each spawning thread's stack for its children, made at its first spawn
@@ -721,14 +768,18 @@ proc_clone(const struct co_proc_opts *o, struct co_proc *p,
 	if (sig && (rc = sigchld_ensure(p->rt)) < 0)
 		return rc;
 	plan_init(&pl, o, sf);
+	n_spawning++;
 	if (o->spawner != NULL && !RUNNING_ON_VALGRIND)
 		rc = spawn_on(o->spawner, &pl, &p->pid);
 	else
 		rc = (p->pid = spawn_quiet(&pl)) < 0 ? -errno : 0;
+	n_spawning--;
 	if (rc < 0) {
 		p->pid = -1;
 		return rc;
 	}
+	LIST_INSERT_HEAD(&live_procs, p, live);
+	p->is_live = true;
 	return watch_init(p, sig);
 }
 
@@ -878,6 +929,23 @@ co_proc_signal(struct co_proc *p, int sig)
 	return group_kill(p, sig);
 }
 
+bool
+co_proc_owns(pid_t pid)
+{
+	struct co_proc *p;
+
+	LIST_FOREACH(p, &live_procs, live)
+		if (p->pid == pid)
+			return true;
+	return false;
+}
+
+unsigned
+co_proc_spawning(void)
+{
+	return n_spawning;
+}
+
 size_t
 co_proc_orphans(void)
 {
@@ -892,6 +960,7 @@ proc_destroy(struct co_proc *p)
 	watch_stop(p);
 	fd_close(&p->pidfd);
 	sigchld_remove(p);
+	live_remove(p);
 	for (i = 0; i < 3; i++)
 		fd_close(&p->fds[i]);
 	if (p->released)

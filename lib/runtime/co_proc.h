@@ -26,6 +26,18 @@
 struct co_proc;
 struct co_pool;
 
+/* Whom the child runs as: set in the child before exec with raw
+ * setgroups/setresgid/setresuid (no NSS there: the caller resolves the
+ * user, e.g. with getpwuid_r and getgrouplist), then PR_SET_NO_NEW_PRIVS.
+ * From root to another uid that drops every capability.  The calling
+ * process must be allowed to switch (root, CAP_SETUID/CAP_SETGID). */
+struct co_proc_cred {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;    /* supplementary groups; ngroups of them */
+	size_t ngroups;
+};
+
 struct co_proc_opts {
 	/* The program and its arguments, NULL-terminated; required.  An
 	 * argv[0] without '/' is searched for in the parent's $PATH like
@@ -54,6 +66,16 @@ struct co_proc_opts {
 	 * the thread that spawned): free the pool only after its children
 	 * are reaped.  NULL: the calling thread. */
 	struct co_pool *spawner;
+	/* Run the child as this user; NULL: as the parent.  A switch that
+	 * fails (or leaves any id of the parent's behind) fails the spawn
+	 * with its errno (-EPERM...). */
+	const struct co_proc_cred *cred;
+	/* Join a cgroup v2 first thing in the child (before the switch of
+	 * user: the cgroup's files are jobd's): cgroup_procs is an fd of
+	 * that cgroup's cgroup.procs, open for writing; the parent keeps
+	 * it.  A refused move fails the spawn with its errno. */
+	bool into_cgroup;
+	int cgroup_procs;
 };
 
 /* Start a child and wait until it has exec'd.  The thread that starts it
@@ -108,6 +130,14 @@ int co_proc_signal(struct co_proc *p, int sig);
  * so co_rt_shutdown waits for it) — no zombie, no fd left behind.  No task
  * may be waiting on p or doing I/O on its fds.  Legal outside a task. */
 void co_proc_free(struct co_proc *p);
+
+/* Is pid a child this module started and has not reaped yet?  Another
+ * child of the process (a job's orphan reparented to a subreaper) is
+ * someone else's to reap.  Spawns in flight are counted by
+ * co_proc_spawning: their pids are not known yet, so a caller reaping
+ * strays holds off while it is not 0. */
+bool co_proc_owns(pid_t pid);
+unsigned co_proc_spawning(void);
 
 /* Children handed to reapers by co_proc_free and not reaped yet. */
 size_t co_proc_orphans(void);

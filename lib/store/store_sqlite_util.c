@@ -6,9 +6,11 @@
  * other's helpers, so the three files do not form a circle.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store_sqlite.h"
@@ -144,10 +146,30 @@ sq_disconnect(sqlite3 *db, const char *path)
 		log_warnx("%s: close: %s", path, sqlite3_errstr(rc));
 }
 
+/* Make a missing database file 0600 before SQLite does (it would make it
+ * 0644 less the umask); SQLite gives the -wal and -shm it makes later the
+ * database file's mode.  Errors are left to sqlite3_open_v2 to report. */
+static void
+sq_precreate(const char *path)
+{
+	int fd;
+
+	if (path[0] == ':' || strncmp(path, "file:", 5) == 0)
+		return;         /* in memory, or a URI */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd >= 0)
+		close(fd);
+}
+
 int
 sq_connect(struct store_backend *b, sqlite3 **dbp, int flags)
 {
-	int rc = sqlite3_open_v2(b->path, dbp, flags | SQLITE_OPEN_NOMUTEX |
+	int rc;
+
+	if (flags & SQLITE_OPEN_CREATE)
+		sq_precreate(b->path);
+	rc = sqlite3_open_v2(b->path, dbp, flags | SQLITE_OPEN_NOMUTEX |
 	    SQLITE_OPEN_EXRESCODE, NULL);
 
 	if (rc != SQLITE_OK) {
