@@ -36,7 +36,10 @@ cancel_stop(struct job *j, const char *reason)
 		/* else handed to a worker that has yet to run: it checks */
 		break;
 	case J_RUNNING:
-		co_cancel(j->task);
+		if (j->parked)
+			park_stop(j);
+		else
+			co_cancel(j->task);
 		break;
 	case J_PUTTING:         /* its submitter checks once it is in */
 	case J_TAKEN:           /* the worker checks after the insert */

@@ -11,6 +11,7 @@
  *   cancel.c   cancel_  stopping a job wherever it is; the cancel ops
  *   recover.c  recover_ crash recovery at start
  *   users.c    user_    per-user accounting and who may cancel what
+ *   park.c     park_    running jobs that only wait, held without a worker
  *   engine.c   eng_     the public face (engine.h)
  */
 #ifndef JOBD_ENGINE_INT_H
@@ -26,10 +27,13 @@
 #include "co_sched.h"
 #include "engine.h"
 #include "store.h"
+#include "timerq.h"
 
 struct idmap;
 struct kind;
 struct kind_env;
+struct kind_run;
+struct park;
 struct conf_queue;
 
 /* Where a job is in memory (job.c has the table of legal moves and what
@@ -75,6 +79,9 @@ struct job {
 	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
 	char *cancel_reason;            /* for STOP_CANCEL */
 	struct co_task *task;           /* its worker, while RUNNING */
+	bool parked;                    /* RUNNING without a worker (park.c) */
+	bool park_timeout;              /* ... until its timeout, not its end */
+	struct timerq_node park_node;   /* ... in the park heap */
 	struct co_waitq insertq;        /* waiting for the insert's commit */
 	struct co_waitq doneq;          /* waiting for the end's commit */
 	eng_done_fn done;               /* the submitter's answer */
@@ -113,6 +120,10 @@ struct equeue {
 	size_t nwaiting;                /* workers inside co_queue_get */
 	size_t nstarting;               /* workers spawned, not yet run */
 	size_t running;
+	size_t nparked;                 /* of them, parked (park.c) */
+	size_t nholding;                /* workers with a place (queue.c) */
+	struct co_waitq roomq;          /* workers waiting for a place */
+	size_t nblocked;                /* workers waiting for an insert */
 	size_t tmp;                     /* scratch: a group's demand */
 	LIST_HEAD(, worker) wlist;
 	TAILQ_ENTRY(equeue) link;
@@ -142,6 +153,7 @@ struct eng {
 	size_t ndeferred;               /* jobs with a deferred end */
 	bool final;                     /* the stop's last writes are out */
 	struct co_waitq settleq;        /* eng_settle_all */
+	struct park *park;              /* park.c's, made at the first park */
 	struct eng_counters c;
 	uint64_t moves[J_NWHERE][J_NWHERE]; /* job_move's, by from and to */
 };
@@ -170,6 +182,7 @@ int queue_force(struct equeue *q, struct job *j);
 void queue_enter(struct job *j);
 void queue_left(struct job *j);
 void queue_stop_workers(struct eng *e, bool busy_too);
+void queue_finish(struct job *j, int rc, int expired, struct kind_run *run);
 void queue_free_all(struct eng *e);
 
 /* ---- end.c ---- */
@@ -220,6 +233,12 @@ int user_limit(const struct eng *e, const struct eng_who *who, size_t n,
 int user_may_cancel(const struct eng *e, const struct eng_who *who,
     const struct job *j, struct proto_err *err);
 void user_free_all(struct eng *e);
+
+/* ---- park.c ---- */
+int park_job(struct job *j, double seconds, double started);
+void park_stop(struct job *j);
+void park_stop_all(struct eng *e);
+void park_free(struct eng *e);
 
 /* ---- engine.c ---- */
 int eng_wait_on(struct co_waitq *q, double timeout);

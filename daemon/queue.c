@@ -23,6 +23,17 @@
  * one when work comes.  Idle workers would otherwise hold a stack each. */
 #define WORKER_IDLE 10.0
 
+/* At most this many workers of a queue are starting or waiting for their
+ * job's insert at once.  A burst of n jobs then makes workers in waves,
+ * each wave once the one before is busy running its jobs, rather than n
+ * workers at once: where the jobs park (park.c), a few hundred workers
+ * serve any number of them, and 10,000 stacks are never touched. */
+#define STAFF_WAVE 256
+
+/* A worker that parks job after job yields after this many, so that a
+ * burst does not hold the loop. */
+#define PARK_RUN 64
+
 struct worker {
 	struct equeue *q;
 	struct co_task *task;
@@ -33,6 +44,29 @@ struct worker {
 };
 
 static void queue_staff(struct equeue *q);
+
+/* Room for one more job to run: q's `workers` bounds the jobs running,
+ * parked ones included.  A worker holds its place from before it asks
+ * for a job until that job ends or parks, so jobs handed to waiting
+ * workers cannot overshoot the bound. */
+static bool
+queue_has_room(const struct equeue *q)
+{
+	return q->nparked + q->nholding < (size_t)q->workers;
+}
+
+/* A place came free: a worker waiting for one takes it, or a new one
+ * starts if jobs are waiting. */
+static void
+queue_room(struct equeue *q)
+{
+	if (!queue_has_room(q))
+		return;
+	if (!co_waitq_empty(&q->roomq))
+		(void)co_waitq_wake_one(&q->roomq, 0);
+	else
+		queue_staff(q);
+}
 
 /* ---- queues ------------------------------------------------------------- */
 
@@ -62,6 +96,7 @@ queue_new(struct eng *e, const char *name)
 	}
 	q->e = e;
 	LIST_INIT(&q->wlist);
+	co_waitq_init(&q->roomq);
 	TAILQ_INSERT_TAIL(&e->queues, q, link);
 	e->nqueues++;
 	return q;
@@ -161,6 +196,11 @@ queue_left(struct job *j)
 	j->q->running--;
 	if (--j->e->running == 0)
 		co_waitq_wake_all(&j->e->idleq, 0);
+	if (j->parked) {                /* its place is free for another */
+		j->parked = false;
+		j->q->nparked--;
+		queue_room(j->q);
+	}
 }
 
 /* ---- a worker's part of a job ---------------------------------------------- */
@@ -200,12 +240,43 @@ queue_mark_started(struct job *j, struct kind_run *run)
 	return rc;
 }
 
-/* Run the job's kind on this worker under the job's deadline. */
-static void
+/* End j after its kind's run (or done()) returned rc; expired is
+ * co_scope_exit's word on its deadline. */
+void
+queue_finish(struct job *j, int rc, int expired, struct kind_run *run)
+{
+	if (rc == 0) {
+		end_job(j, STORE_SUCCEEDED, run->result, NULL);
+	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
+		end_interrupted(j, expired < 0 ? -ETIMEDOUT : rc, run->result);
+	} else {
+		end_job(j, STORE_FAILED, run->result, run->error[0] != '\0' ?
+		    run->error : strerror(-rc));
+	}
+}
+
+/* A kind that only waits: park j (park.c) if its wait is longer than
+ * nothing.  1: parked, the worker is free; 0: run it here. */
+static int
+queue_park(struct job *j, struct kind_run *run, double started)
+{
+	double seconds;
+
+	if (j->kind->wait == NULL || j->stop != STOP_NONE)
+		return 0;
+	if (j->kind->wait(run, &seconds) < 0 || seconds <= 0)
+		return 0;               /* run() says what is wrong */
+	return park_job(j, seconds, started) == 0;
+}
+
+/* Run the job's kind on this worker under the job's deadline.  Returns
+ * whether it parked instead. */
+static bool
 queue_run(struct job *j)
 {
 	struct kind_run run = { .job_id = j->id, .args = j->args };
 	struct co_scope scope;
+	double started = co_now();
 	int rc, expired;
 
 	job_move(j, J_RUNNING);
@@ -218,42 +289,63 @@ queue_run(struct job *j)
 	    (long long)j->id, j->q->name, j->attempts);
 	kind_env_prepare(j->e->kenv, j->kind, &run);
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
-	if ((rc = queue_mark_started(j, &run)) == 0)
+	if ((rc = queue_mark_started(j, &run)) == 0) {
+		if (queue_park(j, &run, started)) {
+			(void)co_scope_exit(&scope);
+			return true;
+		}
+		queue_staff(j->q);      /* busy now: the next wave may start */
 		rc = j->kind->run(&run);
-	expired = co_scope_exit(&scope);
-	if (rc == 0) {
-		end_job(j, STORE_SUCCEEDED, run.result, NULL);
-	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
-		end_interrupted(j, expired < 0 ? -ETIMEDOUT : rc, run.result);
-	} else {
-		end_job(j, STORE_FAILED, run.result, run.error[0] != '\0' ?
-		    run.error : strerror(-rc));
 	}
+	expired = co_scope_exit(&scope);
+	queue_finish(j, rc, expired, &run);
+	return false;
 }
 
-/* The worker's part: wait for the insert, then run it unless stopped. */
-static void
-queue_take(struct job *j)
+/* Wait for j's insert: 0 once it committed, -EIO if it failed, or
+ * -ECANCELED if the worker was stopped first. */
+static int
+queue_wait_insert(struct job *j)
 {
-	job_move(j, J_TAKEN);
-	/* job_lost wakes us with -EIO: that is the insert failing (forget
-	 * the job below), not this worker being stopped. */
+	int rc = 0;
+
+	j->q->nblocked++;
+	/* job_lost wakes us with -EIO: that is the insert failing, not this
+	 * worker being stopped. */
 	while (!j->inserted && !j->insert_failed)
 		if (co_waitq_wait(&j->insertq, CO_FOREVER, NULL) < 0 &&
 		    !j->insert_failed) {
-			job_move(j, J_INQ);     /* shutdown: stays queued */
-			return;
+			rc = -ECANCELED;
+			break;
 		}
-	if (j->insert_failed) {
-		job_forget(j);
-		return;
+	j->q->nblocked--;
+	return rc < 0 ? rc : j->insert_failed ? -EIO : 0;
+}
+
+/* The worker's part: wait for the insert, then run it unless stopped.
+ * Returns whether it parked. */
+static bool
+queue_take(struct job *j)
+{
+	int rc;
+
+	job_move(j, J_TAKEN);
+	if (!j->inserted && (rc = queue_wait_insert(j)) < 0) {
+		if (rc == -EIO)
+			job_forget(j);
+		else
+			job_move(j, J_INQ);     /* shutdown: stays queued */
+		return false;
 	}
-	if (j->stop == STOP_CANCEL)
+	if (j->insert_failed)
+		job_forget(j);
+	else if (j->stop == STOP_CANCEL)
 		end_job(j, STORE_CANCELLED, NULL, NULL);
 	else if (j->e->stopping)
 		job_move(j, J_INQ);             /* stays queued for next start */
 	else
-		queue_run(j);
+		return queue_run(j);
+	return false;
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -273,6 +365,21 @@ queue_give_back(struct equeue *q, struct job *j)
 	queue_admit(j);
 }
 
+/* A group's submitter blocked on a full queue hands j straight to this
+ * worker, which can run before the submitter has moved j in (J_PUTTING
+ * to J_INQ, queue_admit's count): let it, shielded so that a cancel of
+ * this worker cannot make the yield return at once. */
+static void
+queue_wait_putter(struct job *j)
+{
+	if (j->where != J_PUTTING)
+		return;
+	co_shield_enter();
+	while (j->where == J_PUTTING)
+		(void)co_yield();
+	co_shield_exit();
+}
+
 static int
 queue_worker(void *arg)
 {
@@ -280,25 +387,44 @@ queue_worker(void *arg)
 	struct equeue *q = w->q;
 	struct eng *e = q->e;
 	void *item;
-	int rc;
+	int rc, parks = 0;
+	bool parked;
 
 	w->task = co_self();
 	q->nstarting--;
 	while (!w->quit && !e->stopping && q->nworkers <= q->workers) {
 		w->idle = true;
+		rc = 0;
+		while (rc == 0 && !queue_has_room(q))   /* parked jobs fill it */
+			rc = co_waitq_wait(&q->roomq, co_now() + WORKER_IDLE,
+			    NULL);
+		if (rc < 0) {
+			w->idle = false;
+			break;
+		}
+		q->nholding++;
 		q->nwaiting++;
 		rc = co_queue_get_timeout(q->cq, &item, WORKER_IDLE);
 		q->nwaiting--;
 		w->idle = false;
-		if (rc < 0)
+		if (rc < 0) {
+			q->nholding--;
 			break;
+		}
+		queue_wait_putter(item);
 		q->pending--;
 		if (w->quit && !e->stopping) {
+			q->nholding--;
 			queue_give_back(q, item);
 			break;
 		}
 		w->job = item;
-		queue_take(item);
+		parked = queue_take(item);
+		q->nholding--;
+		if (!parked)
+			parks = 0;
+		else if (++parks % PARK_RUN == 0)
+			(void)co_yield();       /* a cancel: seen below */
 		w->job = NULL;
 		if (co_cancelled())     /* sticky: this task is spent */
 			break;
@@ -308,7 +434,7 @@ queue_worker(void *arg)
 	q->nworkers--;
 	if (--e->nworkers == 0)
 		co_waitq_wake_all(&e->goneq, 0);
-	queue_staff(q);
+	queue_room(q);
 	return 0;
 }
 
@@ -323,8 +449,9 @@ queue_staff(struct equeue *q)
 
 	if (q->e->stopping)
 		return;
-	while (q->nworkers < q->workers &&
-	    q->pending > q->nwaiting + q->nstarting) {
+	while (q->nworkers < q->workers && queue_has_room(q) &&
+	    q->pending > q->nwaiting + q->nstarting &&
+	    q->nstarting + q->nblocked < STAFF_WAVE) {
 		if ((w = calloc(1, sizeof(*w))) == NULL ||
 		    co_spawn(q->e->rt, queue_worker, w, NULL) < 0) {
 			free(w);
@@ -348,6 +475,8 @@ queue_stop_workers(struct eng *e, bool busy_too)
 	struct equeue *q;
 	struct worker *w;
 
+	if (busy_too)
+		park_stop_all(e);
 	TAILQ_FOREACH(q, &e->queues, link)
 		LIST_FOREACH(w, &q->wlist, link) {
 			if (!w->idle && !busy_too)
