@@ -1068,6 +1068,48 @@ START_TEST(test_worker_bound)
 }
 END_TEST
 
+/* Sleeping jobs are parked (daemon/park.c): 600 of them run at once, the
+ * queue's bound, on far fewer workers (they start in waves of 256, and a
+ * worker that parks its job takes the next); a cancel and a timeout reach
+ * parked ones; the stop puts them back to queued. */
+#define NPARK 600
+
+static int
+run_parked(void *arg)
+{
+	static struct sub x[NPARK];
+	int64_t first, gid, tmo;
+	struct proto_err err;
+	int i;
+
+	for (i = 0; i < NPARK; i++)
+		x[i] = (struct sub){ .secs = 30 };
+	first = group_ok(x, NPARK, false, &gid);
+	tmo = SUBMIT(.secs = 30, .timeout = 0.05);
+	WAIT_UNTIL(qinfo("default").running == NPARK + 1);
+	ck_assert_int_le(tasks_live(), 1 + 2 * 256);
+	wait_job(tmo);
+	expect(tmo, STORE_TIMED_OUT, 1);
+	ck_assert_int_eq(eng_cancel_job(e, first, NULL, NULL, &err), 0);
+	wait_job(first);
+	expect(first, STORE_CANCELLED, 1);
+	ck_assert_uint_eq(qinfo("default").running, NPARK - 1);
+	eng_shutdown(e, 0);
+	ck_assert_int_eq(tasks_live(), 1);
+	store_flush(st);
+	expect(first + 1, STORE_QUEUED, 1);
+	expect(first + NPARK - 1, STORE_QUEUED, 1);
+	return 0;
+}
+
+START_TEST(test_parked_jobs)
+{
+	start("[queue.default]\nworkers = 1000\ncapacity = 1000\n"
+	    "max_attempts = 3\n");
+	ck_assert_int_eq(tu_run(run_parked, NULL), 0);
+}
+END_TEST
+
 /* Fewer workers: busy ones finish their job and leave; from the first
  * round's end on, no more than the new bound run. */
 static int
@@ -1910,6 +1952,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_stop_while_group_enters);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_reload_while_jobs_handed);
+	tcase_add_test(tc, test_parked_jobs);
 	tcase_add_test(tc, test_cancel_rights);
 	tcase_add_test(tc, test_user_limit);
 	tcase_add_test(tc, test_every_move);
