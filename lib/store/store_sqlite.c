@@ -117,6 +117,10 @@ static const char *const sq_wsql[W_N] = {
 	[W_END] = "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
 	    "error = ?5, cancel_reason = ?6 "
 	    "WHERE id = ?1 AND state IN ('queued', 'running')",
+	/* A start and its end in one batch, as one row write (store.c). */
+	[W_RUN] = "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
+	    "error = ?5, cancel_reason = ?6, attempts = attempts + 1, "
+	    "started_at = ?7 WHERE id = ?1 AND state = 'queued'",
 	[W_REQUEUE] = "UPDATE jobs SET state = 'queued' "
 	    "WHERE id = ?1 AND state = 'running'",
 	[W_META] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value < ?2",
@@ -538,14 +542,18 @@ sq_start(struct store_backend *b, int64_t id, double at, bool *lost)
 	return sq_step_one(b, s, lost, "start job", id, "queued");
 }
 
+/* An end; with its start too when started_at is not 0 (store.c merged
+ * the two). */
 static int
 sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
-    bool *lost)
+    double started_at, bool *lost)
 {
-	sqlite3_stmt *s = b->s[W_END];
+	sqlite3_stmt *s = b->s[started_at != 0 ? W_RUN : W_END];
 	int brc = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, id);
+	if (started_at != 0)
+		sqlite3_bind_double(s, 7, started_at);
 	sq_bind_text(s, 2, store_state_name(e->state), &brc);
 	sqlite3_bind_double(s, 3, e->finished_at);
 	sq_bind_text(s, 4, e->result, &brc);
@@ -555,7 +563,8 @@ sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "end job");
 	}
-	return sq_step_one(b, s, lost, "end job", id, "queued or running");
+	return sq_step_one(b, s, lost, "end job", id,
+	    started_at != 0 ? "queued" : "queued or running");
 }
 
 static int
@@ -580,7 +589,7 @@ sq_recover_fail(struct store_backend *b, struct store_job **jp, double now,
 
 	store_interrupted_msg(msg, sizeof(msg), (*jp)->attempts);
 	e.error = msg;
-	if ((rc = sq_end(b, (*jp)->id, &e, lost)) < 0)
+	if ((rc = sq_end(b, (*jp)->id, &e, 0, lost)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, (*jp)->id);
 	if ((rc = sq_collect(b, b->db, s, &jobs, &n)) < 0 || n != 1) {
@@ -645,7 +654,8 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 	case STORE_W_START:
 		return sq_start(b, w->u.start.id, w->u.start.at, lost);
 	case STORE_W_END:
-		return sq_end(b, w->u.end.id, &w->u.end.end, lost);
+		return sq_end(b, w->u.end.id, &w->u.end.end,
+		    w->u.end.started_at, lost);
 	case STORE_W_REQUEUE:
 		return sq_requeue(b, w->u.requeue.id, lost);
 	case STORE_W_RECOVER:
@@ -701,6 +711,7 @@ const struct store_ops store_sqlite_ops = {
 	.apply = sq_apply,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.merges_start = true,
 	.get = sq_get,
 	.list = sq_list,
 	.group_get = sq_group_get,

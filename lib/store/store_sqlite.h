@@ -29,7 +29,7 @@ enum {
 /* The write connection's statements (SQL in store_sqlite.c). */
 enum {
 	W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_UNDO,
-	W_INSERT, W_GROUP, W_START, W_END, W_REQUEUE, W_META, W_ACTIVE, W_GET,
+	W_INSERT, W_GROUP, W_START, W_END, W_RUN, W_REQUEUE, W_META, W_ACTIVE, W_GET,
 	W_N
 };
 
