@@ -176,6 +176,18 @@ unmerge(struct store *st, struct store_req *r, bool *lost)
 	return st->ops->apply(st->b, &r->w, lost);
 }
 
+/* The merges that stayed merged and went through. */
+static size_t
+merged_ok(const struct wlist *batch)
+{
+	const struct store_req *r;
+	size_t n = 0;
+
+	STAILQ_FOREACH(r, batch, link)
+		n += r->start != NULL && r->status == 0;
+	return n;
+}
+
 /* Apply batch in one transaction.  Returns true if it committed. */
 static bool
 run_batch(struct store *st, struct wlist *batch)
@@ -258,6 +270,8 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&st->mtx);
 		merged = st->ops->merges_start ? store_merge(&batch) : 0;
 		ok = run_batch(st, &batch);
+		if (merged > 0)
+			merged = merged_ok(&batch);
 		pthread_mutex_lock(&st->mtx);
 		if (ok)
 			st->stats.merged += merged;
