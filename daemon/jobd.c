@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "co.h"
+#include "co_pool.h"
 #include "co_sched.h"
 #include "conf.h"
 #include "engine.h"
@@ -328,6 +329,10 @@ open_socket(struct jobd *jd)
 	jd->ops.eng = jd->eng;
 	jd->ops.st = jd->st;
 	jd->ops.started = store_now();
+	/* Lists are read off the loop (ops.c); two threads, so that one
+	 * slow list does not queue the next behind it. */
+	if ((jd->ops.reads = co_pool_new(jd->rt, 2)) == NULL)
+		fatalx("cannot start the read threads: %s", strerror(errno));
 	if ((jd->srv = srv_new(jd->rt, fd, &lim, ops_handle, &jd->ops)) ==
 	    NULL)
 		fatalx("out of memory");
@@ -399,6 +404,7 @@ finish(struct jobd *jd)
 	size_t i;
 
 	co_rt_shutdown(jd->rt);
+	co_pool_free(jd->ops.reads);    /* no task is in it any more */
 	store_close(jd->st);            /* commits what the stop wrote */
 	eng_free(jd->eng);
 	srv_free(jd->srv);
