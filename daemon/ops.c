@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -365,6 +367,7 @@ struct list_work {
 	char *line;
 	size_t len;
 	char msg[256];                  /* the read's error */
+	bool here;                      /* run on the loop thread */
 };
 
 static void
@@ -376,6 +379,18 @@ list_work_free(struct list_work *w)
 	free(w);
 }
 
+/* The reads pool's threads yield to the loop thread and the writer when
+ * the cores are busy (nice 10, this thread only): a big list then costs
+ * the others' latency nothing but its share of memory bandwidth. */
+static void
+list_nice(void)
+{
+	static __thread bool done;
+
+	if (!done && setpriority(PRIO_PROCESS, (id_t)gettid(), 10) == 0)
+		done = true;
+}
+
 static void *
 list_run(void *arg)
 {
@@ -383,6 +398,9 @@ list_run(void *arg)
 	struct store_job **jobs = NULL;
 	size_t n = 0;
 	json_t *a;
+
+	if (!w->here)
+		list_nice();
 
 	if ((w->rc = store_list(w->st, &w->f, &jobs, &n)) < 0) {
 		snprintf(w->msg, sizeof(w->msg), "%s", store_errmsg());
@@ -426,7 +444,8 @@ list_answer(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 	w->st = ctx->st;
 	w->f = *f;
 	w->f.queue = w->queue;
-	if (ctx->reads == NULL)
+	w->here = ctx->reads == NULL;
+	if (w->here)
 		(void)list_run(w);
 	else if ((rc = co_pool_run(ctx->reads, list_run, w, list_abandoned,
 	    NULL)) < 0) {
@@ -434,7 +453,8 @@ list_answer(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 			answer_interrupted(r, req, rc);  /* w is the pool's */
 			return;
 		}
-		(void)list_run(w);      /* no thread for it: here */
+		w->here = true;         /* no thread for it: here */
+		(void)list_run(w);
 	}
 	if (w->rc < 0) {
 		answer_read_error(r, req, w->rc, w->msg);
