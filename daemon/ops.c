@@ -350,7 +350,8 @@ op_get(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_job(ctx, req, r, req->u.get.id);
 }
 
-/* A list is read, built and serialised on the reads pool, one of the
+/* A list (or a group's members, for a wait on it) is read, built and
+ * serialised on the reads pool, one of the
  * executor's threads (the store's reads are for any thread), so that a
  * list of 10,000 rows never holds the loop: the others' requests go on
  * while it is made, and only its line comes back.  Past LIST_TRIM rows the
@@ -361,6 +362,7 @@ op_get(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 struct list_work {
 	struct store *st;
 	struct store_filter f;
+	int64_t gid;                    /* not 0: the group's jobs instead */
 	char *queue;                    /* f.queue's copy */
 	json_t *resp;                   /* {"ok":true} with the tag */
 	int rc;
@@ -402,7 +404,9 @@ list_run(void *arg)
 	if (!w->here)
 		list_nice();
 
-	if ((w->rc = store_list(w->st, &w->f, &jobs, &n)) < 0) {
+	w->rc = w->gid != 0 ? store_group_jobs(w->st, w->gid, &jobs, &n) :
+	    store_list(w->st, &w->f, &jobs, &n);
+	if (w->rc < 0) {
 		snprintf(w->msg, sizeof(w->msg), "%s", store_errmsg());
 		return NULL;
 	}
@@ -426,15 +430,17 @@ list_abandoned(void *arg, void *result)
 	list_work_free(arg);
 }
 
+/* Answer req with {"jobs": [...]}: the rows f selects, or group gid's. */
 static void
 list_answer(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
-    const struct store_filter *f)
+    const struct store_filter *f, int64_t gid)
 {
 	struct list_work *w;
 	int rc;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (f->queue != NULL && (w->queue = strdup(f->queue)) == NULL) ||
+	    (f != NULL && f->queue != NULL &&
+	    (w->queue = strdup(f->queue)) == NULL) ||
 	    (w->resp = proto_ok(req)) == NULL) {
 		if (w != NULL)
 			list_work_free(w);
@@ -442,7 +448,9 @@ list_answer(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 		return;
 	}
 	w->st = ctx->st;
-	w->f = *f;
+	w->gid = gid;
+	if (f != NULL)
+		w->f = *f;
 	w->f.queue = w->queue;
 	w->here = ctx->reads == NULL;
 	if (w->here)
@@ -485,7 +493,7 @@ op_list(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_interrupted(r, req, rc);
 		return;
 	}
-	list_answer(ctx, req, r, &f);
+	list_answer(ctx, req, r, &f, 0);
 }
 
 /* ---- wait ------------------------------------------------------------- */
@@ -494,10 +502,8 @@ static void
 wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	int64_t gid = req->u.wait.group;
-	struct store_job **jobs = NULL;
 	struct store_group g;
 	char msg[64];
-	size_t n = 0;
 	int rc;
 
 	rc = eng_wait_group(ctx->eng, gid, req->u.wait.timeout);
@@ -516,12 +522,11 @@ wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_error(r, req, PROTO_NOT_FOUND, msg);
 		return;
 	}
-	if (rc < 0 || (rc = store_group_jobs(ctx->st, gid, &jobs, &n)) < 0) {
+	if (rc < 0) {
 		answer_store_error(r, req, rc);
 		return;
 	}
-	reply_send(r, ok_with(req, "jobs", jobs_json(jobs, n)));
-	store_jobs_free(jobs, n);
+	list_answer(ctx, req, r, NULL, gid);    /* off the loop */
 }
 
 static void
