@@ -882,7 +882,7 @@ START_TEST(test_unknown_key)
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
 	    "socket_group, max_queued_per_user, admin_group, allow_exec, "
-	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_deny, http_max_time, busy_timeout, store");
+	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, store");
 }
 END_TEST
 
