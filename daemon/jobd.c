@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,11 @@ start(struct jobd *jd)
 	log_set_level((enum log_level)conf_daemon(jd->conf)->log_level);
 	json_object_seed(0);
 	co_waitq_init(&jd->stopq);
+	/* Blocks of 512 KiB and more (a list's answer line, its rows' array)
+	 * are mapped apart and unmapped when freed: glibc would otherwise
+	 * raise this threshold after the first big free and keep later big
+	 * answers in its heap (docs/PERF.md, "No request blocks the loop"). */
+	(void)mallopt(M_MMAP_THRESHOLD, 512 * 1024);
 	if ((jd->base = co_base_new()) == NULL ||
 	    (jd->rt = co_rt_new(jd->base, NULL)) == NULL)
 		fatalx("cannot set up the event loop");
