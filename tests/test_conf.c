@@ -207,6 +207,7 @@ START_TEST(test_defaults_empty_file)
 	ck_assert_int_eq(d->max_queued_per_user, 0);
 	ck_assert_str_eq(d->admin_group.name, "");
 	ck_assert_uint_eq(d->admin_group.gid, (gid_t)-1);
+	ck_assert_int_eq(d->visibility, CONF_VIS_OWN);
 	ck_assert(d->allow_exec);
 	ck_assert(d->allow_http);
 	ck_assert_uint_eq(conf_queue_count(c), 1);
@@ -511,6 +512,13 @@ START_TEST(test_enum_values)
 		ck_assert_int_eq(d->log_level, lv[i].lvl);
 		conf_free(c);
 	}
+	c = daemon_with("visibility", "all", &d);
+	ck_assert_int_eq(d->visibility, CONF_VIS_ALL);
+	conf_free(c);
+	c = daemon_with("visibility", "own", &d);
+	ck_assert_int_eq(d->visibility, CONF_VIS_OWN);
+	conf_free(c);
+	bad_value("daemon", "visibility", "mine", "own or all");
 	bad_value("daemon", "sync", "FULL", "full or normal");
 	bad_value("daemon", "sync", "", "full or normal");
 	bad_value("daemon", "log_level", "loud",
@@ -520,8 +528,10 @@ START_TEST(test_enum_values)
 }
 END_TEST
 
-/* store: sqlite (the default) is taken; postgresql is known but not built,
- * and refused as such, not as a stranger; anything else is unknown. */
+/* store: sqlite (the default) is taken, and so is postgresql with a libpq
+ * connection string for database (a URI or key=value pairs, kept as
+ * written, never resolved as a path); each refuses the other's kind of
+ * database, whichever line comes first; anything else is unknown. */
 START_TEST(test_store_key)
 {
 	const struct conf_daemon *d;
@@ -533,11 +543,29 @@ START_TEST(test_store_key)
 	c = daemon_with("store", "sqlite", &d);
 	ck_assert_int_eq(d->store, CONF_STORE_SQLITE);
 	conf_free(c);
+	put("jobd.conf", "[daemon]\nstore = postgresql\n"
+	    "database = postgresql:///jobd?host=/run/postgresql\n");
+	ck_assert_int_eq(conf_load("jobd.conf", &c, err, sizeof(err)), 0);
+	d = conf_daemon(c);
+	ck_assert_int_eq(d->store, CONF_STORE_POSTGRESQL);
+	ck_assert_str_eq(d->database, "postgresql:///jobd?host=/run/postgresql");
+	conf_free(c);
+	put("jobd.conf", "[daemon]\ndatabase = host=/tmp/s dbname=j\n"
+	    "store = postgresql\n");
+	ck_assert_int_eq(conf_load("jobd.conf", &c, err, sizeof(err)), 0);
+	ck_assert_str_eq(conf_daemon(c)->database, "host=/tmp/s dbname=j");
+	conf_free(c);
 	put("jobd.conf", "[daemon]\nstore = postgresql\n");
-	err_path("jobd.conf", -ENOTSUP, "jobd.conf:2: store = postgresql: "
-	    "not built yet (this jobd has the sqlite store only)");
-	bad_value("daemon", "store", "mysql", "sqlite");
-	bad_value("daemon", "store", "SQLite", "sqlite");
+	err_path("jobd.conf", -EINVAL, "jobd.conf: store = postgresql needs "
+	    "database = a libpq connection string or URI (for example "
+	    "postgresql:///jobd?host=/run/postgresql), not "
+	    "\"/var/lib/jobd/jobd.db\"");
+	put("jobd.conf", "[daemon]\ndatabase = postgres://h/db\n");
+	err_path("jobd.conf", -EINVAL, "jobd.conf: database = postgres://h/db "
+	    "is a PostgreSQL connection string: set store = postgresql, or "
+	    "give the SQLite file's path");
+	bad_value("daemon", "store", "mysql", "sqlite or postgresql");
+	bad_value("daemon", "store", "SQLite", "sqlite or postgresql");
 }
 END_TEST
 
@@ -553,7 +581,9 @@ START_TEST(test_store_key_matches_store)
 
 	for (size_t i = 0; (name = store_backend_name(i, &built)) != NULL;
 	    i++) {
-		snprintf(text, sizeof(text), "[daemon]\nstore = %s\n", name);
+		snprintf(text, sizeof(text), "[daemon]\nstore = %s\n%s", name,
+		    strcmp(name, "postgresql") == 0 ?
+		    "database = dbname=jobd\n" : "");
 		put("jobd.conf", text);
 		rc = conf_load("jobd.conf", &c, err, sizeof(err));
 		ck_assert_msg(rc == (built ? 0 : -ENOTSUP), "%s: %d %s", name,
@@ -724,7 +754,8 @@ START_TEST(test_empty_path_refused)
 	bad("[daemon]\n\ndatabase = ; nothing\n",
 	    "jobd.conf:3: database: must "
 	    "be a path of 1 to 4095 bytes (relative to the config file's "
-	    "directory), not \"\"");
+	    "directory), or with store = postgresql a libpq connection "
+	    "string or URI, not \"\"");
 }
 END_TEST
 
@@ -881,7 +912,8 @@ START_TEST(test_unknown_key)
 	    "in [daemon]; known keys: socket, database, sync, max_line, "
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
-	    "socket_group, max_queued_per_user, admin_group, allow_exec, "
+	    "socket_group, max_queued_per_user, admin_group, visibility, "
+	    "allow_exec, "
 	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, store");
 }
 END_TEST

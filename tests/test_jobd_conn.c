@@ -6,6 +6,7 @@
  *
  * Each test starts its own jobd on a fresh directory (tu_jobd.h).
  */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "tu_jobd.h"
+#include "tu_pg.h"
 
 /* default: roomy; small: one worker and room for two queued jobs. */
 #define CONN_QUEUES                                                          \
@@ -635,14 +637,19 @@ raw_line(int fd, char *buf, size_t len)
 	}
 }
 
-/* A raw connection that answers ping, or -1 with the refusal in buf. */
+/* A raw connection that answers ping, or -1 with the refusal in buf.
+ * A refused connection may be closed by jobd before the ping is
+ * written (EPIPE, ECONNRESET): its refusal line is still there to read. */
 static int
 raw_ping(char *buf, size_t len)
 {
 	int fd = tj_raw_connect();
+	ssize_t n;
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, "{\"op\":\"ping\"}\n", 14), 14);
+	n = write(fd, "{\"op\":\"ping\"}\n", 14);
+	ck_assert_msg(n == 14 || (n == -1 && (errno == EPIPE ||
+	    errno == ECONNRESET)), "write: %zd: %s", n, strerror(errno));
 	raw_line(fd, buf, len);
 	if (strstr(buf, "\"ok\":true") != NULL)
 		return fd;
@@ -813,7 +820,8 @@ jobd_conn_suite(void)
 	tcase_add_test(tc, test_garbage_lines);
 	tcase_add_test(tc, test_line_too_long);
 	tcase_add_test(tc, test_max_connections);
-	tcase_add_test(tc, test_sqlite3_reads_during_burst);
+	if (!tu_pg_wanted())    /* the sqlite3 shell on the file */
+		tcase_add_test(tc, test_sqlite3_reads_during_burst);
 	tcase_add_test(tc, test_split_writes);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_disconnects);

@@ -196,10 +196,12 @@ START_TEST(test_sigterm_requeues)
 	    "WHERE id = %lld", (long long)quick), "succeeded 1");
 	for (int i = 0; i < 2; i++) {
 		ck_assert_str_eq(tj_sql("SELECT state || ' ' || attempts || ' ' "
-		    "|| (started_at IS NOT NULL) || (finished_at IS NULL) FROM "
-		    "jobs WHERE id = %lld", (long long)slow[i]), "queued 1 11");
+		    "|| " TJ_SQL_BOOL("started_at IS NOT NULL") " || "
+		    TJ_SQL_BOOL("finished_at IS NULL") " FROM jobs WHERE id = "
+		    "%lld", (long long)slow[i]), "queued 1 11");
 		ck_assert_str_eq(tj_sql("SELECT state || ' ' || attempts || ' ' "
-		    "|| (started_at IS NULL) FROM jobs WHERE id = %lld",
+		    "|| " TJ_SQL_BOOL("started_at IS NULL") " FROM jobs WHERE "
+		    "id = %lld",
 		    (long long)queued[i]), "queued 0 1");
 	}
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "tu_jobd.h"
+#include "tu_pg.h"
 
 #define MIB (1024u * 1024)
 
@@ -84,12 +85,18 @@ START_TEST(test_argv_unchanged)
 	ck_assert(json_is_false(tj_at(job, "result.truncated")));
 	ck_assert(tj_null(job, "error"));
 
-	/* The result as the README reads it, with the sqlite3 shell. */
+	/* The result as the README reads it, with the sqlite3 shell (or
+	 * psql: PostgreSQL's JSON operators). */
 	id = tj_int(job, "id");
-	ck_assert_str_eq(tj_sql("SELECT state, json_extract(result, "
-	    "'$.exit_code'), json_extract(result, '$.truncated'), "
-	    "length(json_extract(result, '$.stdout')) FROM jobs WHERE id = "
-	    "%lld", (long long)id), "succeeded|0|0|68");     /* characters */
+	if (tu_pg_wanted())
+		ck_assert_str_eq(tj_sql("SELECT state, result->>'exit_code', "
+		    "result->>'truncated', length(result->>'stdout') FROM jobs "
+		    "WHERE id = %lld", (long long)id), "succeeded|0|false|68");
+	else
+		ck_assert_str_eq(tj_sql("SELECT state, json_extract(result, "
+		    "'$.exit_code'), json_extract(result, '$.truncated'), "
+		    "length(json_extract(result, '$.stdout')) FROM jobs WHERE "
+		    "id = %lld", (long long)id), "succeeded|0|0|68");
 }
 END_TEST
 

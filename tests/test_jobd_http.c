@@ -16,6 +16,7 @@
 
 #include "tu_httpd.h"
 #include "tu_jobd.h"
+#include "tu_pg.h"
 
 static struct th_server *srv;
 
@@ -100,11 +101,14 @@ START_TEST(test_results)
 	ck_assert_str_eq(tj_str(job, "result.body"),
 	    "chunk 0\nchunk 1\nchunk 2\n");
 	/* The result is JSON in the database too. */
-	ck_assert_int_eq(tj_sql_int("SELECT json_extract(result, '$.status') "
-	    "FROM jobs WHERE id = %lld", (long long)nf), 404);
-	ck_assert_str_eq(tj_sql("SELECT json_extract(result, "
-	    "'$.headers.location') FROM jobs WHERE id = %lld",
-	    (long long)moved), "/status/200");
+	ck_assert_int_eq(tj_sql_int(tu_pg_wanted() ?
+	    "SELECT result->>'status' FROM jobs WHERE id = %lld" :
+	    "SELECT json_extract(result, '$.status') FROM jobs WHERE id = "
+	    "%lld", (long long)nf), 404);
+	ck_assert_str_eq(tj_sql(tu_pg_wanted() ?
+	    "SELECT result->'headers'->>'location' FROM jobs WHERE id = %lld" :
+	    "SELECT json_extract(result, '$.headers.location') FROM jobs "
+	    "WHERE id = %lld", (long long)moved), "/status/200");
 	finish();
 }
 END_TEST

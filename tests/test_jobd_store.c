@@ -1,14 +1,16 @@
 /*
  * test_jobd_store.c — the [daemon] store key through the real jobd: the
  * default and an explicit `store = sqlite` keep jobs in the database file;
- * `store = postgresql` (named by the contract, not built yet) and an
- * unknown value stop jobd before it touches anything, with FILE:LINE.
+ * `store = postgresql` runs on a PostgreSQL database (a throwaway
+ * cluster, tests/tu_pg.c) and makes no file; with a file path for
+ * database, or an unknown value, jobd stops before it touches anything.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tu_fault.h"
+#include "tu_pg.h"
 
 /* The config's lines 1-3 are tj_conf's [daemon], socket and database, so
  * the key is on line 4. */
@@ -38,19 +40,47 @@ refused(const char *value, const char *msg)
 	ck_assert_int_eq(access(tj_path("jobd.db"), F_OK), -1);
 }
 
-START_TEST(test_postgresql_not_built)
+/* tj_conf writes "database = FILE" on line 3: not a connection string. */
+START_TEST(test_postgresql_needs_conninfo)
 {
-	refused("postgresql", "jobd.conf:4: store = postgresql: not built yet");
+	refused("postgresql", "jobd.conf: store = postgresql needs database = "
+	    "a libpq connection string or URI");
 	/* --check-config says the same, for a package's pre-start check. */
 	ck_assert_int_eq(tj_run_jobd(TJ_TIMEOUT, "--check-config", "-c",
 	    "@conf", NULL), 1);
-	tf_stderr_has("jobd.conf:4: store = postgresql: not built yet");
+	tf_stderr_has("store = postgresql needs database");
+}
+END_TEST
+
+/* A real PostgreSQL: the job is in its jobs table, no file is made.  The
+ * harness's own parameter (JOBD_TEST_STORE) writes the config; the
+ * cluster is this test's, stopped before the fd check of the teardown. */
+START_TEST(test_postgresql_runs)
+{
+	struct tj_conn *c;
+	json_int_t id;
+
+	setenv("JOBD_TEST_STORE", "postgresql", 1);
+	ck_assert_msg(tu_pg_start() == 0, "PostgreSQL did not start (above)");
+	tj_start(TF_QUEUES);
+	c = tj_connect();
+	id = tj_submit(c, "'kind':'sleep','args':{'seconds':0}");
+	ck_assert_str_eq(tj_str(tj_wait(c, id, TJ_TIMEOUT), "state"),
+	    "succeeded");
+	tj_close(c);
+	tj_stop();
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE id = %lld "
+	    "AND state = 'succeeded' AND attempts = 1", (long long)id), 1);
+	ck_assert_int_eq(access(tj_path("jobd.db"), F_OK), -1);
+	tu_pg_stop();
+	unsetenv("JOBD_TEST_STORE");    /* for no-fork mode's next test */
 }
 END_TEST
 
 START_TEST(test_unknown_refused)
 {
-	refused("mysql", "jobd.conf:4: store: must be sqlite, not \"mysql\"");
+	refused("mysql", "jobd.conf:4: store: must be sqlite or postgresql, "
+	    "not \"mysql\"");
 }
 END_TEST
 
@@ -61,7 +91,8 @@ jobd_store_suite(void)
 	TCase *tc = tj_tcase("store", 60);
 
 	tcase_add_test(tc, test_sqlite_explicit);
-	tcase_add_test(tc, test_postgresql_not_built);
+	tcase_add_test(tc, test_postgresql_needs_conninfo);
+	tcase_add_test(tc, test_postgresql_runs);
 	tcase_add_test(tc, test_unknown_refused);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,6 +1,6 @@
 /*
- * test_store.c — the job store through store.h only, run once against
- * every backend built into this jobd (store_backend_name; today sqlite):
+ * test_store.c — the job store through store.h only, run against one
+ * backend (argv[1]: sqlite, or postgresql on a throwaway cluster):
  * round trips, lists, groups, group commit, callbacks, recovery (also
  * after a real SIGKILL), close, reads from other threads, and the backend
  * table itself.  What only SQLite has (the file, WAL, migrations, pragmas,
@@ -25,6 +25,7 @@
 #include "log.h"
 #include "store.h"
 #include "testutil.h"
+#include "tu_pg.h"
 #include "tu_store.h"
 
 /* ---- the backend table -------------------------------------------------- */
@@ -700,6 +701,29 @@ note_committed(void *arg, int status)
 		    __ATOMIC_RELEASE);
 }
 
+/* One store per database: a second open fails -EBUSY and changes
+ * nothing; once the first is closed, it opens. */
+START_TEST(test_second_store_busy)
+{
+	struct store_opts o = ts_opts();
+	struct store *other = NULL;
+	int64_t id;
+
+	ts_rec_reset();
+	ts_open_default();
+	id = ts_insert_q("default");
+	store_flush(ts_st);
+	ck_assert_int_eq(store_open(&other, NULL, &o), -EBUSY);
+	ck_assert_ptr_null(other);
+	ts_assert_msg_has("in use by another jobd store");
+	store_close(ts_st);
+	ts_st = NULL;
+	ck_assert_int_eq(store_open(&other, NULL, &o), 0);
+	ts_st = other;
+	store_job_free(ts_get(id));
+}
+END_TEST
+
 START_TEST(test_reads_from_threads)
 {
 	struct store_new_job j = ts_job("default", "{}");
@@ -751,27 +775,33 @@ store_suite(const char *backend)
 	tcase_add_test(tc, test_acked_writes_survive_sigkill);
 	tcase_add_test(tc, test_close_commits_pending);
 	tcase_add_test(tc, test_reads_from_threads);
+	tcase_add_test(tc, test_second_store_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-/* The whole suite once per built backend (ts_backend is read in the forked
- * test processes). */
+/* The whole suite against one backend: argv[1], default sqlite (ctest
+ * runs it as test_store and as test_store_postgres; see CMakeLists.txt).
+ * ts_backend is read in the forked test processes. */
 int
-main(void)
+main(int argc, char **argv)
 {
-	const char *name;
-	bool built;
-	int rc = EXIT_SUCCESS;
+	const char *name = argc > 1 ? argv[1] : STORE_BACKEND_DEFAULT;
+	bool built = false;
+	const char *b;
+	int rc;
 
 	log_init("test_store", LOG_LVL_WARNING);
-	for (size_t i = 0; (name = store_backend_name(i, &built)) != NULL;
-	    i++) {
-		if (!built)
-			continue;
-		ts_backend = name;
-		if (tu_main(store_suite(name)) != EXIT_SUCCESS)
-			rc = EXIT_FAILURE;
+	for (size_t i = 0; (b = store_backend_name(i, NULL)) != NULL; i++)
+		if (strcmp(b, name) == 0)
+			(void)store_backend_name(i, &built);
+	if (!built) {
+		fprintf(stderr, "test_store: no built backend \"%s\"\n", name);
+		return EXIT_FAILURE;
 	}
+	if (ts_backend_init(name) < 0)
+		return EXIT_FAILURE;
+	rc = tu_main(store_suite(name));
+	tu_pg_stop();
 	return rc;
 }

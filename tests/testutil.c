@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "testutil.h"
+#include "tu_pg.h"
 
 struct event_base *tu_base;
 struct co_rt *tu_rt;
@@ -162,12 +163,20 @@ tu_run(co_fn fn, void *arg)
 int
 tu_main(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
+	SRunner *sr;
 	int failed;
 
+	/* One cluster for the whole suite, started before Check forks. */
+	if (tu_pg_wanted() && tu_pg_start() < 0) {
+		fprintf(stderr, "JOBD_TEST_STORE=postgresql, and PostgreSQL "
+		    "did not start (above): failing, not skipping\n");
+		return EXIT_FAILURE;
+	}
+	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	tu_pg_stop();
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 

@@ -28,6 +28,7 @@
 
 #include "jc.h"
 #include "tu_jobd.h"
+#include "tu_pg.h"
 
 /* What the harness keeps for the test: answers and strings it handed out. */
 struct tj_item {
@@ -44,6 +45,7 @@ struct tj_conn {
 
 static char tj_base[32];                /* per TCase, runner process */
 static char tj_dir[64];                 /* per test */
+static char tj_pgdb[192];               /* per test: JOBD_TEST_STORE */
 static char tj_pathbuf[4][128];         /* tj_path's rotating results */
 static int tj_pathnext;
 static pid_t tj_jobd = -1;
@@ -407,15 +409,13 @@ tj_raw_connect(void)
 	return fd;
 }
 
-/* A connection to the socket, or NULL (errno set). */
+/* A connection on fd (taken), or NULL (errno set). */
 static struct tj_conn *
-tj_connect_try(void)
+tj_conn_on(int fd)
 {
 	struct tj_conn *c;
-	int fd, rc;
+	int rc;
 
-	if ((fd = tj_raw_connect()) < 0)
-		return NULL;
 	c = calloc(1, sizeof(*c));
 	ck_assert_ptr_nonnull(c);
 	if ((rc = jc_fdopen(fd, &c->jc)) < 0) {
@@ -425,6 +425,26 @@ tj_connect_try(void)
 	}
 	c->next = tj_conns;
 	tj_conns = c;
+	return c;
+}
+
+/* A connection to the socket, or NULL (errno set). */
+static struct tj_conn *
+tj_connect_try(void)
+{
+	int fd;
+
+	if ((fd = tj_raw_connect()) < 0)
+		return NULL;
+	return tj_conn_on(fd);
+}
+
+struct tj_conn *
+tj_adopt(int fd)
+{
+	struct tj_conn *c = tj_conn_on(fd);
+
+	ck_assert_msg(c != NULL, "adopt fd %d: %s", fd, strerror(errno));
 	return c;
 }
 
@@ -506,8 +526,16 @@ tj_vconf(const char *conf, va_list ap)
 	FILE *f = fopen(tj_path("jobd.conf.new"), "we");
 
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[daemon]\nsocket = %s\ndatabase = %s\n",
-	    tj_path("jobd.sock"), tj_path("jobd.db"));
+	/* JOBD_TEST_STORE=postgresql: a database of the suite's cluster,
+	 * one per test, kept across restarts. */
+	if (tu_pg_wanted() && tj_pgdb[0] == '\0')
+		tu_pg_newdb(tj_pgdb, sizeof(tj_pgdb));
+	if (tu_pg_wanted())
+		fprintf(f, "[daemon]\nsocket = %s\nstore = postgresql\n"
+		    "database = %s\n", tj_path("jobd.sock"), tj_pgdb);
+	else
+		fprintf(f, "[daemon]\nsocket = %s\ndatabase = %s\n",
+		    tj_path("jobd.sock"), tj_path("jobd.db"));
 	vfprintf(f, conf, ap);
 	ck_assert_int_eq(fclose(f), 0);
 	/* Whole or not at all, for a jobd that reloads it. */
@@ -745,6 +773,7 @@ tj_setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(tj_dir));
 	tj_jobd = -1;
 	tj_conns = NULL;
+	tj_pgdb[0] = '\0';
 	memset(&tj_next, 0, sizeof(tj_next));
 	signal(SIGPIPE, SIG_IGN);
 	tj_fds = tu_fd_count();
@@ -759,6 +788,12 @@ tj_teardown(void)
 	char *sanitizer, *why = NULL;
 	int code = 0, fds;
 
+	/* A test that failed while it was another user (seteuid) would
+	 * leave the next test's setup unable to enter root's temp dir. */
+	if (getuid() == 0 && geteuid() != 0 && (seteuid(0) == -1 ||
+	    setegid(0) == -1))
+		fprintf(stderr, "tu_jobd: back to root: %s\n",
+		    strerror(errno));
 	while (tj_conns != NULL)
 		tj_close(tj_conns);
 	fds = tu_fd_count();
@@ -1118,6 +1153,20 @@ tj_wait_idle(struct tj_conn *c, double timeout)
 
 /* ---- sqlite3 ------------------------------------------------------------- */
 
+/* tj_vsql on the test's PostgreSQL database. */
+static const char *
+tj_vsql_pg(const char *fmt, va_list ap)
+{
+	char *sql, *out, err[512] = "";
+
+	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
+	tj_keep(sql, false);
+	ck_assert_msg(tj_pgdb[0] != '\0', "tj_sql before tj_start");
+	out = tu_pg_rows(tj_pgdb, sql, err, sizeof(err));
+	ck_assert_msg(out != NULL, "postgresql: %s (query: %s)", err, sql);
+	return tj_keep(out, false);
+}
+
 static const char *
 tj_vsql(const char *fmt, va_list ap)
 {
@@ -1129,6 +1178,8 @@ tj_vsql(const char *fmt, va_list ap)
 	ssize_t n;
 	pid_t parent = getpid(), pid;
 
+	if (tu_pg_wanted())
+		return tj_vsql_pg(fmt, ap);
 	ck_assert_int_ge(vasprintf(&sql, fmt, ap), 0);
 	tj_keep(sql, false);
 	argv[6] = sql;

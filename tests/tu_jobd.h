@@ -145,6 +145,11 @@ void tj_wait_connections(struct tj_conn *c, long n, double timeout);
  * (errno set): for tests driving many clients themselves with poll(2). */
 int tj_raw_connect(void);
 
+/* A connection on fd, already connected to jobd (e.g. by another user:
+ * tu_connect_as); the harness takes the fd and closes it at teardown if
+ * the test does not. */
+struct tj_conn *tj_adopt(int fd);
+
 /* Close c (NULL is fine). */
 void tj_close(struct tj_conn *c);
 
@@ -253,6 +258,12 @@ void tj_wait_idle(struct tj_conn *c, double timeout);
  * returns its output without the last newline.  Fails the test if sqlite3
  * exits non-zero or writes to stderr. */
 const char *tj_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* tj_sql runs on PostgreSQL instead under JOBD_TEST_STORE=postgresql
+ * (tu_pg.h), with the same output format: queries the suites share with
+ * the *_postgres runs keep to SQL both speak.  A condition as 1 or 0 in
+ * both (PostgreSQL would print a boolean as t or f): */
+#define TJ_SQL_BOOL(cond) "(CASE WHEN " cond " THEN 1 ELSE 0 END)"
 
 /* tj_sql for a query with one integer answer. */
 long long tj_sql_int(const char *fmt, ...)

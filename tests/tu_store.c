@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "testutil.h"
+#include "tu_pg.h"
 #include "tu_store.h"
 
 const char *ts_backend = STORE_BACKEND_DEFAULT;
@@ -46,6 +47,10 @@ ts_setup(void)
 	strcpy(ts_dir, "/tmp/test_store.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(ts_dir));
 	snprintf(ts_path, sizeof(ts_path), "%s/jobs.db", ts_dir);
+	/* PostgreSQL: a fresh database of the suite's cluster (main started
+	 * it: ts_backend_init). */
+	if (strcmp(ts_backend, "postgresql") == 0)
+		tu_pg_newdb(ts_path, sizeof(ts_path));
 	ts_st = NULL;
 }
 
@@ -64,6 +69,18 @@ ts_teardown(void)
 	ts_rm_db(other);
 	rmdir(ts_dir);
 	tu_teardown();
+}
+
+int
+ts_backend_init(const char *backend)
+{
+	ts_backend = backend;
+	if (strcmp(backend, "postgresql") == 0 && tu_pg_start() < 0) {
+		fprintf(stderr, "the postgresql store cannot be tested: "
+		    "PostgreSQL did not start (above)\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- callbacks ---------------------------------------------------------- */

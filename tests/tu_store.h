@@ -16,7 +16,8 @@
 
 extern const char *ts_backend;          /* the backend under test */
 extern char ts_dir[64];                 /* a fresh directory per test */
-extern char ts_path[128];               /* ts_dir/jobs.db */
+extern char ts_path[128];               /* ts_dir/jobs.db, or postgresql's
+                                         * conninfo of a fresh database */
 extern struct store *ts_st;             /* closed by ts_teardown */
 
 extern int ts_ncb;                      /* callbacks so far */
@@ -24,6 +25,9 @@ extern int ts_cb_status[TS_MAXCB];
 extern intptr_t ts_cb_tag[TS_MAXCB];
 extern int ts_cb_off_loop;              /* callbacks on another thread */
 
+/* Test backend (main, before the suite forks): for postgresql, start the
+ * throwaway cluster (tu_pg.h); -1 with the reason printed if it cannot. */
+int ts_backend_init(const char *backend);
 void ts_setup(void);
 void ts_teardown(void);
 /* Remove a SQLite file and its -wal and -shm. */

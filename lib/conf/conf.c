@@ -40,8 +40,12 @@ static const struct conf_enumval sync_ev[] = {
  * is the contract's next one, refused until it is built. */
 static const struct conf_enumval store_ev[] = {
 	{ "sqlite", CONF_STORE_SQLITE, NULL },
-	{ "postgresql", CONF_STORE_POSTGRESQL, "not built yet (this jobd "
-	    "has the sqlite store only)" },
+	{ "postgresql", CONF_STORE_POSTGRESQL, NULL },
+	{ NULL, 0, NULL },
+};
+static const struct conf_enumval visibility_ev[] = {
+	{ "own", CONF_VIS_OWN, NULL },
+	{ "all", CONF_VIS_ALL, NULL },
 	{ NULL, 0, NULL },
 };
 /* http_loopback: auto follows allow_exec (conf_finish). */
@@ -71,8 +75,9 @@ static const struct conf_enumval level_ev[] = {
 static const struct conf_key keys[] = {
 	{ "socket", D(socket), CONF_T_PATH, 1, CONF_SUN_PATH_MAX,
 	    "/run/jobd/jobd.sock", NULL, "Unix stream socket jobd listens on" },
-	{ "database", D(database), CONF_T_PATH, 1, PATH_MAX - 1,
-	    "/var/lib/jobd/jobd.db", NULL, "SQLite job database (WAL mode)" },
+	{ "database", D(database), CONF_T_DATABASE, 1, PATH_MAX - 1,
+	    "/var/lib/jobd/jobd.db", NULL, "the job database: the SQLite file "
+	    "(WAL mode), or with store = postgresql a libpq connection string" },
 	{ "sync", D(sync), CONF_T_ENUM, 0, 0, "full", sync_ev,
 	    "commit durability: full survives power loss, normal a jobd crash" },
 	{ "max_line", D(max_line), CONF_T_SIZE, KIB, 64 * MIB, "1M", NULL,
@@ -102,6 +107,9 @@ static const struct conf_key keys[] = {
 	{ "admin_group", D(admin_group), CONF_T_GROUP, 0, 0, "", NULL,
 	    "members and root may cancel any job, have no per-user limit; "
 	    "empty = root" },
+	{ "visibility", D(visibility), CONF_T_ENUM, 0, 0, "own",
+	    visibility_ev, "jobs a client may see: own (its uid's; root and "
+	    "admin_group see all) or all" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
@@ -130,7 +138,8 @@ static const struct conf_key keys[] = {
 	{ "busy_timeout", D(busy_timeout), CONF_T_SECONDS, 0, 3600, "5", NULL,
 	    "seconds a write waits for another process's lock on the database" },
 	{ "store", D(store), CONF_T_ENUM, 0, 0, "sqlite", store_ev,
-	    "the job store's backend; sqlite keeps jobs in the database file" },
+	    "the job store's backend: sqlite (the database file) or postgresql "
+	    "(several daemons may share one database)" },
 	{ "workers", Q(workers), CONF_T_INT, 1, 100000, "16", NULL,
 	    "worker coroutines = jobs of this queue running at once" },
 	{ "capacity", Q(capacity), CONF_T_INT, 1, 10000000, "1000", NULL,
@@ -261,7 +270,8 @@ sect_free(enum conf_sect s, void *base)
 	for (size_t i = 0; i < NKEYS; i++) {
 		void *f = (char *)base + keys[i].off;
 
-		if (keys[i].sect == s && keys[i].type == CONF_T_PATH)
+		if (keys[i].sect == s && (keys[i].type == CONF_T_PATH ||
+		    keys[i].type == CONF_T_DATABASE))
 			free(*(char **)f);
 		if (keys[i].sect == s && keys[i].type == CONF_T_GROUP)
 			free((char *)((struct conf_group *)f)->name);
@@ -600,6 +610,27 @@ conf_new(struct load *ld, const char *path)
 	return queue_add(ld, "default", 0);
 }
 
+/* store and database agree: a file for sqlite, a connection string for
+ * postgresql (whichever line came first). */
+static int
+store_check(struct load *ld)
+{
+	const struct conf_daemon *d = &ld->c->daemon;
+	bool ci = conf_is_conninfo(d->database);
+
+	ld->lineno = 0;
+	if (d->store == CONF_STORE_POSTGRESQL && !ci)
+		return ld_err(ld, -EINVAL, "store = postgresql needs database "
+		    "= a libpq connection string or URI (for example "
+		    "postgresql:///jobd?host=/run/postgresql), not \"%s\"",
+		    d->database);
+	if (d->store == CONF_STORE_SQLITE && ci)
+		return ld_err(ld, -EINVAL, "database = %s is a PostgreSQL "
+		    "connection string: set store = postgresql, or give the "
+		    "SQLite file's path", d->database);
+	return 0;
+}
+
 static int
 parse(struct load *ld)
 {
@@ -614,7 +645,7 @@ parse(struct load *ld)
 	}
 	if (r < 0)
 		return ld_err(ld, -ENOMEM, "out of memory");
-	return 0;
+	return store_check(ld);
 }
 
 /* Values that follow from several keys, once the file is read.  The

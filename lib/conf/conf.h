@@ -51,7 +51,13 @@ enum conf_sync {
  * by the same name). */
 enum conf_store {
 	CONF_STORE_SQLITE,     /* "sqlite" */
-	CONF_STORE_POSTGRESQL, /* "postgresql": named, refused (not built) */
+	CONF_STORE_POSTGRESQL, /* "postgresql": database is a conninfo */
+};
+
+/* [daemon] visibility: whose jobs a client sees (docs/SECURITY.md). */
+enum conf_visibility {
+	CONF_VIS_OWN,          /* "own": its uid's; root, admin_group: all */
+	CONF_VIS_ALL,          /* "all": every job, to every client */
 };
 
 /* [daemon] http_loopback. */
@@ -70,7 +76,8 @@ struct conf_group {
 /* [daemon]: see docs/CONFIG.md for what each key does. */
 struct conf_daemon {
 	const char *socket;    /* resolved; strlen < sizeof(sun_path) */
-	const char *database;  /* resolved path of the SQLite file */
+	const char *database;  /* resolved path of the SQLite file, or
+	                        * (store = postgresql) a libpq conninfo */
 	int sync;              /* enum conf_sync */
 	double busy_timeout;   /* seconds, 0..3600: a lock held elsewhere */
 	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
@@ -85,6 +92,7 @@ struct conf_daemon {
 	struct conf_group socket_group;
 	int max_queued_per_user; /* 0..10000000; 0 = no limit */
 	struct conf_group admin_group;
+	int visibility;        /* enum conf_visibility */
 	bool allow_exec;
 	bool allow_http;
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */

@@ -292,6 +292,48 @@ path_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
 	return 0;
 }
 
+bool
+conf_is_conninfo(const char *v)
+{
+	size_t eq = strcspn(v, "="), slash = strcspn(v, "/");
+
+	return strncmp(v, "postgresql://", 13) == 0 ||
+	    strncmp(v, "postgres://", 11) == 0 ||
+	    (v[eq] == '=' && eq < slash);
+}
+
+static int
+db_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
+    char *msg, size_t msglen)
+{
+	char *p;
+
+	if (!conf_is_conninfo(v))
+		return path_parse(k, v, f, dir, msg, msglen);
+	if (strlen(v) > (size_t)k->hi) {
+		snprintf(msg, msglen, "%s: a connection string of %zu bytes; "
+		    "at most %lld fit", k->name, strlen(v), k->hi);
+		return -EINVAL;
+	}
+	if ((p = strdup(v)) == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*(char **)f);
+	*(char **)f = p;
+	return 0;
+}
+
+static void
+db_allowed(char *b, size_t len, const struct conf_key *k)
+{
+	snprintf(b, len,
+	    "a path of 1 to %lld bytes (relative to the config file's "
+	    "directory), or with store = postgresql a libpq connection "
+	    "string or URI",
+	    k->hi);
+}
+
 static void
 path_print(char *b, size_t len, const struct conf_key *k, const void *f)
 {
@@ -447,6 +489,7 @@ const struct conf_type_ops conf_types[] = {
 	[CONF_T_BOOL] = { "bool", bool_parse, bool_print, bool_allowed },
 	[CONF_T_ENUM] = { "enum", enum_parse, enum_print, enum_allowed },
 	[CONF_T_PATH] = { "path", path_parse, path_print, path_allowed },
+	[CONF_T_DATABASE] = { "database", db_parse, path_print, db_allowed },
 	[CONF_T_MODE] = { "mode", mode_parse, mode_print, mode_allowed },
 	[CONF_T_GROUP] = { "group", group_parse, group_print, group_allowed },
 	[CONF_T_ACL] = { "acl", acl_parse, acl_print, acl_allowed },

@@ -9,6 +9,7 @@
 #ifndef JOBD_CONF_TYPE_H
 #define JOBD_CONF_TYPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/un.h>
 
@@ -30,10 +31,16 @@ enum conf_type {
 	CONF_T_BOOL,    /* bool: yes/no/true/false/on/off/1/0 */
 	CONF_T_ENUM,    /* int: the value of one of key->ev */
 	CONF_T_PATH,    /* char *: resolved against the file's directory */
+	CONF_T_DATABASE, /* char *: a path (resolved), or a libpq connection
+	                  * string or URI (kept as written) */
 	CONF_T_MODE,    /* mode_t: octal */
 	CONF_T_GROUP,   /* struct conf_group: an existing group, or empty */
 	CONF_T_ACL,     /* struct netacl *: addresses, blocks, host names */
 };
+
+/* Is v a libpq connection string rather than a file: a URI
+ * (postgresql://, postgres://) or key=value pairs (an '=' before any '/')? */
+bool conf_is_conninfo(const char *v);
 
 struct conf_enumval {
 	const char *name;

@@ -47,13 +47,13 @@ struct store_ids {
 };
 
 /* The backends jobd knows, by the name store_opts.backend (and the config
- * key `store`) gives.  ops NULL: named by the contract, not built yet. */
+ * key `store`) gives.  ops NULL would be: named, not built. */
 static const struct {
 	const char *name;
 	const struct store_ops *ops;
 } store_backends[] = {
 	{ "sqlite", &store_sqlite_ops },
-	{ "postgresql", NULL },
+	{ "postgresql", &store_pg_ops },
 };
 #define STORE_NBACKENDS (sizeof(store_backends) / sizeof(store_backends[0]))
 
@@ -85,6 +85,9 @@ struct store {
 	struct store_ids ids[2];        /* by enum store_idkind */
 	char *path;                     /* opts.path, for messages */
 	int fault;                      /* errno of the failing run, or 0 */
+	struct store_req **rarr;        /* the writer's: a batch as arrays */
+	const struct store_write **warr; /* for apply_batch */
+	size_t warr_cap;
 	uint64_t nfaults;               /* writes failed in that run */
 };
 
@@ -188,6 +191,43 @@ merged_ok(const struct wlist *batch)
 	return n;
 }
 
+/* apply_batch's report of write i failing alone. */
+static void
+batch_failed(void *ctx, size_t i, int err)
+{
+	struct store_req **reqs = ctx;
+
+	write_fail(reqs[i], err);
+}
+
+/* The batch as the array apply_batch takes: st->warr, grown as needed. */
+static int
+batch_apply_whole(struct store *st, struct wlist *batch)
+{
+	struct store_req *r, **nr;
+	const struct store_write **nw;
+	size_t n = 0;
+
+	STAILQ_FOREACH(r, batch, link)
+		n++;
+	if (n > st->warr_cap) {
+		if ((nr = realloc(st->rarr, n * sizeof(*nr))) == NULL)
+			return store_seterr(-ENOMEM, "store: out of memory");
+		st->rarr = nr;
+		if ((nw = realloc(st->warr, n * sizeof(*nw))) == NULL)
+			return store_seterr(-ENOMEM, "store: out of memory");
+		st->warr = nw;
+		st->warr_cap = n;
+	}
+	n = 0;
+	STAILQ_FOREACH(r, batch, link) {
+		st->rarr[n] = r;
+		st->warr[n++] = &r->w;
+	}
+	return st->ops->apply_batch(st->b, st->warr, n, batch_failed,
+	    st->rarr);
+}
+
 /* Apply batch in one transaction.  Returns true if it committed. */
 static bool
 run_batch(struct store *st, struct wlist *batch)
@@ -199,6 +239,11 @@ run_batch(struct store *st, struct wlist *batch)
 
 	if ((rc = ops->begin(st->b)) < 0)
 		goto fail;
+	if (ops->apply_batch != NULL) {
+		if ((rc = batch_apply_whole(st, batch)) < 0)
+			goto fail;
+		goto commit;
+	}
 	STAILQ_FOREACH(r, batch, link) {
 		if (r->absorbed)
 			continue;               /* applied with its end */
@@ -213,6 +258,7 @@ run_batch(struct store *st, struct wlist *batch)
 			goto fail;
 		write_fail(r, rc);
 	}
+commit:
 	if ((rc = ops->commit(st->b)) == 0)
 		return true;
 fail:
@@ -495,6 +541,8 @@ store_destroy(struct store *st)
 	pthread_cond_destroy(&st->progress);
 	pthread_cond_destroy(&st->wake);
 	pthread_mutex_destroy(&st->mtx);
+	free(st->rarr);
+	free(st->warr);
 	free(st->path);
 	free(st);
 }

@@ -1,8 +1,8 @@
 /*
  * store.h — jobd's job store: the database behind the daemon.
  *
- * The daemon sees jobs and groups, never SQL.  A backend (SQLite today,
- * PostgreSQL later; see store_backend.h) does the SQL; this front runs the
+ * The daemon sees jobs and groups, never SQL.  A backend (SQLite, or
+ * PostgreSQL; see store_backend.h) does the SQL; this front runs the
  * threads and the batching the same way for every backend.
  *
  * Threads.  The *loop thread* is the thread that called store_open(): the
@@ -62,9 +62,9 @@
  * with each batch) + 1 at open and counts in memory (a reserved id that no
  * committed row used is used again after a restart, never twice by
  * committed rows); this assumes a single writer process, which store_open
- * enforces (a second jobd on the same file gets -EBUSY).  A PostgreSQL
- * backend would reserve each block from a sequence (one nextval() per
- * block), so several daemons could share one database; ids then have gaps.
+ * enforces (a second jobd on the same file gets -EBUSY).  PostgreSQL
+ * reserves each block with one committed UPDATE of its meta row, so ids
+ * stay unique across connections; ids then have gaps after a restart.
  * An id whose insert failed is simply never used.
  *
  * Reads run on the caller's thread and return committed state only (a write
@@ -147,8 +147,8 @@ enum store_sync {
 #define STORE_BACKEND_DEFAULT "sqlite"
 
 /* The backends store_opts.backend may name, for i = 0, 1, ... until NULL.
- * *built (if non-NULL) says whether this jobd has it: "postgresql" is named
- * by the contract and not built yet (store_open: -ENOTSUP). */
+ * *built (if non-NULL) says whether this jobd has it (a backend named but
+ * not built: store_open -ENOTSUP). */
 const char *store_backend_name(size_t i, bool *built);
 
 /* Backend-neutral: each backend maps these onto its own knobs. */
@@ -341,11 +341,16 @@ struct store_filter {
 	const char *queue;       /* NULL: any */
 	int64_t before_id;       /* > 0: only ids below it (paging); 0: none */
 	size_t limit;            /* 0: STORE_LIST_DEFAULT; <= STORE_LIST_MAX */
+	bool by_uid;             /* only jobs submitted by uid (visibility) */
+	uid_t uid;
 };
 
 /* Jobs matching f (NULL: no filter), newest (highest id) first.  *jobsp is
  * an array of *np rows (NULL when 0); free with store_jobs_free.
- * -EINVAL for a bad state or a limit past STORE_LIST_MAX. */
+ * -EINVAL for a bad state or a limit past STORE_LIST_MAX.  With by_uid
+ * the rows come from the user's own index range, newest first (state and
+ * queue are checked on each of that user's rows): other users' jobs are
+ * never read, whatever their number. */
 __attribute__((warn_unused_result))
 int store_list(struct store *st, const struct store_filter *f,
     struct store_job ***jobsp, size_t *np);
@@ -355,6 +360,9 @@ struct store_group {
 	enum store_group_mode mode;
 	int size;                /* jobs in the group */
 	double created_at;
+	struct store_submitter submitter; /* of its first job (a group comes
+	                          * on one connection: every member has the
+	                          * same); known false if none recorded */
 };
 
 /* 0 with *g filled, -ENOENT, or an error. */

@@ -10,7 +10,8 @@
  * Threads, as the front calls a backend:
  *   open, close                     the loop thread, writer not running;
  *   reserve_ids                     the loop thread, writer running;
- *   begin, apply, commit, rollback  the writer thread only;
+ *   begin, apply(_batch), commit,   the writer thread only;
+ *   rollback
  *   the reads                       any thread, concurrently.
  * Errors: negative errno, and store_seterr() with "PATH: what: why" on the
  * calling thread (the front copies it into the failed write).
@@ -115,6 +116,15 @@ struct store_ops {
 	 * failed and changed nothing. */
 	int (*apply)(struct store_backend *b, const struct store_write *w,
 	    bool *lost);
+	/* Or, instead of apply (which is then NULL): apply the n writes of
+	 * a batch, in order, inside the transaction, as the backend likes
+	 * (PostgreSQL: a few multi-row statements).  For each write that
+	 * fails alone, call failed(ctx, i, err) with store_seterr() set.
+	 * Returns 0, or a negative errno when the transaction is lost (the
+	 * front rolls back and fails the whole batch). */
+	int (*apply_batch)(struct store_backend *b,
+	    const struct store_write *const *w, size_t n,
+	    void (*failed)(void *ctx, size_t i, int err), void *ctx);
 	int (*commit)(struct store_backend *b);
 	/* Roll back whatever is open; never fails. */
 	void (*rollback)(struct store_backend *b);
@@ -137,11 +147,20 @@ struct store_ops {
 #define STORE_ID_BLOCK 1024
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 /* Set the calling thread's store_errmsg().  Returns err, so a backend can
  * write `return store_seterr(-EIO, "%s: ...", path)`. */
 int store_seterr(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* A job row in one allocation (what store_job_free frees): its seven
+ * strings t[i] of len[i] bytes (NULL: a NULL column) copied after it, in
+ * the order queue, kind, args, name, result, error, cancel_reason; every
+ * other field zero.  NULL when out of memory. */
+#define STORE_JOB_NTEXT 7
+struct store_job *store_job_alloc(const char *const t[STORE_JOB_NTEXT],
+    const size_t len[STORE_JOB_NTEXT]);
 
 /* The error text of a recovered job that was running with no attempts
  * left; into buf (64 bytes is enough). */

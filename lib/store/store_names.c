@@ -95,6 +95,32 @@ store_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct store_job *
+store_job_alloc(const char *const t[STORE_JOB_NTEXT],
+    const size_t len[STORE_JOB_NTEXT])
+{
+	struct store_job *j;
+	size_t total = 0;
+	char **dst[STORE_JOB_NTEXT], *p;
+
+	for (int i = 0; i < STORE_JOB_NTEXT; i++)
+		total += t[i] != NULL ? len[i] + 1 : 0;
+	if ((j = calloc(1, sizeof(*j) + total)) == NULL)
+		return NULL;
+	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
+	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
+	dst[6] = &j->cancel_reason;
+	p = (char *)(j + 1);
+	for (int i = 0; i < STORE_JOB_NTEXT; i++) {
+		if (t[i] == NULL)
+			continue;
+		*dst[i] = memcpy(p, t[i], len[i]);
+		p[len[i]] = '\0';
+		p += len[i] + 1;
+	}
+	return j;
+}
+
 void
 store_job_free(struct store_job *job)
 {

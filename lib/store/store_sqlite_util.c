@@ -192,27 +192,16 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
 		C_ERROR, C_REASON };
-	const unsigned char *t[7];
-	size_t len[7], total = 0;
+	const char *t[STORE_JOB_NTEXT];
+	size_t len[STORE_JOB_NTEXT];
 	struct store_job *j;
-	char **dst[7], *p;
 
-	for (int i = 0; i < 7; i++) {
-		t[i] = sqlite3_column_text(s, tcol[i]);
-		len[i] = t[i] != NULL ?
-		    (size_t)sqlite3_column_bytes(s, tcol[i]) + 1 : 0;
-		total += len[i];
+	for (int i = 0; i < STORE_JOB_NTEXT; i++) {
+		t[i] = (const char *)sqlite3_column_text(s, tcol[i]);
+		len[i] = (size_t)sqlite3_column_bytes(s, tcol[i]);
 	}
-	if ((j = calloc(1, sizeof(*j) + total)) == NULL)
+	if ((j = store_job_alloc(t, len)) == NULL)
 		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
-	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
-	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
-	dst[6] = &j->cancel_reason;
-	p = (char *)(j + 1);
-	for (int i = 0; i < 7; i++) {
-		*dst[i] = t[i] != NULL ? memcpy(p, t[i], len[i]) : NULL;
-		p += len[i];
-	}
 	j->id = sqlite3_column_int64(s, C_ID);
 	if (store_state_parse((const char *)sqlite3_column_text(s, C_STATE),
 	    &j->state) < 0) {

@@ -1,0 +1,362 @@
+/*
+ * store_pg.c — the PostgreSQL backend of the store (see store_backend.h):
+ * connecting, the schema and its migrations, the ids, the transactions
+ * and the ops table.  A batch of writes is in store_pg_write.c, errors,
+ * rows and the reads in store_pg_read.c; the schema is documented beside
+ * SQLite's in docs/SCHEMA.md.
+ *
+ * Connections: the writer thread's (every write, one transaction per
+ * batch), the loop thread's (reserve_ids: one short autocommit UPDATE per
+ * block of ids, so several daemons can share the database), and a pool
+ * for the reads.  All plain libpq, blocking, on their own threads: the
+ * writer thread is what keeps the daemon's loop from ever waiting on
+ * PostgreSQL (docs/BENCH.md has why not libpq's async API on the loop).
+ *
+ * The schema versions are SQLite's (store_sqlite.c): the same tables and
+ * columns, in PostgreSQL's types, and the same version numbers, so that a
+ * version added to one is added to the other with the same names.  The
+ * version is the meta row 'schema_version' (SQLite: PRAGMA user_version).
+ * Migrations run under an advisory lock: daemons starting together on one
+ * database migrate it once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_pg.h"
+
+#define PG_LOCK_MIGRATE 0x6a6f6264     /* advisory lock keys: "jobd" */
+#define PG_LOCK_STORE   0x6a6f6265     /* held by the one daemon */
+
+struct pg_migration {
+	int version;
+	const char *sql;
+};
+
+static const struct pg_migration pg_migrations[] = {
+	{ 1,
+	"CREATE TABLE groups ("
+	"  id         bigint           PRIMARY KEY,"
+	"  mode       text             NOT NULL CHECK ("
+	"    mode IN ('all', 'fail_fast')),"
+	"  size       integer          NOT NULL CHECK (size >= 1),"
+	"  created_at double precision NOT NULL"
+	");"
+	"CREATE TABLE jobs ("
+	"  id            bigint           PRIMARY KEY,"
+	"  queue         text             NOT NULL,"
+	"  kind          text             NOT NULL,"
+	"  state         text             NOT NULL DEFAULT 'queued' CHECK ("
+	"    state IN ('queued', 'running', 'succeeded', 'failed',"
+	"    'timed_out', 'cancelled')),"
+	"  args          json             NOT NULL,"
+	"  name          text,"
+	"  attempts      integer          NOT NULL DEFAULT 0"
+	"    CHECK (attempts >= 0),"
+	"  max_attempts  integer          NOT NULL DEFAULT 3"
+	"    CHECK (max_attempts >= 1),"
+	"  timeout       double precision NOT NULL DEFAULT 0"
+	"    CHECK (timeout >= 0),"
+	"  created_at    double precision NOT NULL,"
+	"  started_at    double precision,"
+	"  finished_at   double precision,"
+	"  result        json,"
+	"  error         text,"
+	"  cancel_reason text,"
+	"  group_id      bigint REFERENCES groups (id),"
+	"  CHECK ((finished_at IS NOT NULL) ="
+	"    (state NOT IN ('queued', 'running')))"
+	");"
+	/* id in the index: a filtered list reads newest-first from it. */
+	"CREATE INDEX jobs_state_queue ON jobs (state, queue, id);"
+	"CREATE INDEX jobs_group ON jobs (group_id) WHERE group_id IS NOT NULL;"
+	"CREATE TABLE meta ("
+	"  key   text   PRIMARY KEY,"
+	"  value bigint NOT NULL"
+	");"
+	"INSERT INTO meta (key, value) VALUES"
+	"  ('next_job_id', 1), ('next_group_id', 1), ('schema_version', 0);" },
+	{ 2,
+	"ALTER TABLE jobs ADD COLUMN submit_uid bigint;"
+	"ALTER TABLE jobs ADD COLUMN submit_gid bigint;"
+	"ALTER TABLE jobs ADD COLUMN submit_pid bigint;" },
+};
+
+#define PG_NMIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))
+#define PG_VERSION     (pg_migrations[PG_NMIGRATIONS - 1].version)
+
+/* The first column of sql's first row as an integer (*v = -1: no row). */
+static int
+pg_int(struct store_backend *b, PGconn *c, const char *sql, int64_t *v)
+{
+	PGresult *r = PQexec(c, sql);
+	int rc = 0;
+
+	*v = -1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = pg_fail(b, c, r, "read");
+	else if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		*v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+/* Refuse databases that are not ours or newer than this code. */
+static int
+pg_check_version(struct store_backend *b, int64_t *version)
+{
+	int64_t meta, tables;
+	int rc;
+
+	*version = 0;
+	if ((rc = pg_int(b, b->wc, "SELECT count(*) FROM pg_tables WHERE "
+	    "schemaname = current_schema()", &tables)) < 0 ||
+	    (rc = pg_int(b, b->wc, "SELECT count(*) FROM pg_tables WHERE "
+	    "schemaname = current_schema() AND tablename = 'meta'",
+	    &meta)) < 0)
+		return rc;
+	if (tables == 0)
+		return 0;
+	if (meta == 1 && (rc = pg_int(b, b->wc, "SELECT value FROM meta "
+	    "WHERE key = 'schema_version'", version)) < 0)
+		return rc;
+	if (meta != 1 || *version < 1)
+		return store_seterr(-EBADMSG, "%s: not a jobd database (it has "
+		    "tables but no jobd schema)", b->name);
+	if (*version > PG_VERSION)
+		return store_seterr(-ENOTSUP, "%s: schema version %lld is "
+		    "newer than this jobd's (%d): run a newer jobd", b->name,
+		    (long long)*version, PG_VERSION);
+	return 0;
+}
+
+/* Bring the schema to PG_VERSION in one transaction, one daemon at a
+ * time; and the id counters past every row (a database restored or
+ * filled by hand). */
+static int
+pg_migrate(struct store_backend *b)
+{
+	char sql[256], what[64];
+	int64_t v;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%d)",
+	    PG_LOCK_MIGRATE);
+	if ((rc = pg_exec(b, b->wc, sql, "cannot lock")) < 0)
+		return rc;
+	if ((rc = pg_check_version(b, &v)) < 0)
+		goto out;
+	for (size_t i = 0; i < PG_NMIGRATIONS; i++) {
+		if (pg_migrations[i].version <= v)
+			continue;
+		snprintf(what, sizeof(what), "migration to schema version %d",
+		    pg_migrations[i].version);
+		if ((rc = pg_exec(b, b->wc, pg_migrations[i].sql, what)) < 0)
+			goto out;
+	}
+	snprintf(sql, sizeof(sql), "UPDATE meta SET value = %d WHERE key = "
+	    "'schema_version'", PG_VERSION);
+	if (v < PG_VERSION && (rc = pg_exec(b, b->wc, sql,
+	    "set the version")) < 0)
+		goto out;
+	if ((rc = pg_exec(b, b->wc, "UPDATE meta SET value = greatest(value, "
+	    "(SELECT coalesce(max(id), 0) + 1 FROM jobs)) WHERE key = "
+	    "'next_job_id'; UPDATE meta SET value = greatest(value, "
+	    "(SELECT coalesce(max(id), 0) + 1 FROM groups)) WHERE key = "
+	    "'next_group_id'", "id counters")) < 0)
+		goto out;
+	if ((rc = pg_exec(b, b->wc, "COMMIT", "commit the migrations")) == 0 &&
+	    v < PG_VERSION)
+		log_info("%s: schema migrated from version %lld to %d", b->name,
+		    (long long)v, PG_VERSION);
+out:
+	if (rc < 0)
+		(void)pg_exec(b, b->wc, "ROLLBACK", "rollback");
+	return rc;
+}
+
+static void
+pg_close(struct store_backend *b)
+{
+	if (b == NULL)
+		return;
+	pg_readers_close(b);
+	if (b->wc != NULL)
+		PQfinish(b->wc);
+	if (b->ic != NULL)
+		PQfinish(b->ic);
+	pg_scratch_free(b);
+	pthread_mutex_destroy(&b->rmtx);
+	free(b->conninfo);
+	free(b->name);
+	free(b);
+}
+
+/* One daemon per database, for now: the engine dispatches from memory
+ * and recovers every running job at start, so a second daemon would run
+ * the first one's jobs again.  A session advisory lock on the loop
+ * thread's connection says so (-EBUSY, as SQLite's flock does); it goes
+ * with the connection, so a daemon killed by SIGKILL frees it at once.
+ * Several daemons on one database (claims, leases, fencing) are the
+ * next step: docs/SCHEMA.md, "Several daemons". */
+static int
+pg_lock(struct store_backend *b)
+{
+	int64_t got;
+	char sql[64];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)::int",
+	    PG_LOCK_STORE);
+	if ((rc = pg_int(b, b->ic, sql, &got)) < 0)
+		return rc;
+	if (got != 1)
+		return store_seterr(-EBUSY, "%s: in use by another jobd store "
+		    "(one daemon per database in this jobd)", b->name);
+	return 0;
+}
+
+/* "postgresql DB on HOST" for messages: never the password. */
+static int
+pg_name(struct store_backend *b)
+{
+	const char *host = PQhost(b->wc);
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "postgresql %s on %s", PQdb(b->wc),
+	    host != NULL && *host != '\0' ? host : "localhost");
+	free(b->name);
+	if ((b->name = strdup(buf)) == NULL)
+		return store_seterr(-ENOMEM, "store: out of memory");
+	return 0;
+}
+
+static int
+pg_open(const struct store_opts *o, struct store_backend **bp)
+{
+	struct store_backend *b;
+	int rc;
+
+	*bp = NULL;
+	if (o->max_bytes != 0)
+		return store_seterr(-ENOTSUP, "postgresql: no size cap "
+		    "(max_bytes): PostgreSQL's own quotas apply");
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return store_seterr(-ENOMEM, "store: out of memory");
+	b->sync = o->sync;
+	b->busy_ms = o->busy_timeout_ms;
+	pthread_mutex_init(&b->rmtx, NULL);
+	if ((b->conninfo = strdup(o->path)) == NULL ||
+	    (b->name = strdup("postgresql")) == NULL) {
+		rc = store_seterr(-ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if ((rc = pg_connect(b, &b->wc)) < 0 ||
+	    (rc = pg_name(b)) < 0 ||
+	    (rc = pg_connect(b, &b->ic)) < 0 ||
+	    (rc = pg_lock(b)) < 0 ||
+	    (rc = pg_migrate(b)) < 0 ||
+	    (rc = pg_prepare_writes(b)) < 0)
+		goto out;
+	*bp = b;
+	b = NULL;
+out:
+	pg_close(b);
+	return rc;
+}
+
+/* A block of ids, committed at once on the loop thread's connection, so
+ * no other daemon gets it: ids are unique across daemons, and grow within
+ * one; between daemons they interleave by blocks. */
+static int
+pg_reserve_ids(struct store_backend *b, enum store_idkind kind, int64_t n,
+    int64_t *first)
+{
+	char sn[24];
+	const char *v[2] = { kind == STORE_ID_JOB ? "next_job_id" :
+		"next_group_id", sn };
+	PGresult *r;
+	int rc = 0;
+
+	if (n < 1)
+		return store_seterr(-EINVAL, "%s: reserve %lld ids", b->name,
+		    (long long)n);
+	if (PQstatus(b->ic) != CONNECTION_OK)
+		PQreset(b->ic);
+	snprintf(sn, sizeof(sn), "%lld", (long long)n);
+	r = PQexecParams(b->ic, "UPDATE meta SET value = value + $2::bigint "
+	    "WHERE key = $1 RETURNING value - $2::bigint", 2, NULL, v, NULL,
+	    NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = pg_fail(b, b->ic, r, "reserve ids");
+	else if (PQntuples(r) != 1)
+		rc = store_seterr(-EBADMSG, "%s: meta has no %s row", b->name,
+		    v[0]);
+	else
+		*first = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return rc;
+}
+
+/* The BEGIN goes out with the batch's first statement's round trip
+ * (pg_txn_start): an idle store's lone write costs three round trips. */
+static int
+pg_begin(struct store_backend *b)
+{
+	if (PQstatus(b->wc) != CONNECTION_OK) {
+		PQreset(b->wc);
+		if (PQstatus(b->wc) != CONNECTION_OK)
+			return pg_fail(b, b->wc, NULL, "reconnect");
+		if (pg_prepare_writes(b) < 0)
+			return -EIO;
+		log_info("%s: connected again", b->name);
+	}
+	b->txn_pending = true;
+	return 0;
+}
+
+static int
+pg_commit(struct store_backend *b)
+{
+	PGresult *r;
+	int rc = 0;
+
+	if (b->txn_pending) {           /* an empty batch */
+		b->txn_pending = false;
+		return 0;
+	}
+	r = PQexec(b->wc, "COMMIT");
+	/* COMMIT of a failed transaction "succeeds" as ROLLBACK. */
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_fail(b, b->wc, r, "commit");
+	else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = store_seterr(-EIO, "%s: commit: rolled back", b->name);
+	PQclear(r);
+	return rc;
+}
+
+static void
+pg_rollback(struct store_backend *b)
+{
+	b->txn_pending = false;
+	if (PQstatus(b->wc) == CONNECTION_OK &&
+	    PQtransactionStatus(b->wc) != PQTRANS_IDLE)
+		(void)pg_exec(b, b->wc, "ROLLBACK", "rollback");
+}
+
+const struct store_ops store_pg_ops = {
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.reserve_ids = pg_reserve_ids,
+	.begin = pg_begin,
+	.apply_batch = pg_apply_batch,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.get = pg_get,
+	.list = pg_list,
+	.group_get = pg_group_get,
+	.group_jobs = pg_group_jobs,
+};

@@ -1,0 +1,110 @@
+/*
+ * store_pg.h — shared by the three files of the PostgreSQL backend:
+ * store_pg.c (connecting, the schema and its migrations, ids, transactions,
+ * the ops table), store_pg_write.c (a batch of writes as a few multi-row
+ * statements) and store_pg_read.c (errors, rows, the read connections, the
+ * reads).  Calls go store_pg.c -> store_pg_write.c -> store_pg_read.c,
+ * never back.  Nothing else includes it; the rest of jobd sees store.h.
+ */
+#ifndef JOBD_STORE_PG_H
+#define JOBD_STORE_PG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+
+/* jobs columns in the order pg_row_job reads them: the same as SQLite's. */
+#define PG_COLS "id, queue, kind, state, args, name, attempts, max_attempts, " \
+	"timeout, created_at, started_at, finished_at, result, error, "      \
+	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid"
+
+/* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
+struct pg_arr {
+	char *s;
+	size_t len, cap;
+	size_t n;                       /* elements */
+	bool oom;
+};
+
+struct pg_reader;
+struct pg_step;
+
+/* A write of the batch being applied that failed alone. */
+struct pg_wfail {
+	size_t i;
+	int err;
+	char *msg;
+};
+
+struct store_backend {
+	char *conninfo;                 /* as configured */
+	char *name;                     /* for messages: "postgresql DB" */
+	enum store_sync sync;
+	int busy_ms;
+	PGconn *wc;                     /* the writer's connection */
+	PGconn *ic;                     /* the loop thread's: reserve_ids */
+	bool txn_pending;               /* begin seen, BEGIN not yet sent */
+	struct pg_arr col[12];          /* the writer's scratch arrays */
+	int64_t *ids;                   /* the writer's scratch: a run's ids */
+	size_t ids_cap;
+	struct pg_step *steps;          /* the writer's: the batch's plan */
+	size_t steps_cap;
+	uint32_t *idx;                  /* the writer's: one statement's */
+	size_t idx_cap;                 /* writes */
+	int64_t *hkey;                  /* the writer's: job id -> level */
+	uint32_t *hval;
+	size_t hcap;
+	struct pg_wfail *fail;          /* the writer's: this batch's */
+	size_t nfail, fail_cap;
+	bool fail_oom;
+	pthread_mutex_t rmtx;
+	struct pg_reader *idle;         /* read connections not in use */
+};
+
+/* What apply_batch reports a write failing alone through. */
+typedef void (*pg_failed_fn)(void *ctx, size_t i, int err);
+
+/* ---- store_pg_read.c ---------------------------------------------------- */
+
+/* Record "NAME: what: PostgreSQL's message" for result r (or c's error
+ * when r is NULL) and return the errno its SQLSTATE maps to. */
+int pg_fail(const struct store_backend *b, PGconn *c, const PGresult *r,
+    const char *what);
+/* The errno SQLSTATE state maps to (NULL: the connection's trouble). */
+int pg_errno(const char *state);
+/* Did r's statement fail on the data (a constraint, bad JSON), leaving
+ * everything else intact (after a ROLLBACK TO)? */
+bool pg_data_error(const PGresult *r);
+/* Open a connection with the session settings every one gets. */
+int pg_connect(struct store_backend *b, PGconn **cp);
+/* Run sql (no parameters) and expect no error; on one, fail it. */
+int pg_exec(struct store_backend *b, PGconn *c, const char *sql,
+    const char *what);
+/* The rows of r (a PG_COLS result) as jobs. */
+int pg_collect(const struct store_backend *b, const PGresult *r,
+    struct store_job ***jobsp, size_t *np);
+
+void pg_readers_close(struct store_backend *b);
+int pg_get(struct store_backend *b, int64_t id, struct store_job **jp);
+int pg_list(struct store_backend *b, const struct store_filter *f,
+    struct store_job ***jobsp, size_t *np);
+int pg_group_get(struct store_backend *b, int64_t gid, struct store_group *g);
+int pg_group_jobs(struct store_backend *b, int64_t gid,
+    struct store_job ***jobsp, size_t *np);
+
+/* ---- store_pg_write.c --------------------------------------------------- */
+
+/* Prepare the writer's statements on b->wc. */
+int pg_prepare_writes(struct store_backend *b);
+/* store_ops.apply_batch: see store_backend.h. */
+int pg_apply_batch(struct store_backend *b, const struct store_write *const *w,
+    size_t n, pg_failed_fn failed, void *ctx);
+/* Send the deferred BEGIN, if any (store_pg.c's begin defers it). */
+int pg_txn_start(struct store_backend *b);
+void pg_scratch_free(struct store_backend *b);
+
+#endif /* JOBD_STORE_PG_H */
