@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct co_pool;
+
 struct eng;
 struct reply;
 struct srv;
@@ -23,6 +25,7 @@ struct ops_ctx {
 	struct store *st;
 	struct srv *srv;        /* for stats; may be NULL */
 	double started;         /* Unix time jobd started, for stats */
+	struct co_pool *reads;  /* where lists are read; NULL: the loop */
 };
 
 /* The server's handler (srv_handler): arg is a struct ops_ctx. */

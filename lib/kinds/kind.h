@@ -121,6 +121,15 @@ struct kind {
 	/* Optional: whether kc lets jobs of the kind in (the key that turns
 	 * kind NAME off is allow_NAME).  NULL: always. */
 	bool (*allowed)(const struct kind_conf *kc);
+	/* Optional, for a run that is only a wait (sleep), so that jobd can
+	 * hold it without a worker's stack (docs/PERF.md).  wait() says how
+	 * long: 0 and *seconds, or a negative errno (jobd then calls run(),
+	 * which reports it).  After the wait done() finishes the run and
+	 * returns what run() would have.  Neither may await; run() must
+	 * still do the whole job on its own (outside jobd, and for waits of
+	 * no length). */
+	int (*wait)(struct kind_run *run, double *seconds);
+	int (*done)(struct kind_run *run);
 };
 
 /* Every kind's shared state, for one daemon. */
