@@ -354,8 +354,12 @@ pg_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 	snprintf(sid, sizeof(sid), "%lld", (long long)gid);
 	if ((rc = pg_reader_get(b, &rd)) < 0)
 		return rc;
-	r = PQexecParams(rd->c, "SELECT id, mode, size, created_at FROM groups "
-	    "WHERE id = $1", 1, NULL, v, NULL, NULL, 0);
+	/* The group's submitter is its first job's (visibility). */
+	r = PQexecParams(rd->c, "SELECT g.id, g.mode, g.size, g.created_at, "
+	    "j.submit_uid, j.submit_gid, j.submit_pid FROM groups g "
+	    "LEFT JOIN jobs j ON j.id = (SELECT min(id) FROM jobs "
+	    "WHERE group_id = g.id) WHERE g.id = $1", 1, NULL, v, NULL, NULL,
+	    0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		rc = pg_fail(b, rd->c, r, "read group");
 	} else if (PQntuples(r) == 0) {
@@ -367,6 +371,13 @@ pg_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 			g->mode = STORE_GROUP_ALL;
 		g->size = (int)pg_i8(r, 0, 2);
 		g->created_at = pg_f8(r, 0, 3);
+		memset(&g->submitter, 0, sizeof(g->submitter));
+		if (!PQgetisnull(r, 0, 4)) {
+			g->submitter.known = true;
+			g->submitter.uid = (uid_t)pg_i8(r, 0, 4);
+			g->submitter.gid = (gid_t)pg_i8(r, 0, 5);
+			g->submitter.pid = (pid_t)pg_i8(r, 0, 6);
+		}
 	}
 	PQclear(r);
 	pg_reader_put(b, rd);
