@@ -342,6 +342,11 @@ guard_main(int rfd, pid_t jobd, const char *killdir)
 	_exit(0);
 }
 
+/* The guardian's copy of the exec_iso being opened: it is not yet
+ * jobd's (exec_iso_open returns it after the fork), so without this the
+ * guardian's exit would leave it unreachable (valgrind: definitely lost). */
+static struct exec_iso *guard_copy;
+
 static int
 guard_start(struct exec_iso *iso)
 {
@@ -362,6 +367,7 @@ guard_start(struct exec_iso *iso)
 	}
 	if (pid == 0) {
 		close(p[1]);
+		guard_copy = iso;
 		guard_main(p[0], iso->self, iso->cg != NULL ? killdir : NULL);
 	}
 	close(p[0]);
