@@ -345,7 +345,8 @@ guard_main(int rfd, pid_t jobd, const char *killdir)
 /* The guardian's copy of the exec_iso being opened: it is not yet
  * jobd's (exec_iso_open returns it after the fork), so without this the
  * guardian's exit would leave it unreachable (valgrind: definitely lost). */
-static struct exec_iso *guard_copy;
+static struct exec_iso *volatile guard_copy; /* volatile: a store
+                                                * never read is kept */
 
 static int
 guard_start(struct exec_iso *iso)
