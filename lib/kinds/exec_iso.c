@@ -425,6 +425,26 @@ exec_iso_open(int cgroup, struct exec_iso **out, char *err, size_t el)
 	return 0;
 }
 
+/* Wait for the guardian told to go; one that has not gone within 2 s
+ * (stuck: seen once under TSan, whose runtime a fork copies mid-lock) is
+ * killed, so jobd's exit never hangs on it. */
+static void
+guard_reap(pid_t pid)
+{
+	pid_t r;
+
+	for (int i = 0; i < 200; i++) {
+		if ((r = waitpid(pid, NULL, WNOHANG)) == pid ||
+		    (r < 0 && errno != EINTR))
+			return;
+		usleep(10000);
+	}
+	log_warnx("the guardian (pid %d) did not exit; killed", (int)pid);
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
 void
 exec_iso_free(struct exec_iso *iso)
 {
@@ -438,8 +458,7 @@ exec_iso_free(struct exec_iso *iso)
 		close(iso->guard_fd);
 	}
 	if (iso->guard > 0)
-		while (waitpid(iso->guard, NULL, 0) < 0 && errno == EINTR)
-			;
+		guard_reap(iso->guard);
 	exec_cg_free(iso->cg);
 	free(iso);
 }
