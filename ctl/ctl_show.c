@@ -311,7 +311,7 @@ static void
 history_lines(struct kvlist *l, const json_t *job)
 {
 	const json_t *h = json_object_get(job, "history"), *a;
-	char when[64];
+	char when[64], *line;
 	const char *err;
 	double t = 0, n = 0;
 	size_t i;
@@ -321,9 +321,10 @@ history_lines(struct kvlist *l, const json_t *job)
 		jnum(a, "finished_at", &t);
 		ctl_fmt_time(t, true, when, sizeof(when));
 		err = jstr(a, "error");
-		kv_add(l, "history", xasprintf("#%.0f %s %s%s%s",
-		    n, when, jstr(a, "state") ? jstr(a, "state") : "?",
-		    err ? ": " : "", err ? err : ""));
+		line = xasprintf("#%.0f %s %s%s%s", n, when, jstr(a, "state") ?
+		    jstr(a, "state") : "?", err ? ": " : "", err ? err : "");
+		kv_add(l, "history", ctl_clean(line));
+		free(line);
 	}
 }
 
@@ -505,7 +506,7 @@ state_text(const json_t *job, double now)
 	if (s == NULL)
 		return xasprintf("-");
 	if (strcmp(s, "scheduled") != 0 || !jnum(job, "run_at", &at))
-		return xasprintf("%s", s);
+		return ctl_clean(s);    /* an answer's text: no controls */
 	dur_format(at > now ? at - now : 0, d, sizeof(d));
 	return xasprintf("scheduled (in %s)", d);
 }
