@@ -1230,6 +1230,15 @@ START_TEST(test_dump_reals_round_trip)
 	free(line);
 	free(text);
 	json_decref(v);
+	/* Integers of 16 digits and more stay integers, to the last digit
+	 * (the fuzz level found INT64_MIN turned into a real). */
+	v = json_pack("[I,I,I]", (json_int_t)INT64_MIN, (json_int_t)INT64_MAX,
+	    (json_int_t)1234567890123456789);
+	ck_assert_ptr_nonnull(text = proto_dumps(v, JSON_COMPACT));
+	ck_assert_str_eq(text, "[-9223372036854775808,9223372036854775807,"
+	    "1234567890123456789]");
+	free(text);
+	json_decref(v);
 	/* Random bit patterns: each reads back to the same double. */
 	for (int i = 0; i < 20000; i++) {
 		double d;

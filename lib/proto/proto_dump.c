@@ -126,6 +126,16 @@ number_char(char c)
 	    c == '+' || c == '-';
 }
 
+/* jansson writes an integer without '.', 'e' or 'E', a real with one. */
+static bool
+real_token(const char *p, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		if (p[i] == '.' || p[i] == 'e' || p[i] == 'E')
+			return true;
+	return false;
+}
+
 /* Significant digits of a number token's mantissa. */
 static size_t
 sig_digits(const char *p, size_t k)
@@ -290,7 +300,10 @@ respell(const char *in, size_t n, struct dumpbuf *out)
 		}
 		for (j = i + 1; j < n && number_char(in[j]); j++)
 			;
-		if ((k = real_shorter(in + i, j - i, num, sizeof(num))) > 0) {
+		/* An integer token is never respelt: 16 digits and more of
+		 * one would turn into a real (another value). */
+		if (real_token(in + i, j - i) &&
+		    (k = real_shorter(in + i, j - i, num, sizeof(num))) > 0) {
 			if (dump_cb(in + from, i - from, out) < 0 ||
 			    dump_cb(num, k, out) < 0)
 				return -1;
