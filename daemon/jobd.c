@@ -417,10 +417,12 @@ open_socket(struct jobd *jd)
 	jd->ops.srv = jd->srv;
 }
 
+/* The signals jobd acts on (jd->sig[i] watches stop_sigs[i]). */
+static const int stop_sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+
 static void
 set_signals(struct jobd *jd)
 {
-	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);       /* EPIPE instead, from every write */
@@ -428,9 +430,9 @@ set_signals(struct jobd *jd)
 	 * stops a write: the store answers storage_error and goes on. */
 	signal(SIGXFSZ, SIG_IGN);
 	for (i = 0; i < 3; i++)
-		if ((jd->sig[i] = evsignal_new(jd->base, sigs[i], on_signal,
-		    jd)) == NULL || evsignal_add(jd->sig[i], NULL) < 0)
-			fatalx("cannot watch signal %d", sigs[i]);
+		if ((jd->sig[i] = evsignal_new(jd->base, stop_sigs[i],
+		    on_signal, jd)) == NULL || evsignal_add(jd->sig[i], NULL) < 0)
+			fatalx("cannot watch signal %d", stop_sigs[i]);
 }
 
 /* Each client is an fd, and each exec job three: take every fd the hard
@@ -507,9 +509,14 @@ finish(struct jobd *jd)
 	eng_free(jd->eng);
 	srv_free(jd->srv);
 	svc_free(jd->svc);
-	for (i = 0; i < 3; i++)
+	/* Past the loop, a repeated stop signal (systemd's, a test's) is
+	 * ignored as it was in it: with the default action it would kill
+	 * jobd in the middle of its last frees (exit 143, seen under TSan). */
+	for (i = 0; i < 3; i++) {
 		if (jd->sig[i] != NULL)
 			event_free(jd->sig[i]);
+		signal(stop_sigs[i], SIG_IGN);
+	}
 	if (co_rt_free(jd->rt) < 0)
 		log_warnx("tasks left at exit");
 	event_base_free(jd->base);
