@@ -31,7 +31,9 @@
 #include "idmap.h"
 #include "kind.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
+#include "watch.h"
 
 /* A worker with nothing to do for this long ends; the queue starts a new
  * one when work comes.  Idle workers would otherwise hold a stack each. */
@@ -75,6 +77,9 @@ struct job {
 	struct co_waitq doneq;          /* waiting for the end's commit */
 	eng_done_fn done;               /* the submitter's answer */
 	void *done_arg;
+	char *name;                     /* for events; NULL: none */
+	double created_at, started_at;  /* Unix times, as stored */
+	double ready_at;                /* entered its queue (queue wait) */
 };
 
 struct egroup {
@@ -117,6 +122,7 @@ struct equeue {
 	size_t nstarting;               /* workers spawned, not yet run */
 	size_t running;
 	size_t tmp;                     /* scratch: a group's demand */
+	struct met_queue *met;          /* its counters; NULL: none */
 	LIST_HEAD(, worker) wlist;
 	TAILQ_ENTRY(equeue) link;
 };
@@ -146,6 +152,8 @@ struct eng {
 	bool final;                     /* the stop's last writes are out */
 	struct co_waitq settleq;        /* eng_settle_all */
 	struct eng_counters c;
+	struct met *met;                /* counters, histograms; or NULL */
+	struct watch_hub *hub;          /* job events; or NULL */
 };
 
 static void job_end(struct job *j, enum store_state state, json_t *result,
@@ -180,6 +188,7 @@ queue_new(struct eng *e, const char *name)
 		return NULL;
 	}
 	q->e = e;
+	q->met = e->met != NULL ? met_queue(e->met, name) : NULL;
 	LIST_INIT(&q->wlist);
 	TAILQ_INSERT_TAIL(&e->queues, q, link);
 	e->nqueues++;
@@ -297,6 +306,7 @@ job_free(struct job *j)
 	free(j->end_text);
 	free(j->end_error);
 	free(j->cancel_reason);
+	free(j->name);
 	free(j);
 }
 
@@ -330,9 +340,56 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 	j->timeout = timeout;
 	j->max_attempts = max_attempts;
 	j->uid = ENG_NOBODY;
+	j->created_at = j->ready_at = store_now();
 	co_waitq_init(&j->insertq);
 	co_waitq_init(&j->doneq);
 	return j;
+}
+
+/* ---- events and counters ------------------------------------------------- */
+
+/* Every state change of j passes here once it is committed (a start once
+ * it is sent: a pure kind does not wait for it): the counters, then one
+ * event for the watchers (watch.h). */
+static void
+job_observe(struct job *j, enum store_state state)
+{
+	struct watch_job wj;
+
+	if (state == STORE_QUEUED && j->attempts == 0)
+		met_submitted(j->q->met, j->kind);
+	else if (state == STORE_RUNNING)
+		met_started(j->q->met, j->started_at - j->ready_at);
+	else if (store_state_ended(state))
+		met_ended(j->q->met, j->kind, state, j->started_at >= j->ready_at
+		    && j->started_at > 0 ? j->end_at - j->started_at : -1);
+	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
+		return;
+	wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
+	    .queue = j->q->name, .kind = j->kind->name, .name = j->name,
+	    .state = state, .args = j->args, .attempts = j->attempts,
+	    .max_attempts = j->max_attempts, .timeout = j->timeout,
+	    .created_at = j->created_at, .started_at = j->started_at };
+	if (store_state_ended(state)) {
+		wj.finished_at = j->end_at;
+		wj.result = j->end_text;
+		wj.error = j->end_error;
+		if (state == STORE_CANCELLED)
+			wj.cancel_reason = j->cancel_reason != NULL ?
+			    j->cancel_reason : "cancelled";
+	}
+	watch_publish(j->e->hub, &wj);
+}
+
+void
+eng_observe(struct eng *e, struct met *m, struct watch_hub *h)
+{
+	struct equeue *q;
+
+	e->met = m;
+	e->hub = h;
+	TAILQ_FOREACH(q, &e->queues, link)
+		q->met = m != NULL ? met_queue(m, q->name) : NULL;
 }
 
 /* The state a job that a cancel, timeout or stop interrupted ends in;
@@ -374,11 +431,13 @@ job_mark_started(struct job *j, struct kind_run *run)
 	bool wait = !j->kind->pure;
 	int rc;
 
-	if (store_mark_started(j->e->st, j->id, 0, wait ? job_started : NULL,
-	    j) < 0) {
+	j->started_at = store_now();
+	if (store_mark_started(j->e->st, j->id, j->started_at,
+	    wait ? job_started : NULL, j) < 0) {
 		kind_error(run, "cannot record the start: %s", store_errmsg());
 		return -EIO;
 	}
+	job_observe(j, STORE_RUNNING);
 	if (!wait)
 		return 0;
 	rc = co_waitq_wait(&j->insertq, CO_FOREVER, NULL);
@@ -679,6 +738,8 @@ job_ended(void *arg, int status)
 		    "interrupted" : "");
 	}
 	end_settled(j, status);
+	if (status == 0)
+		job_observe(j, j->end_state);
 	idmap_del(e->jobs, j->id);
 	co_waitq_wake_all(&j->doneq, status < 0 ? -EIO : (int)j->end_state);
 	if (j->g != NULL)
@@ -695,6 +756,9 @@ job_requeued(void *arg, int status)
 		j->e->c.store_errors++;
 		log_warnx("job %lld: not requeued: %s", (long long)j->id,
 		    store_errmsg());
+	} else {
+		j->ready_at = store_now();
+		job_observe(j, STORE_QUEUED);
 	}
 	j->where = J_INQ;               /* in the database; memory is done */
 }
@@ -984,6 +1048,7 @@ job_inserted(void *arg, int status)
 		j->inserted = true;
 		j->e->c.submitted++;
 		retry_soon(j->e);
+		job_observe(j, STORE_QUEUED);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
@@ -1018,6 +1083,7 @@ group_inserted(void *arg, int status)
 			log_debug("job %lld: queued (queue %s, group %lld)",
 			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
+			job_observe(j, STORE_QUEUED);
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {
 			job_lost(j);
@@ -1105,6 +1171,7 @@ job_row(const struct job *j, const char *name, const struct eng_who *who,
 	row->kind = j->kind->name;
 	row->args = *textp;
 	row->name = name;
+	row->created_at = j->created_at;
 	row->timeout = j->timeout;
 	row->max_attempts = j->max_attempts;
 	if (who != NULL && who->uid != ENG_NOBODY) {
@@ -1146,7 +1213,9 @@ submit_insert(struct eng *e, struct job *j, const char *name,
 	char *text;
 	int rc;
 
-	if ((rc = job_row(j, name, who, &row, &text)) == 0) {
+	if (name != NULL && (j->name = strdup(name)) == NULL)
+		rc = -ENOMEM;
+	else if ((rc = job_row(j, name, who, &row, &text)) == 0) {
 		rc = store_insert(e->st, &row, &j->id, job_inserted, j);
 		free(text);
 		e->ins_sent += rc == 0;
@@ -1288,7 +1357,9 @@ group_insert(struct eng *e, struct egroup *g,
 	texts = calloc(n, sizeof(*texts));
 	ids = calloc(n, sizeof(*ids));
 	for (i = 0; rows != NULL && texts != NULL && ids != NULL && i < n; i++)
-		if (job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
+		if ((pg->jobs[i].name != NULL && (g->jobs[i]->name =
+		    strdup(pg->jobs[i].name)) == NULL) ||
+		    job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
 		    &texts[i]) < 0)
 			break;
 	if (ids != NULL && i == n &&
@@ -1589,6 +1660,9 @@ recover_one(void *arg, struct store_job *sj)
 	j->id = sj->id;
 	j->attempts = sj->attempts;
 	j->inserted = true;
+	j->created_at = sj->created_at;
+	j->started_at = sj->started_at;
+	j->name = sj->name != NULL ? strdup(sj->name) : NULL; /* NULL: none */
 	if (g != NULL && sj->id >= g->first && sj->id - g->first < (int64_t)g->n) {
 		j->g = g;
 		g->jobs[sj->id - g->first] = j;

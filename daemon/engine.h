@@ -61,6 +61,14 @@ struct eng_who {
 /* A new engine for the jobs in st, running tasks on rt.  NULL (ENOMEM). */
 struct eng *eng_new(struct co_rt *rt, struct store *st);
 
+struct met;
+struct watch_hub;
+
+/* Count into m (metrics.h) and publish every job change to h (watch.h);
+ * either may be NULL (off).  Call before the first eng_configure; both
+ * must outlive the engine. */
+void eng_observe(struct eng *e, struct met *m, struct watch_hub *h);
+
 /* Apply c's queues, the kinds' settings, admin_group and
  * max_queued_per_user: at start and on every reload (docs/CONFIG.md says
  * what changes live).  c need not outlive the call.  0 or -ENOMEM (then some

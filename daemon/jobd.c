@@ -30,6 +30,7 @@
 #include "conf.h"
 #include "engine.h"
 #include "log.h"
+#include "obs.h"
 #include "ops.h"
 #include "server.h"
 #include "store.h"
@@ -45,6 +46,7 @@ struct jobd {
 	struct store *st;
 	struct eng *eng;
 	struct srv *srv;
+	struct obs *obs;                /* metrics, watch, HTTP listener */
 	struct ops_ctx ops;
 	struct event *sig[3];
 	struct svc *svc;
@@ -90,7 +92,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[9];
+	const char *changed[10];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -109,6 +111,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "exec_concurrency";
 	if (o->http_per_host != n->http_per_host)
 		changed[k++] = "http_per_host";
+	if (strcmp(o->http_listen, n->http_listen) != 0)
+		changed[k++] = "http_listen";
 	for (i = 0; i < k; i++)
 		log_warnx("reload: %s changed; it takes effect at the next "
 		    "start", changed[i]);
@@ -238,6 +242,7 @@ main_task(void *arg)
 	while (!jd->stop)
 		(void)co_waitq_wait(&jd->stopq, CO_FOREVER, NULL);
 	srv_stop_accepting(jd->srv);
+	obs_close(jd->obs);             /* the HTTP clients go now */
 	if (jd->sock_created)
 		(void)unlink(conf_daemon(jd->conf)->socket);
 	eng_shutdown(jd->eng, conf_daemon(jd->conf)->shutdown_grace);
@@ -276,7 +281,10 @@ open_store(struct jobd *jd)
 		fatalx("cannot open the database: %s%s", store_errmsg(),
 		    store_hint(rc));
 	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
-	    eng_configure(jd->eng, jd->conf) < 0)
+	    (jd->obs = obs_new()) == NULL)
+		fatalx("out of memory");
+	eng_observe(jd->eng, obs_met(jd->obs), obs_hub(jd->obs));
+	if (eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
 		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
@@ -326,6 +334,22 @@ open_socket(struct jobd *jd)
 	    NULL)
 		fatalx("out of memory");
 	jd->ops.srv = jd->srv;
+	jd->ops.hub = obs_hub(jd->obs);
+}
+
+/* The HTTP listener, when http_listen is set. */
+static void
+open_http(struct jobd *jd)
+{
+	const char *addr = conf_daemon(jd->conf)->http_listen, *what = "";
+	int rc;
+
+	if (*addr == '\0')
+		return;
+	if ((rc = obs_listen(jd->obs, jd->base, addr, &jd->ops, &what)) < 0)
+		fatalx("http_listen %s: %s: %s", addr, what, strerror(-rc));
+	log_info("http: listening on %s: dashboard http://%s/, metrics "
+	    "http://%s/metrics", addr, addr, addr);
 }
 
 static void
@@ -385,6 +409,7 @@ start(struct jobd *jd)
 	raise_nofile();
 	open_store(jd);
 	open_socket(jd);
+	open_http(jd);
 }
 
 static void
@@ -396,6 +421,7 @@ finish(struct jobd *jd)
 	store_close(jd->st);            /* commits what the stop wrote */
 	eng_free(jd->eng);
 	srv_free(jd->srv);
+	obs_free(jd->obs);
 	svc_free(jd->svc);
 	for (i = 0; i < 3; i++)
 		if (jd->sig[i] != NULL)

@@ -98,6 +98,10 @@ static const struct conf_key keys[] = {
 	    "first byte; then it is closed" },
 	{ "busy_timeout", D(busy_timeout), CONF_T_SECONDS, 0, 3600, "5", NULL,
 	    "seconds a write waits for another process's lock on the database" },
+	{ "http_listen", D(http_listen), CONF_T_ADDR, 0, 0, "", NULL,
+	    "HOST:PORT of the HTTP listener (/metrics, the dashboard); "
+	    "empty = off; anything but loopback shows every job to the "
+	    "network" },
 	{ "workers", Q(workers), CONF_T_INT, 1, 100000, "16", NULL,
 	    "worker coroutines = jobs of this queue running at once" },
 	{ "capacity", Q(capacity), CONF_T_INT, 1, 10000000, "1000", NULL,
@@ -228,7 +232,8 @@ sect_free(enum conf_sect s, void *base)
 	for (size_t i = 0; i < NKEYS; i++) {
 		void *f = (char *)base + keys[i].off;
 
-		if (keys[i].sect == s && keys[i].type == CONF_T_PATH)
+		if (keys[i].sect == s && (keys[i].type == CONF_T_PATH ||
+		    keys[i].type == CONF_T_ADDR))
 			free(*(char **)f);
 		if (keys[i].sect == s && keys[i].type == CONF_T_GROUP)
 			free((char *)((struct conf_group *)f)->name);

@@ -74,6 +74,7 @@ struct conf_daemon {
 	bool allow_http;
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
+	const char *http_listen; /* "HOST:PORT" of the HTTP listener; "": off */
 };
 
 /* [queue.NAME] */

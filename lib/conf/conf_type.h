@@ -32,6 +32,7 @@ enum conf_type {
 	CONF_T_PATH,    /* char *: resolved against the file's directory */
 	CONF_T_MODE,    /* mode_t: octal */
 	CONF_T_GROUP,   /* struct conf_group: an existing group, or empty */
+	CONF_T_ADDR,    /* char *: "HOST:PORT", "[V6]:PORT", or empty */
 };
 
 struct conf_enumval {

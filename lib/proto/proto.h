@@ -158,6 +158,7 @@ enum proto_op {
 	PROTO_OP_CANCEL,
 	PROTO_OP_LIST,
 	PROTO_OP_STATS,
+	PROTO_OP_WATCH,
 	PROTO_NOPS
 };
 
@@ -215,6 +216,12 @@ struct proto_list {
 	int64_t limit;     /* 1..PROTO_LIST_MAX, default PROTO_LIST_DEFAULT */
 };
 
+/* watch: every filter optional (NULL / 0: any). */
+struct proto_watch {
+	const char *queue;
+	int64_t id, group;
+};
+
 /* One parsed request.  Strings and JSON values in it are borrowed from
  * root and live as long as it does. */
 struct proto_req {
@@ -228,6 +235,7 @@ struct proto_req {
 		struct proto_wait wait;
 		struct proto_cancel cancel;
 		struct proto_list list;
+		struct proto_watch watch;
 	} u; /* the member named by op; none for ping, stats */
 };
 

@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "hist.h"
 #include "log.h"
 #include "store.h"
 #include "store_backend.h"
@@ -48,6 +49,8 @@ struct store {
 	uint64_t nsubmitted;
 	uint64_t ncompleted;
 	struct store_stats stats;
+	struct hist commit_s;           /* seconds per transaction */
+	struct hist commit_rows;        /* rows per transaction */
 
 	pthread_t writer;               /* loop thread only from here on */
 	bool writer_started;
@@ -263,6 +266,7 @@ writer_main(void *arg)
 {
 	struct store *st = arg;
 	struct wlist batch;
+	struct timespec t0, t1;
 	size_t rows;
 	bool ok;
 
@@ -277,8 +281,13 @@ writer_main(void *arg)
 			break;                  /* stopping, and all written */
 		rows = take_batch(st, &batch);
 		pthread_mutex_unlock(&st->mtx);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ok = run_batch(st, &batch);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		pthread_mutex_lock(&st->mtx);
+		hist_add(&st->commit_s, (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		hist_add(&st->commit_rows, (double)rows);
 		finish_batch(st, &batch, rows, ok);
 	}
 	pthread_mutex_unlock(&st->mtx);
@@ -478,6 +487,8 @@ store_open(struct store **stp, struct event_base *base,
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return store_seterr(-ENOMEM, "store: out of memory");
 	pthread_mutex_init(&st->mtx, NULL);
+	hist_init(&st->commit_s, hist_le_commit, hist_le_commit_n);
+	hist_init(&st->commit_rows, hist_le_rows, hist_le_rows_n);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->progress, NULL);
 	STAILQ_INIT(&st->pending);
@@ -815,6 +826,15 @@ store_counts(struct store *st, struct store_count **countsp, size_t *np)
 	*countsp = NULL;
 	*np = 0;
 	return st->ops->counts(st->b, countsp, np);
+}
+
+void
+store_commit_hists(struct store *st, struct hist *seconds, struct hist *rows)
+{
+	pthread_mutex_lock(&st->mtx);
+	*seconds = st->commit_s;
+	*rows = st->commit_rows;
+	pthread_mutex_unlock(&st->mtx);
 }
 
 void
