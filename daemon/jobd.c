@@ -348,8 +348,10 @@ open_http(struct jobd *jd)
 		return;
 	if ((rc = obs_listen(jd->obs, jd->base, addr, &jd->ops, &what)) < 0)
 		fatalx("http_listen %s: %s: %s", addr, what, strerror(-rc));
-	log_info("http: listening on %s: dashboard http://%s/, metrics "
-	    "http://%s/metrics", addr, addr, addr);
+	/* The port it got (0 asks for any), for the URL a user opens. */
+	log_info("http: listening on %s: dashboard http://%.*s:%d/, metrics "
+	    "at /metrics", addr, (int)(strrchr(addr, ':') - addr), addr,
+	    obs_port(jd->obs));
 }
 
 static void
