@@ -50,6 +50,8 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 
+#include "jc.h"
+
 #define ROUNDS_MAX   31
 #define GROUP_MAX    10000      /* jobs in one submit_group (protocol) */
 #define IO_TIMEOUT   300.0      /* s for one round's traffic */
@@ -218,73 +220,46 @@ write_conf(void)
 		err(1, "%s", J.conf);
 }
 
-static int
+/* A connection to jobd (lib/client), or NULL (errno set). */
+static struct jc_conn *
 conn_open(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	struct jc_conn *c;
+	int rc;
 
-	memcpy(sa.sun_path, J.sock, sizeof(sa.sun_path) - 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		err(1, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	if ((rc = jc_open(J.sock, &c)) < 0)
+		errno = -rc;
+	return c;
 }
 
 /* Write all of p, or die. */
 static void
-conn_write(int fd, const char *p, size_t n)
+conn_write(struct jc_conn *c, const char *p, size_t n)
 {
-	ssize_t k;
+	int rc;
 
-	while (n > 0) {
-		if ((k = write(fd, p, n)) < 0 && errno != EINTR)
-			die("write to jobd: %s", strerror(errno));
-		if (k > 0)
-			p += k, n -= (size_t)k;
-	}
+	if ((rc = jc_write(c, p, n, IO_TIMEOUT)) < 0)
+		die("write to jobd: %s", strerror(-rc));
 }
 
-/* The next line from fd (without its \n, in a buffer kept until the
- * next call), or NULL at the end or past the deadline. */
+/* The next line from c (without its \n, valid until the next call), or
+ * NULL at the end or past the deadline. */
 static char *
-conn_line(int fd, double deadline)
+conn_line(struct jc_conn *c, double deadline)
 {
-	static char *buf;
-	static size_t len, off, cap;
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char *nl;
-	ssize_t n;
+	double left = deadline - now();
+	char *line;
+	size_t len;
 
-	if (fd < 0) {                   /* a new connection: forget */
-		len = off = 0;
-		return NULL;
-	}
-	if (off > 0) {
-		memmove(buf, buf + off, len - off);
-		len -= off, off = 0;
-	}
-	while ((nl = len ? memchr(buf, '\n', len) : NULL) == NULL) {
-		if (len + 65536 > cap && (buf = realloc(buf, cap = (len +
-		    65536) * 2)) == NULL)
-			err(1, "realloc");
-		if (poll(&p, 1, (int)((deadline - now()) * 1000)) <= 0 ||
-		    (n = read(fd, buf + len, cap - len)) <= 0)
-			return NULL;
-		len += (size_t)n;
-	}
-	*nl = '\0';
-	off = (size_t)(nl - buf) + 1;
-	return buf;
+	return jc_recv(c, left > 0 ? left : 0, &line, &len) == 0 ? line :
+	    NULL;
 }
 
 static void
 jobd_start(void)
 {
 	double deadline = now() + 10;
+	struct jc_conn *c;
 	int fd, st;
 	pid_t parent = getpid();
 
@@ -300,12 +275,12 @@ jobd_start(void)
 		execl(jobd_path, "jobd", "-c", J.conf, (char *)NULL);
 		_exit(127);
 	}
-	while ((fd = conn_open()) < 0) {
+	while ((c = conn_open()) == NULL) {
 		if (waitpid(J.pid, &st, WNOHANG) == J.pid || now() > deadline)
 			die("jobd (%s) did not start", jobd_path);
 		usleep(5000);
 	}
-	close(fd);
+	jc_close(c);
 	if (clock_getcpuclockid(J.pid, &J.cpu) != 0)
 		die("clock_getcpuclockid");
 }
@@ -369,20 +344,19 @@ run_jobs(const char *kind, const char *args, double *wall, double *cpu)
 	long groups[(njobs + GROUP_MAX - 1) / GROUP_MAX], ng = 0, ok = 0;
 	double deadline = now() + IO_TIMEOUT, t0, c0;
 	char req[128], *line, *ans;
+	struct jc_conn *c;
 	size_t len;
-	int fd;
 
-	if ((fd = conn_open()) < 0)
+	if ((c = conn_open()) == NULL)
 		die("connect: %s", strerror(errno));
-	conn_line(-1, 0);
 	c0 = jobd_cpu();
 	t0 = now();
 	for (long done = 0; done < njobs; done += GROUP_MAX) {
 		line = group_line(njobs - done < GROUP_MAX ? njobs - done :
 		    GROUP_MAX, kind, args, &len);
-		conn_write(fd, line, len);
+		conn_write(c, line, len);
 		free(line);
-		if ((ans = conn_line(fd, deadline)) == NULL ||
+		if ((ans = conn_line(c, deadline)) == NULL ||
 		    (line = strstr(ans, "\"group\":")) == NULL)
 			die("submit_group: %s", ans ? ans : "no answer");
 		groups[ng++] = strtol(line + 8, NULL, 10);
@@ -390,14 +364,14 @@ run_jobs(const char *kind, const char *args, double *wall, double *cpu)
 	for (long i = 0; i < ng; i++) {
 		len = (size_t)snprintf(req, sizeof(req), "{\"op\":\"wait\","
 		    "\"group\":%ld}\n", groups[i]);
-		conn_write(fd, req, len);
-		if ((ans = conn_line(fd, deadline)) == NULL)
+		conn_write(c, req, len);
+		if ((ans = conn_line(c, deadline)) == NULL)
 			die("wait: no answer");
 		ok += count(ans, "\"state\":\"succeeded\"");
 	}
 	*wall = now() - t0;
 	*cpu = jobd_cpu() - c0;
-	close(fd);
+	jc_close(c);
 	if (ok != njobs)
 		die("%ld of %ld %s jobs succeeded", ok, njobs, kind);
 }

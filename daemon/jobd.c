@@ -92,7 +92,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[10];
+	const char *changed[12];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -103,6 +103,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "socket_group";
 	if (strcmp(o->database, n->database) != 0)
 		changed[k++] = "database";
+	if (o->store != n->store)
+		changed[k++] = "store";
 	if (o->sync != n->sync)
 		changed[k++] = "sync";
 	if (o->busy_timeout != n->busy_timeout)
@@ -268,6 +270,8 @@ open_store(struct jobd *jd)
 {
 	const struct conf_daemon *d = conf_daemon(jd->conf);
 	struct store_opts so = {
+		.backend = d->store == CONF_STORE_SQLITE ? "sqlite" :
+		    "postgresql",
 		.path = d->database,
 		.sync = d->sync == CONF_SYNC_NORMAL ? STORE_SYNC_NORMAL :
 		    STORE_SYNC_FULL,

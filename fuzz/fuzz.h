@@ -4,16 +4,18 @@
  * A target is a libFuzzer entry point, LLVMFuzzerTestOneInput(data, size),
  * that feeds one input through the code under test and checks properties
  * that must hold for every input; a broken one aborts, which libFuzzer
- * reports as a crash and saves the input.  tests/test_fuzz_regress.c
- * includes the targets and replays the committed corpora and regressions
- * through them in every build, so a fixed crash stays fixed.
+ * reports as a crash and saves the input.  Each target is a function
+ * fuzz_NAME_one in fuzz/fuzz_NAME.c; fuzz/main.c makes it a libFuzzer
+ * program, and tests/test_fuzz_regress.c links the same code and replays
+ * the committed corpora and regressions through it in every build, so a
+ * fixed crash stays fixed.
  */
 #ifndef JOBD_FUZZ_H
 #define JOBD_FUZZ_H
 
-#include <math.h>
 #include <stdbool.h>
-#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,64 +28,24 @@
 			fuzz_fail(__FILE__, __LINE__, #cond);                \
 	} while (0)
 
+/* The targets, one per fuzz/fuzz_NAME.c: feed one input through, abort
+ * (via FUZZ_CHECK) when a property breaks; always 0. */
+int fuzz_request_one(const uint8_t *data, size_t size);
+int fuzz_answer_one(const uint8_t *data, size_t size);
+
 /* The input being run, named in the failure message when a replay sets
  * it (libFuzzer saves the input itself). */
-static const char *fuzz_input __attribute__((unused));
+extern const char *fuzz_input;
 
-static void __attribute__((noreturn, unused))
-fuzz_fail(const char *file, int line, const char *what)
-{
-	fprintf(stderr, "%s:%d: property broken: %s%s%s\n", file, line, what,
-	    fuzz_input ? ", input " : "", fuzz_input ? fuzz_input : "");
-	abort();
-}
+/* Print where property what broke, and abort. */
+void fuzz_fail(const char *file, int line, const char *what)
+    __attribute__((noreturn));
 
 /* Is s (NUL-terminated) valid UTF-8, as jansson judges it? */
-static bool __attribute__((unused))
-fuzz_utf8(const char *s)
-{
-	json_t *j = json_string(s);
-
-	json_decref(j);
-	return j != NULL;
-}
+bool fuzz_utf8(const char *s);
 
 /* Are a and b the same JSON value, reals compared to 16 significant
  * digits (what jobd writes, docs/PROTOCOL.md "Times")? */
-static bool __attribute__((unused))
-fuzz_same(const json_t *a, const json_t *b)
-{
-	const char *key;
-	json_t *v;
-	double x, y;
-
-	if (a == NULL || b == NULL)
-		return a == b;
-	if (json_typeof(a) != json_typeof(b))
-		return false;
-	switch (json_typeof(a)) {
-	case JSON_OBJECT:
-		if (json_object_size(a) != json_object_size(b))
-			return false;
-		json_object_foreach((json_t *)a, key, v)
-			if (!fuzz_same(v, json_object_get(b, key)))
-				return false;
-		return true;
-	case JSON_ARRAY:
-		if (json_array_size(a) != json_array_size(b))
-			return false;
-		for (size_t i = 0; i < json_array_size(a); i++)
-			if (!fuzz_same(json_array_get(a, i),
-			    json_array_get(b, i)))
-				return false;
-		return true;
-	case JSON_REAL:
-		x = json_real_value(a);
-		y = json_real_value(b);
-		return x == y || fabs(x - y) <= 1e-15 * fmax(fabs(x), fabs(y));
-	default:
-		return json_equal(a, b);
-	}
-}
+bool fuzz_same(const json_t *a, const json_t *b);
 
 #endif /* JOBD_FUZZ_H */

@@ -1,5 +1,5 @@
 /*
- * fuzz_answer.c — libFuzzer target: one answer line through what jobctl
+ * fuzz_answer.c — fuzz target fuzz_answer_one (fuzz.h): one answer line through what jobctl
  * does with an answer.
  *
  * jobctl trusts its jobd less than a terminal trusts jobctl: whatever
@@ -15,8 +15,6 @@
 #include "ctl_json.h"
 #include "ctl_show.h"
 #include "fuzz.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A fixed "now" (2026-01-01), so a run is repeatable. */
 #define FA_NOW 1767225600.0
@@ -72,7 +70,7 @@ fa_show(const json_t *ans)
 }
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+fuzz_answer_one(const uint8_t *data, size_t size)
 {
 	json_t *ans = json_loadb((const char *)data, size, 0, NULL);
 

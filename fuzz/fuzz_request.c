@@ -1,5 +1,5 @@
 /*
- * fuzz_request.c — libFuzzer target: one request line through everything
+ * fuzz_request.c — fuzz target fuzz_request_one (fuzz.h): one request line through everything
  * that judges it before the daemon acts on it.
  *
  * The input is a line as the server hands it to the ops (any bytes, no
@@ -14,13 +14,12 @@
  * stores them, parsed back as recovery does).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "fuzz.h"
 #include "kind.h"
 #include "proto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A message a client may see: terminated inside its buffer, not empty,
  * valid UTF-8. */
@@ -152,7 +151,7 @@ fr_accepted(const struct proto_req *req)
 }
 
 int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+fuzz_request_one(const uint8_t *data, size_t size)
 {
 	struct proto_req req;
 	struct proto_err err;

@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "store.h"
 #include "testutil.h"
 
 static char tmpdir[64];
@@ -518,6 +519,50 @@ START_TEST(test_enum_values)
 }
 END_TEST
 
+/* store: sqlite (the default) is taken; postgresql is known but not built,
+ * and refused as such, not as a stranger; anything else is unknown. */
+START_TEST(test_store_key)
+{
+	const struct conf_daemon *d;
+	struct conf *c;
+
+	c = daemon_with("sync", "full", &d);
+	ck_assert_int_eq(d->store, CONF_STORE_SQLITE);
+	conf_free(c);
+	c = daemon_with("store", "sqlite", &d);
+	ck_assert_int_eq(d->store, CONF_STORE_SQLITE);
+	conf_free(c);
+	put("jobd.conf", "[daemon]\nstore = postgresql\n");
+	err_path("jobd.conf", -ENOTSUP, "jobd.conf:2: store = postgresql: "
+	    "not built yet (this jobd has the sqlite store only)");
+	bad_value("daemon", "store", "mysql", "sqlite");
+	bad_value("daemon", "store", "SQLite", "sqlite");
+}
+END_TEST
+
+/* The key and the store's table agree: every backend the store names is
+ * a value of the key, taken if built and refused if not. */
+START_TEST(test_store_key_matches_store)
+{
+	char text[128];
+	const char *name;
+	struct conf *c;
+	bool built;
+	int rc;
+
+	for (size_t i = 0; (name = store_backend_name(i, &built)) != NULL;
+	    i++) {
+		snprintf(text, sizeof(text), "[daemon]\nstore = %s\n", name);
+		put("jobd.conf", text);
+		rc = conf_load("jobd.conf", &c, err, sizeof(err));
+		ck_assert_msg(rc == (built ? 0 : -ENOTSUP), "%s: %d %s", name,
+		    rc, err);
+		if (rc == 0)
+			conf_free(c);
+	}
+}
+END_TEST
+
 START_TEST(test_mode_values)
 {
 	static const struct {
@@ -568,6 +613,31 @@ START_TEST(test_group_values)
 	    GROUP_OK);
 	bad("[daemon]\nsocket_group = jobd_no_such_group\n",
 	    "jobd.conf:2: socket_group: no such group \"jobd_no_such_group\"");
+}
+END_TEST
+
+#define ADDR_OK \
+	"HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464) or empty"
+
+START_TEST(test_addr_values)
+{
+	const char *good[] = { "127.0.0.1:9464", "[::1]:0", "localhost:80",
+		"0.0.0.0:65535", "" };
+	const char *junk[] = { "127.0.0.1", ":9464", "127.0.0.1:", "h:65536",
+		"h:12a", "[::1]9464", "[]:1", "h:123456" };
+	const struct conf_daemon *d;
+	struct conf *c;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		c = daemon_with("http_listen", good[i], &d);
+		ck_assert_str_eq(d->http_listen, good[i]);
+		conf_free(c);
+	}
+	c = ok("");
+	ck_assert_str_eq(conf_daemon(c)->http_listen, "");
+	conf_free(c);
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		bad_value("daemon", "http_listen", junk[i], ADDR_OK);
 }
 END_TEST
 
@@ -790,7 +860,7 @@ START_TEST(test_unknown_key)
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
 	    "socket_group, max_queued_per_user, admin_group, allow_exec, "
-	    "allow_http, client_memory, line_timeout, busy_timeout");
+	    "allow_http, client_memory, line_timeout, busy_timeout, http_listen, store");
 }
 END_TEST
 
@@ -1193,10 +1263,13 @@ conf_suite(void)
 	tcase_add_test(tc, test_sample_config_has_every_key);
 	tcase_add_test(tc, test_docs_have_every_key);
 	tcase_add_test(tc, test_int_values);
+	tcase_add_test(tc, test_addr_values);
 	tcase_add_test(tc, test_seconds_values);
 	tcase_add_test(tc, test_size_values);
 	tcase_add_test(tc, test_bool_values);
 	tcase_add_test(tc, test_enum_values);
+	tcase_add_test(tc, test_store_key);
+	tcase_add_test(tc, test_store_key_matches_store);
 	tcase_add_test(tc, test_mode_values);
 	tcase_add_test(tc, test_group_values);
 	tcase_add_test(tc, test_inline_comments_and_separators);

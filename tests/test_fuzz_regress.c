@@ -1,8 +1,8 @@
 /*
  * test_fuzz_regress.c — the fuzz targets (fuzz/) replayed in every build.
  *
- * This file includes fuzz/fuzz_request.c and fuzz/fuzz_answer.c, each
- * entry point renamed, so it runs exactly the code and the properties
+ * This suite links the targets' code (jobd_fuzz: fuzz_request_one and
+ * fuzz_answer_one), so it runs exactly the code and the properties
  * libFuzzer runs, with gcc, under valgrind and ThreadSanitizer too.  It
  * replays every file of the seed corpora (fuzz/corpus/NAME/) and of
  * fuzz/regressions/NAME/ (each one an input that once broke something:
@@ -10,16 +10,11 @@
  * (deep nesting, the largest group).  A broken property aborts: the test
  * fails in fork mode, and the message names the input.
  */
-#define LLVMFuzzerTestOneInput fuzz_request_one
-#include "../fuzz/fuzz_request.c"
-#undef LLVMFuzzerTestOneInput
-#define LLVMFuzzerTestOneInput fuzz_answer_one
-#include "../fuzz/fuzz_answer.c"
-#undef LLVMFuzzerTestOneInput
-
 #include <dirent.h>
 #include <errno.h>
 
+#include "fuzz.h"
+#include "proto.h"
 #include "testutil.h"
 
 typedef int fuzz_fn(const uint8_t *data, size_t size);

@@ -30,9 +30,9 @@
 #include <unistd.h>
 
 #include "ctl_args.h"
-#include "ctl_conn.h"
 #include "ctl_json.h"
 #include "ctl_show.h"
+#include "jc.h"
 #include "testutil.h"
 
 /* ---- the fake jobd ------------------------------------------------------- */
@@ -1100,7 +1100,7 @@ static pid_t
 jobd_start(void)
 {
 	char conf[512], cpath[128], jobd[PATH_MAX + 16], log[128];
-	struct ctl_conn *c = NULL;
+	struct jc_conn *c = NULL;
 	pid_t pid;
 
 	snprintf(jobd, sizeof(jobd), "%s", jobctl_path());
@@ -1124,13 +1124,13 @@ jobd_start(void)
 	ck_assert_int_gt(pid, 0);
 	/* Ready once the socket accepts. */
 	for (int i = 0; i < 1000 * tu_slow(); i++) {
-		if (ctl_conn_open(fk.path, &c) == 0)
+		if (jc_open(fk.path, &c) == 0)
 			break;
 		ck_assert_int_eq(waitpid(pid, NULL, WNOHANG), 0);
 		usleep(5000);
 	}
 	ck_assert_ptr_nonnull(c);
-	ctl_conn_close(c);
+	jc_close(c);
 	return pid;
 }
 
@@ -1222,69 +1222,6 @@ END_TEST
 
 /* ---- the modules directly ------------------------------------------------ */
 
-/* The reader takes lines split anywhere, many in one read, and one far
- * longer than its first buffer. */
-START_TEST(test_conn_lines)
-{
-	struct ctl_conn *c;
-	size_t big = 3 * 1024 * 1024 + 17, len;
-	char *data = malloc(big + 64), *line;
-	int sv[2];
-	pid_t pid;
-
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	memset(data, 'y', big);
-	data[big] = '\n';
-	if ((pid = fork()) == 0) {
-		close(sv[0]);
-		fake_write(sv[1], "a\nbc\n", 5);
-		usleep(1000);
-		fake_write(sv[1], "d", 1);
-		usleep(1000);
-		fake_write(sv[1], "e\n", 2);
-		fake_write(sv[1], data, big + 1);
-		fake_write(sv[1], "\ntail", 5);
-		free(data);
-		_exit(0);
-	}
-	close(sv[1]);
-	ck_assert_int_eq(ctl_conn_fdopen(sv[0], &c), 0);
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), 0);
-	ck_assert_str_eq(line, "a");
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), 0);
-	ck_assert_str_eq(line, "bc");
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), 0);
-	ck_assert_str_eq(line, "de");
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), 0);
-	ck_assert_uint_eq(len, big);
-	ck_assert_int_eq(memcmp(line, data, big), 0);
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), 0);
-	ck_assert_uint_eq(len, 0);
-	/* "tail" and then the end: cut mid-line. */
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), -EBADMSG);
-	ck_assert_int_eq(ctl_conn_recv(c, &line, &len), -EBADMSG);
-	ctl_conn_close(c);
-	waitpid(pid, NULL, 0);
-	free(data);
-}
-END_TEST
-
-START_TEST(test_conn_open_errors)
-{
-	char longp[200];
-	struct ctl_conn *c;
-
-	memset(longp, 'a', sizeof(longp) - 1);
-	longp[sizeof(longp) - 1] = '\0';
-	ck_assert_int_eq(ctl_conn_open(longp, &c), -ENAMETOOLONG);
-	ck_assert_ptr_null(c);
-	ck_assert_int_eq(ctl_conn_open("", &c), -ENAMETOOLONG);
-	ck_assert_int_eq(ctl_conn_open(fk.path, &c), -ENOENT);
-	ck_assert_ptr_null(c);
-}
-END_TEST
-
 START_TEST(test_args_numbers)
 {
 	char err[CTL_ERRLEN];
@@ -1371,8 +1308,6 @@ jobctl_suite(void)
 	tcase_add_test(tc, test_group_file_errors);
 	tcase_add_test(tc, test_help_and_version);
 	tcase_add_test(tc, test_live_jobd);
-	tcase_add_test(tc, test_conn_lines);
-	tcase_add_test(tc, test_conn_open_errors);
 	tcase_add_test(tc, test_args_numbers);
 	tcase_add_test(tc, test_json_text);
 	tcase_add_test(tc, test_show_clean);

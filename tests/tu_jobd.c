@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jc.h"
 #include "tu_jobd.h"
 
 /* What the harness keeps for the test: answers and strings it handed out. */
@@ -36,9 +36,7 @@ struct tj_item {
 };
 
 struct tj_conn {
-	int		 fd;
-	char		*buf;           /* received, not yet returned */
-	size_t		 off, len, cap;
+	struct jc_conn	*jc;            /* lib/client's connection */
 	bool		 eof;           /* jobd closed (or reset) it */
 	bool		 wclosed;       /* a write found it closed */
 	struct tj_conn	*next;
@@ -413,23 +411,18 @@ tj_raw_connect(void)
 static struct tj_conn *
 tj_connect_try(void)
 {
-	struct timeval tv = { (time_t)TJ_TIMEOUT, 0 };
 	struct tj_conn *c;
-	int fd;
+	int fd, rc;
 
 	if ((fd = tj_raw_connect()) < 0)
 		return NULL;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-		return NULL;
-	}
 	c = calloc(1, sizeof(*c));
 	ck_assert_ptr_nonnull(c);
-	c->fd = fd;
+	if ((rc = jc_fdopen(fd, &c->jc)) < 0) {
+		free(c);
+		errno = -rc;
+		return NULL;
+	}
 	c->next = tj_conns;
 	tj_conns = c;
 	return c;
@@ -828,8 +821,7 @@ tj_close(struct tj_conn *c)
 			*pp = c->next;
 			break;
 		}
-	close(c->fd);
-	free(c->buf);
+	jc_close(c->jc);
 	free(c);
 }
 
@@ -839,64 +831,26 @@ tj_eof(const struct tj_conn *c)
 	return c->eof;
 }
 
-/* Read what has arrived into c's buffer, waiting until deadline for
- * something: 1 read, 0 nothing in time, -1 end of the connection. */
-static int
-tj_fill(struct tj_conn *c, double deadline)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	double left = deadline - tj_now();
-	ssize_t n;
-
-	if (c->eof)
-		return -1;
-	if (poll(&pfd, 1, left > 0 ? (int)(left * 1000) + 1 : 0) <= 0)
-		return 0;
-	if (c->off > 0 && c->off == c->len)
-		c->off = c->len = 0;
-	if (c->cap - c->len < 65536) {
-		if (c->off > 0) {
-			memmove(c->buf, c->buf + c->off, c->len - c->off);
-			c->len -= c->off;
-			c->off = 0;
-		}
-		c->cap = c->cap < 65536 ? 131072 : 2 * c->cap;
-		c->buf = realloc(c->buf, c->cap);
-		ck_assert_ptr_nonnull(c->buf);
-	}
-	n = read(c->fd, c->buf + c->len, c->cap - c->len);
-	if (n > 0) {
-		c->len += n;
-		return 1;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	ck_assert_msg(n == 0 || errno == ECONNRESET, "read: %s",
-	    strerror(errno));
-	c->eof = true;
-	return -1;
-}
-
 char *
 tj_line(struct tj_conn *c, double timeout)
 {
-	double deadline = tj_now() + timeout;
-	char *nl, *line;
-	size_t n;
+	char *line;
+	size_t len;
+	int rc;
 
-	for (;;) {
-		nl = c->len > c->off ?
-		    memchr(c->buf + c->off, '\n', c->len - c->off) : NULL;
-		if (nl != NULL)
-			break;
-		if (tj_fill(c, deadline) == 0 && tj_now() >= deadline)
-			return NULL;
-		if (c->eof)
-			return NULL;
+	if (c->eof)
+		return NULL;
+	rc = jc_recv(c->jc, timeout, &line, &len);
+	if (rc == -ETIMEDOUT)
+		return NULL;
+	ck_assert_msg(rc == 0 || rc == -EPIPE || rc == -EBADMSG ||
+	    rc == -ECONNRESET, "read: %s", strerror(-rc));
+	if (rc < 0) {
+		c->eof = true;
+		return NULL;
 	}
-	n = nl - (c->buf + c->off);
-	line = strndup(c->buf + c->off, n);
-	c->off += n + 1;
+	line = strndup(line, len);
+	ck_assert_ptr_nonnull(line);
 	return tj_keep(line, false);
 }
 
@@ -909,56 +863,39 @@ tj_closed(struct tj_conn *c, double timeout)
 	return c->eof;
 }
 
+/* A write that finds jobd gone stops there (wclosed): what jobd said
+ * before closing is still read by the test. */
+static void
+tj_wrote(struct tj_conn *c, ssize_t rc, const char *what)
+{
+	if (rc == -EPIPE || rc == -ECONNRESET)
+		c->wclosed = true;
+	else if (rc == -ETIMEDOUT)
+		ck_abort_msg("jobd took no byte to write in %.0f s", TJ_TIMEOUT);
+	else
+		ck_assert_msg(rc >= 0, "%s: %s", what, strerror((int)-rc));
+}
+
 void
 tj_write(struct tj_conn *c, const void *buf, size_t len)
 {
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLOUT };
-	const char *p = buf;
-	double deadline = tj_now() + TJ_TIMEOUT;
-	ssize_t n;
-
-	while (len > 0 && !c->wclosed) {
-		ck_assert_msg(tj_now() < deadline, "jobd took no bytes of the "
-		    "%zu left to write in %.0f s", len, TJ_TIMEOUT);
-		if (poll(&pfd, 1, 100) <= 0)
-			continue;
-		if ((pfd.revents & (POLLIN | POLLHUP)) && !c->eof)
-			tj_fill(c, 0);
-		if (!(pfd.revents & (POLLOUT | POLLERR | POLLHUP)))
-			continue;
-		n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			p += n;
-			len -= n;
-			deadline = tj_now() + TJ_TIMEOUT;
-		} else if (errno == EPIPE || errno == ECONNRESET) {
-			c->wclosed = true;
-		} else {
-			ck_assert_msg(errno == EAGAIN || errno == EINTR,
-			    "send: %s", strerror(errno));
-		}
-	}
+	if (!c->wclosed)
+		tj_wrote(c, jc_send_raw(c->jc, buf, len, TJ_TIMEOUT), "send");
 }
 
 void
 tj_shutdown_write(struct tj_conn *c)
 {
-	ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+	ck_assert_int_eq(jc_shutdown(c->jc), 0);
 }
 
 size_t
 tj_write_some(struct tj_conn *c, const void *buf, size_t len)
 {
-	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n = jc_write_some(c->jc, buf, len);
 
-	if (n >= 0)
-		return n;
-	if (errno == EPIPE || errno == ECONNRESET)
-		c->wclosed = true;
-	else
-		ck_assert_msg(errno == EAGAIN || errno == EINTR, "send: %s",
-		    strerror(errno));
-	return 0;
+	tj_wrote(c, n, "send");
+	return n > 0 ? (size_t)n : 0;
 }
 
 static void

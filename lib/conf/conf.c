@@ -31,17 +31,25 @@
 #include "log.h"
 
 static const struct conf_enumval sync_ev[] = {
-	{ "full", CONF_SYNC_FULL },
-	{ "normal", CONF_SYNC_NORMAL },
-	{ NULL, 0 },
+	{ "full", CONF_SYNC_FULL, NULL },
+	{ "normal", CONF_SYNC_NORMAL, NULL },
+	{ NULL, 0, NULL },
+};
+/* The store's backends (store.c's table has the same names); postgresql
+ * is the contract's next one, refused until it is built. */
+static const struct conf_enumval store_ev[] = {
+	{ "sqlite", CONF_STORE_SQLITE, NULL },
+	{ "postgresql", CONF_STORE_POSTGRESQL, "not built yet (this jobd "
+	    "has the sqlite store only)" },
+	{ NULL, 0, NULL },
 };
 static const struct conf_enumval level_ev[] = {
-	{ "err", LOG_LVL_ERR },
-	{ "warning", LOG_LVL_WARNING },
-	{ "notice", LOG_LVL_NOTICE },
-	{ "info", LOG_LVL_INFO },
-	{ "debug", LOG_LVL_DEBUG },
-	{ NULL, 0 },
+	{ "err", LOG_LVL_ERR, NULL },
+	{ "warning", LOG_LVL_WARNING, NULL },
+	{ "notice", LOG_LVL_NOTICE, NULL },
+	{ "info", LOG_LVL_INFO, NULL },
+	{ "debug", LOG_LVL_DEBUG, NULL },
+	{ NULL, 0, NULL },
 };
 
 #define KIB  CONF_KIB
@@ -102,6 +110,8 @@ static const struct conf_key keys[] = {
 	    "HOST:PORT of the HTTP listener (/metrics, the dashboard); "
 	    "empty = off; anything but loopback shows every job to the "
 	    "network" },
+	{ "store", D(store), CONF_T_ENUM, 0, 0, "sqlite", store_ev,
+	    "the job store's backend; sqlite keeps jobs in the database file" },
 	{ "workers", Q(workers), CONF_T_INT, 1, 100000, "16", NULL,
 	    "worker coroutines = jobs of this queue running at once" },
 	{ "capacity", Q(capacity), CONF_T_INT, 1, 10000000, "1000", NULL,

@@ -46,6 +46,13 @@ enum conf_sync {
 	CONF_SYNC_NORMAL, /* WAL fsynced at checkpoints: survives a crash */
 };
 
+/* [daemon] store: the job store's backend (store.h: store_opts.backend,
+ * by the same name). */
+enum conf_store {
+	CONF_STORE_SQLITE,     /* "sqlite" */
+	CONF_STORE_POSTGRESQL, /* "postgresql": named, refused (not built) */
+};
+
 /* A group key: the name as written, and its gid resolved at load. */
 struct conf_group {
 	const char *name; /* "" when not set */
@@ -75,6 +82,7 @@ struct conf_daemon {
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
 	const char *http_listen; /* "HOST:PORT" of the HTTP listener; "": off */
+	int store;             /* enum conf_store */
 };
 
 /* [queue.NAME] */

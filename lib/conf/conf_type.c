@@ -205,10 +205,15 @@ enum_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
     char *msg, size_t msglen)
 {
 	for (const struct conf_enumval *e = k->ev; e->name != NULL; e++) {
-		if (strcmp(v, e->name) == 0) {
-			*(int *)f = e->value;
-			return 0;
+		if (strcmp(v, e->name) != 0)
+			continue;
+		if (e->refused != NULL) {
+			snprintf(msg, msglen, "%s = %s: %s", k->name, v,
+			    e->refused);
+			return -ENOTSUP;
 		}
+		*(int *)f = e->value;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -227,14 +232,18 @@ enum_print(char *b, size_t len, const struct conf_key *k, const void *f)
 static void
 enum_allowed(char *b, size_t len, const struct conf_key *k)
 {
-	size_t n = 0;
+	size_t n = 0, total = 0, i = 0;
 
 	b[0] = '\0';
+	for (const struct conf_enumval *e = k->ev; e->name != NULL; e++)
+		total += e->refused == NULL;
 	for (const struct conf_enumval *e = k->ev; e->name != NULL && n < len;
 	     e++) {
-		const char *sep = e == k->ev ? "" : e[1].name ? ", " : " or ";
-
-		n += snprintf(b + n, len - n, "%s%s", sep, e->name);
+		if (e->refused != NULL)
+			continue;
+		n += snprintf(b + n, len - n, "%s%s", i == 0 ? "" :
+		    i + 1 < total ? ", " : " or ", e->name);
+		i++;
 	}
 }
 

@@ -38,6 +38,9 @@ enum conf_type {
 struct conf_enumval {
 	const char *name;
 	int value;
+	/* Non-NULL: a value jobd knows but refuses, and why ("not built
+	 * yet"); left out of what the key allows. */
+	const char *refused;
 };
 
 /* One row per key.  lo/hi bound the value (CONF_T_PATH: hi = longest

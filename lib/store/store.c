@@ -11,7 +11,10 @@
  * a nested event is not) cannot overtake an earlier write.
  * No lost wake-up: the loop reads the eventfd *before* taking done, so a
  * batch appended after the take finds done empty and writes it again.
- * Ids are plain counters on the loop thread (see "Ids" in store.h).
+ * Ids: the loop thread hands them out from blocks the backend reserved
+ * (reserve_ids, STORE_ID_BLOCK at a time; see "Ids" in store.h).
+ * A write is a struct store_req: the front's bookkeeping (link, callback,
+ * status, rows) around the struct store_write the backend is shown.
  */
 #include <errno.h>
 #include <math.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +36,36 @@
 #include "store.h"
 #include "store_backend.h"
 
-STAILQ_HEAD(wlist, store_write);
+/* One queued write: the front's part, then what the backend applies, then
+ * (one allocation) the write's strings and arrays. */
+struct store_req {
+	STAILQ_ENTRY(store_req) link;
+	store_cb cb;
+	void *arg;
+	size_t rows;                    /* rows it writes, for batch_max */
+	int status;                     /* from apply, or the transaction's */
+	char *errmsg;                   /* malloc'ed message when status < 0 */
+	struct store_write w;
+};
+
+STAILQ_HEAD(wlist, store_req);
+
+/* Ids handed out on the loop thread: [next, end) is reserved and unused. */
+struct store_ids {
+	int64_t next;
+	int64_t end;
+};
+
+/* The backends jobd knows, by the name store_opts.backend (and the config
+ * key `store`) gives.  ops NULL: named by the contract, not built yet. */
+static const struct {
+	const char *name;
+	const struct store_ops *ops;
+} store_backends[] = {
+	{ "sqlite", &store_sqlite_ops },
+	{ "postgresql", NULL },
+};
+#define STORE_NBACKENDS (sizeof(store_backends) / sizeof(store_backends[0]))
 
 struct store {
 	const struct store_ops *ops;
@@ -58,112 +91,11 @@ struct store {
 	struct event *ev;
 	struct wlist ready;
 	bool closing;
-	int64_t next_job_id;
-	int64_t next_group_id;
+	struct store_ids ids[2];        /* by enum store_idkind */
 	char *path;                     /* opts.path, for messages */
 	int fault;                      /* errno of the failing run, or 0 */
 	uint64_t nfaults;               /* writes failed in that run */
 };
-
-/* ---- errors, names, time ------------------------------------------------ */
-
-static _Thread_local char store_err[512];
-
-int
-store_seterr(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(store_err, sizeof(store_err), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-const char *
-store_errmsg(void)
-{
-	return store_err;
-}
-
-void
-store_interrupted_msg(char *buf, size_t len, int attempts)
-{
-	snprintf(buf, len, "interrupted (jobd stopped or crashed) after %d "
-	    "attempt%s", attempts, attempts == 1 ? "" : "s");
-}
-
-static const char *const state_names[STORE_NSTATES] = {
-	"queued", "running", "succeeded", "failed", "timed_out", "cancelled",
-};
-
-static const char *const mode_names[] = { "all", "fail_fast" };
-
-const char *
-store_state_name(int state)
-{
-	return state >= 0 && state < STORE_NSTATES ? state_names[state] : NULL;
-}
-
-int
-store_state_parse(const char *name, enum store_state *state)
-{
-	for (int i = 0; i < STORE_NSTATES; i++)
-		if (strcmp(name, state_names[i]) == 0) {
-			*state = i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-bool
-store_state_ended(int state)
-{
-	return state >= STORE_SUCCEEDED && state < STORE_NSTATES;
-}
-
-const char *
-store_group_mode_name(int mode)
-{
-	return mode == STORE_GROUP_ALL || mode == STORE_GROUP_FAIL_FAST ?
-	    mode_names[mode] : NULL;
-}
-
-int
-store_group_mode_parse(const char *name, enum store_group_mode *mode)
-{
-	for (int i = 0; i < 2; i++)
-		if (strcmp(name, mode_names[i]) == 0) {
-			*mode = i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-double
-store_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-void
-store_job_free(struct store_job *job)
-{
-	free(job);
-}
-
-void
-store_jobs_free(struct store_job **jobs, size_t n)
-{
-	if (jobs == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		store_job_free(jobs[i]);
-	free(jobs);
-}
 
 /* ---- the writer thread -------------------------------------------------- */
 
@@ -172,26 +104,26 @@ store_jobs_free(struct store_job **jobs, size_t n)
 static size_t
 take_batch(struct store *st, struct wlist *batch)
 {
-	struct store_write *w;
+	struct store_req *r;
 	size_t rows = 0;
 
 	STAILQ_INIT(batch);
-	while ((w = STAILQ_FIRST(&st->pending)) != NULL) {
-		if (rows > 0 && rows + w->rows > st->batch_max)
+	while ((r = STAILQ_FIRST(&st->pending)) != NULL) {
+		if (rows > 0 && rows + r->rows > st->batch_max)
 			break;
 		STAILQ_REMOVE_HEAD(&st->pending, link);
-		STAILQ_INSERT_TAIL(batch, w, link);
-		rows += w->rows;
+		STAILQ_INSERT_TAIL(batch, r, link);
+		rows += r->rows;
 	}
 	return rows;
 }
 
 static void
-write_fail(struct store_write *w, int err)
+write_fail(struct store_req *r, int err)
 {
-	w->status = err;
-	free(w->errmsg);
-	w->errmsg = strdup(store_errmsg());
+	r->status = err;
+	free(r->errmsg);
+	r->errmsg = strdup(store_errmsg());
 }
 
 /* The transaction failed: every write of the batch fails with err, except
@@ -199,11 +131,11 @@ write_fail(struct store_write *w, int err)
 static void
 batch_fail(struct wlist *batch, int err)
 {
-	struct store_write *w;
+	struct store_req *r;
 
-	STAILQ_FOREACH(w, batch, link)
-		if (w->status == 0)
-			write_fail(w, err);
+	STAILQ_FOREACH(r, batch, link)
+		if (r->status == 0)
+			write_fail(r, err);
 }
 
 /* Apply batch in one transaction.  Returns true if it committed. */
@@ -211,19 +143,19 @@ static bool
 run_batch(struct store *st, struct wlist *batch)
 {
 	const struct store_ops *ops = st->ops;
-	struct store_write *w;
+	struct store_req *r;
 	bool lost;
 	int rc;
 
 	if ((rc = ops->begin(st->b)) < 0)
 		goto fail;
-	STAILQ_FOREACH(w, batch, link) {
+	STAILQ_FOREACH(r, batch, link) {
 		lost = false;
-		if ((rc = ops->apply(st->b, w, &lost)) == 0)
+		if ((rc = ops->apply(st->b, &r->w, &lost)) == 0)
 			continue;
 		if (lost)
 			goto fail;
-		write_fail(w, rc);
+		write_fail(r, rc);
 	}
 	if ((rc = ops->commit(st->b)) == 0)
 		return true;
@@ -237,13 +169,13 @@ fail:
 static void
 finish_batch(struct store *st, struct wlist *batch, size_t rows, bool ok)
 {
-	struct store_write *w;
+	struct store_req *r;
 	uint64_t one = 1;
 	bool was_empty = STAILQ_EMPTY(&st->done);
 
-	STAILQ_FOREACH(w, batch, link) {
+	STAILQ_FOREACH(r, batch, link) {
 		st->ncompleted++;
-		if (w->status == 0)
+		if (r->status == 0)
 			st->stats.committed++;
 		else
 			st->stats.failed++;
@@ -345,50 +277,50 @@ write_local(int status)
  * write until it clears: log the first failure of a run, and a new
  * reason, not each write; then say when writes succeed again. */
 static void
-fault_note(struct store *st, const struct store_write *w)
+fault_note(struct store *st, const struct store_req *r)
 {
-	if (w->status == 0 && st->fault != 0) {
+	if (r->status == 0 && st->fault != 0) {
 		log_info("%s: writes succeed again (%llu failed meanwhile)",
 		    st->path, (unsigned long long)st->nfaults);
 		st->fault = 0;
 		st->nfaults = 0;
 	}
-	if (w->status == 0 || write_local(w->status) ||
-	    w->kind == STORE_W_RECOVER)     /* store_recover's caller says */
+	if (r->status == 0 || write_local(r->status) ||
+	    r->w.kind == STORE_W_RECOVER)   /* store_recover's caller says */
 		return;
 	st->nfaults++;
-	if (w->status != st->fault)
+	if (r->status != st->fault)
 		log_warnx("%s (writes fail until this clears)", store_errmsg());
-	st->fault = w->status;
+	st->fault = r->status;
 }
 
 static void
-complete(struct store *st, struct store_write *w)
+complete(struct store *st, struct store_req *r)
 {
-	if (w->status < 0) {
-		store_seterr(w->status, "%s",
-		    w->errmsg != NULL ? w->errmsg : "store: write failed");
-		if (w->cb == NULL && write_local(w->status))
+	if (r->status < 0) {
+		store_seterr(r->status, "%s",
+		    r->errmsg != NULL ? r->errmsg : "store: write failed");
+		if (r->cb == NULL && write_local(r->status))
 			log_warnx("%s", store_errmsg());
 	}
-	fault_note(st, w);
-	if (w->cb != NULL)
-		w->cb(w->arg, w->status);
-	free(w->errmsg);
-	free(w);
+	fault_note(st, r);
+	if (r->cb != NULL)
+		r->cb(r->arg, r->status);
+	free(r->errmsg);
+	free(r);
 }
 
 static void
 deliver(struct store *st)
 {
-	struct store_write *w;
+	struct store_req *r;
 
 	pthread_mutex_lock(&st->mtx);
 	STAILQ_CONCAT(&st->ready, &st->done);
 	pthread_mutex_unlock(&st->mtx);
-	while ((w = STAILQ_FIRST(&st->ready)) != NULL) {
+	while ((r = STAILQ_FIRST(&st->ready)) != NULL) {
 		STAILQ_REMOVE_HEAD(&st->ready, link);
-		complete(st, w);
+		complete(st, r);
 	}
 }
 
@@ -432,12 +364,45 @@ store_flush(struct store *st)
 
 /* ---- open, close -------------------------------------------------------- */
 
-static int
-opts_check(const struct store_opts *in, struct store_opts *o)
+const char *
+store_backend_name(size_t i, bool *built)
 {
+	if (i >= STORE_NBACKENDS)
+		return NULL;
+	if (built != NULL)
+		*built = store_backends[i].ops != NULL;
+	return store_backends[i].name;
+}
+
+/* The ops of the backend called name. */
+static int
+backend_find(const char *name, const struct store_ops **opsp)
+{
+	for (size_t i = 0; i < STORE_NBACKENDS; i++) {
+		if (strcmp(name, store_backends[i].name) != 0)
+			continue;
+		if ((*opsp = store_backends[i].ops) == NULL)
+			return store_seterr(-ENOTSUP, "store: the %s backend "
+			    "is not built into this jobd", name);
+		return 0;
+	}
+	return store_seterr(-EINVAL, "store: no backend called \"%s\"",
+	    name);
+}
+
+static int
+opts_check(const struct store_opts *in, struct store_opts *o,
+    const struct store_ops **opsp)
+{
+	int rc;
+
 	if (in == NULL || in->path == NULL || in->path[0] == '\0')
 		return store_seterr(-EINVAL, "store: no database path");
 	*o = *in;
+	if (o->backend == NULL)
+		o->backend = STORE_BACKEND_DEFAULT;
+	if ((rc = backend_find(o->backend, opsp)) < 0)
+		return rc;
 	if (o->sync != STORE_SYNC_FULL && o->sync != STORE_SYNC_NORMAL)
 		return store_seterr(-EINVAL, "store: bad sync level %d",
 		    o->sync);
@@ -477,12 +442,13 @@ int
 store_open(struct store **stp, struct event_base *base,
     const struct store_opts *opts)
 {
+	const struct store_ops *ops = NULL;
 	struct store_opts o;
 	struct store *st;
 	int rc;
 
 	*stp = NULL;
-	if ((rc = opts_check(opts, &o)) < 0)
+	if ((rc = opts_check(opts, &o, &ops)) < 0)
 		return rc;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return store_seterr(-ENOMEM, "store: out of memory");
@@ -495,14 +461,13 @@ store_open(struct store **stp, struct event_base *base,
 	STAILQ_INIT(&st->done);
 	STAILQ_INIT(&st->ready);
 	st->efd = -1;
-	st->ops = &store_sqlite_ops;
+	st->ops = ops;
 	st->batch_max = o.batch_max;
 	if ((st->path = strdup(o.path)) == NULL) {
 		rc = store_seterr(-ENOMEM, "store: out of memory");
 		goto out;
 	}
-	if ((rc = st->ops->open(&o, &st->b, &st->next_job_id,
-	    &st->next_group_id)) < 0)
+	if ((rc = st->ops->open(&o, &st->b)) < 0)
 		goto out;
 	if ((rc = notify_init(st, base)) < 0)
 		goto out;
@@ -525,38 +490,61 @@ store_close(struct store *st)
 
 /* A write of kind with extra bytes after it for arrays and strings (the
  * struct's size keeps what follows aligned). */
-static struct store_write *
-write_new(struct store *st, enum store_wkind kind, size_t extra)
+static struct store_req *
+req_new(struct store *st, enum store_wkind kind, size_t extra)
 {
-	struct store_write *w;
+	struct store_req *r;
 
 	if (st->closing) {
 		store_seterr(-ESHUTDOWN, "store: closing");
 		return NULL;
 	}
-	if ((w = calloc(1, sizeof(*w) + extra)) == NULL) {
+	if ((r = calloc(1, sizeof(*r) + extra)) == NULL) {
 		store_seterr(-ENOMEM, "store: out of memory");
 		return NULL;
 	}
-	w->kind = kind;
-	w->rows = 1;
-	return w;
+	r->w.kind = kind;
+	r->rows = 1;
+	return r;
 }
 
-/* The error write_new failed with. */
+/* The error req_new failed with. */
 static int
-write_new_err(struct store *st)
+req_new_err(struct store *st)
 {
 	return st->closing ? -ESHUTDOWN : -ENOMEM;
 }
 
-static void
-submit(struct store *st, struct store_write *w, store_cb cb, void *arg)
+/* n consecutive ids of kind into *first, from the current block or a new
+ * one.  A backend that hands out the block right after the current one
+ * (SQLite always does) extends it, so no id is skipped. */
+static int
+ids_take(struct store *st, enum store_idkind kind, size_t n, int64_t *first)
 {
-	w->cb = cb;
-	w->arg = arg;
+	struct store_ids *ids = &st->ids[kind];
+	int64_t want, got;
+	int rc;
+
+	if ((int64_t)n > ids->end - ids->next) {
+		want = (int64_t)n > STORE_ID_BLOCK ? (int64_t)n : STORE_ID_BLOCK;
+		if ((rc = st->ops->reserve_ids(st->b, kind, want, &got)) < 0)
+			return rc;
+		if (got != ids->end)
+			ids->next = got;
+		ids->end = got + want;
+	}
+	*first = ids->next;
+	ids->next += (int64_t)n;
+	return 0;
+}
+
+static void
+submit(struct store *st, struct store_req *r, store_cb cb, void *arg)
+{
+	r->cb = cb;
+	r->arg = arg;
 	pthread_mutex_lock(&st->mtx);
-	STAILQ_INSERT_TAIL(&st->pending, w, link);
+	STAILQ_INSERT_TAIL(&st->pending, r, link);
 	st->nsubmitted++;
 	st->stats.submitted++;
 	if (st->writer_idle) {
@@ -624,18 +612,36 @@ int
 store_insert(struct store *st, const struct store_new_job *job,
     int64_t *idp, store_cb cb, void *arg)
 {
-	struct store_write *w;
+	struct store_req *r;
 	char *p;
 	int rc;
 
 	if ((rc = job_check(job)) < 0)
 		return rc;
-	if ((w = write_new(st, STORE_W_INSERT, job_size(job))) == NULL)
-		return write_new_err(st);
-	p = (char *)(w + 1);
-	job_copy(&w->u.ins.job, job, &p, store_now());
-	w->u.ins.id = *idp = st->next_job_id++;
-	submit(st, w, cb, arg);
+	if ((r = req_new(st, STORE_W_INSERT, job_size(job))) == NULL)
+		return req_new_err(st);
+	if ((rc = ids_take(st, STORE_ID_JOB, 1, &r->w.u.ins.id)) < 0) {
+		free(r);
+		return rc;
+	}
+	p = (char *)(r + 1);
+	job_copy(&r->w.u.ins.job, job, &p, store_now());
+	*idp = r->w.u.ins.id;
+	submit(st, r, cb, arg);
+	return 0;
+}
+
+/* Ids for a group of n: its own and its jobs'. */
+static int
+group_ids(struct store *st, struct store_req *r, size_t n, int64_t *ids)
+{
+	int rc;
+
+	if ((rc = ids_take(st, STORE_ID_JOB, n, &r->w.u.grp.first_id)) < 0 ||
+	    (rc = ids_take(st, STORE_ID_GROUP, 1, &r->w.u.grp.gid)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = r->w.u.grp.first_id + (int64_t)i;
 	return 0;
 }
 
@@ -644,7 +650,8 @@ store_insert_group(struct store *st, enum store_group_mode mode,
     const struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
     store_cb cb, void *arg)
 {
-	struct store_write *w;
+	struct store_req *r;
+	struct store_new_job *copy;
 	size_t extra;
 	double now = store_now();
 	char *p;
@@ -659,21 +666,23 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 			return rc;
 		extra += job_size(&jobs[i]);
 	}
-	if ((w = write_new(st, STORE_W_GROUP, extra)) == NULL)
-		return write_new_err(st);
-	w->u.grp.jobs = (struct store_new_job *)(w + 1);
-	p = (char *)(w->u.grp.jobs + n);
+	if ((r = req_new(st, STORE_W_GROUP, extra)) == NULL)
+		return req_new_err(st);
+	if ((rc = group_ids(st, r, n, ids)) < 0) {
+		free(r);
+		return rc;
+	}
+	copy = (struct store_new_job *)(r + 1);
+	p = (char *)(copy + n);
 	for (size_t i = 0; i < n; i++)
-		job_copy(&w->u.grp.jobs[i], &jobs[i], &p, now);
-	w->rows = n + 1;
-	w->u.grp.n = n;
-	w->u.grp.mode = mode;
-	w->u.grp.created_at = now;
-	w->u.grp.gid = *gidp = st->next_group_id++;
-	w->u.grp.first_id = st->next_job_id;
-	for (size_t i = 0; i < n; i++)
-		ids[i] = st->next_job_id++;
-	submit(st, w, cb, arg);
+		job_copy(&copy[i], &jobs[i], &p, now);
+	r->rows = n + 1;
+	r->w.u.grp.jobs = copy;
+	r->w.u.grp.n = n;
+	r->w.u.grp.mode = mode;
+	r->w.u.grp.created_at = now;
+	*gidp = r->w.u.grp.gid;
+	submit(st, r, cb, arg);
 	return 0;
 }
 
@@ -681,13 +690,13 @@ int
 store_mark_started(struct store *st, int64_t id, double started_at,
     store_cb cb, void *arg)
 {
-	struct store_write *w;
+	struct store_req *r;
 
-	if ((w = write_new(st, STORE_W_START, 0)) == NULL)
-		return write_new_err(st);
-	w->u.start.id = id;
-	w->u.start.at = started_at != 0 ? started_at : store_now();
-	submit(st, w, cb, arg);
+	if ((r = req_new(st, STORE_W_START, 0)) == NULL)
+		return req_new_err(st);
+	r->w.u.start.id = id;
+	r->w.u.start.at = started_at != 0 ? started_at : store_now();
+	submit(st, r, cb, arg);
 	return 0;
 }
 
@@ -695,39 +704,39 @@ int
 store_mark_ended(struct store *st, int64_t id, const struct store_end *end,
     store_cb cb, void *arg)
 {
-	struct store_write *w;
+	struct store_req *r;
 	struct store_end *e;
 	char *p;
 
 	if (!store_state_ended(end->state))
 		return store_seterr(-EINVAL, "store: job %lld cannot end in "
 		    "state %d", (long long)id, end->state);
-	w = write_new(st, STORE_W_END, str_size(end->result) +
+	r = req_new(st, STORE_W_END, str_size(end->result) +
 	    str_size(end->error) + str_size(end->cancel_reason));
-	if (w == NULL)
-		return write_new_err(st);
-	p = (char *)(w + 1);
-	e = &w->u.end.end;
-	w->u.end.id = id;
+	if (r == NULL)
+		return req_new_err(st);
+	p = (char *)(r + 1);
+	e = &r->w.u.end.end;
+	r->w.u.end.id = id;
 	e->state = end->state;
 	e->finished_at = end->finished_at != 0 ? end->finished_at :
 	    store_now();
 	e->result = str_copy(&p, end->result);
 	e->error = str_copy(&p, end->error);
 	e->cancel_reason = str_copy(&p, end->cancel_reason);
-	submit(st, w, cb, arg);
+	submit(st, r, cb, arg);
 	return 0;
 }
 
 int
 store_requeue(struct store *st, int64_t id, store_cb cb, void *arg)
 {
-	struct store_write *w;
+	struct store_req *r;
 
-	if ((w = write_new(st, STORE_W_REQUEUE, 0)) == NULL)
-		return write_new_err(st);
-	w->u.requeue.id = id;
-	submit(st, w, cb, arg);
+	if ((r = req_new(st, STORE_W_REQUEUE, 0)) == NULL)
+		return req_new_err(st);
+	r->w.u.requeue.id = id;
+	submit(st, r, cb, arg);
 	return 0;
 }
 
@@ -746,17 +755,17 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep)
 {
 	struct store_recover_res res = { 0 };
-	struct store_write *w;
+	struct store_req *r;
 	int rc = 0;
 
 	if (st->nsubmitted > 0)
 		return store_seterr(-EBUSY, "store: recovery must come before "
 		    "any write");
-	if ((w = write_new(st, STORE_W_RECOVER, 0)) == NULL)
-		return write_new_err(st);
-	w->u.recover.now = store_now();
-	w->u.recover.res = &res;
-	submit(st, w, recover_done, &res);
+	if ((r = req_new(st, STORE_W_RECOVER, 0)) == NULL)
+		return req_new_err(st);
+	r->w.u.recover.now = store_now();
+	r->w.u.recover.res = &res;
+	submit(st, r, recover_done, &res);
 	store_flush(st);
 	if (res.status < 0) {
 		store_jobs_free(res.jobs, res.n);
@@ -818,14 +827,6 @@ store_group_jobs(struct store *st, int64_t gid, struct store_job ***jobsp,
 	*jobsp = NULL;
 	*np = 0;
 	return st->ops->group_jobs(st->b, gid, jobsp, np);
-}
-
-int
-store_counts(struct store *st, struct store_count **countsp, size_t *np)
-{
-	*countsp = NULL;
-	*np = 0;
-	return st->ops->counts(st->b, countsp, np);
 }
 
 void

@@ -10,7 +10,7 @@
  * (store_insert ... store_requeue), call store_flush, store_recover,
  * store_stats and store_close; every write callback runs on it.  One
  * *writer thread*, owned by the store, owns the write connection.  Reads
- * (store_get ... store_counts) may be called from any thread, concurrently;
+ * (store_get ... store_group_jobs) may be called from any thread, concurrently;
  * see "Reads" below.  Nothing here uses evthread: the writer thread never
  * touches the event_base.
  *
@@ -51,19 +51,21 @@
  * commit is short and always completes), or give the callback a heap
  * object it frees itself.
  *
- * Ids.  Job and group ids are allocated by the store on the loop thread, in
- * memory, at submission: store_insert returns the job's id at once, so the
- * daemon can answer and pipeline before the commit.  Ids only grow (a job
- * submitted later has a larger id, group members are consecutive) and are
- * never reused, even when rows are deleted: the SQLite backend starts from
- * max(highest id in the table, the high-water mark it commits with each
- * batch) + 1 at open.  This assumes a single writer process, which
- * store_open enforces (a second jobd on the same file gets -EBUSY).  An id
- * whose insert failed is simply never used.  A PostgreSQL backend would
- * reserve ids in blocks from a sequence (CREATE SEQUENCE jobs_id_seq
- * INCREMENT BY 1024; one nextval() per block), hand them out in memory the
- * same way, and fetch the next block on the writer thread ahead of need;
- * several daemons could then share one database.
+ * Ids.  Job and group ids are handed out by the store on the loop thread,
+ * in memory, at submission: store_insert returns the job's id at once, so
+ * the daemon can answer and pipeline before the commit.  Ids only grow (a
+ * job submitted later has a larger id, group members are consecutive) and
+ * are never reused, even when rows are deleted.  The front takes them from
+ * blocks the backend reserves (store_backend.h: reserve_ids), one call per
+ * STORE_ID_BLOCK ids, so the backend owns where ids come from: SQLite
+ * starts from max(highest id in the table, the high-water mark it commits
+ * with each batch) + 1 at open and counts in memory (a reserved id that no
+ * committed row used is used again after a restart, never twice by
+ * committed rows); this assumes a single writer process, which store_open
+ * enforces (a second jobd on the same file gets -EBUSY).  A PostgreSQL
+ * backend would reserve each block from a sequence (one nextval() per
+ * block), so several daemons could share one database; ids then have gaps.
+ * An id whose insert failed is simply never used.
  *
  * Reads run on the caller's thread and return committed state only (a write
  * is visible from its commit, so at the latest when its callback gets 0:
@@ -75,9 +77,7 @@
  * store_get, store_group_get and store_group_jobs are primary-key or index
  * lookups (microseconds); store_list reads at most limit rows, after at
  * most limit ids per matching (state, queue) pair from an index — the
- * daemon may call these on the loop thread.  store_counts
- * reads an index whole (O(jobs)): call it from the executor (co_pool_run)
- * or keep counters in memory.  A read may block on disk when the database
+ * daemon may call these on the loop thread.  A read may block on disk when the database
  * is larger than the page cache; a daemon worried about that moves reads to
  * the executor, which needs no change here.
  *
@@ -128,7 +128,8 @@ double store_now(void);
 
 /* ---- opening and closing ------------------------------------------------ */
 
-/* What a commit survives (SQLite, WAL mode):
+/* What a commit survives (SQLite maps it to PRAGMA synchronous in WAL mode;
+ * PostgreSQL would map it to synchronous_commit on / off):
  *  FULL    the WAL is fsync'ed at every commit: a committed write survives a
  *          crash of jobd, of the OS, and a power loss.
  *  NORMAL  fsync only at checkpoints: a committed write survives a crash of
@@ -143,15 +144,28 @@ enum store_sync {
 #define STORE_BATCH_DEFAULT        10000  /* rows per transaction */
 #define STORE_BATCH_MAX            1000000
 
+#define STORE_BACKEND_DEFAULT "sqlite"
+
+/* The backends store_opts.backend may name, for i = 0, 1, ... until NULL.
+ * *built (if non-NULL) says whether this jobd has it: "postgresql" is named
+ * by the contract and not built yet (store_open: -ENOTSUP). */
+const char *store_backend_name(size_t i, bool *built);
+
+/* Backend-neutral: each backend maps these onto its own knobs. */
 struct store_opts {
-	const char *path;        /* the database file; created if missing */
+	const char *backend;     /* a store_backend_name; NULL: "sqlite" */
+	const char *path;        /* where the database is: the file (sqlite;
+	                          * created if missing), a conninfo string
+	                          * (postgresql) */
 	enum store_sync sync;    /* default (0): FULL */
 	int busy_timeout_ms;     /* 0: STORE_BUSY_TIMEOUT_DEFAULT */
 	size_t batch_max;        /* 0: STORE_BATCH_DEFAULT; <= STORE_BATCH_MAX.
 	                          * A group counts as its size + 1 and is never
 	                          * split, so may exceed it. */
-	int64_t max_bytes;       /* size cap of the database file; 0 = none.
-	                          * Writes past it fail with -ENOSPC. */
+	int64_t max_bytes;       /* size cap of the database; 0 = none.
+	                          * Writes past it fail with -ENOSPC.  A
+	                          * backend with no such cap refuses a
+	                          * non-zero one at open (-ENOTSUP). */
 };
 
 /* Open (creating if needed) the database at opts->path, apply pending
@@ -159,7 +173,8 @@ struct store_opts {
  * is the loop's event_base (the store adds one event to it); it may be NULL
  * for tools: completions are then delivered only by store_flush and
  * store_close.  On 0, *stp is the store.  Errors (store_errmsg says more):
- * -EINVAL bad opts, -ENOENT/-EACCES/-EROFS cannot open or write the file,
+ * -EINVAL bad opts (an unknown backend too), -ENOTSUP a backend not
+ * built into this jobd, -ENOENT/-EACCES/-EROFS cannot open or write the file,
  * -EBADMSG not a database or not jobd's, -ENOTSUP the schema is newer than
  * this code, -EBUSY another process has it open as a store or it stays
  * locked, -EUCLEAN corrupt, -ENOMEM. */
@@ -351,17 +366,6 @@ int store_group_get(struct store *st, int64_t gid, struct store_group *g);
 __attribute__((warn_unused_result))
 int store_group_jobs(struct store *st, int64_t gid, struct store_job ***jobsp,
     size_t *np);
-
-struct store_count {
-	const char *queue;       /* points inside the array's allocation */
-	enum store_state state;
-	int64_t n;
-};
-
-/* Jobs per (queue, state), sorted by queue then state; pairs with no job
- * are absent.  *countsp is one allocation: free(*countsp).  O(jobs). */
-__attribute__((warn_unused_result))
-int store_counts(struct store *st, struct store_count **countsp, size_t *np);
 
 /* ---- stats (loop thread) ------------------------------------------------ */
 

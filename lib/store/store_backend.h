@@ -3,10 +3,13 @@
  * backends only; the daemon includes store.h).
  *
  * The front (store.c) owns the threads, the queue of writes, the batching,
- * the ids and the callbacks.  A backend owns the connections and the SQL:
- * it applies one write at a time inside a transaction the front opened, and
- * answers reads.  Threads, as the front calls a backend:
+ * handing out ids and the callbacks.  A backend owns the connections, the
+ * SQL and where ids come from: it reserves blocks of ids, applies one write
+ * at a time inside a transaction the front opened, and answers reads.
+ * store.c picks the backend by name from its table (store_opts.backend).
+ * Threads, as the front calls a backend:
  *   open, close                     the loop thread, writer not running;
+ *   reserve_ids                     the loop thread, writer running;
  *   begin, apply, commit, rollback  the writer thread only;
  *   the reads                       any thread, concurrently.
  * Errors: negative errno, and store_seterr() with "PATH: what: why" on the
@@ -14,8 +17,6 @@
  */
 #ifndef JOBD_STORE_BACKEND_H
 #define JOBD_STORE_BACKEND_H
-
-#include <sys/queue.h>
 
 #include "store.h"
 
@@ -38,17 +39,12 @@ struct store_recover_res {
 	struct store_recovery rep;
 };
 
-/* One queued write.  One allocation with its strings; the strings stay
- * valid until the write completes, so a backend may bind them without a
- * copy. */
+/* One write, as a backend sees it: what to write, nothing of the front's
+ * queue bookkeeping (its link, callback, status, batching weight live in
+ * store.c's struct store_req around it).  The strings stay valid until the
+ * write completes, so a backend may bind them without a copy. */
 struct store_write {
 	enum store_wkind kind;
-	int status;                  /* set by the front from apply's result */
-	char *errmsg;                /* malloc'ed message when status < 0 */
-	store_cb cb;
-	void *arg;
-	size_t rows;                 /* rows it writes, for batch_max */
-	STAILQ_ENTRY(store_write) link;
 	union {
 		struct {
 			int64_t id;
@@ -60,7 +56,7 @@ struct store_write {
 			enum store_group_mode mode;
 			double created_at;
 			size_t n;
-			struct store_new_job *jobs;
+			const struct store_new_job *jobs;
 		} grp;
 		struct {
 			int64_t id;
@@ -75,27 +71,44 @@ struct store_write {
 		} requeue;
 		struct {
 			double now;
-			struct store_recover_res *res;
+			struct store_recover_res *res;  /* the backend fills it */
 		} recover;
 	} u;
+};
+
+/* The two id sequences a backend keeps. */
+enum store_idkind {
+	STORE_ID_JOB,
+	STORE_ID_GROUP,
 };
 
 struct store_ops {
 	const char *name;
 
-	/* Open and migrate; *next_job and *next_group get the first unused ids.
-	 * Called with opts validated and defaults filled in. */
-	int (*open)(const struct store_opts *opts, struct store_backend **bp,
-	    int64_t *next_job, int64_t *next_group);
+	/* Connect (and create, migrate) as opts says.  Called with opts
+	 * validated and defaults filled in; the backend maps the neutral
+	 * options onto its own knobs (SQLite: PRAGMA synchronous, busy
+	 * timeout, max_page_count). */
+	int (*open)(const struct store_opts *opts, struct store_backend **bp);
 	/* Finalize, close, free.  NULL-safe. */
 	void (*close)(struct store_backend *b);
+
+	/* Reserve n >= 1 consecutive unused ids of kind; *first gets the
+	 * first.  The loop thread, while the writer may be applying: it must
+	 * not touch the writer's connection.  Ids reserved are never handed
+	 * out again in this run; the front asks for STORE_ID_BLOCK at a time
+	 * (or a group's size), so a backend may do a round trip here
+	 * (PostgreSQL: nextval on a sequence INCREMENT BY the block).
+	 * SQLite counts in memory from what open found. */
+	int (*reserve_ids)(struct store_backend *b, enum store_idkind kind,
+	    int64_t n, int64_t *first);
 
 	/* Start a transaction (and check the database is still there). */
 	int (*begin)(struct store_backend *b);
 	/* Apply w inside it.  On error, *lost says the transaction is gone
 	 * (the front rolls back and fails the whole batch); else only w
 	 * failed and changed nothing. */
-	int (*apply)(struct store_backend *b, struct store_write *w,
+	int (*apply)(struct store_backend *b, const struct store_write *w,
 	    bool *lost);
 	int (*commit)(struct store_backend *b);
 	/* Roll back whatever is open; never fails. */
@@ -108,9 +121,11 @@ struct store_ops {
 	    struct store_group *g);
 	int (*group_jobs)(struct store_backend *b, int64_t gid,
 	    struct store_job ***jobsp, size_t *np);
-	int (*counts)(struct store_backend *b, struct store_count **countsp,
-	    size_t *np);
 };
+
+/* Ids the front reserves per reserve_ids call (a group larger asks for
+ * its size). */
+#define STORE_ID_BLOCK 1024
 
 extern const struct store_ops store_sqlite_ops;
 

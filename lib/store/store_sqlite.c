@@ -1,8 +1,9 @@
 /*
  * store_sqlite.c — the SQLite backend of the store (see store_backend.h):
- * the write connection, the schema and its migrations, the writes.  The
- * reads are in store_sqlite_read.c; the schema is documented in
- * docs/SCHEMA.md.
+ * the write connection, the schema and its migrations, the ids, the writes
+ * and the ops table.  The reads are in store_sqlite_read.c, what both use
+ * (errors, statements, rows) in store_sqlite_util.c; the schema is
+ * documented in docs/SCHEMA.md.
  *
  * The write connection is used by store_open's thread for the migrations
  * and then by the writer thread only; each read connection by one thread
@@ -124,104 +125,6 @@ static const char *const sq_wsql[W_N] = {
 	[W_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
 };
 
-/* ---- errors ------------------------------------------------------------- */
-
-/* The OS error behind an I/O error, or 0.  sqlite3_system_errno reads
- * errno after SQLite has cleaned up (a failed commit rolls back first),
- * so it is often 0; then each open file's errno of its own last failure
- * tells: the WAL's, where commits write, or (main_first, for checkpoints)
- * the main file's. */
-static int
-sq_os_errno(sqlite3 *db, bool main_first)
-{
-	sqlite3_file *wal = NULL;
-	int sys = db != NULL ? sqlite3_system_errno(db) : 0, i;
-
-	if (sys > 0 || db == NULL)
-		return sys;
-	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
-	    &wal) != SQLITE_OK || wal == NULL || wal->pMethods == NULL)
-		wal = NULL;
-	for (i = 0; i < 2 && sys <= 0; i++)
-		if ((i == 0) == main_first)
-			(void)sqlite3_file_control(db, "main",
-			    SQLITE_FCNTL_LAST_ERRNO, &sys);
-		else if (wal != NULL)
-			wal->pMethods->xFileControl(wal,
-			    SQLITE_FCNTL_LAST_ERRNO, &sys);
-	return sys > 0 ? sys : 0;
-}
-
-static int
-sq_errno(sqlite3 *db, int rc)
-{
-	int sys = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) ==
-	    SQLITE_CANTOPEN ? sq_os_errno(db, false) : 0;
-
-	switch (rc & 0xff) {
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CORRUPT:
-		return -EUCLEAN;
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_RANGE:
-		return -EINVAL;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_IOERR:
-	case SQLITE_CANTOPEN:
-		return sys > 0 ? -sys : -EIO;
-	default:
-		return -EIO;
-	}
-}
-
-/* Errors that undo one statement and leave the transaction open. */
-static bool
-sq_local(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_RANGE:
-	case SQLITE_TOOBIG:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Record "PATH: what: SQLite's message (OS error)" and return the errno. */
-int
-sq_fail(const struct store_backend *b, sqlite3 *db, int rc, const char *what)
-{
-	int err = sq_errno(db, rc), sys = sq_os_errno(db, false);
-	const char *msg = db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-
-	if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
-	    sys > 0)
-		return store_seterr(err, "%s: %s: %s (%s)", b->path, what, msg,
-		    strerror(sys));
-	if ((rc & 0xff) == SQLITE_BUSY)
-		return store_seterr(err, "%s: %s: %s (another process holds "
-		    "its write lock; waited %d ms)", b->path, what, msg,
-		    b->busy_ms);
-	return store_seterr(err, "%s: %s: %s", b->path, what, msg);
-}
-
 /* ---- small helpers ------------------------------------------------------ */
 
 static int
@@ -250,52 +153,9 @@ sq_int(struct store_backend *b, const char *sql, int64_t *v)
 	return rc;
 }
 
-int
-sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
-    sqlite3_stmt **s, int n)
-{
-	int rc;
 
-	for (int i = 0; i < n; i++) {
-		rc = sqlite3_prepare_v3(db, sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &s[i], NULL);
-		if (rc != SQLITE_OK)
-			return sq_fail(b, db, rc, "prepare");
-	}
-	return 0;
-}
 
-void
-sq_finalize(sqlite3_stmt **s, int n)
-{
-	for (int i = 0; i < n; i++)
-		sqlite3_finalize(s[i]);
-}
 
-void
-sq_disconnect(sqlite3 *db, const char *path)
-{
-	int rc = sqlite3_close(db);
-
-	if (rc != SQLITE_OK)
-		log_warnx("%s: close: %s", path, sqlite3_errstr(rc));
-}
-
-int
-sq_connect(struct store_backend *b, sqlite3 **dbp, int flags)
-{
-	int rc = sqlite3_open_v2(b->path, dbp, flags | SQLITE_OPEN_NOMUTEX |
-	    SQLITE_OPEN_EXRESCODE, NULL);
-
-	if (rc != SQLITE_OK) {
-		rc = sq_fail(b, *dbp, rc, "open");
-		sqlite3_close(*dbp);
-		*dbp = NULL;
-		return rc;
-	}
-	sqlite3_busy_timeout(*dbp, b->busy_ms);
-	return 0;
-}
 
 /* Bind a string, remembering the first failure in *brc. */
 static void
@@ -519,8 +379,7 @@ sq_close(struct store_backend *b)
 }
 
 static int
-sq_open(const struct store_opts *o, struct store_backend **bp,
-    int64_t *next_job, int64_t *next_group)
+sq_open(const struct store_opts *o, struct store_backend **bp)
 {
 	struct store_backend *b;
 	int rc;
@@ -546,7 +405,8 @@ sq_open(const struct store_opts *o, struct store_backend **bp,
 	    (rc = sq_configure(b, o)) < 0 ||
 	    (rc = sq_migrate(b)) < 0 ||
 	    (rc = sq_prepare(b, b->db, sq_wsql, b->s, W_N)) < 0 ||
-	    (rc = sq_high_water(b, next_job, next_group)) < 0)
+	    (rc = sq_high_water(b, &b->next_id[STORE_ID_JOB],
+	    &b->next_id[STORE_ID_GROUP])) < 0)
 		goto out;
 	*bp = b;
 	b = NULL;
@@ -555,30 +415,24 @@ out:
 	return rc;
 }
 
+/* Ids come from memory: open read the first unused ones, and this jobd is
+ * the file's only writer (the flock).  Only the loop thread calls this, so
+ * the counters need no lock; the high-water marks the writer commits come
+ * from the rows themselves (sq_insert_job), not from here. */
+static int
+sq_reserve_ids(struct store_backend *b, enum store_idkind kind, int64_t n,
+    int64_t *first)
+{
+	if (n < 1 || b->next_id[kind] > INT64_MAX - n)
+		return store_seterr(-EOVERFLOW, "%s: out of %s ids", b->path,
+		    kind == STORE_ID_JOB ? "job" : "group");
+	*first = b->next_id[kind];
+	b->next_id[kind] += n;
+	return 0;
+}
+
 /* ---- writes (writer thread) --------------------------------------------- */
 
-/* Step a statement that returns no rows to its end and reset it.  what
- * and id name it in the message. */
-int
-sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
-    const char *what, int64_t id)
-{
-	char buf[96];
-	int rc = sqlite3_step(s), err;
-
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		return 0;
-	}
-	if (id > 0)
-		snprintf(buf, sizeof(buf), "%s %lld", what, (long long)id);
-	else
-		snprintf(buf, sizeof(buf), "%s", what);
-	err = sq_fail(b, sqlite3_db_handle(s), rc, buf);
-	sqlite3_reset(s);
-	*lost = !sq_local(rc);
-	return err;
-}
 
 /* Step an UPDATE that must change exactly the one job id. */
 static int
@@ -642,7 +496,7 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 
 /* The group row and its jobs, all or nothing (a savepoint). */
 static int
-sq_insert_group(struct store_backend *b, struct store_write *w, bool *lost)
+sq_insert_group(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	sqlite3_stmt *s = b->s[W_GROUP];
 	int rc;
@@ -741,7 +595,7 @@ sq_recover_fail(struct store_backend *b, struct store_job **jp, double now,
 }
 
 static int
-sq_recover_all(struct store_backend *b, struct store_write *w, bool *lost)
+sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	struct store_recover_res *res = w->u.recover.res;
 	struct store_job *j;
@@ -772,7 +626,7 @@ sq_recover_all(struct store_backend *b, struct store_write *w, bool *lost)
 
 /* Any failure spoils the whole recovery: never commit half of it. */
 static int
-sq_recover(struct store_backend *b, struct store_write *w, bool *lost)
+sq_recover(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	int rc = sq_recover_all(b, w, lost);
 
@@ -781,7 +635,7 @@ sq_recover(struct store_backend *b, struct store_write *w, bool *lost)
 }
 
 static int
-sq_apply(struct store_backend *b, struct store_write *w, bool *lost)
+sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	switch (w->kind) {
 	case STORE_W_INSERT:
@@ -842,6 +696,7 @@ const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
 	.close = sq_close,
+	.reserve_ids = sq_reserve_ids,
 	.begin = sq_begin,
 	.apply = sq_apply,
 	.commit = sq_commit,
@@ -850,5 +705,4 @@ const struct store_ops store_sqlite_ops = {
 	.list = sq_list,
 	.group_get = sq_group_get,
 	.group_jobs = sq_group_jobs,
-	.counts = sq_counts,
 };

@@ -1,8 +1,10 @@
 /*
- * store_sqlite.h — shared by the two files of the SQLite backend:
- * store_sqlite.c (the write connection, the schema, the writes) and
- * store_sqlite_read.c (the read connections, rows, the reads).  Nothing
- * else includes it; the rest of jobd sees store.h.
+ * store_sqlite.h — shared by the three files of the SQLite backend:
+ * store_sqlite.c (the write connection, the schema, the writes, the ops
+ * table), store_sqlite_read.c (the read connections, the reads) and
+ * store_sqlite_util.c (errors, statements, rows: what both use).  Calls go
+ * store_sqlite.c -> store_sqlite_read.c -> store_sqlite_util.c, never
+ * back.  Nothing else includes it; the rest of jobd sees store.h.
  */
 #ifndef JOBD_STORE_SQLITE_H
 #define JOBD_STORE_SQLITE_H
@@ -41,6 +43,7 @@ struct store_backend {
 	ino_t ino;
 	sqlite3 *db;                    /* the write connection */
 	sqlite3_stmt *s[W_N];
+	int64_t next_id[2];             /* by enum store_idkind; loop thread */
 	int64_t txn_job_hw;             /* highest ids inserted in the open */
 	int64_t txn_group_hw;           /* transaction, 0 if none */
 	bool ckpt_failing;              /* the last checkpoint failed */
@@ -48,11 +51,16 @@ struct store_backend {
 	struct sq_reader *idle;         /* read connections not in use */
 };
 
-/* store_sqlite.c */
+/* store_sqlite_util.c */
 
 /* Record "PATH: what: SQLite's message (OS error)" and return the errno. */
 int sq_fail(const struct store_backend *b, sqlite3 *db, int rc,
     const char *what);
+/* The OS errno behind db's last I/O error, or 0; main_first: look at the
+ * main file before the WAL (checkpoints write the main file). */
+int sq_os_errno(sqlite3 *db, bool main_first);
+/* rc undid one statement and left the transaction open. */
+bool sq_local(int rc);
 /* Step a statement that returns no rows to its end and reset it.  On an
  * error, *lost says whether the transaction is gone. */
 int sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
@@ -62,13 +70,13 @@ int sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
     sqlite3_stmt **s, int n);
 void sq_finalize(sqlite3_stmt **s, int n);
 void sq_disconnect(sqlite3 *db, const char *path);
-
-/* store_sqlite_read.c */
-
 /* Every row of s (bound, not yet stepped) into a new array of jobs; s is
  * reset.  On error nothing is returned. */
 int sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
     struct store_job ***jobsp, size_t *np);
+
+/* store_sqlite_read.c */
+
 /* Close the idle read connections (all of them, at close). */
 void sq_readers_close(struct store_backend *b);
 
@@ -79,7 +87,5 @@ int sq_group_get(struct store_backend *b, int64_t gid,
     struct store_group *g);
 int sq_group_jobs(struct store_backend *b, int64_t gid,
     struct store_job ***jobsp, size_t *np);
-int sq_counts(struct store_backend *b, struct store_count **countsp,
-    size_t *np);
 
 #endif /* JOBD_STORE_SQLITE_H */

@@ -23,7 +23,7 @@
  * through the index, one probe per queue. */
 enum {
 	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
-	R_GROUP_JOBS, R_COUNTS, R_N
+	R_GROUP_JOBS, R_N
 };
 
 static const char *const sq_rsql[R_N] = {
@@ -44,8 +44,6 @@ static const char *const sq_rsql[R_N] = {
 	    "WHERE id = ?1",
 	[R_GROUP_JOBS] = "SELECT " SQ_COLS " FROM jobs WHERE group_id = ?1 "
 	    "ORDER BY id",
-	[R_COUNTS] = "SELECT queue, state, count(*) FROM jobs "
-	    "GROUP BY state, queue",
 };
 
 struct sq_reader {
@@ -53,95 +51,6 @@ struct sq_reader {
 	sqlite3_stmt *s[R_N];
 	struct sq_reader *next;
 };
-
-/* ---- rows --------------------------------------------------------------- */
-
-/* The current row of a SQ_COLS statement as one allocation. */
-static int
-sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
-    struct store_job **jp)
-{
-	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON };
-	const unsigned char *t[7];
-	size_t len[7], total = 0;
-	struct store_job *j;
-	char **dst[7], *p;
-
-	for (int i = 0; i < 7; i++) {
-		t[i] = sqlite3_column_text(s, tcol[i]);
-		len[i] = t[i] != NULL ?
-		    (size_t)sqlite3_column_bytes(s, tcol[i]) + 1 : 0;
-		total += len[i];
-	}
-	if ((j = calloc(1, sizeof(*j) + total)) == NULL)
-		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
-	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
-	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
-	dst[6] = &j->cancel_reason;
-	p = (char *)(j + 1);
-	for (int i = 0; i < 7; i++) {
-		*dst[i] = t[i] != NULL ? memcpy(p, t[i], len[i]) : NULL;
-		p += len[i];
-	}
-	j->id = sqlite3_column_int64(s, C_ID);
-	if (store_state_parse((const char *)sqlite3_column_text(s, C_STATE),
-	    &j->state) < 0) {
-		free(j);
-		return store_seterr(-EUCLEAN, "%s: job has a bad state",
-		    b->path);
-	}
-	j->attempts = sqlite3_column_int(s, C_ATTEMPTS);
-	j->max_attempts = sqlite3_column_int(s, C_MAX);
-	j->timeout = sqlite3_column_double(s, C_TIMEOUT);
-	j->created_at = sqlite3_column_double(s, C_CREATED);
-	j->started_at = sqlite3_column_double(s, C_STARTED);   /* NULL: 0 */
-	j->finished_at = sqlite3_column_double(s, C_FINISHED);
-	j->group_id = sqlite3_column_int64(s, C_GROUP);
-	if (sqlite3_column_type(s, C_UID) != SQLITE_NULL) {
-		j->submitter.known = true;
-		j->submitter.uid = (uid_t)sqlite3_column_int64(s, C_UID);
-		j->submitter.gid = (gid_t)sqlite3_column_int64(s, C_GID);
-		j->submitter.pid = (pid_t)sqlite3_column_int64(s, C_PID);
-	}
-	*jp = j;
-	return 0;
-}
-
-/* Every row of s (bound, not yet stepped) into a new array; s is reset.
- * On error nothing is returned. */
-int
-sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
-    struct store_job ***jobsp, size_t *np)
-{
-	struct store_job **jobs = NULL, **nj;
-	size_t n = 0, cap = 0;
-	int rc = SQLITE_DONE, err = 0;
-
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			if ((nj = realloc(jobs, cap * sizeof(*jobs))) == NULL) {
-				err = store_seterr(-ENOMEM, "%s: out of memory",
-				    b->path);
-				break;
-			}
-			jobs = nj;
-		}
-		if ((err = sq_row_job(b, s, &jobs[n])) == 0)
-			n++;
-	}
-	if (err == 0 && rc != SQLITE_DONE)
-		err = sq_fail(b, db, rc, "read");
-	sqlite3_reset(s);
-	if (err < 0) {
-		store_jobs_free(jobs, n);
-		return err;
-	}
-	*jobsp = jobs;
-	*np = n;
-	return 0;
-}
 
 /* ---- reads (any thread) ------------------------------------------------- */
 
@@ -423,109 +332,3 @@ sq_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 	sq_reader_put(b, r);
 	return rc;
 }
-
-static int
-sq_count_cmp(const void *a, const void *b)
-{
-	const struct store_count *x = a, *y = b;
-	int c = strcmp(x->queue, y->queue);
-
-	return c != 0 ? c : (int)x->state - (int)y->state;
-}
-
-/* Grow the counts array and the names buffer to hold one more row. */
-static int
-sq_counts_grow(struct store_count **c, size_t n, size_t *cap, char **names,
-    size_t used, size_t *ncap, size_t len)
-{
-	struct store_count *nc;
-	char *nn;
-
-	if (n == *cap) {
-		*cap = *cap ? 2 * *cap : 16;
-		if ((nc = realloc(*c, *cap * sizeof(**c))) == NULL)
-			return -ENOMEM;
-		*c = nc;
-	}
-	while (used + len > *ncap) {
-		*ncap = *ncap ? 2 * *ncap : 256;
-		if ((nn = realloc(*names, *ncap)) == NULL)
-			return -ENOMEM;
-		*names = nn;
-	}
-	return 0;
-}
-
-/* Pack rows and names (rows' queue fields hold offsets into names) into
- * one allocation, sorted. */
-static int
-sq_counts_pack(struct store_count *c, size_t n, const char *names,
-    size_t used, struct store_count **countsp)
-{
-	struct store_count *out = malloc(n * sizeof(*c) + used + 1);
-	char *p;
-
-	if (out == NULL)
-		return -ENOMEM;
-	p = (char *)(out + n);
-	if (used > 0)
-		memcpy(p, names, used);
-	for (size_t i = 0; i < n; i++) {
-		out[i] = c[i];
-		out[i].queue = p + (uintptr_t)c[i].queue;
-	}
-	if (n > 1)
-		qsort(out, n, sizeof(*out), sq_count_cmp);
-	*countsp = out;
-	return 0;
-}
-
-static int
-sq_counts_read(struct store_backend *b, struct sq_reader *r,
-    struct store_count **countsp, size_t *np)
-{
-	sqlite3_stmt *s = r->s[R_COUNTS];
-	struct store_count *c = NULL;
-	size_t n = 0, cap = 0, used = 0, ncap = 0, len;
-	char *names = NULL;
-	int rc = SQLITE_DONE, err = 0;
-
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		len = (size_t)sqlite3_column_bytes(s, 0) + 1;
-		if ((err = sq_counts_grow(&c, n, &cap, &names, used, &ncap,
-		    len)) < 0)
-			break;
-		if (store_state_parse((const char *)sqlite3_column_text(s, 1),
-		    &c[n].state) < 0)
-			err = -EUCLEAN;
-		memcpy(names + used, sqlite3_column_text(s, 0), len);
-		c[n].queue = (const char *)(uintptr_t)used;
-		c[n++].n = sqlite3_column_int64(s, 2);
-		used += len;
-	}
-	if (err == 0 && rc != SQLITE_DONE)
-		err = sq_fail(b, r->db, rc, "count jobs");
-	sqlite3_reset(s);
-	if (err == 0 && (err = sq_counts_pack(c, n, names, used, countsp)) == 0)
-		*np = n;
-	if (err == -ENOMEM || err == -EUCLEAN)
-		store_seterr(err, "%s: count jobs: %s", b->path,
-		    strerror(-err));
-	free(c);
-	free(names);
-	return err;
-}
-
-int
-sq_counts(struct store_backend *b, struct store_count **countsp, size_t *np)
-{
-	struct sq_reader *r;
-	int rc;
-
-	if ((rc = sq_reader_get(b, &r)) < 0)
-		return rc;
-	rc = sq_counts_read(b, r, countsp, np);
-	sq_reader_put(b, r);
-	return rc;
-}
-

@@ -37,7 +37,7 @@ struct ctl {
 	const char *origin; /* where socket came from, for messages */
 	char *conf_socket;  /* the socket read from -c FILE, owned */
 	bool json;          /* --json: raw answer lines on stdout */
-	struct ctl_conn *conn;
+	struct jc_conn *conn;
 	int nok;               /* ok answers so far */
 	const struct cmd *cmd; /* the command running (jobctl.c's) */
 };

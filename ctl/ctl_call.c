@@ -13,9 +13,9 @@
 
 #include "conf.h"
 #include "ctl_call.h"
-#include "ctl_conn.h"
 #include "ctl_json.h"
 #include "ctl_show.h"
+#include "jc.h"
 #include "log.h"
 
 void
@@ -120,7 +120,7 @@ ctl_connect(struct ctl *ctl)
 		return CTL_CONTINUE;
 	if ((rc = ctl_resolve(ctl)) != CTL_CONTINUE)
 		return rc;
-	if ((rc = ctl_conn_open(ctl->socket, &ctl->conn)) < 0) {
+	if ((rc = jc_open(ctl->socket, &ctl->conn)) < 0) {
 		connect_failed(ctl, rc);
 		return CTL_CONNECT;
 	}
@@ -132,7 +132,7 @@ ctl_connect(struct ctl *ctl)
 static int
 ctl_read(struct ctl *ctl, char **line, size_t *len)
 {
-	int rc = ctl_conn_recv(ctl->conn, line, len);
+	int rc = jc_recv(ctl->conn, JC_FOREVER, line, len);
 
 	switch (rc) {
 	case 0:
@@ -148,7 +148,7 @@ ctl_read(struct ctl *ctl, char **line, size_t *len)
 		return CTL_CONNECT;
 	case -EMSGSIZE:
 		ctl_say("jobd's answer is longer than %zu bytes; not read",
-		    CTL_LINE_MAX);
+		    JC_LINE_MAX);
 		return CTL_FAIL;
 	default:
 		ctl_say("reading from jobd at %s: %s", ctl->socket,
@@ -205,7 +205,7 @@ ctl_call(struct ctl *ctl, json_t *req, json_t **ans)
 	json_decref(req);
 	if (text == NULL)
 		fatalx("out of memory");
-	sent = ctl_conn_send(ctl->conn, text, strlen(text));
+	sent = jc_send(ctl->conn, text, strlen(text), JC_FOREVER);
 	free(text);
 	/* A jobd that refuses us (too many connections) says why and then
 	 * closes: read what it said even when the write failed. */
@@ -314,7 +314,7 @@ ctl_wait(struct ctl *ctl, json_int_t id, json_int_t group, json_t *timeout)
 void
 ctl_end(struct ctl *ctl)
 {
-	ctl_conn_close(ctl->conn);
+	jc_close(ctl->conn);
 	ctl->conn = NULL;
 	free(ctl->conf_socket);
 	ctl->conf_socket = NULL;

@@ -14,8 +14,9 @@
  * may come before or after the command name.
  *
  * Blocking I/O throughout: this is a client that waits for one answer at a
- * time.  The wire format and the connection are in ctl_conn, argument
- * checking in ctl_args, human output in ctl_show.
+ * time.  The connection is the client library's (lib/client, jc_*), the
+ * call and its exit status in ctl_call, argument checking in ctl_args,
+ * human output in ctl_show.
  */
 #include <errno.h>
 #include <getopt.h>
