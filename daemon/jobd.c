@@ -287,7 +287,10 @@ open_store(struct jobd *jd)
 	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
 	    (jd->obs = obs_new()) == NULL)
 		fatalx("out of memory");
-	eng_observe(jd->eng, obs_met(jd->obs), obs_hub(jd->obs));
+	/* The counters only feed /metrics: without the listener they are
+	 * not kept at all.  Watchers need no listener. */
+	eng_observe(jd->eng, *conf_daemon(jd->conf)->http_listen != '\0' ?
+	    obs_met(jd->obs) : NULL, obs_hub(jd->obs));
 	if (eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)

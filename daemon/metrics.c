@@ -222,6 +222,10 @@ met_escape(struct met_buf *b, const char *s)
 {
 	const char *p;
 
+	if (strpbrk(s, "\\\"\n") == NULL) {        /* the usual case */
+		buf_str(b, s);
+		return;
+	}
 	for (p = s; *p != '\0'; p++) {
 		if (*p == '\\')
 			buf_add(b, "\\\\", 2);
@@ -234,6 +238,18 @@ met_escape(struct met_buf *b, const char *s)
 	}
 }
 
+/* An unsigned integer, without printf (a page has thousands). */
+static void
+buf_u64(struct met_buf *b, uint64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 /* A number as the format writes it: integers exactly, +Inf, NaN. */
 static void
 buf_num(struct met_buf *b, double v)
@@ -242,6 +258,8 @@ buf_num(struct met_buf *b, double v)
 		buf_str(b, "NaN");
 	else if (isinf(v))
 		buf_str(b, v > 0 ? "+Inf" : "-Inf");
+	else if (v >= 0 && v == (double)(uint64_t)v && v < 1e15)
+		buf_u64(b, (uint64_t)v);
 	else if (v == (double)(int64_t)v && fabs(v) < 1e15)
 		buf_printf(b, "%" PRId64, (int64_t)v);
 	else
@@ -301,30 +319,70 @@ sample(struct met_buf *b, const char *name, const struct labels *l,
 	buf_str(b, "\n");
 }
 
-/* The _bucket (cumulative), _sum and _count lines of histogram h. */
+/* The bounds of a bucket set as text, made once per set (loop thread). */
+struct le_text {
+	const double *le;
+	char s[HIST_MAX + 1][24];
+	size_t len[HIST_MAX + 1];
+};
+
+static const struct le_text *
+le_text(const struct hist *h)
+{
+	static struct le_text cache[8];
+	struct le_text *t;
+	size_t i;
+
+	for (i = 0; i < 8 && cache[i].le != NULL; i++)
+		if (cache[i].le == h->le)
+			return &cache[i];
+	t = &cache[i < 8 ? i : 7];
+	t->le = h->le;
+	for (i = 0; i < h->n; i++)
+		t->len[i] = (size_t)snprintf(t->s[i], sizeof(t->s[i]), "%.9g",
+		    h->le[i]);
+	t->len[h->n] = (size_t)snprintf(t->s[h->n], sizeof(t->s[h->n]),
+	    "+Inf");
+	return t;
+}
+
+/* The _bucket (cumulative), _sum and _count lines of histogram h.  The
+ * series name and labels are written once and copied for each bucket: a
+ * page of 100 queues has thousands of bucket lines. */
 static void
 histogram(struct met_buf *b, const char *name, const struct labels *l,
     const struct hist *h)
 {
-	char n[128], le[32];
+	const struct le_text *t = le_text(h);
+	struct met_buf pre = { 0 };
 	uint64_t cum = 0;
+	char n[128];
 	size_t i;
 
 	snprintf(n, sizeof(n), "%s_bucket", name);
+	series(&pre, n, l, "le", "");   /* ...,le=""} */
+	if (pre.oom || pre.len < 2) {
+		b->oom = true;
+		met_buf_free(&pre);
+		return;
+	}
+	pre.len -= 2;                   /* keep: ...,le=" */
 	for (i = 0; i <= h->n; i++) {
 		cum += h->count[i];
-		if (i < h->n)
-			snprintf(le, sizeof(le), "%.9g", h->le[i]);
-		else
-			snprintf(le, sizeof(le), "+Inf");
-		series(b, n, l, "le", le);
-		buf_printf(b, " %" PRIu64 "\n", cum);
+		buf_add(b, pre.p, pre.len);
+		buf_add(b, t->s[i], t->len[i]);
+		buf_add(b, "\"} ", 3);
+		buf_u64(b, cum);
+		buf_add(b, "\n", 1);
 	}
+	met_buf_free(&pre);
 	snprintf(n, sizeof(n), "%s_sum", name);
 	sample(b, n, l, h->sum);
 	snprintf(n, sizeof(n), "%s_count", name);
 	series(b, n, l, NULL, NULL);
-	buf_printf(b, " %" PRIu64 "\n", h->total);
+	buf_str(b, " ");
+	buf_u64(b, h->total);
+	buf_str(b, "\n");
 }
 
 /* ---- the families -------------------------------------------------------- */

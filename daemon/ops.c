@@ -528,6 +528,10 @@ op_cancel(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
  * that never reads costs (beyond them events are dropped, and counted). */
 #define WATCH_BUF    (256u * 1024)
 #define WATCH_UNSENT (256u * 1024)
+/* After an event wakes the stream, wait this long for more before
+ * writing: one write per batch, not per event (a busy jobd makes tens of
+ * thousands a second), for at most this much more latency. */
+#define WATCH_COALESCE 0.01
 
 struct watch_op {
 	struct co_waitq wq;     /* the op's task, for events */
@@ -565,7 +569,8 @@ watch_stream(struct watcher *w, struct watch_op *wo)
 			break;
 		if (watch_pending(w) == 0)
 			continue;
-		if (reply_wait_drained(wo->next, WATCH_UNSENT) < 0 ||
+		if (co_sleep(WATCH_COALESCE) < 0 ||
+		    reply_wait_drained(wo->next, WATCH_UNSENT) < 0 ||
 		    (more = reply_again(wo->next)) == NULL)
 			break;
 		watch_take(w, watch_into, wo);
