@@ -354,19 +354,22 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 static void
 job_observe(struct job *j, enum store_state state)
 {
+	/* A recovered job may have lost its queue or kind (it ends failed). */
+	struct met_queue *mq = j->q != NULL ? j->q->met : NULL;
 	struct watch_job wj;
 
 	if (state == STORE_QUEUED && j->attempts == 0)
-		met_submitted(j->q->met, j->kind);
+		met_submitted(mq, j->kind);
 	else if (state == STORE_RUNNING)
-		met_started(j->q->met, j->started_at - j->ready_at);
+		met_started(mq, j->started_at - j->ready_at);
 	else if (store_state_ended(state))
-		met_ended(j->q->met, j->kind, state, j->started_at >= j->ready_at
+		met_ended(mq, j->kind, state, j->started_at >= j->ready_at
 		    && j->started_at > 0 ? j->end_at - j->started_at : -1);
 	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
 		return;
 	wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
-	    .queue = j->q->name, .kind = j->kind->name, .name = j->name,
+	    .queue = j->q != NULL ? j->q->name : "",
+	    .kind = j->kind != NULL ? j->kind->name : "", .name = j->name,
 	    .state = state, .args = j->args, .attempts = j->attempts,
 	    .max_attempts = j->max_attempts, .timeout = j->timeout,
 	    .created_at = j->created_at, .started_at = j->started_at };
