@@ -206,12 +206,19 @@ stream_free(struct stream *s)
 	free(s);
 }
 
-/* The connection went (or the listener closes): the request is gone. */
+/* The connection is going.  When the client left (EOF, timeout) evhttp
+ * has already detached the request, which is then ours to end (that frees
+ * it); otherwise the connection frees it right after this. */
 static void
 stream_gone(struct evhttp_connection *evcon, void *arg)
 {
+	struct stream *s = arg;
+	struct evhttp_request *req = s->req;
+
 	(void)evcon;
-	stream_free(arg);
+	stream_free(s);
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_send_reply_end(req);
 }
 
 static void
@@ -533,11 +540,16 @@ web_close(struct web *w)
 	w->closing = true;
 	if (w->tick != NULL)
 		event_free(w->tick);
-	/* evhttp_free frees each connection, calling stream_gone for the
-	 * streams; whatever is left had no connection any more. */
+	/* End each stream's reply first: evhttp_free does not free a
+	 * request whose chunked reply is still open. */
+	while ((s = LIST_FIRST(&w->streams)) != NULL) {
+		struct evhttp_request *req = s->req;
+
+		evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+		stream_free(s);
+		evhttp_send_reply_end(req);
+	}
 	if (w->http != NULL)
 		evhttp_free(w->http);
-	while ((s = LIST_FIRST(&w->streams)) != NULL)
-		stream_free(s);
 	free(w);
 }
