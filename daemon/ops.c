@@ -472,7 +472,13 @@ cancel_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		return;
 	}
 	if (rc == -ENOENT) {
-		rc = store_group_get(ctx->st, gid, &g);
+		/* Not in memory: unknown, ended, or a read that failed (that
+		 * is a storage error, not "ended"). */
+		if ((rc = store_group_get(ctx->st, gid, &g)) < 0 &&
+		    rc != -ENOENT) {
+			answer_store_error(r, req, rc);
+			return;
+		}
 		snprintf(msg, sizeof(msg), rc == -ENOENT ? "no group %lld" :
 		    "every job of group %lld has ended", (long long)gid);
 		answer_error(r, req, rc == -ENOENT ? PROTO_NOT_FOUND :

@@ -575,7 +575,12 @@ END_TEST
 struct race {
 	int sv[2];
 	int wait_rc, exit_rc;
+	double entered;         /* when the scope began */
 };
+
+/* The scope's deadline: long enough that the write comes before it on a
+ * loaded machine (it did not at 0.02 s under ASan beside a CPU hog). */
+#define RACE_DEADLINE (0.1 * tu_slow())
 
 static int
 io_in_scope(void *arg)
@@ -583,7 +588,8 @@ io_in_scope(void *arg)
 	struct race *r = arg;
 	struct co_scope sc;
 
-	co_scope_enter(&sc, 0.02);
+	r->entered = co_now();
+	co_scope_enter(&sc, RACE_DEADLINE);
 	r->wait_rc = co_io_wait(r->sv[0], CO_IO_READ, CO_FOREVER);
 	r->exit_rc = co_scope_exit(&sc);
 	return 0;
@@ -598,13 +604,15 @@ handoff_vs_deadline(void *arg)
 {
 	struct race *r = arg;
 	struct co_task *t;
-	double t0 = co_now();
 
 	ck_assert_int_eq(co_spawn(tu_rt, io_in_scope, r, &t), 0);
 	ck_assert_int_eq(co_sleep(0.01), 0);
+	/* The order this test needs: the write before the deadline. */
+	ck_assert_msg(co_now() < r->entered + RACE_DEADLINE, "woke %.3f s "
+	    "after the scope began", co_now() - r->entered);
 	ck_assert_int_eq(write(r->sv[1], "x", 1), 1);
-	while (co_now() - t0 < 0.03)
-		;                               /* hold the loop past 0.02 s */
+	while (co_now() < r->entered + RACE_DEADLINE + 0.01)
+		;                               /* hold the loop past it */
 	ck_assert_int_eq(co_join(t, NULL), 0);
 	return 0;
 }

@@ -2,7 +2,8 @@
  * test_jobd_dbfile.c — the real jobd when its database file is in the
  * way: locked by another process (an sqlite3 shell in BEGIN IMMEDIATE)
  * while jobd runs and at its start, moved away or deleted under it, and
- * damaged (at start, and a page found bad while it runs).
+ * damaged (at start, a page found bad while it runs, and the groups
+ * table under a cancel of an ended group).
  * test_jobd_storage.c does the storage under the file: full, read-only.
  *
  * The promises are the same (docs/RELIABILITY.md, "Storage faults"): a
@@ -311,6 +312,51 @@ START_TEST(test_damaged_page_while_running)
 }
 END_TEST
 
+/* The groups table's page overwritten under a running jobd, after the
+ * group ended: a cancel of the group must read it from the store, and
+ * that failed read is answered storage_error and logged, not
+ * not_cancellable as if every job of the group had ended. */
+START_TEST(test_damaged_group_cancel)
+{
+	static char junk[65536];
+	struct tj_conn *c;
+	long long page, size;
+	json_int_t g;
+	json_t *a;
+	int fd;
+
+	tj_start(TJ_DAEMON TF_QUEUES);
+	c = tj_connect();
+	a = tj_req(c, "{'op':'submit_group','jobs':["
+	    "{'kind':'sleep','args':{'seconds':0}},"
+	    "{'kind':'sleep','args':{'seconds':0}}]}");
+	ck_assert_ptr_null(tj_code(a));
+	g = tj_int(a, "group");
+	tj_assert_ok(tj_req(c, "{'op':'wait','group':%lld,'timeout':%g}",
+	    (long long)g, TJ_TIMEOUT));
+	tj_assert_err(tj_req(c, "{'op':'cancel','group':%lld}", (long long)g),
+	    "not_cancellable");
+	tj_close(c);
+	tj_stop();
+	page = tj_sql_int("SELECT rootpage FROM sqlite_schema WHERE name = "
+	    "'groups'");
+	size = tj_sql_int("PRAGMA page_size");
+	ck_assert_int_le(size, (long long)sizeof(junk));
+	tj_restart();
+	memset(junk, 0xff, sizeof(junk));
+	ck_assert_int_ge(fd = open(tj_path("jobd.db"), O_WRONLY | O_CLOEXEC),
+	    0);
+	ck_assert_int_eq(pwrite(fd, junk, size, (page - 1) * size), size);
+	close(fd);
+
+	c = tj_connect();
+	a = tj_req(c, "{'op':'cancel','group':%lld}", (long long)g);
+	tf_assert_storage_error(a, "jobd.db: ", "malformed");
+	tf_log_has("a read failed: ");
+	tj_submit(c, "'kind':'sleep','args':{'seconds':0}");
+}
+END_TEST
+
 static Suite *
 jobd_dbfile_suite(void)
 {
@@ -322,6 +368,7 @@ jobd_dbfile_suite(void)
 	tcase_add_test(tc, test_deleted_while_running);
 	tcase_add_test(tc, test_damaged_at_start);
 	tcase_add_test(tc, test_damaged_page_while_running);
+	tcase_add_test(tc, test_damaged_group_cancel);
 	suite_add_tcase(s, tc);
 	return s;
 }

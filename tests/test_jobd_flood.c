@@ -56,6 +56,13 @@ raise_nofile(void)
 #define RSS_BOUND(grown, kib)   ((grown) < (kib))
 #endif
 
+/* The bound on the good client's ping during a flood: jobd must keep
+ * answering it (a jobd that blocks on a flooding client never does), but
+ * how fast is a speed figure, printed here and measured in bench/ (a
+ * sanitizer build on 2 busy cores saw a median of 4 s): generous, well
+ * below tj_req's own TJ_TIMEOUT (docs/RELIABILITY.md, "Timing in tests"). */
+#define FLOOD_PING_BOUND (TJ_TIMEOUT / 2)
+
 /* Ping on c: the round trip in seconds. */
 static double
 ping_time(struct tj_conn *c)
@@ -129,7 +136,7 @@ flood_end(struct lat *l, const char *name, long grown_kib, long bound_kib,
 	lat_report(l, name, grown_kib);
 	ck_assert_msg(RSS_BOUND(grown_kib, bound_kib), "jobd grew by %ld KiB",
 	    grown_kib);
-	ck_assert_double_lt(l->v[l->n / 2], 0.25 * tu_slow());
+	ck_assert_double_lt(l->v[l->n / 2], FLOOD_PING_BOUND);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	tj_wait_connections(good, 1, TJ_TIMEOUT);
@@ -182,7 +189,7 @@ START_TEST(test_thousands_of_connections)
 	ck_assert_int_eq(other, 0);
 	ck_assert_int_eq(served, MAXC - 1);     /* good holds one slot */
 	ck_assert_int_eq(refused, N - (MAXC - 1));
-	ck_assert_double_lt(worst, 0.5 * tu_slow());
+	ck_assert_double_lt(worst, FLOOD_PING_BOUND);
 	for (i = 0; i < N; i++)
 		close(fds[i]);
 	tj_wait_connections(good, 1, TJ_TIMEOUT);

@@ -2,12 +2,14 @@
  * testutil.c — see testutil.h.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,4 +169,63 @@ tu_main(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- programs another user can run ------------------------------------- */
+
+static char tu_rdir[32];
+static pid_t tu_rdir_owner;
+
+/* atexit: the copies go, but only in the process that made them (a forked
+ * test that exits must not take them from the next test). */
+static void
+tu_reachable_clean(void)
+{
+	DIR *d;
+	struct dirent *e;
+	char p[512];
+
+	if (getpid() != tu_rdir_owner || (d = opendir(tu_rdir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", tu_rdir, e->d_name);
+		(void)unlink(p);
+	}
+	closedir(d);
+	(void)rmdir(tu_rdir);
+}
+
+const char *
+tu_reachable(const char *path)
+{
+	static char dst[512];
+	const char *base = strrchr(path, '/');
+	char buf[65536];
+	ssize_t n;
+	int in, out;
+
+	if (tu_rdir[0] == '\0') {
+		snprintf(tu_rdir, sizeof(tu_rdir), "/tmp/tubinXXXXXX");
+		ck_assert_msg(mkdtemp(tu_rdir) != NULL, "mkdtemp: %s",
+		    strerror(errno));
+		ck_assert_int_eq(chmod(tu_rdir, 0755), 0);
+		tu_rdir_owner = getpid();
+		atexit(tu_reachable_clean);
+	}
+	snprintf(dst, sizeof(dst), "%s/%s", tu_rdir,
+	    base != NULL ? base + 1 : path);
+	ck_assert_msg((in = open(path, O_RDONLY | O_CLOEXEC)) >= 0, "%s: %s",
+	    path, strerror(errno));
+	(void)unlink(dst);
+	ck_assert_msg((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0755)) >= 0, "%s: %s", dst, strerror(errno));
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		ck_assert_int_eq(write(out, buf, (size_t)n), n);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(fchmod(out, 0755), 0);
+	close(in);
+	ck_assert_int_eq(close(out), 0);
+	return dst;
 }

@@ -53,6 +53,13 @@ bool tu_pid_dies(int pid, double timeout);
  * (CAP_LINUX_IMMUTABLE): the caller skips what needs it. */
 bool tu_immutable(const char *path, bool on);
 
+/* A copy of the program at path (mode 0755) in a 0755 directory under
+ * /tmp, for a test that runs it as another user: the build dir may sit in
+ * a home that user cannot enter (/root is 0700).  The directory goes when
+ * the process that made it exits.  The name is valid until the next call;
+ * fails the test if the copy cannot be made. */
+const char *tu_reachable(const char *path);
+
 /* Scale for timing tolerances: 1, or more under sanitizers/valgrind
  * (env JOBD_TEST_SLOW=N). */
 double tu_slow(void);

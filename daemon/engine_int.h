@@ -1,0 +1,238 @@
+/*
+ * engine_int.h — what the engine's modules share; not for outside
+ * daemon/engine*.c and the modules below (callers use engine.h).
+ *
+ * The engine is split by concern, one module (and prefix) each:
+ *   job.c      job_     the job object and its state machine (job_move)
+ *   queue.c    queue_   queues, the worker pool, taking and running jobs
+ *   end.c      end_     a job's end: its write, retried while refused
+ *   submit.c   submit_  checking and inserting a lone job
+ *   group.c    group_   groups: submit, fail_fast, a member's end
+ *   cancel.c   cancel_  stopping a job wherever it is; the cancel ops
+ *   recover.c  recover_ crash recovery at start
+ *   users.c    user_    per-user accounting and who may cancel what
+ *   engine.c   eng_     the public face (engine.h)
+ */
+#ifndef JOBD_ENGINE_INT_H
+#define JOBD_ENGINE_INT_H
+
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "co.h"
+#include "co_queue.h"
+#include "co_sched.h"
+#include "engine.h"
+#include "store.h"
+
+struct met;
+struct met_queue;
+struct watch_hub;
+
+struct idmap;
+struct kind;
+struct kind_env;
+struct conf_queue;
+
+/* Where a job is in memory (job.c has the table of legal moves and what
+ * each means in the contract's states).  Freed is not a state: a job
+ * leaves memory from J_ENDING once its end committed, or from NEW, INQ or
+ * TAKEN when its insert failed (it never existed). */
+enum job_where {
+	J_NEW,          /* built, not (yet) in a queue */
+	J_PUTTING,      /* a group's submitter is putting it in its queue */
+	J_INQ,          /* in its queue (or handed to a worker not yet run) */
+	J_TAKEN,        /* a worker has it, waiting for the insert */
+	J_RUNNING,      /* its kind runs on a worker */
+	J_ENDING,       /* ended; its end write not yet committed */
+	J_SCHEDULED,    /* stage two: waiting for run_at or a retry */
+	J_WAITING,      /* stage two: waiting for its dependencies */
+	J_NWHERE
+};
+enum job_stop { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN };
+
+struct equeue;
+struct egroup;
+
+struct job {
+	struct eng *e;
+	int64_t id;
+	struct equeue *q;
+	struct egroup *g;               /* NULL: not in a group */
+	const struct kind *kind;
+	json_t *args;
+	double timeout;                 /* 0 = none */
+	int attempts, max_attempts;
+	uid_t uid;                      /* its submitter, or ENG_NOBODY */
+	bool counted;                   /* in its user's queued count */
+	enum job_where where;           /* changed by job_move only */
+	bool inserted, insert_failed;
+	enum job_stop stop;
+	enum store_state end_state;     /* once ENDING */
+	json_t *end_result;             /* ENDING, not yet written: */
+	char *end_text;                 /* (the result as JSON text, once */
+	char *end_error;                /* written) what the end says */
+	bool deferred;                  /* its end write failed; retried */
+	double end_at;                  /* when it ended (Unix time) */
+	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
+	char *cancel_reason;            /* for STOP_CANCEL */
+	struct co_task *task;           /* its worker, while RUNNING */
+	struct co_waitq insertq;        /* waiting for the insert's commit */
+	struct co_waitq doneq;          /* waiting for the end's commit */
+	eng_done_fn done;               /* the submitter's answer */
+	void *done_arg;
+	char *name;                     /* for events; NULL: none */
+	double created_at, started_at;  /* Unix times, as stored */
+	double ready_at;                /* entered its queue (queue wait) */
+};
+
+struct egroup {
+	struct eng *e;
+	int64_t id, first;
+	enum store_group_mode mode;
+	size_t n, live;                 /* jobs; of which not ended */
+	struct job **jobs;              /* n; NULL once ended */
+	bool tripped;                   /* fail_fast has fired */
+	int holds;                      /* code iterating it: keep it */
+	bool failed_write;              /* a member's end was not recorded */
+	int64_t trip_id;                /* recovery: a member that failed */
+	enum store_state trip_state;
+	char *trip_error;
+	SLIST_ENTRY(egroup) trip_link;
+	struct co_waitq doneq;
+	eng_done_fn done;
+	void *done_arg;
+};
+
+struct worker;
+
+struct equeue {
+	struct eng *e;
+	char *name;
+	struct co_queue *cq;
+	int workers, capacity, max_attempts;
+	double timeout;
+	bool configured;
+	int nworkers;
+	size_t pending;                 /* put and not yet taken or removed */
+	size_t nwaiting;                /* workers inside co_queue_get */
+	size_t nstarting;               /* workers spawned, not yet run */
+	size_t running;
+	size_t tmp;                     /* scratch: a group's demand */
+	struct met_queue *met;          /* its counters; NULL: none */
+	LIST_HEAD(, worker) wlist;
+	TAILQ_ENTRY(equeue) link;
+};
+
+struct eng {
+	struct co_rt *rt;
+	struct store *st;
+	struct kind_env *kenv;          /* the kinds' shared state */
+	struct idmap *jobs, *groups;
+	struct idmap *users;            /* uid + 1 -> struct euser */
+	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */
+	int max_queued;                 /* max_queued_per_user; 0 = none */
+	TAILQ_HEAD(, equeue) queues;
+	size_t nqueues;
+	bool stopping;
+	size_t running, nworkers;
+	struct co_waitq idleq;          /* shutdown: no job running */
+	struct co_waitq goneq;          /* shutdown: no worker left */
+	SLIST_HEAD(, egroup) trips;     /* recovery: groups to trip */
+	uint64_t ins_sent, ins_done;    /* inserts submitted, completed */
+	TAILQ_HEAD(, job) ends;         /* ended, end write not yet sent */
+	struct event *ends_ev;          /* writes them from the loop */
+	TAILQ_HEAD(, job) retry;        /* end not taken: written again */
+	struct event *retry_ev;         /* ... when this fires */
+	double retry_delay;             /* its current delay, 0 at first */
+	size_t ndeferred;               /* jobs with a deferred end */
+	bool final;                     /* the stop's last writes are out */
+	struct co_waitq settleq;        /* eng_settle_all */
+	struct eng_counters c;
+	uint64_t moves[J_NWHERE][J_NWHERE]; /* job_move's, by from and to */
+	struct met *met;                /* counters, histograms; or NULL */
+	struct watch_hub *hub;          /* job events; or NULL */
+};
+
+/* ---- job.c ---- */
+bool job_move_legal(enum job_where from, enum job_where to);
+const char *job_where_name(enum job_where w);
+const char *job_where_contract(enum job_where w);
+int job_try_move(struct job *j, enum job_where to)
+    __attribute__((warn_unused_result));
+void job_move(struct job *j, enum job_where to);
+struct job *job_new(struct eng *e, struct equeue *q, const struct kind *k,
+    json_t *args, double timeout, int max_attempts);
+struct job *job_from(struct eng *e, struct equeue *q, const struct kind *k,
+    const struct proto_submit *s, const struct eng_who *who);
+int job_row(const struct job *j, const char *name, const struct eng_who *who,
+    struct store_new_job *row, char **textp);
+void job_free(struct job *j);
+void job_observe(struct job *j, enum store_state state);
+void job_forget(struct job *j);
+void job_lost(struct job *j);
+
+/* ---- queue.c ---- */
+struct equeue *queue_find(struct eng *e, const char *name);
+int queue_configure(struct eng *e, const struct conf_queue *cq);
+int queue_force(struct equeue *q, struct job *j);
+void queue_enter(struct job *j);
+void queue_left(struct job *j);
+void queue_stop_workers(struct eng *e, bool busy_too);
+void queue_free_all(struct eng *e);
+
+/* ---- end.c ---- */
+void end_job(struct job *j, enum store_state state, json_t *result,
+    const char *error);
+void end_interrupted(struct job *j, int rc, json_t *result);
+void end_retry_soon(struct eng *e);
+void end_flush(struct eng *e);
+void end_cb(evutil_socket_t fd, short what, void *arg);
+void end_retry_cb(evutil_socket_t fd, short what, void *arg);
+void end_final(struct eng *e);
+
+/* ---- submit.c ---- */
+int submit_check(struct eng *e, const struct proto_submit *s,
+    struct equeue **qp, const struct kind **kp, struct proto_err *err);
+int submit_job(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err);
+void submit_completed(struct eng *e);
+int submit_stopping(struct proto_err *err);
+
+/* ---- group.c ---- */
+int group_submit(struct eng *e, const struct proto_submit_group *pg,
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err);
+struct egroup *group_load(struct eng *e, int64_t gid);
+void group_trip(struct egroup *g, int64_t id, enum store_state state,
+    const char *error);
+void group_member_done(struct egroup *g, struct job *j, int status);
+void group_free(struct egroup *g);
+void group_free_all(struct eng *e);
+
+/* ---- cancel.c ---- */
+void cancel_stop(struct job *j, const char *reason);
+int cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err);
+int cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
+
+/* ---- recover.c ---- */
+int recover_run(struct eng *e);
+
+/* ---- users.c ---- */
+int user_count(struct job *j);
+void user_uncount(struct job *j);
+int user_limit(const struct eng *e, const struct eng_who *who, size_t n,
+    struct proto_err *err);
+int user_may_cancel(const struct eng *e, const struct eng_who *who,
+    const struct job *j, struct proto_err *err);
+void user_free_all(struct eng *e);
+
+/* ---- engine.c ---- */
+int eng_wait_on(struct co_waitq *q, double timeout);
+
+#endif /* JOBD_ENGINE_INT_H */

@@ -1,0 +1,128 @@
+/*
+ * recover.c — crash recovery, once at start: the jobs the last run left
+ * queued or running go back into their queues (past capacity: they are
+ * recorded and must run), with their groups; jobs whose queue or kind is
+ * gone end failed; a fail_fast group a member of which failed before the
+ * crash is tripped once every member is back.  The store does the rows
+ * (store_recover); this file rebuilds memory from them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "idmap.h"
+#include "kind.h"
+#include "log.h"
+
+/* Why the recovered j cannot go back into q (msg, empty if it can); it
+ * is put back if it can. */
+static void
+recover_place(struct job *j, struct equeue *q, const struct store_job *sj,
+    char *msg, size_t len)
+{
+	msg[0] = '\0';
+	if (q == NULL || !q->configured)
+		snprintf(msg, len, "queue %.64s is no longer configured",
+		    sj->queue);
+	else if (j->kind == NULL)
+		snprintf(msg, len, "kind %.64s is no longer known", sj->kind);
+	else if (j->args == NULL)
+		snprintf(msg, len, "its args are not valid JSON");
+	else if (queue_force(q, j) < 0)
+		snprintf(msg, len, "out of memory at recovery");
+}
+
+/* j joins its group g (NULL: none), as its member by id. */
+static void
+recover_join(struct job *j, struct egroup *g)
+{
+	if (g == NULL || j->id < g->first || j->id - g->first >= (int64_t)g->n)
+		return;
+	j->g = g;
+	g->jobs[j->id - g->first] = j;
+	g->live++;
+}
+
+/* The job in memory for row sj (taken in), or NULL (ENOMEM). */
+static struct job *
+recover_job(struct eng *e, struct equeue *q, const struct store_job *sj)
+{
+	json_t *args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
+	struct job *j;
+
+	j = job_new(e, q, kind_find(sj->kind), args, sj->timeout,
+	    sj->max_attempts);
+	json_decref(args);
+	if (j != NULL && sj->submitter.known)
+		j->uid = sj->submitter.uid;     /* recovered jobs count too */
+	if (j == NULL || user_count(j) < 0 ||
+	    idmap_put(e->jobs, sj->id, j) < 0) {
+		if (j != NULL)
+			job_free(j);
+		return NULL;
+	}
+	j->id = sj->id;
+	j->attempts = sj->attempts;
+	j->inserted = true;
+	j->created_at = sj->created_at;
+	j->started_at = sj->started_at;
+	j->name = sj->name != NULL ? strdup(sj->name) : NULL; /* NULL: none */
+	return j;
+}
+
+static int
+recover_one(void *arg, struct store_job *sj)
+{
+	struct eng *e = arg;
+	struct equeue *q = queue_find(e, sj->queue);
+	struct egroup *g = NULL;
+	char msg[160];
+	struct job *j;
+
+	if (sj->group_id != 0 && (g = group_load(e, sj->group_id)) == NULL)
+		log_warnx("group %lld: cannot load it: %s",
+		    (long long)sj->group_id, store_errmsg());
+	if (sj->state != STORE_QUEUED) {        /* ended by the recovery */
+		store_job_free(sj);
+		return 0;
+	}
+	if ((j = recover_job(e, q, sj)) == NULL) {
+		store_job_free(sj);
+		return -ENOMEM;
+	}
+	recover_join(j, g);
+	recover_place(j, q, sj, msg, sizeof(msg));
+	store_job_free(sj);
+	if (msg[0] != '\0')
+		end_job(j, STORE_FAILED, NULL, msg);
+	else
+		queue_enter(j);
+	return 0;
+}
+
+/* eng_recover (engine.h). */
+int
+recover_run(struct eng *e)
+{
+	struct store_recovery rep;
+	struct egroup *g;
+	int rc;
+
+	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0)
+		return rc;
+	while ((g = SLIST_FIRST(&e->trips)) != NULL) {
+		SLIST_REMOVE_HEAD(&e->trips, trip_link);
+		g->tripped = true;
+		g->holds++;
+		group_trip(g, g->trip_id, g->trip_state, g->trip_error);
+		if (--g->holds == 0 && g->live == 0)
+			group_free(g);
+	}
+	if (rep.queued + rep.requeued + rep.failed > 0)
+		log_info("recovered %zu queued jobs, %zu interrupted ones run "
+		    "again, %zu out of attempts ended failed", rep.queued,
+		    rep.requeued, rep.failed);
+	return 0;
+}

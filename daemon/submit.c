@@ -1,0 +1,165 @@
+/*
+ * submit.c — checking a submit and recording a lone job.
+ *
+ * A lone submit waits for room first and is inserted once it holds a
+ * place in its queue, so a submit interrupted while it waits (jobd
+ * stopping) leaves no row behind.  The submitter hears "accepted" only
+ * from the insert's commit (submit_inserted).  group.c records groups the
+ * other way round (inserted first), with the checks here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "idmap.h"
+#include "kind.h"
+#include "log.h"
+
+/* Check one job's fields: its queue, its kind, the kind's args. */
+int
+submit_check(struct eng *e, const struct proto_submit *s, struct equeue **qp,
+    const struct kind **kp, struct proto_err *err)
+{
+	struct equeue *q = queue_find(e, s->queue);
+
+	if (q == NULL || !q->configured) {
+		proto_err_set(err, PROTO_UNKNOWN_QUEUE, "no queue named \"%s\"",
+		    s->queue);
+		return -EINVAL;
+	}
+	if ((*kp = kind_find(s->kind)) == NULL) {
+		proto_err_set(err, PROTO_UNKNOWN_KIND, "no job kind named "
+		    "\"%s\"", s->kind);
+		return -EINVAL;
+	}
+	if (kind_env_allowed(e->kenv, *kp, err) < 0)
+		return -EPERM;
+	if ((*kp)->check(s->args, err) < 0)
+		return -EINVAL;
+	*qp = q;
+	return 0;
+}
+
+int
+submit_stopping(struct proto_err *err)
+{
+	proto_err_set(err, PROTO_SHUTTING_DOWN, "jobd is stopping");
+	return -ESHUTDOWN;
+}
+
+static int
+submit_put_error(int rc, const struct equeue *q, struct proto_err *err)
+{
+	if (rc == -EAGAIN)
+		proto_err_set(err, PROTO_QUEUE_FULL, "queue %s is at capacity "
+		    "(%d)", q->name, q->capacity);
+	else if (rc == -ECANCELED || rc == -EPIPE)
+		proto_err_set(err, PROTO_SHUTTING_DOWN, "jobd is stopping");
+	else
+		proto_err_set(err, PROTO_INTERNAL, "queue %s: %s", q->name,
+		    strerror(-rc));
+	return rc;
+}
+
+/* An insert has completed: inserts complete in the order they were sent,
+ * so "done >= n" means the first n have. */
+void
+submit_completed(struct eng *e)
+{
+	e->ins_done++;
+	if (!co_waitq_empty(&e->settleq))
+		co_waitq_wake_all(&e->settleq, 0);
+}
+
+static void
+submit_inserted(void *arg, int status)
+{
+	struct job *j = arg;
+	struct eng_ack ack = { .id = j->id, .n = 1 };
+	eng_done_fn done = j->done;
+	void *darg = j->done_arg;
+
+	j->done = NULL;
+	submit_completed(j->e);
+	if (status == 0) {
+		log_debug("job %lld: queued (queue %s)", (long long)j->id,
+		    j->q->name);
+		j->inserted = true;
+		j->e->c.submitted++;
+		end_retry_soon(j->e);
+		job_observe(j, STORE_QUEUED);
+		co_waitq_wake_all(&j->insertq, 0);
+	} else {
+		j->e->c.store_errors++;
+	}
+	done(darg, status, &ack);       /* store_errmsg() still valid */
+	if (status < 0)
+		job_lost(j);
+}
+
+/* Record a job that holds its place in the queue. */
+static int
+submit_insert(struct eng *e, struct job *j, const char *name,
+    const struct eng_who *who, struct proto_err *err)
+{
+	struct store_new_job row;
+	char *text;
+	int rc;
+
+	if (name != NULL && (j->name = strdup(name)) == NULL)
+		rc = -ENOMEM;
+	else if ((rc = job_row(j, name, who, &row, &text)) == 0) {
+		rc = store_insert(e->st, &row, &j->id, submit_inserted, j);
+		free(text);
+		e->ins_sent += rc == 0;
+	}
+	if (rc == 0 && (rc = idmap_put(e->jobs, j->id, j)) < 0)
+		log_warnx("job %lld: not tracked: out of memory",
+		    (long long)j->id);      /* runs; cancel will not find it */
+	if (rc < 0 && j->id == 0) {
+		proto_err_set(err, rc == -ESHUTDOWN ? PROTO_SHUTTING_DOWN :
+		    PROTO_STORAGE_ERROR, "%s", store_errmsg());
+		return rc;
+	}
+	return 0;
+}
+
+/* eng_submit (engine.h). */
+int
+submit_job(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, eng_done_fn done, void *arg,
+    struct proto_err *err)
+{
+	const struct kind *k;
+	struct equeue *q;
+	struct job *j;
+	int rc;
+
+	if ((rc = submit_check(e, s, &q, &k, err)) < 0 ||
+	    (rc = user_limit(e, who, 1, err)) < 0)
+		return rc;
+	if ((j = job_from(e, q, k, s, who)) == NULL) {
+		proto_err_set(err, PROTO_INTERNAL, "out of memory");
+		return -ENOMEM;
+	}
+	j->done = done;
+	j->done_arg = arg;
+	rc = s->nowait ? co_queue_put_nowait(q->cq, j) : co_queue_put(q->cq, j);
+	if (rc == 0 && e->stopping && co_queue_remove(q->cq, j) == 0)
+		rc = -ESHUTDOWN;        /* woke from backpressure too late */
+	if (rc < 0) {
+		job_free(j);
+		return rc == -ESHUTDOWN ? submit_stopping(err) :
+		    submit_put_error(rc, q, err);
+	}
+	if ((rc = submit_insert(e, j, s->name, who, err)) < 0) {
+		j->insert_failed = true;
+		job_move(j, J_INQ);     /* in its co_queue: job_lost takes it */
+		j->q->pending++;
+		job_lost(j);
+		return rc;
+	}
+	queue_enter(j);
+	return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * users.c — per-user accounting and permissions: each user's queued jobs
+ * counted against max_queued_per_user, and who may cancel which job
+ * (its submitter, root, members of admin_group, jobd itself).  Owns
+ * struct euser and e->users.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine_int.h"
+#include "idmap.h"
+
+/* A user's jobs counted against max_queued_per_user: each from its submit
+ * (or recovery) until it starts or ends.  In e->users under uid + 1
+ * (idmap keys are > 0) while the count is not 0. */
+struct euser {
+	size_t queued;
+};
+
+/* Root, or a member of admin_group by primary or supplementary group. */
+static bool
+user_admin(const struct eng *e, const struct eng_who *who)
+{
+	size_t i;
+
+	if (who->uid == 0)
+		return true;
+	if (e->admin_gid == (gid_t)-1)
+		return false;
+	if (who->gid == e->admin_gid)
+		return true;
+	for (i = 0; i < who->ngroups; i++)
+		if (who->groups[i] == e->admin_gid)
+			return true;
+	return false;
+}
+
+/* Count j for its submitter.  0 or -ENOMEM. */
+int
+user_count(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (j->uid == ENG_NOBODY)
+		return 0;
+	if ((u = idmap_get(j->e->users, key)) == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL)
+			return -ENOMEM;
+		if (idmap_put(j->e->users, key, u) < 0) {
+			free(u);
+			return -ENOMEM;
+		}
+	}
+	u->queued++;
+	j->counted = true;
+	return 0;
+}
+
+/* j has left queued (started, ended or gone): it counts no more. */
+void
+user_uncount(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (!j->counted)
+		return;
+	j->counted = false;
+	if ((u = idmap_get(j->e->users, key)) != NULL && --u->queued == 0)
+		free(idmap_del(j->e->users, key));
+}
+
+/* Refuse n more queued jobs of who past max_queued_per_user (-EAGAIN). */
+int
+user_limit(const struct eng *e, const struct eng_who *who, size_t n,
+    struct proto_err *err)
+{
+	const struct euser *u;
+	size_t have;
+
+	if (who == NULL || e->max_queued == 0 || user_admin(e, who))
+		return 0;
+	u = idmap_get(e->users, (int64_t)who->uid + 1);
+	have = u != NULL ? u->queued : 0;
+	if (have + n <= (size_t)e->max_queued)
+		return 0;
+	if (n == 1)
+		proto_err_set(err, PROTO_QUEUE_FULL, "user %u has %zu jobs "
+		    "queued (max_queued_per_user = %d)", (unsigned)who->uid,
+		    have, e->max_queued);
+	else
+		proto_err_set(err, PROTO_QUEUE_FULL, "user %u has %zu jobs "
+		    "queued; %zu more would pass max_queued_per_user = %d",
+		    (unsigned)who->uid, have, n, e->max_queued);
+	return -EAGAIN;
+}
+
+/* May who cancel j?  Its submitter, root, admin_group and jobd itself
+ * may; -EPERM with err set otherwise. */
+int
+user_may_cancel(const struct eng *e, const struct eng_who *who,
+    const struct job *j, struct proto_err *err)
+{
+	if (who == NULL || user_admin(e, who) ||
+	    (j->uid != ENG_NOBODY && j->uid == who->uid))
+		return 0;
+	if (j->uid == ENG_NOBODY)
+		proto_err_set(err, PROTO_FORBIDDEN, "job %lld has no recorded "
+		    "submitter: only root or a member of admin_group may "
+		    "cancel it", (long long)j->id);
+	else
+		proto_err_set(err, PROTO_FORBIDDEN, "job %lld belongs to user "
+		    "%u: only that user, root or a member of admin_group may "
+		    "cancel it", (long long)j->id, (unsigned)j->uid);
+	return -EPERM;
+}
+
+static int
+user_free_one(void *arg, int64_t id, void *val)
+{
+	(void)arg;
+	(void)id;
+	free(val);
+	return 0;
+}
+
+/* eng_free's part: e->users is empty by then (the jobs took their counts
+ * along), but free what is left. */
+void
+user_free_all(struct eng *e)
+{
+	if (e->users != NULL)
+		idmap_each(e->users, user_free_one, NULL);
+}
