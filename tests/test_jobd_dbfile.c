@@ -246,6 +246,24 @@ some_jobs(void)
 	tj_stop();
 }
 
+/* Restart jobd (stopped) and, under it, overwrite page (from 1) of its
+ * database with 0xff: a damage SQLite notices when it reads that page. */
+static void
+smash_page(long long page)
+{
+	static char junk[65536];
+	long long size = tj_sql_int("PRAGMA page_size");
+	int fd;
+
+	ck_assert_int_le(size, (long long)sizeof(junk));
+	tj_restart();
+	memset(junk, 0xff, sizeof(junk));
+	ck_assert_int_ge(fd = open(tj_path("jobd.db"), O_WRONLY | O_CLOEXEC),
+	    0);
+	ck_assert_int_eq(pwrite(fd, junk, size, (page - 1) * size), size);
+	close(fd);
+}
+
 START_TEST(test_damaged_at_start)
 {
 	static char junk[8192];
@@ -273,10 +291,9 @@ END_TEST
  * jobd goes on taking new ones. */
 START_TEST(test_damaged_page_while_running)
 {
-	static char junk[65536];
 	struct tj_conn *c;
-	long long page, size;
-	int fd, bad = 0, good = 0;
+	long long page;
+	int bad = 0, good = 0;
 	json_t *a;
 
 	tj_start(TJ_DAEMON TF_QUEUES);
@@ -285,14 +302,7 @@ START_TEST(test_damaged_page_while_running)
 	    "pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET (SELECT "
 	    "count(*) / 2 FROM dbstat WHERE name = 'jobs' AND pagetype = "
 	    "'leaf')");
-	size = tj_sql_int("PRAGMA page_size");
-	ck_assert_int_le(size, (long long)sizeof(junk));
-	tj_restart();
-	memset(junk, 0xff, sizeof(junk));
-	ck_assert_int_ge(fd = open(tj_path("jobd.db"), O_WRONLY | O_CLOEXEC),
-	    0);
-	ck_assert_int_eq(pwrite(fd, junk, size, (page - 1) * size), size);
-	close(fd);
+	smash_page(page);
 
 	c = tj_connect();
 	for (int id = 1; id <= 40; id++) {
@@ -318,12 +328,10 @@ END_TEST
  * not_cancellable as if every job of the group had ended. */
 START_TEST(test_damaged_group_cancel)
 {
-	static char junk[65536];
 	struct tj_conn *c;
-	long long page, size;
+	long long page;
 	json_int_t g;
 	json_t *a;
-	int fd;
 
 	tj_start(TJ_DAEMON TF_QUEUES);
 	c = tj_connect();
@@ -340,14 +348,7 @@ START_TEST(test_damaged_group_cancel)
 	tj_stop();
 	page = tj_sql_int("SELECT rootpage FROM sqlite_schema WHERE name = "
 	    "'groups'");
-	size = tj_sql_int("PRAGMA page_size");
-	ck_assert_int_le(size, (long long)sizeof(junk));
-	tj_restart();
-	memset(junk, 0xff, sizeof(junk));
-	ck_assert_int_ge(fd = open(tj_path("jobd.db"), O_WRONLY | O_CLOEXEC),
-	    0);
-	ck_assert_int_eq(pwrite(fd, junk, size, (page - 1) * size), size);
-	close(fd);
+	smash_page(page);
 
 	c = tj_connect();
 	a = tj_req(c, "{'op':'cancel','group':%lld}", (long long)g);

@@ -594,6 +594,49 @@ START_TEST(test_cancel_keeps_output)
 }
 END_TEST
 
+/* A stop that lands after the exec but before the loop has seen the
+ * exec's verdict: the program has already run and written, so it is
+ * stopped the usual way and its output kept, not discarded unread.  The
+ * canceller lets the job reach its spawn (one yield), then holds the loop
+ * (no await) until the program has written its marker, and cancels. */
+static char marker[64];
+
+static int
+cancel_after_exec(void *arg)
+{
+	struct co_task *t;
+	double until;
+
+	ck_assert_int_eq(co_spawn(tu_rt, xjob_task, arg, &t), 0);
+	ck_assert_int_eq(co_yield(), 0);
+	until = co_now() + 10 * tu_slow();
+	while (access(marker, F_OK) != 0) {
+		ck_assert_msg(co_now() < until, "the program never ran");
+		usleep(1000);
+	}
+	co_cancel(t);
+	return co_join(t, NULL);
+}
+
+START_TEST(test_cancel_right_after_exec)
+{
+	struct xjob j;
+	char dir[] = "/tmp/tkeXXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(marker, sizeof(marker), "%s/ran", dir);
+	xjob_init(&j, jargs("{'argv':['sh','-c','echo before; : >%s; "
+	    "exec sleep 30']}", marker));
+	tu_run(cancel_after_exec, &j);
+	ck_assert_int_eq(j.rc, -ECANCELED);
+	ck_assert_str_eq(rstr(&j, "stdout"), "before\n");
+	ck_assert_str_eq(rstr(&j, "signal"), "SIGTERM");
+	xjob_free(&j);
+	unlink(marker);
+	rmdir(dir);
+}
+END_TEST
+
 /* What the program leaves behind in its group is killed when it exits,
  * and when it is stopped. */
 START_TEST(test_grandchildren)
@@ -718,6 +761,7 @@ main(void)
 	tcase_add_test(tc, test_kill_grace);
 	tcase_add_test(tc, test_term_is_enough);
 	tcase_add_test(tc, test_cancel_keeps_output);
+	tcase_add_test(tc, test_cancel_right_after_exec);
 	tcase_add_test(tc, test_grandchildren);
 	tcase_add_test(tc, test_setsid_escapes);
 	tcase_add_test(tc, test_semaphore);

@@ -418,9 +418,27 @@ job_spawn(struct exec_job *ej)
 		.pipe_stderr = true,
 		.kill_group_on_exit = true,
 	};
+	struct co_scope bound;
 	int rc;
 
-	if ((rc = co_proc_spawn(&o, &ej->p)) < 0) {
+	/* A stopped job starts nothing; once the spawn is under way it runs to
+	 * its verdict in a shield.  Otherwise a stop landing after the exec
+	 * but before the loop saw it would discard a program that has already
+	 * run (and written output the job must keep); this way job_wait sees
+	 * the stop (it is sticky) and stops the program as usual. */
+	if ((rc = co_check()) < 0)
+		return rc;
+	co_shield_enter();
+	co_scope_enter(&bound, KIND_EXEC_SPAWN_WAIT);
+	rc = co_proc_spawn(&o, &ej->p);
+	if (co_scope_exit(&bound) < 0) {
+		co_shield_exit();
+		kind_error(ej->run, "the program did not start within %.0f s",
+		    KIND_EXEC_SPAWN_WAIT);
+		return -EIO;
+	}
+	co_shield_exit();
+	if (rc < 0) {
 		if (rc != -ETIMEDOUT && rc != -ECANCELED)
 			spawn_error(ej, rc);
 		return rc;

@@ -45,6 +45,10 @@
 /* After SIGKILL, how long a stop waits for the program to be reaped
  * (only a process stuck in the kernel takes longer; it is reaped later). */
 #define KIND_EXEC_KILL_WAIT 1.0
+/* A spawn is not interrupted by the job's stop (the child may already have
+ * run and written: it must be stopped, not discarded), but is bounded by
+ * this many seconds (an exec stuck on a dead file system). */
+#define KIND_EXEC_SPAWN_WAIT 10.0
 
 extern const struct kind kind_exec;
 
