@@ -142,8 +142,8 @@ end_flush(struct eng *e)
 	while ((j = TAILQ_FIRST(&e->ends)) != NULL) {
 		TAILQ_REMOVE(&e->ends, j, end_link);
 		if (j->end_result != NULL) {
-			j->end_text = json_dumps(j->end_result, JSON_COMPACT |
-			    JSON_REAL_PRECISION(16));
+			j->end_text = proto_dumps(j->end_result,
+			    JSON_COMPACT);
 			json_decref(j->end_result);
 			j->end_result = NULL;
 		}

@@ -37,6 +37,9 @@ eng_kinds_conf(const struct conf *c, struct kind_conf *kc)
 	kc->http_per_host = d->http_per_host;
 	kc->allow_exec = d->allow_exec;
 	kc->allow_http = d->allow_http;
+	kc->http_allow = d->http_allow;
+	kc->http_deny = d->http_deny;
+	kc->http_max_time = d->http_max_time;
 }
 
 int

@@ -184,8 +184,7 @@ int
 job_row(const struct job *j, const char *name, const struct eng_who *who,
     struct store_new_job *row, char **textp)
 {
-	if ((*textp = json_dumps(j->args, JSON_COMPACT |
-	    JSON_REAL_PRECISION(16))) == NULL)
+	if ((*textp = proto_dumps(j->args, JSON_COMPACT)) == NULL)
 		return -ENOMEM;
 	memset(row, 0, sizeof(*row));
 	row->queue = j->q->name;

@@ -127,6 +127,8 @@ limits_of(const struct conf *c, struct srv_limits *lim)
 	lim->max_connections = conf_daemon(c)->max_connections;
 	lim->client_memory = conf_daemon(c)->client_memory;
 	lim->line_timeout = conf_daemon(c)->line_timeout;
+	lim->max_per_user = conf_daemon(c)->max_connections_per_user;
+	lim->admin_gid = conf_daemon(c)->admin_group.gid;
 }
 
 static void

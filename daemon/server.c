@@ -28,6 +28,7 @@
 #include "co.h"
 #include "co_io.h"
 #include "co_sched.h"
+#include "idmap.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
@@ -74,6 +75,7 @@ struct conn {
 	uint64_t held;          /* nreq the last tick saw in the handler */
 	bool busy;              /* the reader is inside the handler */
 	bool eof;               /* the reader is done */
+	bool counted;           /* in s->users (not exempt) */
 	LIST_ENTRY(conn) link;
 };
 
@@ -86,6 +88,7 @@ struct srv {
 	struct co_task *acceptor;
 	LIST_HEAD(, conn) conns;
 	size_t nconns;
+	struct idmap *users;    /* uid + 1 -> its connections (uintptr_t) */
 	size_t inbytes;         /* request buffers of every connection */
 	size_t outbytes;        /* unwritten answers of every connection */
 	struct co_waitq memq;   /* readers waiting for client_memory */
@@ -549,6 +552,81 @@ reader_loop(struct conn *c)
 	}
 }
 
+/* ---- connections per user ------------------------------------------------ */
+
+/* Root and admin_gid's members are not limited (nor counted). */
+static bool
+user_exempt(const struct srv_limits *lim, const struct srv_peer *p)
+{
+	if (p->uid == 0)
+		return true;
+	if (lim->admin_gid == (gid_t)-1)
+		return false;
+	if (p->gid == lim->admin_gid)
+		return true;
+	for (size_t i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == lim->admin_gid)
+			return true;
+	return false;
+}
+
+/* Count c against its uid: 0; -EUSERS when the uid has max_per_user
+ * connections already (c is to be refused); -ENOMEM. */
+static int
+user_admit(struct srv *s, struct conn *c)
+{
+	int64_t key = (int64_t)c->peer.uid + 1;
+	uintptr_t n;
+
+	if (user_exempt(&s->lim, &c->peer))
+		return 0;
+	n = (uintptr_t)idmap_get(s->users, key);
+	if (s->lim.max_per_user > 0 && n >= (uintptr_t)s->lim.max_per_user)
+		return -EUSERS;
+	if (idmap_put(s->users, key, (void *)(n + 1)) < 0)
+		return -ENOMEM;
+	c->counted = true;
+	return 0;
+}
+
+static void
+user_release(struct conn *c)
+{
+	int64_t key = (int64_t)c->peer.uid + 1;
+	uintptr_t n;
+
+	if (!c->counted)
+		return;
+	n = (uintptr_t)idmap_get(c->s->users, key);
+	if (n <= 1)
+		(void)idmap_del(c->s->users, key);
+	else    /* the key is there: replacing it allocates nothing */
+		(void)idmap_put(c->s->users, key, (void *)(n - 1));
+	c->counted = false;
+}
+
+/* Tell a client there is no room for it, and close. */
+static void
+refuse_line(int fd, const char *line, size_t len)
+{
+	(void)send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* The uid of a new client has its share: say which limit, and close. */
+static void
+user_refuse(const struct srv *s, int fd, uid_t uid)
+{
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":{\"code\":"
+	    "\"too_many_connections\",\"message\":\"uid %u has %d "
+	    "connections to jobd already (max_connections_per_user); try "
+	    "again later\"}}\n", (unsigned)uid, s->lim.max_per_user);
+	refuse_line(fd, line, (size_t)n);
+}
+
 /* ---- connections ------------------------------------------------------------ */
 
 static void
@@ -569,6 +647,7 @@ conn_free(struct conn *c)
 	co_waitq_wake_all(&s->memq, 0);
 	close(c->fd);
 	free(c->in);
+	user_release(c);
 	free(c->peer.groups);
 	LIST_REMOVE(c, link);
 	free(c);
@@ -644,11 +723,15 @@ conn_new(struct srv *s, int fd)
 	c->s = s;
 	c->fd = fd;
 	/* Who may do what depends on it: an unknown peer gets nothing. */
-	if ((rc = peer_read(fd, &c->peer)) < 0) {
+	if ((rc = peer_read(fd, &c->peer)) < 0)
 		log_warnx("connection: cannot read the peer's credentials: "
 		    "%s; closing it", strerror(-rc));
+	else if ((rc = user_admit(s, c)) == -EUSERS)
+		user_refuse(s, fd, c->peer.uid);
+	if (rc < 0) {
+		if (rc != -EUSERS)
+			close(fd);
 		free(c->peer.groups);
-		close(fd);
 		free(c);
 		return;
 	}
@@ -665,13 +748,10 @@ conn_new(struct srv *s, int fd)
 	co_detach(c->reader);   /* still valid while in s->conns */
 }
 
-/* Tell a client there is no room for it, and close. */
 static void
 accept_refuse(int fd)
 {
-	(void)send(fd, TOO_MANY_LINE, sizeof(TOO_MANY_LINE) - 1,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
-	close(fd);
+	refuse_line(fd, TOO_MANY_LINE, sizeof(TOO_MANY_LINE) - 1);
 }
 
 /* Out of fds: give the spare one up for a moment to take the waiting
@@ -766,6 +846,10 @@ srv_new(struct co_rt *rt, int lfd, const struct srv_limits *lim,
 	s->handler = handler;
 	s->arg = arg;
 	LIST_INIT(&s->conns);
+	if ((s->users = idmap_new()) == NULL) {
+		free(s);
+		return NULL;
+	}
 	co_waitq_init(&s->goneq);
 	co_waitq_init(&s->memq);
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -832,5 +916,6 @@ srv_free(struct srv *s)
 		close(s->spare_fd);
 	if (s->tick != NULL)
 		event_free(s->tick);
+	idmap_free(s->users);
 	free(s);
 }

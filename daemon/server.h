@@ -18,8 +18,10 @@
  * request line must arrive whole within line_timeout of its first byte (a client
  * trickling bytes is answered bad_request and closed); at max_connections
  * a new client gets one too_many_connections line and is closed, and so
- * does one that comes while jobd is out of file descriptors.  A client
- * that hangs up while one of its requests is held (a submit waiting for
+ * does one that comes while jobd is out of file descriptors, and one whose
+ * uid already has max_per_user connections (root and admin_gid's members
+ * are exempt and not counted: the limit keeps one user from taking every
+ * slot, not the operators).  A client that hangs up while one of its requests is held (a submit waiting for
  * room, a wait) is noticed within about a second and the request is
  * cancelled.
  */
@@ -46,6 +48,9 @@ struct srv_limits {
 	size_t client_memory;   /* request + answer bytes, all connections;
 				 * 0: no bound but the per-connection ones */
 	double line_timeout;    /* seconds for one line; 0: none */
+	int max_per_user;       /* connections of one uid; 0: no limit */
+	gid_t admin_gid;        /* exempt from max_per_user, as root is;
+				 * (gid_t)-1: root only */
 };
 
 /* Who is on the other end, read once at accept: SO_PEERCRED (the

@@ -44,8 +44,8 @@ void fuzz_fail(const char *file, int line, const char *what)
 /* Is s (NUL-terminated) valid UTF-8, as jansson judges it? */
 bool fuzz_utf8(const char *s);
 
-/* Are a and b the same JSON value, reals compared to 16 significant
- * digits (what jobd writes, docs/PROTOCOL.md "Times")? */
+/* Are a and b the same JSON value?  Reals too, exactly: jobd writes each
+ * in its shortest round-trip form (docs/PROTOCOL.md "Times"). */
 bool fuzz_same(const json_t *a, const json_t *b);
 
 #endif /* JOBD_FUZZ_H */

@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "netacl.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -589,6 +590,52 @@ END_TEST
 #define GROUP_OK \
 	"an existing group's name (up to 32 of A-Z a-z 0-9 _ . -) or empty"
 
+/* http_allow / http_deny: lists checked entry by entry, spelled back
+ * normalised, and the new limits' defaults. */
+START_TEST(test_acl_values)
+{
+	const struct conf_daemon *d;
+	struct conf *c;
+
+	c = daemon_with("http_allow", "127.0.0.0/8, ::1  API.Example.com. "
+	    "*.svc ::ffff:10.0.0.0/104", &d);
+	ck_assert_str_eq(netacl_text(d->http_allow),
+	    "127.0.0.0/8 ::1 api.example.com *.svc 10.0.0.0/8");
+	ck_assert_str_eq(netacl_text(d->http_deny), "");
+	conf_free(c);
+	c = ok("");
+	d = conf_daemon(c);
+	ck_assert_ptr_nonnull(d->http_allow);
+	ck_assert_str_eq(netacl_text(d->http_allow), "");
+	ck_assert_int_eq(d->max_connections_per_user, 256);
+	ck_assert_double_eq(d->http_max_time, 600);
+	conf_free(c);
+
+	bad("[daemon]\nhttp_deny = 10.1.2.3/8\n", "jobd.conf:2: http_deny: "
+	    "\"10.1.2.3/8\": bits set past the /8 prefix");
+	bad("[daemon]\nhttp_allow = 127.0.0.1/33\n", "jobd.conf:2: "
+	    "http_allow: \"127.0.0.1/33\": the prefix must be 0 to 32");
+	bad("[daemon]\nhttp_allow = ::1/129\n", "jobd.conf:2: http_allow: "
+	    "\"::1/129\": the prefix must be 0 to 128");
+	bad("[daemon]\nhttp_allow = 10.0.0.0/\n", "jobd.conf:2: http_allow: "
+	    "\"10.0.0.0/\": the prefix must be 0 to 32");
+	bad("[daemon]\nhttp_allow = 10.0.0.256\n", "jobd.conf:2: http_allow: "
+	    "\"10.0.0.256\": not an IPv4 or IPv6 address, nor a host name");
+	bad("[daemon]\nhttp_allow = fe80::1%eth0\n", "jobd.conf:2: "
+	    "http_allow: \"fe80::1%eth0\": not an IPv4 or IPv6 address, nor a "
+	    "host name");
+	bad("[daemon]\nhttp_deny = bad_host!.com\n", "jobd.conf:2: http_deny: "
+	    "\"bad_host!.com\": not an address, a block (10.0.0.0/8), a host "
+	    "name or *.name");
+	bad("[daemon]\nhttp_deny = 300.0.0.0/8\n", "jobd.conf:2: http_deny: "
+	    "\"300.0.0.0/8\": \"300.0.0.0\" is not an IPv4 or IPv6 address");
+	bad_value("daemon", "http_max_time", "0", "a number of seconds from 1 "
+	    "to 86400 (fractions allowed)");
+	bad_value("daemon", "max_connections_per_user", "-1", "an integer "
+	    "from 0 to 65536");
+}
+END_TEST
+
 START_TEST(test_group_values)
 {
 	const struct conf_daemon *d;
@@ -860,7 +907,7 @@ START_TEST(test_unknown_key)
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
 	    "socket_group, max_queued_per_user, admin_group, allow_exec, "
-	    "allow_http, client_memory, line_timeout, busy_timeout, http_listen, store");
+	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_deny, http_max_time, busy_timeout, http_listen, store");
 }
 END_TEST
 
@@ -1272,6 +1319,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_store_key_matches_store);
 	tcase_add_test(tc, test_mode_values);
 	tcase_add_test(tc, test_group_values);
+	tcase_add_test(tc, test_acl_values);
 	tcase_add_test(tc, test_inline_comments_and_separators);
 	tcase_add_test(tc, test_relative_paths_resolved);
 	tcase_add_test(tc, test_empty_path_refused);

@@ -1138,6 +1138,7 @@ run_cancel_entering(void *arg)
 	size_t n = 0;
 	int i;
 
+	memset(&g, 0, sizeof(g));       /* run twice (test_every_move) */
 	for (i = 0; i < 4; i++)
 		g.x[i] = (struct sub){ .secs = 5 };
 	ck_assert_int_eq(co_spawn(tu_rt, group_submitter, &g, &t), 0);

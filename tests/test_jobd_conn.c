@@ -6,11 +6,14 @@
  *
  * Each test starts its own jobd on a fresh directory (tu_jobd.h).
  */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tu_jobd.h"
 
@@ -612,6 +615,144 @@ START_TEST(test_disconnects)
 }
 END_TEST
 
+/* ---- max_connections_per_user -------------------------------------------- */
+
+/* One line from a raw connection (NUL-terminated, '\n' kept), "" at EOF
+ * or after TJ_TIMEOUT. */
+static void
+raw_line(int fd, char *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t n = 0;
+	ssize_t k;
+
+	buf[0] = '\0';
+	while (n + 1 < len && memchr(buf, '\n', n) == NULL &&
+	    poll(&p, 1, (int)(TJ_TIMEOUT * 1000)) == 1 &&
+	    (k = read(fd, buf + n, len - 1 - n)) > 0) {
+		n += (size_t)k;
+		buf[n] = '\0';
+	}
+}
+
+/* A raw connection that answers ping, or -1 with the refusal in buf. */
+static int
+raw_ping(char *buf, size_t len)
+{
+	int fd = tj_raw_connect();
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "{\"op\":\"ping\"}\n", 14), 14);
+	raw_line(fd, buf, len);
+	if (strstr(buf, "\"ok\":true") != NULL)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* The test's own uid, or (as root, who is exempt) uid 65534 through
+ * seteuid: connections are counted with the credentials of connect(). */
+static void
+become_user(bool root)
+{
+	if (root) {
+		ck_assert_int_eq(setegid(65534), 0);
+		ck_assert_int_eq(seteuid(65534), 0);
+	}
+}
+
+static void
+become_root(bool root)
+{
+	if (root) {
+		ck_assert_int_eq(seteuid(0), 0);
+		ck_assert_int_eq(setegid(0), 0);
+	}
+}
+
+/* One uid gets max_connections_per_user connections and a refusal that
+ * names the limit; root is not limited; a closed one frees a place. */
+START_TEST(test_max_connections_per_user)
+{
+	enum { LIMIT = 3 };
+	bool root = geteuid() == 0;
+	int fds[LIMIT], more[LIMIT + 2], fd = -1;
+	char line[512], want[128];
+	char *dir = strdup(tj_path("")), *slash;
+
+	tj_start(TJ_DAEMON "max_connections_per_user = %d\nsocket_mode = 0666\n"
+	    CONN_QUEUES, LIMIT);
+	if (root) {     /* uid 65534 must reach the socket */
+		ck_assert_int_eq(chmod(dir, 0711), 0);
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if ((slash = strrchr(dir, '/')) != NULL)
+				*slash = '\0';
+			ck_assert_int_eq(chmod(dir, 0711), 0);
+		}
+	}
+	free(dir);
+	become_user(root);
+	for (int i = 0; i < LIMIT; i++)
+		ck_assert_msg((fds[i] = raw_ping(line, sizeof(line))) >= 0,
+		    "connection %d refused: %s", i, line);
+	ck_assert_int_eq(raw_ping(line, sizeof(line)), -1);
+	snprintf(want, sizeof(want), "uid %u has %d connections to jobd "
+	    "already (max_connections_per_user)", (unsigned)geteuid(), LIMIT);
+	ck_assert_msg(strstr(line, "too_many_connections") != NULL &&
+	    strstr(line, want) != NULL, "%s", line);
+	become_root(root);
+	if (root)       /* exempt, and not counted */
+		for (int i = 0; i < LIMIT + 2; i++)
+			ck_assert_int_ge(more[i] = raw_ping(line, sizeof(line)),
+			    0);
+	close(fds[0]);
+	become_user(root);
+	/* jobd notices the close on its own time. */
+	for (double end = tj_now() + TJ_TIMEOUT; fd < 0; tj_sleep(0.01)) {
+		ck_assert_msg(tj_now() < end, "no place freed: %s", line);
+		fd = raw_ping(line, sizeof(line));
+	}
+	become_root(root);
+	close(fd);
+	for (int i = 1; i < LIMIT; i++)
+		close(fds[i]);
+	for (int i = 0; root && i < LIMIT + 2; i++)
+		close(more[i]);
+}
+END_TEST
+
+/* A real in a tag and in args comes back as it went in, not rounded to
+ * 16 digits, and so it is stored. */
+START_TEST(test_reals_round_trip)
+{
+	struct tj_conn *c;
+	json_int_t id;
+	json_t *a;
+	char *line;
+
+	tj_start(TJ_DAEMON CONN_QUEUES);
+	c = tj_connect();
+	tj_send(c, "{'op':'submit','kind':'sleep','args':{'seconds':"
+	    "0.30000000000000004},'tag':0.30000000000000004}");
+	line = tj_line(c, TJ_TIMEOUT);
+	ck_assert_msg(strstr(line, "\"tag\":0.30000000000000004") != NULL,
+	    "%s", line);
+	ck_assert_ptr_nonnull(a = json_loads(line, 0, NULL));
+	id = tj_int(a, "id");
+	json_decref(a);
+	tj_wait(c, id, 10);
+	tj_send(c, "{'op':'get','id':%lld,'tag':0.1}", (long long)id);
+	line = tj_line(c, TJ_TIMEOUT);
+	ck_assert_msg(strstr(line, "\"seconds\":0.30000000000000004") &&
+	    (strstr(line, "\"tag\":0.1,") || strstr(line, "\"tag\":0.1}")) &&
+	    strstr(line,
+	    "\"slept\":0.30000000000000004"), "%s", line);
+	ck_assert_str_eq(tj_sql("SELECT args FROM jobs WHERE id = %lld",
+	    (long long)id), "{\"seconds\":0.30000000000000004}");
+}
+END_TEST
+
 /* ---- reload -------------------------------------------------------------- */
 
 /* SIGHUP: a bigger capacity lets a held submit in, a new queue appears;
@@ -677,6 +818,8 @@ jobd_conn_suite(void)
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_disconnects);
 	tcase_add_test(tc, test_sighup_reload);
+	tcase_add_test(tc, test_max_connections_per_user);
+	tcase_add_test(tc, test_reals_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

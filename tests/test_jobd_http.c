@@ -4,7 +4,9 @@
  * the database show them, timeouts, cancels, fail_fast groups and stops
  * that close the request's connection (seen by the server), connection
  * reuse and the per-host limit (counted by the server), the output cap,
- * https verification, and the config keys that turn http off.
+ * https verification, the config keys that turn http off, the
+ * destination lists (http_allow, http_deny, also across a reload), the
+ * cap on a trickling response (http_max_time) and IPv6 literals.
  */
 #include <math.h>
 #include <signal.h>
@@ -17,14 +19,28 @@
 
 static struct th_server *srv;
 
-/* jobd with [daemon] extras and one queue of workers, and the server. */
+/* The server is on the loopback, which jobd denies unless allowed. */
+#define HTTP_ALLOW "http_allow = 127.0.0.0/8 ::1\n"
+
+/* jobd with [daemon] keys (the loopback not allowed unless they say so)
+ * and one queue of workers, and the server. */
+static struct tj_conn *
+start_keys(bool tls, const char *daemon, int workers)
+{
+	srv = th_start(tls);
+	tj_start(TJ_DAEMON "%s\n[queue.default]\nworkers = %d\n"
+	    "capacity = 1000\ntimeout = 30\n", daemon, workers);
+	return tj_connect();
+}
+
+/* The same with the loopback allowed and more [daemon] keys. */
 static struct tj_conn *
 start(bool tls, const char *daemon, int workers)
 {
-	srv = th_start(tls);
-	tj_start(TJ_DAEMON "%s\n[queue.default]\nworkers = %d\ncapacity = 1000"
-	    "\ntimeout = 30\n", daemon, workers);
-	return tj_connect();
+	char keys[256];
+
+	snprintf(keys, sizeof(keys), "%s%s", HTTP_ALLOW, daemon);
+	return start_keys(tls, keys, workers);
 }
 
 /* Stop jobd first: its connections end before the server's. */
@@ -363,7 +379,8 @@ START_TEST(test_https)
 	 * the first https job): localhost verifies, 127.0.0.1 does not. */
 	srv = th_start(true);
 	setenv("SSL_CERT_FILE", th_cert_file(srv), 1);
-	tj_start(TJ_DAEMON "[queue.default]\nworkers = 4\ncapacity = 10\n"
+	tj_start(TJ_DAEMON HTTP_ALLOW "[queue.default]\nworkers = 4\n"
+	    "capacity = 10\n"
 	    "timeout = 30\n");
 	unsetenv("SSL_CERT_FILE");
 	c = tj_connect();
@@ -398,6 +415,131 @@ START_TEST(test_https_self_signed_fails)
 }
 END_TEST
 
+/* ---- where jobs may go: http_allow, http_deny ----------------------------- */
+
+/* Without http_allow, no spelling of this host, its link or the metadata
+ * service is reached: each job fails naming the address and the key, and
+ * the server never sees a connection. */
+START_TEST(test_destination_denied)
+{
+	static const char *const urls[] = {
+		"http://localhost:%d/", "http://[::ffff:127.0.0.1]:%d/",
+		"http://0.0.0.0:%d/", "http://[::]:%d/", "http://[::1]:%d/",
+		"http://127.1.2.3:%d/", "http://169.254.169.254:%d/",
+		"http://[fd00:ec2::254]:%d/", "http://[fe80::1]:%d/",
+	};
+	struct tj_conn *c;
+	struct th_stats st;
+	char want[200];
+	json_int_t id;
+	json_t *job;
+
+	c = start_keys(false, "", 4);
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	snprintf(want, sizeof(want), "destination 127.0.0.1 of 127.0.0.1:%d "
+	    "is denied: loopback (127.0.0.0/8) address; list it in http_allow "
+	    "to reach it", th_port(srv));
+	ck_assert_str_eq(tj_str(job, "error"), want);
+	ck_assert(tj_null(job, "result"));
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		snprintf(want, sizeof(want), urls[i], th_port(srv));
+		id = tj_submit(c, "'kind':'http','args':{'url':'%s'}", want);
+		job = tj_wait(c, id, 10);
+		ck_assert_str_eq(tj_str(job, "state"), "failed");
+		ck_assert_msg(strstr(tj_str(job, "error"), "is denied: ") &&
+		    strstr(tj_str(job, "error"), "http_allow"), "%s: %s",
+		    want, tj_str(job, "error"));
+	}
+	th_stats(srv, &st);
+	ck_assert_int_eq(st.conns, 0);
+	finish();
+}
+END_TEST
+
+/* http_deny closes what http_allow opened; a reload that takes the
+ * loopback away applies to the kept-alive connection too. */
+START_TEST(test_deny_and_reload)
+{
+	struct tj_conn *c;
+	struct th_stats st;
+	char want[200];
+	json_int_t id;
+	json_t *job;
+
+	c = start_keys(false, "http_allow = 127.0.0.0/8\nhttp_deny = 127.0.0.2",
+	    4);
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
+	id = tj_submit(c, "'kind':'http','args':{'url':'http://127.0.0.2:%d/'}",
+	    th_port(srv));
+	job = tj_wait(c, id, 10);
+	snprintf(want, sizeof(want), "destination 127.0.0.2 of 127.0.0.2:%d "
+	    "is denied by http_deny (127.0.0.2)", th_port(srv));
+	ck_assert_str_eq(tj_str(job, "error"), want);
+
+	tj_conf(TJ_DAEMON "[queue.default]\nworkers = 4\ntimeout = 30\n");
+	tj_signal(SIGHUP);
+	for (double end = tj_now() + TJ_TIMEOUT; !strstr(tj_log(),
+	    "reloaded"); tj_sleep(0.01))
+		ck_assert_msg(tj_now() < end, "no reload logged: %s", tj_log());
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	ck_assert_msg(strstr(tj_str(job, "error"), "is denied: loopback"),
+	    "%s", tj_str(job, "error"));
+	th_stats(srv, &st);
+	ck_assert_int_eq(st.conns, 1);          /* the idle one, not reused */
+	ck_assert_int_eq(st.requests, 1);
+	finish();
+}
+END_TEST
+
+/* A job without a timeout against a server that sends a byte every half
+ * second (never silent for HTTP_IO_TIMEOUT) ends at http_max_time. */
+START_TEST(test_trickle_capped)
+{
+	struct tj_conn *c = start(false, "http_max_time = 1.5", 4);
+	char want[128];
+	json_int_t id;
+	json_t *job;
+
+	id = submit_get(c, "/trickle/500", ",'timeout':0");
+	job = tj_wait(c, id, 30);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	snprintf(want, sizeof(want), "127.0.0.1:%d: no whole response within "
+	    "1.5 s (http_max_time)", th_port(srv));
+	ck_assert_str_eq(tj_str(job, "error"), want);
+	ck_assert_double_eq(tj_num(job, "timeout"), 0);
+	ck_assert(th_wait_closed(srv, 1, TJ_TIMEOUT));
+	finish();
+}
+END_TEST
+
+/* http://[::1]:PORT/ needs no lookup: it works on a host whose only other
+ * IPv6 addresses are ULA or link-local (AI_ADDRCONFIG would refuse it). */
+START_TEST(test_ipv6_literal)
+{
+	struct tj_conn *c;
+	json_t *job;
+
+	if ((srv = th_start6(false)) == NULL) {
+		fprintf(stderr, "\n*** test_ipv6_literal: SKIPPED: this host "
+		    "has no ::1 (cannot bind [::1]); IPv6 literals NOT "
+		    "TESTED ***\n\n");
+		return;
+	}
+	tj_start(TJ_DAEMON HTTP_ALLOW "[queue.default]\nworkers = 2\n"
+	    "timeout = 30\n");
+	c = tj_connect();
+	ck_assert_ptr_nonnull(strstr(th_url(srv, "/"), "[::1]"));
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_msg(strcmp(tj_str(job, "state"), "succeeded") == 0, "%s",
+	    tj_dump(job));
+	ck_assert_str_eq(tj_str(job, "result.body"), "status 200\n");
+	finish();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -419,6 +561,10 @@ main(void)
 	tcase_add_test(tc, test_per_host_limit);
 	tcase_add_test(tc, test_https);
 	tcase_add_test(tc, test_https_self_signed_fails);
+	tcase_add_test(tc, test_destination_denied);
+	tcase_add_test(tc, test_deny_and_reload);
+	tcase_add_test(tc, test_trickle_capped);
+	tcase_add_test(tc, test_ipv6_literal);
 	suite_add_tcase(s, tc);
 	return tu_main(s);
 }

@@ -18,6 +18,7 @@
 #include "http_pool.h"
 #include "kind.h"
 #include "kind_http.h"
+#include "netacl.h"
 #include "testutil.h"
 #include "tu_httpd.h"
 
@@ -30,8 +31,11 @@ struct job {
 	int rc;
 	json_t *result;
 	char error[KIND_ERROR_MAX];
+	bool permanent;
 	double elapsed;
 };
+
+static struct netacl *loopback;        /* http_allow of the env */
 
 #define JOBS_MAX 128
 static struct job *jobs[JOBS_MAX];
@@ -40,15 +44,31 @@ static size_t njobs;
 /* ---- fixture ------------------------------------------------------------- */
 
 /* The kinds' state on the test's loop. */
-static void
-open_env(int per_host, size_t max_output)
+static struct kind_conf
+env_conf(int per_host, size_t max_output, const struct netacl *allow,
+    double max_time)
 {
 	struct kind_conf kc = {
 		.max_output = max_output, .kill_grace = 1,
 		.exec_concurrency = 1, .http_per_host = per_host,
 		.allow_exec = true, .allow_http = true,
+		.http_allow = allow, .http_max_time = max_time,
 	};
 
+	return kc;
+}
+
+static void
+open_env(int per_host, size_t max_output)
+{
+	struct kind_conf kc;
+	char msg[256];
+
+	/* The server is on the loopback, denied unless allowed. */
+	netacl_free(loopback);
+	ck_assert_int_eq(netacl_parse("127.0.0.0/8 ::1", &loopback, msg,
+	    sizeof(msg)), 0);
+	kc = env_conf(per_host, max_output, loopback, 600);
 	ck_assert_int_eq(kind_env_open(tu_base, &kc, &env), 0);
 }
 
@@ -71,6 +91,8 @@ teardown(void)
 {
 	kind_env_close(env);
 	env = NULL;
+	netacl_free(loopback);
+	loopback = NULL;
 	if (srv != NULL)
 		th_stop(srv);
 	srv = NULL;
@@ -137,6 +159,7 @@ run_job(void *arg)
 	(void)co_scope_exit(&sc);
 	j->elapsed = co_now() - t0;
 	j->result = run.result;
+	j->permanent = run.permanent;
 	memcpy(j->error, run.error, sizeof(j->error));
 	json_decref(args);
 	return 0;
@@ -789,6 +812,80 @@ START_TEST(test_https_verified)
 }
 END_TEST
 
+static size_t
+idle_now(void)
+{
+	struct http_pool_stats ps;
+
+	http_pool_stats(pool(), &ps);
+	return ps.idle;
+}
+
+/* ---- where a job may connect, and for how long ---------------------------- */
+
+/* The loopback is denied until allowed; a denial is permanent, names the
+ * address and the key, and opens no connection; a reconf applies to the
+ * idle connection as well as to new ones. */
+START_TEST(test_destination_policy)
+{
+	struct kind_conf kc;
+	struct th_stats st;
+	struct job *j;
+	char want[200];
+
+	srv = th_start(false);
+	open_env(2, 1 << 20);
+	kc = env_conf(2, 1 << 20, NULL, 600);
+	kind_env_reconf(env, &kc);
+	j = run1(get("/status/200"));
+	ck_assert_int_eq(j->rc, -EACCES);
+	ck_assert(j->permanent);
+	snprintf(want, sizeof(want), "destination 127.0.0.1 of 127.0.0.1:%d "
+	    "is denied: loopback (127.0.0.0/8) address; list it in http_allow "
+	    "to reach it", th_port(srv));
+	ck_assert_str_eq(j->error, want);
+	ck_assert_ptr_null(j->result);
+	th_stats(srv, &st);
+	ck_assert_int_eq(st.conns, 0);
+
+	kc = env_conf(2, 1 << 20, loopback, 600);
+	kind_env_reconf(env, &kc);
+	j = run1(get("/status/200"));
+	assert_ok(j);
+	ck_assert(!j->permanent);
+	ck_assert_uint_eq(idle_now(), 1);
+	kc = env_conf(2, 1 << 20, NULL, 600);
+	kind_env_reconf(env, &kc);
+	j = run1(get("/status/200"));
+	ck_assert_int_eq(j->rc, -EACCES);
+	th_stats(srv, &st);
+	ck_assert_int_eq(st.requests, 1);
+	ck_assert_uint_eq(idle_now(), 0);
+}
+END_TEST
+
+/* No timeout, a byte every 300 ms: http_max_time ends it, as a failure
+ * (not a timeout of the job), and closes the connection. */
+START_TEST(test_max_time_cap)
+{
+	struct kind_conf kc;
+	struct job *j;
+
+	srv = th_start(false);
+	open_env(2, 1 << 20);
+	kc = env_conf(2, 1 << 20, loopback, 1);
+	kind_env_reconf(env, &kc);
+	j = run1(get("/trickle/300"));
+	ck_assert_int_eq(j->rc, -EIO);
+	ck_assert(!j->permanent);
+	ck_assert_msg(strstr(j->error, ": no whole response within 1 s "
+	    "(http_max_time)") != NULL, "%s", j->error);
+	ck_assert_double_ge(j->elapsed, 0.9);
+	ck_assert_double_lt(j->elapsed, 10 * tu_slow());
+	ck_assert(th_wait_closed(srv, 1, 10 * tu_slow()));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -820,6 +917,8 @@ main(void)
 	tcase_add_test(tc, test_per_host_limit);
 	tcase_add_test(tc, test_https_unverified_fails);
 	tcase_add_test(tc, test_https_verified);
+	tcase_add_test(tc, test_destination_policy);
+	tcase_add_test(tc, test_max_time_cap);
 	suite_add_tcase(s, tc);
 	return tu_main(s);
 }

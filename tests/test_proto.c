@@ -1172,6 +1172,87 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
+/* ---- reals: the shortest text that reads back the same -------------------- */
+
+START_TEST(test_real_shortest)
+{
+	static const struct {
+		double d;
+		const char *text;
+	} cases[] = {
+		{ 0.1, "0.1" }, { 0.3, "0.3" }, { 0.1 + 0.2, "0.30000000000000004" },
+		{ 1.0, "1.0" }, { -2.0, "-2.0" }, { 0.0, "0.0" }, { -0.0, "-0.0" },
+		{ 1e22, "1e22" }, { 1e-7, "1e-7" }, { 1.5e300, "1.5e300" },
+		{ 123456789012345680.0, "1.2345678901234568e17" },
+		{ 1796622536.2958341, "1796622536.295834" },
+		{ 2.2250738585072014e-308, "2.2250738585072014e-308" },
+		{ 1.7976931348623157e308, "1.7976931348623157e308" },
+		{ 5e-324, NULL },       /* subnormal: exact, not shortest */
+	};
+	char buf[40];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_gt(proto_real_text(cases[i].d, buf, sizeof(buf)),
+		    0);
+		ck_assert_msg(strtod(buf, NULL) == cases[i].d &&
+		    signbit(strtod(buf, NULL)) == signbit(cases[i].d),
+		    "%s does not read back", buf);
+		if (cases[i].text != NULL)
+			ck_assert_str_eq(buf, cases[i].text);
+	}
+	ck_assert_int_eq(proto_real_text(0.1 + 0.2, buf, 8), -ENOSPC);
+}
+END_TEST
+
+/* Every real of an answer, in a tag, args or a result, comes back as it
+ * went in; strings that look like numbers are left alone. */
+START_TEST(test_dump_reals_round_trip)
+{
+	json_t *v = json_pack("{s:f,s:[f,f,I,s],s:{s:f,s:s}}", "tag",
+	    0.1 + 0.2, "a", 0.1, 1e-300, (json_int_t)12345678901234,
+	    "1.50000000000000001\"2.5", "o", "x1.5", 2.0 / 3, "s",
+	    "0.30000000000000004 \\\" 7.10");
+	json_t *back;
+	char *text, *line, want[40];
+	size_t len;
+	uint64_t r = 88172645463325252ull;
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_nonnull(text = proto_dumps(v, JSON_COMPACT));
+	ck_assert_str_eq(text, "{\"tag\":0.30000000000000004,\"a\":[0.1,"
+	    "1e-300,12345678901234,\"1.50000000000000001\\\"2.5\"],\"o\":"
+	    "{\"x1.5\":0.6666666666666666,\"s\":\"0.30000000000000004 "
+	    "\\\\\\\" 7.10\"}}");
+	ck_assert_int_eq(proto_dump(v, &line, &len), 0);
+	ck_assert_uint_eq(len, strlen(text) + 1);
+	ck_assert_int_eq(memcmp(line, text, len - 1), 0);
+	free(line);
+	free(text);
+	json_decref(v);
+	/* Random bit patterns: each reads back to the same double. */
+	for (int i = 0; i < 20000; i++) {
+		double d;
+
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		memcpy(&d, &r, sizeof(d));
+		if (!isfinite(d))
+			continue;
+		v = json_pack("{s:f}", "x", d);
+		text = proto_dumps(v, JSON_COMPACT);
+		back = json_loads(text, 0, NULL);
+		ck_assert_msg(back != NULL && json_real_value(json_object_get(
+		    back, "x")) == d, "%s", text);
+		/* The same digits as the snprintf way (15, 16, 17). */
+		ck_assert_int_gt(proto_real_text(d, want, sizeof(want)), 0);
+		ck_assert_msg(strlen(text) == strlen(want) + 6, "%s vs %s",
+		    text, want);
+		json_decref(back);
+		json_decref(v);
+		free(text);
+	}
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -1210,6 +1291,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_response_one_line);
 	tcase_add_test(tc, test_dump_rejects);
 	tcase_add_test(tc, test_time);
+	tcase_add_test(tc, test_real_shortest);
+	tcase_add_test(tc, test_dump_reals_round_trip);
 	tcase_add_test(tc, test_doc_examples);
 	suite_add_tcase(s, tc);
 	return s;

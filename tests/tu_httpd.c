@@ -48,6 +48,7 @@ struct th_conn {
 
 struct th_server {
 	bool tls;
+	bool v6;                /* on [::1], not 127.0.0.1 */
 	int lfd, dead_fd, port, dead_port;
 	SSL_CTX *ctx;
 	char cert[64];          /* PEM file of the certificate */
@@ -351,6 +352,19 @@ th_hang(struct th_conn *c, const struct th_req *r, long n)
 	return -1;
 }
 
+/* A 200 with a long Content-Length, then a byte every ms milliseconds
+ * until the client closes: the same I/O timeout never passes. */
+static int
+th_trickle(struct th_conn *c, const struct th_req *r, long ms)
+{
+	if (th_printf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n"
+	    "\r\n") < 0)
+		return -1;
+	while (!c->s->stop && th_write(c, "x", 1) == 0)
+		usleep((useconds_t)ms * 1000);
+	return -1;
+}
+
 static int
 th_redirect(struct th_conn *c, const struct th_req *r, long n)
 {
@@ -404,6 +418,7 @@ static const struct {
 	{ "/bytes/", th_bytes, true },
 	{ "/slow/", th_slow, true },
 	{ "/hang", th_hang, false },
+	{ "/trickle/", th_trickle, false },
 	{ "/redirect", th_redirect, true },
 	{ "/close", th_close, true },
 	{ "/drop", th_drop, true },
@@ -558,40 +573,71 @@ th_tls_setup(struct th_server *s)
 
 /* ---- the server ---------------------------------------------------------- */
 
-/* A TCP socket bound to 127.0.0.1 on a free port; *port gets it. */
+/* A TCP socket bound to 127.0.0.1 (v6: ::1) on a free port; *port gets
+ * it.  -1 when v6 and the host has no ::1. */
 static int
-th_bind(int *port)
+th_bind(bool v6, int *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len = v6 ? sizeof(*a6) : sizeof(*a);
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	if (v6 && fd < 0)
+		return -1;
 	ck_assert_int_ge(fd, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	*port = ntohs(a.sin_port);
+	if (v6) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_addr = in6addr_loopback;
+	} else {
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+		ck_assert_msg(v6, "bind 127.0.0.1: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	*port = ntohs(v6 ? a6->sin6_port : a->sin_port);
 	return fd;
 }
 
-struct th_server *
-th_start(bool tls)
+static struct th_server *
+th_start_on(bool tls, bool v6)
 {
 	struct th_server *s = calloc(1, sizeof(*s));
 
 	ck_assert_ptr_nonnull(s);
 	signal(SIGPIPE, SIG_IGN);       /* SSL_write to a closed socket */
 	s->tls = tls;
+	s->v6 = v6;
+	if ((s->lfd = th_bind(v6, &s->port)) < 0) {
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (tls)
 		th_tls_setup(s);
-	s->lfd = th_bind(&s->port);
 	ck_assert_int_eq(listen(s->lfd, 128), 0);
-	s->dead_fd = th_bind(&s->dead_port);
+	ck_assert_int_ge(s->dead_fd = th_bind(v6, &s->dead_port), 0);
 	ck_assert_int_eq(pthread_create(&s->acceptor, NULL, th_acceptor, s),
 	    0);
 	return s;
+}
+
+struct th_server *
+th_start(bool tls)
+{
+	return th_start_on(tls, false);
+}
+
+struct th_server *
+th_start6(bool tls)
+{
+	return th_start_on(tls, true);
 }
 
 void
@@ -648,7 +694,7 @@ th_url(const struct th_server *s, const char *path)
 	static int next;
 	char *b = bufs[next++ % 4];
 
-	snprintf(b, sizeof(bufs[0]), "%s://127.0.0.1:%d%s",
-	    s->tls ? "https" : "http", s->port, path);
+	snprintf(b, sizeof(bufs[0]), "%s://%s:%d%s", s->tls ? "https" :
+	    "http", s->v6 ? "[::1]" : "127.0.0.1", s->port, path);
 	return b;
 }

@@ -1,6 +1,6 @@
 /*
  * tu_httpd.h — a small HTTP/1.1 server for the tests of the http kind, on
- * 127.0.0.1, in threads of the test process (one per connection, blocking
+ * 127.0.0.1 (or ::1), in threads of the test process (one per connection, blocking
  * I/O), optionally over TLS with a self-signed certificate.
  *
  * It counts, on its own side of the wire, what the tests assert: the
@@ -15,6 +15,7 @@
  *   /bytes/N       N bytes 'a'..'z' over and over, with a Content-Length
  *   /slow/MS       answered after MS milliseconds (counted as in flight)
  *   /hang          no answer: waits until the client closes
+ *   /trickle/MS    a 200 whose body comes a byte every MS ms, for ever
  *   /redirect      302 with Location: /status/200
  *   /close         answered with "Connection: close", then closed
  *   /drop          answered as if keep-alive, then closed at once
@@ -41,10 +42,14 @@ struct th_stats {
 /* Start a server (HTTPS with tls).  Fails the test if it cannot. */
 struct th_server *th_start(bool tls);
 
+/* The same on [::1]; NULL when the host has no ::1 (the caller says so,
+ * loudly, and skips). */
+struct th_server *th_start6(bool tls);
+
 /* Stop it: close every connection, join every thread, free it all. */
 void th_stop(struct th_server *s);
 
-/* Its port, and "http[s]://127.0.0.1:PORT" followed by path (one of a few
+/* Its port, and "http[s]://127.0.0.1:PORT" (or [::1]) followed by path (one of a few
  * rotating buffers: valid until the fourth call after). */
 int th_port(const struct th_server *s);
 const char *th_url(const struct th_server *s, const char *path);

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "conf_type.h"
 #include "log.h"
+#include "netacl.h"
 
 static const struct conf_enumval sync_ev[] = {
 	{ "full", CONF_SYNC_FULL, NULL },
@@ -104,6 +105,17 @@ static const struct conf_key keys[] = {
 	{ "line_timeout", D(line_timeout), CONF_T_SECONDS, 1, 3600, "30",
 	    NULL, "seconds a client may take to send a request line, from its "
 	    "first byte; then it is closed" },
+	{ "max_connections_per_user", D(max_connections_per_user), CONF_T_INT,
+	    0, 65536, "256", NULL, "client connections one user (peer uid) "
+	    "may have open; root and admin_group are exempt; 0 = no limit" },
+	{ "http_allow", D(http_allow), CONF_T_ACL, 0, 0, "", NULL,
+	    "destinations http jobs may reach although denied by default "
+	    "(loopback, link-local, cloud metadata)" },
+	{ "http_deny", D(http_deny), CONF_T_ACL, 0, 0, "", NULL,
+	    "destinations http jobs may not reach" },
+	{ "http_max_time", D(http_max_time), CONF_T_SECONDS, 1, 86400, "600",
+	    NULL, "longest an http request may take, whatever the job's "
+	    "timeout" },
 	{ "busy_timeout", D(busy_timeout), CONF_T_SECONDS, 0, 3600, "5", NULL,
 	    "seconds a write waits for another process's lock on the database" },
 	{ "http_listen", D(http_listen), CONF_T_ADDR, 0, 0, "", NULL,
@@ -247,6 +259,8 @@ sect_free(enum conf_sect s, void *base)
 			free(*(char **)f);
 		if (keys[i].sect == s && keys[i].type == CONF_T_GROUP)
 			free((char *)((struct conf_group *)f)->name);
+		if (keys[i].sect == s && keys[i].type == CONF_T_ACL)
+			netacl_free(*(struct netacl **)f);
 	}
 }
 
@@ -273,7 +287,7 @@ sect_label(const struct load *ld, char *b, size_t len)
 static int
 key_unknown(struct load *ld, const char *name)
 {
-	char known[512], label[96];
+	char known[768], label[96];
 	size_t n = 0;
 
 	known[0] = '\0';

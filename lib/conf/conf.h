@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 struct conf;
+struct netacl;
 
 /* A good size for conf_load()'s err buffer: longer messages are cut. */
 #define CONF_ERRLEN 1024
@@ -82,6 +83,10 @@ struct conf_daemon {
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
 	const char *http_listen; /* "HOST:PORT" of the HTTP listener; "": off */
+	int max_connections_per_user; /* 0..65536; 0 = no limit */
+	struct netacl *http_allow; /* never NULL; may be empty */
+	struct netacl *http_deny;  /* never NULL; may be empty */
+	double http_max_time;  /* seconds for one http request, 1..86400 */
 	int store;             /* enum conf_store */
 };
 
@@ -140,7 +145,7 @@ void conf_dump(FILE *f, const struct conf *c);
 struct conf_keyinfo {
 	const char *name;
 	const char *section; /* "daemon" or "queue" (every [queue.NAME]) */
-	const char *type;    /* int seconds size bool enum path mode group */
+	const char *type;    /* int seconds size bool enum path mode group acl */
 	const char *def;     /* default, spelled as in a config file */
 	const char *help;    /* one line: what the key does */
 	char allowed[192];   /* what a value may be, as errors say it */

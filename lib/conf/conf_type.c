@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "conf_type.h"
+#include "netacl.h"
 
 #define GROUP_NAME_MAX 32 /* useradd's limit on Linux */
 
@@ -443,11 +444,43 @@ addr_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
 	return 0;
 }
 
+/* A list of addresses, blocks and host names (netacl.h). */
+static int
+acl_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
+    char *msg, size_t msglen)
+{
+	struct netacl **l = f, *nl;
+	char why[256];
+	int r;
+
+	if ((r = netacl_parse(v, &nl, why, sizeof(why))) < 0) {
+		snprintf(msg, msglen, "%s: %s", k->name, why);
+		return r;
+	}
+	netacl_free(*l);
+	*l = nl;
+	return 0;
+}
+
 static void
 addr_allowed(char *b, size_t len, const struct conf_key *k)
 {
 	snprintf(b, len, "HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464) or "
 	    "empty");
+}
+
+static void
+acl_print(char *b, size_t len, const struct conf_key *k, const void *f)
+{
+	snprintf(b, len, "%s", netacl_text(*(struct netacl *const *)f));
+}
+
+static void
+acl_allowed(char *b, size_t len, const struct conf_key *k)
+{
+	snprintf(b, len, "addresses, blocks (10.0.0.0/8, fd00::/8), host "
+	    "names or *.name, separated by blanks or commas (at most %d)",
+	    NETACL_MAX);
 }
 
 const struct conf_type_ops conf_types[] = {
@@ -460,4 +493,5 @@ const struct conf_type_ops conf_types[] = {
 	[CONF_T_MODE] = { "mode", mode_parse, mode_print, mode_allowed },
 	[CONF_T_GROUP] = { "group", group_parse, group_print, group_allowed },
 	[CONF_T_ADDR] = { "address", addr_parse, path_print, addr_allowed },
+	[CONF_T_ACL] = { "acl", acl_parse, acl_print, acl_allowed },
 };

@@ -33,6 +33,7 @@ enum conf_type {
 	CONF_T_MODE,    /* mode_t: octal */
 	CONF_T_GROUP,   /* struct conf_group: an existing group, or empty */
 	CONF_T_ADDR,    /* char *: "HOST:PORT", "[V6]:PORT", or empty */
+	CONF_T_ACL,     /* struct netacl *: addresses, blocks, host names */
 };
 
 struct conf_enumval {

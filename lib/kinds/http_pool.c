@@ -36,6 +36,7 @@
 #include "co_sync.h"
 #include "http_pool.h"
 #include "log.h"
+#include "netacl.h"
 
 #define HOST_BUCKETS 256
 /* How long a cancelled lookup may take to report that it is over. */
@@ -51,6 +52,7 @@ struct http_pool {
 	struct co_waitq tls_wait;       /* tasks waiting for it */
 	struct co_pool *tls_thread;     /* where it is made */
 	unsigned per_host;
+	const struct netacl *allow, *deny;      /* where conns may go */
 	struct conn_list idle;          /* every idle conn, oldest first */
 	LIST_HEAD(, http_host) hosts[HOST_BUCKETS];
 	struct http_pool_stats st;
@@ -84,6 +86,7 @@ struct http_conn {
 	short what;                     /* the BEV_EVENT_* that ended it */
 	int sock_err;                   /* errno of a failed connect */
 	unsigned long tls_err;          /* first OpenSSL error, if any */
+	struct sockaddr_storage sa;     /* the address it connects to */
 	char ip[INET6_ADDRSTRLEN];
 	char name[300];                 /* "host:port" */
 	char addr[INET6_ADDRSTRLEN + 8];        /* "address:port" */
@@ -311,6 +314,8 @@ conn_new(struct http_host *h, const struct evutil_addrinfo *ai,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	c->host = h;
+	memcpy(&c->sa, ai->ai_addr, ai->ai_addrlen <= sizeof(c->sa) ?
+	    ai->ai_addrlen : sizeof(c->sa));
 	conn_names(c, ai);
 	if ((c->timer = evtimer_new(p->base, conn_timer, c)) == NULL ||
 	    (h->tls && (bev = tls_bev(c)) == NULL))
@@ -335,15 +340,42 @@ fail:
 	return -ENOMEM;
 }
 
-/* The newest idle connection of h still open, or NULL. */
+/* May a connection to sa go ahead under the pool's lists now?  0, or
+ * -EACCES with err saying which address and which key. */
+static int
+policy_check(const struct http_host *h, const struct sockaddr *sa,
+    char *err, size_t errlen)
+{
+	const struct http_pool *p = h->pool;
+	struct netacl_verdict v;
+	bool v6 = strchr(h->name, ':') != NULL;
+
+	netacl_check(p->allow, p->deny, h->name, sa, &v);
+	if (v.allowed)
+		return 0;
+	if (v.from == NETACL_DENY)
+		snprintf(err, errlen, "destination %s of %s%s%s:%d is denied "
+		    "by http_deny (%s)", v.addr, v6 ? "[" : "", h->name,
+		    v6 ? "]" : "", h->port, v.why);
+	else
+		snprintf(err, errlen, "destination %s of %s%s%s:%d is denied: "
+		    "%s address; list it in http_allow to reach it", v.addr,
+		    v6 ? "[" : "", h->name, v6 ? "]" : "", h->port, v.why);
+	return -EACCES;
+}
+
+/* The newest idle connection of h still open and still allowed (the
+ * lists may have changed since it was made), or NULL. */
 static struct http_conn *
 idle_take(struct http_host *h)
 {
 	struct http_conn *c;
+	char why[8];
 
 	while ((c = TAILQ_LAST(&h->idle, conn_list)) != NULL) {
 		idle_unlink(c);
-		if (!c->closed)
+		if (!c->closed && policy_check(h, (struct sockaddr *)&c->sa,
+		    why, sizeof(why)) == 0)
 			return c;
 		conn_free(c);   /* h has a user: it stays */
 	}
@@ -404,13 +436,22 @@ static struct evdns_getaddrinfo_request *
 lookup_start(struct http_host *h, struct lookup *lk)
 {
 	struct evutil_addrinfo hints;
+	unsigned char a[sizeof(struct in6_addr)];
 	char port[8];
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	/* Ask a name only for the families the host has an address of; an
+	 * address literal is what it is, whatever the interfaces have
+	 * (AI_ADDRCONFIG would refuse [::1] on a host whose only other IPv6
+	 * addresses are link-local or ULA). */
+	if (evutil_inet_pton(AF_INET, h->name, a) == 1 ||
+	    evutil_inet_pton(AF_INET6, h->name, a) == 1)
+		hints.ai_flags = EVUTIL_AI_NUMERICHOST;
+	else
+		hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
 	snprintf(port, sizeof(port), "%d", h->port);
 	lk->task = co_self();
 	/* NULL when answered at once (numeric, /etc/hosts): lk is done. */
@@ -604,6 +645,14 @@ http_pool_free(struct http_pool *p)
 }
 
 void
+http_pool_policy(struct http_pool *p, const struct netacl *allow,
+    const struct netacl *deny)
+{
+	p->allow = allow;
+	p->deny = deny;
+}
+
+void
 http_pool_stats(const struct http_pool *p, struct http_pool_stats *st)
 {
 	*st = p->st;
@@ -642,6 +691,23 @@ http_pool_release(struct http_lease *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* Move the lease past the addresses the lists deny: 0 at one allowed,
+ * or -EACCES with err naming the first one denied. */
+static int
+lease_allowed(struct http_lease *l, char *err, size_t errlen)
+{
+	char why[512];
+	bool first = true;
+
+	while (policy_check(l->host, l->addr->ai_addr, first ? err : why,
+	    first ? errlen : sizeof(why)) < 0) {
+		first = false;
+		if (!http_lease_next(l))
+			return -EACCES;
+	}
+	return 0;
+}
+
 int
 http_pool_conn(struct http_lease *l, bool idle_ok, struct http_conn **out,
     char *err, size_t errlen)
@@ -656,6 +722,8 @@ http_pool_conn(struct http_lease *l, bool idle_ok, struct http_conn **out,
 		return 0;
 	}
 	if (l->addrs == NULL && (rc = resolve(l, err, errlen)) < 0)
+		return rc;
+	if ((rc = lease_allowed(l, err, errlen)) < 0)
 		return rc;
 	if (l->host->tls && (rc = tls_get(l->host->pool, err, errlen)) < 0) {
 		if (rc == -ENOMEM)

@@ -15,6 +15,11 @@
  * while idle is noticed and freed, never handed out.  A connection is never
  * reconnected under the same object: once its socket is gone, it is freed.
  *
+ * Every new connection goes to an address the pool's lists allow
+ * (http_pool_policy; netacl.h), checked after the name is resolved and
+ * connected to as checked, so no later lookup can swap it; an idle
+ * connection is checked again before it is reused.
+ *
  * https:// connections verify the server's certificate against the system
  * CA store (SSL_CERT_FILE / SSL_CERT_DIR override it, as for every OpenSSL
  * program), check the host name (or IP address) in it, and send SNI.
@@ -29,6 +34,7 @@
 
 struct event_base;
 struct evutil_addrinfo;
+struct netacl;
 struct http_pool;
 struct http_host;
 struct http_conn;
@@ -84,6 +90,12 @@ void http_pool_free(struct http_pool *p);
 
 void http_pool_stats(const struct http_pool *p, struct http_pool_stats *st);
 
+/* Where connections may go from now on: allow and deny as netacl_check
+ * takes them (NULL: empty), borrowed until the next call or the pool's
+ * free.  A new pool has both empty: the built-in blocks are denied. */
+void http_pool_policy(struct http_pool *p, const struct netacl *allow,
+    const struct netacl *deny);
+
 /* Take a permit of t's host, waiting in FIFO order.  0 (release it with
  * http_pool_release), -ECANCELED, -ETIMEDOUT or -ENOMEM (nothing held). */
 __attribute__((warn_unused_result))
@@ -98,8 +110,10 @@ void http_pool_release(struct http_lease *l);
  * there is one, else a new one (not yet connected: that happens with its
  * first request) to the lease's current address, resolving the name first
  * if need be (and making the TLS context, the first time).  0 and *out,
- * -ECANCELED / -ETIMEDOUT (while waiting for either), or another negative
- * errno with err filled ("resolve NAME: ..."). */
+ * -ECANCELED / -ETIMEDOUT (while waiting for either), -EACCES when the
+ * lists deny every address left ("destination 127.0.0.1 of
+ * localhost:8080 is denied: ..."), or another negative errno with err
+ * filled ("resolve NAME: ..."). */
 __attribute__((warn_unused_result))
 int http_pool_conn(struct http_lease *l, bool idle_ok, struct http_conn **out,
     char *err, size_t errlen);

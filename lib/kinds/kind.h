@@ -31,6 +31,7 @@
 #include "proto.h"
 
 struct event_base;
+struct netacl;
 
 /* Longest error text a kind reports. */
 #define KIND_ERROR_MAX 512
@@ -44,6 +45,11 @@ struct kind_conf {
 	int http_per_host;      /* http requests at once per host:port */
 	bool allow_exec;        /* accept exec jobs */
 	bool allow_http;        /* accept http jobs */
+	/* Where http jobs may connect (netacl.h); borrowed from the loaded
+	 * config, valid until the next reconf; NULL is an empty list. */
+	const struct netacl *http_allow;
+	const struct netacl *http_deny;
+	double http_max_time;   /* seconds one http request may take; > 0 */
 };
 
 /* One run of a job: args in, result and error out. */
@@ -54,6 +60,9 @@ struct kind_run {
 	const struct kind_conf *conf;   /* the settings now; read-only */
 	json_t *result;         /* out: owned by the caller once run returns */
 	char error[KIND_ERROR_MAX];     /* out: why it failed, "" if none */
+	/* out: the failure is in the job itself (an http destination that
+	 * the config denies): running it again would fail the same way. */
+	bool permanent;
 };
 
 struct kind {

@@ -423,10 +423,39 @@ http_check(const json_t *args, struct proto_err *err)
 	http_args_free(&a);
 	return 0;
 }
+/* Take a permit, then send and wait for the response within
+ * http_max_time: the cap that ends even a server trickling a byte a
+ * second to a job without a timeout.  0, or as exchange(). */
+static int
+fetch(struct kind_run *run, const struct http_args *a, struct hreq *h)
+{
+	double cap = run->conf->http_max_time > 0 ? run->conf->http_max_time :
+	    CO_FOREVER;
+	struct http_lease lease;
+	struct co_scope scope;
+	int rc;
+
+	if ((rc = http_pool_acquire(run->state, &a->target, &lease)) < 0) {
+		if (rc == -ENOMEM)
+			kind_error(run, "out of memory");
+		return rc;
+	}
+	co_scope_enter(&scope, cap);
+	rc = exchange(run, a, &lease, h);
+	if (co_scope_exit(&scope) == -ETIMEDOUT) {
+		kind_error(run, "%s: no whole response within %g s "
+		    "(http_max_time)", a->authority, cap);
+		rc = -EIO;      /* a failure of the job, not its timeout */
+	}
+	http_pool_release(&lease);
+	if (rc == -EACCES)
+		run->permanent = true;  /* the config, not the server */
+	return rc;
+}
+
 static int
 http_run(struct kind_run *run)
 {
-	struct http_lease lease;
 	struct proto_err err;
 	struct http_args a;
 	struct hreq h;
@@ -441,12 +470,8 @@ http_run(struct kind_run *run)
 	else if (run->state == NULL) {
 		kind_error(run, "http: no connection pool (kind not opened)");
 		rc = -ENXIO;
-	} else if ((rc = http_pool_acquire(run->state, &a.target,
-	    &lease)) == 0) {
-		rc = exchange(run, &a, &lease, &h);
-		http_pool_release(&lease);
-	} else if (rc == -ENOMEM)
-		kind_error(run, "out of memory");
+	} else
+		rc = fetch(run, &a, &h);
 	if (rc == 0)
 		rc = outcome(run, &h);
 	hreq_free(&h);
@@ -457,8 +482,20 @@ http_run(struct kind_run *run)
 static int
 http_open(struct event_base *base, const struct kind_conf *kc, void **state)
 {
-	return http_pool_new(base, kc->http_per_host,
-	    (struct http_pool **)state);
+	struct http_pool *p;
+	int rc;
+
+	if ((rc = http_pool_new(base, kc->http_per_host, &p)) < 0)
+		return rc;
+	http_pool_policy(p, kc->http_allow, kc->http_deny);
+	*state = p;
+	return 0;
+}
+
+static void
+http_reconf(void *state, const struct kind_conf *kc)
+{
+	http_pool_policy(state, kc->http_allow, kc->http_deny);
 }
 
 static void
@@ -478,6 +515,7 @@ const struct kind kind_http = {
 	.check = http_check,
 	.run = http_run,
 	.open = http_open,
+	.reconf = http_reconf,
 	.close = http_close,
 	.allowed = http_allowed,
 };

@@ -21,7 +21,11 @@
  * ("resolve NAME: ..."), a refused or failed connect ("connect to
  * 127.0.0.1:9: Connection refused"), a certificate that does not verify
  * ("TLS handshake with HOST:443: certificate verify failed: ..."), a
- * closed connection or a malformed response.  A job that is stopped (its
+ * closed connection or a malformed response, a request longer than
+ * conf->http_max_time ("HOST:PORT: no whole response within 600 s
+ * (http_max_time)"), and a destination conf->http_allow / http_deny deny
+ * ("destination 127.0.0.1 of localhost:80 is denied: ..."; -EACCES, and
+ * run->permanent set: running it again fails the same way).  A job that is stopped (its
  * timeout, a cancel, a shutdown) cancels its request and closes that
  * connection.
  *

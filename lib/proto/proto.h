@@ -272,12 +272,23 @@ json_t *proto_ok(const struct proto_req *req);
 json_t *proto_error(const struct proto_req *req, enum proto_code code,
     const char *msg);
 
-/* Serialise resp compactly as one line: *out (malloc'd, the caller frees
- * it) holds *len bytes ending in '\n', then a NUL.  The line never holds
+/* Serialise resp compactly as one line (reals as proto_dumps writes them):
+ * *out (malloc'd, the caller frees it) holds *len bytes ending in '\n',
+ * then a NUL.  The line never holds
  * another '\n': JSON strings escape it.  Returns 0, -ENOMEM, or -EINVAL if
  * resp cannot be serialised (a NULL or a non-object). */
 int proto_dump(const json_t *resp, char **out, size_t *len)
     __attribute__((warn_unused_result));
+
+/* v as JSON text (jansson's flags: JSON_COMPACT, ...), every real in its
+ * shortest form that reads back to the same double (0.1, not
+ * 0.10000000000000001; 0.30000000000000004 kept whole).  malloc'd, the
+ * caller frees it; NULL on -ENOMEM or a value jansson cannot write. */
+char *proto_dumps(const json_t *v, size_t flags);
+
+/* The shortest text of d that strtod reads back as d, spelt as jansson
+ * spells reals ("1.0", "1e-07", "1e22").  Its length, or -ENOSPC. */
+int proto_real_text(double d, char *buf, size_t len);
 
 /* What the server writes when it cannot even build an error response. */
 #define PROTO_OOM_LINE                                    \

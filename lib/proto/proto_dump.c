@@ -1,0 +1,362 @@
+/*
+ * proto_dump.c — JSON text out: answers (proto_dump) and stored args and
+ * results (proto_dumps), with every real in its shortest round-trip form.
+ *
+ * jansson prints a real with "%.Ng" for one fixed N: 17 reads back exact
+ * but shows 0.1 as 0.10000000000000001; 16 shows 0.1 but turns
+ * 0.30000000000000004 into 0.3, another number.  So the text is dumped
+ * with N = 17 (exact), and each real in it is then written again as the
+ * first of %.15g, %.16g, %.17g that reads back to the same double: 15
+ * digits always do for a number that has a 15-digit spelling, so this is
+ * the shortest (for subnormals, below 2.2e-308, it still reads back
+ * exact but may be longer than need be).  Outside strings, a JSON number token with '.', 'e' or
+ * 'E' is a real (jansson writes integers without them), so the rewrite
+ * needs no parser: it skips strings and respells those tokens.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+struct dumpbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Room for n more bytes.  0 or -1 (jansson's callback convention). */
+static int
+dumpbuf_reserve(struct dumpbuf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	char *p;
+
+	while (cap - b->len < n)
+		cap *= 2;
+	if (cap == b->cap)
+		return 0;
+	if ((p = realloc(b->p, cap)) == NULL)
+		return -1;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static int
+dump_cb(const char *buf, size_t size, void *data)
+{
+	struct dumpbuf *b = data;
+
+	if (dumpbuf_reserve(b, size) < 0)
+		return -1;
+	memcpy(b->p + b->len, buf, size);
+	b->len += size;
+	return 0;
+}
+
+/* jansson's spelling of a %g text: a '.' or an 'e' (so it reads back as
+ * a real), no '+' and no leading zeros in the exponent. */
+static void
+real_tidy(char *buf, size_t len)
+{
+	char *e = strchr(buf, 'e'), *d;
+	size_t n = strlen(buf);
+
+	if (e == NULL) {
+		if (strchr(buf, '.') == NULL && n + 2 < len)
+			memcpy(buf + n, ".0", 3);
+		return;
+	}
+	d = e + 1;
+	if (*d == '+')
+		memmove(d, d + 1, strlen(d));
+	else if (*d == '-')
+		d++;
+	while (d[0] == '0' && d[1] != '\0')
+		memmove(d, d + 1, strlen(d));
+}
+
+int
+proto_real_text(double d, char *buf, size_t len)
+{
+	int n = 0;
+
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(buf, len, "%.*g", prec, d);
+		if (n < 0 || (size_t)n >= len)
+			return -ENOSPC;
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	real_tidy(buf, len);
+	return (int)strlen(buf);
+}
+
+/* Bytes from in[i] (just past an opening '"') to past the closing one:
+ * the next '"' not escaped (an odd run of backslashes before it). */
+static size_t
+span_string(const char *in, size_t n, size_t i)
+{
+	const char *q;
+	size_t b;
+
+	while (i < n && (q = memchr(in + i, '"', n - i)) != NULL) {
+		for (b = 0; q - b > in + i && q[-1 - (ptrdiff_t)b] == '\\'; b++)
+			;
+		i = (size_t)(q - in) + 1;
+		if (b % 2 == 0)
+			return i;
+	}
+	return n;
+}
+
+static bool
+starts_number(char c)
+{
+	return c == '-' || (c >= '0' && c <= '9');
+}
+
+static bool
+number_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
+	    c == '+' || c == '-';
+}
+
+/* Significant digits of a number token's mantissa. */
+static size_t
+sig_digits(const char *p, size_t k)
+{
+	size_t n = 0;
+	bool lead = true;
+
+	for (size_t i = 0; i < k && p[i] != 'e' && p[i] != 'E'; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			continue;
+		if (lead && p[i] == '0')
+			continue;
+		lead = false;
+		n++;
+	}
+	return n;
+}
+
+/* A decimal number taken apart: value = (neg ? -1 : 1) * 0.DIGITS * 10^exp,
+ * DIGITS without leading zeros. */
+struct dec {
+	bool neg;
+	char dig[40];
+	int n;          /* digits in dig */
+	int exp;
+};
+
+/* Take a %.17g token apart; false if it is not one. */
+static bool
+dec_parse(const char *p, size_t k, struct dec *d)
+{
+	int point = -1, seen = 0;
+	size_t i = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (i < k && p[i] == '-')
+		d->neg = (i++, true);
+	for (; i < k && p[i] != 'e' && p[i] != 'E'; i++) {
+		if (p[i] == '.') {
+			point = seen;
+		} else if (p[i] < '0' || p[i] > '9' || d->n >= 39) {
+			return false;
+		} else {
+			seen++;
+			if (d->n > 0 || p[i] != '0')
+				d->dig[d->n++] = p[i];
+			else
+				d->exp--;       /* a leading zero */
+		}
+	}
+	d->exp += point < 0 ? seen : point;
+	if (i < k)
+		d->exp += atoi(p + i + 1);
+	return d->n > 0;
+}
+
+/* Round d to prec digits: half up, or down when up is false.  (The token
+ * is itself rounded, so a tail of "5" may really be below the half: the
+ * caller tries both, and reads every candidate back.) */
+static void
+dec_round(struct dec *d, int prec, bool up)
+{
+	int i = prec;
+
+	if (d->n <= prec)
+		return;
+	d->n = prec;
+	if (up && d->dig[prec] >= '5') {
+		while (--i >= 0 && d->dig[i] == '9')
+			d->dig[i] = '0';
+		if (i < 0) {
+			d->dig[0] = '1';
+			d->n = 1;
+			d->exp++;
+		} else
+			d->dig[i]++;
+	}
+	while (d->n > 1 && d->dig[d->n - 1] == '0')
+		d->n--;
+}
+
+/* d as %.{prec}g would print it, then as jansson spells reals. */
+static void
+dec_text(const struct dec *d, int prec, char *b, size_t len)
+{
+	int x = d->exp - 1, o = 0, i;
+
+	if (d->neg)
+		b[o++] = '-';
+	if (x < -4 || x >= prec) {
+		b[o++] = d->dig[0];
+		if (d->n > 1)
+			b[o++] = '.';
+		for (i = 1; i < d->n; i++)
+			b[o++] = d->dig[i];
+		snprintf(b + o, len - (size_t)o, "e%d", x);
+		return;
+	}
+	if (x < 0) {
+		b[o++] = '0';
+		b[o++] = '.';
+		for (i = x + 1; i < 0; i++)
+			b[o++] = '0';
+	}
+	for (i = 0; i < d->n || i <= x; i++) {
+		if (i == x + 1 && x >= 0)
+			b[o++] = '.';
+		b[o++] = i < d->n ? d->dig[i] : '0';
+	}
+	b[o] = '\0';
+	real_tidy(b, len);
+}
+
+/* A shorter spelling of the real token p (k bytes, jansson's %.17g) into
+ * num: its length, or 0 to keep the token.  A token of 15 significant
+ * digits or fewer is already the shortest (two spellings of at most 15
+ * digits cannot both read back as one double).  Otherwise the token is
+ * rounded to 15, then 16 digits as text (snprintf would cost four times
+ * a strtod), and the first that reads back as the same double wins. */
+static size_t
+real_shorter(const char *p, size_t k, char *num, size_t len)
+{
+	struct dec d, r;
+	char tok[48];
+	double v;
+
+	if (k >= sizeof(tok) || sig_digits(p, k) <= 15 || !dec_parse(p, k, &d))
+		return 0;
+	memcpy(tok, p, k);
+	tok[k] = '\0';
+	v = strtod(tok, NULL);
+	for (int prec = 15; prec <= 16; prec++) {
+		for (int up = 1; up >= 0; up--) {
+			if (!up && (d.n <= prec || d.dig[prec] != '5'))
+				break;  /* down is no tie candidate */
+			r = d;
+			dec_round(&r, prec, up);
+			dec_text(&r, prec, num, len);
+			if (strtod(num, NULL) == v)
+				return strlen(num);
+		}
+	}
+	return 0;
+}
+
+/* Copy in to out, respelling each real (see the top of the file): the
+ * bytes between respelt reals go in one copy each. */
+static int
+respell(const char *in, size_t n, struct dumpbuf *out)
+{
+	size_t i = 0, j, from = 0, k;
+	char num[40];
+
+	while (i < n) {
+		if (in[i] == '"') {
+			i = span_string(in, n, i + 1);
+			continue;
+		}
+		if (!starts_number(in[i])) {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n && number_char(in[j]); j++)
+			;
+		if ((k = real_shorter(in + i, j - i, num, sizeof(num))) > 0) {
+			if (dump_cb(in + from, i - from, out) < 0 ||
+			    dump_cb(num, k, out) < 0)
+				return -1;
+			from = j;
+		}
+		i = j;
+	}
+	return dump_cb(in + from, n - from, out);
+}
+
+/* v as text in out (not terminated): 0 or -1 (out of memory, or a value
+ * jansson cannot write: a non-finite real). */
+static int
+dump_into(const json_t *v, size_t flags, struct dumpbuf *out)
+{
+	struct dumpbuf raw = { NULL, 0, 0 };
+	int rc = -1;
+
+	if (json_dump_callback(v, dump_cb, &raw, flags |
+	    JSON_REAL_PRECISION(17)) == 0 && dumpbuf_reserve(out, raw.len) ==
+	    0)
+		rc = respell(raw.p, raw.len, out);
+	free(raw.p);
+	return rc;
+}
+
+char *
+proto_dumps(const json_t *v, size_t flags)
+{
+	struct dumpbuf b = { NULL, 0, 0 };
+
+	if (v == NULL || dump_into(v, flags, &b) < 0 ||
+	    dumpbuf_reserve(&b, 1) < 0) {
+		free(b.p);
+		return NULL;
+	}
+	b.p[b.len] = '\0';
+	return b.p;
+}
+
+int
+proto_dump(const json_t *resp, char **out, size_t *len)
+{
+	struct dumpbuf b = { NULL, 0, 0 };
+	int rc = -EINVAL;
+
+	*out = NULL;
+	*len = 0;
+	if (!json_is_object(resp))
+		goto out;
+	rc = -ENOMEM;
+	/* Compact output puts no whitespace between tokens, and jansson
+	 * escapes control characters inside strings, so no '\n' but ours. */
+	if (dump_into(resp, JSON_COMPACT, &b) < 0 ||
+	    dumpbuf_reserve(&b, 2) < 0)
+		goto out;
+	rc = -EINVAL;
+	if (memchr(b.p, '\n', b.len) != NULL)
+		goto out;
+	b.p[b.len++] = '\n';
+	b.p[b.len] = '\0';
+	*out = b.p;
+	*len = b.len;
+	b.p = NULL;
+	rc = 0;
+out:
+	free(b.p);
+	return rc;
+}

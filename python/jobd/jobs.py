@@ -1,0 +1,65 @@
+"""Typed views of the contract's JSON objects."""
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+ENDED_STATES = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Job:
+    """A {JOB} object.  Fields the contract does not name yet land in extra."""
+    id: int
+    queue: str = "default"
+    kind: str = ""
+    state: str = ""
+    args: Any = None
+    name: Optional[str] = None
+    attempts: int = 0
+    timeout: Optional[float] = None
+    created_at: Optional[float] = None
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    result: Any = None
+    error: Optional[str] = None
+    cancel_reason: Optional[str] = None
+    group: Optional[int] = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, obj):
+        names = {f.name for f in fields(cls)} - {"extra"}
+        known = {k: v for k, v in obj.items() if k in names}
+        extra = {k: v for k, v in obj.items() if k not in names}
+        return cls(**known, extra=extra)
+
+    @property
+    def ended(self):
+        return self.state in ENDED_STATES
+
+    @property
+    def ok(self):
+        return self.state == "succeeded"
+
+
+@dataclass(frozen=True)
+class Group:
+    """The answer to submit_group: the group id and its job ids in order."""
+    id: int
+    ids: list
+
+
+@dataclass(frozen=True)
+class Event:
+    """One watch line: kind "job" (with job) or "dropped" (with count)."""
+    kind: str
+    job: Optional[Job] = None
+    count: int = 0
+
+    @classmethod
+    def from_json(cls, obj):
+        if obj.get("event") == "dropped":
+            return cls("dropped", count=int(obj.get("count", 0)))
+        job = obj.get("job")
+        return cls(obj.get("event", "job"),
+                   job=Job.from_json(job) if job is not None else None)
