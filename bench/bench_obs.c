@@ -1,7 +1,7 @@
 /*
  * bench_obs.c — what observability costs.
  *
- *   bench_obs [-r rounds] [-n jobs] [-S sync] [JOBD]
+ *   bench_obs [-r rounds] [-n jobs] [-S sync] [-w] [JOBD]
  *
  * In the same run, rounds alternating between three set-ups (so load on a
  * shared machine hits each alike), N (100,000) `sleep 0` jobs pipelined on
@@ -15,6 +15,8 @@
  * median and p99 response time of 200 GETs (goal: <= 2 ms).
  *
  * Timed from the first byte sent until `stats` says every job ended.
+ * -w runs only the watchers set-up, once per round (to profile it:
+ * `perf record -g -- bench_obs -w -r 1`).
  */
 #include <arpa/inet.h>
 #include <err.h>
@@ -345,15 +347,17 @@ main(int argc, char **argv)
 	double off[MAXR], met[MAXR], wat[MAXR], mo, mm, mw;
 	size_t n = 100000;
 	int rounds = 5, c, r;
+	bool only_watchers = false;
 
-	while ((c = getopt(argc, argv, "r:n:S:")) != -1) {
+	while ((c = getopt(argc, argv, "r:n:S:w")) != -1) {
 		switch (c) {
+		case 'w': only_watchers = true; break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'n': n = (size_t)atol(optarg); break;
 		case 'S': sync_mode = optarg; break;
 		default:
 			fprintf(stderr, "usage: bench_obs [-r rounds] [-n jobs] "
-			    "[-S full|normal] [JOBD]\n");
+			    "[-S full|normal] [-w] [JOBD]\n");
 			return 2;
 		}
 	}
@@ -367,7 +371,10 @@ main(int argc, char **argv)
 	snprintf(sock, sizeof(sock), "%s/j.sock", dir);
 	snprintf(conf, sizeof(conf), "%s/j.conf", dir);
 	signal(SIGPIPE, SIG_IGN);
-	for (r = 0; r < rounds; r++) {
+	for (r = 0; only_watchers && r < rounds; r++)
+		printf("round %d: 10 watchers %.0f jobs/s\n", r + 1,
+		    noop_round(n, true, getenv("BENCH_W") ? atoi(getenv("BENCH_W")) : WATCHERS));
+	for (r = 0; !only_watchers && r < rounds; r++) {
 		off[r] = noop_round(n, false, 0);
 		met[r] = noop_round(n, true, 0);
 		wat[r] = noop_round(n, true, WATCHERS);
@@ -375,6 +382,8 @@ main(int argc, char **argv)
 		    "jobs/s\n", r + 1, off[r], met[r], wat[r]);
 		fflush(stdout);
 	}
+	if (only_watchers)
+		goto out;
 	mo = median(off, rounds);
 	mm = median(met, rounds);
 	mw = median(wat, rounds);
@@ -384,6 +393,7 @@ main(int argc, char **argv)
 	    100 * mm / mo, mm >= 0.98 * mo ? "PASS" : "MISS", mw,
 	    100 * mw / mo, mw >= 0.95 * mo ? "PASS" : "MISS");
 	metrics_bench();
+out:
 	snprintf(conf, sizeof(conf), "rm -rf %s", dir);
 	if (system(conf) != 0)
 		warnx("could not remove %s", dir);

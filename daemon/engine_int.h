@@ -54,6 +54,7 @@ enum job_where {
 enum job_stop { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN };
 
 struct equeue;
+struct watch_cache;
 struct egroup;
 
 struct job {
@@ -84,6 +85,7 @@ struct job {
 	eng_done_fn done;               /* the submitter's answer */
 	void *done_arg;
 	char *name;                     /* for events; NULL: none */
+	struct watch_cache *wcache;     /* its events' parts (watch.h) */
 	double created_at, started_at;  /* Unix times, as stored */
 	double ready_at;                /* entered its queue (queue wait) */
 };

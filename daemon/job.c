@@ -213,6 +213,7 @@ job_free(struct job *j)
 	free(j->end_error);
 	free(j->cancel_reason);
 	free(j->name);
+	watch_cache_free(j->wcache);
 	free(j);
 }
 
@@ -244,7 +245,8 @@ job_observe(struct job *j, enum store_state state)
 	    .kind = j->kind != NULL ? j->kind->name : "", .name = j->name,
 	    .state = state, .args = j->args, .attempts = j->attempts,
 	    .max_attempts = j->max_attempts, .timeout = j->timeout,
-	    .created_at = j->created_at, .started_at = j->started_at };
+	    .created_at = j->created_at, .started_at = j->started_at,
+	    .cache = &j->wcache };
 	if (store_state_ended(state)) {
 		wj.finished_at = j->end_at;
 		wj.result = j->end_text;

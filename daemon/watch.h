@@ -6,7 +6,8 @@
  * listener) whose filter matches gets the event as one JSON line
  * {"event":"job","job":{JOB}} appended to its own buffer, and its notify
  * callback is called so its writer can take the buffer.  The line is made
- * once per event, and only when some watcher wants it: with no watcher a
+ * once per event, by hand into one buffer the hub reuses (no allocation
+ * per event), and only when some watcher wants it: with no watcher a
  * publish is a test of a counter.
  *
  * A watcher's buffer never grows past the bound given at watch_add.  An
@@ -38,7 +39,14 @@ struct watch_job {
 	int attempts, max_attempts;
 	double timeout, created_at, started_at, finished_at; /* 0: null */
 	const char *result, *error, *cancel_reason;
+	struct watch_cache **cache;     /* the job's; NULL: none */
 };
+
+/* What a job's events share (its args' text, its times spelt), made at
+ * its first event and kept with the job; the job frees it with
+ * watch_cache_free (NULL is a no-op). */
+struct watch_cache;
+void watch_cache_free(struct watch_cache *c);
 
 /* Which events a watcher wants; zero fields match everything. */
 struct watch_filter {
@@ -80,8 +88,5 @@ size_t watch_pending(const struct watcher *w);
 /* Watchers now; events dropped since start, all watchers together. */
 size_t watch_count(const struct watch_hub *h);
 uint64_t watch_dropped(const struct watch_hub *h);
-
-/* The {JOB} object for j (a new reference, or NULL on ENOMEM). */
-json_t *watch_job_json(const struct watch_job *j);
 
 #endif /* JOBD_WATCH_H */

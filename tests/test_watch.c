@@ -126,6 +126,86 @@ START_TEST(test_bounded_and_dropped)
 }
 END_TEST
 
+/* The line is written by hand: it must be the JSON an answer would hold,
+ * escapes, ill-formed UTF-8 (as U+FFFD), reals and nulls included, and a
+ * job's cached parts follow its changes (a retry's new started_at). */
+START_TEST(test_line_is_json)
+{
+	struct watch_hub *h = watch_hub_new();
+	struct sink *s = calloc(1, sizeof(*s));
+	struct watcher *w = watch_add(h, NULL, 65536, notify, s);
+	struct watch_cache *cache = NULL;
+	json_t *args = json_pack("{s:f,s:s}", "seconds", 0.1, "x", "a\"b");
+	struct watch_job j = { .id = 42, .group = 9, .queue = "q\\1",
+		.kind = "exec", .name = "tab\there \x01 bad\xff\xfe" "end",
+		.state = STORE_FAILED, .args = args, .attempts = 2,
+		.max_attempts = 3, .timeout = 2.5, .created_at = 1796622536.2958341,
+		.started_at = 1796622537.5, .finished_at = 0,
+		.result = "{\"out\":[1,2.5]}", .error = "line1\nline2 \"q\"",
+		.cache = &cache };
+	json_t *ev, *job;
+	char *nl;
+
+	watch_publish(h, &j);
+	j.started_at = 1796622540.25;
+	j.finished_at = 1796622541.125;
+	j.result = NULL;
+	watch_publish(h, &j);
+	watch_take(w, take, s);
+	ck_assert_ptr_nonnull(cache);
+	ck_assert_ptr_nonnull(nl = strchr(s->got, '\n'));
+	ck_assert_ptr_nonnull(ev = json_loadb(s->got, (size_t)(nl - s->got), 0,
+	    NULL));
+	job = json_object_get(ev, "job");
+	ck_assert_str_eq(json_string_value(json_object_get(ev, "event")), "job");
+	ck_assert_int_eq(json_integer_value(json_object_get(job, "id")), 42);
+	ck_assert_int_eq(json_integer_value(json_object_get(job, "group")), 9);
+	ck_assert_str_eq(json_string_value(json_object_get(job, "queue")),
+	    "q\\1");
+	ck_assert_str_eq(json_string_value(json_object_get(job, "name")),
+	    "tab\there \x01 bad\xef\xbf\xbd\xef\xbf\xbd" "end");
+	ck_assert_str_eq(json_string_value(json_object_get(job, "error")),
+	    "line1\nline2 \"q\"");
+	ck_assert_str_eq(json_string_value(json_object_get(job, "state")),
+	    "failed");
+	ck_assert(json_equal(json_object_get(job, "args"), args));
+	ck_assert(json_real_value(json_object_get(job, "created_at")) ==
+	    1796622536.2958341);
+	ck_assert(json_real_value(json_object_get(job, "timeout")) == 2.5);
+	ck_assert(json_is_null(json_object_get(job, "finished_at")));
+	ck_assert(json_is_null(json_object_get(job, "cancel_reason")));
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(
+	    json_object_get(job, "result"), "out"), 0)), 1);
+	ck_assert_ptr_nonnull(strstr(s->got, "\"created_at\":1796622536.295834,"));
+	ck_assert_ptr_nonnull(strstr(s->got, "\"timeout\":2.5,"));
+	json_decref(ev);
+	/* The second event: the new start, an end, no result. */
+	ck_assert_ptr_nonnull(ev = json_loads(nl + 1, 0, NULL));
+	job = json_object_get(ev, "job");
+	ck_assert(json_real_value(json_object_get(job, "started_at")) ==
+	    1796622540.25);
+	ck_assert(json_real_value(json_object_get(job, "finished_at")) ==
+	    1796622541.125);
+	ck_assert(json_is_null(json_object_get(job, "result")));
+	json_decref(ev);
+	/* No timeout, no group, no args: 0.0 and nulls. */
+	s->len = 0;
+	j = (struct watch_job){ .id = 1, .queue = "default", .kind = "sleep",
+	    .state = STORE_QUEUED };
+	watch_publish(h, &j);
+	watch_take(w, take, s);
+	ck_assert_ptr_nonnull(strstr(s->got, "\"args\":null,\"name\":null,"));
+	ck_assert_ptr_nonnull(strstr(s->got, "\"timeout\":0.0,\"created_at\":"
+	    "null,"));
+	ck_assert_ptr_nonnull(strstr(s->got, "\"group\":null}}\n"));
+	watch_remove(w);
+	watch_hub_free(h);
+	watch_cache_free(cache);
+	json_decref(args);
+	free(s);
+}
+END_TEST
+
 struct self {
 	struct watcher *w;
 };
@@ -161,6 +241,7 @@ watch_suite(void)
 	TCase *tc = tcase_create("watch");
 
 	tcase_add_test(tc, test_filters);
+	tcase_add_test(tc, test_line_is_json);
 	tcase_add_test(tc, test_bounded_and_dropped);
 	tcase_add_test(tc, test_remove_in_notify);
 	suite_add_tcase(s, tc);
