@@ -62,6 +62,7 @@ struct stream {
 	struct evhttp_request *req;
 	struct evhttp_connection *evcon;
 	struct watcher *watcher;
+	struct event *kick;             /* flush once per loop pass */
 	bool busy;                      /* a chunk is being written */
 	LIST_ENTRY(stream) link;
 };
@@ -203,6 +204,8 @@ stream_free(struct stream *s)
 	LIST_REMOVE(s, link);
 	s->w->nstreams--;
 	watch_remove(s->watcher);
+	if (s->kick != NULL)
+		event_free(s->kick);
 	free(s);
 }
 
@@ -279,9 +282,22 @@ stream_flush(struct stream *s)
 }
 
 static void
+stream_kicked(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stream_flush(arg);
+}
+
+/* New events: flush once the loop comes round, not per event, so a
+ * burst of changes in one pass goes out as one chunk. */
+static void
 stream_notify(void *arg)
 {
-	stream_flush(arg);
+	struct stream *s = arg;
+
+	if (!s->busy && !event_pending(s->kick, EV_TIMEOUT, NULL))
+		event_active(s->kick, EV_TIMEOUT, 0);
 }
 
 static void
@@ -296,8 +312,11 @@ page_events(struct web *w, struct evhttp_request *req)
 		return;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->kick = event_new(w->base, -1, 0, stream_kicked, s)) == NULL ||
 	    (s->watcher = watch_add(w->hub, NULL, WEB_STREAM_BUF,
 	    stream_notify, s)) == NULL) {
+		if (s != NULL && s->kick != NULL)
+			event_free(s->kick);
 		free(s);
 		answer_text(req, 500, "Internal Server Error", "out of memory\n");
 		return;
