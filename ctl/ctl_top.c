@@ -21,7 +21,7 @@
 #include <jansson.h>
 
 #include "ctl_call.h"
-#include "ctl_json.h"
+#include "jc.h"
 #include "ctl_show.h"
 #include "ctl_watch.h"
 #include "jc.h"

@@ -37,7 +37,7 @@ eng_kinds_conf(const struct conf *c, struct kind_conf *kc)
 	kc->http_per_host = d->http_per_host;
 	kc->allow_exec = d->allow_exec;
 	kc->allow_http = d->allow_http;
-	kc->http_allow = d->http_allow;
+	kc->http_allow = d->http_reach;
 	kc->http_deny = d->http_deny;
 	kc->http_max_time = d->http_max_time;
 }
@@ -52,6 +52,7 @@ eng_configure(struct eng *e, const struct conf *c)
 
 	e->admin_gid = conf_daemon(c)->admin_group.gid;
 	e->max_queued = conf_daemon(c)->max_queued_per_user;
+	e->see_all = conf_daemon(c)->visibility == CONF_VIS_ALL;
 	eng_kinds_conf(c, &kc);
 	if (e->kenv != NULL)
 		kind_env_reconf(e->kenv, &kc);
@@ -226,6 +227,7 @@ eng_new(struct co_rt *rt, struct store *st)
 	co_waitq_init(&e->settleq);
 	TAILQ_INIT(&e->ends);
 	e->admin_gid = (gid_t)-1;
+	e->self_uid = geteuid();
 	TAILQ_INIT(&e->retry);
 	if ((e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||

@@ -136,6 +136,8 @@ struct eng {
 	struct idmap *users;            /* uid + 1 -> struct euser */
 	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */
 	int max_queued;                 /* max_queued_per_user; 0 = none */
+	bool see_all;                   /* visibility = all */
+	uid_t self_uid;                 /* jobd's own (effective) uid */
 	TAILQ_HEAD(, equeue) queues;
 	size_t nqueues;
 	bool stopping;
@@ -232,6 +234,7 @@ int user_limit(const struct eng *e, const struct eng_who *who, size_t n,
     struct proto_err *err);
 int user_may_cancel(const struct eng *e, const struct eng_who *who,
     const struct job *j, struct proto_err *err);
+bool user_may_see(const struct eng *e, const struct eng_who *who, uid_t uid);
 void user_free_all(struct eng *e);
 
 /* ---- engine.c ---- */

@@ -417,9 +417,10 @@ END_TEST
 
 /* ---- where jobs may go: http_allow, http_deny ----------------------------- */
 
-/* Without http_allow, no spelling of this host, its link or the metadata
- * service is reached: each job fails naming the address and the key, and
- * the server never sees a connection. */
+/* With the loopback closed (http_loopback = no) and no http_allow, no
+ * spelling of this host, its link or the metadata service is reached:
+ * each job fails naming the address and the key, and the server never
+ * sees a connection. */
 START_TEST(test_destination_denied)
 {
 	static const char *const urls[] = {
@@ -434,7 +435,7 @@ START_TEST(test_destination_denied)
 	json_int_t id;
 	json_t *job;
 
-	c = start_keys(false, "", 4);
+	c = start_keys(false, "http_loopback = no", 4);
 	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
 	ck_assert_str_eq(tj_str(job, "state"), "failed");
 	snprintf(want, sizeof(want), "destination 127.0.0.1 of 127.0.0.1:%d "
@@ -453,6 +454,46 @@ START_TEST(test_destination_denied)
 	}
 	th_stats(srv, &st);
 	ck_assert_int_eq(st.conns, 0);
+	finish();
+}
+END_TEST
+
+/* http_loopback = auto (the default) follows allow_exec: where clients
+ * may run programs, which reach the loopback anyway, http jobs reach it
+ * too; where they may not, the loopback is closed to http as well.  The
+ * link-local and metadata blocks stay closed either way. */
+START_TEST(test_loopback_follows_exec)
+{
+	struct tj_conn *c;
+	struct th_stats st;
+	char url[64];
+	json_t *job;
+
+	c = start_keys(false, "", 4);
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
+	snprintf(url, sizeof(url), "http://169.254.169.254:%d/", th_port(srv));
+	job = tj_wait(c, tj_submit(c, "'kind':'http','args':{'url':'%s'}",
+	    url), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	ck_assert_msg(strstr(tj_str(job, "error"), "cloud metadata"), "%s",
+	    tj_str(job, "error"));
+	th_stats(srv, &st);
+	ck_assert_int_eq(st.requests, 1);
+	finish();
+
+	c = start_keys(false, "allow_exec = no", 4);
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	ck_assert_msg(strstr(tj_str(job, "error"), "is denied: loopback"),
+	    "%s", tj_str(job, "error"));
+	th_stats(srv, &st);
+	ck_assert_int_eq(st.conns, 0);
+	finish();
+
+	c = start_keys(false, "allow_exec = no\nhttp_loopback = yes", 4);
+	job = tj_wait(c, submit_get(c, "/status/200", ""), 10);
+	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
 	finish();
 }
 END_TEST
@@ -478,7 +519,8 @@ START_TEST(test_deny_and_reload)
 	    "is denied by http_deny (127.0.0.2)", th_port(srv));
 	ck_assert_str_eq(tj_str(job, "error"), want);
 
-	tj_conf(TJ_DAEMON "[queue.default]\nworkers = 4\ntimeout = 30\n");
+	tj_conf(TJ_DAEMON "http_loopback = no\n"
+	    "[queue.default]\nworkers = 4\ntimeout = 30\n");
 	tj_signal(SIGHUP);
 	for (double end = tj_now() + TJ_TIMEOUT; !strstr(tj_log(),
 	    "reloaded"); tj_sleep(0.01))
@@ -563,6 +605,7 @@ main(void)
 	tcase_add_test(tc, test_https_self_signed_fails);
 	tcase_add_test(tc, test_destination_denied);
 	tcase_add_test(tc, test_deny_and_reload);
+	tcase_add_test(tc, test_loopback_follows_exec);
 	tcase_add_test(tc, test_trickle_capped);
 	tcase_add_test(tc, test_ipv6_literal);
 	suite_add_tcase(s, tc);

@@ -44,6 +44,18 @@ static const struct conf_enumval store_ev[] = {
 	    "has the sqlite store only)" },
 	{ NULL, 0, NULL },
 };
+static const struct conf_enumval visibility_ev[] = {
+	{ "own", CONF_VIS_OWN, NULL },
+	{ "all", CONF_VIS_ALL, NULL },
+	{ NULL, 0, NULL },
+};
+/* http_loopback: auto follows allow_exec (conf_finish). */
+static const struct conf_enumval loopback_ev[] = {
+	{ "auto", CONF_LOOPBACK_AUTO, NULL },
+	{ "yes", CONF_LOOPBACK_YES, NULL },
+	{ "no", CONF_LOOPBACK_NO, NULL },
+	{ NULL, 0, NULL },
+};
 static const struct conf_enumval level_ev[] = {
 	{ "err", LOG_LVL_ERR, NULL },
 	{ "warning", LOG_LVL_WARNING, NULL },
@@ -95,6 +107,9 @@ static const struct conf_key keys[] = {
 	{ "admin_group", D(admin_group), CONF_T_GROUP, 0, 0, "", NULL,
 	    "members and root may cancel any job, have no per-user limit; "
 	    "empty = root" },
+	{ "visibility", D(visibility), CONF_T_ENUM, 0, 0, "own",
+	    visibility_ev, "jobs a client may see: own (its uid's; root and "
+	    "admin_group see all) or all" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,
@@ -111,6 +126,10 @@ static const struct conf_key keys[] = {
 	{ "http_allow", D(http_allow), CONF_T_ACL, 0, 0, "", NULL,
 	    "destinations http jobs may reach although denied by default "
 	    "(loopback, link-local, cloud metadata)" },
+	{ "http_loopback", D(http_loopback), CONF_T_ENUM, 0, 0, "auto",
+	    loopback_ev, "may http jobs reach this host's loopback addresses; "
+	    "auto = yes when allow_exec = yes (an exec job reaches them anyway)"
+	    ", no otherwise" },
 	{ "http_deny", D(http_deny), CONF_T_ACL, 0, 0, "", NULL,
 	    "destinations http jobs may not reach" },
 	{ "http_max_time", D(http_max_time), CONF_T_SECONDS, 1, 86400, "600",
@@ -611,6 +630,35 @@ parse(struct load *ld)
 	return 0;
 }
 
+/* Values that follow from several keys, once the file is read.  The
+ * destinations http jobs may reach (http_reach) are http_allow, plus the
+ * loopback blocks when http_loopback says so: as entries of the allow
+ * list, so that an http_deny entry as specific (or more) still wins. */
+static int
+conf_finish(struct load *ld)
+{
+	struct conf_daemon *d = &ld->c->daemon;
+	char msg[NETACL_WHY_MAX], *text;
+	bool loop;
+	int rc;
+
+	loop = d->http_loopback == CONF_LOOPBACK_YES ||
+	    (d->http_loopback == CONF_LOOPBACK_AUTO && d->allow_exec);
+	if (asprintf(&text, "%s %s", loop ? "127.0.0.0/8 ::1" : "",
+	    netacl_text(d->http_allow)) == -1)
+		return ld_err(ld, -ENOMEM, "out of memory");
+	rc = netacl_parse(text, &d->http_reach, msg, sizeof(msg));
+	free(text);
+	if (rc == -ENOMEM)
+		return ld_err(ld, rc, "out of memory");
+	if (rc < 0) {
+		ld->lineno = 0;
+		return ld_err(ld, rc, "http_allow with the loopback blocks "
+		    "(http_loopback): %s", msg);
+	}
+	return 0;
+}
+
 int
 conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 {
@@ -630,7 +678,8 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	}
 	if ((r = conf_new(&ld, path)) < 0)
 		goto out;
-	r = parse(&ld);
+	if ((r = parse(&ld)) == 0)
+		r = conf_finish(&ld);
 out:
 	free(data);
 	free(ld.dir);
@@ -647,6 +696,7 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	sect_free(CONF_SECT_DAEMON, &c->daemon);
+	netacl_free(c->daemon.http_reach);
 	for (size_t i = 0; i < c->nqueues; i++) {
 		sect_free(CONF_SECT_QUEUE, &c->queues[i].pub);
 		free((char *)c->queues[i].pub.name);

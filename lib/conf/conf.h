@@ -54,6 +54,19 @@ enum conf_store {
 	CONF_STORE_POSTGRESQL, /* "postgresql": named, refused (not built) */
 };
 
+/* [daemon] visibility: whose jobs a client sees (docs/SECURITY.md). */
+enum conf_visibility {
+	CONF_VIS_OWN,          /* "own": its uid's; root, admin_group: all */
+	CONF_VIS_ALL,          /* "all": every job, to every client */
+};
+
+/* [daemon] http_loopback. */
+enum conf_loopback {
+	CONF_LOOPBACK_AUTO, /* yes when allow_exec, else no */
+	CONF_LOOPBACK_YES,
+	CONF_LOOPBACK_NO,
+};
+
 /* A group key: the name as written, and its gid resolved at load. */
 struct conf_group {
 	const char *name; /* "" when not set */
@@ -78,6 +91,7 @@ struct conf_daemon {
 	struct conf_group socket_group;
 	int max_queued_per_user; /* 0..10000000; 0 = no limit */
 	struct conf_group admin_group;
+	int visibility;        /* enum conf_visibility */
 	bool allow_exec;
 	bool allow_http;
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
@@ -86,6 +100,9 @@ struct conf_daemon {
 	int max_connections_per_user; /* 0..65536; 0 = no limit */
 	struct netacl *http_allow; /* never NULL; may be empty */
 	struct netacl *http_deny;  /* never NULL; may be empty */
+	int http_loopback;     /* enum conf_loopback */
+	struct netacl *http_reach; /* http_allow + loopback if http_loopback
+	                            * resolves to yes: what kinds check */
 	double http_max_time;  /* seconds for one http request, 1..86400 */
 	int store;             /* enum conf_store */
 };

@@ -86,6 +86,11 @@ static const struct sq_migration sq_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN submit_uid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_gid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_pid INTEGER;" },
+	/* A user's own jobs, newest first (visibility = own): no state in
+	 * it, so only an insert writes it. */
+	{ 3,
+	"CREATE INDEX jobs_submitter ON jobs (submit_uid) "
+	"WHERE submit_uid IS NOT NULL;" },
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
