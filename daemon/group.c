@@ -89,7 +89,8 @@ group_inserted(void *arg, int status)
 			log_debug("job %lld: queued (queue %s, group %lld)",
 			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
-			job_observe(j, STORE_QUEUED);
+			job_observe(j, j->delayed ? STORE_SCHEDULED :
+			    STORE_QUEUED);
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {
 			job_lost(j);

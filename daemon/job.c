@@ -253,7 +253,8 @@ job_observe(struct job *j, enum store_state state)
 	struct met_queue *mq = j->q != NULL ? j->q->met : NULL;
 	struct watch_job wj;
 
-	if (state == STORE_QUEUED && j->attempts == 0)
+	if ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
+	    j->attempts == 0)
 		met_submitted(mq, j->kind);
 	else if (state == STORE_RUNNING)
 		met_started(mq, j->started_at - j->ready_at);

@@ -92,7 +92,7 @@ submit_inserted(void *arg, int status)
 		j->inserted = true;
 		j->e->c.submitted++;
 		end_retry_soon(j->e);
-		job_observe(j, STORE_QUEUED);
+		job_observe(j, j->delayed ? STORE_SCHEDULED : STORE_QUEUED);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
