@@ -34,6 +34,7 @@
 #include "ctl_args.h"
 #include "ctl_call.h"
 #include "ctl_show.h"
+#include "ctl_watch.h"
 #include "jc.h"
 #include "log.h"
 #include "proto.h"
@@ -808,6 +809,60 @@ cmd_prune(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
+struct watch_opts {
+	const char *queue, *group;
+};
+
+static int
+watch_opt(struct ctl *ctl, int c, void *state)
+{
+	struct watch_opts *wo = state;
+
+	*(c == 'q' ? &wo->queue : &wo->group) = optarg;
+	return CTL_CONTINUE;
+}
+
+static int
+cmd_watch(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "queue", required_argument, NULL, 'q' },
+		{ "group", required_argument, NULL, 'g' },
+		GLOBAL_LONG
+	};
+	struct watch_opts o = { 0 };
+	char err[CTL_ERRLEN];
+	int64_t id = 0, group = 0;
+	int rc;
+
+	if ((rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT "q:g:", lo,
+	    watch_opt, &o)) != CTL_CONTINUE)
+		return rc;
+	if (argc - optind > 1)
+		return usage_err(ctl, "unexpected argument %s",
+		    argv[optind + 1]);
+	if (o.queue)
+		OPT_CHECK(ctl_check_string(o.queue, "--queue", PROTO_STR_MAX,
+		    err, sizeof(err)));
+	if (o.group)
+		OPT_CHECK(ctl_parse_int(o.group, "--group", 1, INT64_MAX,
+		    &group, err, sizeof(err)));
+	if (optind < argc)
+		OPT_CHECK(ctl_parse_int(argv[optind], "ID", 1, INT64_MAX, &id,
+		    err, sizeof(err)));
+	return ctl_watch(ctl, o.queue, id, group);
+}
+
+static int
+cmd_top(struct ctl *ctl, int argc, char **argv)
+{
+	int rc;
+
+	if ((rc = opt_none(ctl, argc, argv)) != CTL_CONTINUE)
+		return rc;
+	return ctl_top(ctl);
+}
+
 static const struct cmd cmds[] = {
 	{ "ping", cmd_ping, "",
 	    "Ask jobd whether it is running; prints its version.\n" },
@@ -878,6 +933,17 @@ static const struct cmd cmds[] = {
 	{ "stats", cmd_stats, "",
 	    "Print each queue's queued and running jobs, workers and "
 	    "capacity,\nand jobd's counters.\n" },
+	{ "watch", cmd_watch, "[--queue Q] [--group G] [ID]",
+	    "Print one line per job state change as it happens (time, id, "
+	    "queue,\nkind, new state, name, error), until interrupted.  "
+	    "--json prints the\nevent lines as jobd sends them.\n\n"
+	    "  -q, --queue Q         only jobs of queue Q\n"
+	    "  -g, --group G         only jobs of group G\n"
+	    "  ID                    only job ID\n" },
+	{ "top", cmd_top, "",
+	    "A live full-screen view, refreshed every second: each queue's "
+	    "queued,\nrunning, scheduled and paused jobs, workers, jobs/s and "
+	    "p50/p99 run\ntime, and the latest failures.  q quits.\n" },
 	{ "help", cmd_help, "[COMMAND]", "Print help on jobctl or COMMAND.\n" },
 };
 static const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);

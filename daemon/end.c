@@ -103,6 +103,8 @@ end_written(void *arg, int status)
 		    "interrupted" : "");
 	}
 	end_settled(j, status);
+	if (status == 0)
+		job_observe(j, j->end_state);
 	idmap_del(e->jobs, j->id);
 	co_waitq_wake_all(&j->doneq, status < 0 ? -EIO : (int)j->end_state);
 	if (j->g != NULL)
@@ -119,6 +121,9 @@ end_requeued(void *arg, int status)
 		j->e->c.store_errors++;
 		log_warnx("job %lld: not requeued: %s", (long long)j->id,
 		    store_errmsg());
+	} else {
+		j->ready_at = store_now();
+		job_observe(j, STORE_QUEUED);
 	}
 	job_move(j, J_INQ);     /* in the database; memory is done */
 }

@@ -16,6 +16,7 @@
 #include "idmap.h"
 #include "kind.h"
 #include "log.h"
+#include "metrics.h"
 
 /* ---- configuring -------------------------------------------------------- */
 
@@ -269,6 +270,19 @@ eng_counters(const struct eng *e, struct eng_counters *c)
 {
 	*c = e->c;
 	c->live = idmap_count(e->jobs);
+}
+
+/* ---- observing ------------------------------------------------------------- */
+
+void
+eng_observe(struct eng *e, struct met *m, struct watch_hub *h)
+{
+	struct equeue *q;
+
+	e->met = m;
+	e->hub = h;
+	TAILQ_FOREACH(q, &e->queues, link)
+		q->met = m != NULL ? met_queue(m, q->name) : NULL;
 }
 
 /* ---- life ------------------------------------------------------------------ */

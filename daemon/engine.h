@@ -80,6 +80,13 @@ struct eng *eng_new(struct co_rt *rt, struct store *st);
  * before the first eng_configure; without it, process groups only. */
 struct exec_iso;
 void eng_isolate(struct eng *e, struct exec_iso *iso);
+struct met;
+struct watch_hub;
+
+/* Count into m (metrics.h) and publish every job change to h (watch.h);
+ * either may be NULL (off).  Call before the first eng_configure; both
+ * must outlive the engine. */
+void eng_observe(struct eng *e, struct met *m, struct watch_hub *h);
 
 /* Apply c's queues, the kinds' settings, admin_group, visibility and
  * max_queued_per_user: at start and on every reload (docs/CONFIG.md says

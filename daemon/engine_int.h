@@ -32,6 +32,10 @@
 #include "store.h"
 #include "timerq.h"
 
+struct met;
+struct met_queue;
+struct watch_hub;
+
 struct idmap;
 struct kind;
 struct kind_env;
@@ -58,6 +62,7 @@ enum job_where {
 enum job_stop { STOP_NONE, STOP_CANCEL, STOP_SHUTDOWN };
 
 struct equeue;
+struct watch_cache;
 struct egroup;
 
 struct job {
@@ -103,6 +108,10 @@ struct job {
 	bool permanent;                 /* the kind said: do not retry */
 	double retry_after;             /* the kind's Retry-After, or 0 */
 	int idempotent;                 /* -1 the kind's rule, 0, 1 */
+	char *name;                     /* for events; NULL: none */
+	struct watch_cache *wcache;     /* its events' parts (watch.h) */
+	double created_at, started_at;  /* Unix times, as stored */
+	double ready_at;                /* entered its queue (queue wait) */
 };
 
 struct egroup {
@@ -149,6 +158,7 @@ struct equeue {
 	struct co_waitq placeq;         /* workers waiting for a place */
 	size_t nblocked;                /* workers waiting for an insert */
 	size_t tmp;                     /* scratch: a group's demand */
+	struct met_queue *met;          /* its counters; NULL: none */
 	LIST_HEAD(, worker) wlist;
 	TAILQ_ENTRY(equeue) link;
 };
@@ -190,6 +200,8 @@ struct eng {
 	double prune_every;             /* prune_interval */
 	double retain_ok, retain_fail;  /* [daemon] retention */
 	bool pruning;                   /* a round is under way */
+	struct met *met;                /* counters, histograms; or NULL */
+	struct watch_hub *hub;          /* job events; or NULL */
 };
 
 /* ---- job.c ---- */
@@ -206,6 +218,7 @@ struct job *job_from(struct eng *e, struct equeue *q, const struct kind *k,
 int job_row(const struct job *j, const char *name, const struct eng_who *who,
     struct store_new_job *row, char **textp);
 void job_free(struct job *j);
+void job_observe(struct job *j, enum store_state state);
 void job_forget(struct job *j);
 void job_lost(struct job *j);
 

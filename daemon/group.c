@@ -89,6 +89,8 @@ group_inserted(void *arg, int status)
 			log_debug("job %lld: queued (queue %s, group %lld)",
 			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
+			job_observe(j, j->delayed ? STORE_SCHEDULED :
+			    STORE_QUEUED);
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {
 			job_lost(j);
@@ -199,7 +201,9 @@ group_insert(struct eng *e, struct egroup *g,
 	texts = calloc(n, sizeof(*texts));
 	ids = calloc(n, sizeof(*ids));
 	for (i = 0; rows != NULL && texts != NULL && ids != NULL && i < n; i++)
-		if (job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
+		if ((pg->jobs[i].name != NULL && (g->jobs[i]->name =
+		    strdup(pg->jobs[i].name)) == NULL) ||
+		    job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
 		    &texts[i]) < 0)
 			break;
 	if (ids != NULL && i == n &&

@@ -41,6 +41,8 @@
 #include "idmap.h"
 #include "kind.h"
 #include "log.h"
+#include "metrics.h"
+#include "watch.h"
 
 /* legal[from][to]: the moves a job may make, each with who makes it. */
 static const bool legal[J_NWHERE][J_NWHERE] = {
@@ -158,6 +160,7 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 	j->retries = q != NULL ? q->retries : 0;
 	j->backoff = q != NULL ? q->backoff : (struct backoff)BACKOFF_DEFAULT;
 	j->idempotent = -1;
+	j->created_at = j->ready_at = store_now();
 	co_waitq_init(&j->insertq);
 	co_waitq_init(&j->doneq);
 	return j;
@@ -198,6 +201,7 @@ job_row(const struct job *j, const char *name, const struct eng_who *who,
 	row->kind = j->kind->name;
 	row->args = *textp;
 	row->name = name;
+	row->created_at = j->created_at;
 	row->timeout = j->timeout;
 	row->max_attempts = j->max_attempts;
 	row->priority = j->priority;
@@ -230,7 +234,51 @@ job_free(struct job *j)
 	free(j->end_text);
 	free(j->end_error);
 	free(j->cancel_reason);
+	free(j->name);
+	watch_cache_free(j->wcache);
 	free(j);
+}
+
+/* ---- events and counters ------------------------------------------------- */
+
+/* Every committed state change of j passes here (a start once it is
+ * sent: a pure kind does not wait for its commit): the counters
+ * (metrics.h), then one event for the watchers (watch.h).  Called from
+ * the commit callbacks: submit_inserted, group_inserted, end_written,
+ * end_requeued, and from queue_mark_started. */
+void
+job_observe(struct job *j, enum store_state state)
+{
+	/* A recovered job may have lost its queue or kind (it ends failed). */
+	struct met_queue *mq = j->q != NULL ? j->q->met : NULL;
+	struct watch_job wj;
+
+	if ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
+	    j->attempts == 0)
+		met_submitted(mq, j->kind);
+	else if (state == STORE_RUNNING)
+		met_started(mq, j->started_at - j->ready_at);
+	else if (store_state_ended(state))
+		met_ended(mq, j->kind, state, j->started_at >= j->ready_at &&
+		    j->started_at > 0 ? j->end_at - j->started_at : -1);
+	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
+		return;
+	wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
+	    .queue = j->q != NULL ? j->q->name : "",
+	    .kind = j->kind != NULL ? j->kind->name : "", .name = j->name,
+	    .state = state, .args = j->args, .attempts = j->attempts,
+	    .max_attempts = j->max_attempts, .timeout = j->timeout,
+	    .created_at = j->created_at, .started_at = j->started_at,
+	    .cache = &j->wcache, .uid = j->uid };
+	if (store_state_ended(state)) {
+		wj.finished_at = j->end_at;
+		wj.result = j->end_text;
+		wj.error = j->end_error;
+		if (state == STORE_CANCELLED)
+			wj.cancel_reason = j->cancel_reason != NULL ?
+			    j->cancel_reason : "cancelled";
+	}
+	watch_publish(j->e->hub, &wj);
 }
 
 /* Forget a job whose insert failed: it never existed for anyone. */

@@ -35,6 +35,7 @@
 #include "engine.h"
 #include "exec_iso.h"
 #include "log.h"
+#include "obs.h"
 #include "ops.h"
 #include "server.h"
 #include "store.h"
@@ -51,6 +52,7 @@ struct jobd {
 	struct eng *eng;
 	struct exec_iso *iso;           /* exec jobs' containment */
 	struct srv *srv;
+	struct obs *obs;                /* metrics, watch, HTTP listener */
 	struct ops_ctx ops;
 	struct event *sig[3];
 	struct svc *svc;
@@ -96,7 +98,7 @@ check_config(const char *path, bool verbose)
 static void
 reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 {
-	const char *changed[11];
+	const char *changed[13];
 	size_t i, k = 0;
 
 	if (strcmp(o->socket, n->socket) != 0)
@@ -119,6 +121,8 @@ reload_warn(const struct conf_daemon *o, const struct conf_daemon *n)
 		changed[k++] = "http_per_host";
 	if (o->cgroup != n->cgroup)
 		changed[k++] = "cgroup";
+	if (strcmp(o->http_listen, n->http_listen) != 0)
+		changed[k++] = "http_listen";
 	for (i = 0; i < k; i++)
 		log_warnx("reload: %s changed; it takes effect at the next "
 		    "start", changed[i]);
@@ -250,6 +254,7 @@ main_task(void *arg)
 	while (!jd->stop)
 		(void)co_waitq_wait(&jd->stopq, CO_FOREVER, NULL);
 	srv_stop_accepting(jd->srv);
+	obs_close(jd->obs);             /* the HTTP clients go now */
 	if (jd->sock_created)
 		(void)unlink(conf_daemon(jd->conf)->socket);
 	eng_shutdown(jd->eng, conf_daemon(jd->conf)->shutdown_grace);
@@ -357,9 +362,14 @@ open_store(struct jobd *jd)
 	if ((rc = store_open(&jd->st, jd->base, &so)) < 0)
 		fatalx("cannot open the database: %s%s", store_errmsg(),
 		    store_hint(rc));
-	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL)
+	if ((jd->eng = eng_new(jd->rt, jd->st)) == NULL ||
+	    (jd->obs = obs_new()) == NULL)
 		fatalx("out of memory");
 	eng_isolate(jd->eng, jd->iso);
+	/* The counters only feed /metrics: without the listener they are
+	 * not kept at all.  Watchers need no listener. */
+	eng_observe(jd->eng, *conf_daemon(jd->conf)->http_listen != '\0' ?
+	    obs_met(jd->obs) : NULL, obs_hub(jd->obs));
 	if (eng_configure(jd->eng, jd->conf) < 0)
 		fatalx("out of memory");
 	if ((rc = eng_recover(jd->eng)) < 0)
@@ -415,6 +425,24 @@ open_socket(struct jobd *jd)
 	    NULL)
 		fatalx("out of memory");
 	jd->ops.srv = jd->srv;
+	jd->ops.hub = obs_hub(jd->obs);
+}
+
+/* The HTTP listener, when http_listen is set. */
+static void
+open_http(struct jobd *jd)
+{
+	const char *addr = conf_daemon(jd->conf)->http_listen, *what = "";
+	int rc;
+
+	if (*addr == '\0')
+		return;
+	if ((rc = obs_listen(jd->obs, jd->base, addr, &jd->ops, &what)) < 0)
+		fatalx("http_listen %s: %s: %s", addr, what, strerror(-rc));
+	/* The port it got (0 asks for any), for the URL a user opens. */
+	log_info("http: listening on %s: dashboard http://%.*s:%d/, metrics "
+	    "at /metrics", addr, (int)(strrchr(addr, ':') - addr), addr,
+	    obs_port(jd->obs));
 }
 
 /* The signals jobd acts on (jd->sig[i] watches stop_sigs[i]). */
@@ -496,6 +524,7 @@ start(struct jobd *jd)
 	raise_nofile();
 	open_store(jd);
 	open_socket(jd);
+	open_http(jd);
 }
 
 static void
@@ -508,6 +537,7 @@ finish(struct jobd *jd)
 	store_close(jd->st);            /* commits what the stop wrote */
 	eng_free(jd->eng);
 	srv_free(jd->srv);
+	obs_free(jd->obs);
 	svc_free(jd->svc);
 	/* Past the loop, a repeated stop signal (systemd's, a test's) is
 	 * ignored as it was in it: with the default action it would kill

@@ -22,11 +22,14 @@
 #include <jansson.h>
 
 #include "co_pool.h"
+#include "co.h"
+#include "co_sched.h"
 #include "engine.h"
 #include "log.h"
 #include "ops_int.h"
 #include "proto.h"
 #include "server.h"
+#include "watch.h"
 #include "store.h"
 
 typedef void (*op_fn)(struct ops_ctx *, struct proto_req *, struct reply *);
@@ -116,8 +119,8 @@ submitter_json(const struct store_submitter *by)
 static json_t *job_json_base(const struct store_job *j);
 
 /* A job row as the protocol shows it. */
-static json_t *
-job_json(const struct store_job *j)
+json_t *
+ops_job_json(const struct store_job *j)
 {
 	json_t *job = job_json_base(j);
 
@@ -160,7 +163,7 @@ jobs_json(struct store_job **jobs, size_t n)
 	size_t i;
 
 	for (i = 0; a != NULL && i < n; i++)
-		if (json_array_append_new(a, job_json(jobs[i])) < 0) {
+		if (json_array_append_new(a, ops_job_json(jobs[i])) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -210,8 +213,8 @@ stats_queues(const struct eng *e)
 	return qs;
 }
 
-static void
-op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+json_t *
+ops_stats_json(const struct ops_ctx *ctx, const struct proto_req *req)
 {
 	struct eng_counters c;
 	struct store_stats ss;
@@ -241,7 +244,13 @@ op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		json_decref(resp);
 		resp = NULL;
 	}
-	reply_send(r, resp);
+	return resp;
+}
+
+static void
+op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	reply_send(r, ops_stats_json(ctx, req));
 }
 
 /* ---- who asks ------------------------------------------------------------ */
@@ -400,7 +409,7 @@ answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 
 	if ((j = lookup_job(ctx, req, r, id, who)) == NULL)
 		return;
-	job = job_json(j);
+	job = ops_job_json(j);
 	store_job_free(j);
 	if (job != NULL && req->op == PROTO_OP_GET && req->u.get.history &&
 	    (rc = ops_job_history(ctx->st, job, id)) < 0) {
@@ -725,6 +734,92 @@ op_cancel(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		reply_send(r, ok_with(req, "state", json_string("cancelled")));
 }
 
+/* ---- watch ------------------------------------------------------------- */
+
+/* A watcher's buffer, and the answers it may have unwritten on its
+ * connection before it stops taking events: together the most a watcher
+ * that never reads costs (beyond them events are dropped, and counted). */
+#define WATCH_BUF    (256u * 1024)
+#define WATCH_UNSENT (256u * 1024)
+/* After an event wakes the stream, wait this long for more before
+ * writing: one write per batch, not per event (a busy jobd makes tens of
+ * thousands a second), for at most this much more latency. */
+#define WATCH_COALESCE 0.01
+
+struct watch_op {
+	struct co_waitq wq;     /* the op's task, for events */
+	struct reply *next;     /* the reply the next events go into */
+};
+
+static void
+watch_wake(void *arg)
+{
+	struct watch_op *wo = arg;
+
+	co_waitq_wake_all(&wo->wq, 0);
+}
+
+static void
+watch_into(void *arg, const char *data, size_t len)
+{
+	struct watch_op *wo = arg;
+
+	reply_send_raw(wo->next, data, len);
+}
+
+/* Stream events until the client goes or jobd stops: each batch of
+ * lines is one more reply on the connection, sent once the earlier ones
+ * are mostly written, so a slow reader fills its watcher (and then loses
+ * events) rather than jobd's memory. */
+static void
+watch_stream(struct watcher *w, struct watch_op *wo)
+{
+	struct reply *more;
+
+	for (;;) {
+		if (watch_pending(w) == 0 &&
+		    co_waitq_wait(&wo->wq, CO_FOREVER, NULL) < 0)
+			break;
+		if (watch_pending(w) == 0)
+			continue;
+		if (co_sleep(WATCH_COALESCE) < 0 ||
+		    reply_wait_drained(wo->next, WATCH_UNSENT) < 0 ||
+		    (more = reply_again(wo->next)) == NULL)
+			break;
+		watch_take(w, watch_into, wo);
+		wo->next = more;
+	}
+	reply_send_raw(wo->next, "", 0);        /* the last, empty, slot */
+}
+
+static void
+op_watch(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	struct watch_filter f = { .queue = req->u.watch.queue,
+		.id = req->u.watch.id, .group = req->u.watch.group };
+	struct watch_op wo = { .next = NULL };
+	struct eng_who who;
+	struct watcher *w;
+
+	/* The rule of get and list, fixed when the watch begins: under
+	 * visibility = own, only the events of the peer's own jobs. */
+	f.own = eng_sees_only(ctx->eng, who_of(r, &who), &f.uid);
+	co_waitq_init(&wo.wq);
+	if (ctx->hub == NULL || (w = watch_add(ctx->hub, &f, WATCH_BUF,
+	    watch_wake, &wo)) == NULL) {
+		answer_error(r, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	if ((wo.next = reply_again(r)) == NULL) {
+		watch_remove(w);
+		answer_error(r, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	reply_send(r, proto_ok(req));
+	watch_stream(w, &wo);
+	watch_remove(w);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static const op_fn op_table[PROTO_NOPS] = {
@@ -740,6 +835,7 @@ static const op_fn op_table[PROTO_NOPS] = {
 	[PROTO_OP_RESUME] = op_pause,
 	[PROTO_OP_RETRY] = op_retry,
 	[PROTO_OP_PRUNE] = op_prune,
+	[PROTO_OP_WATCH] = op_watch,
 };
 
 void

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 struct co_pool;
+#include <jansson.h>
 
 struct eng;
 struct reply;
@@ -26,7 +27,18 @@ struct ops_ctx {
 	struct srv *srv;        /* for stats; may be NULL */
 	double started;         /* Unix time jobd started, for stats */
 	struct co_pool *reads;  /* where lists are read; NULL: the loop */
+	struct watch_hub *hub;  /* for watch; NULL: watch answers internal */
 };
+
+struct proto_req;
+struct store_job;
+
+/* The stats answer (new reference, NULL on ENOMEM); req may be NULL (no
+ * tag), for the HTTP pages. */
+json_t *ops_stats_json(const struct ops_ctx *ctx, const struct proto_req *req);
+
+/* A job row as the protocol shows it (new reference, NULL on ENOMEM). */
+json_t *ops_job_json(const struct store_job *j);
 
 /* The server's handler (srv_handler): arg is a struct ops_ctx. */
 void ops_handle(void *arg, const char *line, size_t len, struct reply *r);

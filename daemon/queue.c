@@ -27,6 +27,7 @@
 #include "engine_int.h"
 #include "kind.h"
 #include "log.h"
+#include "metrics.h"
 
 /* A worker with nothing to do for this long ends; the queue starts a new
  * one when work comes.  Idle workers would otherwise hold a stack each. */
@@ -105,6 +106,7 @@ queue_new(struct eng *e, const char *name)
 	co_waitq_init(&q->roomq);
 	co_waitq_init(&q->placeq);
 	q->e = e;
+	q->met = e->met != NULL ? met_queue(e->met, name) : NULL;
 	LIST_INIT(&q->wlist);
 	TAILQ_INSERT_TAIL(&e->queues, q, link);
 	e->nqueues++;
@@ -320,11 +322,13 @@ queue_mark_started(struct job *j, struct kind_run *run)
 	bool wait = !j->kind->pure;
 	int rc;
 
-	if (store_mark_started(j->e->st, j->id, 0, wait ? queue_started : NULL,
-	    j) < 0) {
+	j->started_at = store_now();
+	if (store_mark_started(j->e->st, j->id, j->started_at,
+	    wait ? queue_started : NULL, j) < 0) {
 		kind_error(run, "cannot record the start: %s", store_errmsg());
 		return -EIO;
 	}
+	job_observe(j, STORE_RUNNING);
 	if (!wait)
 		return 0;
 	rc = co_waitq_wait(&j->insertq, CO_FOREVER, NULL);

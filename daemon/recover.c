@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine_int.h"
 #include "idmap.h"
@@ -89,6 +90,9 @@ recover_job(struct eng *e, struct equeue *q, const struct store_job *sj)
 	j->attempts = sj->attempts;
 	j->inserted = true;
 	recover_life(j, sj);
+	j->created_at = sj->created_at;
+	j->started_at = sj->started_at;
+	j->name = sj->name != NULL ? strdup(sj->name) : NULL; /* NULL: none */
 	return j;
 }
 

@@ -280,6 +280,23 @@ reply_new(struct conn *c)
 	return r;
 }
 
+struct reply *
+reply_again(struct reply *r)
+{
+	return r->c != NULL ? reply_new(r->c) : NULL;
+}
+
+int
+reply_wait_drained(struct reply *r, size_t bytes)
+{
+	int rc;
+
+	while (r->c != NULL && r->c->outbytes > bytes)
+		if ((rc = co_waitq_wait(&r->c->rq, CO_FOREVER, NULL)) < 0)
+			return rc;
+	return r->c != NULL ? 0 : -EPIPE;
+}
+
 /* ---- the writer ------------------------------------------------------------ */
 
 /* Take the written answers off the head. */

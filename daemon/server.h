@@ -125,6 +125,18 @@ void reply_keep_tag(struct reply *r, json_t *tag);
 /* The tag kept by reply_keep_tag, or NULL; borrowed. */
 json_t *reply_tag(const struct reply *r);
 
+/* For an op that streams (watch) and so keeps its connection: from the
+ * handler's task, before answering r, a new reply queued after r on the
+ * same connection, to answer in turn (and to call this on again before
+ * answering it).  Every reply so made must be answered.  NULL: ENOMEM or
+ * the connection is gone. */
+struct reply *reply_again(struct reply *r);
+
+/* Wait (task) until at most bytes of answers on r's connection are
+ * unwritten: a streaming op's flow control.  0, -EPIPE (the connection is
+ * gone), -ECANCELED. */
+int reply_wait_drained(struct reply *r, size_t bytes);
+
 /* The peer of r's connection; NULL once the connection is gone. */
 const struct srv_peer *reply_peer(const struct reply *r);
 

@@ -92,6 +92,7 @@ submit_inserted(void *arg, int status)
 		j->inserted = true;
 		j->e->c.submitted++;
 		end_retry_soon(j->e);
+		job_observe(j, j->delayed ? STORE_SCHEDULED : STORE_QUEUED);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
@@ -110,7 +111,9 @@ submit_insert(struct eng *e, struct job *j, const char *name,
 	char *text;
 	int rc;
 
-	if ((rc = job_row(j, name, who, &row, &text)) == 0) {
+	if (name != NULL && (j->name = strdup(name)) == NULL)
+		rc = -ENOMEM;
+	else if ((rc = job_row(j, name, who, &row, &text)) == 0) {
 		rc = store_insert(e->st, &row, &j->id, submit_inserted, j);
 		free(text);
 		e->ins_sent += rc == 0;

@@ -265,6 +265,42 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* jc_watch against jobd: a watch on one queue gets its jobs' changes in
+ * order (queued, running, succeeded) and none of another queue's; the
+ * calls on another connection go on. */
+START_TEST(test_watch_real)
+{
+	static const char *const order[] = { "queued", "running",
+		"succeeded" };
+	struct jc_conn *c = api_start(""), *w;
+	struct jc_event ev;
+	int64_t other, id;
+	json_t *job;
+
+	ck_assert_int_eq(jc_open(tj_path("jobd.sock"), &w), 0);
+	ck_assert_int_eq(jc_watch(w, "default", 0, 0), 0);
+	other = api_sleep(c, "small", 0);
+	ck_assert_int_eq(jc_wait(c, other, TJ_TIMEOUT, &job), 0);
+	json_decref(job);
+	id = api_sleep(c, NULL, 0);
+	ck_assert_int_eq(jc_wait(c, id, TJ_TIMEOUT, &job), 0);
+	json_decref(job);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(jc_watch_next(w, TJ_TIMEOUT, &ev), 0);
+		ck_assert_int_eq(ev.type, JC_EVENT_JOB);
+		ck_assert_int_eq(json_integer_value(json_object_get(ev.job,
+		    "id")), id);
+		ck_assert_str_eq(job_str(ev.job, "state"), order[i]);
+		ck_assert_str_eq(job_str(ev.job, "queue"), "default");
+		jc_event_clear(&ev);
+	}
+	ck_assert_int_eq(jc_watch_next(w, 0.2, &ev), -ETIMEDOUT);
+	jc_close(w);
+	ck_assert_int_eq(jc_ping(c, NULL), 0);
+	jc_close(c);
+}
+END_TEST
+
 struct seen {
 	int lines;
 	char last[256];
@@ -929,6 +965,7 @@ client_api_suite(void)
 	tcase_add_test(tc, test_submit_get_wait);
 	tcase_add_test(tc, test_group_list_stats);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_watch_real);
 	tcase_add_test(tc, test_pipelined_submits);
 	tcase_add_test(tc, test_error_codes);
 	tcase_add_test(tc, test_local_einval);

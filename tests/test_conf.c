@@ -696,6 +696,31 @@ START_TEST(test_group_values)
 }
 END_TEST
 
+#define ADDR_OK \
+	"HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464) or empty"
+
+START_TEST(test_addr_values)
+{
+	const char *good[] = { "127.0.0.1:9464", "[::1]:0", "localhost:80",
+		"0.0.0.0:65535", "" };
+	const char *junk[] = { "127.0.0.1", ":9464", "127.0.0.1:", "h:65536",
+		"h:12a", "[::1]9464", "[]:1", "h:123456" };
+	const struct conf_daemon *d;
+	struct conf *c;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		c = daemon_with("http_listen", good[i], &d);
+		ck_assert_str_eq(d->http_listen, good[i]);
+		conf_free(c);
+	}
+	c = ok("");
+	ck_assert_str_eq(conf_daemon(c)->http_listen, "");
+	conf_free(c);
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		bad_value("daemon", "http_listen", junk[i], ADDR_OK);
+}
+END_TEST
+
 START_TEST(test_inline_comments_and_separators)
 {
 	struct conf *c =
@@ -921,7 +946,7 @@ START_TEST(test_unknown_key)
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
 	    "socket_group, max_queued_per_user, admin_group, visibility, "
 	    "allow_exec, run_as, allow_world_readable_db, cgroup, "
-	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, store, "
+	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, http_listen, store, "
 	    "retain_succeeded, retain_failed, prune_interval");
 }
 END_TEST
@@ -1326,6 +1351,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_sample_config_has_every_key);
 	tcase_add_test(tc, test_docs_have_every_key);
 	tcase_add_test(tc, test_int_values);
+	tcase_add_test(tc, test_addr_values);
 	tcase_add_test(tc, test_seconds_values);
 	tcase_add_test(tc, test_size_values);
 	tcase_add_test(tc, test_bool_values);

@@ -219,6 +219,81 @@ START_TEST(test_own_jobs_only)
 }
 END_TEST
 
+/* Read w's events until job last has succeeded; which of ids[n] had an
+ * event into seen[n]; any other job's event fails the test. */
+static void
+watch_until(struct tj_conn *w, json_int_t last, const json_int_t *ids,
+    bool *seen, size_t n)
+{
+	for (;;) {
+		char *line = tj_line(w, TJ_TIMEOUT);
+		json_t *ev;
+		json_int_t id;
+		bool done, known = false;
+
+		ck_assert_msg(line != NULL, "no event for job %lld",
+		    (long long)last);
+		ck_assert_ptr_nonnull(ev = json_loads(line, 0, NULL));
+		ck_assert_str_eq(tj_str(ev, "event"), "job");
+		id = tj_int(ev, "job.id");
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == id)
+				known = seen[i] = true;
+		ck_assert_msg(known, "an event of job %lld: %s", (long long)id,
+		    line);
+		done = id == last && strcmp(tj_str(ev, "job.state"),
+		    "succeeded") == 0;
+		json_decref(ev);
+		if (done)
+			return;
+	}
+}
+
+/* visibility = own: a watch carries the events of the peer's own jobs
+ * only; root and admin_group get every job's. */
+START_TEST(test_watch_own_jobs_only)
+{
+	struct tj_conn *root, *a, *b, *wa, *wb, *wadm, *wroot;
+	json_int_t ids[4];
+	bool seen[4];
+
+	start_as_root("");
+	root = tj_connect();
+	a = conn_as(&alice);
+	b = conn_as(&bob);
+	wa = conn_as(&alice);
+	wb = conn_as(&bob);
+	wadm = conn_as(&carol);
+	wroot = tj_connect();
+	tj_assert_ok(tj_req(wa, "{'op':'watch'}"));
+	tj_assert_ok(tj_req(wb, "{'op':'watch'}"));
+	tj_assert_ok(tj_req(wadm, "{'op':'watch'}"));
+	tj_assert_ok(tj_req(wroot, "{'op':'watch'}"));
+	ids[0] = submit_sleep(a, 0);
+	ids[1] = submit_sleep(root, 0);
+	ids[2] = submit_sleep(b, 0);
+	tj_wait(root, ids[0], TJ_TIMEOUT);
+	tj_wait(root, ids[1], TJ_TIMEOUT);
+	tj_wait(root, ids[2], TJ_TIMEOUT);
+	ids[3] = submit_sleep(a, 0);    /* the last: after all the others */
+	tj_wait(root, ids[3], TJ_TIMEOUT);
+
+	memset(seen, 0, sizeof(seen));
+	watch_until(wa, ids[3], (json_int_t[]){ ids[0], ids[3] }, seen, 2);
+	ck_assert(seen[0] && seen[1]);
+	memset(seen, 0, sizeof(seen));
+	watch_until(wb, ids[2], &ids[2], seen, 1);
+	/* Bob's next line would be alice's last job's: none comes. */
+	ck_assert_ptr_null(tj_line(wb, 0.5));
+	memset(seen, 0, sizeof(seen));
+	watch_until(wadm, ids[3], ids, seen, 4);
+	ck_assert(seen[0] && seen[1] && seen[2] && seen[3]);
+	memset(seen, 0, sizeof(seen));
+	watch_until(wroot, ids[3], ids, seen, 4);
+	ck_assert(seen[0] && seen[1] && seen[2] && seen[3]);
+}
+END_TEST
+
 /* visibility = all: everyone sees every job (a cancel of another's is
  * forbidden, saying why); a reload to own hides them at once. */
 START_TEST(test_all_then_reload_to_own)
@@ -263,6 +338,7 @@ visibility_suite(void)
 	tcase_add_unchecked_fixture(tc, users_setup, users_teardown);
 	tcase_add_test(tc, test_own_jobs_only);
 	tcase_add_test(tc, test_all_then_reload_to_own);
+	tcase_add_test(tc, test_watch_own_jobs_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1200,8 +1200,29 @@ START_TEST(test_real_shortest)
 		    "%s does not read back", buf);
 		if (cases[i].text != NULL)
 			ck_assert_str_eq(buf, cases[i].text);
+		if (cases[i].text != NULL) {
+			ck_assert_int_gt(proto_real_spell(cases[i].d, buf,
+			    sizeof(buf)), 0);
+			ck_assert_str_eq(buf, cases[i].text);
+		}
 	}
 	ck_assert_int_eq(proto_real_text(0.1 + 0.2, buf, 8), -ENOSPC);
+	ck_assert_int_eq(proto_real_spell(0.1 + 0.2, buf, 8), -ENOSPC);
+	/* Times and durations (the exact-integer way): as short as the
+	 * snprintf way, and read back. */
+	for (int i = 0; i < 200000; i++) {
+		double d = i % 4 == 0 ? 1796622536.0 + i / 7.0 :
+		    i % 4 == 1 ? (double)i / 1000 + 1 : i % 4 == 2 ?
+		    1e15 - i * 0.37 : 1 + i * 1e-9;
+		char want[40];
+
+		if (i % 2)
+			d = -d;
+		ck_assert_int_gt(proto_real_text(d, want, sizeof(want)), 0);
+		ck_assert_int_gt(proto_real_spell(d, buf, sizeof(buf)), 0);
+		ck_assert_msg(strtod(buf, NULL) == d && strlen(buf) ==
+		    strlen(want), "%.17g: %s vs %s", d, buf, want);
+	}
 }
 END_TEST
 
@@ -1214,7 +1235,7 @@ START_TEST(test_dump_reals_round_trip)
 	    "1.50000000000000001\"2.5", "o", "x1.5", 2.0 / 3, "s",
 	    "0.30000000000000004 \\\" 7.10");
 	json_t *back;
-	char *text, *line, want[40];
+	char *text, *line, want[40], spelt[40];
 	size_t len;
 	uint64_t r = 88172645463325252ull;
 
@@ -1256,6 +1277,12 @@ START_TEST(test_dump_reals_round_trip)
 		ck_assert_int_gt(proto_real_text(d, want, sizeof(want)), 0);
 		ck_assert_msg(strlen(text) == strlen(want) + 6, "%s vs %s",
 		    text, want);
+		/* proto_real_spell: proto_dumps' digits, which may differ
+		 * from snprintf's in the last place, not in length. */
+		ck_assert_int_gt(proto_real_spell(d, spelt, sizeof(spelt)), 0);
+		ck_assert_msg(strtod(spelt, NULL) == d &&
+		    strlen(spelt) == strlen(want), "%s vs %s", spelt, want);
+		ck_assert_ptr_nonnull(strstr(text, spelt));
 		json_decref(back);
 		json_decref(v);
 		free(text);

@@ -165,6 +165,10 @@ static const struct conf_key keys[] = {
 	    "timeout" },
 	{ "busy_timeout", D(busy_timeout), CONF_T_SECONDS, 0, 3600, "5", NULL,
 	    "seconds a write waits for another process's lock on the database" },
+	{ "http_listen", D(http_listen), CONF_T_ADDR, 0, 0, "", NULL,
+	    "HOST:PORT of the HTTP listener (/metrics, the dashboard); "
+	    "empty = off; anything but loopback shows every job to the "
+	    "network" },
 	{ "store", D(store), CONF_T_ENUM, 0, 0, "sqlite", store_ev,
 	    "the job store's backend: sqlite (the database file) or postgresql "
 	    "(several daemons may share one database)" },
@@ -331,7 +335,8 @@ sect_free(enum conf_sect s, void *base)
 		void *f = (char *)base + keys[i].off;
 
 		if (keys[i].sect == s && (keys[i].type == CONF_T_PATH ||
-		    keys[i].type == CONF_T_DATABASE))
+		    keys[i].type == CONF_T_DATABASE ||
+		    keys[i].type == CONF_T_ADDR))
 			free(*(char **)f);
 		if (keys[i].sect == s && keys[i].type == CONF_T_GROUP)
 			free((char *)((struct conf_group *)f)->name);

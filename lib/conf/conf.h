@@ -115,6 +115,7 @@ struct conf_daemon {
 	int cgroup;            /* enum conf_cgroup; read at start */
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */
 	double line_timeout;   /* seconds for one request line, 1..3600 */
+	const char *http_listen; /* "HOST:PORT" of the HTTP listener; "": off */
 	int max_connections_per_user; /* 0..65536; 0 = no limit */
 	struct netacl *http_allow; /* never NULL; may be empty */
 	struct netacl *http_deny;  /* never NULL; may be empty */

@@ -451,6 +451,42 @@ group_allowed(char *b, size_t len, const struct conf_key *k)
 	    GROUP_NAME_MAX);
 }
 
+/* A listening address: HOST:PORT or [V6]:PORT (HOST up to 253 bytes of
+ * a name or an address; PORT 0..65535), or empty for "off".  Only the form
+ * is checked here; the daemon resolves and binds it at start. */
+static int
+addr_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
+    char *msg, size_t msglen)
+{
+	const char *colon, *h = v, *hend, *p;
+	char *copy;
+
+	if (*v != '\0') {
+		if (*v == '[') {
+			h = v + 1;
+			if ((hend = strchr(h, ']')) == NULL || hend[1] != ':')
+				return -EINVAL;
+			colon = hend + 1;
+		} else if ((colon = hend = strrchr(v, ':')) == NULL)
+			return -EINVAL;
+		if (hend == h || hend - h > 253 || colon[1] == '\0' ||
+		    strlen(colon + 1) > 5)
+			return -EINVAL;
+		for (p = colon + 1; *p != '\0'; p++)
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+		if (atoi(colon + 1) > 65535)
+			return -EINVAL;
+	}
+	if ((copy = strdup(v)) == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	free(*(char **)f);
+	*(char **)f = copy;
+	return 0;
+}
+
 /* A list of addresses, blocks and host names (netacl.h). */
 static int
 acl_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
@@ -467,6 +503,13 @@ acl_parse(const struct conf_key *k, const char *v, void *f, const char *dir,
 	netacl_free(*l);
 	*l = nl;
 	return 0;
+}
+
+static void
+addr_allowed(char *b, size_t len, const struct conf_key *k)
+{
+	snprintf(b, len, "HOST:PORT (e.g. 127.0.0.1:9464 or [::1]:9464) or "
+	    "empty");
 }
 
 static void
@@ -533,6 +576,7 @@ const struct conf_type_ops conf_types[] = {
 	[CONF_T_DATABASE] = { "database", db_parse, path_print, db_allowed },
 	[CONF_T_MODE] = { "mode", mode_parse, mode_print, mode_allowed },
 	[CONF_T_GROUP] = { "group", group_parse, group_print, group_allowed },
+	[CONF_T_ADDR] = { "address", addr_parse, path_print, addr_allowed },
 	[CONF_T_ACL] = { "acl", acl_parse, acl_print, acl_allowed },
 	[CONF_T_DURATION] = { "duration", dur_conf_parse, dur_conf_print,
 	    dur_conf_allowed },

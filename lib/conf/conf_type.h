@@ -35,6 +35,7 @@ enum conf_type {
 	                  * string or URI (kept as written) */
 	CONF_T_MODE,    /* mode_t: octal */
 	CONF_T_GROUP,   /* struct conf_group: an existing group, or empty */
+	CONF_T_ADDR,    /* char *: "HOST:PORT", "[V6]:PORT", or empty */
 	CONF_T_ACL,     /* struct netacl *: addresses, blocks, host names */
 	CONF_T_DURATION, /* double: seconds or 30s 15m 12h 7d (duration.h);
 			  * lo < 0: empty allowed, meaning "inherit" (-1) */

@@ -499,6 +499,21 @@ parse_list(struct proto_req *req, struct proto_err *err)
 	return 0;
 }
 
+static int
+parse_watch(struct proto_req *req, struct proto_err *err)
+{
+	struct proto_watch *w = &req->u.watch;
+
+	if (proto_field_string(req->root, "queue", PROTO_OPTIONAL,
+	        PROTO_STR_MAX, &w->queue, err) < 0 ||
+	    proto_field_int(req->root, "id", PROTO_OPTIONAL, 1, INT64_MAX,
+	        &w->id, err) < 0 ||
+	    proto_field_int(req->root, "group", PROTO_OPTIONAL, 1, INT64_MAX,
+	        &w->group, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 /* The op table: wire name and the parser of the op's fields. */
 static const struct {
 	const char *name;
@@ -516,6 +531,7 @@ static const struct {
 	[PROTO_OP_RESUME] = { "resume", proto_parse_pause },
 	[PROTO_OP_RETRY] = { "retry", proto_parse_retry },
 	[PROTO_OP_PRUNE] = { "prune", proto_parse_prune },
+	[PROTO_OP_WATCH] = { "watch", parse_watch },
 };
 
 const char *

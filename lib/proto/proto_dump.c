@@ -14,6 +14,8 @@
  * needs no parser: it skips strings and respells those tokens.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -279,6 +281,81 @@ real_shorter(const char *p, size_t k, char *num, size_t len)
 		}
 	}
 	return 0;
+}
+
+/* The shortest spelling of d by exact integer arithmetic, for 1 <= |d| <
+ * 1e15 (times, durations: what %g writes without an exponent): d is
+ * M / 2^s, and the fewest decimals k whose nearest m = d * 10^k reads
+ * back as d win; m / 10^k reads back as d when it is less than half a
+ * unit of the last place away, |m 2^s - M 10^k| * 2 < 10^k.  0 when d is
+ * out of that range or a power of two (its lower gap is half as wide), or
+ * for a tie; the caller then takes the printf way. */
+static int
+real_exact(double d, char *buf, size_t len)
+{
+	unsigned __int128 M, p = 1, m = 0, a, b;
+	uint64_t v;
+	double x = fabs(d);
+	int e, s, k, kmax, o = 0, n;
+	bool found = false;
+	char digits[40];
+
+	if (!(x >= 1 && x < 1e15))
+		return 0;
+	M = (unsigned __int128)(uint64_t)ldexp(frexp(x, &e), 53);
+	s = 53 - e;             /* x = M / 2^s, 0 <= s <= 52 */
+	if (M == (unsigned __int128)1 << 52)
+		return 0;
+	for (kmax = 16, a = 10; a <= (unsigned __int128)x; a *= 10)
+		kmax--;                 /* 17 digits in all */
+	for (k = 0; k <= kmax && !found; k++, p *= 10) {
+		m = s == 0 ? M * p : (M * p + ((unsigned __int128)1 << (s - 1)))
+		    >> s;
+		a = m << s;
+		b = M * p;
+		found = (a > b ? a - b : b - a) * 2 < p;
+	}
+	if (!found)
+		return 0;
+	k--;
+	v = (uint64_t)m;        /* < 10^17 */
+	for (n = 0; v > 0 || n <= k; v /= 10)
+		digits[n++] = (char)('0' + (int)(v % 10));
+	if (n + 4 > (int)len)
+		return -ENOSPC;
+	if (d < 0)
+		buf[o++] = '-';
+	while (n > k)
+		buf[o++] = digits[--n];
+	buf[o++] = '.';
+	if (k == 0)
+		buf[o++] = '0';
+	while (n > 0)
+		buf[o++] = digits[--n];
+	buf[o] = '\0';
+	return o;
+}
+
+int
+proto_real_spell(double d, char *buf, size_t len)
+{
+	char tok[48], num[48];
+	const char *src = tok;
+	size_t k;
+	int n;
+
+	if ((n = real_exact(d, buf, len)) != 0)
+		return n;
+	n = snprintf(tok, sizeof(tok), "%.17g", d);
+	if (n < 0 || (size_t)n + 3 > sizeof(tok))
+		return -ENOSPC;
+	real_tidy(tok, sizeof(tok));
+	if ((k = real_shorter(tok, strlen(tok), num, sizeof(num))) > 0)
+		src = num;
+	if ((k = strlen(src)) >= len)
+		return -ENOSPC;
+	memcpy(buf, src, k + 1);
+	return (int)k;
 }
 
 /* Copy in to out, respelling each real (see the top of the file): the

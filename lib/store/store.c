@@ -34,6 +34,7 @@
 
 #include <event2/event.h>
 
+#include "hist.h"
 #include "log.h"
 #include "store.h"
 #include "store_backend.h"
@@ -72,6 +73,8 @@ struct store {
 	uint64_t nsubmitted;
 	uint64_t ncompleted;
 	struct store_stats stats;
+	struct hist commit_s;           /* seconds per transaction */
+	struct hist commit_rows;        /* rows per transaction */
 
 	pthread_t writer;               /* loop thread only from here on */
 	bool writer_started;
@@ -300,6 +303,7 @@ writer_main(void *arg)
 {
 	struct store *st = arg;
 	struct wlist batch;
+	struct timespec t0, t1;
 	size_t rows, merged;
 	bool ok;
 
@@ -315,12 +319,17 @@ writer_main(void *arg)
 		rows = take_batch(st, &batch);
 		pthread_mutex_unlock(&st->mtx);
 		merged = st->ops->merges_start ? store_merge(&batch) : 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ok = run_batch(st, &batch);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (merged > 0)
 			merged = merged_ok(&batch);
 		pthread_mutex_lock(&st->mtx);
 		if (ok)
 			st->stats.merged += merged;
+		hist_add(&st->commit_s, (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		hist_add(&st->commit_rows, (double)rows);
 		finish_batch(st, &batch, rows, ok);
 	}
 	pthread_mutex_unlock(&st->mtx);
@@ -562,6 +571,8 @@ store_open(struct store **stp, struct event_base *base,
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return store_seterr(-ENOMEM, "store: out of memory");
 	pthread_mutex_init(&st->mtx, NULL);
+	hist_init(&st->commit_s, hist_le_commit, hist_le_commit_n);
+	hist_init(&st->commit_rows, hist_le_rows, hist_le_rows_n);
 	pthread_cond_init(&st->wake, NULL);
 	pthread_cond_init(&st->progress, NULL);
 	STAILQ_INIT(&st->pending);
@@ -1090,6 +1101,15 @@ store_paused_queues(struct store *st, char ***namesp, size_t *np)
 	*np = 0;
 	return st->ops->paused != NULL ? st->ops->paused(st->b, namesp, np) :
 	    0;
+}
+
+void
+store_commit_hists(struct store *st, struct hist *seconds, struct hist *rows)
+{
+	pthread_mutex_lock(&st->mtx);
+	*seconds = st->commit_s;
+	*rows = st->commit_rows;
+	pthread_mutex_unlock(&st->mtx);
 }
 
 void

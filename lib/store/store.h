@@ -503,4 +503,11 @@ struct store_stats {
 
 void store_stats(struct store *st, struct store_stats *s);
 
+struct hist;
+
+/* Copies of the transaction histograms (hist.h): seconds from begin to
+ * commit, and rows, of every transaction the writer ran. */
+void store_commit_hists(struct store *st, struct hist *seconds,
+    struct hist *rows);
+
 #endif /* JOBD_STORE_H */

@@ -220,8 +220,6 @@ def test_watch_stream_fake():
     assert events[1] == jobd.Event("dropped", count=3)
 
 
-@pytest.mark.xfail(strict=True, raises=jobd.UnknownOp,
-                   reason="jobd has no watch op yet (CONTRACT.md stage two)")
 def test_watch_real(sock):
     async def main():
         async with await jobd.AsyncClient.connect(sock) as c:
