@@ -36,6 +36,30 @@ kind_at(size_t i)
 	return i < NKINDS ? kinds[i] : NULL;
 }
 
+bool
+kind_rerun(const struct kind *k, const json_t *args, enum kind_idem idem,
+    char *why, size_t len)
+{
+	if (len > 0)
+		why[0] = '\0';
+	if (idem == KIND_IDEM_YES)
+		return true;
+	if (idem == KIND_IDEM_NO) {
+		snprintf(why, len, "submitted with \"idempotent\": false");
+		return false;
+	}
+	if (k == NULL || args == NULL || k->rerun == NULL)
+		return true;
+	return k->rerun(args, why, len);
+}
+
+void
+kind_rerun_error(char *buf, size_t len, const char *why)
+{
+	snprintf(buf, len, "interrupted by a crash or stop; not run again: %s",
+	    why);
+}
+
 void
 kind_error(struct kind_run *run, const char *fmt, ...)
 {
