@@ -1299,14 +1299,18 @@ static void
 crash_rows(void)
 {
 	struct store_new_job gj[3] = {
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 1, 0, { 0 } },
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0, { 0 } },
-		{ "default", "sleep", "{\"seconds\":5}", NULL, 0, 3, 0, { 0 } },
+		{ .queue = "default", .kind = "sleep",
+		    .args = "{\"seconds\":5}", .max_attempts = 1 },
+		{ .queue = "default", .kind = "sleep",
+		    .args = "{\"seconds\":5}", .max_attempts = 3 },
+		{ .queue = "default", .kind = "sleep",
+		    .args = "{\"seconds\":5}", .max_attempts = 3 },
 	};
 	struct store_new_job hj[2] = {
-		{ "default", "sleep", "{\"seconds\":0}", NULL, 0, 3, 0, { 0 } },
-		{ "default", "sleep", "{\"seconds\":0.01}", NULL, 0, 3, 0,
-		    { 0 } },
+		{ .queue = "default", .kind = "sleep",
+		    .args = "{\"seconds\":0}", .max_attempts = 3 },
+		{ .queue = "default", .kind = "sleep",
+		    .args = "{\"seconds\":0.01}", .max_attempts = 3 },
 	};
 	int64_t ids[3];
 

@@ -61,6 +61,13 @@ static const struct conf_enumval level_ev[] = {
 	{ NULL, 0, NULL },
 };
 
+static const struct conf_enumval backoff_ev[] = {
+	{ "exponential", CONF_BACKOFF_EXPONENTIAL, NULL },
+	{ "fixed", CONF_BACKOFF_FIXED, NULL },
+	{ NULL, 0, NULL },
+};
+#define DUR_HI (100LL * 365 * 86400)    /* duration.h's DUR_MAX */
+
 #define KIB  CONF_KIB
 #define MIB  CONF_MIB
 #define D(f) CONF_SECT_DAEMON, offsetof(struct conf_daemon, f)
@@ -140,6 +147,29 @@ static const struct conf_key keys[] = {
 	    "per-job timeout in seconds when a submit gives none; 0 = none" },
 	{ "max_attempts", Q(max_attempts), CONF_T_INT, 1, 100, "3", NULL,
 	    "starts a job gets when a crash or stop interrupts it" },
+	{ "retain_succeeded", D(retain_succeeded), CONF_T_DURATION, 0, DUR_HI,
+	    "7d", NULL, "how long a succeeded job is kept; 0 = forever" },
+	{ "retain_failed", D(retain_failed), CONF_T_DURATION, 0, DUR_HI,
+	    "30d", NULL, "how long a failed, timed_out or cancelled job is "
+	    "kept; 0 = forever" },
+	{ "prune_interval", D(prune_interval), CONF_T_DURATION, 1, 86400,
+	    "60", NULL, "seconds between the pruner's rounds" },
+	{ "priority", Q(priority), CONF_T_INT, 0, 9, "5", NULL,
+	    "a submit's default priority; lower runs first" },
+	{ "retries", Q(retries), CONF_T_INT, 0, 100, "0", NULL,
+	    "a submit's default retries after failed or timed_out" },
+	{ "retry_delay", Q(retry_delay), CONF_T_DURATION, 1, DUR_HI, "1",
+	    NULL, "base delay before the first retry" },
+	{ "retry_max_delay", Q(retry_max_delay), CONF_T_DURATION, 1, DUR_HI,
+	    "3600", NULL, "cap on the delay before a retry" },
+	{ "retry_backoff", Q(retry_backoff), CONF_T_ENUM, 0, 0, "exponential",
+	    backoff_ev, "exponential doubles the delay per retry, fixed keeps it" },
+	{ "max_pending", Q(max_pending), CONF_T_INT, 1, 100000000, "1000000",
+	    NULL, "scheduled + waiting jobs this queue may hold" },
+	{ "retain_succeeded", Q(retain_succeeded), CONF_T_DURATION, -1, DUR_HI,
+	    "", NULL, "this queue's retain_succeeded; empty = [daemon]'s" },
+	{ "retain_failed", Q(retain_failed), CONF_T_DURATION, -1, DUR_HI, "",
+	    NULL, "this queue's retain_failed; empty = [daemon]'s" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

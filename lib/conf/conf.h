@@ -97,6 +97,9 @@ struct conf_daemon {
 	                            * resolves to yes: what kinds check */
 	double http_max_time;  /* seconds for one http request, 1..86400 */
 	int store;             /* enum conf_store */
+	double retain_succeeded; /* seconds an ended job is kept; 0 = */
+	double retain_failed;    /* forever (failed, timed_out, cancelled) */
+	double prune_interval; /* seconds between the pruner's rounds */
 };
 
 /* [queue.NAME] */
@@ -106,7 +109,17 @@ struct conf_queue {
 	int capacity;     /* 1..10000000 */
 	double timeout;   /* seconds, 0..31536000; 0 = none */
 	int max_attempts; /* 1..100 */
+	int priority;     /* 0..9: a submit's default */
+	int retries;      /* 0..100: a submit's default */
+	double retry_delay;     /* seconds, 1..DUR_MAX */
+	double retry_max_delay; /* seconds, 1..DUR_MAX */
+	int retry_backoff;      /* enum conf_backoff */
+	int max_pending;        /* 1..100000000: scheduled + waiting */
+	double retain_succeeded; /* -1: the [daemon] value */
+	double retain_failed;
 };
+
+enum conf_backoff { CONF_BACKOFF_EXPONENTIAL, CONF_BACKOFF_FIXED };
 
 /* [schedule.NAME]: a cron schedule making one job per slot
  * (docs/SCHEDULES.md).  At most CONF_MAX_SCHEDULES sections. */

@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "conf_type.h"
+#include "duration.h"
 #include "netacl.h"
 
 #define GROUP_NAME_MAX 32 /* useradd's limit on Linux */
@@ -440,6 +441,46 @@ acl_allowed(char *b, size_t len, const struct conf_key *k)
 	    NETACL_MAX);
 }
 
+/* A duration (duration.h): its own message for a malformed one, so "7x"
+ * says what is wrong with it. */
+static int
+dur_conf_parse(const struct conf_key *k, const char *v, void *f,
+    const char *dir, char *msg, size_t msglen)
+{
+	char err[DUR_ERR_MAX];
+	double d;
+
+	if (v[0] == '\0' && k->lo < 0) {
+		*(double *)f = -1;
+		return 0;
+	}
+	if (dur_parse(v, &d, err, sizeof(err)) < 0) {
+		snprintf(msg, msglen, "%s: %s", k->name, err);
+		return -EINVAL;
+	}
+	if (d < (k->lo > 0 ? k->lo : 0) || d > k->hi)
+		return -EINVAL;
+	*(double *)f = d;
+	return 0;
+}
+
+static void
+dur_conf_print(char *b, size_t len, const struct conf_key *k, const void *f)
+{
+	if (*(const double *)f < 0)
+		b[0] = '\0';
+	else
+		sec_print(b, len, k, f);
+}
+
+static void
+dur_conf_allowed(char *b, size_t len, const struct conf_key *k)
+{
+	snprintf(b, len, "a duration from %llds to %llds (seconds, or 30s, "
+	    "15m, 12h, 7d)%s", k->lo > 0 ? k->lo : 0, k->hi, k->lo < 0 ?
+	    ", or empty for the [daemon] value" : "");
+}
+
 const struct conf_type_ops conf_types[] = {
 	[CONF_T_INT] = { "int", int_parse, int_print, int_allowed },
 	[CONF_T_SECONDS] = { "seconds", sec_parse, sec_print, sec_allowed },
@@ -450,4 +491,6 @@ const struct conf_type_ops conf_types[] = {
 	[CONF_T_MODE] = { "mode", mode_parse, mode_print, mode_allowed },
 	[CONF_T_GROUP] = { "group", group_parse, group_print, group_allowed },
 	[CONF_T_ACL] = { "acl", acl_parse, acl_print, acl_allowed },
+	[CONF_T_DURATION] = { "duration", dur_conf_parse, dur_conf_print,
+	    dur_conf_allowed },
 };

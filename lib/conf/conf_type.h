@@ -38,6 +38,8 @@ enum conf_type {
 	CONF_T_MODE,    /* mode_t: octal */
 	CONF_T_GROUP,   /* struct conf_group: an existing group, or empty */
 	CONF_T_ACL,     /* struct netacl *: addresses, blocks, host names */
+	CONF_T_DURATION, /* double: seconds or 30s 15m 12h 7d (duration.h);
+			  * lo < 0: empty allowed, meaning "inherit" (-1) */
 };
 
 struct conf_enumval {

@@ -574,6 +574,14 @@ job_check(const struct store_new_job *j)
 	    j->max_attempts < 1)
 		return store_seterr(-EINVAL, "store: job timeout, created_at "
 		    "or max_attempts out of range");
+	if (j->priority < 0 || j->priority > 9 || j->retries < 0 ||
+	    j->retries > 100 || !(j->retry_delay >= 0) ||
+	    !(j->retry_max_delay >= 0) || !isfinite(j->retry_delay) ||
+	    !isfinite(j->retry_max_delay) || !(j->run_at >= 0) ||
+	    !isfinite(j->run_at) || (j->state != STORE_QUEUED &&
+	    (j->state != STORE_SCHEDULED || j->run_at <= 0)))
+		return store_seterr(-EINVAL, "store: job priority, retries, "
+		    "retry delays, run_at or state out of range");
 	return 0;
 }
 
@@ -729,6 +737,105 @@ store_requeue(struct store *st, int64_t id, store_cb cb, void *arg)
 	return 0;
 }
 
+int
+store_retry_later(struct store *st, int64_t id, const struct store_end *end,
+    double run_at, store_cb cb, void *arg)
+{
+	struct store_req *r;
+	struct store_end *e;
+	char *p;
+
+	if (end->state != STORE_FAILED && end->state != STORE_TIMED_OUT)
+		return store_seterr(-EINVAL, "store: job %lld: a retry follows "
+		    "failed or timed_out, not %d", (long long)id, end->state);
+	if (!isfinite(run_at) || run_at <= 0)
+		return store_seterr(-EINVAL, "store: job %lld: bad run_at",
+		    (long long)id);
+	r = req_new(st, STORE_W_RETRY, str_size(end->result) +
+	    str_size(end->error));
+	if (r == NULL)
+		return req_new_err(st);
+	p = (char *)(r + 1);
+	e = &r->w.u.retry.end;
+	r->w.u.retry.id = id;
+	r->w.u.retry.run_at = run_at;
+	e->state = end->state;
+	e->finished_at = end->finished_at != 0 ? end->finished_at :
+	    store_now();
+	e->result = str_copy(&p, end->result);
+	e->error = str_copy(&p, end->error);
+	submit(st, r, cb, arg);
+	return 0;
+}
+
+/* A write that names only a job. */
+static int
+id_write(struct store *st, enum store_wkind kind, int64_t id, store_cb cb,
+    void *arg)
+{
+	struct store_req *r;
+
+	if ((r = req_new(st, kind, 0)) == NULL)
+		return req_new_err(st);
+	r->w.u.ready.id = id;
+	submit(st, r, cb, arg);
+	return 0;
+}
+
+int
+store_mark_ready(struct store *st, int64_t id, store_cb cb, void *arg)
+{
+	return id_write(st, STORE_W_READY, id, cb, arg);
+}
+
+int
+store_revive(struct store *st, int64_t id, store_cb cb, void *arg)
+{
+	return id_write(st, STORE_W_REVIVE, id, cb, arg);
+}
+
+int
+store_set_paused(struct store *st, const char *queue, bool paused,
+    store_cb cb, void *arg)
+{
+	struct store_req *r;
+	char *p;
+
+	if (queue == NULL || queue[0] == '\0')
+		return store_seterr(-EINVAL, "store: pause: no queue");
+	if ((r = req_new(st, STORE_W_PAUSE, str_size(queue))) == NULL)
+		return req_new_err(st);
+	p = (char *)(r + 1);
+	r->w.u.pause.queue = str_copy(&p, queue);
+	r->w.u.pause.paused = paused;
+	r->w.u.pause.at = store_now();
+	submit(st, r, cb, arg);
+	return 0;
+}
+
+int
+store_prune(struct store *st, const struct store_prune *pr, size_t *deleted,
+    store_cb cb, void *arg)
+{
+	struct store_req *r;
+	char *p;
+
+	if (pr->limit < 1 || pr->limit > STORE_PRUNE_MAX ||
+	    !isfinite(pr->before) || deleted == NULL)
+		return store_seterr(-EINVAL, "store: prune: limit %zu out of "
+		    "1-%d, or a bad time", pr->limit, STORE_PRUNE_MAX);
+	if ((r = req_new(st, STORE_W_PRUNE, str_size(pr->queue))) == NULL)
+		return req_new_err(st);
+	p = (char *)(r + 1);
+	r->w.u.prune.p = *pr;
+	r->w.u.prune.p.queue = str_copy(&p, pr->queue);
+	r->w.u.prune.deleted = deleted;
+	*deleted = 0;
+	r->rows = pr->limit;            /* a batch of its own, mostly */
+	submit(st, r, cb, arg);
+	return 0;
+}
+
 /* ---- recovery ----------------------------------------------------------- */
 
 static void
@@ -816,6 +923,33 @@ store_group_jobs(struct store *st, int64_t gid, struct store_job ***jobsp,
 	*jobsp = NULL;
 	*np = 0;
 	return st->ops->group_jobs(st->b, gid, jobsp, np);
+}
+
+int
+store_attempts(struct store *st, int64_t id, struct store_attempt ***ap,
+    size_t *np)
+{
+	*ap = NULL;
+	*np = 0;
+	return st->ops->attempts(st->b, id, ap, np);
+}
+
+void
+store_attempts_free(struct store_attempt **a, size_t n)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(a[i]);
+	free(a);
+}
+
+int
+store_paused_queues(struct store *st, char ***namesp, size_t *np)
+{
+	*namesp = NULL;
+	*np = 0;
+	return st->ops->paused(st->b, namesp, np);
 }
 
 void

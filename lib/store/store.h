@@ -105,8 +105,10 @@ enum store_state {
 	STORE_FAILED,
 	STORE_TIMED_OUT,
 	STORE_CANCELLED,
+	STORE_SCHEDULED,        /* waiting for its run_at (a delay, a retry) */
+	STORE_WAITING,          /* waiting for its dependencies */
 };
-#define STORE_NSTATES    6
+#define STORE_NSTATES    8
 #define STORE_ANY_STATE  (-1)   /* store_filter: no state filter */
 
 /* "queued", "running", ...; NULL for a value out of range. */
@@ -115,6 +117,19 @@ const char *store_state_name(int state);
 int store_state_parse(const char *name, enum store_state *state);
 /* succeeded, failed, timed_out, cancelled. */
 bool store_state_ended(int state);
+
+/* The retry policy's backoff, jobs.retry_backoff. */
+enum store_backoff {
+	STORE_BACKOFF_EXPONENTIAL,      /* "exponential" */
+	STORE_BACKOFF_FIXED,            /* "fixed" */
+};
+
+/* jobs.idempotent: unset (NULL, the kind's rule), false (0), true (1). */
+enum store_idem {
+	STORE_IDEM_UNSET,
+	STORE_IDEM_NO,
+	STORE_IDEM_YES,
+};
 
 enum store_group_mode {
 	STORE_GROUP_ALL,         /* "all" */
@@ -220,6 +235,17 @@ struct store_new_job {
 	int max_attempts;        /* >= 1: starts allowed across restarts */
 	double created_at;       /* Unix seconds; 0: store_now() */
 	struct store_submitter submitter; /* zeroed: not recorded */
+	/* The lifecycle (schema 3).  Zeroed: queued at once, priority 0,
+	 * no retries, the default retry delays. */
+	enum store_state state;  /* STORE_QUEUED or STORE_SCHEDULED */
+	double run_at;           /* not before (Unix s); 0: none.  Required
+	                          * (> 0) with STORE_SCHEDULED */
+	int priority;            /* 0 (first) .. 9 */
+	int retries;             /* 0 .. 100 */
+	double retry_delay;      /* > 0; 0: 1 s */
+	double retry_max_delay;  /* > 0; 0: 3600 s */
+	enum store_backoff retry_backoff;
+	enum store_idem idempotent;
 };
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
@@ -264,9 +290,61 @@ int store_mark_ended(struct store *st, int64_t id, const struct store_end *end,
 /* running -> queued, keeping attempts (a start was used) and started_at
  * (the last start): for jobs stopped at shutdown, to run again at the next
  * start.  Whether attempts are left is the caller's decision (it ends the
- * job failed instead).  A job not running completes with -ENOENT. */
+ * job failed instead).  A job not running completes with -ENOENT.  The
+ * interrupted start is kept in job_attempts (state "interrupted"). */
 __attribute__((warn_unused_result))
 int store_requeue(struct store *st, int64_t id, store_cb cb, void *arg);
+
+/* Every write that ends a start (store_mark_ended of a running job,
+ * store_requeue, store_retry_later) also keeps it: a job_attempts row
+ * (attempt = the job's attempts then, its started_at, the end's time,
+ * state, error and result). */
+
+/* running -> scheduled for an automatic retry: run_at, retried + 1 (the
+ * retries used), run_base = attempts (a new run begins: see
+ * store_job.run_base), error and result those of the failed attempt
+ * (end->state: failed or timed_out, kept in job_attempts).  A job not
+ * running completes with -ENOENT. */
+__attribute__((warn_unused_result))
+int store_retry_later(struct store *st, int64_t id, const struct store_end *end,
+    double run_at, store_cb cb, void *arg);
+
+/* scheduled -> queued (its run_at has come, or a retry op said "now").
+ * A job not scheduled completes with -ENOENT. */
+__attribute__((warn_unused_result))
+int store_mark_ready(struct store *st, int64_t id, store_cb cb, void *arg);
+
+/* failed, timed_out or cancelled -> queued (the retry op): finished_at,
+ * result, error and cancel_reason cleared, retried 0 and run_base =
+ * attempts (a new run with the whole retry budget).  Another state
+ * completes with -ENOENT. */
+__attribute__((warn_unused_result))
+int store_revive(struct store *st, int64_t id, store_cb cb, void *arg);
+
+/* Record queue as paused (or not) across restarts (table queue_pause). */
+__attribute__((warn_unused_result))
+int store_set_paused(struct store *st, const char *queue, bool paused,
+    store_cb cb, void *arg);
+
+/* What one prune write deletes. */
+struct store_prune {
+	double before;           /* ended jobs with finished_at < before */
+	unsigned states;         /* bit (1 << state) per ended state; 0: all */
+	const char *queue;       /* NULL: every queue */
+	size_t limit;            /* at most this many jobs (1 ..
+	                          * STORE_PRUNE_MAX); their attempts go too */
+};
+#define STORE_PRUNE_MAX 10000
+
+/* Delete up to p->limit ended jobs matching p, oldest finished first,
+ * with their job_attempts rows, and give the freed pages back to the file
+ * system (incremental vacuum).  *deleted (caller's, valid until cb runs)
+ * gets the count once the write has been applied; a count below limit
+ * means nothing more matched.  A job of a group whose other members have
+ * not all ended is kept (its group is still live). */
+__attribute__((warn_unused_result))
+int store_prune(struct store *st, const struct store_prune *p,
+    size_t *deleted, store_cb cb, void *arg);
 
 /* Block until every write submitted so far has completed, and call their
  * callbacks (and any other pending ones) before returning.  Loop thread,
@@ -296,6 +374,17 @@ struct store_job {
 	char *error;             /* or NULL */
 	char *cancel_reason;     /* or NULL */
 	struct store_submitter submitter; /* known false: NULL columns */
+	double run_at;           /* 0: none */
+	int priority;
+	int retries;             /* allowed automatic retries */
+	int retried;             /* used */
+	int run_base;            /* attempts when the current run began: the
+	                          * starts of one run (attempts - run_base)
+	                          * are what max_attempts bounds */
+	double retry_delay, retry_max_delay;
+	enum store_backoff retry_backoff;
+	enum store_idem idempotent;
+	bool interrupted;        /* store_recover: it was running */
 };
 
 void store_job_free(struct store_job *job);
@@ -366,6 +455,29 @@ int store_group_get(struct store *st, int64_t gid, struct store_group *g);
 __attribute__((warn_unused_result))
 int store_group_jobs(struct store *st, int64_t gid, struct store_job ***jobsp,
     size_t *np);
+
+/* One start of a job, as job_attempts keeps it.  One allocation each
+ * (strings inside); free the array with store_attempts_free. */
+struct store_attempt {
+	int attempt;             /* 1, 2, ... */
+	double started_at;       /* 0: unknown */
+	double finished_at;
+	char *state;             /* an ended state's name, or "interrupted" */
+	char *error;             /* or NULL */
+	char *result;            /* JSON or NULL */
+};
+
+/* The starts of job id that have ended, in order (0 rows for a job
+ * never started or unknown).  An index range on (job_id, attempt). */
+__attribute__((warn_unused_result))
+int store_attempts(struct store *st, int64_t id, struct store_attempt ***ap,
+    size_t *np);
+void store_attempts_free(struct store_attempt **a, size_t n);
+
+/* The queues recorded as paused: *namesp (free each and the array) of
+ * *np names. */
+__attribute__((warn_unused_result))
+int store_paused_queues(struct store *st, char ***namesp, size_t *np);
 
 /* ---- stats (loop thread) ------------------------------------------------ */
 

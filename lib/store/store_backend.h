@@ -29,6 +29,11 @@ enum store_wkind {
 	STORE_W_END,
 	STORE_W_REQUEUE,
 	STORE_W_RECOVER,
+	STORE_W_RETRY,          /* running -> scheduled */
+	STORE_W_READY,          /* scheduled -> queued */
+	STORE_W_REVIVE,         /* an ended job -> queued */
+	STORE_W_PAUSE,
+	STORE_W_PRUNE,
 };
 
 /* What store_recover's write hands back. */
@@ -73,6 +78,23 @@ struct store_write {
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
 		} recover;
+		struct {
+			int64_t id;
+			struct store_end end;   /* the failed attempt */
+			double run_at;
+		} retry;
+		struct {
+			int64_t id;             /* READY and REVIVE */
+		} ready;
+		struct {
+			const char *queue;
+			bool paused;
+			double at;
+		} pause;
+		struct {
+			struct store_prune p;
+			size_t *deleted;        /* the backend fills it */
+		} prune;
 	} u;
 };
 
@@ -121,6 +143,9 @@ struct store_ops {
 	    struct store_group *g);
 	int (*group_jobs)(struct store_backend *b, int64_t gid,
 	    struct store_job ***jobsp, size_t *np);
+	int (*attempts)(struct store_backend *b, int64_t id,
+	    struct store_attempt ***ap, size_t *np);
+	int (*paused)(struct store_backend *b, char ***namesp, size_t *np);
 };
 
 /* Ids the front reserves per reserve_ids call (a group larger asks for

@@ -41,6 +41,7 @@ store_interrupted_msg(char *buf, size_t len, int attempts)
 
 static const char *const state_names[STORE_NSTATES] = {
 	"queued", "running", "succeeded", "failed", "timed_out", "cancelled",
+	"scheduled", "waiting",
 };
 
 static const char *const mode_names[] = { "all", "fail_fast" };
@@ -65,7 +66,7 @@ store_state_parse(const char *name, enum store_state *state)
 bool
 store_state_ended(int state)
 {
-	return state >= STORE_SUCCEEDED && state < STORE_NSTATES;
+	return state >= STORE_SUCCEEDED && state <= STORE_CANCELLED;
 }
 
 const char *

@@ -34,6 +34,9 @@
 
 #define SQ_APP_ID 0x6a6f6264            /* PRAGMA application_id: "jobd" */
 #define SQ_CHECKPOINT_FRAMES 1000      /* SQLite's own wal_autocheckpoint */
+/* Free pages one prune write gives back to the file system: bounded, so
+ * that a prune's transaction stays short (docs/BENCH.md). */
+#define SQ_VACUUM_PAGES "1000"
 
 /* ---- the schema: one entry per version, applied in order ---------------- */
 
@@ -86,6 +89,102 @@ static const struct sq_migration sq_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN submit_uid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_gid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_pid INTEGER;" },
+	/* The lifecycle: two more states, run_at, priority, the retry policy,
+	 * every start kept in job_attempts, paused queues, the views.  SQLite
+	 * cannot change a CHECK in place: the table is rebuilt and the rows
+	 * copied (every column of v2 keeps its value). */
+	{ 3,
+	"DROP VIEW IF EXISTS job_durations; DROP VIEW IF EXISTS retries;"
+	"DROP VIEW IF EXISTS failures_by_queue; DROP VIEW IF EXISTS queue_lag;"
+	"CREATE TABLE jobs_v3 ("
+	"  id            INTEGER PRIMARY KEY,"
+	"  queue         TEXT    NOT NULL,"
+	"  kind          TEXT    NOT NULL,"
+	"  state         TEXT    NOT NULL DEFAULT 'queued' CHECK ("
+	"    state = 'queued' OR state = 'running' OR state = 'succeeded' OR"
+	"    state = 'failed' OR state = 'timed_out' OR state = 'cancelled' OR"
+	"    state = 'scheduled' OR state = 'waiting'),"
+	"  args          TEXT    NOT NULL CHECK (json_valid(args)),"
+	"  name          TEXT,"
+	"  attempts      INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+	"  max_attempts  INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),"
+	"  timeout       REAL    NOT NULL DEFAULT 0 CHECK (timeout >= 0),"
+	"  created_at    REAL    NOT NULL,"
+	"  started_at    REAL,"
+	"  finished_at   REAL,"
+	"  result        TEXT    CHECK (result IS NULL OR json_valid(result)),"
+	"  error         TEXT,"
+	"  cancel_reason TEXT,"
+	"  group_id      INTEGER REFERENCES groups (id),"
+	"  submit_uid    INTEGER,"
+	"  submit_gid    INTEGER,"
+	"  submit_pid    INTEGER,"
+	"  run_at        REAL,"
+	"  priority      INTEGER NOT NULL DEFAULT 5 CHECK ("
+	"    priority >= 0 AND priority <= 9),"
+	"  retries       INTEGER NOT NULL DEFAULT 0 CHECK ("
+	"    retries >= 0 AND retries <= 100),"
+	"  retry_delay   REAL    NOT NULL DEFAULT 1 CHECK (retry_delay > 0),"
+	"  retry_max_delay REAL  NOT NULL DEFAULT 3600 CHECK ("
+	"    retry_max_delay > 0),"
+	"  retry_backoff TEXT    NOT NULL DEFAULT 'exponential' CHECK ("
+	"    retry_backoff = 'exponential' OR retry_backoff = 'fixed'),"
+	"  retried       INTEGER NOT NULL DEFAULT 0 CHECK (retried >= 0),"
+	"  run_base      INTEGER NOT NULL DEFAULT 0 CHECK (run_base >= 0),"
+	"  idempotent    INTEGER CHECK ("
+	"    idempotent IS NULL OR idempotent = 0 OR idempotent = 1),"
+	"  CHECK ((finished_at IS NOT NULL) ="
+	"    (state <> 'queued' AND state <> 'running' AND"
+	"     state <> 'scheduled' AND state <> 'waiting'))"
+	") STRICT;"
+	"INSERT INTO jobs_v3 (id, queue, kind, state, args, name, attempts,"
+	"  max_attempts, timeout, created_at, started_at, finished_at, result,"
+	"  error, cancel_reason, group_id, submit_uid, submit_gid, submit_pid)"
+	" SELECT id, queue, kind, state, args, name, attempts, max_attempts,"
+	"  timeout, created_at, started_at, finished_at, result, error,"
+	"  cancel_reason, group_id, submit_uid, submit_gid, submit_pid"
+	" FROM jobs ORDER BY id;"
+	"DROP TABLE jobs;"
+	"ALTER TABLE jobs_v3 RENAME TO jobs;"
+	"CREATE INDEX jobs_state_queue ON jobs (state, queue);"
+	"CREATE INDEX jobs_group ON jobs (group_id) WHERE group_id IS NOT NULL;"
+	"CREATE INDEX jobs_run_at ON jobs (run_at, id) WHERE state = 'scheduled';"
+	"CREATE INDEX jobs_finished ON jobs (state, finished_at)"
+	"  WHERE finished_at IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS job_attempts ("
+	"  job_id      INTEGER NOT NULL,"
+	"  attempt     INTEGER NOT NULL,"
+	"  started_at  REAL,"
+	"  finished_at REAL    NOT NULL,"
+	"  state       TEXT    NOT NULL,"
+	"  error       TEXT,"
+	"  result      TEXT,"
+	"  PRIMARY KEY (job_id, attempt)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS queue_pause ("
+	"  queue     TEXT PRIMARY KEY,"
+	"  paused_at REAL NOT NULL"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE VIEW job_durations AS"
+	"  SELECT id, queue, kind, state, attempts,"
+	"   started_at - created_at AS wait_seconds,"
+	"   finished_at - started_at AS run_seconds,"
+	"   finished_at - created_at AS total_seconds"
+	"  FROM jobs WHERE finished_at IS NOT NULL;"
+	"CREATE VIEW failures_by_queue AS"
+	"  SELECT queue, state, count(*) AS jobs, max(finished_at) AS last_at"
+	"  FROM jobs WHERE state = 'failed' OR state = 'timed_out'"
+	"  GROUP BY queue, state;"
+	"CREATE VIEW retries AS"
+	"  SELECT a.job_id, j.queue, j.kind, a.attempt, a.state, a.error,"
+	"   a.started_at, a.finished_at, j.state AS job_state"
+	"  FROM job_attempts a JOIN jobs j ON j.id = a.job_id;"
+	"CREATE VIEW queue_lag AS"
+	"  SELECT queue, count(*) AS queued,"
+	"   min(coalesce(run_at, created_at)) AS oldest_ready_at,"
+	"   (julianday('now') - 2440587.5) * 86400.0 -"
+	"   min(coalesce(run_at, created_at)) AS lag_seconds"
+	"  FROM jobs WHERE state = 'queued' GROUP BY queue;" },
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
@@ -107,8 +206,10 @@ static const char *const sq_wsql[W_N] = {
 	[W_UNDO] = "ROLLBACK TO grp",
 	[W_INSERT] = "INSERT INTO jobs (id, queue, kind, args, name, "
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
-	    "submit_gid, submit_pid) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	    "submit_gid, submit_pid, state, run_at, priority, retries, "
+	    "retry_delay, retry_max_delay, retry_backoff, idempotent) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[W_START] = "UPDATE jobs SET state = 'running', "
@@ -116,13 +217,35 @@ static const char *const sq_wsql[W_N] = {
 	    "WHERE id = ?1 AND state = 'queued'",
 	[W_END] = "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
 	    "error = ?5, cancel_reason = ?6 "
-	    "WHERE id = ?1 AND state IN ('queued', 'running')",
+	    "WHERE id = ?1 AND state IN ('queued', 'running', 'scheduled', "
+	    "'waiting')",
 	[W_REQUEUE] = "UPDATE jobs SET state = 'queued' "
 	    "WHERE id = ?1 AND state = 'running'",
 	[W_META] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value < ?2",
-	[W_ACTIVE] = "SELECT " SQ_COLS " FROM jobs "
-	    "WHERE state IN ('queued', 'running') ORDER BY id",
+	[W_ACTIVE] = SQ_SQL_ACTIVE,
 	[W_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
+	/* Before the UPDATE that ends a start: keep it (a no-op for a job
+	 * that was not running). */
+	[W_ATTEMPT] = "INSERT OR REPLACE INTO job_attempts (job_id, attempt, "
+	    "started_at, finished_at, state, error, result) "
+	    "SELECT id, attempts, started_at, ?2, ?3, ?4, ?5 FROM jobs "
+	    "WHERE id = ?1 AND state = 'running' AND attempts > 0",
+	[W_RETRY] = "UPDATE jobs SET state = 'scheduled', run_at = ?2, "
+	    "retried = retried + 1, run_base = attempts, error = ?3, "
+	    "result = ?4 WHERE id = ?1 AND state = 'running'",
+	[W_READY] = "UPDATE jobs SET state = 'queued' "
+	    "WHERE id = ?1 AND state = 'scheduled'",
+	[W_REVIVE] = "UPDATE jobs SET state = 'queued', finished_at = NULL, "
+	    "result = NULL, error = NULL, cancel_reason = NULL, retried = 0, "
+	    "run_base = attempts, run_at = NULL WHERE id = ?1 AND state IN "
+	    "('failed', 'timed_out', 'cancelled')",
+	[W_PAUSE_ON] = "INSERT OR IGNORE INTO queue_pause (queue, paused_at) "
+	    "VALUES (?1, ?2)",
+	[W_PAUSE_OFF] = "DELETE FROM queue_pause WHERE queue = ?1",
+	[W_PRUNE_IDS] = SQ_SQL_PRUNE_IDS,
+	[W_PRUNE_ATT] = "DELETE FROM job_attempts WHERE job_id = ?1",
+	[W_PRUNE_JOB] = "DELETE FROM jobs WHERE id = ?1",
+	[W_VACUUM] = "PRAGMA incremental_vacuum(" SQ_VACUUM_PAGES ")",
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -346,6 +469,24 @@ out:
 	return rc;
 }
 
+/* Retention gives pages back through incremental vacuum, which needs
+ * auto_vacuum = INCREMENTAL.  SQLite applies that setting to an existing
+ * file only by a VACUUM (which rewrites it: once, at the first start of a
+ * jobd with schema 3, and at once for a new, empty file). */
+static int
+sq_auto_vacuum(struct store_backend *b)
+{
+	int64_t mode;
+	int rc;
+
+	if ((rc = sq_int(b, "PRAGMA auto_vacuum", &mode)) < 0 || mode == 2)
+		return rc;
+	log_info("%s: switching to auto_vacuum = incremental (a VACUUM, "
+	    "once)", b->path);
+	return sq_exec(b, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM",
+	    "switch to incremental vacuum");
+}
+
 /* The first unused ids: past both the rows and the committed marks. */
 static int
 sq_high_water(struct store_backend *b, int64_t *next_job, int64_t *next_grp)
@@ -404,6 +545,7 @@ sq_open(const struct store_opts *o, struct store_backend **bp)
 	    (rc = sq_lock(b)) < 0 ||
 	    (rc = sq_configure(b, o)) < 0 ||
 	    (rc = sq_migrate(b)) < 0 ||
+	    (rc = sq_auto_vacuum(b)) < 0 ||
 	    (rc = sq_prepare(b, b->db, sq_wsql, b->s, W_N)) < 0 ||
 	    (rc = sq_high_water(b, &b->next_id[STORE_ID_JOB],
 	    &b->next_id[STORE_ID_GROUP])) < 0)
@@ -484,6 +626,22 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 	else
 		sqlite3_bind_null(s, 9);
 	sq_bind_submitter(s, 10, &j->submitter);
+	sq_bind_text(s, 13, store_state_name(j->state), &brc);
+	if (j->run_at > 0)
+		sqlite3_bind_double(s, 14, j->run_at);
+	else
+		sqlite3_bind_null(s, 14);
+	sqlite3_bind_int(s, 15, j->priority);
+	sqlite3_bind_int(s, 16, j->retries);
+	sqlite3_bind_double(s, 17, j->retry_delay > 0 ? j->retry_delay : 1);
+	sqlite3_bind_double(s, 18, j->retry_max_delay > 0 ?
+	    j->retry_max_delay : 3600);
+	sq_bind_text(s, 19, j->retry_backoff == STORE_BACKOFF_FIXED ? "fixed" :
+	    "exponential", &brc);
+	if (j->idempotent == STORE_IDEM_UNSET)
+		sqlite3_bind_null(s, 20);
+	else
+		sqlite3_bind_int(s, 20, j->idempotent == STORE_IDEM_YES);
 	if (brc != SQLITE_OK) {
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "insert job");
@@ -538,13 +696,36 @@ sq_start(struct store_backend *b, int64_t id, double at, bool *lost)
 	return sq_step_one(b, s, lost, "start job", id, "queued");
 }
 
+/* Keep the start a write is about to end (see W_ATTEMPT). */
+static int
+sq_attempt(struct store_backend *b, int64_t id, const char *state,
+    const struct store_end *e, bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_ATTEMPT];
+	int brc = SQLITE_OK;
+
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_double(s, 2, e != NULL && e->finished_at > 0 ?
+	    e->finished_at : store_now());
+	sq_bind_text(s, 3, state, &brc);
+	sq_bind_text(s, 4, e != NULL ? e->error : NULL, &brc);
+	sq_bind_text(s, 5, e != NULL ? e->result : NULL, &brc);
+	if (brc != SQLITE_OK) {
+		*lost = !sq_local(brc);
+		return sq_fail(b, b->db, brc, "keep the attempt");
+	}
+	return sq_step(b, s, lost, "keep the attempt of job", id);
+}
+
 static int
 sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
     bool *lost)
 {
 	sqlite3_stmt *s = b->s[W_END];
-	int brc = SQLITE_OK;
+	int brc = SQLITE_OK, rc;
 
+	if ((rc = sq_attempt(b, id, store_state_name(e->state), e, lost)) < 0)
+		return rc;
 	sqlite3_bind_int64(s, 1, id);
 	sq_bind_text(s, 2, store_state_name(e->state), &brc);
 	sqlite3_bind_double(s, 3, e->finished_at);
@@ -555,15 +736,120 @@ sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "end job");
 	}
-	return sq_step_one(b, s, lost, "end job", id, "queued or running");
+	return sq_step_one(b, s, lost, "end job", id, "queued, running, "
+	    "scheduled or waiting");
 }
 
 static int
 sq_requeue(struct store_backend *b, int64_t id, bool *lost)
 {
+	int rc;
+
+	if ((rc = sq_attempt(b, id, "interrupted", NULL, lost)) < 0)
+		return rc;
 	sqlite3_bind_int64(b->s[W_REQUEUE], 1, id);
 	return sq_step_one(b, b->s[W_REQUEUE], lost, "requeue job", id,
 	    "running");
+}
+
+static int
+sq_retry(struct store_backend *b, const struct store_write *w, bool *lost)
+{
+	sqlite3_stmt *s = b->s[W_RETRY];
+	const struct store_end *e = &w->u.retry.end;
+	int64_t id = w->u.retry.id;
+	int brc = SQLITE_OK, rc;
+
+	if ((rc = sq_attempt(b, id, store_state_name(e->state), e, lost)) < 0)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_double(s, 2, w->u.retry.run_at);
+	sq_bind_text(s, 3, e->error, &brc);
+	sq_bind_text(s, 4, e->result, &brc);
+	if (brc != SQLITE_OK) {
+		*lost = !sq_local(brc);
+		return sq_fail(b, b->db, brc, "retry job");
+	}
+	return sq_step_one(b, s, lost, "retry job", id, "running");
+}
+
+static int
+sq_pause(struct store_backend *b, const struct store_write *w, bool *lost)
+{
+	sqlite3_stmt *s = b->s[w->u.pause.paused ? W_PAUSE_ON : W_PAUSE_OFF];
+
+	sqlite3_bind_text(s, 1, w->u.pause.queue, -1, SQLITE_STATIC);
+	if (w->u.pause.paused)
+		sqlite3_bind_double(s, 2, w->u.pause.at);
+	return sq_step(b, s, lost, "pause queue", 0);
+}
+
+/* The ids of up to limit jobs of one state to prune, into ids[]. */
+static int
+sq_prune_ids(struct store_backend *b, const struct store_prune *p, int state,
+    int64_t *ids, size_t limit, size_t *n)
+{
+	sqlite3_stmt *s = b->s[W_PRUNE_IDS];
+	int rc;
+
+	sqlite3_bind_text(s, 1, store_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 2, p->before);
+	if (p->queue != NULL)
+		sqlite3_bind_text(s, 3, p->queue, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 3);
+	sqlite3_bind_int64(s, 4, (int64_t)limit);
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < limit)
+		ids[(*n)++] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+	    sq_fail(b, b->db, rc, "prune: find jobs");
+}
+
+static int
+sq_prune_one(struct store_backend *b, int64_t id, bool *lost)
+{
+	int rc;
+
+	sqlite3_bind_int64(b->s[W_PRUNE_ATT], 1, id);
+	if ((rc = sq_step(b, b->s[W_PRUNE_ATT], lost, "prune attempts of job",
+	    id)) < 0)
+		return rc;
+	sqlite3_bind_int64(b->s[W_PRUNE_JOB], 1, id);
+	return sq_step(b, b->s[W_PRUNE_JOB], lost, "prune job", id);
+}
+
+/* Up to limit ended jobs, state by state, then give the pages back.
+ * Every failure loses the transaction: never half a prune. */
+static int
+sq_prune(struct store_backend *b, const struct store_write *w, bool *lost)
+{
+	const struct store_prune *p = &w->u.prune.p;
+	size_t left = p->limit, n = 0, got;
+	int64_t *ids;
+	int rc = 0;
+
+	if ((ids = calloc(p->limit, sizeof(*ids))) == NULL)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
+	for (int st = STORE_SUCCEEDED; rc == 0 && st <= STORE_CANCELLED &&
+	    left > 0; st++) {
+		if (p->states != 0 && !(p->states & (1u << st)))
+			continue;
+		if ((rc = sq_prune_ids(b, p, st, ids, left, &got)) < 0)
+			break;
+		for (size_t i = 0; rc == 0 && i < got; i++)
+			rc = sq_prune_one(b, ids[i], lost);
+		left -= got;
+		n += got;
+	}
+	free(ids);
+	if (rc == 0 && n > 0)
+		rc = sq_step(b, b->s[W_VACUUM], lost, "incremental vacuum", 0);
+	*lost = rc < 0;
+	*w->u.prune.deleted = rc == 0 ? n : 0;
+	return rc;
 }
 
 /* A running job with no attempts left: failed, and re-read for its error. */
@@ -606,9 +892,12 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 		return rc;
 	for (size_t i = 0; i < res->n; i++) {
 		j = res->jobs[i];
-		if (j->state == STORE_QUEUED) {
-			res->rep.queued++;
-		} else if (j->attempts < j->max_attempts) {
+		if (j->state != STORE_RUNNING) {
+			res->rep.queued += j->state == STORE_QUEUED;
+			continue;
+		}
+		j->interrupted = true;
+		if (j->attempts - j->run_base < j->max_attempts) {
 			if ((rc = sq_requeue(b, j->id, lost)) < 0)
 				return rc;
 			j->state = STORE_QUEUED;
@@ -618,6 +907,7 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 			    w->u.recover.now, lost);
 			if (rc < 0)
 				return rc;
+			res->jobs[i]->interrupted = true;
 			res->rep.failed++;
 		}
 	}
@@ -650,6 +940,20 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 		return sq_requeue(b, w->u.requeue.id, lost);
 	case STORE_W_RECOVER:
 		return sq_recover(b, w, lost);
+	case STORE_W_RETRY:
+		return sq_retry(b, w, lost);
+	case STORE_W_READY:
+		sqlite3_bind_int64(b->s[W_READY], 1, w->u.ready.id);
+		return sq_step_one(b, b->s[W_READY], lost, "ready job",
+		    w->u.ready.id, "scheduled");
+	case STORE_W_REVIVE:
+		sqlite3_bind_int64(b->s[W_REVIVE], 1, w->u.ready.id);
+		return sq_step_one(b, b->s[W_REVIVE], lost, "retry job",
+		    w->u.ready.id, "failed, timed_out or cancelled");
+	case STORE_W_PAUSE:
+		return sq_pause(b, w, lost);
+	case STORE_W_PRUNE:
+		return sq_prune(b, w, lost);
 	}
 	return store_seterr(-EINVAL, "%s: unknown write %d", b->path, w->kind);
 }
@@ -705,4 +1009,6 @@ const struct store_ops store_sqlite_ops = {
 	.list = sq_list,
 	.group_get = sq_group_get,
 	.group_jobs = sq_group_jobs,
+	.attempts = sq_attempts,
+	.paused = sq_paused,
 };

@@ -19,17 +19,45 @@
 /* jobs columns in the order sq_row_job reads them. */
 #define SQ_COLS "id, queue, kind, state, args, name, attempts, max_attempts, " \
 	"timeout, created_at, started_at, finished_at, result, error, "      \
-	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid"
+	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
+	"run_at, priority, retries, retried, run_base, retry_delay, "        \
+	"retry_max_delay, retry_backoff, idempotent"
 enum {
 	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
-	C_REASON, C_GROUP, C_UID, C_GID, C_PID,
+	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
+	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
 };
+
+/* The queries the dispatcher and the pruner run, here so that a test can
+ * check with EXPLAIN QUERY PLAN that each is an index lookup
+ * (tests/test_store_sqlite.c):
+ *  SQ_SQL_ACTIVE     recovery: every job not ended (jobs_state_queue);
+ *  SQ_SQL_DUE        the scheduled jobs due next, keyset-paged on
+ *                    (run_at, id) (jobs_run_at);
+ *  SQ_SQL_PRUNE_IDS  the oldest ended jobs of one state finished before
+ *                    ?1 (jobs_finished), skipping live groups' members;
+ *  SQ_SQL_ATTEMPTS   one job's starts (job_attempts' primary key). */
+#define SQ_SQL_ACTIVE "SELECT " SQ_COLS " FROM jobs WHERE state IN "      \
+	"('queued', 'running', 'scheduled', 'waiting') ORDER BY id"
+#define SQ_SQL_DUE "SELECT id, run_at FROM jobs INDEXED BY jobs_run_at WHERE state = 'scheduled' " \
+	"AND run_at >= ?1 AND (run_at > ?1 OR id > ?2) "                     \
+	"ORDER BY run_at, id LIMIT ?3"
+#define SQ_SQL_PRUNE_IDS "SELECT id FROM jobs INDEXED BY jobs_finished "  \
+	"WHERE state = ?1 AND "                                              \
+	"finished_at < ?2 AND (?3 IS NULL OR queue = ?3) AND "              \
+	"(group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs g WHERE "      \
+	"g.group_id = jobs.group_id AND g.finished_at IS NULL)) "           \
+	"ORDER BY finished_at LIMIT ?4"
+#define SQ_SQL_ATTEMPTS "SELECT attempt, started_at, finished_at, state, "  \
+	"error, result FROM job_attempts WHERE job_id = ?1 ORDER BY attempt"
 
 /* The write connection's statements (SQL in store_sqlite.c). */
 enum {
 	W_BEGIN, W_COMMIT, W_ROLLBACK, W_SAVEPOINT, W_RELEASE, W_UNDO,
 	W_INSERT, W_GROUP, W_START, W_END, W_REQUEUE, W_META, W_ACTIVE, W_GET,
+	W_ATTEMPT, W_RETRY, W_READY, W_REVIVE, W_PAUSE_ON, W_PAUSE_OFF,
+	W_PRUNE_IDS, W_PRUNE_ATT, W_PRUNE_JOB, W_VACUUM,
 	W_N
 };
 
@@ -87,5 +115,8 @@ int sq_group_get(struct store_backend *b, int64_t gid,
     struct store_group *g);
 int sq_group_jobs(struct store_backend *b, int64_t gid,
     struct store_job ***jobsp, size_t *np);
+int sq_attempts(struct store_backend *b, int64_t id,
+    struct store_attempt ***ap, size_t *np);
+int sq_paused(struct store_backend *b, char ***namesp, size_t *np);
 
 #endif /* JOBD_STORE_SQLITE_H */

@@ -23,7 +23,7 @@
  * through the index, one probe per queue. */
 enum {
 	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
-	R_GROUP_JOBS, R_N
+	R_GROUP_JOBS, R_ATTEMPTS, R_PAUSED, R_N
 };
 
 static const char *const sq_rsql[R_N] = {
@@ -44,6 +44,8 @@ static const char *const sq_rsql[R_N] = {
 	    "WHERE id = ?1",
 	[R_GROUP_JOBS] = "SELECT " SQ_COLS " FROM jobs WHERE group_id = ?1 "
 	    "ORDER BY id",
+	[R_ATTEMPTS] = SQ_SQL_ATTEMPTS,
+	[R_PAUSED] = "SELECT queue FROM queue_pause ORDER BY queue",
 };
 
 struct sq_reader {
@@ -331,4 +333,125 @@ sq_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 	sqlite3_reset(s);
 	sq_reader_put(b, r);
 	return rc;
+}
+
+/* Column i of s as a string copied to *p (advanced), or NULL. */
+static char *
+sq_col_copy(sqlite3_stmt *s, int i, char **p)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	size_t n;
+
+	if (t == NULL)
+		return NULL;
+	n = (size_t)sqlite3_column_bytes(s, i) + 1;
+	memcpy(*p, t, n);
+	*p += n;
+	return *p - n;
+}
+
+static int
+sq_row_attempt(const struct store_backend *b, sqlite3_stmt *s,
+    struct store_attempt **ap)
+{
+	struct store_attempt *a;
+	size_t total = 0;
+	char *p;
+
+	for (int i = 3; i <= 5; i++)
+		total += (size_t)sqlite3_column_bytes(s, i) + 1;
+	if ((a = calloc(1, sizeof(*a) + total)) == NULL)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
+	p = (char *)(a + 1);
+	a->attempt = sqlite3_column_int(s, 0);
+	a->started_at = sqlite3_column_double(s, 1);
+	a->finished_at = sqlite3_column_double(s, 2);
+	a->state = sq_col_copy(s, 3, &p);
+	a->error = sq_col_copy(s, 4, &p);
+	a->result = sq_col_copy(s, 5, &p);
+	*ap = a;
+	return 0;
+}
+
+/* Append one more slot to *arr of *n (growing by doubling). */
+static int
+sq_grow(const struct store_backend *b, void ***arr, size_t n, size_t *cap)
+{
+	void **na;
+
+	if (n < *cap)
+		return 0;
+	*cap = *cap ? 2 * *cap : 8;
+	if ((na = realloc(*arr, *cap * sizeof(*na))) == NULL)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
+	*arr = na;
+	return 0;
+}
+
+int
+sq_attempts(struct store_backend *b, int64_t id, struct store_attempt ***ap,
+    size_t *np)
+{
+	struct store_attempt **a = NULL;
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	size_t n = 0, cap = 0;
+	int rc, err = 0;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	s = r->s[R_ATTEMPTS];
+	sqlite3_bind_int64(s, 1, id);
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		if ((err = sq_grow(b, (void ***)&a, n, &cap)) == 0 &&
+		    (err = sq_row_attempt(b, s, &a[n])) == 0)
+			n++;
+	if (err == 0 && rc != SQLITE_DONE)
+		err = sq_fail(b, r->db, rc, "read attempts");
+	sqlite3_reset(s);
+	sq_reader_put(b, r);
+	if (err < 0) {
+		store_attempts_free(a, n);
+		return err;
+	}
+	*ap = a;
+	*np = n;
+	return 0;
+}
+
+int
+sq_paused(struct store_backend *b, char ***namesp, size_t *np)
+{
+	char **names = NULL;
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	size_t n = 0, cap = 0;
+	int rc, err = 0;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	s = r->s[R_PAUSED];
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((err = sq_grow(b, (void ***)&names, n, &cap)) < 0)
+			break;
+		if ((names[n] = strdup((const char *)sqlite3_column_text(s,
+		    0))) == NULL)
+			err = store_seterr(-ENOMEM, "%s: out of memory",
+			    b->path);
+		else
+			n++;
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = sq_fail(b, r->db, rc, "read paused queues");
+	sqlite3_reset(s);
+	sq_reader_put(b, r);
+	if (err < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return err;
+	}
+	*namesp = names;
+	*np = n;
+	return 0;
 }

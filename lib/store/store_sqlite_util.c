@@ -233,6 +233,19 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
 		j->submitter.gid = (gid_t)sqlite3_column_int64(s, C_GID);
 		j->submitter.pid = (pid_t)sqlite3_column_int64(s, C_PID);
 	}
+	j->run_at = sqlite3_column_double(s, C_RUN_AT);        /* NULL: 0 */
+	j->priority = sqlite3_column_int(s, C_PRIO);
+	j->retries = sqlite3_column_int(s, C_RETRIES);
+	j->retried = sqlite3_column_int(s, C_RETRIED);
+	j->run_base = sqlite3_column_int(s, C_RUN_BASE);
+	j->retry_delay = sqlite3_column_double(s, C_RDELAY);
+	j->retry_max_delay = sqlite3_column_double(s, C_RMAX);
+	t[0] = sqlite3_column_text(s, C_BACKOFF);
+	j->retry_backoff = t[0] != NULL && strcmp((const char *)t[0],
+	    "fixed") == 0 ? STORE_BACKOFF_FIXED : STORE_BACKOFF_EXPONENTIAL;
+	j->idempotent = sqlite3_column_type(s, C_IDEM) == SQLITE_NULL ?
+	    STORE_IDEM_UNSET : sqlite3_column_int(s, C_IDEM) ? STORE_IDEM_YES :
+	    STORE_IDEM_NO;
 	*jp = j;
 	return 0;
 }
