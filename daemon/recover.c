@@ -98,6 +98,30 @@ recover_one(void *arg, struct store_job *sj)
 	return 0;
 }
 
+/* The store's rule for a job a crash interrupted (store_rerun_fn): the
+ * kind's, or what the submit said (idempotent).  On the store's writer
+ * thread: kind_rerun and the args' parse touch nothing shared. */
+static bool
+recover_rerun(void *arg, const struct store_job *sj, char *error, size_t len)
+{
+	static const enum kind_idem idem[] = {
+		[STORE_IDEM_UNSET] = KIND_IDEM_UNSET,
+		[STORE_IDEM_NO] = KIND_IDEM_NO,
+		[STORE_IDEM_YES] = KIND_IDEM_YES,
+	};
+	json_t *args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
+	char why[KIND_WHY_MAX];
+	bool ok;
+
+	(void)arg;
+	ok = kind_rerun(kind_find(sj->kind), args, idem[sj->idempotent], why,
+	    sizeof(why));
+	json_decref(args);
+	if (!ok)
+		kind_rerun_error(error, len, why);
+	return ok;
+}
+
 /* eng_recover (engine.h). */
 int
 recover_run(struct eng *e)
@@ -106,6 +130,7 @@ recover_run(struct eng *e)
 	struct egroup *g;
 	int rc;
 
+	store_recover_rule(e->st, recover_rerun, NULL);
 	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0)
 		return rc;
 	while ((g = SLIST_FIRST(&e->trips)) != NULL) {
@@ -118,7 +143,8 @@ recover_run(struct eng *e)
 	}
 	if (rep.queued + rep.requeued + rep.failed > 0)
 		log_info("recovered %zu queued jobs, %zu interrupted ones run "
-		    "again, %zu out of attempts ended failed", rep.queued,
-		    rep.requeued, rep.failed);
+		    "again, %zu ended failed (%zu of them not safe to run "
+		    "again)", rep.queued, rep.requeued, rep.failed,
+		    rep.refused);
 	return 0;
 }

@@ -463,6 +463,49 @@ crash_scene(int64_t id[5])
 	ts_all_ok(0, ts_ncb);
 }
 
+/* The rule (store_recover_rule): refuses the job whose kind is "post". */
+static bool
+no_post(void *arg, const struct store_job *j, char *error, size_t len)
+{
+	(*(int *)arg)++;
+	if (strcmp(j->kind, "post") != 0)
+		return true;
+	snprintf(error, len, "not run again: %s", j->kind);
+	return false;
+}
+
+START_TEST(test_recovery_rule)
+{
+	struct store_new_job post = ts_job("default", "{}");
+	struct store_recovery rep;
+	struct store_job *j;
+	int64_t id[5], p;
+	int calls = 0;
+
+	crash_scene(id);
+	post.kind = "post";
+	p = ts_insert(&post, 0);
+	ts_start(p);
+	store_flush(ts_st);
+	ts_reopen();
+	nrecd = 0;
+	store_recover_rule(ts_st, no_post, &calls);
+	ck_assert_int_eq(store_recover(ts_st, take, NULL, &rep), 0);
+	/* Asked only of running jobs with attempts left: id[1] and p. */
+	ck_assert_int_eq(calls, 2);
+	ck_assert(rep.requeued == 1 && rep.failed == 3 && rep.refused == 1);
+	ck_assert(recd[nrecd - 1]->id == p &&
+	    recd[nrecd - 1]->state == STORE_FAILED);
+	ck_assert_str_eq(recd[nrecd - 1]->error, "not run again: post");
+	recd_free();
+	ts_reopen();                    /* committed with the recovery */
+	j = ts_get(p);
+	ck_assert_int_eq(j->state, STORE_FAILED);
+	ck_assert_int_eq(j->attempts, 1);
+	store_job_free(j);
+}
+END_TEST
+
 START_TEST(test_recovery)
 {
 	struct store_recovery rep;
@@ -677,6 +720,7 @@ store_suite(const char *backend)
 	tcase_add_checked_fixture(tc, ts_setup, ts_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_backends);
+	tcase_add_test(tc, test_recovery_rule);
 	tcase_add_test(tc, test_roundtrip_every_field);
 	tcase_add_test(tc, test_transitions_checked);
 	tcase_add_test(tc, test_bad_arguments_never_call_back);

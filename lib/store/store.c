@@ -70,6 +70,8 @@ struct store {
 	const struct store_ops *ops;
 	struct store_backend *b;
 	size_t batch_max;
+	store_rerun_fn rerun;           /* store_recover's rule, or NULL */
+	void *rerun_arg;
 
 	pthread_mutex_t mtx;            /* guards the fields down to stats */
 	pthread_cond_t wake;            /* pending non-empty or stopping */
@@ -846,6 +848,13 @@ recover_done(void *arg, int status)
 	res->status = status;
 }
 
+void
+store_recover_rule(struct store *st, store_rerun_fn fn, void *arg)
+{
+	st->rerun = fn;
+	st->rerun_arg = arg;
+}
+
 int
 store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep)
@@ -861,6 +870,8 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 		return req_new_err(st);
 	r->w.u.recover.now = store_now();
 	r->w.u.recover.res = &res;
+	r->w.u.recover.rerun = st->rerun;
+	r->w.u.recover.rerun_arg = st->rerun_arg;
 	submit(st, r, recover_done, &res);
 	store_flush(st);
 	if (res.status < 0) {

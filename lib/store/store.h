@@ -394,8 +394,22 @@ void store_jobs_free(struct store_job **jobs, size_t n);
 struct store_recovery {
 	size_t queued;           /* were queued, stay queued */
 	size_t requeued;         /* were running, attempts left: now queued */
-	size_t failed;           /* were running, out of attempts: failed */
+	size_t failed;           /* were running, out of attempts or not to
+	                          * be run again: failed */
+	size_t refused;          /* of those, the ones the rule refused */
 };
+
+/* The rule store_recover applies to each job it finds running with
+ * attempts left: true runs it again (back to queued); false, with error
+ * filled (the whole text), ends it failed with that error in the same
+ * transaction, so a second crash cannot start it either.  Called on the
+ * store's writer thread: must be pure and thread-safe. */
+#define STORE_RERUN_ERROR_MAX 256
+typedef bool (*store_rerun_fn)(void *arg, const struct store_job *job,
+    char *error, size_t len);
+
+/* Set the rule (NULL: every such job runs again) for store_recover. */
+void store_recover_rule(struct store *st, store_rerun_fn fn, void *arg);
 
 /* Takes ownership of job (free it with store_job_free).  Return 0 to go on,
  * or a negative errno to stop: store_recover then frees the rest and

@@ -77,6 +77,8 @@ struct store_write {
 		struct {
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
+			store_rerun_fn rerun;   /* NULL: always */
+			void *rerun_arg;
 		} recover;
 		struct {
 			int64_t id;

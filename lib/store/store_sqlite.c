@@ -855,16 +855,14 @@ sq_prune(struct store_backend *b, const struct store_write *w, bool *lost)
 /* A running job with no attempts left: failed, and re-read for its error. */
 static int
 sq_recover_fail(struct store_backend *b, struct store_job **jp, double now,
-    bool *lost)
+    const char *msg, bool *lost)
 {
 	struct store_end e = { .state = STORE_FAILED, .finished_at = now };
-	char msg[96];
 	sqlite3_stmt *s = b->s[W_GET];
 	struct store_job **jobs = NULL;
 	size_t n = 0;
 	int rc;
 
-	store_interrupted_msg(msg, sizeof(msg), (*jp)->attempts);
 	e.error = msg;
 	if ((rc = sq_end(b, (*jp)->id, &e, lost)) < 0)
 		return rc;
@@ -884,7 +882,9 @@ static int
 sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	struct store_recover_res *res = w->u.recover.res;
+	char msg[STORE_RERUN_ERROR_MAX];
 	struct store_job *j;
+	bool again;
 	int rc;
 
 	if ((rc = sq_collect(b, b->db, b->s[W_ACTIVE], &res->jobs,
@@ -897,14 +897,23 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 			continue;
 		}
 		j->interrupted = true;
-		if (j->attempts - j->run_base < j->max_attempts) {
+		again = j->attempts - j->run_base < j->max_attempts;
+		if (!again)
+			store_interrupted_msg(msg, sizeof(msg), j->attempts);
+		else if (w->u.recover.rerun != NULL &&
+		    !w->u.recover.rerun(w->u.recover.rerun_arg, j, msg,
+		    sizeof(msg))) {
+			again = false;
+			res->rep.refused++;
+		}
+		if (again) {
 			if ((rc = sq_requeue(b, j->id, lost)) < 0)
 				return rc;
 			j->state = STORE_QUEUED;
 			res->rep.requeued++;
 		} else {
 			rc = sq_recover_fail(b, &res->jobs[i],
-			    w->u.recover.now, lost);
+			    w->u.recover.now, msg, lost);
 			if (rc < 0)
 				return rc;
 			res->jobs[i]->interrupted = true;
