@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl_args.h"
+#include "duration.h"
 #include "proto.h"
 
 static void __attribute__((format(printf, 3, 4)))
@@ -335,4 +337,44 @@ ctl_read_jobs(const char *path, size_t max, json_t **jobs, char *err,
 			rc = -EINVAL;
 		}
 	return rc;
+}
+
+int
+ctl_parse_duration(const char *s, const char *what, double *secs, char *err,
+    size_t errlen)
+{
+	char why[DUR_ERR_MAX];
+
+	if (dur_parse(s, secs, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", what, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+ctl_parse_when(const char *s, const char *what, double *t, char *err,
+    size_t errlen)
+{
+	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%S",
+		"%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M" };
+	struct tm tm;
+	const char *end;
+	char *e;
+
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		tm.tm_isdst = -1;
+		if ((end = strptime(s, fmts[i], &tm)) != NULL && *end == '\0') {
+			*t = (double)mktime(&tm);
+			return 0;
+		}
+	}
+	errno = 0;
+	*t = strtod(s, &e);
+	if (e != s && *e == '\0' && errno == 0 && *t >= 0 && *t <= 1e11)
+		return 0;
+	snprintf(err, errlen, "%s: expected YYYY-MM-DDTHH:MM[:SS] (local "
+	    "time) or epoch seconds, got \"%s\"", what, s);
+	return -EINVAL;
 }

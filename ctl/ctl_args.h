@@ -55,6 +55,15 @@ int ctl_parse_int(const char *s, const char *what, int64_t min, int64_t max,
 int ctl_parse_seconds(const char *s, const char *what, json_t **out,
     char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* A duration ("90", "30s", "15m", "12h", "7d"; duration.h) into *secs. */
+int ctl_parse_duration(const char *s, const char *what, double *secs,
+    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* A point in time for --at: epoch seconds ("1800000000.5"), or local time
+ * as YYYY-MM-DDTHH:MM[:SS] (or a space for the T) into *t. */
+int ctl_parse_when(const char *s, const char *what, double *t, char *err,
+    size_t errlen) __attribute__((warn_unused_result));
+
 /* A string option of at most max bytes (the protocol's bound). */
 int ctl_check_string(const char *s, const char *what, size_t max, char *err,
     size_t errlen) __attribute__((warn_unused_result));

@@ -17,6 +17,7 @@
 
 #include "ctl_json.h"
 #include "ctl_show.h"
+#include "duration.h"
 #include "log.h"
 #include "proto.h"
 
@@ -244,7 +245,9 @@ kv_flush(FILE *f, struct kvlist *l)
 static const char *const job_known[] = { "id", "name", "state", "queue",
 	"kind", "args", "attempts", "max_attempts", "timeout", "group",
 	"created_at", "started_at", "finished_at", "error", "cancel_reason",
-	"result", "submitted_by" };
+	"result", "submitted_by", "run_at", "priority", "retries", "retried",
+	"retry_delay", "retry_max_delay", "retry_backoff", "after",
+	"unique_key", "schedule", "slot", "history" };
 
 static bool
 job_key_known(const char *key)
@@ -286,6 +289,42 @@ attempts_text(const json_t *job)
 	if (jnum(job, "max_attempts", &max))
 		return xasprintf("%.0f of %.0f", n, max);
 	return xasprintf("%.0f", n);
+}
+
+/* "2 (1 used), exponential from 1 s", or NULL for a job without. */
+static char *
+retries_text(const json_t *job)
+{
+	double n = 0, used = 0, d = 0;
+	const char *mode = jstr(job, "retry_backoff");
+
+	if (!jnum(job, "retries", &n) || n == 0)
+		return NULL;
+	jnum(job, "retried", &used);
+	jnum(job, "retry_delay", &d);
+	return xasprintf("%.0f (%.0f used), %s from %g s", n, used,
+	    mode != NULL ? mode : "exponential", d);
+}
+
+/* The starts of a job (get --history), one line each. */
+static void
+history_lines(struct kvlist *l, const json_t *job)
+{
+	const json_t *h = json_object_get(job, "history"), *a;
+	char when[64];
+	const char *err;
+	double t = 0, n = 0;
+	size_t i;
+
+	json_array_foreach(h, i, a) {
+		jnum(a, "attempt", &n);
+		jnum(a, "finished_at", &t);
+		ctl_fmt_time(t, true, when, sizeof(when));
+		err = jstr(a, "error");
+		kv_add(l, "history", xasprintf("#%.0f %s %s%s%s",
+		    n, when, jstr(a, "state") ? jstr(a, "state") : "?",
+		    err ? ": " : "", err ? err : ""));
+	}
 }
 
 static char *
@@ -330,6 +369,11 @@ ctl_show_job(FILE *f, const json_t *job, double now)
 	kv_field(&l, "name", job, "name");
 	kv_field(&l, "state", job, "state");
 	kv_field(&l, "queue", job, "queue");
+	kv_field_opt(&l, "priority", job, "priority");
+	if (json_is_number(json_object_get(job, "run_at")))
+		kv_add(&l, "run_at", time_text(job, "run_at", true));
+	if ((by = retries_text(job)) != NULL)
+		kv_add(&l, "retries", by);
 	kv_field(&l, "kind", job, "kind");
 	kv_field(&l, "args", job, "args");
 	kv_add(&l, "attempts", attempts_text(job));
@@ -345,6 +389,7 @@ ctl_show_job(FILE *f, const json_t *job, double now)
 	kv_field_opt(&l, "error", job, "error");
 	kv_field_opt(&l, "cancel_reason", job, "cancel_reason");
 	kv_field_opt(&l, "result", job, "result");
+	history_lines(&l, job);
 	json_object_foreach((json_t *)job, key, v)
 		if (!job_key_known(key))
 			kv_add(&l, key, value_text(v));
@@ -449,19 +494,34 @@ summary_text(const json_t *job)
 	return r;
 }
 
+/* The STATE cell: "scheduled (in 3m)" for a job waiting for its run_at. */
+static char *
+state_text(const json_t *job, double now)
+{
+	const char *s = jstr(job, "state");
+	char d[32];
+	double at;
+
+	if (s == NULL)
+		return xasprintf("-");
+	if (strcmp(s, "scheduled") != 0 || !jnum(job, "run_at", &at))
+		return xasprintf("%s", s);
+	dur_format(at > now ? at - now : 0, d, sizeof(d));
+	return xasprintf("scheduled (in %s)", d);
+}
+
 static void
 job_row(char **cells, const json_t *job, double now)
 {
 	const json_t *id = json_object_get(job, "id");
 	const json_t *queue = json_object_get(job, "queue");
 	const json_t *kind = json_object_get(job, "kind");
-	const json_t *state = json_object_get(job, "state");
 	double d;
 
 	cells[COL_ID] = id ? value_text(id) : xasprintf("-");
 	cells[COL_QUEUE] = queue ? value_text(queue) : xasprintf("-");
 	cells[COL_KIND] = kind ? value_text(kind) : xasprintf("-");
-	cells[COL_STATE] = state ? value_text(state) : xasprintf("-");
+	cells[COL_STATE] = state_text(job, now);
 	cells[COL_ATTEMPTS] = attempts_text(job);
 	cells[COL_CREATED] = time_text(job, "created_at", false);
 	cells[COL_DURATION] = job_duration(job, now, &d) ?

@@ -91,7 +91,8 @@ usage_cmd(const struct cmd *cmd)
 /* Long options every command takes; their short forms are in GLOBAL_SHORT.
  * Values past 255 are options without a short form. */
 enum { OPT_JSON = 256, OPT_VERSION, OPT_NOWAIT, OPT_WAIT, OPT_FAIL_FAST,
-	OPT_MAX_ATTEMPTS, OPT_STATE, OPT_LIMIT };
+	OPT_MAX_ATTEMPTS, OPT_STATE, OPT_LIMIT, OPT_DELAY, OPT_AT, OPT_PRIORITY,
+	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE };
 
 #define GLOBAL_SHORT ":s:c:h"
 #define GLOBAL_LONG                                          \
@@ -244,8 +245,28 @@ submit_opt(struct ctl *ctl, int c, void *state)
 	const char *key;
 	json_t *v = NULL;
 	int64_t n;
+	double d;
 
 	switch (c) {
+	case OPT_DELAY:
+	case OPT_AT:
+		key = c == OPT_DELAY ? "delay" : "run_at";
+		if (c == OPT_DELAY)
+			OPT_CHECK(ctl_parse_duration(optarg, "--delay", &d, err,
+			    sizeof(err)));
+		else
+			OPT_CHECK(ctl_parse_when(optarg, "--at", &d, err,
+			    sizeof(err)));
+		v = json_real(d);
+		break;
+	case OPT_PRIORITY:
+	case OPT_RETRIES:
+		key = c == OPT_PRIORITY ? "priority" : "retries";
+		OPT_CHECK(ctl_parse_int(optarg, c == OPT_PRIORITY ?
+		    "--priority" : "--retries", 0, c == OPT_PRIORITY ? 9 :
+		    PROTO_RETRIES_MAX, &n, err, sizeof(err)));
+		v = json_integer(n);
+		break;
 	case 'q':
 	case 'n':
 		key = c == 'q' ? "queue" : "name";
@@ -284,7 +305,8 @@ static json_t *
 submit_req(const char *kind, json_t *args, const json_t *fields)
 {
 	static const char *const order[] = { "queue", "timeout", "name",
-		"max_attempts", "nowait" };
+		"max_attempts", "nowait", "delay", "run_at", "priority",
+		"retries" };
 	json_t *req = json_pack("{s:s,s:s,s:o}", "op", "submit", "kind", kind,
 	    "args", args);
 
@@ -324,6 +346,10 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
 		{ "nowait", no_argument, NULL, OPT_NOWAIT },
 		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "delay", required_argument, NULL, OPT_DELAY },
+		{ "at", required_argument, NULL, OPT_AT },
+		{ "priority", required_argument, NULL, OPT_PRIORITY },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
 		GLOBAL_LONG
 	};
 	struct submit_opts so = { .fields = json_object() };
@@ -434,21 +460,36 @@ cmd_submit_group(struct ctl *ctl, int argc, char **argv)
 }
 
 static int
+flag_opt(struct ctl *ctl, int c, void *state)
+{
+	(void)ctl;
+	(void)c;
+	*(bool *)state = true;
+	return CTL_CONTINUE;
+}
+
+static int
 cmd_get(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option lo[] = { GLOBAL_LONG };
+	static const struct option lo[] = {
+		{ "history", no_argument, NULL, OPT_HISTORY },
+		GLOBAL_LONG
+	};
 	char err[CTL_ERRLEN];
-	json_t *ans;
+	bool history = false;
+	json_t *req, *ans;
 	int64_t id;
 	int rc;
 
-	if ((rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT, lo, NULL, NULL)) !=
-	    CTL_CONTINUE ||
+	if ((rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT, lo, flag_opt,
+	    &history)) != CTL_CONTINUE ||
 	    (rc = opt_words(ctl, argc, argv, 1, "ID")) != CTL_CONTINUE)
 		return rc;
 	OPT_CHECK(ctl_parse_id(argv[optind], "ID", &id, err, sizeof(err)));
-	rc = ctl_call(ctl, json_pack("{s:s,s:I}", "op", "get", "id",
-	    (json_int_t)id), &ans);
+	req = json_pack("{s:s,s:I}", "op", "get", "id", (json_int_t)id);
+	if (req != NULL && history)
+		json_object_set_new(req, "history", json_true());
+	rc = ctl_call(ctl, req, &ans);
 	if (rc != CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)
@@ -665,6 +706,112 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* pause QUEUE, resume QUEUE. */
+static int
+cmd_pause(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = { GLOBAL_LONG };
+	const char *op = ctl->cmd->name;
+	char err[CTL_ERRLEN];
+	json_t *ans;
+	int rc;
+
+	if ((rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT, lo, NULL, NULL)) !=
+	    CTL_CONTINUE ||
+	    (rc = opt_words(ctl, argc, argv, 1, "QUEUE")) != CTL_CONTINUE)
+		return rc;
+	OPT_CHECK(ctl_check_string(argv[optind], "QUEUE", PROTO_STR_MAX, err,
+	    sizeof(err)));
+	if ((rc = ctl_call(ctl, json_pack("{s:s,s:s}", "op", op, "queue",
+	    argv[optind]), &ans)) != CTL_CONTINUE)
+		return rc;
+	if (!ctl->json)
+		printf("queue %s: %s\n", argv[optind], json_is_true(
+		    json_object_get(ans, "paused")) ? "paused" : "running");
+	json_decref(ans);
+	return CTL_OK;
+}
+
+static int
+cmd_retry(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = { GLOBAL_LONG };
+	char err[CTL_ERRLEN];
+	json_t *ans;
+	int64_t id;
+	int rc;
+
+	if ((rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT, lo, NULL, NULL)) !=
+	    CTL_CONTINUE ||
+	    (rc = opt_words(ctl, argc, argv, 1, "ID")) != CTL_CONTINUE)
+		return rc;
+	OPT_CHECK(ctl_parse_id(argv[optind], "ID", &id, err, sizeof(err)));
+	if ((rc = ctl_call(ctl, json_pack("{s:s,s:I}", "op", "retry", "id",
+	    (json_int_t)id), &ans)) != CTL_CONTINUE)
+		return rc;
+	if (!ctl->json)
+		printf("job %lld: queued\n", (long long)id);
+	json_decref(ans);
+	return CTL_OK;
+}
+
+struct prune_opts {
+	const char *before;
+	json_t *states;
+};
+
+static int
+prune_opt(struct ctl *ctl, int c, void *state)
+{
+	struct prune_opts *po = state;
+
+	if (c == OPT_BEFORE)
+		po->before = optarg;
+	else if (json_array_append_new(po->states, json_string(optarg)) < 0)
+		return usage_err(ctl, "--state: not valid UTF-8");
+	return CTL_CONTINUE;
+}
+
+/* prune --before AGE [--state S]...: ended jobs older than AGE. */
+static int
+cmd_prune(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "before", required_argument, NULL, OPT_BEFORE },
+		{ "state", required_argument, NULL, OPT_STATE },
+		GLOBAL_LONG
+	};
+	struct prune_opts po = { NULL, json_array() };
+	char err[CTL_ERRLEN];
+	json_t *req, *ans;
+	double age;
+	int rc;
+
+	rc = opt_parse(ctl, argc, argv, GLOBAL_SHORT, lo, prune_opt, &po);
+	if (rc == CTL_CONTINUE)
+		rc = opt_words(ctl, argc, argv, 0, "");
+	if (rc == CTL_CONTINUE && po.before == NULL)
+		rc = usage_err(ctl, "--before AGE is missing (e.g. 30d)");
+	if (rc == CTL_CONTINUE && ctl_parse_duration(po.before, "--before",
+	    &age, err, sizeof(err)) < 0)
+		rc = usage_err(ctl, "%s", err);
+	if (rc != CTL_CONTINUE) {
+		json_decref(po.states);
+		return rc;
+	}
+	req = json_pack("{s:s,s:f}", "op", "prune", "before", ctl_now() - age);
+	if (req != NULL && json_array_size(po.states) > 0)
+		json_object_set(req, "states", po.states);
+	json_decref(po.states);
+	if ((rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
+		return rc;
+	if (!ctl->json)
+		printf("deleted %lld jobs\n", (long long)json_integer_value(
+		    json_object_get(ans, "deleted")));
+	json_decref(ans);
+	return CTL_OK;
+}
+
 static const struct cmd cmds[] = {
 	{ "ping", cmd_ping, "",
 	    "Ask jobd whether it is running; prints its version.\n" },
@@ -682,6 +829,14 @@ static const struct cmd cmds[] = {
 	    "      --max-attempts N  starts allowed across restarts, 1-1000\n"
 	    "      --nowait          fail with queue_full instead of waiting "
 	    "for room\n"
+	    "      --delay D         start no sooner than D from now (90, 30s, "
+	    "15m, 12h, 7d)\n"
+	    "      --at TIME         start no sooner than TIME "
+	    "(2027-01-01T09:00, local)\n"
+	    "      --priority N      0 (first) to 9 (default: the queue's, "
+	    "5)\n"
+	    "      --retries N       run again up to N times after failed or "
+	    "timed_out\n"
 	    "      --wait            wait for the job to end and print it; "
 	    "exit 0 only if\n                        it succeeded\n" },
 	{ "submit-group", cmd_submit_group,
@@ -694,7 +849,18 @@ static const struct cmd cmds[] = {
 	    "      --nowait     the whole group fits now, or queue_full\n"
 	    "      --wait       wait for every job and list them; exit 0 only "
 	    "if all\n                   succeeded\n" },
-	{ "get", cmd_get, "ID", "Print one job.\n" },
+	{ "get", cmd_get, "[--history] ID", "Print one job.\n\n"
+	    "      --history  also every start it had (job_attempts)\n" },
+	{ "pause", cmd_pause, "QUEUE", "Start no more jobs of QUEUE (running "
+	    "ones go on; kept\nacross restarts).  Root or admin_group.\n" },
+	{ "resume", cmd_pause, "QUEUE", "Start QUEUE's jobs again.\n" },
+	{ "retry", cmd_retry, "ID", "Run a failed, timed_out or cancelled job "
+	    "again (same id), or a\nscheduled one now.\n" },
+	{ "prune", cmd_prune, "--before AGE [--state S]...",
+	    "Delete ended jobs that finished more than AGE ago (30d, 12h), "
+	    "with\ntheir attempts.  Root or admin_group.\n\n"
+	    "      --state S  only jobs in state S (succeeded, failed, "
+	    "timed_out,\n                 cancelled); repeatable\n" },
 	{ "wait", cmd_wait, "[--timeout S] ID | [--timeout S] --group G",
 	    "Wait until the job (every job of group G) has ended and print "
 	    "it.\nExit 0 only if it (every job) succeeded, else 1.\n\n"
@@ -710,7 +876,7 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list, "[--state S] [--queue Q] [--limit N]",
 	    "List jobs, newest first, as a table.\n\n"
 	    "      --state S  only jobs in state S (queued, running, "
-	    "succeeded,\n                 failed, timed_out, cancelled)\n"
+	    "succeeded,\n                 failed, timed_out, cancelled, scheduled, waiting)\n"
 	    "  -q, --queue Q  only jobs of queue Q\n"
 	    "      --limit N  at most N jobs, 1-10000 (default 100)\n" },
 	{ "stats", cmd_stats, "",

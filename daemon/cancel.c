@@ -29,11 +29,15 @@ cancel_stop(struct job *j, const char *reason)
 		end_job(j, STORE_CANCELLED, NULL, NULL);
 		break;
 	case J_INQ:
-		if (co_queue_remove(j->q->cq, j) == 0) {
-			j->q->pending--;
+		if (queue_remove(j) == 0)
 			end_job(j, STORE_CANCELLED, NULL, NULL);
-		}
-		/* else handed to a worker that has yet to run: it checks */
+		/* else taken by a worker that has yet to move it: it checks */
+		break;
+	case J_SCHEDULED:
+		if (j->retrying)        /* end_flush ends it once written */
+			break;
+		sched_remove(j);
+		end_job(j, STORE_CANCELLED, NULL, NULL);
 		break;
 	case J_RUNNING:
 		co_cancel(j->task);
@@ -41,8 +45,7 @@ cancel_stop(struct job *j, const char *reason)
 	case J_PUTTING:         /* its submitter checks once it is in */
 	case J_TAKEN:           /* the worker checks after the insert */
 	case J_ENDING:
-	case J_SCHEDULED:       /* stage two: nothing enters these yet */
-	case J_WAITING:
+	case J_WAITING:         /* stage two: nothing enters it yet */
 	case J_NWHERE:
 		break;
 	}

@@ -142,6 +142,10 @@ end_flush(struct eng *e)
 			json_decref(j->end_result);
 			j->end_result = NULL;
 		}
+		if (j->retrying) {              /* failed, retried later */
+			sched_flush(j);
+			continue;
+		}
 		memset(&end, 0, sizeof(end));
 		end.state = j->end_state;
 		end.finished_at = j->end_at;
@@ -213,7 +217,8 @@ end_job(struct job *j, enum store_state state, json_t *result,
 
 	queue_left(j);
 	user_uncount(j);
-	if (state == STORE_QUEUED && j->attempts < j->max_attempts) {
+	if (state == STORE_QUEUED && j->attempts - j->run_base <
+	    j->max_attempts) {
 		log_debug("job %lld: queued again (jobd stopping)",
 		    (long long)j->id);
 		json_decref(result);
@@ -228,11 +233,20 @@ end_job(struct job *j, enum store_state state, json_t *result,
 		state = STORE_FAILED;
 		error = msg;
 	}
-	job_move(j, J_ENDING);
 	j->end_state = state;
 	j->end_at = store_now();        /* not when the write goes out */
 	j->end_result = result;
 	j->end_error = error != NULL ? strdup(error) : NULL;
+	if (j->where == J_RUNNING && sched_retry(j, state)) {
+		job_move(j, J_SCHEDULED);
+		e->c.retried++;
+		end_log(j, state, error);
+		if (TAILQ_EMPTY(&e->ends))
+			event_active(e->ends_ev, 0, 0);
+		TAILQ_INSERT_TAIL(&e->ends, j, end_link);
+		return;
+	}
+	job_move(j, J_ENDING);
 	e->c.ended[state]++;
 	end_log(j, state, error);
 	if (TAILQ_EMPTY(&e->ends))

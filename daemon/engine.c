@@ -61,17 +61,22 @@ eng_configure(struct eng *e, const struct conf *c)
 	for (i = 0; i < conf_queue_count(c); i++)
 		if (queue_configure(e, conf_queue(c, i)) < 0)
 			return -ENOMEM;
+	prune_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
 			log_info("queue %s: removed from the configuration; "
 			    "its %zu queued jobs still run", q->name,
-			    co_queue_len(q->cq));
+			    queue_len(q));
 	return 0;
 }
 
 int
 eng_recover(struct eng *e)
 {
+	int rc;
+
+	if ((rc = pause_load(e)) < 0)
+		return rc;
 	return recover_run(e);
 }
 
@@ -137,6 +142,64 @@ eng_wait_on(struct co_waitq *q, double timeout)
 	return rc > 0 ? 0 : rc;
 }
 
+void
+eng_await_init(struct eng_await *a)
+{
+	co_waitq_init(&a->q);
+	a->done = false;
+	a->status = 0;
+}
+
+void
+eng_await_cb(void *arg, int status)
+{
+	struct eng_await *a = arg;
+
+	a->done = true;
+	a->status = status;
+	co_waitq_wake_all(&a->q, 0);
+}
+
+int
+eng_await(struct eng_await *a)
+{
+	co_shield_enter();
+	while (!a->done)
+		(void)co_waitq_wait(&a->q, CO_FOREVER, NULL);
+	co_shield_exit();
+	return a->status;
+}
+
+/* ---- the lifecycle's ops (retry.c, prune.c) ------------------------------ */
+
+int
+eng_pause(struct eng *e, const char *queue, bool paused,
+    const struct eng_who *who, struct proto_err *err)
+{
+	if (user_need_admin(e, who, paused ? "pause a queue" :
+	    "resume a queue", err) < 0)
+		return -EPERM;
+	return pause_op(e, queue, paused, err);
+}
+
+int
+eng_retry(struct eng *e, int64_t id, const struct eng_who *who,
+    struct proto_err *err)
+{
+	if (e->stopping)
+		return submit_stopping(err);
+	return retry_op(e, id, who, err);
+}
+
+int
+eng_prune(struct eng *e, const struct proto_prune *p,
+    const struct eng_who *who, size_t *deleted, struct proto_err *err)
+{
+	if (user_need_admin(e, who, "prune jobs", err) < 0)
+		return -EPERM;
+	return prune_op(e, p, deleted, err);
+}
+
 int
 eng_wait_job(struct eng *e, int64_t id, double timeout)
 {
@@ -177,7 +240,10 @@ eng_queue_info(const struct eng *e, size_t i, struct eng_queue_info *qi)
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (i-- == 0) {
 			qi->name = q->name;
-			qi->queued = co_queue_len(q->cq);
+			qi->queued = queue_len(q);
+			qi->scheduled = q->scheduled;
+			qi->waiting = 0;
+			qi->paused = q->paused;
 			qi->running = q->running;
 			qi->workers = q->workers;
 			qi->capacity = q->capacity;
@@ -213,12 +279,16 @@ eng_new(struct co_rt *rt, struct store *st)
 	TAILQ_INIT(&e->ends);
 	e->admin_gid = (gid_t)-1;
 	TAILQ_INIT(&e->retry);
+	timerq_init(&e->tq);
 	if ((e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||
 	    (e->users = idmap_new()) == NULL ||
 	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, end_cb, e)) ==
 	    NULL ||
 	    (e->retry_ev = evtimer_new(co_rt_base(rt), end_retry_cb, e)) ==
+	    NULL ||
+	    (e->tq_ev = evtimer_new(co_rt_base(rt), sched_cb, e)) == NULL ||
+	    (e->prune_ev = evtimer_new(co_rt_base(rt), prune_cb, e)) ==
 	    NULL) {
 		eng_free(e);
 		return NULL;
@@ -238,6 +308,7 @@ eng_shutdown(struct eng *e, double grace)
 	double deadline = co_now() + grace;
 
 	e->stopping = true;
+	event_del(e->prune_ev);
 	queue_stop_workers(e, false);
 	co_shield_enter();              /* the stop finishes whatever comes */
 	while (e->running > 0 && co_now() < deadline)
@@ -271,6 +342,11 @@ eng_free(struct eng *e)
 		event_free(e->ends_ev);
 	if (e->retry_ev != NULL)
 		event_free(e->retry_ev);
+	if (e->tq_ev != NULL)
+		event_free(e->tq_ev);
+	if (e->prune_ev != NULL)
+		event_free(e->prune_ev);
+	timerq_fini(&e->tq);
 	kind_env_close(e->kenv);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, eng_free_job, NULL);

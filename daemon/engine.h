@@ -125,6 +125,25 @@ int eng_cancel_job(struct eng *e, int64_t id, const struct eng_who *who,
 int eng_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
     const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
 
+/* Pause (or resume) queue for who (task): root or admin_group only
+ * (-EPERM, forbidden).  Answers once it is recorded (kept across
+ * restarts).  -ENOENT unknown_queue; a store error. */
+int eng_pause(struct eng *e, const char *queue, bool paused,
+    const struct eng_who *who, struct proto_err *err);
+
+/* The retry op (task): a failed, timed_out or cancelled job goes back to
+ * queued (same id, attempts go on), a scheduled one is ready now.  0;
+ * else err says: not_found, not_retryable, forbidden (not who's job),
+ * unknown_queue, shutting_down, storage_error. */
+int eng_retry(struct eng *e, int64_t id, const struct eng_who *who,
+    struct proto_err *err);
+
+/* The prune op (task): delete ended jobs finished before p->before (of
+ * p->states, 0: every ended state) with their attempts, in batches;
+ * *deleted gets the count.  Root or admin_group only. */
+int eng_prune(struct eng *e, const struct proto_prune *p,
+    const struct eng_who *who, size_t *deleted, struct proto_err *err);
+
 /* One queue as stats shows it. */
 struct eng_queue_info {
 	const char *name;       /* valid until the next eng_configure */
@@ -133,6 +152,9 @@ struct eng_queue_info {
 	int workers;            /* the configured bound */
 	int capacity;
 	bool configured;        /* false: removed by a reload, still draining */
+	size_t scheduled;       /* waiting for their run_at */
+	size_t waiting;         /* waiting for dependencies (none yet) */
+	bool paused;
 };
 
 /* Queue i (0 <= i), or -ENOENT past the last. */
@@ -143,6 +165,7 @@ struct eng_counters {
 	uint64_t submitted;     /* jobs accepted (committed) */
 	uint64_t ended[6];      /* by enum store_state (the ended ones) */
 	uint64_t requeued;      /* stopped by a shutdown, back to queued */
+	uint64_t retried;       /* ended failed/timed_out, retried later */
 	uint64_t store_errors;  /* writes that failed */
 	size_t live;            /* jobs in memory (not ended) */
 };

@@ -23,13 +23,17 @@
 
 #include "co.h"
 #include "co_queue.h"
+#include "backoff.h"
 #include "co_sched.h"
 #include "engine.h"
+#include "readyq.h"
 #include "store.h"
+#include "timerq.h"
 
 struct idmap;
 struct kind;
 struct kind_env;
+struct conf;
 struct conf_queue;
 
 /* Where a job is in memory (job.c has the table of legal moves and what
@@ -79,6 +83,19 @@ struct job {
 	struct co_waitq doneq;          /* waiting for the end's commit */
 	eng_done_fn done;               /* the submitter's answer */
 	void *done_arg;
+	/* The lifecycle. */
+	struct readyq_node rnode;       /* in q->rq while ready (queued) */
+	struct timerq_node tnode;       /* in e->tq while scheduled */
+	int priority;                   /* 0..9 */
+	int retries, retried;           /* automatic retries: allowed, used */
+	int run_base;                   /* attempts when this run began */
+	struct backoff backoff;
+	double run_at;                  /* not before; 0: none */
+	bool delayed;                   /* submitted with run_at ahead */
+	bool retrying;                  /* its retry write not yet sent */
+	bool permanent;                 /* the kind said: do not retry */
+	double retry_after;             /* the kind's Retry-After, or 0 */
+	int idempotent;                 /* -1 the kind's rule, 0, 1 */
 };
 
 struct egroup {
@@ -104,13 +121,19 @@ struct worker;
 struct equeue {
 	struct eng *e;
 	char *name;
-	struct co_queue *cq;
+	struct readyq rq;               /* the ready (queued) jobs */
+	struct co_waitq workq;          /* idle workers waiting for one */
+	struct co_waitq roomq;          /* submitters waiting for room */
 	int workers, capacity, max_attempts;
 	double timeout;
 	bool configured;
+	bool paused;                    /* starts nothing (queue_pause) */
+	int priority, retries, max_pending;
+	struct backoff backoff;
+	double retain_ok, retain_fail;  /* -1: the daemon's; 0: forever */
+	size_t scheduled;               /* jobs SCHEDULED in memory */
 	int nworkers;
-	size_t pending;                 /* put and not yet taken or removed */
-	size_t nwaiting;                /* workers inside co_queue_get */
+	size_t nwaiting;                /* workers waiting on workq */
 	size_t nstarting;               /* workers spawned, not yet run */
 	size_t running;
 	size_t tmp;                     /* scratch: a group's demand */
@@ -144,6 +167,13 @@ struct eng {
 	struct co_waitq settleq;        /* eng_settle_all */
 	struct eng_counters c;
 	uint64_t moves[J_NWHERE][J_NWHERE]; /* job_move's, by from and to */
+	struct timerq tq;               /* scheduled jobs by run_at */
+	struct event *tq_ev;            /* fires at the earliest one */
+	double tq_armed;                /* when tq_ev is set for; 0: not */
+	struct event *prune_ev;         /* the pruner's next round */
+	double prune_every;             /* prune_interval */
+	double retain_ok, retain_fail;  /* [daemon] retention */
+	bool pruning;                   /* a round is under way */
 };
 
 /* ---- job.c ---- */
@@ -167,6 +197,10 @@ void job_lost(struct job *j);
 struct equeue *queue_find(struct eng *e, const char *name);
 int queue_configure(struct eng *e, const struct conf_queue *cq);
 int queue_force(struct equeue *q, struct job *j);
+int queue_put(struct equeue *q, struct job *j, bool nowait);
+int queue_remove(struct job *j);
+size_t queue_len(const struct equeue *q);
+void queue_pause(struct equeue *q, bool paused);
 void queue_enter(struct job *j);
 void queue_left(struct job *j);
 void queue_stop_workers(struct eng *e, bool busy_too);
@@ -209,8 +243,32 @@ int cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 int cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
     const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
 
+/* ---- sched.c ---- */
+void sched_add(struct job *j);
+void sched_remove(struct job *j);
+void sched_cb(evutil_socket_t fd, short what, void *arg);
+void sched_now(struct job *j);
+bool sched_retry(struct job *j, enum store_state state);
+void sched_flush(struct job *j);
+void sched_configure(struct job *j, const struct proto_submit *s);
+
+/* ---- prune.c ---- */
+void prune_configure(struct eng *e, const struct conf *c);
+void prune_cb(evutil_socket_t fd, short what, void *arg);
+int prune_op(struct eng *e, const struct proto_prune *p, size_t *deleted,
+    struct proto_err *err);
+
+/* ---- retry.c ---- */
+int retry_op(struct eng *e, int64_t id, const struct eng_who *who,
+    struct proto_err *err);
+int pause_op(struct eng *e, const char *queue, bool paused,
+    struct proto_err *err);
+int pause_load(struct eng *e);
+
 /* ---- recover.c ---- */
 int recover_run(struct eng *e);
+struct job *recover_job(struct eng *e, struct equeue *q,
+    const struct store_job *sj);
 
 /* ---- users.c ---- */
 int user_count(struct job *j);
@@ -219,9 +277,25 @@ int user_limit(const struct eng *e, const struct eng_who *who, size_t n,
     struct proto_err *err);
 int user_may_cancel(const struct eng *e, const struct eng_who *who,
     const struct job *j, struct proto_err *err);
+int user_may_touch(const struct eng *e, const struct eng_who *who, uid_t uid,
+    int64_t id, const char *verb, struct proto_err *err);
+int user_need_admin(const struct eng *e, const struct eng_who *who,
+    const char *what, struct proto_err *err);
 void user_free_all(struct eng *e);
 
 /* ---- engine.c ---- */
 int eng_wait_on(struct co_waitq *q, double timeout);
+
+/* Awaiting one store write from a task: init, pass eng_await_cb with a
+ * to the write, then eng_await (shielded: a commit always comes, and the
+ * callback's arg must outlive it) returns the write's status. */
+struct eng_await {
+	struct co_waitq q;
+	bool done;
+	int status;
+};
+void eng_await_init(struct eng_await *a);
+void eng_await_cb(void *arg, int status);
+int eng_await(struct eng_await *a);
 
 #endif /* JOBD_ENGINE_INT_H */

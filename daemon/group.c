@@ -109,12 +109,11 @@ group_fits(struct eng *e, struct equeue **qs, size_t n, struct proto_err *err)
 	for (i = 0; i < n; i++)
 		qs[i]->tmp++;
 	TAILQ_FOREACH(q, &e->queues, link)
-		if (q->tmp > 0 && co_queue_len(q->cq) + q->tmp >
+		if (q->tmp > 0 && queue_len(q) + q->tmp >
 		    (size_t)q->capacity) {
 			proto_err_set(err, PROTO_QUEUE_FULL, "queue %s has no "
 			    "room for %zu jobs (capacity %d, %zu queued)",
-			    q->name, q->tmp, q->capacity,
-			    co_queue_len(q->cq));
+			    q->name, q->tmp, q->capacity, queue_len(q));
 			rc = -EAGAIN;
 			break;
 		}
@@ -233,8 +232,13 @@ group_enter(struct egroup *g, bool nowait)
 	for (i = 0; i < g->n; i++) {
 		if ((j = g->jobs[i]) == NULL || j->where != J_NEW)
 			continue;
+		if (j->delayed) {               /* not ready: no room needed */
+			job_move(j, J_SCHEDULED);
+			sched_add(j);
+			continue;
+		}
 		job_move(j, J_PUTTING);
-		rc = force ? -EAGAIN : co_queue_put(j->q->cq, j);
+		rc = force ? -EAGAIN : queue_put(j->q, j, false);
 		if (rc < 0) {
 			force = true;
 			if (queue_force(j->q, j) < 0) {

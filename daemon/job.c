@@ -49,6 +49,8 @@ static const bool legal[J_NWHERE][J_NWHERE] = {
 		[J_INQ] = true,         /* a lone submit, or recovery, put it */
 		[J_ENDING] = true,      /* cancelled before it was put; or
 					 * recovery cannot run it */
+		[J_SCHEDULED] = true,   /* submitted (or recovered) with a
+					 * run_at ahead */
 	},
 	[J_PUTTING] = {
 		[J_NEW] = true,         /* no memory to put it: try later */
@@ -150,6 +152,10 @@ job_new(struct eng *e, struct equeue *q, const struct kind *k, json_t *args,
 	j->max_attempts = max_attempts;
 	j->uid = ENG_NOBODY;
 	j->where = J_NEW;
+	j->priority = q != NULL ? q->priority : 5;
+	j->retries = q != NULL ? q->retries : 0;
+	j->backoff = q != NULL ? q->backoff : (struct backoff)BACKOFF_DEFAULT;
+	j->idempotent = -1;
 	co_waitq_init(&j->insertq);
 	co_waitq_init(&j->doneq);
 	return j;
@@ -165,6 +171,8 @@ job_from(struct eng *e, struct equeue *q, const struct kind *k,
 	j = job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
 	    q->timeout : s->timeout, s->max_attempts > 0 ?
 	    (int)s->max_attempts : q->max_attempts);
+	if (j != NULL)
+		sched_configure(j, s);
 	if (j == NULL || who == NULL)
 		return j;
 	j->uid = who->uid;
@@ -190,6 +198,18 @@ job_row(const struct job *j, const char *name, const struct eng_who *who,
 	row->name = name;
 	row->timeout = j->timeout;
 	row->max_attempts = j->max_attempts;
+	row->priority = j->priority;
+	row->retries = j->retries;
+	row->retry_delay = j->backoff.delay;
+	row->retry_max_delay = j->backoff.max_delay;
+	row->retry_backoff = j->backoff.mode == BACKOFF_FIXED ?
+	    STORE_BACKOFF_FIXED : STORE_BACKOFF_EXPONENTIAL;
+	row->idempotent = j->idempotent < 0 ? STORE_IDEM_UNSET :
+	    j->idempotent ? STORE_IDEM_YES : STORE_IDEM_NO;
+	if (j->run_at > 0) {
+		row->run_at = j->run_at;
+		row->state = j->delayed ? STORE_SCHEDULED : STORE_QUEUED;
+	}
 	if (who != NULL && who->uid != ENG_NOBODY) {
 		row->submitter.known = true;
 		row->submitter.uid = who->uid;
@@ -234,10 +254,13 @@ job_lost(struct job *j)
 		job_forget(j);
 		break;
 	case J_INQ:
-		if (co_queue_remove(j->q->cq, j) == 0) {
-			j->q->pending--;
+		if (queue_remove(j) == 0)
 			job_forget(j);
-		}       /* else a worker has it and forgets it */
+		/* else a worker has it and forgets it */
+		break;
+	case J_SCHEDULED:       /* a delayed job whose insert failed */
+		sched_remove(j);
+		job_forget(j);
 		break;
 	case J_TAKEN:
 		co_waitq_wake_all(&j->insertq, -EIO);
@@ -245,8 +268,7 @@ job_lost(struct job *j)
 	case J_PUTTING:         /* its submitter checks once it is in */
 	case J_RUNNING:         /* cannot be: workers wait for the insert */
 	case J_ENDING:          /* cancelled meanwhile: its end fails too */
-	case J_SCHEDULED:       /* stage two: not entered before the insert */
-	case J_WAITING:
+	case J_WAITING:         /* stage two: not entered before the insert */
 	case J_NWHERE:
 		break;
 	}

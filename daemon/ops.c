@@ -14,21 +14,21 @@
 
 #include "engine.h"
 #include "log.h"
-#include "ops.h"
+#include "ops_int.h"
 #include "proto.h"
 #include "server.h"
 #include "store.h"
 
 typedef void (*op_fn)(struct ops_ctx *, struct proto_req *, struct reply *);
 
-static void
+void
 answer_error(struct reply *r, const struct proto_req *req,
     enum proto_code code, const char *msg)
 {
 	reply_send(r, proto_error(req, code, msg));
 }
 
-static void
+void
 answer_err(struct reply *r, const struct proto_req *req,
     const struct proto_err *err)
 {
@@ -96,9 +96,23 @@ submitter_json(const struct store_submitter *by)
 	    "gid", (json_int_t)by->gid, "pid", (json_int_t)by->pid);
 }
 
+static json_t *job_json_base(const struct store_job *j);
+
 /* A job row as the protocol shows it. */
 static json_t *
 job_json(const struct store_job *j)
+{
+	json_t *job = job_json_base(j);
+
+	if (job != NULL && ops_job_life(job, j) < 0) {
+		json_decref(job);
+		return NULL;
+	}
+	return job;
+}
+
+static json_t *
+job_json_base(const struct store_job *j)
 {
 	return json_pack("{s:I s:s s:s s:s s:o s:o s:i s:i s:f s:o s:o s:o "
 	    "s:o s:o s:o s:o s:o}",
@@ -137,7 +151,7 @@ jobs_json(struct store_job **jobs, size_t n)
 }
 
 /* {"ok":true,key:val} with req's tag; val's reference is taken. */
-static json_t *
+json_t *
 ok_with(const struct proto_req *req, const char *key, json_t *val)
 {
 	json_t *resp = proto_ok(req);
@@ -168,9 +182,11 @@ stats_queues(const struct eng *e)
 
 	for (i = 0; qs != NULL && eng_queue_info(e, i, &qi) == 0; i++)
 		if (json_object_set_new(qs, qi.name, json_pack("{s:I s:I s:i "
-		    "s:i s:b}", "queued", (json_int_t)qi.queued, "running",
-		    (json_int_t)qi.running, "workers", qi.workers, "capacity",
-		    qi.capacity, "configured", qi.configured)) < 0) {
+		    "s:i s:b s:b s:I s:I}", "queued", (json_int_t)qi.queued,
+		    "running", (json_int_t)qi.running, "workers", qi.workers,
+		    "capacity", qi.capacity, "configured", qi.configured,
+		    "paused", qi.paused, "scheduled", (json_int_t)qi.scheduled,
+		    "waiting", (json_int_t)qi.waiting)) < 0) {
 			json_decref(qs);
 			return NULL;
 		}
@@ -188,8 +204,9 @@ op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 	store_stats(ctx->st, &ss);
 	resp = ok_with(req, "queues", stats_queues(ctx->eng));
 	if (resp != NULL && json_object_update_new(resp, json_pack("{s:{s:I "
-	    "s:I s:I s:I s:I s:I s:I} s:{s:I s:I s:I s:I} s:I s:f s:s}",
+	    "s:I s:I s:I s:I s:I s:I s:I} s:{s:I s:I s:I s:I} s:I s:f s:s}",
 	    "jobs", "submitted", (json_int_t)c.submitted,
+	    "retried", (json_int_t)c.retried,
 	    "succeeded", (json_int_t)c.ended[STORE_SUCCEEDED],
 	    "failed", (json_int_t)c.ended[STORE_FAILED],
 	    "timed_out", (json_int_t)c.ended[STORE_TIMED_OUT],
@@ -215,7 +232,7 @@ op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 /* The engine's view of r's peer, borrowing from the connection: valid
  * while the op runs in its task.  A peer the server cannot name is
  * nobody (owns no job, is no admin), never jobd itself. */
-static const struct eng_who *
+const struct eng_who *
 who_of(struct reply *r, struct eng_who *who)
 {
 	const struct srv_peer *p = reply_peer(r);
@@ -321,10 +338,20 @@ answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 {
 	struct store_job *j;
 
+	json_t *job;
+	int rc;
+
 	if ((j = lookup_job(ctx, req, r, id)) == NULL)
 		return;
-	reply_send(r, ok_with(req, "job", job_json(j)));
+	job = job_json(j);
 	store_job_free(j);
+	if (job != NULL && req->op == PROTO_OP_GET && req->u.get.history &&
+	    (rc = ops_job_history(ctx->st, job, id)) < 0) {
+		json_decref(job);
+		answer_store_error(r, req, rc);
+		return;
+	}
+	reply_send(r, ok_with(req, "job", job));
 }
 
 static void
@@ -530,6 +557,10 @@ static const op_fn op_table[PROTO_NOPS] = {
 	[PROTO_OP_CANCEL] = op_cancel,
 	[PROTO_OP_LIST] = op_list,
 	[PROTO_OP_STATS] = op_stats,
+	[PROTO_OP_PAUSE] = op_pause,
+	[PROTO_OP_RESUME] = op_pause,
+	[PROTO_OP_RETRY] = op_retry,
+	[PROTO_OP_PRUNE] = op_prune,
 };
 
 void

@@ -2,11 +2,17 @@
  * queue.c — the dispatcher: queues, their worker pools, and a worker's
  * part of a job (taking it, waiting for its insert, running its kind).
  *
- * Each configured queue is a bounded co_queue; a pool of worker
- * coroutines (up to the queue's `workers`, started when jobs are waiting
- * and ended after a while idle) takes jobs from it.  A worker never
- * starts a job before its insert committed.  Owns struct equeue and
- * struct worker; the job's state changes go through job_move.
+ * Each configured queue keeps its ready (queued) jobs in a readyq: ten
+ * FIFO lists, one per priority, so a worker always takes the lowest
+ * priority first and equal ones in the order they became ready, in O(1).
+ * `capacity` bounds the ready jobs: a submitter waits on roomq for a place
+ * (backpressure).  A pool of worker coroutines (up to the queue's
+ * `workers`, started when jobs are ready and ended after a while idle)
+ * waits on workq and takes the next job itself, so a job that became ready
+ * later with a lower priority still goes first.  A paused queue starts
+ * nothing.  A worker never starts a job before its insert committed.
+ * Owns struct equeue and struct worker; the job's state changes go
+ * through job_move.  Scheduled jobs are sched.c's until they are ready.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,12 +60,13 @@ queue_new(struct eng *e, const char *name)
 
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return NULL;
-	if ((q->name = strdup(name)) == NULL ||
-	    (q->cq = co_queue_new(0)) == NULL) {
-		free(q->name);
+	if ((q->name = strdup(name)) == NULL) {
 		free(q);
 		return NULL;
 	}
+	readyq_init(&q->rq);
+	co_waitq_init(&q->workq);
+	co_waitq_init(&q->roomq);
 	q->e = e;
 	LIST_INIT(&q->wlist);
 	TAILQ_INSERT_TAIL(&e->queues, q, link);
@@ -73,9 +80,18 @@ queue_apply(struct equeue *q, const struct conf_queue *cq)
 	struct worker *w;
 	int excess;
 
-	if (co_queue_set_capacity(q->cq, (size_t)cq->capacity) < 0)
-		return -ENOMEM;
+	if (cq->capacity > q->capacity)
+		co_waitq_wake_all(&q->roomq, 0);        /* room for more */
 	q->capacity = cq->capacity;
+	q->priority = cq->priority;
+	q->retries = cq->retries;
+	q->backoff.delay = cq->retry_delay;
+	q->backoff.max_delay = cq->retry_max_delay;
+	q->backoff.mode = cq->retry_backoff == CONF_BACKOFF_FIXED ?
+	    BACKOFF_FIXED : BACKOFF_EXPONENTIAL;
+	q->max_pending = cq->max_pending;
+	q->retain_ok = cq->retain_succeeded;
+	q->retain_fail = cq->retain_failed;
 	q->workers = cq->workers;
 	q->timeout = cq->timeout;
 	q->max_attempts = cq->max_attempts;
@@ -109,37 +125,98 @@ queue_configure(struct eng *e, const struct conf_queue *cq)
 	return queue_apply(q, cq);
 }
 
-/* Put j into its queue, past its capacity if need be (recovery, or a
- * group whose submitter left): these jobs are recorded and must run. */
+/* Put j among q's ready jobs, past its capacity if need be (recovery, a
+ * group whose submitter left, a scheduled job whose time came): these
+ * jobs are recorded and must run.  Cannot fail (the node is j's). */
 int
 queue_force(struct equeue *q, struct job *j)
 {
-	int rc;
-
-	if (co_queue_put_nowait(q->cq, j) == 0)
-		return 0;
-	if ((rc = co_queue_set_capacity(q->cq, 0)) < 0)
-		return rc;
-	rc = co_queue_put_nowait(q->cq, j);
-	(void)co_queue_set_capacity(q->cq, (size_t)q->capacity);
-	return rc;
+	readyq_push(&q->rq, &j->rnode, j->priority, j->id);
+	return 0;
 }
 
-/* j is in its co_queue: see whether it was cancelled or lost while its put
- * waited, and start a worker for it. */
+/* Put j among q's ready jobs once there is room (task, unless nowait):
+ * 0, -EAGAIN (full, nowait), or the wait's -ECANCELED. */
+int
+queue_put(struct equeue *q, struct job *j, bool nowait)
+{
+	int rc;
+
+	while (readyq_count(&q->rq) >= (size_t)q->capacity) {
+		if (nowait)
+			return -EAGAIN;
+		if ((rc = co_waitq_wait(&q->roomq, CO_FOREVER, NULL)) < 0)
+			return rc;
+	}
+	return queue_force(q, j);
+}
+
+/* A ready job left: one waiting submitter may have its place. */
+static void
+queue_room(struct equeue *q)
+{
+	if (!co_waitq_empty(&q->roomq))
+		(void)co_waitq_wake_one(&q->roomq, 0);
+}
+
+/* Take j out of its queue's ready jobs (a cancel): 0, or -ENOENT when it
+ * is not there (a worker has it). */
+int
+queue_remove(struct job *j)
+{
+	if (!readyq_queued(&j->rnode))
+		return -ENOENT;
+	readyq_remove(&j->q->rq, &j->rnode);
+	queue_room(j->q);
+	return 0;
+}
+
+/* Ready jobs of q: what capacity bounds and stats shows as queued. */
+size_t
+queue_len(const struct equeue *q)
+{
+	return readyq_count(&q->rq);
+}
+
+/* The next job a worker of q may start, or NULL (none, or paused). */
+static struct job *
+queue_next(struct equeue *q)
+{
+	struct readyq_node *n;
+
+	if (q->paused || (n = readyq_pop(&q->rq)) == NULL)
+		return NULL;
+	queue_room(q);
+	return readyq_entry(n, struct job, rnode);
+}
+
+/* Pause or resume q.  Running jobs go on; a resumed queue's workers
+ * wake up for its ready jobs. */
+void
+queue_pause(struct equeue *q, bool paused)
+{
+	q->paused = paused;
+	if (paused)
+		return;
+	co_waitq_wake_all(&q->workq, 0);
+	queue_staff(q);
+}
+
+/* j is among its queue's ready jobs: see whether it was cancelled or lost
+ * while its put waited, and wake or start a worker for it. */
 static void
 queue_admit(struct job *j)
 {
-	j->q->pending++;
 	if ((j->stop == STOP_CANCEL || j->insert_failed) &&
-	    co_queue_remove(j->q->cq, j) == 0) {
-		j->q->pending--;
+	    queue_remove(j) == 0) {
 		if (j->insert_failed)
 			job_forget(j);
 		else
 			end_job(j, STORE_CANCELLED, NULL, NULL);
 		return;
 	}
+	if (!co_waitq_empty(&j->q->workq) && !j->q->paused)
+		(void)co_waitq_wake_one(&j->q->workq, 0);
 	queue_staff(j->q);
 }
 
@@ -221,6 +298,8 @@ queue_run(struct job *j)
 	if ((rc = queue_mark_started(j, &run)) == 0)
 		rc = j->kind->run(&run);
 	expired = co_scope_exit(&scope);
+	j->permanent = run.permanent;
+	j->retry_after = run.retry_after;
 	if (rc == 0) {
 		end_job(j, STORE_SUCCEEDED, run.result, NULL);
 	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
@@ -258,19 +337,19 @@ queue_take(struct job *j)
 
 /* ---- workers -------------------------------------------------------------- */
 
-/* A reload told this idle worker to leave (cancelling it) just as a job
- * was handed to it: the job goes back for another worker, as the cancel
- * would make it end cancelled (or lost) here.  It stays J_INQ. */
-static void
-queue_give_back(struct equeue *q, struct job *j)
+/* Wait on workq for a job to come (0), up to WORKER_IDLE (-ETIMEDOUT). */
+static int
+queue_idle(struct worker *w)
 {
-	if (queue_force(q, j) < 0) {
-		log_warnx("job %lld: cannot go back to queue %s: out of "
-		    "memory", (long long)j->id, q->name);
-		end_job(j, STORE_FAILED, NULL, "out of memory");
-		return;
-	}
-	queue_admit(j);
+	struct equeue *q = w->q;
+	int rc;
+
+	w->idle = true;
+	q->nwaiting++;
+	rc = co_waitq_wait(&q->workq, co_deadline(WORKER_IDLE), NULL);
+	q->nwaiting--;
+	w->idle = false;
+	return rc;
 }
 
 static int
@@ -279,26 +358,18 @@ queue_worker(void *arg)
 	struct worker *w = arg;
 	struct equeue *q = w->q;
 	struct eng *e = q->e;
-	void *item;
-	int rc;
+	struct job *j;
 
 	w->task = co_self();
 	q->nstarting--;
 	while (!w->quit && !e->stopping && q->nworkers <= q->workers) {
-		w->idle = true;
-		q->nwaiting++;
-		rc = co_queue_get_timeout(q->cq, &item, WORKER_IDLE);
-		q->nwaiting--;
-		w->idle = false;
-		if (rc < 0)
-			break;
-		q->pending--;
-		if (w->quit && !e->stopping) {
-			queue_give_back(q, item);
-			break;
+		if ((j = queue_next(q)) == NULL) {
+			if (queue_idle(w) < 0)
+				break;
+			continue;
 		}
-		w->job = item;
-		queue_take(item);
+		w->job = j;
+		queue_take(j);
 		w->job = NULL;
 		if (co_cancelled())     /* sticky: this task is spent */
 			break;
@@ -312,19 +383,18 @@ queue_worker(void *arg)
 	return 0;
 }
 
-/* Start workers while more jobs wait than workers are about to take them,
- * up to the queue's bound.  Counting jobs put but not yet taken (rather
- * than co_queue_len) includes the ones handed straight to a waiting
- * worker that has not run yet. */
+/* Start workers while more jobs are ready than workers are about to take
+ * them, up to the queue's bound.  A worker woken for a job stays counted
+ * in nwaiting until it runs and takes one, so it is not staffed twice. */
 static void
 queue_staff(struct equeue *q)
 {
 	struct worker *w;
 
-	if (q->e->stopping)
+	if (q->e->stopping || q->paused)
 		return;
 	while (q->nworkers < q->workers &&
-	    q->pending > q->nwaiting + q->nstarting) {
+	    readyq_count(&q->rq) > q->nwaiting + q->nstarting) {
 		if ((w = calloc(1, sizeof(*w))) == NULL ||
 		    co_spawn(q->e->rt, queue_worker, w, NULL) < 0) {
 			free(w);
@@ -366,13 +436,9 @@ void
 queue_free_all(struct eng *e)
 {
 	struct equeue *q;
-	void *item;
 
 	while ((q = TAILQ_FIRST(&e->queues)) != NULL) {
 		TAILQ_REMOVE(&e->queues, q, link);
-		while (co_queue_get_nowait(q->cq, &item) == 0)
-			;
-		co_queue_free(q->cq);
 		free(q->name);
 		free(q);
 	}

@@ -15,12 +15,15 @@
 #include "kind.h"
 #include "log.h"
 
-/* Why the recovered j cannot go back into q (msg, empty if it can); it
- * is put back if it can. */
+/* Why the recovered j cannot go back into q (msg, empty if it can): its
+ * queue or kind is gone, or it was running at the crash and running it
+ * again is not safe for its kind (docs/RELIABILITY.md). */
 static void
-recover_place(struct job *j, struct equeue *q, const struct store_job *sj,
+recover_check(struct job *j, struct equeue *q, const struct store_job *sj,
     char *msg, size_t len)
 {
+	char why[96];
+
 	msg[0] = '\0';
 	if (q == NULL || !q->configured)
 		snprintf(msg, len, "queue %.64s is no longer configured",
@@ -29,8 +32,27 @@ recover_place(struct job *j, struct equeue *q, const struct store_job *sj,
 		snprintf(msg, len, "kind %.64s is no longer known", sj->kind);
 	else if (j->args == NULL)
 		snprintf(msg, len, "its args are not valid JSON");
-	else if (queue_force(q, j) < 0)
-		snprintf(msg, len, "out of memory at recovery");
+	else if (sj->interrupted && kind_rerun_unsafe(j->kind, j->args,
+	    j->idempotent, why, sizeof(why)))
+		snprintf(msg, len, "interrupted by a crash or stop; not run "
+		    "again: %s", why);
+}
+
+/* The lifecycle's fields of the row. */
+static void
+recover_life(struct job *j, const struct store_job *sj)
+{
+	j->priority = sj->priority;
+	j->retries = sj->retries;
+	j->retried = sj->retried;
+	j->run_base = sj->run_base;
+	j->backoff.delay = sj->retry_delay;
+	j->backoff.max_delay = sj->retry_max_delay;
+	j->backoff.mode = sj->retry_backoff == STORE_BACKOFF_FIXED ?
+	    BACKOFF_FIXED : BACKOFF_EXPONENTIAL;
+	j->run_at = sj->run_at;
+	j->idempotent = sj->idempotent == STORE_IDEM_UNSET ? -1 :
+	    sj->idempotent == STORE_IDEM_YES;
 }
 
 /* j joins its group g (NULL: none), as its member by id. */
@@ -44,8 +66,9 @@ recover_join(struct job *j, struct egroup *g)
 	g->live++;
 }
 
-/* The job in memory for row sj (taken in), or NULL (ENOMEM). */
-static struct job *
+/* The job in memory for row sj (tracked, counted for its user), or NULL
+ * (ENOMEM).  Also the retry op's. */
+struct job *
 recover_job(struct eng *e, struct equeue *q, const struct store_job *sj)
 {
 	json_t *args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
@@ -65,6 +88,7 @@ recover_job(struct eng *e, struct equeue *q, const struct store_job *sj)
 	j->id = sj->id;
 	j->attempts = sj->attempts;
 	j->inserted = true;
+	recover_life(j, sj);
 	return j;
 }
 
@@ -80,8 +104,8 @@ recover_one(void *arg, struct store_job *sj)
 	if (sj->group_id != 0 && (g = group_load(e, sj->group_id)) == NULL)
 		log_warnx("group %lld: cannot load it: %s",
 		    (long long)sj->group_id, store_errmsg());
-	if (sj->state != STORE_QUEUED) {        /* ended by the recovery */
-		store_job_free(sj);
+	if (sj->state != STORE_QUEUED && sj->state != STORE_SCHEDULED) {
+		store_job_free(sj);     /* ended by the recovery */
 		return 0;
 	}
 	if ((j = recover_job(e, q, sj)) == NULL) {
@@ -89,12 +113,17 @@ recover_one(void *arg, struct store_job *sj)
 		return -ENOMEM;
 	}
 	recover_join(j, g);
-	recover_place(j, q, sj, msg, sizeof(msg));
-	store_job_free(sj);
-	if (msg[0] != '\0')
+	recover_check(j, q, sj, msg, sizeof(msg));
+	if (msg[0] != '\0') {
 		end_job(j, STORE_FAILED, NULL, msg);
-	else
+	} else if (sj->state == STORE_SCHEDULED) {
+		job_move(j, J_SCHEDULED);       /* its run_at, even if past */
+		sched_add(j);
+	} else {
+		(void)queue_force(q, j);
 		queue_enter(j);
+	}
+	store_job_free(sj);
 	return 0;
 }
 

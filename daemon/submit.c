@@ -54,6 +54,10 @@ submit_put_error(int rc, const struct equeue *q, struct proto_err *err)
 	if (rc == -EAGAIN)
 		proto_err_set(err, PROTO_QUEUE_FULL, "queue %s is at capacity "
 		    "(%d)", q->name, q->capacity);
+	else if (rc == -ENOSPC)
+		proto_err_set(err, PROTO_QUEUE_FULL, "queue %s holds "
+		    "max_pending (%d) scheduled and waiting jobs", q->name,
+		    q->max_pending);
 	else if (rc == -ECANCELED || rc == -EPIPE)
 		proto_err_set(err, PROTO_SHUTTING_DOWN, "jobd is stopping");
 	else
@@ -142,8 +146,11 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	}
 	j->done = done;
 	j->done_arg = arg;
-	rc = s->nowait ? co_queue_put_nowait(q->cq, j) : co_queue_put(q->cq, j);
-	if (rc == 0 && e->stopping && co_queue_remove(q->cq, j) == 0)
+	if (j->delayed)                 /* takes no room; max_pending bounds */
+		rc = q->scheduled >= (size_t)q->max_pending ? -ENOSPC : 0;
+	else
+		rc = queue_put(q, j, s->nowait);
+	if (rc == 0 && e->stopping && (j->delayed || queue_remove(j) == 0))
 		rc = -ESHUTDOWN;        /* woke from backpressure too late */
 	if (rc < 0) {
 		job_free(j);
@@ -152,11 +159,16 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	}
 	if ((rc = submit_insert(e, j, s->name, who, err)) < 0) {
 		j->insert_failed = true;
-		job_move(j, J_INQ);     /* in its co_queue: job_lost takes it */
-		j->q->pending++;
+		if (!j->delayed)
+			job_move(j, J_INQ);     /* ready: job_lost takes it */
 		job_lost(j);
 		return rc;
 	}
-	queue_enter(j);
+	if (j->delayed) {
+		job_move(j, J_SCHEDULED);
+		sched_add(j);
+	} else {
+		queue_enter(j);
+	}
 	return 0;
 }

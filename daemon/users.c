@@ -102,17 +102,39 @@ int
 user_may_cancel(const struct eng *e, const struct eng_who *who,
     const struct job *j, struct proto_err *err)
 {
+	return user_may_touch(e, who, j->uid, j->id, "cancel", err);
+}
+
+/* The same for any verb on job id submitted by uid (ENG_NOBODY: no
+ * recorded submitter). */
+int
+user_may_touch(const struct eng *e, const struct eng_who *who, uid_t uid,
+    int64_t id, const char *verb, struct proto_err *err)
+{
 	if (who == NULL || user_admin(e, who) ||
-	    (j->uid != ENG_NOBODY && j->uid == who->uid))
+	    (uid != ENG_NOBODY && uid == who->uid))
 		return 0;
-	if (j->uid == ENG_NOBODY)
+	if (uid == ENG_NOBODY)
 		proto_err_set(err, PROTO_FORBIDDEN, "job %lld has no recorded "
 		    "submitter: only root or a member of admin_group may "
-		    "cancel it", (long long)j->id);
+		    "%s it", (long long)id, verb);
 	else
 		proto_err_set(err, PROTO_FORBIDDEN, "job %lld belongs to user "
 		    "%u: only that user, root or a member of admin_group may "
-		    "cancel it", (long long)j->id, (unsigned)j->uid);
+		    "%s it", (long long)id, (unsigned)uid, verb);
+	return -EPERM;
+}
+
+/* 0 if who (NULL: jobd itself) is root or in admin_group, else -EPERM
+ * with err saying that only they may do what. */
+int
+user_need_admin(const struct eng *e, const struct eng_who *who,
+    const char *what, struct proto_err *err)
+{
+	if (who == NULL || user_admin(e, who))
+		return 0;
+	proto_err_set(err, PROTO_FORBIDDEN, "only root or a member of "
+	    "admin_group may %s", what);
 	return -EPERM;
 }
 

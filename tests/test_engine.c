@@ -1815,9 +1815,10 @@ END_TEST
 
 /* ---- every move of the state table ------------------------------------------ */
 
-/* A job handed to an idle worker before its insert committed is cancelled
- * (it ends from J_TAKEN), and another is caught by the stop there (it
- * goes back to J_INQ, still queued in the database). */
+/* A job an idle worker took before its insert committed is cancelled
+ * (it ends from J_TAKEN: the yield lets the woken worker take it), and
+ * another is caught by the stop there (it goes back to J_INQ, still
+ * queued in the database). */
 static int
 run_handed(void *arg)
 {
@@ -1828,10 +1829,12 @@ run_handed(void *arg)
 	a = SUBMIT(.secs = 0);
 	wait_job(a);                    /* its worker now waits for more */
 	ck_assert_int_eq(submit(&(struct sub){ .secs = 0 }, &k, &err), 0);
+	(void)co_yield();
 	ck_assert_int_eq(eng_cancel_job(e, a + 1, NULL, "now", &err), 0);
 	expect(a + 1, STORE_CANCELLED, 0);
 	ck_assert_uint_eq(e->moves[J_TAKEN][J_ENDING], 1);
 	ck_assert_int_eq(submit(&(struct sub){ .secs = 0 }, &k, &err), 0);
+	(void)co_yield();
 	eng_shutdown(e, 0);
 	ck_assert_int_eq(eng_settle_all(e), 0);
 	ck_assert_int_eq(k.status, 0);

@@ -440,6 +440,44 @@ put_file(const char *name, const char *text)
 	"{\"ok\":false,\"error\":{\"code\":\"" code "\",\"message\":\"" msg \
 	"\"}}"
 
+/* ---- the lifecycle's commands -------------------------------------------- */
+
+START_TEST(test_lifecycle_commands)
+{
+	fake_start(ANS_ID(7), "{\"ok\":true,\"queue\":\"q\",\"paused\":true}",
+	    "{\"ok\":true,\"queue\":\"q\",\"paused\":false}",
+	    "{\"ok\":true,\"id\":7,\"state\":\"queued\"}",
+	    "{\"ok\":true,\"deleted\":12}", NULL);
+	CTL("submit", "--priority", "0", "--retries", "3", "--at",
+	    "1800000000", "sleep", "1");
+	ck_run(0, "7\n", "");
+	CTL("pause", "q");
+	ck_run(0, "queue q: paused\n", "");
+	CTL("resume", "q");
+	ck_run(0, "queue q: running\n", "");
+	CTL("retry", "7");
+	ck_run(0, "job 7: queued\n", "");
+	CTL("prune", "--before", "0s", "--state", "failed");
+	ck_run(0, "deleted 12 jobs\n", "");
+	/* Checked before anything is sent. */
+	CTL("submit", "--priority", "10", "sleep", "1");
+	ck_assert_int_eq(last.status, 2);
+	CTL("submit", "--delay", "7x", "sleep", "1");
+	ck_assert_int_eq(last.status, 2);
+	ck_assert_ptr_nonnull(strstr(last.err, "unknown unit"));
+	CTL("prune");
+	ck_assert_int_eq(last.status, 2);
+	CTL("retry");
+	ck_assert_int_eq(last.status, 2);
+	ck_assert_ptr_nonnull(strstr(fake_log(), "\"priority\":0,\"retries\":3"));
+	ck_assert_ptr_nonnull(strstr(fake_log(), "\"run_at\":1800000000"));
+	ck_assert_ptr_nonnull(strstr(fake_log(), "{\"op\":\"pause\",\"queue\":"
+	    "\"q\"}\n{\"op\":\"resume\",\"queue\":\"q\"}\n{\"op\":\"retry\","
+	    "\"id\":7}\n{\"op\":\"prune\",\"before\":"));
+	ck_assert_ptr_nonnull(strstr(fake_log(), "\"states\":[\"failed\"]"));
+}
+END_TEST
+
 /* ---- ping, --json, errors ------------------------------------------------ */
 
 START_TEST(test_ping)
@@ -1286,6 +1324,7 @@ jobctl_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ping);
+	tcase_add_test(tc, test_lifecycle_commands);
 	tcase_add_test(tc, test_error_answer);
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_refused_with_a_line);

@@ -100,7 +100,8 @@ START_TEST(test_code_table)
 	static const char *const want[PROTO_NCODES] = { "bad_request",
 		"line_too_long", "unknown_op", "unknown_kind", "unknown_queue",
 		"not_found", "queue_full", "not_cancellable", "timeout",
-		"shutting_down", "forbidden", "storage_error", "internal" };
+		"shutting_down", "forbidden", "storage_error", "internal",
+		"not_retryable" };
 
 	for (int i = 0; i < PROTO_NCODES; i++) {
 		ck_assert_str_eq(proto_code_name(i), want[i]);
@@ -496,7 +497,7 @@ static const struct {
 	    "out of range" },
 	{ L("{\"op\":\"list\",\"state\":\"done\"}"), PROTO_BAD_REQUEST,
 	    "field \"state\": expected one of queued, running, succeeded, "
-	    "failed, timed_out, cancelled, got \"done\"" },
+	    "failed, timed_out, cancelled, scheduled, waiting, got \"done\"" },
 	{ L("{\"op\":\"list\",\"state\":1}"), PROTO_BAD_REQUEST,
 	    "expected a string" },
 	{ L("{\"op\":\"list\",\"limit\":0}"), PROTO_BAD_REQUEST,

@@ -61,8 +61,13 @@ struct kind_run {
 	json_t *result;         /* out: owned by the caller once run returns */
 	char error[KIND_ERROR_MAX];     /* out: why it failed, "" if none */
 	/* out: the failure is in the job itself (an http destination that
-	 * the config denies): running it again would fail the same way. */
+	 * the config denies, a program that cannot start, an http 4xx
+	 * other than 408, 425, 429): running it again would fail the same
+	 * way, so it is not retried. */
 	bool permanent;
+	/* out: the server asked for this many seconds before a retry (an
+	 * http Retry-After); 0: none. */
+	double retry_after;
 };
 
 struct kind {
@@ -151,6 +156,13 @@ int kind_env_allowed(const struct kind_env *ke, const struct kind *k,
 /* Fill run's state and conf for a run of kind k. */
 void kind_env_prepare(const struct kind_env *ke, const struct kind *k,
     struct kind_run *run);
+
+/* Whether a job of kind k found running after a crash or stop may run
+ * again (docs/RELIABILITY.md): NULL if so, else why not (into buf).
+ * idempotent: the submit's field, -1 when not given (the kind's rule:
+ * sleep always, exec yes, http for GET, HEAD, OPTIONS, PUT, DELETE). */
+const char *kind_rerun_unsafe(const struct kind *k, const json_t *args,
+    int idempotent, char *buf, size_t len);
 
 /* The kind named name, or NULL (the daemon answers unknown_kind). */
 const struct kind *kind_find(const char *name);

@@ -382,6 +382,7 @@ spawn_error(struct exec_job *ej, int rc)
 	else
 		kind_error(ej->run, "cannot start \"%.*s\": %s",
 		    (int)utf8_prefix(prog, NAME_MAX_ERR), prog, strerror(-rc));
+	ej->run->permanent = true;      /* a retry would not start it either */
 }
 
 /* Start the helper tasks for a child just spawned. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -385,6 +386,27 @@ exchange(struct kind_run *run, const struct http_args *a, struct http_lease *l,
 	}
 }
 
+
+/* Seconds of a Retry-After header (the delta-seconds form; an HTTP-date
+ * is not read), or 0. */
+static double
+http_retry_after(const json_t *headers)
+{
+	const char *key, *v;
+	json_t *val;
+	char *end;
+	double d;
+
+	json_object_foreach((json_t *)headers, key, val) {
+		if (strcasecmp(key, "retry-after") != 0 ||
+		    (v = json_string_value(val)) == NULL)
+			continue;
+		d = strtod(v, &end);
+		return end != v && *end == '\0' && d > 0 && d < 1e9 ? d : 0;
+	}
+	return 0;
+}
+
 /* ---- the kind ------------------------------------------------------------ */
 
 static int
@@ -408,6 +430,11 @@ outcome(struct kind_run *run, const struct hreq *h)
 	if (h->status >= 400) {
 		kind_error(run, "HTTP %d%s%s", h->status, h->reason[0] ? " " :
 		    "", h->reason);
+		/* 4xx is the request's own fault, but for a timeout (408),
+		 * too early (425) and too many (429). */
+		run->permanent = h->status < 500 && h->status != 408 &&
+		    h->status != 425 && h->status != 429;
+		run->retry_after = http_retry_after(h->headers);
 		return -EIO;
 	}
 	return 0;

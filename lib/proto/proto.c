@@ -42,6 +42,8 @@ static const struct {
 	[PROTO_FORBIDDEN] = { "forbidden", "not permitted" },
 	[PROTO_STORAGE_ERROR] = { "storage_error", "the job store failed" },
 	[PROTO_INTERNAL] = { "internal", "internal error" },
+	[PROTO_NOT_RETRYABLE] = { "not_retryable",
+	    "the job is not failed, timed_out, cancelled or scheduled" },
 };
 
 const char *
@@ -338,6 +340,8 @@ const char *const proto_state_names[PROTO_NSTATES] = {
 	"failed",
 	"timed_out",
 	"cancelled",
+	"scheduled",
+	"waiting",
 };
 
 static const char *const group_modes[] = { "all", "fail_fast" };
@@ -365,7 +369,7 @@ proto_submit_parse(const json_t *o, struct proto_submit *s,
 	/* -0.0 passes the >= 0 check; make it a plain 0 ("none"). */
 	if (s->timeout == 0)
 		s->timeout = 0;
-	return 0;
+	return proto_submit_life_parse(o, s, err);
 }
 
 static int
@@ -428,7 +432,7 @@ parse_get(struct proto_req *req, struct proto_err *err)
 	if (proto_field_int(req->root, "id", PROTO_REQUIRED, 1, INT64_MAX,
 	        &req->u.get.id, err) < 0)
 		return -EINVAL;
-	return 0;
+	return proto_parse_history(req->root, &req->u.get.history, err);
 }
 
 /* wait and cancel: exactly one of "id" and "group". */
@@ -508,6 +512,10 @@ static const struct {
 	[PROTO_OP_CANCEL] = { "cancel", parse_cancel },
 	[PROTO_OP_LIST] = { "list", parse_list },
 	[PROTO_OP_STATS] = { "stats", parse_nothing },
+	[PROTO_OP_PAUSE] = { "pause", proto_parse_pause },
+	[PROTO_OP_RESUME] = { "resume", proto_parse_pause },
+	[PROTO_OP_RETRY] = { "retry", proto_parse_retry },
+	[PROTO_OP_PRUNE] = { "prune", proto_parse_prune },
 };
 
 const char *

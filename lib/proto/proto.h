@@ -68,6 +68,7 @@ enum proto_code {
 	PROTO_FORBIDDEN,
 	PROTO_STORAGE_ERROR,
 	PROTO_INTERNAL,
+	PROTO_NOT_RETRYABLE, /* retry of a job that is queued, running... */
 	PROTO_NCODES
 };
 
@@ -158,15 +159,19 @@ enum proto_op {
 	PROTO_OP_CANCEL,
 	PROTO_OP_LIST,
 	PROTO_OP_STATS,
+	PROTO_OP_PAUSE,
+	PROTO_OP_RESUME,
+	PROTO_OP_RETRY,
+	PROTO_OP_PRUNE,
 	PROTO_NOPS
 };
 
 /* The wire name of op ("submit", ...), or NULL outside the enum. */
 const char *proto_op_name(enum proto_op op);
 
-/* The six job states, in the contract's order (queued, running, succeeded,
- * failed, timed_out, cancelled). */
-#define PROTO_NSTATES 6
+/* The job states, in the contract's order (queued, running, succeeded,
+ * failed, timed_out, cancelled, then the lifecycle's scheduled, waiting). */
+#define PROTO_NSTATES 8
 extern const char *const proto_state_names[PROTO_NSTATES];
 
 /* "Not given" for double fields (timeouts). */
@@ -182,7 +187,21 @@ struct proto_submit {
 	double timeout;       /* seconds, 0 = none; PROTO_UNSET: the queue's */
 	int64_t max_attempts; /* 1..PROTO_ATTEMPTS_MAX; 0: the queue's */
 	bool nowait;          /* default false */
+	/* The lifecycle (proto_life.c); "the queue's" where not given. */
+	double run_at;        /* epoch s; 0: at once (delay folded in) */
+	bool has_run_at;      /* run_at or delay was given */
+	int priority;         /* 0..9; -1: the queue's */
+	int retries;          /* 0..PROTO_RETRIES_MAX; -1: the queue's */
+	double retry_delay;   /* > 0; PROTO_UNSET: the queue's */
+	double retry_max_delay; /* > 0; PROTO_UNSET: the queue's */
+	int retry_backoff;    /* 0 exponential, 1 fixed; -1: the queue's */
+	int idempotent;       /* 0, 1; -1: the kind's rule */
 };
+
+/* Bounds of the lifecycle's submit fields. */
+#define PROTO_RETRIES_MAX 100
+#define PROTO_RUN_AT_MAX  1e11  /* epoch s: past the year 5000 */
+#define PROTO_DELAY_MAX   3.1536e9      /* 100 years (duration.h) */
 
 enum proto_group_mode { PROTO_GROUP_ALL, PROTO_GROUP_FAIL_FAST };
 
@@ -196,6 +215,7 @@ struct proto_submit_group {
 /* get. */
 struct proto_get {
 	int64_t id;
+	bool history;   /* add the job's attempts */
 };
 
 /* wait and cancel name exactly one of id and group; the other is 0. */
@@ -207,6 +227,23 @@ struct proto_wait {
 struct proto_cancel {
 	int64_t id, group;
 	const char *reason; /* NULL when absent or null */
+};
+
+/* pause and resume. */
+struct proto_pause {
+	const char *queue;
+};
+
+/* retry. */
+struct proto_retry {
+	int64_t id;
+};
+
+/* prune: ended jobs finished before `before`, of the states in the mask
+ * (bit 1 << index in proto_state_names; 0: every ended state). */
+struct proto_prune {
+	double before;
+	unsigned states;
 };
 
 struct proto_list {
@@ -228,6 +265,9 @@ struct proto_req {
 		struct proto_wait wait;
 		struct proto_cancel cancel;
 		struct proto_list list;
+		struct proto_pause pause;
+		struct proto_retry retry;
+		struct proto_prune prune;
 	} u; /* the member named by op; none for ping, stats */
 };
 
@@ -240,6 +280,20 @@ struct proto_req {
  * echo it. */
 int proto_parse(const char *line, size_t len, struct proto_req *req,
     struct proto_err *err) __attribute__((warn_unused_result));
+
+/* The lifecycle's fields of a submit (run_at, delay, priority, retries,
+ * retry_*, idempotent) into *s: 0 or -EINVAL with err naming the field
+ * and its range.  Called by proto_submit_parse. */
+int proto_submit_life_parse(const json_t *obj, struct proto_submit *s,
+    struct proto_err *err);
+
+/* The lifecycle ops' fields (the op table's parsers). */
+int proto_parse_pause(struct proto_req *req, struct proto_err *err);
+int proto_parse_retry(struct proto_req *req, struct proto_err *err);
+int proto_parse_prune(struct proto_req *req, struct proto_err *err);
+/* get: an optional "history" (bool). */
+int proto_parse_history(const json_t *obj, bool *history,
+    struct proto_err *err);
 
 /* Check the submit fields of obj (a JSON object) into *s, defaults filled
  * in.  Returns 0 or -EINVAL (err set).  Strings and args borrowed from

@@ -833,7 +833,6 @@ store_prune(struct store *st, const struct store_prune *pr, size_t *deleted,
 	r->w.u.prune.p.queue = str_copy(&p, pr->queue);
 	r->w.u.prune.deleted = deleted;
 	*deleted = 0;
-	r->rows = pr->limit;            /* a batch of its own, mostly */
 	submit(st, r, cb, arg);
 	return 0;
 }

@@ -821,6 +821,21 @@ sq_prune_one(struct store_backend *b, int64_t id, bool *lost)
 	return sq_step(b, b->s[W_PRUNE_JOB], lost, "prune job", id);
 }
 
+/* Give up to SQ_VACUUM_PAGES free pages back (the pragma answers a row
+ * per step until done). */
+static int
+sq_vacuum(struct store_backend *b)
+{
+	sqlite3_stmt *s = b->s[W_VACUUM];
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : sq_fail(b, b->db, rc,
+	    "incremental vacuum");
+}
+
 /* Up to limit ended jobs, state by state, then give the pages back.
  * Every failure loses the transaction: never half a prune. */
 static int
@@ -846,7 +861,7 @@ sq_prune(struct store_backend *b, const struct store_write *w, bool *lost)
 	}
 	free(ids);
 	if (rc == 0 && n > 0)
-		rc = sq_step(b, b->s[W_VACUUM], lost, "incremental vacuum", 0);
+		rc = sq_vacuum(b);
 	*lost = rc < 0;
 	*w->u.prune.deleted = rc == 0 ? n : 0;
 	return rc;
