@@ -16,14 +16,12 @@
 #include "log.h"
 
 /* Why the recovered j cannot go back into q (msg, empty if it can): its
- * queue or kind is gone, or it was running at the crash and running it
- * again is not safe for its kind (docs/RELIABILITY.md). */
+ * queue or kind is gone.  A job running at the crash that is not safe to
+ * run again was ended by the store already (recover_rerun). */
 static void
 recover_check(struct job *j, struct equeue *q, const struct store_job *sj,
     char *msg, size_t len)
 {
-	char why[96];
-
 	msg[0] = '\0';
 	if (q == NULL || !q->configured)
 		snprintf(msg, len, "queue %.64s is no longer configured",
@@ -32,10 +30,6 @@ recover_check(struct job *j, struct equeue *q, const struct store_job *sj,
 		snprintf(msg, len, "kind %.64s is no longer known", sj->kind);
 	else if (j->args == NULL)
 		snprintf(msg, len, "its args are not valid JSON");
-	else if (sj->interrupted && kind_rerun_unsafe(j->kind, j->args,
-	    j->idempotent, why, sizeof(why)))
-		snprintf(msg, len, "interrupted by a crash or stop; not run "
-		    "again: %s", why);
 }
 
 /* The lifecycle's fields of the row. */

@@ -111,6 +111,65 @@ START_TEST(test_post_not_resent_with_attempts_left)
 }
 END_TEST
 
+/* The submit field overrides the kind's rule either way. */
+START_TEST(test_idempotent_overrides)
+{
+	struct th_server *srv = th_start(false);
+	struct tj_conn *c;
+	json_int_t post, ex;
+	json_t *job;
+
+	tj_start(RERUN_CONF);
+	c = tj_connect();
+	post = tj_submit(c, "'kind':'http','args':{'url':'%s','method':'POST'},"
+	    "'idempotent':true", th_url(srv, "/hang"));
+	ex = tj_submit(c, "'kind':'exec','args':{'argv':['sleep','30']},"
+	    "'idempotent':false");
+	ck_assert(th_wait_requests(srv, 1, TJ_TIMEOUT));
+	tj_wait_sql(2, "SELECT count(*) FROM jobs WHERE state = 'running'");
+	tj_kill();
+	tj_close(c);
+	tj_restart();
+	c = tj_connect();
+	job = tj_wait_state(c, post, "running", TJ_TIMEOUT);
+	ck_assert_int_eq(tj_int(job, "attempts"), 2);
+	job = tj_job(c, ex);
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	ck_assert_str_eq(tj_str(job, "error"), "interrupted by a crash or "
+	    "stop; not run again: submitted with \"idempotent\": false");
+	ck_assert(th_wait_requests(srv, 2, TJ_TIMEOUT));
+	tj_close(c);
+	tj_kill();
+	th_stop(srv);
+}
+END_TEST
+
+/* A stop (SIGTERM) follows the same rule: the running GET goes back to
+ * queued for the next start, the running POST ends failed now. */
+START_TEST(test_stop_follows_the_rule)
+{
+	struct th_server *srv = th_start(false);
+	struct tj_conn *c;
+	json_int_t get, post;
+
+	tj_start("sync = normal\nshutdown_grace = 0.2\nhttp_allow = 127.0.0.0/8\n"
+	    "[queue.default]\nworkers = 4\ncapacity = 100\ntimeout = 0\n");
+	c = tj_connect();
+	get = submit_http(c, srv, "GET");
+	post = submit_http(c, srv, "POST");
+	ck_assert(th_wait_requests(srv, 2, TJ_TIMEOUT));
+	tj_wait_sql(2, "SELECT count(*) FROM jobs WHERE state = 'running'");
+	tj_close(c);
+	tj_stop();
+	ck_assert_str_eq(tj_sql("SELECT state FROM jobs WHERE id = %lld",
+	    (long long)get), "queued");
+	ck_assert_str_eq(tj_sql("SELECT state || ': ' || error FROM jobs "
+	    "WHERE id = %lld", (long long)post), "failed: interrupted by a "
+	    "crash or stop; not run again: POST is not idempotent");
+	th_stop(srv);
+}
+END_TEST
+
 static Suite *
 jobd_rerun_suite(void)
 {
@@ -119,6 +178,8 @@ jobd_rerun_suite(void)
 
 	tcase_add_test(tc, test_rerun_by_kind);
 	tcase_add_test(tc, test_post_not_resent_with_attempts_left);
+	tcase_add_test(tc, test_idempotent_overrides);
+	tcase_add_test(tc, test_stop_follows_the_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }

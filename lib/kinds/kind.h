@@ -157,13 +157,6 @@ int kind_env_allowed(const struct kind_env *ke, const struct kind *k,
 void kind_env_prepare(const struct kind_env *ke, const struct kind *k,
     struct kind_run *run);
 
-/* Whether a job of kind k found running after a crash or stop may run
- * again (docs/RELIABILITY.md): NULL if so, else why not (into buf).
- * idempotent: the submit's field, -1 when not given (the kind's rule:
- * sleep always, exec yes, http for GET, HEAD, OPTIONS, PUT, DELETE). */
-const char *kind_rerun_unsafe(const struct kind *k, const json_t *args,
-    int idempotent, char *buf, size_t len);
-
 /* The kind named name, or NULL (the daemon answers unknown_kind). */
 const struct kind *kind_find(const char *name);
 
