@@ -263,7 +263,7 @@ writer_stop(struct store *st)
 static bool
 write_local(int status)
 {
-	return status == -EINVAL || status == -ENOENT;
+	return status == -EINVAL || status == -ENOENT || status == -EEXIST;
 }
 
 /* The database failing (full, locked, read-only, gone...) fails every
@@ -584,6 +584,15 @@ job_check(const struct store_new_job *j)
 	    (j->state != STORE_SCHEDULED || j->run_at <= 0)))
 		return store_seterr(-EINVAL, "store: job priority, retries, "
 		    "retry delays, run_at or state out of range");
+	if ((j->schedule != NULL || j->unique_key != NULL) &&
+	    j->existing == NULL)
+		return store_seterr(-EINVAL, "store: a job with a schedule or "
+		    "a unique key needs somewhere for the existing id");
+	if (j->unique_key != NULL && (j->unique_key[0] == '\0' ||
+	    strlen(j->unique_key) > 255 || !(j->unique_for >= 0) ||
+	    !isfinite(j->unique_for)))
+		return store_seterr(-EINVAL, "store: unique_key of 1-255 bytes, "
+		    "unique_for >= 0");
 	return 0;
 }
 
@@ -591,7 +600,8 @@ static size_t
 job_size(const struct store_new_job *j)
 {
 	return str_size(j->queue) + str_size(j->kind) + str_size(j->args) +
-	    str_size(j->name);
+	    str_size(j->name) + str_size(j->schedule) +
+	    str_size(j->unique_key);
 }
 
 static void
@@ -603,6 +613,8 @@ job_copy(struct store_new_job *d, const struct store_new_job *j, char **p,
 	d->kind = str_copy(p, j->kind);
 	d->args = str_copy(p, j->args);
 	d->name = str_copy(p, j->name);
+	d->schedule = str_copy(p, j->schedule);
+	d->unique_key = str_copy(p, j->unique_key);
 	if (d->created_at == 0)
 		d->created_at = now;
 }

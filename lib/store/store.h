@@ -35,7 +35,8 @@
  *                     was deleted or replaced under jobd, which SQLite
  *                     would not notice): the whole transaction failed,
  *                     and every write in it gets the error.
- * A write that fails alone (-EINVAL, or -ENOENT for a missing job) does not
+ * A write that fails alone (-EINVAL, -ENOENT for a missing job, -EEXIST for
+ * a slot or unique key already held: store_insert) does not
  * spoil the others in its transaction.  Writes are applied in submission
  * order, so a store_mark_started right after a store_insert of the same job
  * is fine without waiting for the insert's callback (pipelining).
@@ -246,9 +247,21 @@ struct store_new_job {
 	double retry_max_delay;  /* > 0; 0: 3600 s */
 	enum store_backoff retry_backoff;
 	enum store_idem idempotent;
+	/* Schema 4.  A job made by a schedule (schedule, slot: at most one
+	 * job per pair), and a unique key: while a job with the key has not
+	 * ended, or ended jobs with it were created less than unique_for
+	 * seconds before this one, the insert completes with -EEXIST and
+	 * *existing (caller's, valid until cb runs) gets that job's id. */
+	const char *schedule;    /* NULL: none */
+	double slot;             /* with schedule: the slot, epoch s */
+	const char *unique_key;  /* NULL: none; 1..255 bytes */
+	double unique_for;       /* >= 0 seconds */
+	int64_t *existing;       /* required with schedule or unique_key */
 };
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
+ * With a schedule or a unique key the insert may complete with -EEXIST
+ * (see struct store_new_job): nothing was written, the id is unused.
  * Returns 0 (cb will be called), -EINVAL (missing field, bad value),
  * -ENOMEM or -ESHUTDOWN (cb will not be called, no id used). */
 __attribute__((warn_unused_result))
@@ -385,6 +398,9 @@ struct store_job {
 	enum store_backoff retry_backoff;
 	enum store_idem idempotent;
 	bool interrupted;        /* store_recover: it was running */
+	char *schedule;          /* or NULL */
+	double slot;             /* 0: none */
+	char *unique_key;        /* or NULL */
 };
 
 void store_job_free(struct store_job *job);

@@ -21,12 +21,14 @@
 	"timeout, created_at, started_at, finished_at, result, error, "      \
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
-	"retry_max_delay, retry_backoff, idempotent"
+	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
+	"unique_key"
 enum {
 	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
+	C_SCHED, C_SLOT, C_UKEY,
 };
 
 /* The queries the dispatcher and the pruner run, here so that a test can
@@ -49,6 +51,15 @@ enum {
 	"(group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs g WHERE "      \
 	"g.group_id = jobs.group_id AND g.finished_at IS NULL)) "           \
 	"ORDER BY finished_at LIMIT ?4"
+/* Schema 4: the job that holds a unique key (not ended, or created at or
+ * after ?2; jobs_unique), and the job of a schedule's slot (jobs_slot). */
+#define SQ_SQL_DUP_KEY "SELECT id FROM jobs INDEXED BY jobs_unique "      \
+	"WHERE unique_key = ?1 AND (finished_at IS NULL OR created_at >= ?2) " \
+	"ORDER BY id DESC LIMIT 1"
+#define SQ_SQL_DUP_SLOT "SELECT id FROM jobs INDEXED BY jobs_slot "       \
+	"WHERE schedule = ?1 AND slot = ?2"
+#define SQ_SQL_LAST_SLOT "SELECT slot, id FROM jobs INDEXED BY jobs_slot " \
+	"WHERE schedule = ?1 ORDER BY slot DESC LIMIT 1"
 #define SQ_SQL_ATTEMPTS "SELECT attempt, started_at, finished_at, state, "  \
 	"error, result FROM job_attempts WHERE job_id = ?1 ORDER BY attempt"
 
@@ -58,6 +69,7 @@ enum {
 	W_INSERT, W_GROUP, W_START, W_END, W_REQUEUE, W_META, W_ACTIVE, W_GET,
 	W_ATTEMPT, W_RETRY, W_READY, W_REVIVE, W_PAUSE_ON, W_PAUSE_OFF,
 	W_PRUNE_IDS, W_PRUNE_ATT, W_PRUNE_JOB, W_VACUUM,
+	W_DUP_KEY, W_DUP_SLOT,
 	W_N
 };
 

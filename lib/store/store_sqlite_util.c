@@ -191,13 +191,13 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
     struct store_job **jp)
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON };
-	const unsigned char *t[7];
-	size_t len[7], total = 0;
+		C_ERROR, C_REASON, C_SCHED, C_UKEY };
+	const unsigned char *t[9];
+	size_t len[9], total = 0;
 	struct store_job *j;
-	char **dst[7], *p;
+	char **dst[9], *p;
 
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 9; i++) {
 		t[i] = sqlite3_column_text(s, tcol[i]);
 		len[i] = t[i] != NULL ?
 		    (size_t)sqlite3_column_bytes(s, tcol[i]) + 1 : 0;
@@ -207,9 +207,10 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
 		return store_seterr(-ENOMEM, "%s: out of memory", b->path);
 	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
 	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
-	dst[6] = &j->cancel_reason;
+	dst[6] = &j->cancel_reason, dst[7] = &j->schedule;
+	dst[8] = &j->unique_key;
 	p = (char *)(j + 1);
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 9; i++) {
 		*dst[i] = t[i] != NULL ? memcpy(p, t[i], len[i]) : NULL;
 		p += len[i];
 	}
@@ -246,6 +247,7 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
 	j->idempotent = sqlite3_column_type(s, C_IDEM) == SQLITE_NULL ?
 	    STORE_IDEM_UNSET : sqlite3_column_int(s, C_IDEM) ? STORE_IDEM_YES :
 	    STORE_IDEM_NO;
+	j->slot = sqlite3_column_double(s, C_SLOT);            /* NULL: 0 */
 	*jp = j;
 	return 0;
 }
