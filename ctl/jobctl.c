@@ -92,7 +92,7 @@ usage_cmd(const struct cmd *cmd)
  * Values past 255 are options without a short form. */
 enum { OPT_JSON = 256, OPT_VERSION, OPT_NOWAIT, OPT_WAIT, OPT_FAIL_FAST,
 	OPT_MAX_ATTEMPTS, OPT_STATE, OPT_LIMIT, OPT_DELAY, OPT_AT, OPT_PRIORITY,
-	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE };
+	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE, OPT_UNIQUE };
 
 #define GLOBAL_SHORT ":s:c:h"
 #define GLOBAL_LONG                                          \
@@ -233,7 +233,7 @@ cmd_ping(struct ctl *ctl, int argc, char **argv)
 
 /* submit's options, gathered into request fields as they come. */
 struct submit_opts {
-	json_t *fields; /* queue, timeout, name, max_attempts, nowait */
+	json_t *fields; /* queue, timeout, name, max_attempts, nowait... */
 	bool wait;
 };
 
@@ -266,6 +266,15 @@ submit_opt(struct ctl *ctl, int c, void *state)
 		    "--priority" : "--retries", 0, c == OPT_PRIORITY ? 9 :
 		    PROTO_RETRIES_MAX, &n, err, sizeof(err)));
 		v = json_integer(n);
+		break;
+	case OPT_UNIQUE:
+		key = "unique_key";
+		if (optarg[0] == '\0')
+			return usage_err(ctl, "--unique: an empty key");
+		OPT_CHECK(ctl_check_string(optarg, "--unique",
+		    PROTO_UNIQUE_KEY_MAX, err, sizeof(err)));
+		if ((v = json_string(optarg)) == NULL)
+			return usage_err(ctl, "--unique: not valid UTF-8");
 		break;
 	case 'q':
 	case 'n':
@@ -306,7 +315,7 @@ submit_req(const char *kind, json_t *args, const json_t *fields)
 {
 	static const char *const order[] = { "queue", "timeout", "name",
 		"max_attempts", "nowait", "delay", "run_at", "priority",
-		"retries" };
+		"retries", "unique_key" };
 	json_t *req = json_pack("{s:s,s:s,s:o}", "op", "submit", "kind", kind,
 	    "args", args);
 
@@ -350,6 +359,7 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "priority", required_argument, NULL, OPT_PRIORITY },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "unique", required_argument, NULL, OPT_UNIQUE },
 		GLOBAL_LONG
 	};
 	struct submit_opts so = { .fields = json_object() };
@@ -837,6 +847,8 @@ static const struct cmd cmds[] = {
 	    "5)\n"
 	    "      --retries N       run again up to N times after failed or "
 	    "timed_out\n"
+	    "      --unique KEY      no new job while one with KEY has not "
+	    "ended: prints\n                        the id of that one\n"
 	    "      --wait            wait for the job to end and print it; "
 	    "exit 0 only if\n                        it succeeded\n" },
 	{ "submit-group", cmd_submit_group,

@@ -261,11 +261,16 @@ submit_done(void *arg, int status, const struct eng_ack *ack)
 	size_t i;
 
 	if (status < 0) {
+		/* -EEXIST: a group member's unique_key is held (a group is
+		 * all or nothing); the message names the holder. */
 		resp = proto_error(NULL, status == -ENOMEM ? PROTO_INTERNAL :
+		    status == -EEXIST ? PROTO_BAD_REQUEST :
 		    PROTO_STORAGE_ERROR, store_errmsg());
 	} else if (ack->group == 0) {
 		resp = json_pack("{s:b s:I}", "ok", 1, "id",
 		    (json_int_t)ack->id);
+		if (resp != NULL && ack->duplicate)
+			json_object_set_new(resp, "duplicate", json_true());
 	} else {
 		ids = json_array();
 		for (i = 0; ids != NULL && i < ack->n; i++)
