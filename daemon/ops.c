@@ -16,6 +16,7 @@
 #include "log.h"
 #include "ops_int.h"
 #include "proto.h"
+#include "schedules.h"
 #include "server.h"
 #include "store.h"
 
@@ -191,6 +192,15 @@ stats_queues(const struct eng *e)
 			return NULL;
 		}
 	return qs;
+}
+
+/* The cron schedules of the config, each with its next and last slot. */
+static void
+op_schedules(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	json_t *a = ctx->sch != NULL ? sch_list(ctx->sch) : json_array();
+
+	reply_send(r, a != NULL ? ok_with(req, "schedules", a) : NULL);
 }
 
 static void
@@ -566,6 +576,7 @@ static const op_fn op_table[PROTO_NOPS] = {
 	[PROTO_OP_RESUME] = op_pause,
 	[PROTO_OP_RETRY] = op_retry,
 	[PROTO_OP_PRUNE] = op_prune,
+	[PROTO_OP_SCHEDULES] = op_schedules,
 };
 
 void

@@ -518,6 +518,7 @@ static const struct {
 	[PROTO_OP_RESUME] = { "resume", proto_parse_pause },
 	[PROTO_OP_RETRY] = { "retry", proto_parse_retry },
 	[PROTO_OP_PRUNE] = { "prune", proto_parse_prune },
+	[PROTO_OP_SCHEDULES] = { "schedules", parse_nothing },
 };
 
 const char *

@@ -967,6 +967,13 @@ store_attempts_free(struct store_attempt **a, size_t n)
 }
 
 int
+store_slot_last(struct store *st, const char *schedule, double *slot,
+    int64_t *id)
+{
+	return st->ops->slot_last(st->b, schedule, slot, id);
+}
+
+int
 store_paused_queues(struct store *st, char ***namesp, size_t *np)
 {
 	*namesp = NULL;

@@ -504,6 +504,12 @@ int store_attempts(struct store *st, int64_t id, struct store_attempt ***ap,
     size_t *np);
 void store_attempts_free(struct store_attempt **a, size_t n);
 
+/* The newest slot that schedule made a job for and that job's id, or 0
+ * and 0 when it made none: an index lookup on (schedule, slot). */
+__attribute__((warn_unused_result))
+int store_slot_last(struct store *st, const char *schedule, double *slot,
+    int64_t *id);
+
 /* The queues recorded as paused: *namesp (free each and the array) of
  * *np names. */
 __attribute__((warn_unused_result))

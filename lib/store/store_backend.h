@@ -148,6 +148,8 @@ struct store_ops {
 	int (*attempts)(struct store_backend *b, int64_t id,
 	    struct store_attempt ***ap, size_t *np);
 	int (*paused)(struct store_backend *b, char ***namesp, size_t *np);
+	int (*slot_last)(struct store_backend *b, const char *schedule,
+	    double *slot, int64_t *id);
 };
 
 /* Ids the front reserves per reserve_ids call (a group larger asks for

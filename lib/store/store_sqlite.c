@@ -1105,4 +1105,5 @@ const struct store_ops store_sqlite_ops = {
 	.group_jobs = sq_group_jobs,
 	.attempts = sq_attempts,
 	.paused = sq_paused,
+	.slot_last = sq_slot_last,
 };

@@ -130,5 +130,7 @@ int sq_group_jobs(struct store_backend *b, int64_t gid,
 int sq_attempts(struct store_backend *b, int64_t id,
     struct store_attempt ***ap, size_t *np);
 int sq_paused(struct store_backend *b, char ***namesp, size_t *np);
+int sq_slot_last(struct store_backend *b, const char *schedule,
+    double *slot, int64_t *id);
 
 #endif /* JOBD_STORE_SQLITE_H */
