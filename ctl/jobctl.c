@@ -377,6 +377,9 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 	if (rc != CTL_CONTINUE)
 		return rc;
 	id = json_integer_value(json_object_get(ans, "id"));
+	if (json_is_true(json_object_get(ans, "duplicate")) && !ctl->json)
+		ctl_say("job %lld already holds that unique key: nothing "
+		    "new submitted", (long long)id);
 	json_decref(ans);
 	if (id < 1) {
 		ctl_say("not a jobd answer: no job id");
@@ -716,6 +719,22 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
+static int
+cmd_schedules(struct ctl *ctl, int argc, char **argv)
+{
+	json_t *ans;
+	int rc;
+
+	if ((rc = opt_none(ctl, argc, argv)) != CTL_CONTINUE ||
+	    (rc = ctl_call(ctl, json_pack("{s:s}", "op", "schedules"), &ans)) !=
+	    CTL_CONTINUE)
+		return rc;
+	if (!ctl->json)
+		ctl_show_schedules(stdout, ans, ctl_now());
+	json_decref(ans);
+	return CTL_OK;
+}
+
 /* pause QUEUE, resume QUEUE. */
 static int
 cmd_pause(struct ctl *ctl, int argc, char **argv)
@@ -891,6 +910,9 @@ static const struct cmd cmds[] = {
 	    "succeeded,\n                 failed, timed_out, cancelled, scheduled, waiting)\n"
 	    "  -q, --queue Q  only jobs of queue Q\n"
 	    "      --limit N  at most N jobs, 1-10000 (default 100)\n" },
+	{ "schedules", cmd_schedules, "",
+	    "Print the [schedule.NAME] schedules: cron line, zone, queue, "
+	    "next run,\nlast slot and the job it made.\n" },
 	{ "stats", cmd_stats, "",
 	    "Print each queue's queued and running jobs, workers and "
 	    "capacity,\nand jobd's counters.\n" },
