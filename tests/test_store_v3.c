@@ -150,6 +150,11 @@ START_TEST(test_query_plans)
 	assert_indexed(SQ_SQL_DUE, "jobs_run_at");
 	assert_indexed(SQ_SQL_PRUNE_IDS, "jobs_finished");
 	assert_indexed(SQ_SQL_ATTEMPTS, "PRIMARY KEY");
+	/* Schema 4: the unique key's holder, a slot's job, a schedule's
+	 * last slot (schedules, unique submits). */
+	assert_indexed(SQ_SQL_DUP_KEY, "jobs_unique");
+	assert_indexed(SQ_SQL_DUP_SLOT, "jobs_slot");
+	assert_indexed(SQ_SQL_LAST_SLOT, "jobs_slot");
 }
 END_TEST
 
