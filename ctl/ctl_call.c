@@ -13,7 +13,6 @@
 
 #include "conf.h"
 #include "ctl_call.h"
-#include "ctl_json.h"
 #include "ctl_show.h"
 #include "jc.h"
 #include "log.h"
@@ -127,102 +126,71 @@ ctl_connect(struct ctl *ctl)
 	return CTL_CONTINUE;
 }
 
-/* Read one answer line: CTL_CONTINUE with *line, or an exit status after
- * saying what went wrong. */
-static int
-ctl_read(struct ctl *ctl, char **line, size_t *len)
+/* --json: every answer line goes to stdout as it came, error or not. */
+static void
+ctl_echo(const char *line, size_t len, void *arg)
 {
-	int rc = jc_recv(ctl->conn, JC_FOREVER, line, len);
+	fwrite(line, 1, len, stdout);
+	fputc('\n', stdout);
+}
+
+/* A library call's return as an exit status, after saying what went
+ * wrong: the call's own message, with the socket named where it helps. */
+static int
+ctl_status(struct ctl *ctl, int rc)
+{
+	const struct jc_error *e = jc_last_error(ctl->conn);
+	char *m;
 
 	switch (rc) {
 	case 0:
+		ctl->nok++;
 		return CTL_CONTINUE;
-	case -EPIPE:
-	case -ECONNRESET:
-		ctl_say("jobd at %s closed the connection without answering",
-		    ctl->socket);
-		return CTL_CONNECT;
-	case -EBADMSG:
-		ctl_say("jobd at %s closed the connection in the middle of an "
-		    "answer", ctl->socket);
-		return CTL_CONNECT;
+	case JC_EJOBD:
+		m = ctl_clean(e->message);
+		ctl_say("%s: %s", e->name, m);
+		free(m);
+		return CTL_FAIL;
+	case -ENOMEM:
+		fatalx("out of memory");
+	case -EPROTO:
 	case -EMSGSIZE:
-		ctl_say("jobd's answer is longer than %zu bytes; not read",
-		    JC_LINE_MAX);
+		ctl_say("%s", e->message);
 		return CTL_FAIL;
+	case -EINVAL:
+		ctl_say("%s", e->message);
+		return CTL_USAGE;
 	default:
-		ctl_say("reading from jobd at %s: %s", ctl->socket,
-		    strerror(-rc));
+		ctl_say("%s (at %s)", e->message, ctl->socket);
 		return CTL_CONNECT;
 	}
-}
-
-/* Check an answer line; print "jobctl: CODE: message" for an error. */
-static int
-ctl_answer(const char *line, size_t len, json_t **ans)
-{
-	const char *code, *msg;
-	json_error_t je;
-	json_t *e;
-	char *m;
-
-	*ans = json_loadb(line, len, 0, &je);
-	if (*ans == NULL || !json_is_boolean(json_object_get(*ans, "ok"))) {
-		ctl_say("not a jobd answer: %s", *ans == NULL ? je.text :
-		    "no \"ok\" field");
-		json_decref(*ans);
-		*ans = NULL;
-		return CTL_FAIL;
-	}
-	if (json_is_true(json_object_get(*ans, "ok")))
-		return CTL_CONTINUE;
-	e = json_object_get(*ans, "error");
-	code = json_string_value(json_object_get(e, "code"));
-	msg = json_string_value(json_object_get(e, "message"));
-	m = ctl_clean(msg ? msg : "(no message)");
-	ctl_say("%s: %s", code ? code : "error", m);
-	free(m);
-	json_decref(*ans);
-	*ans = NULL;
-	return CTL_FAIL;
 }
 
 int
 ctl_call(struct ctl *ctl, json_t *req, json_t **ans)
 {
-	char *text, *line;
-	size_t len;
-	int rc, sent;
+	int rc;
 
 	*ans = NULL;
+	if (req == NULL && errno == EINVAL) {
+		ctl_say("an argument is not valid UTF-8");
+		return CTL_USAGE;
+	}
 	if (req == NULL)
 		fatalx("out of memory");
 	if ((rc = ctl_connect(ctl)) != CTL_CONTINUE) {
 		json_decref(req);
 		return rc;
 	}
-	text = ctl_json_text(req);
+	if (ctl->json)
+		jc_on_answer(ctl->conn, ctl_echo, NULL);
+	rc = jc_request(ctl->conn, req, ans);
 	json_decref(req);
-	if (text == NULL)
-		fatalx("out of memory");
-	sent = jc_send(ctl->conn, text, strlen(text), JC_FOREVER);
-	free(text);
-	/* A jobd that refuses us (too many connections) says why and then
-	 * closes: read what it said even when the write failed. */
-	if (sent < 0 && sent != -EPIPE && sent != -ECONNRESET) {
-		ctl_say("writing to jobd at %s: %s", ctl->socket,
-		    strerror(-sent));
-		return CTL_CONNECT;
+	if (rc != 0) {
+		json_decref(*ans);
+		*ans = NULL;
 	}
-	if ((rc = ctl_read(ctl, &line, &len)) != CTL_CONTINUE)
-		return rc;
-	if (ctl->json) {
-		fwrite(line, 1, len, stdout);
-		fputc('\n', stdout);
-	}
-	if ((rc = ctl_answer(line, len, ans)) == CTL_CONTINUE)
-		ctl->nok++;
-	return rc;
+	return ctl_status(ctl, rc);
 }
 
 /* ---- wait ---------------------------------------------------------------- */
@@ -301,11 +269,9 @@ ctl_wait(struct ctl *ctl, json_int_t id, json_int_t group, json_t *timeout)
 	json_t *req, *ans;
 	int rc;
 
-	req = json_pack("{s:s}", "op", "wait");
-	if (req == NULL || json_object_set_new(req, id ? "id" : "group",
-	    json_integer(id ? id : group)) < 0 ||
-	    (timeout && json_object_set_new(req, "timeout", timeout) < 0))
-		fatalx("out of memory");
+	req = jc_req_wait(id, group, timeout ? json_number_value(timeout) :
+	    JC_FOREVER);
+	json_decref(timeout);
 	if ((rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
 		return rc;
 	return show_waited(ctl, ans);

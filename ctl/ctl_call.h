@@ -14,9 +14,11 @@
 
 #include <jansson.h>
 
-/* Where jobd listens when nothing says otherwise: the socket key's default
- * in jobd's config (conf/jobd.conf). */
-#define CTL_DEFAULT_SOCKET "/run/jobd/jobd.sock"
+#include "jc.h"
+
+/* Where jobd listens when nothing says otherwise: the library's default,
+ * so jobctl and every other client agree. */
+#define CTL_DEFAULT_SOCKET JC_DEFAULT_SOCKET
 
 /* jobctl's exit statuses, and two internal values. */
 enum ctl_exit {

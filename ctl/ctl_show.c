@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ctl_json.h"
+#include "jc.h"
 #include "ctl_show.h"
 #include "duration.h"
 #include "log.h"
@@ -100,7 +100,7 @@ value_text(const json_t *v)
 
 	if (json_is_string(v))
 		return ctl_clean(json_string_value(v));
-	dump = ctl_json_text(v);
+	dump = jc_json_text(v);
 	if (dump == NULL)
 		fatalx("out of memory");
 	s = ctl_clean(dump);

@@ -14,8 +14,9 @@
  * may come before or after the command name.
  *
  * Blocking I/O throughout: this is a client that waits for one answer at a
- * time.  The connection is the client library's (lib/client, jc_*), the
- * call and its exit status in ctl_call, argument checking in ctl_args,
+ * time.  Requests are built, sent and their answers read by the client
+ * library (lib/client, jc_*), so jobctl and the library cannot drift; the
+ * call and its exit status are in ctl_call, argument checking in ctl_args,
  * human output in ctl_show.
  */
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "ctl_args.h"
 #include "ctl_call.h"
 #include "ctl_show.h"
+#include "jc.h"
 #include "log.h"
 #include "proto.h"
 
@@ -221,7 +223,7 @@ cmd_ping(struct ctl *ctl, int argc, char **argv)
 	int rc;
 
 	if ((rc = opt_none(ctl, argc, argv)) != CTL_CONTINUE ||
-	    (rc = ctl_call(ctl, json_pack("{s:s}", "op", "ping"), &ans)) !=
+	    (rc = ctl_call(ctl, jc_req_ping(), &ans)) !=
 	    CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)
@@ -308,21 +310,33 @@ submit_opt(struct ctl *ctl, int c, void *state)
 	return CTL_CONTINUE;
 }
 
-/* The submit request: op, kind, args (stolen), then the options in a
- * fixed order, whatever order they were given in. */
+/* The submit request: kind, args (stolen) and the options, through the
+ * library's builder (which puts them in the contract's order). */
 static json_t *
 submit_req(const char *kind, json_t *args, const json_t *fields)
 {
-	static const char *const order[] = { "queue", "timeout", "name",
-		"max_attempts", "nowait", "delay", "run_at", "priority",
-		"retries", "unique_key" };
-	json_t *req = json_pack("{s:s,s:s,s:o}", "op", "submit", "kind", kind,
-	    "args", args);
+	struct jc_submit_opts o = JC_SUBMIT_INIT;
+	json_t *v, *req;
 
-	for (size_t i = 0; req && i < sizeof(order) / sizeof(order[0]); i++)
-		if (json_object_get(fields, order[i]) != NULL)
-			json_object_set(req, order[i],
-			    json_object_get(fields, order[i]));
+	o.queue = json_string_value(json_object_get(fields, "queue"));
+	o.name = json_string_value(json_object_get(fields, "name"));
+	if ((v = json_object_get(fields, "timeout")) != NULL)
+		o.timeout = json_number_value(v);
+	if ((v = json_object_get(fields, "max_attempts")) != NULL)
+		o.max_attempts = (int)json_integer_value(v);
+	if (json_object_get(fields, "nowait") != NULL)
+		o.nowait = 1;
+	if ((v = json_object_get(fields, "delay")) != NULL)
+		o.delay = json_number_value(v);
+	if ((v = json_object_get(fields, "run_at")) != NULL)
+		o.run_at = json_number_value(v);
+	if ((v = json_object_get(fields, "priority")) != NULL)
+		o.priority = (int)json_integer_value(v);
+	if ((v = json_object_get(fields, "retries")) != NULL)
+		o.retries = (int)json_integer_value(v);
+	o.unique_key = json_string_value(json_object_get(fields, "unique_key"));
+	req = jc_req_submit(kind, args, &o);
+	json_decref(args);
 	return req;
 }
 
@@ -448,15 +462,9 @@ cmd_submit_group(struct ctl *ctl, int argc, char **argv)
 		return rc;
 	OPT_CHECK(ctl_read_jobs(argv[optind], CTL_GROUP_FILE_MAX, &jobs, err,
 	    sizeof(err)));
-	req = json_pack("{s:s}", "op", "submit_group");
-	if (req != NULL && go.fail_fast)
-		json_object_set_new(req, "mode", json_string("fail_fast"));
-	if (req != NULL && go.nowait)
-		json_object_set_new(req, "nowait", json_true());
-	if (req != NULL)
-		json_object_set_new(req, "jobs", jobs);
-	else
-		json_decref(jobs);
+	req = jc_req_submit_group(jobs, go.fail_fast ? "fail_fast" : NULL,
+	    go.nowait);
+	json_decref(jobs);
 	if ((rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
 		return rc;
 	group = json_integer_value(json_object_get(ans, "group"));
@@ -490,7 +498,7 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 	};
 	char err[CTL_ERRLEN];
 	bool history = false;
-	json_t *req, *ans;
+	json_t *ans;
 	int64_t id;
 	int rc;
 
@@ -499,10 +507,7 @@ cmd_get(struct ctl *ctl, int argc, char **argv)
 	    (rc = opt_words(ctl, argc, argv, 1, "ID")) != CTL_CONTINUE)
 		return rc;
 	OPT_CHECK(ctl_parse_id(argv[optind], "ID", &id, err, sizeof(err)));
-	req = json_pack("{s:s,s:I}", "op", "get", "id", (json_int_t)id);
-	if (req != NULL && history)
-		json_object_set_new(req, "history", json_true());
-	rc = ctl_call(ctl, req, &ans);
+	rc = ctl_call(ctl, jc_req_get(id, history), &ans);
 	if (rc != CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)
@@ -614,13 +619,9 @@ cmd_cancel(struct ctl *ctl, int argc, char **argv)
 	if (to.reason != NULL)
 		OPT_CHECK(ctl_check_string(to.reason, "--reason",
 		    PROTO_REASON_MAX, err, sizeof(err)));
-	req = json_pack("{s:s,s:I}", "op", "cancel", id ? "id" : "group",
-	    (json_int_t)(id ? id : group));
-	if (req != NULL && to.reason != NULL &&
-	    json_object_set_new(req, "reason", json_string(to.reason)) < 0) {
-		json_decref(req);
+	if ((req = jc_req_cancel(id, group, to.reason)) == NULL &&
+	    errno == EINVAL)
 		return usage_err(ctl, "--reason: not valid UTF-8");
-	}
 	if ((rc = ctl_call(ctl, req, &ans)) != CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)
@@ -647,6 +648,7 @@ list_opt(struct ctl *ctl, int c, void *state)
 static int
 list_req(struct ctl *ctl, const struct list_opts *o, json_t **req)
 {
+	struct jc_list_opts lo = { 0 };
 	char err[CTL_ERRLEN];
 	int64_t n = 0;
 	int i;
@@ -664,16 +666,11 @@ list_req(struct ctl *ctl, const struct list_opts *o, json_t **req)
 	if (o->limit)
 		OPT_CHECK(ctl_parse_int(o->limit, "--limit", 1, PROTO_LIST_MAX,
 		    &n, err, sizeof(err)));
-	if ((*req = json_pack("{s:s}", "op", "list")) == NULL ||
-	    (o->state && json_object_set_new(*req, "state",
-	    json_string(o->state)) < 0) ||
-	    (o->queue && json_object_set_new(*req, "queue",
-	    json_string(o->queue)) < 0) ||
-	    (o->limit && json_object_set_new(*req, "limit",
-	    json_integer(n)) < 0)) {
-		json_decref(*req);
+	lo.state = o->state;
+	lo.queue = o->queue;
+	lo.limit = (int)n;
+	if ((*req = jc_req_list(&lo)) == NULL && errno == EINVAL)
 		return usage_err(ctl, "--queue: not valid UTF-8");
-	}
 	return CTL_CONTINUE;
 }
 
@@ -710,7 +707,7 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	int rc;
 
 	if ((rc = opt_none(ctl, argc, argv)) != CTL_CONTINUE ||
-	    (rc = ctl_call(ctl, json_pack("{s:s}", "op", "stats"), &ans)) !=
+	    (rc = ctl_call(ctl, jc_req_stats(), &ans)) !=
 	    CTL_CONTINUE)
 		return rc;
 	if (!ctl->json)

@@ -42,7 +42,13 @@ cancel_stop(struct job *j, const char *reason)
 	case J_RUNNING:
 		co_cancel(j->task);
 		break;
-	case J_PUTTING:         /* its submitter checks once it is in */
+	case J_PUTTING:
+		/* Its group's submitter waits for room for it, which may
+		 * never come: withdrawn, it ends it at once (group.c).  If
+		 * the put is done already the submitter checks it in. */
+		if (!co_waitq_empty(&j->q->roomq))
+			co_waitq_wake_all(&j->q->roomq, 0);
+		break;
 	case J_TAKEN:           /* the worker checks after the insert */
 	case J_ENDING:
 	case J_WAITING:         /* stage two: nothing enters it yet */
@@ -59,7 +65,7 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 	struct job *j = idmap_get(e->jobs, id);
 	int rc;
 
-	if (j == NULL)
+	if (j == NULL || !user_may_see(e, who, j->uid))
 		return -ENOENT;
 	if ((rc = user_may_cancel(e, who, j, err)) < 0)
 		return rc;
@@ -72,9 +78,9 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 	return -EALREADY;
 }
 
-/* The ids of g's jobs not ended into ids (g->n of room); 0 and *np, or
- * -EPERM if who may not cancel one of them (all or none: a group another
- * user shares is not cut in half). */
+/* The ids of g's jobs not ended into ids (g->n of room); 0 and *np,
+ * -ENOENT if who may not see one of them, or -EPERM if who may not cancel
+ * one (all or none: a group another user shares is not cut in half). */
 static int
 cancel_collect(struct eng *e, struct egroup *g, const struct eng_who *who,
     int64_t *ids, size_t *np, struct proto_err *err)
@@ -84,6 +90,8 @@ cancel_collect(struct eng *e, struct egroup *g, const struct eng_who *who,
 	for (i = 0; i < g->n; i++) {
 		if (g->jobs[i] == NULL || g->jobs[i]->where == J_ENDING)
 			continue;
+		if (!user_may_see(e, who, g->jobs[i]->uid))
+			return -ENOENT;
 		if (user_may_cancel(e, who, g->jobs[i], err) < 0) {
 			proto_err_prefix(err, "group %lld: ", (long long)g->id);
 			return -EPERM;

@@ -51,6 +51,7 @@ eng_configure(struct eng *e, const struct conf *c)
 
 	e->admin_gid = conf_daemon(c)->admin_group.gid;
 	e->max_queued = conf_daemon(c)->max_queued_per_user;
+	e->see_all = conf_daemon(c)->visibility == CONF_VIS_ALL;
 	eng_kinds_conf(c, &kc);
 	if (e->kenv != NULL)
 		kind_env_reconf(e->kenv, &kc);
@@ -278,6 +279,7 @@ eng_new(struct co_rt *rt, struct store *st)
 	co_waitq_init(&e->settleq);
 	TAILQ_INIT(&e->ends);
 	e->admin_gid = (gid_t)-1;
+	e->self_uid = geteuid();
 	TAILQ_INIT(&e->retry);
 	timerq_init(&e->tq);
 	if ((e->jobs = idmap_new()) == NULL ||

@@ -29,6 +29,7 @@ struct co_rt;
 struct conf;
 struct eng;
 struct store;
+struct store_submitter;
 
 /* Every submit's outcome, from the commit callback of its insert.  status
  * 0: the job (group) is in the database with these ids; otherwise the
@@ -61,10 +62,24 @@ struct eng_who {
 };
 #define ENG_NOBODY ((uid_t)-1)
 
+/* Visibility (docs/SECURITY.md).  With [daemon] visibility = own, who
+ * sees only the jobs its uid submitted; root, members of admin_group,
+ * jobd's own uid and jobd itself (who NULL) see every job, as everyone
+ * does with visibility = all.  A job who may not see is, for who, a job
+ * that does not exist: the ops answer not_found, with the same message.
+ * eng_may_see: may who see a job submitted by by (by->known false: no
+ * submitter recorded; only those who see all see it)?
+ * eng_sees_only: true with *uidp = the uid whose jobs alone who sees (a
+ * list filters by it); false when who sees every job. */
+bool eng_may_see(const struct eng *e, const struct eng_who *who,
+    const struct store_submitter *by);
+bool eng_sees_only(const struct eng *e, const struct eng_who *who,
+    uid_t *uidp);
+
 /* A new engine for the jobs in st, running tasks on rt.  NULL (ENOMEM). */
 struct eng *eng_new(struct co_rt *rt, struct store *st);
 
-/* Apply c's queues, the kinds' settings, admin_group and
+/* Apply c's queues, the kinds' settings, admin_group, visibility and
  * max_queued_per_user: at start and on every reload (docs/CONFIG.md says
  * what changes live).  c need not outlive the call.  0 or -ENOMEM (then some
  * queues may have been applied; the rest keep their old settings). */
@@ -113,8 +128,10 @@ int eng_wait_group(struct eng *e, int64_t gid, double timeout);
 
 /* Cancel job id for who with reason (NULL: a default) and wait until it
  * has stopped and its end is committed (task).  0: it ended cancelled.
- * -ENOENT: the engine does not hold it (ended or unknown: ask the store).
- * -EPERM: who may not cancel it (err says why; nothing was done).
+ * -ENOENT: the engine does not hold it (ended or unknown: ask the store),
+ * or who may not see it (the store's answer must then say the same).
+ * -EPERM: who sees it but may not cancel it (visibility = all; err says
+ * why; nothing was done).
  * -EALREADY: it ended otherwise while being cancelled (err says how).
  * -EIO: its end could not be recorded.  -ECANCELED. */
 int eng_cancel_job(struct eng *e, int64_t id, const struct eng_who *who,
@@ -123,8 +140,9 @@ int eng_cancel_job(struct eng *e, int64_t id, const struct eng_who *who,
 /* Cancel every job of group gid that has not ended, for who, and wait
  * for them (task).  On 0, *idsp (malloc'd, caller frees) holds the *np
  * ids it cancelled, n >= 1.  -ENOENT: the engine holds no job of the
- * group.  -EPERM: a job not ended is not who's to cancel; then none is
- * cancelled (err says why).  -ENOMEM, -EIO, -ECANCELED. */
+ * group, or who may not see one of them.  -EPERM: a job not ended is not
+ * who's to cancel (visibility = all); then none is cancelled (err says
+ * why).  -ENOMEM, -EIO, -ECANCELED. */
 int eng_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
     const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
 

@@ -150,6 +150,8 @@ struct eng {
 	struct idmap *users;            /* uid + 1 -> struct euser */
 	gid_t admin_gid;                /* admin_group; (gid_t)-1: none */
 	int max_queued;                 /* max_queued_per_user; 0 = none */
+	bool see_all;                   /* visibility = all */
+	uid_t self_uid;                 /* jobd's own (effective) uid */
 	TAILQ_HEAD(, equeue) queues;
 	size_t nqueues;
 	bool stopping;
@@ -284,6 +286,7 @@ int user_may_touch(const struct eng *e, const struct eng_who *who, uid_t uid,
     int64_t id, const char *verb, struct proto_err *err);
 int user_need_admin(const struct eng *e, const struct eng_who *who,
     const char *what, struct proto_err *err);
+bool user_may_see(const struct eng *e, const struct eng_who *who, uid_t uid);
 void user_free_all(struct eng *e);
 
 /* ---- engine.c ---- */

@@ -4,8 +4,10 @@
  *
  * A group is inserted first (one write, all or nothing) and its jobs then
  * enter their queues as room frees: a group larger than its queue could
- * otherwise never be recorded.  The group stays in memory until its last
- * member's end has committed and no code walks it (`holds`).
+ * otherwise never be recorded.  A member cancelled while it waits for
+ * room (a cancel, fail_fast) has its put withdrawn and ends at once: room
+ * held by other jobs may never free.  The group stays in memory until
+ * its last member's end has committed and no code walks it (`holds`).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -239,6 +241,13 @@ group_enter(struct egroup *g, bool nowait)
 		}
 		job_move(j, J_PUTTING);
 		rc = force ? -EAGAIN : queue_put(j->q, j, false);
+		if (rc == -ECONNABORTED) {
+			/* Cancelled while waiting for room (cancel_stop):
+			 * it ends now, without taking any. */
+			job_move(j, J_NEW);
+			end_job(j, STORE_CANCELLED, NULL, NULL);
+			continue;
+		}
 		if (rc < 0) {
 			force = true;
 			if (queue_force(j->q, j) < 0) {

@@ -53,7 +53,9 @@ static const bool legal[J_NWHERE][J_NWHERE] = {
 					 * run_at ahead */
 	},
 	[J_PUTTING] = {
-		[J_NEW] = true,         /* no memory to put it: try later */
+		[J_NEW] = true,         /* no memory to put it: try later;
+					 * or cancelled while it waited for
+					 * room (withdrawn): it ends */
 		[J_INQ] = true,         /* the put is done */
 	},
 	[J_INQ] = {

@@ -5,6 +5,11 @@
  * once: before returning, or (submit) from the engine's commit callback.
  * An op that awaits holds the connection's later requests, as the
  * protocol says of wait, cancel and backpressure.
+ *
+ * Visibility (engine.h: eng_may_see): every op that names a job or a
+ * group answers one the client may not see exactly as one that does not
+ * exist — the same code, the same message, before any wait — so that no
+ * answer tells another user's job from a missing one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -325,38 +330,78 @@ op_submit_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 
 /* ---- get, list ------------------------------------------------------------ */
 
-/* Job id from the store, or NULL once the answer (not_found, or the
- * store's error) is given. */
+/* The one answer for a job that is not there, or not who's to see. */
+static void
+answer_no_job(struct reply *r, const struct proto_req *req, int64_t id)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "no job %lld", (long long)id);
+	answer_error(r, req, PROTO_NOT_FOUND, msg);
+}
+
+static void
+answer_no_group(struct reply *r, const struct proto_req *req, int64_t gid)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "no group %lld", (long long)gid);
+	answer_error(r, req, PROTO_NOT_FOUND, msg);
+}
+
+/* Job id from the store if who may see it, or NULL once the answer
+ * (not_found, or the store's error) is given. */
 static struct store_job *
 lookup_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
-    int64_t id)
+    int64_t id, const struct eng_who *who)
 {
 	struct store_job *j;
-	char msg[64];
 	int rc;
 
-	if ((rc = store_get(ctx->st, id, &j)) == -ENOENT) {
-		snprintf(msg, sizeof(msg), "no job %lld", (long long)id);
-		answer_error(r, req, PROTO_NOT_FOUND, msg);
+	if ((rc = store_get(ctx->st, id, &j)) < 0 && rc != -ENOENT) {
+		answer_store_error(r, req, rc);
 		return NULL;
 	}
-	if (rc < 0) {
-		answer_store_error(r, req, rc);
+	if (rc == 0 && !eng_may_see(ctx->eng, who, &j->submitter)) {
+		store_job_free(j);
+		rc = -ENOENT;
+	}
+	if (rc == -ENOENT) {
+		answer_no_job(r, req, id);
 		return NULL;
 	}
 	return j;
 }
 
+/* Group gid from the store if who may see it: 0, or a negative errno
+ * once the answer is given. */
+static int
+lookup_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
+    int64_t gid, const struct eng_who *who, struct store_group *g)
+{
+	int rc;
+
+	if ((rc = store_group_get(ctx->st, gid, g)) < 0 && rc != -ENOENT) {
+		answer_store_error(r, req, rc);
+		return rc;
+	}
+	if (rc == 0 && !eng_may_see(ctx->eng, who, &g->submitter))
+		rc = -ENOENT;
+	if (rc == -ENOENT)
+		answer_no_group(r, req, gid);
+	return rc;
+}
+
 static void
 answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
-    int64_t id)
+    int64_t id, const struct eng_who *who)
 {
 	struct store_job *j;
 
 	json_t *job;
 	int rc;
 
-	if ((j = lookup_job(ctx, req, r, id)) == NULL)
+	if ((j = lookup_job(ctx, req, r, id, who)) == NULL)
 		return;
 	job = job_json(j);
 	store_job_free(j);
@@ -372,12 +417,13 @@ answer_job(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
 static void
 op_get(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
+	struct eng_who who;
 	int rc;
 
 	if ((rc = eng_settle(ctx->eng, req->u.get.id)) < 0)
 		answer_interrupted(r, req, rc);
 	else
-		answer_job(ctx, req, r, req->u.get.id);
+		answer_job(ctx, req, r, req->u.get.id, who_of(r, &who));
 }
 
 static void
@@ -387,9 +433,11 @@ op_list(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 	    .queue = req->u.list.queue, .limit = (size_t)req->u.list.limit };
 	struct store_job **jobs = NULL;
 	enum store_state st;
+	struct eng_who who;
 	size_t n = 0;
 	int rc;
 
+	f.by_uid = eng_sees_only(ctx->eng, who_of(r, &who), &f.uid);
 	if (req->u.list.state != NULL) {
 		if (store_state_parse(req->u.list.state, &st) < 0) {
 			answer_error(r, req, PROTO_BAD_REQUEST, "field "
@@ -418,10 +466,14 @@ wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 	int64_t gid = req->u.wait.group;
 	struct store_job **jobs = NULL;
 	struct store_group g;
+	struct eng_who who;
 	char msg[64];
 	size_t n = 0;
 	int rc;
 
+	/* Before the wait: another user's group must not time out. */
+	if (lookup_group(ctx, req, r, gid, who_of(r, &who), &g) < 0)
+		return;
 	rc = eng_wait_group(ctx->eng, gid, req->u.wait.timeout);
 	if (rc == -ETIMEDOUT) {
 		snprintf(msg, sizeof(msg), "group %lld has not ended",
@@ -433,12 +485,7 @@ wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_interrupted(r, req, rc);
 		return;
 	}
-	if ((rc = store_group_get(ctx->st, gid, &g)) == -ENOENT) {
-		snprintf(msg, sizeof(msg), "no group %lld", (long long)gid);
-		answer_error(r, req, PROTO_NOT_FOUND, msg);
-		return;
-	}
-	if (rc < 0 || (rc = store_group_jobs(ctx->st, gid, &jobs, &n)) < 0) {
+	if ((rc = store_group_jobs(ctx->st, gid, &jobs, &n)) < 0) {
 		answer_store_error(r, req, rc);
 		return;
 	}
@@ -450,6 +497,8 @@ static void
 op_wait(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	int64_t id = req->u.wait.id;
+	struct store_job *j;
+	struct eng_who who;
 	char msg[64];
 	int rc;
 
@@ -457,6 +506,14 @@ op_wait(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		wait_group(ctx, req, r);
 		return;
 	}
+	/* Before the wait: another user's job must not time out. */
+	if ((rc = eng_settle(ctx->eng, id)) < 0) {
+		answer_interrupted(r, req, rc);
+		return;
+	}
+	if ((j = lookup_job(ctx, req, r, id, who_of(r, &who))) == NULL)
+		return;
+	store_job_free(j);
 	rc = eng_wait_job(ctx->eng, id, req->u.wait.timeout);
 	if (rc == -ETIMEDOUT) {
 		snprintf(msg, sizeof(msg), "job %lld has not ended",
@@ -465,7 +522,7 @@ op_wait(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 	} else if (rc < 0) {
 		answer_interrupted(r, req, rc);
 	} else {
-		answer_job(ctx, req, r, id);
+		answer_job(ctx, req, r, id, &who);
 	}
 }
 
@@ -474,12 +531,12 @@ op_wait(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 /* The engine does not hold the job: it has ended, or never was. */
 static void
 cancel_gone(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
-    int64_t id)
+    int64_t id, const struct eng_who *who)
 {
 	struct store_job *j;
 	char msg[96];
 
-	if ((j = lookup_job(ctx, req, r, id)) == NULL)
+	if ((j = lookup_job(ctx, req, r, id, who)) == NULL)
 		return;
 	snprintf(msg, sizeof(msg), "job %lld has ended (%s)", (long long)id,
 	    store_state_name(j->state));
@@ -506,17 +563,13 @@ cancel_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		return;
 	}
 	if (rc == -ENOENT) {
-		/* Not in memory: unknown, ended, or a read that failed (that
-		 * is a storage error, not "ended"). */
-		if ((rc = store_group_get(ctx->st, gid, &g)) < 0 &&
-		    rc != -ENOENT) {
-			answer_store_error(r, req, rc);
+		/* Not in memory, or not who's to see: unknown, ended, or a
+		 * read that failed (that is a storage error, not "ended"). */
+		if (lookup_group(ctx, req, r, gid, &who, &g) < 0)
 			return;
-		}
-		snprintf(msg, sizeof(msg), rc == -ENOENT ? "no group %lld" :
-		    "every job of group %lld has ended", (long long)gid);
-		answer_error(r, req, rc == -ENOENT ? PROTO_NOT_FOUND :
-		    PROTO_NOT_CANCELLABLE, msg);
+		snprintf(msg, sizeof(msg), "every job of group %lld has ended",
+		    (long long)gid);
+		answer_error(r, req, PROTO_NOT_CANCELLABLE, msg);
 		return;
 	}
 	if (rc < 0 && ids == NULL) {
@@ -552,7 +605,7 @@ op_cancel(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 	rc = eng_cancel_job(ctx->eng, req->u.cancel.id, who_of(r, &who),
 	    req->u.cancel.reason, &err);
 	if (rc == -ENOENT)
-		cancel_gone(ctx, req, r, req->u.cancel.id);
+		cancel_gone(ctx, req, r, req->u.cancel.id, &who);
 	else if (rc == -EALREADY || rc == -EPERM)
 		answer_err(r, req, &err);
 	else if (rc < 0)

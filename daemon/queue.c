@@ -136,13 +136,16 @@ queue_force(struct equeue *q, struct job *j)
 }
 
 /* Put j among q's ready jobs once there is room (task, unless nowait):
- * 0, -EAGAIN (full, nowait), or the wait's -ECANCELED. */
+ * 0, -EAGAIN (full, nowait), the wait's -ECANCELED, or -ECONNABORTED
+ * when j was cancelled while waiting (cancel_stop wakes the waiters). */
 int
 queue_put(struct equeue *q, struct job *j, bool nowait)
 {
 	int rc;
 
 	while (readyq_count(&q->rq) >= (size_t)q->capacity) {
+		if (j->stop == STOP_CANCEL)
+			return -ECONNABORTED;
 		if (nowait)
 			return -EAGAIN;
 		if ((rc = co_waitq_wait(&q->roomq, CO_FOREVER, NULL)) < 0)

@@ -138,6 +138,37 @@ user_need_admin(const struct eng *e, const struct eng_who *who,
 	return -EPERM;
 }
 
+/* May who see a job submitted by uid (ENG_NOBODY: none recorded)?  With
+ * visibility = all, anyone.  With own: its submitter, root, admin_group,
+ * jobd itself (who NULL), and a client running as jobd's own uid, which
+ * can read the database file anyway. */
+bool
+user_may_see(const struct eng *e, const struct eng_who *who, uid_t uid)
+{
+	if (e->see_all || who == NULL || user_admin(e, who))
+		return true;
+	if (who->uid == ENG_NOBODY)
+		return false;
+	return who->uid == uid || who->uid == e->self_uid;
+}
+
+bool
+eng_may_see(const struct eng *e, const struct eng_who *who,
+    const struct store_submitter *by)
+{
+	return user_may_see(e, who, by->known ? by->uid : ENG_NOBODY);
+}
+
+bool
+eng_sees_only(const struct eng *e, const struct eng_who *who, uid_t *uidp)
+{
+	/* No uid may be recorded as ENG_NOBODY: (uid_t)-1 is no user. */
+	if (user_may_see(e, who, ENG_NOBODY))
+		return false;
+	*uidp = who->uid;
+	return true;
+}
+
 static int
 user_free_one(void *arg, int64_t id, void *val)
 {

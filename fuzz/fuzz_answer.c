@@ -4,7 +4,7 @@
  *
  * jobctl trusts its jobd less than a terminal trusts jobctl: whatever
  * comes back is parsed as jansson does in ctl_call (flags 0), written
- * back as compact JSON (ctl_json_text, which must read back as exactly
+ * back as compact JSON (jc_json_text, which must read back as exactly
  * the same value: shortest reals lose nothing) and shown by every human
  * printer, fed the fields jobctl feeds them whatever their type.  The
  * shown text must hold no control character but '\n' (ctl_show.h: a job
@@ -12,18 +12,18 @@
  */
 #include <stdint.h>
 
-#include "ctl_json.h"
+#include "jc.h"
 #include "ctl_show.h"
 #include "fuzz.h"
 
 /* A fixed "now" (2026-01-01), so a run is repeatable. */
 #define FA_NOW 1767225600.0
 
-/* ctl_json_text(v) reads back as v, exactly. */
+/* jc_json_text(v) reads back as v, exactly. */
 static void
 fa_text(const json_t *v)
 {
-	char *text = ctl_json_text(v);
+	char *text = jc_json_text(v);
 	json_t *back;
 
 	FUZZ_CHECK(text != NULL);

@@ -207,6 +207,7 @@ START_TEST(test_defaults_empty_file)
 	ck_assert_int_eq(d->max_queued_per_user, 0);
 	ck_assert_str_eq(d->admin_group.name, "");
 	ck_assert_uint_eq(d->admin_group.gid, (gid_t)-1);
+	ck_assert_int_eq(d->visibility, CONF_VIS_OWN);
 	ck_assert(d->allow_exec);
 	ck_assert(d->allow_http);
 	ck_assert_uint_eq(conf_queue_count(c), 1);
@@ -514,6 +515,13 @@ START_TEST(test_enum_values)
 		ck_assert_int_eq(d->log_level, lv[i].lvl);
 		conf_free(c);
 	}
+	c = daemon_with("visibility", "all", &d);
+	ck_assert_int_eq(d->visibility, CONF_VIS_ALL);
+	conf_free(c);
+	c = daemon_with("visibility", "own", &d);
+	ck_assert_int_eq(d->visibility, CONF_VIS_OWN);
+	conf_free(c);
+	bad_value("daemon", "visibility", "mine", "own or all");
 	bad_value("daemon", "sync", "FULL", "full or normal");
 	bad_value("daemon", "sync", "", "full or normal");
 	bad_value("daemon", "log_level", "loud",
@@ -888,7 +896,8 @@ START_TEST(test_unknown_key)
 	    "in [daemon]; known keys: socket, database, sync, max_line, "
 	    "shutdown_grace, max_connections, log_level, max_output, "
 	    "kill_grace, exec_concurrency, http_per_host, socket_mode, "
-	    "socket_group, max_queued_per_user, admin_group, allow_exec, "
+	    "socket_group, max_queued_per_user, admin_group, visibility, "
+	    "allow_exec, "
 	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, store, "
 	    "retain_succeeded, retain_failed, prune_interval");
 }

@@ -1735,11 +1735,79 @@ run_cancel_rights(void *arg)
 	return 0;
 }
 
+/* visibility = all: every job is seen, so the refusal says why. */
 START_TEST(test_cancel_rights)
 {
-	start("admin_group = daemon\n[queue.default]\nworkers = 2\n");
-	cf2 = load_conf("[queue.default]\nworkers = 2\n");
+	start("admin_group = daemon\nvisibility = all\n"
+	    "[queue.default]\nworkers = 2\n");
+	cf2 = load_conf("visibility = all\n[queue.default]\nworkers = 2\n");
 	ck_assert_int_eq(tu_run(run_cancel_rights, NULL), 0);
+}
+END_TEST
+
+/* visibility = own (the default): another user's job, or a group, is one
+ * that does not exist (-ENOENT, nothing changes, err untouched); who may
+ * see whose jobs follows root, admin_group and the submitter; a reload to
+ * all lets the refusal say why again. */
+static int
+run_cancel_unseen(void *arg)
+{
+	struct sub two[2] = { { .secs = 5, .who = &bob },
+	    { .secs = 5, .who = &bob } };
+	struct store_submitter by_alice = { .known = true, .uid = 1001 },
+	    nobody = { .known = false };
+	int64_t a, n, gid, *ids = NULL;
+	struct proto_err err = { .code = PROTO_NOT_FOUND };
+	size_t cnt = 0;
+	uid_t uid = 0;
+
+	(void)arg;
+	a = SUBMIT(.secs = 5, .who = &alice);
+	n = SUBMIT(.secs = 5);          /* jobd's own: nobody's */
+	ck_assert(eng_may_see(e, &alice, &by_alice));
+	ck_assert(!eng_may_see(e, &bob, &by_alice));
+	ck_assert(!eng_may_see(e, &bob, &nobody));
+	ck_assert(eng_may_see(e, &root, &nobody));
+	ck_assert(eng_may_see(e, &ops, &by_alice));     /* admin_group */
+	ck_assert(eng_may_see(e, &wheel, &by_alice));
+	ck_assert(eng_may_see(e, NULL, &nobody));       /* jobd itself */
+	ck_assert(eng_sees_only(e, &bob, &uid) && uid == 1002);
+	ck_assert(!eng_sees_only(e, &root, &uid));
+	ck_assert(!eng_sees_only(e, &ops, &uid));
+	ck_assert_int_eq(eng_cancel_job(e, a, &bob, "test", &err), -ENOENT);
+	ck_assert_int_eq(eng_cancel_job(e, n, &bob, "test", &err), -ENOENT);
+	ck_assert_int_eq(err.code, PROTO_NOT_FOUND);    /* not written */
+	group_ok(two, 2, false, &gid);
+	ck_assert_int_eq(eng_cancel_group(e, gid, &alice, NULL, &ids, &cnt,
+	    &err), -ENOENT);
+	ck_assert_ptr_null(ids);
+	ck_assert_int_eq(eng_wait_job(e, a, 0), -ETIMEDOUT);   /* alive */
+	ck_assert_int_eq(eng_wait_group(e, gid, 0), -ETIMEDOUT);
+	ck_assert_int_eq(eng_configure(e, cf2), 0);     /* visibility = all */
+	ck_assert(eng_may_see(e, &bob, &by_alice));
+	ck_assert(!eng_sees_only(e, &bob, &uid));
+	ck_assert_int_eq(cancel_as(&bob, a, "belongs to user 1001"), -EPERM);
+	ck_assert_int_eq(cancel_as(&alice, a, NULL), 0);
+	ck_assert_int_eq(cancel_as(&root, n, NULL), 0);
+	ck_assert_int_eq(eng_cancel_group(e, gid, &bob, NULL, &ids, &cnt,
+	    &err), 0);
+	free(ids);
+	eng_shutdown(e, 0);
+	return 0;
+}
+
+START_TEST(test_cancel_unseen)
+{
+	if (geteuid() == 1001 || geteuid() == 1002) {
+		/* jobd's own uid sees every job: the users would not differ. */
+		fprintf(stderr, "test_cancel_unseen: not run as uid %u\n",
+		    (unsigned)geteuid());
+		return;
+	}
+	start("admin_group = daemon\n[queue.default]\nworkers = 2\n");
+	cf2 = load_conf("admin_group = daemon\nvisibility = all\n"
+	    "[queue.default]\nworkers = 2\n");
+	ck_assert_int_eq(tu_run(run_cancel_unseen, NULL), 0);
 }
 END_TEST
 
@@ -1918,6 +1986,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_reload_while_jobs_handed);
 	tcase_add_test(tc, test_cancel_rights);
+	tcase_add_test(tc, test_cancel_unseen);
 	tcase_add_test(tc, test_user_limit);
 	tcase_add_test(tc, test_every_move);
 	suite_add_tcase(s, tc);

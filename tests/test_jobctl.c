@@ -30,9 +30,8 @@
 #include <unistd.h>
 
 #include "ctl_args.h"
-#include "ctl_json.h"
-#include "ctl_show.h"
 #include "jc.h"
+#include "ctl_show.h"
 #include "testutil.h"
 
 /* ---- the fake jobd ------------------------------------------------------- */
@@ -1325,7 +1324,7 @@ START_TEST(test_json_text)
 	    0.1, "b", 0.1 + 0.2, "c", 2.0, "d", 1e300, "e",
 	    "q\"\\\n\x01\xc3\xa9/",
 	    "f", (json_int_t)-7, -0.0, 1, "g");
-	char *t = ctl_json_text(v);
+	char *t = jc_json_text(v);
 
 	ck_assert_str_eq(t, "{\"a\":0.1,\"b\":0.30000000000000004,\"c\":2.0,"
 	    "\"d\":1e+300,\"e\":\"q\\\"\\\\\\n\\u0001\xc3\xa9/\","

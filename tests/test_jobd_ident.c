@@ -31,89 +31,45 @@
 #include <unistd.h>
 
 #include "tu_jobd.h"
+#include "tu_users.h"
 
-#define USERADD "/usr/sbin/useradd"
-
-struct user {
-	char name[32];
-	uid_t uid;
-	gid_t gid;
-};
-
-static struct user outsider, plain, admin;
+static struct tu_user outsider, plain, admin;
 static char sock_group[32], admin_group[32];
 static char setup_err[256];             /* why the users are not there */
 
 /* ---- the users (runner process) ------------------------------------------ */
-
-/* Run a shell command quietly; its exit status. */
-static int __attribute__((format(printf, 1, 2)))
-sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " >/dev/null 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	rc = system(cmd);
-	return rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
-}
-
-/* useradd with no home and no shell, in the given extra groups. */
-static void
-user_add(struct user *u, const char *prefix, const char *groups)
-{
-	struct passwd *pw;
-
-	snprintf(u->name, sizeof(u->name), "%s_%d", prefix, (int)getpid());
-	if (setup_err[0] != '\0')
-		return;
-	if (sh(USERADD " -M -s /usr/sbin/nologin%s%s %s", groups ? " -G " : "",
-	    groups ? groups : "", u->name) != 0 ||
-	    (pw = getpwnam(u->name)) == NULL) {
-		snprintf(setup_err, sizeof(setup_err), "useradd %s failed",
-		    u->name);
-		return;
-	}
-	u->uid = pw->pw_uid;
-	u->gid = pw->pw_gid;
-}
 
 static void
 users_setup(void)
 {
 	char both[80];
 
-	snprintf(sock_group, sizeof(sock_group), "jdtg_%d", (int)getpid());
-	snprintf(admin_group, sizeof(admin_group), "jdta_%d", (int)getpid());
-	if (sh("/usr/sbin/groupadd %s", sock_group) != 0 ||
-	    sh("/usr/sbin/groupadd %s", admin_group) != 0)
-		snprintf(setup_err, sizeof(setup_err), "groupadd failed");
+	tu_group_add(sock_group, sizeof(sock_group), "jdtg", setup_err,
+	    sizeof(setup_err));
+	tu_group_add(admin_group, sizeof(admin_group), "jdta", setup_err,
+	    sizeof(setup_err));
 	snprintf(both, sizeof(both), "%s,%s", sock_group, admin_group);
-	user_add(&outsider, "jdt1", NULL);
-	user_add(&plain, "jdt2", sock_group);
-	user_add(&admin, "jdt3", both);
+	tu_user_add(&outsider, "jdt1", NULL, setup_err, sizeof(setup_err));
+	tu_user_add(&plain, "jdt2", sock_group, setup_err, sizeof(setup_err));
+	tu_user_add(&admin, "jdt3", both, setup_err, sizeof(setup_err));
 }
 
 /* Whatever setup managed to make goes, even after a failed test. */
 static void
 users_teardown(void)
 {
-	(void)sh("/usr/sbin/userdel %s", outsider.name);
-	(void)sh("/usr/sbin/userdel %s", plain.name);
-	(void)sh("/usr/sbin/userdel %s", admin.name);
-	(void)sh("/usr/sbin/groupdel %s", sock_group);
-	(void)sh("/usr/sbin/groupdel %s", admin_group);
+	tu_user_del(&outsider);
+	tu_user_del(&plain);
+	tu_user_del(&admin);
+	tu_group_del(sock_group);
+	tu_group_del(admin_group);
 }
 
 /* ---- jobctl as a user ---------------------------------------------------- */
 
 /* The child: become u and exec jobctl with argv; never returns. */
 static void __attribute__((noreturn))
-ctl_child(const struct user *u, int out, char **argv)
+ctl_child(const struct tu_user *u, int out, char **argv)
 {
 	dup2(out, 1);
 	dup2(out, 2);
@@ -163,7 +119,7 @@ struct run {
 
 /* jobctl -s SOCKET --json ARGS... (NULL-terminated) as u. */
 static void
-ctl_as(struct run *r, const struct user *u, ...)
+ctl_as(struct run *r, const struct tu_user *u, ...)
 {
 	char *argv[16], bin[512], *line;
 	int p[2], argc = 0, st;
@@ -219,7 +175,7 @@ assert_refused(struct run *r, int status, const char *code,
 
 /* A submit or cancel as u that must succeed; a submit's id. */
 static json_int_t
-ok_as(const struct user *u, const char *cmd, const char *arg1,
+ok_as(const struct tu_user *u, const char *cmd, const char *arg1,
     const char *arg2)
 {
 	struct run r;
@@ -248,19 +204,6 @@ num(json_int_t v)
 
 /* ---- the test ------------------------------------------------------------ */
 
-/* Let the users reach the socket: the harness's directories are 0700. */
-static void
-open_dirs(void)
-{
-	char dir[256], *slash;
-
-	snprintf(dir, sizeof(dir), "%s", tj_path("jobd.sock"));
-	for (int i = 0; i < 2 && (slash = strrchr(dir, '/')) != NULL; i++) {
-		*slash = '\0';
-		ck_assert_int_eq(chmod(dir, 0711), 0);
-	}
-}
-
 START_TEST(test_who_may_do_what)
 {
 	struct tj_conn *c;
@@ -270,11 +213,13 @@ START_TEST(test_who_may_do_what)
 	char want[128];
 
 	ck_assert_msg(setup_err[0] == '\0', "%s", setup_err);
+	/* visibility = all: a plain user sees root's job, so the refusal
+	 * to cancel it says why (test_jobd_visibility has own). */
 	tj_start(TJ_DAEMON "socket_mode = 0660\nsocket_group = %s\n"
-	    "admin_group = %s\nmax_queued_per_user = 2\n"
+	    "admin_group = %s\nmax_queued_per_user = 2\nvisibility = all\n"
 	    "[queue.default]\nworkers = 1\ncapacity = 100\n", sock_group,
 	    admin_group);
-	open_dirs();
+	tu_open_dirs(tj_path("jobd.sock"));
 	c = tj_connect();
 
 	/* Not in the socket's group: the socket's mode keeps it out. */
@@ -346,11 +291,5 @@ ident_suite(void)
 int
 main(void)
 {
-	if (geteuid() != 0 || access(USERADD, X_OK) != 0) {
-		/* 77: ctest reports it as skipped, not passed. */
-		printf("test_jobd_ident: skipped: making test users needs "
-		    "root and %s\n", USERADD);
-		return 77;
-	}
-	return tu_main(ident_suite());
+	return tu_users_main("test_jobd_ident", ident_suite);
 }

@@ -1034,6 +1034,92 @@ START_TEST(test_big_group_cancel)
 }
 END_TEST
 
+/* Fill queue solo with other jobs: one running (its id is returned), ten
+ * queued, which is its capacity. */
+static json_int_t
+fill_solo(struct tj_conn *c)
+{
+	json_int_t first = 0, id;
+
+	for (int i = 0; i < 11; i++) {
+		id = tj_submit(c, "'kind':'sleep','args':{'seconds':600},"
+		    "'queue':'solo','nowait':true");
+		if (i == 0)
+			first = id;
+	}
+	tj_wait_state(c, first, "running", TJ_TIMEOUT);
+	return first;
+}
+
+/* A group whose jobs wait for room in a queue full of other jobs: its
+ * cancel is answered at once (it used to wait until room freed, here
+ * never), its jobs end cancelled without ever taking room, and the
+ * group's connection, held while they waited, goes on. */
+START_TEST(test_cancel_group_waiting_for_room)
+{
+	struct tj_conn *c = start(), *gc = tj_connect();
+	json_int_t g, first;
+	json_t *a;
+
+	first = fill_solo(c);
+	a = tj_req(gc, "{'op':'submit_group','jobs':["
+	    "{'kind':'sleep','args':{'seconds':0},'queue':'solo'},"
+	    "{'kind':'sleep','args':{'seconds':0},'queue':'solo'},"
+	    "{'kind':'sleep','args':{'seconds':0},'queue':'solo'}]}");
+	tj_assert_ok(a);                /* recorded; its jobs wait for room */
+	g = tj_int(a, "group");
+	tj_send(gc, "{'op':'ping','tag':'after'}");
+	a = tj_req(c, "{'op':'cancel','group':%lld,'reason':'no room'}",
+	    (long long)g);
+	tj_assert_ok(a);
+	ck_assert_int_eq(json_array_size(tj_at(a, "ids")), 3);
+	a = tj_req(c, "{'op':'wait','group':%lld,'timeout':0}", (long long)g);
+	tj_assert_ok(a);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *job = json_array_get(tj_at(a, "jobs"), i);
+
+		ck_assert_str_eq(tj_str(job, "state"), "cancelled");
+		ck_assert_str_eq(tj_str(job, "cancel_reason"), "no room");
+		ck_assert(tj_null(job, "started_at"));
+	}
+	a = tj_req(c, "{'op':'stats'}");
+	ck_assert_int_eq(tj_int(a, "queues.solo.queued"), 10);
+	ck_assert_int_eq(tj_int(a, "queues.solo.running"), 1);
+	ck_assert_str_eq(tj_str(tj_recv(gc), "tag"), "after");
+	/* The queue is as it was: a job cancelled makes room for one more. */
+	tj_assert_ok(tj_req(c, "{'op':'cancel','id':%lld}",
+	    (long long)first + 1));
+	tj_submit(c, "'kind':'sleep','args':{'seconds':0},'queue':'solo',"
+	    "'nowait':true");
+	tj_assert_err(tj_req(c, "{'op':'submit','kind':'sleep','args':"
+	    "{'seconds':0},'queue':'solo','nowait':true}"), "queue_full");
+}
+END_TEST
+
+/* fail_fast trips while a member waits for room in a full queue: that
+ * member ends cancelled at once too, and the group's wait is answered. */
+START_TEST(test_fail_fast_member_waiting_for_room)
+{
+	struct tj_conn *c = start(), *gc = tj_connect();
+	json_t *a;
+
+	fill_solo(c);
+	a = tj_req(gc, "{'op':'submit_group','mode':'fail_fast','jobs':["
+	    "{'kind':'sleep','args':{'seconds':0.2,'fail':'boom'}},"
+	    "{'kind':'sleep','args':{'seconds':0},'queue':'solo'}]}");
+	tj_assert_ok(a);
+	a = tj_req(c, "{'op':'wait','group':%lld,'timeout':%g}",
+	    (long long)tj_int(a, "group"), TJ_TIMEOUT / 2);
+	tj_assert_ok(a);
+	ck_assert_str_eq(tj_str(a, "jobs.0.state"), "failed");
+	ck_assert_str_eq(tj_str(a, "jobs.1.state"), "cancelled");
+	ck_assert_ptr_nonnull(strstr(tj_str(a, "jobs.1.cancel_reason"),
+	    "fail_fast: job"));
+	ck_assert_int_eq(tj_int(tj_req(c, "{'op':'stats'}"),
+	    "queues.solo.queued"), 10);
+}
+END_TEST
+
 /* Bounds at their edges: the largest timeouts are taken. */
 START_TEST(test_bounds)
 {
@@ -1087,6 +1173,8 @@ jobd_ops_suite(void)
 	tcase_add_test(tc, test_cancel_queued);
 	tcase_add_test(tc, test_cancel_running);
 	tcase_add_test(tc, test_cancel_group);
+	tcase_add_test(tc, test_cancel_group_waiting_for_room);
+	tcase_add_test(tc, test_fail_fast_member_waiting_for_room);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_list_default_limit);
 	tcase_add_test(tc, test_stats);

@@ -458,6 +458,43 @@ START_TEST(test_put_cancel)
 }
 END_TEST
 
+/* A withdrawn put returns -ECONNABORTED at once and puts nothing; the
+ * others keep their order; an item nobody waits to put is -ENOENT, as is
+ * one already in the queue. */
+static int
+withdraw_main(void *arg)
+{
+	struct co_queue *q = co_queue_new(1);
+	struct op o[3];
+	struct co_task *t[3];
+	void *item;
+
+	(void)arg;
+	ck_assert_int_eq(co_queue_put(q, ITEM(1)), 0);
+	spawn_ops(put_task, o, t, 3, q, 2);             /* 2, 3, 4 wait */
+	ck_assert_int_eq(co_queue_withdraw(q, ITEM(3)), 0);
+	ck_assert_int_eq(join_rc(t[1]), -ECONNABORTED);
+	ck_assert(!co_done(t[0]) && !co_done(t[2]));
+	ck_assert_int_eq(co_queue_withdraw(q, ITEM(3)), -ENOENT);
+	ck_assert_int_eq(co_queue_withdraw(q, ITEM(1)), -ENOENT);
+	ck_assert_int_eq(co_queue_withdraw(q, ITEM(9)), -ENOENT);
+	for (int i = 1; i <= 2; i++) {  /* each get lets the next in */
+		ck_assert_int_eq(co_queue_get_nowait(q, &item), 0);
+		ck_assert_int_eq(NUM(item), i);
+	}
+	ck_assert_int_eq(join_rc(t[0]), 0);
+	ck_assert_int_eq(join_rc(t[2]), 0);
+	drain_expect(q, 4, 4);
+	co_queue_free(q);
+	return 0;
+}
+
+START_TEST(test_withdraw)
+{
+	ck_assert_int_eq(tu_run(withdraw_main, NULL), 0);
+}
+END_TEST
+
 static int
 put_timeout_main(void *arg)
 {
@@ -865,6 +902,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_get_timeout);
 	tcase_add_test(tc, test_put_cancel);
 	tcase_add_test(tc, test_put_timeout);
+	tcase_add_test(tc, test_withdraw);
 	tcase_add_test(tc, test_join);
 	tcase_add_test(tc, test_close);
 	tcase_add_test(tc, test_set_capacity);

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_sqlite.h"       /* the SQL whose plans are checked */
 #include "testutil.h"
 #include "tu_store.h"
 
@@ -101,16 +102,16 @@ START_TEST(test_migrate_fresh_and_reopen)
 	id = ts_insert_q("default");
 	store_flush(ts_st);
 	ck_assert_int_eq(ts_cb_status[0], 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(db_int("PRAGMA application_id"), 0x6a6f6264);
 	db_str("PRAGMA journal_mode", mode, sizeof(mode));
 	ck_assert_str_eq(mode, "wal");
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('jobs', 'groups', 'meta', 'jobs_state_queue', "
-	    "'jobs_group')"), 5);
+	    "'jobs_group', 'jobs_submitter')"), 6);
 	objects = db_int("SELECT count(*) FROM sqlite_schema");
 	ts_reopen();                       /* migrations again: nothing to do */
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema"), objects);
 	j = ts_get(id);
 	ck_assert_str_eq(j->queue, "default");
@@ -141,8 +142,9 @@ take_v1(void *arg, struct store_job *j)
 
 /* A database of schema version 1 (jobd 0.1.0) is migrated at open: the
  * submitter's columns appear, NULL in the old rows, and the rows work on
- * (recovery, ends).  The version-1 file is made by undoing migration 2 by
- * hand on a fresh one: dropping its columns leaves the version-1 table. */
+ * (recovery, ends).  The version-1 file is made by undoing migrations 3
+ * and 2 by hand on a fresh one: dropping the index and the columns leaves
+ * the version-1 table. */
 START_TEST(test_migrate_from_v1)
 {
 	struct store_new_job n = ts_job("default", "{}");
@@ -160,7 +162,8 @@ START_TEST(test_migrate_from_v1)
 	store_flush(ts_st);
 	store_close(ts_st);
 	ts_st = NULL;
-	db_exec("ALTER TABLE jobs DROP COLUMN submit_uid;"
+	db_exec("DROP INDEX jobs_submitter;"
+	    "ALTER TABLE jobs DROP COLUMN submit_uid;"
 	    "ALTER TABLE jobs DROP COLUMN submit_gid;"
 	    "ALTER TABLE jobs DROP COLUMN submit_pid;"
 	    "PRAGMA user_version = 1");
@@ -168,9 +171,11 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_ptr_null(strstr(cols, "submit_"));
 
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE "
+	    "name = 'jobs_submitter'"), 1);
 	jobs_columns(cols, sizeof(cols));
-	ck_assert_str_eq(cols, fresh);  /* as if created at version 2 */
+	ck_assert_str_eq(cols, fresh);  /* as if created at version 3 */
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
 	    "submit_uid IS NULL AND submit_gid IS NULL AND submit_pid IS "
 	    "NULL"), 2);
@@ -193,6 +198,122 @@ START_TEST(test_migrate_from_v1)
 	store_job_free(j);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
 	    "submit_uid IS NULL"), 2);
+}
+END_TEST
+
+/* ---- visibility: one user's jobs ----------------------------------------- */
+
+/* EXPLAIN QUERY PLAN of sql: each step's detail, joined by "; ". */
+static void
+db_plan(const char *sql, char *buf, size_t len)
+{
+	char q[1024];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	size_t off = 0;
+
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	buf[0] = '\0';
+	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, q, -1, &s, NULL) == SQLITE_OK,
+	    "%s: %s", q, sqlite3_errmsg(db));
+	while (sqlite3_step(s) == SQLITE_ROW && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    off > 0 ? "; " : "", sqlite3_column_text(s, 3));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* n jobs of uid (known false: none recorded) in queue; the first id. */
+static int64_t
+insert_as(bool known, uid_t uid, const char *queue, int n)
+{
+	struct store_new_job j = ts_job(queue, "{}");
+	int64_t first = 0, id;
+
+	j.submitter = (struct store_submitter){ known, uid, uid, 7 };
+	for (int i = 0; i < n; i++)
+		if ((id = ts_insert(&j, 0)) > 0 && first == 0)
+			first = id;
+	return first;
+}
+
+static size_t
+list_of(uid_t uid, int state, const char *queue, size_t limit,
+    int64_t before, int64_t *ids)
+{
+	struct store_filter f = { .state = state, .queue = queue,
+	    .limit = limit, .before_id = before, .by_uid = true, .uid = uid };
+	struct store_job **jobs;
+	size_t n, i;
+
+	ck_assert_int_eq(store_list(ts_st, &f, &jobs, &n), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert(jobs[i]->submitter.known);
+		ck_assert_uint_eq(jobs[i]->submitter.uid, uid);
+		ck_assert(i == 0 || jobs[i]->id < jobs[i - 1]->id);
+		ids[i] = jobs[i]->id;
+	}
+	store_jobs_free(jobs, n);
+	return n;
+}
+
+/* list with by_uid returns that user's jobs only, newest first, with the
+ * state, queue, limit and paging filters; its plan is a search of the
+ * user's range of jobs_submitter read backwards (no scan of jobs, no
+ * sort), and a group's read, which names its submitter, is index probes
+ * only.  A user's list thus never reads another user's rows. */
+START_TEST(test_list_own_jobs)
+{
+	struct store_new_job g[2] = { ts_job("a", "{}"), ts_job("a", "{}") };
+	int64_t a, b, ids[16], gid, gids[2];
+	struct store_group sg;
+	char plan[1024];
+
+	ts_rec_reset();
+	ts_open_default();
+	a = insert_as(true, 1001, "a", 3);      /* a .. a+2 */
+	b = insert_as(true, 1002, "a", 2);
+	insert_as(false, 0, "a", 2);            /* nobody's */
+	insert_as(true, 1001, "b", 2);          /* b + 2, b + 3 */
+	ts_start(a);
+	ts_end(a + 1, STORE_CANCELLED, NULL, NULL, "x");
+	g[0].submitter = g[1].submitter =
+	    (struct store_submitter){ true, 1002, 1002, 8 };
+	ck_assert_int_eq(store_insert_group(ts_st, STORE_GROUP_ALL, g, 2,
+	    &gid, gids, ts_rec, NULL), 0);
+	store_flush(ts_st);
+	ts_all_ok(0, ts_ncb);
+
+	ck_assert_uint_eq(list_of(1001, STORE_ANY_STATE, NULL, 0, 0, ids), 5);
+	ck_assert_int_eq(ids[0], b + 5);
+	ck_assert_int_eq(ids[4], a);
+	ck_assert_uint_eq(list_of(1002, STORE_ANY_STATE, NULL, 0, 0, ids), 4);
+	ck_assert_uint_eq(list_of(1003, STORE_ANY_STATE, NULL, 0, 0, ids), 0);
+	ck_assert_uint_eq(list_of(1001, STORE_RUNNING, NULL, 0, 0, ids), 1);
+	ck_assert_int_eq(ids[0], a);
+	ck_assert_uint_eq(list_of(1001, STORE_QUEUED, "a", 0, 0, ids), 1);
+	ck_assert_int_eq(ids[0], a + 2);
+	ck_assert_uint_eq(list_of(1001, STORE_ANY_STATE, "b", 0, 0, ids), 2);
+	ck_assert_uint_eq(list_of(1001, STORE_CANCELLED, "b", 0, 0, ids), 0);
+	ck_assert_uint_eq(list_of(1001, STORE_ANY_STATE, NULL, 2, 0, ids), 2);
+	ck_assert_int_eq(ids[1], b + 4);
+	ck_assert_uint_eq(list_of(1001, STORE_ANY_STATE, NULL, 0, b + 4, ids),
+	    3);
+	ck_assert_int_eq(ids[0], a + 2);
+
+	db_plan(SQ_LIST_UID_SQL, plan, sizeof(plan));
+	ck_assert_msg(strstr(plan, "SEARCH jobs USING INDEX jobs_submitter "
+	    "(submit_uid=? AND rowid<?)") != NULL && strstr(plan, "SCAN") ==
+	    NULL && strstr(plan, "TEMP B-TREE") == NULL, "plan: %s", plan);
+
+	ck_assert_int_eq(store_group_get(ts_st, gid, &sg), 0);
+	ck_assert(sg.submitter.known && sg.submitter.uid == 1002 &&
+	    sg.submitter.pid == 8);
+	db_plan(SQ_GROUP_SQL, plan, sizeof(plan));
+	ck_assert_msg(strstr(plan, "SCAN") == NULL && strstr(plan,
+	    "jobs_group") != NULL && strstr(plan, "TEMP B-TREE") == NULL,
+	    "plan: %s", plan);
 }
 END_TEST
 
@@ -685,6 +806,7 @@ store_sqlite_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_migrate_fresh_and_reopen);
 	tcase_add_test(tc, test_migrate_from_v1);
+	tcase_add_test(tc, test_list_own_jobs);
 	tcase_add_test(tc, test_newer_version_refused);
 	tcase_add_test(tc, test_not_a_database);
 	tcase_add_test(tc, test_one_store_per_file);

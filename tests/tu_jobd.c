@@ -407,15 +407,13 @@ tj_raw_connect(void)
 	return fd;
 }
 
-/* A connection to the socket, or NULL (errno set). */
+/* A connection on fd (taken), or NULL (errno set). */
 static struct tj_conn *
-tj_connect_try(void)
+tj_conn_on(int fd)
 {
 	struct tj_conn *c;
-	int fd, rc;
+	int rc;
 
-	if ((fd = tj_raw_connect()) < 0)
-		return NULL;
 	c = calloc(1, sizeof(*c));
 	ck_assert_ptr_nonnull(c);
 	if ((rc = jc_fdopen(fd, &c->jc)) < 0) {
@@ -425,6 +423,26 @@ tj_connect_try(void)
 	}
 	c->next = tj_conns;
 	tj_conns = c;
+	return c;
+}
+
+/* A connection to the socket, or NULL (errno set). */
+static struct tj_conn *
+tj_connect_try(void)
+{
+	int fd;
+
+	if ((fd = tj_raw_connect()) < 0)
+		return NULL;
+	return tj_conn_on(fd);
+}
+
+struct tj_conn *
+tj_adopt(int fd)
+{
+	struct tj_conn *c = tj_conn_on(fd);
+
+	ck_assert_msg(c != NULL, "adopt fd %d: %s", fd, strerror(errno));
 	return c;
 }
 
@@ -759,6 +777,12 @@ tj_teardown(void)
 	char *sanitizer, *why = NULL;
 	int code = 0, fds;
 
+	/* A test that failed while it was another user (seteuid) would
+	 * leave the next test's setup unable to enter root's temp dir. */
+	if (getuid() == 0 && geteuid() != 0 && (seteuid(0) == -1 ||
+	    setegid(0) == -1))
+		fprintf(stderr, "tu_jobd: back to root: %s\n",
+		    strerror(errno));
 	while (tj_conns != NULL)
 		tj_close(tj_conns);
 	fds = tu_fd_count();

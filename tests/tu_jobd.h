@@ -145,6 +145,11 @@ void tj_wait_connections(struct tj_conn *c, long n, double timeout);
  * (errno set): for tests driving many clients themselves with poll(2). */
 int tj_raw_connect(void);
 
+/* A connection on fd, already connected to jobd (e.g. by another user:
+ * tu_connect_as); the harness takes the fd and closes it at teardown if
+ * the test does not. */
+struct tj_conn *tj_adopt(int fd);
+
 /* Close c (NULL is fine). */
 void tj_close(struct tj_conn *c);
 

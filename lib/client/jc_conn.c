@@ -19,22 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jc.h"
+#include "jc_int.h"
 
 /* First size of the read buffer; it doubles from there as lines demand. */
 #define CONN_BUF_INIT (64 * 1024)
 
-struct jc_conn {
-	int fd;
-	char *buf;
-	size_t cap;  /* bytes allocated */
-	size_t off;  /* first unread byte */
-	size_t fill; /* end of the bytes read */
-	size_t scan; /* [off, scan) holds no '\n' */
-	size_t max;  /* longest line accepted */
-	int end;     /* 0 while readable; 1 at end of file; else -errno */
-	int err;     /* a framing error jc_recv keeps returning, or 0 */
-};
 
 static double
 conn_now(void)
@@ -57,7 +46,7 @@ static int
 conn_wait(struct jc_conn *c, short events, double deadline)
 {
 	struct pollfd p = { .fd = c->fd, .events = events };
-	double left;
+	double left = -1;
 	int n, ms;
 
 	for (;;) {
@@ -67,6 +56,8 @@ conn_wait(struct jc_conn *c, short events, double deadline)
 				return -ETIMEDOUT;
 			ms = left > 86400 ? 86400000 : (int)ceil(left * 1000);
 		}
+		if (c->wait != NULL)
+			return c->wait(c->fd, events, left, c->wait_arg);
 		if ((n = poll(&p, 1, ms)) > 0)
 			return p.revents;
 		if (n < 0 && errno != EINTR)
@@ -89,21 +80,43 @@ jc_fdopen(int fd, struct jc_conn **out)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	c->fd = fd;
 	c->max = JC_LINE_MAX;
+	c->timeout = JC_FOREVER;
 	*out = c;
 	return 0;
 }
 
 int
+jc_addr(const char *path, struct sockaddr_un *sun)
+{
+	size_t len = strlen(path);
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (len == 0 || len >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun->sun_path, path, len + 1);
+	return 0;
+}
+
+const char *
+jc_default_path(void)
+{
+	const char *env = getenv("JOBD_SOCKET");
+
+	return env != NULL && *env != '\0' ? env : JC_DEFAULT_SOCKET;
+}
+
+int
 jc_open(const char *path, struct jc_conn **out)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
+	struct sockaddr_un sun;
 	int fd, rc;
 
 	*out = NULL;
-	if (len == 0 || len >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, len + 1);
+	if (path == NULL)
+		path = jc_default_path();
+	if ((rc = jc_addr(path, &sun)) < 0)
+		return rc;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -errno;
 	do
@@ -137,6 +150,13 @@ void
 jc_set_line_max(struct jc_conn *c, size_t max)
 {
 	c->max = max;
+}
+
+void
+jc_set_wait(struct jc_conn *c, jc_wait_fn fn, void *arg)
+{
+	c->wait = fn;
+	c->wait_arg = arg;
 }
 
 /* How many bytes the next read may take: none once the unread bytes are

@@ -45,6 +45,11 @@ static const struct conf_enumval store_ev[] = {
 	    "has the sqlite store only)" },
 	{ NULL, 0, NULL },
 };
+static const struct conf_enumval visibility_ev[] = {
+	{ "own", CONF_VIS_OWN, NULL },
+	{ "all", CONF_VIS_ALL, NULL },
+	{ NULL, 0, NULL },
+};
 /* http_loopback: auto follows allow_exec (conf_finish). */
 static const struct conf_enumval loopback_ev[] = {
 	{ "auto", CONF_LOOPBACK_AUTO, NULL },
@@ -110,6 +115,9 @@ static const struct conf_key keys[] = {
 	{ "admin_group", D(admin_group), CONF_T_GROUP, 0, 0, "", NULL,
 	    "members and root may cancel any job, have no per-user limit; "
 	    "empty = root" },
+	{ "visibility", D(visibility), CONF_T_ENUM, 0, 0, "own",
+	    visibility_ev, "jobs a client may see: own (its uid's; root and "
+	    "admin_group see all) or all" },
 	{ "allow_exec", D(allow_exec), CONF_T_BOOL, 0, 0, "yes", NULL,
 	    "accept exec jobs (no: such submits are refused)" },
 	{ "allow_http", D(allow_http), CONF_T_BOOL, 0, 0, "yes", NULL,

@@ -54,6 +54,12 @@ enum conf_store {
 	CONF_STORE_POSTGRESQL, /* "postgresql": named, refused (not built) */
 };
 
+/* [daemon] visibility: whose jobs a client sees (docs/SECURITY.md). */
+enum conf_visibility {
+	CONF_VIS_OWN,          /* "own": its uid's; root, admin_group: all */
+	CONF_VIS_ALL,          /* "all": every job, to every client */
+};
+
 /* [daemon] http_loopback. */
 enum conf_loopback {
 	CONF_LOOPBACK_AUTO, /* yes when allow_exec, else no */
@@ -85,6 +91,7 @@ struct conf_daemon {
 	struct conf_group socket_group;
 	int max_queued_per_user; /* 0..10000000; 0 = no limit */
 	struct conf_group admin_group;
+	int visibility;        /* enum conf_visibility */
 	bool allow_exec;
 	bool allow_http;
 	size_t client_memory;  /* bytes buffered for all clients, 16M..64G */

@@ -266,6 +266,24 @@ co_queue_remove(struct co_queue *q, void *item)
 	return 0;
 }
 
+int
+co_queue_withdraw(struct co_queue *q, void *item)
+{
+	struct co_waiter *w;
+
+	TAILQ_FOREACH(w, &q->putters.head, link) {
+		if (*(void **)w->data != item)
+			continue;
+		/* Off the list either way: a putter that co_wake finds no
+		 * longer parked (cancelled, timed out) has put nothing. */
+		TAILQ_REMOVE(&q->putters.head, w, link);
+		w->linked = false;
+		(void)co_wake(w->task, -ECONNABORTED);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 void
 co_queue_close(struct co_queue *q)
 {

@@ -12,7 +12,7 @@
  * As in co_sync.h, calls that need not wait succeed even if the task is
  * cancelled; cancellation and deadlines interrupt only an actual wait.
  * Awaits return 0, -ECANCELED, -ETIMEDOUT, or -EPIPE once the queue is
- * closed.  Timeouts are seconds, CO_FOREVER for none.  Freeing a queue with
+ * closed; a put also -ECONNABORTED once withdrawn (co_queue_withdraw).  Timeouts are seconds, CO_FOREVER for none.  Freeing a queue with
  * tasks waiting on it is a programming error and aborts.
  */
 #ifndef JOBD_CO_QUEUE_H
@@ -71,6 +71,14 @@ int co_queue_get_nowait(struct co_queue *q, void **itemp);
  * 0 or -ENOENT (an item a putter is still waiting to put is not queued).
  * Legal outside tasks. */
 int co_queue_remove(struct co_queue *q, void *item);
+
+/* Withdraw a put still waiting for room: the putter waiting to put item
+ * (the first, if several) returns -ECONNABORTED at once, having put
+ * nothing (e.g. a job cancelled while its submitter waits for room; a
+ * putter cancelled or timed out at the same moment returns that
+ * instead, and has not put it either).  0, or -ENOENT if no putter waits
+ * with item.  Legal outside tasks. */
+int co_queue_withdraw(struct co_queue *q, void *item);
 
 /* Close q: later puts fail with -EPIPE and so do waiting ones; getters
  * still receive the remaining items, then -EPIPE.  Idempotent. */

@@ -460,11 +460,16 @@ struct store_filter {
 	const char *queue;       /* NULL: any */
 	int64_t before_id;       /* > 0: only ids below it (paging); 0: none */
 	size_t limit;            /* 0: STORE_LIST_DEFAULT; <= STORE_LIST_MAX */
+	bool by_uid;             /* only jobs submitted by uid (visibility) */
+	uid_t uid;
 };
 
 /* Jobs matching f (NULL: no filter), newest (highest id) first.  *jobsp is
  * an array of *np rows (NULL when 0); free with store_jobs_free.
- * -EINVAL for a bad state or a limit past STORE_LIST_MAX. */
+ * -EINVAL for a bad state or a limit past STORE_LIST_MAX.  With by_uid
+ * the rows come from the user's own index range, newest first (state and
+ * queue are checked on each of that user's rows): other users' jobs are
+ * never read, whatever their number. */
 __attribute__((warn_unused_result))
 int store_list(struct store *st, const struct store_filter *f,
     struct store_job ***jobsp, size_t *np);
@@ -474,6 +479,9 @@ struct store_group {
 	enum store_group_mode mode;
 	int size;                /* jobs in the group */
 	double created_at;
+	struct store_submitter submitter; /* of its first job (a group comes
+	                          * on one connection: every member has the
+	                          * same); known false if none recorded */
 };
 
 /* 0 with *g filled, -ENOENT, or an error. */

@@ -90,11 +90,17 @@ static const struct sq_migration sq_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN submit_uid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_gid INTEGER;"
 	"ALTER TABLE jobs ADD COLUMN submit_pid INTEGER;" },
-	/* The lifecycle: two more states, run_at, priority, the retry policy,
+	/* A user's own jobs, newest first (visibility = own): no state in
+	 * it, so only an insert writes it. */
+	{ 3,
+	"CREATE INDEX jobs_submitter ON jobs (submit_uid) "
+	"WHERE submit_uid IS NOT NULL;" },
+	/* The lifecycle (numbered 3 on its branch, 4 once main's
+	 * jobs_submitter took 3): two more states, run_at, priority, the retry policy,
 	 * every start kept in job_attempts, paused queues, the views.  SQLite
 	 * cannot change a CHECK in place: the table is rebuilt and the rows
 	 * copied (every column of v2 keeps its value). */
-	{ 3,
+	{ 4,
 	"DROP VIEW IF EXISTS job_durations; DROP VIEW IF EXISTS retries;"
 	"DROP VIEW IF EXISTS failures_by_queue; DROP VIEW IF EXISTS queue_lag;"
 	"CREATE TABLE jobs_v3 ("
@@ -152,6 +158,8 @@ static const struct sq_migration sq_migrations[] = {
 	"CREATE INDEX jobs_run_at ON jobs (run_at, id) WHERE state = 'scheduled';"
 	"CREATE INDEX jobs_finished ON jobs (state, finished_at)"
 	"  WHERE finished_at IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS jobs_submitter ON jobs (submit_uid) "
+	"WHERE submit_uid IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS job_attempts ("
 	"  job_id      INTEGER NOT NULL,"
 	"  attempt     INTEGER NOT NULL,"
@@ -189,7 +197,7 @@ static const struct sq_migration sq_migrations[] = {
 	/* Schedules, unique keys, dependencies (docs/SCHEMA.md).  The
 	 * UNIQUE indexes are what makes a slot's job and a key's job one:
 	 * a second insert breaks them whatever the code above does. */
-	{ 4,
+	{ 5,
 	"ALTER TABLE jobs ADD COLUMN schedule TEXT;"
 	"ALTER TABLE jobs ADD COLUMN slot REAL;"
 	"ALTER TABLE jobs ADD COLUMN unique_key TEXT CHECK (unique_key IS NULL"

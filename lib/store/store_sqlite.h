@@ -31,6 +31,19 @@ enum {
 	C_SCHED, C_SLOT, C_UKEY,
 };
 
+/* Two reads whose plans test_store_sqlite checks with EXPLAIN QUERY PLAN,
+ * here so that it explains exactly what runs.  A group and the submitter
+ * of its first job: two primary-key lookups and one probe of jobs_group.
+ * One user's jobs, newest first: the state and queue tests cannot use
+ * jobs_state_queue (the IS NULL arms), so the plan is that user's range
+ * of jobs_submitter, read backwards, never another user's rows. */
+#define SQ_GROUP_SQL "SELECT g.id, g.mode, g.size, g.created_at, "       \
+	"j.submit_uid, j.submit_gid, j.submit_pid FROM groups g "          \
+	"LEFT JOIN jobs j ON j.id = (SELECT min(id) FROM jobs "            \
+	"WHERE group_id = g.id) WHERE g.id = ?1"
+#define SQ_LIST_UID_SQL "SELECT " SQ_COLS " FROM jobs "                  \
+	"WHERE submit_uid = ?1 AND id < ?2 AND (?3 IS NULL OR state = ?3) "  \
+	"AND (?4 IS NULL OR queue = ?4) ORDER BY id DESC LIMIT ?5"
 /* The queries the dispatcher and the pruner run, here so that a test can
  * check with EXPLAIN QUERY PLAN that each is an index lookup
  * (tests/test_store_sqlite.c):

@@ -23,7 +23,7 @@
  * through the index, one probe per queue. */
 enum {
 	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
-	R_GROUP_JOBS, R_ATTEMPTS, R_PAUSED, R_SLOT_LAST, R_N
+	R_GROUP_JOBS, R_ATTEMPTS, R_PAUSED, R_SLOT_LAST, R_LIST_UID, R_N
 };
 
 static const char *const sq_rsql[R_N] = {
@@ -40,13 +40,13 @@ static const char *const sq_rsql[R_N] = {
 	[R_IDS] = "SELECT id FROM jobs WHERE state = ?1 AND queue = ?2 "
 	    "AND id < ?3 ORDER BY id DESC LIMIT ?4",
 	[R_GET] = "SELECT " SQ_COLS " FROM jobs WHERE id = ?1",
-	[R_GROUP] = "SELECT id, mode, size, created_at FROM groups "
-	    "WHERE id = ?1",
+	[R_GROUP] = SQ_GROUP_SQL,
 	[R_GROUP_JOBS] = "SELECT " SQ_COLS " FROM jobs WHERE group_id = ?1 "
 	    "ORDER BY id",
 	[R_ATTEMPTS] = SQ_SQL_ATTEMPTS,
 	[R_PAUSED] = "SELECT queue FROM queue_pause ORDER BY queue",
 	[R_SLOT_LAST] = SQ_SQL_LAST_SLOT,
+	[R_LIST_UID] = SQ_LIST_UID_SQL,
 };
 
 struct sq_reader {
@@ -272,6 +272,24 @@ sq_list_filtered(struct store_backend *b, struct sq_reader *r,
 	return rc;
 }
 
+/* One user's jobs (store.h: by_uid). */
+static int
+sq_list_uid(struct store_backend *b, struct sq_reader *r,
+    const struct store_filter *f, struct store_job ***jobsp, size_t *np)
+{
+	sqlite3_stmt *s = r->s[R_LIST_UID];
+
+	sqlite3_bind_int64(s, 1, (int64_t)f->uid);
+	sqlite3_bind_int64(s, 2, f->before_id);
+	if (f->state != STORE_ANY_STATE)
+		sqlite3_bind_text(s, 3, store_state_name(f->state), -1,
+		    SQLITE_STATIC);
+	if (f->queue != NULL)
+		sqlite3_bind_text(s, 4, f->queue, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)f->limit);
+	return sq_read_jobs(b, r, s, jobsp, np);
+}
+
 int
 sq_list(struct store_backend *b, const struct store_filter *f,
     struct store_job ***jobsp, size_t *np)
@@ -282,6 +300,8 @@ sq_list(struct store_backend *b, const struct store_filter *f,
 
 	if ((rc = sq_reader_get(b, &r)) < 0)
 		return rc;
+	if (f->by_uid)
+		return sq_list_uid(b, r, f, jobsp, np);
 	if (f->state != STORE_ANY_STATE || f->queue != NULL) {
 		rc = sq_list_filtered(b, r, f, jobsp, np);
 		sq_reader_put(b, r);
@@ -324,6 +344,13 @@ sq_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 			g->mode = STORE_GROUP_ALL;
 		g->size = sqlite3_column_int(s, 2);
 		g->created_at = sqlite3_column_double(s, 3);
+		memset(&g->submitter, 0, sizeof(g->submitter));
+		if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+			g->submitter.known = true;
+			g->submitter.uid = (uid_t)sqlite3_column_int64(s, 4);
+			g->submitter.gid = (gid_t)sqlite3_column_int64(s, 5);
+			g->submitter.pid = (pid_t)sqlite3_column_int64(s, 6);
+		}
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
 		rc = store_seterr(-ENOENT, "%s: no group %lld", b->path,

@@ -1,5 +1,10 @@
 /*
- * ctl_json.c — compact JSON text with shortest reals (see ctl_json.h).
+ * jc_json.c — compact JSON text with shortest reals (see jc.h).
+ *
+ * jansson writes a real with 17 significant digits, so 0.3 comes out as
+ * 0.29999999999999999: the same double, but not what anyone typed.  The
+ * client writes each real with the fewest digits that read back exactly,
+ * in the requests it sends and in what jobctl shows.
  *
  * A small recursive writer onto a memory stream.  Recursion depth is the
  * nesting of the value, which jansson's parser has already bounded (2048)
@@ -9,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_json.h"
+#include <math.h>
+#include <stdint.h>
+
+#include "jc.h"
 
 /* The shortest "%.Ng" of d, N from 15 to 17, that strtod reads back as d;
  * with ".0" added when it would otherwise read as an integer. */
@@ -99,7 +107,7 @@ put_value(FILE *f, const json_t *v)
 }
 
 char *
-ctl_json_text(const json_t *v)
+jc_json_text(const json_t *v)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -118,4 +126,13 @@ ctl_json_text(const json_t *v)
 		return NULL;
 	}
 	return text;
+}
+
+json_t *
+jc_json_num(double t)
+{
+	/* Whole and well inside int64: an integer; 2^53 keeps it exact. */
+	if (isfinite(t) && t == floor(t) && fabs(t) < 9007199254740992.0)
+		return json_integer((json_int_t)t);
+	return json_real(t);
 }
