@@ -97,6 +97,7 @@ struct job {
 	bool permanent;                 /* the kind said: do not retry */
 	double retry_after;             /* the kind's Retry-After, or 0 */
 	int idempotent;                 /* -1 the kind's rule, 0, 1 */
+	int64_t dup_id;                 /* insert -EEXIST: the holder */
 };
 
 struct egroup {
@@ -229,6 +230,8 @@ int submit_job(struct eng *e, const struct proto_submit *s,
     const struct eng_who *who, eng_done_fn done, void *arg,
     struct proto_err *err);
 void submit_completed(struct eng *e);
+void submit_unique(struct job *j, const struct proto_submit *s,
+    struct store_new_job *row);
 int submit_stopping(struct proto_err *err);
 
 /* ---- group.c ---- */

@@ -34,6 +34,7 @@
 #include "exec_iso.h"
 #include "log.h"
 #include "ops.h"
+#include "schedules.h"
 #include "server.h"
 #include "store.h"
 #include "svc.h"
@@ -48,6 +49,7 @@ struct jobd {
 	struct store *st;
 	struct eng *eng;
 	struct exec_iso *iso;           /* exec jobs' containment */
+	struct sch *sch;                /* [schedule.NAME] */
 	struct srv *srv;
 	struct ops_ctx ops;
 	struct event *sig[3];
@@ -149,6 +151,8 @@ reload(struct jobd *jd)
 	if (eng_configure(jd->eng, c) < 0)
 		log_warnx("reload: out of memory; some queues keep their "
 		    "old settings");
+	if (sch_configure(jd->sch, c) < 0)
+		log_warnx("reload: out of memory; the schedules are kept");
 	limits_of(c, &lim);
 	srv_set_limits(jd->srv, &lim);
 	log_set_level((enum log_level)conf_daemon(c)->log_level);
@@ -248,6 +252,7 @@ main_task(void *arg)
 	while (!jd->stop)
 		(void)co_waitq_wait(&jd->stopq, CO_FOREVER, NULL);
 	srv_stop_accepting(jd->srv);
+	sch_stop(jd->sch);
 	if (jd->sock_created)
 		(void)unlink(conf_daemon(jd->conf)->socket);
 	eng_shutdown(jd->eng, conf_daemon(jd->conf)->shutdown_grace);
@@ -363,6 +368,10 @@ open_store(struct jobd *jd)
 	if ((rc = eng_recover(jd->eng)) < 0)
 		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
 		    "out of memory" : store_errmsg(), store_hint(rc));
+	if ((jd->sch = sch_new(jd->rt, jd->base, jd->eng, jd->st)) == NULL ||
+	    sch_configure(jd->sch, jd->conf) < 0)
+		fatalx("schedules: out of memory");
+	jd->ops.sch = jd->sch;
 }
 
 /* The listening socket: the one systemd passed (jobd.socket; its mode
@@ -492,6 +501,7 @@ finish(struct jobd *jd)
 
 	co_rt_shutdown(jd->rt);
 	store_close(jd->st);            /* commits what the stop wrote */
+	sch_free(jd->sch);              /* its submits' answers are in */
 	eng_free(jd->eng);
 	srv_free(jd->srv);
 	svc_free(jd->svc);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "ops_int.h"
 #include "proto.h"
+#include "schedules.h"
 #include "server.h"
 #include "store.h"
 
@@ -198,6 +199,15 @@ stats_queues(const struct eng *e)
 	return qs;
 }
 
+/* The cron schedules of the config, each with its next and last slot. */
+static void
+op_schedules(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	json_t *a = ctx->sch != NULL ? sch_list(ctx->sch) : json_array();
+
+	reply_send(r, a != NULL ? ok_with(req, "schedules", a) : NULL);
+}
+
 static void
 op_stats(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
@@ -266,11 +276,16 @@ submit_done(void *arg, int status, const struct eng_ack *ack)
 	size_t i;
 
 	if (status < 0) {
+		/* -EEXIST: a group member's unique_key is held (a group is
+		 * all or nothing); the message names the holder. */
 		resp = proto_error(NULL, status == -ENOMEM ? PROTO_INTERNAL :
+		    status == -EEXIST ? PROTO_BAD_REQUEST :
 		    PROTO_STORAGE_ERROR, store_errmsg());
 	} else if (ack->group == 0) {
 		resp = json_pack("{s:b s:I}", "ok", 1, "id",
 		    (json_int_t)ack->id);
+		if (resp != NULL && ack->duplicate)
+			json_object_set_new(resp, "duplicate", json_true());
 	} else {
 		ids = json_array();
 		for (i = 0; ids != NULL && i < ack->n; i++)
@@ -614,6 +629,7 @@ static const op_fn op_table[PROTO_NOPS] = {
 	[PROTO_OP_RESUME] = op_pause,
 	[PROTO_OP_RETRY] = op_retry,
 	[PROTO_OP_PRUNE] = op_prune,
+	[PROTO_OP_SCHEDULES] = op_schedules,
 };
 
 void

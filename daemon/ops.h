@@ -13,6 +13,7 @@
 
 struct eng;
 struct reply;
+struct sch;
 struct srv;
 struct store;
 
@@ -22,6 +23,7 @@ struct ops_ctx {
 	struct eng *eng;
 	struct store *st;
 	struct srv *srv;        /* for stats; may be NULL */
+	struct sch *sch;        /* the schedules op; may be NULL */
 	double started;         /* Unix time jobd started, for stats */
 };
 

@@ -100,7 +100,7 @@ START_TEST(test_migrate_v2_fixture)
 	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(db_int("PRAGMA auto_vacuum"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
@@ -150,6 +150,11 @@ START_TEST(test_query_plans)
 	assert_indexed(SQ_SQL_DUE, "jobs_run_at");
 	assert_indexed(SQ_SQL_PRUNE_IDS, "jobs_finished");
 	assert_indexed(SQ_SQL_ATTEMPTS, "PRIMARY KEY");
+	/* Schema 4: the unique key's holder, a slot's job, a schedule's
+	 * last slot (schedules, unique submits). */
+	assert_indexed(SQ_SQL_DUP_KEY, "jobs_unique");
+	assert_indexed(SQ_SQL_DUP_SLOT, "jobs_slot");
+	assert_indexed(SQ_SQL_LAST_SLOT, "jobs_slot");
 }
 END_TEST
 
