@@ -820,18 +820,22 @@ static int
 run_stop(void *arg)
 {
 	struct eng_counters c;
-	double t0;
+	/* Long enough that the short one is still running when the stop
+	 * begins, on a loaded machine too (with 0.1 s, a late look saw the
+	 * short one ended and a queued one started in its place). */
+	double k = tu_slow() < 3 ? tu_slow() : 3, t0;
 
-	sd_short = SUBMIT(.secs = 0.1);
-	sd_long = SUBMIT(.secs = 0.5);
+	sd_short = SUBMIT(.secs = 0.5 * k);
+	sd_long = SUBMIT(.secs = 2.0 * k);
 	sd_q1 = SUBMIT(.secs = 0.01);
 	sd_q2 = SUBMIT(.secs = 0.01);
 	WAIT_UNTIL(qinfo("default").running == 2);
 	ck_assert_uint_eq(qinfo("default").queued, 2);
+	expect(sd_q1, STORE_QUEUED, 0);
 	t0 = co_now();
-	eng_shutdown(e, 0.3);
+	eng_shutdown(e, 1.0 * k);
 	/* It waited out the grace for the long one, then stopped it. */
-	ASSERT_TIME(co_now() - t0, 0.3 - 0.01, 0.2);
+	ASSERT_TIME(co_now() - t0, 1.0 * k - 0.01, 0.2);
 	ck_assert(eng_stopping(e));
 	store_flush(st);
 	expect(sd_short, STORE_SUCCEEDED, 1);

@@ -235,9 +235,14 @@ START_TEST(test_slow_reader)
 			worst = t;
 	ck_assert_msg(worst < TJ_TIMEOUT / 2, "ping took %.3f s while a "
 	    "client did not read", worst);
+	/* Under a sanitizer jobd's RSS is mostly ASan's quarantine (freed
+	 * memory kept unused: with libpq's result per list it grew 100 MiB),
+	 * so the bound holds in normal builds only, as in test_jobd_flood. */
+#ifndef JOBD_SANITIZE
 	ck_assert_msg(rss - rss0 < 64 * 1024 * (tu_slow() > 1 ? 2 : 1),
 	    "RSS grew from %ld to %ld KiB for a client that reads nothing",
 	    rss0, rss);
+#endif
 
 	/* The stuck client goes away; jobd goes on. */
 	tj_close(s);

@@ -799,9 +799,9 @@ store_requeue(struct store *st, int64_t id, store_cb cb, void *arg)
 	return 0;
 }
 
-/* Does the backend have the lifecycle's writes and reads (schema 4)?  The
- * PostgreSQL backend does not yet: those calls are refused (-ENOTSUP) here,
- * before they could spoil a batch. */
+/* Does the backend have the lifecycle's writes and reads (schema 4)?  Both
+ * built-in backends do; one without them is refused (-ENOTSUP) here, before
+ * such a write could spoil a batch. */
 static int
 store_lifecycle(struct store *st)
 {
