@@ -861,22 +861,5 @@ store_suite(const char *backend)
 int
 main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : STORE_BACKEND_DEFAULT;
-	bool built = false;
-	const char *b;
-	int rc;
-
-	log_init("test_store", LOG_LVL_WARNING);
-	for (size_t i = 0; (b = store_backend_name(i, NULL)) != NULL; i++)
-		if (strcmp(b, name) == 0)
-			(void)store_backend_name(i, &built);
-	if (!built) {
-		fprintf(stderr, "test_store: no built backend \"%s\"\n", name);
-		return EXIT_FAILURE;
-	}
-	if (ts_backend_init(name) < 0)
-		return EXIT_FAILURE;
-	rc = tu_main(store_suite(name));
-	tu_pg_stop();
-	return rc;
+	return ts_main(argc, argv, "test_store", store_suite);
 }

@@ -195,13 +195,5 @@ store_life_suite(const char *backend)
 int
 main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : STORE_BACKEND_DEFAULT;
-	int rc;
-
-	log_init("test_store_life", LOG_LVL_WARNING);
-	if (ts_backend_init(name) < 0)
-		return EXIT_FAILURE;
-	rc = tu_main(store_life_suite(name));
-	tu_pg_stop();
-	return rc;
+	return ts_main(argc, argv, "test_store_life", store_life_suite);
 }
