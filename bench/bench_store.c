@@ -4,7 +4,8 @@
  *   bench_store [N [DIR]]      N jobs (default 200000), files in DIR (/tmp)
  *
  * Store: N store_insert, then N store_mark_started, then N store_mark_ended
- * (sync=full), each phase submitted from the loop thread at once and
+ * (sync=full); then again with each job's start and end submitted together,
+ * as a short job's are (the writer merges them: store_merge.c), each phase submitted from the loop thread at once and
  * completed through the event loop — ids, copies, the writer thread, group
  * commit and callbacks included.  Bare: the same three statements on the
  * same schema (a file the store created), in explicit transactions of the
@@ -12,6 +13,7 @@
  * the ratio (the daemon's goal: >= 0.6, and >= 100,000 jobs/s).
  */
 #include <err.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +68,7 @@ rm_db(const char *path)
 
 /* The store: returns seconds; *batch gets the average rows per commit. */
 static double
-run_store(const char *path, size_t n, double *batch)
+run_store(const char *path, size_t n, bool paired, double *batch)
 {
 	struct store_opts o = { .path = path, .sync = STORE_SYNC_FULL };
 	struct store_new_job j = { .queue = "default", .kind = "sleep",
@@ -89,19 +91,25 @@ run_store(const char *path, size_t n, double *batch)
 			first = id;
 	}
 	wait_all(base, n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (store_mark_started(s, first + i, 0, on_done, NULL) < 0)
 			errx(1, "%s", store_errmsg());
+		if (paired && store_mark_ended(s, first + i, &e, on_done,
+		    NULL) < 0)
+			errx(1, "%s", store_errmsg());
+	}
 	wait_all(base, 2 * n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; !paired && i < n; i++)
 		if (store_mark_ended(s, first + i, &e, on_done, NULL) < 0)
 			errx(1, "%s", store_errmsg());
 	wait_all(base, 3 * n);
 	t0 = now() - t0;
 	store_stats(s, &st);
 	*batch = (double)(3 * n) / st.transactions;
-	printf("store: %llu transactions, largest %zu rows, average %.0f\n",
-	    (unsigned long long)st.transactions, st.batch_largest, *batch);
+	printf("store%s: %llu transactions, largest %zu rows, average %.0f, "
+	    "%llu starts merged with their end\n", paired ? " (paired)" : "",
+	    (unsigned long long)st.transactions, st.batch_largest, *batch,
+	    (unsigned long long)st.merged);
 	store_close(s);
 	event_base_free(base);
 	return t0;
@@ -218,13 +226,16 @@ main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
 	const char *dir = argc > 2 ? argv[2] : "/tmp";
 	char path[1024];
-	double ts, tb, batch;
+	double ts, tp, tb, batch, pbatch;
 
 	if (n == 0)
 		errx(1, "usage: bench_store [N [DIR]]");
 	snprintf(path, sizeof(path), "%s/bench_store.%d.db", dir, getpid());
 	rm_db(path);
-	ts = run_store(path, n, &batch);
+	ts = run_store(path, n, false, &batch);
+	rm_db(path);
+	done = 0;
+	tp = run_store(path, n, true, &pbatch);
 	rm_db(path);
 	tb = run_bare(path, n, batch > 1 ? (size_t)batch : 1);
 	rm_db(path);
@@ -233,5 +244,8 @@ main(int argc, char **argv)
 	printf("bare       %10.0f jobs/s  (%.3f s, batches of %.0f)\n", n / tb,
 	    tb, batch);
 	printf("ratio      %10.2f  (store / bare)\n", tb / ts);
+	printf("store, each start and end submitted together (a short job):\n"
+	    "           %10.0f jobs/s  (%.3f s), ratio %.2f to bare\n", n / tp,
+	    tp, tb / tp);
 	return 0;
 }

@@ -40,7 +40,10 @@ cancel_stop(struct job *j, const char *reason)
 		end_job(j, STORE_CANCELLED, NULL, NULL);
 		break;
 	case J_RUNNING:
-		co_cancel(j->task);
+		if (j->parked)
+			park_stop(j);
+		else
+			co_cancel(j->task);
 		break;
 	case J_PUTTING:
 		/* Its group's submitter waits for room for it, which may

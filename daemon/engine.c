@@ -350,6 +350,7 @@ eng_free(struct eng *e)
 	if (e == NULL)
 		return;
 	queue_free_all(e);
+	park_free(e);
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
 	if (e->retry_ev != NULL)

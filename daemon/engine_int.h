@@ -11,6 +11,7 @@
  *   cancel.c   cancel_  stopping a job wherever it is; the cancel ops
  *   recover.c  recover_ crash recovery at start
  *   users.c    user_    per-user accounting and who may cancel what
+ *   park.c     park_    running jobs that only wait, held without a worker
  *   engine.c   eng_     the public face (engine.h)
  */
 #ifndef JOBD_ENGINE_INT_H
@@ -35,6 +36,8 @@ struct idmap;
 struct kind;
 struct kind_env;
 struct conf;
+struct kind_run;
+struct park;
 struct conf_queue;
 
 /* Where a job is in memory (job.c has the table of legal moves and what
@@ -80,6 +83,9 @@ struct job {
 	TAILQ_ENTRY(job) end_link;      /* on eng.ends until written */
 	char *cancel_reason;            /* for STOP_CANCEL */
 	struct co_task *task;           /* its worker, while RUNNING */
+	bool parked;                    /* RUNNING without a worker (park.c) */
+	bool park_timeout;              /* ... until its timeout, not its end */
+	struct timerq_node park_node;   /* ... in the park heap */
 	struct co_waitq insertq;        /* waiting for the insert's commit */
 	struct co_waitq doneq;          /* waiting for the end's commit */
 	eng_done_fn done;               /* the submitter's answer */
@@ -139,6 +145,10 @@ struct equeue {
 	size_t nwaiting;                /* workers waiting on workq */
 	size_t nstarting;               /* workers spawned, not yet run */
 	size_t running;
+	size_t nparked;                 /* of them, parked (park.c) */
+	size_t nholding;                /* workers with a place (queue.c) */
+	struct co_waitq placeq;         /* workers waiting for a place */
+	size_t nblocked;                /* workers waiting for an insert */
 	size_t tmp;                     /* scratch: a group's demand */
 	LIST_HEAD(, worker) wlist;
 	TAILQ_ENTRY(equeue) link;
@@ -171,6 +181,7 @@ struct eng {
 	size_t ndeferred;               /* jobs with a deferred end */
 	bool final;                     /* the stop's last writes are out */
 	struct co_waitq settleq;        /* eng_settle_all */
+	struct park *park;              /* park.c's, made at the first park */
 	struct eng_counters c;
 	uint64_t moves[J_NWHERE][J_NWHERE]; /* job_move's, by from and to */
 	struct timerq tq;               /* scheduled jobs by run_at */
@@ -211,6 +222,7 @@ void queue_pause(struct equeue *q, bool paused);
 void queue_enter(struct job *j);
 void queue_left(struct job *j);
 void queue_stop_workers(struct eng *e, bool busy_too);
+void queue_finish(struct job *j, int rc, int expired, struct kind_run *run);
 void queue_free_all(struct eng *e);
 
 /* ---- end.c ---- */
@@ -292,6 +304,12 @@ int user_need_admin(const struct eng *e, const struct eng_who *who,
     const char *what, struct proto_err *err);
 bool user_may_see(const struct eng *e, const struct eng_who *who, uid_t uid);
 void user_free_all(struct eng *e);
+
+/* ---- park.c ---- */
+int park_job(struct job *j, double seconds, double started);
+void park_stop(struct job *j);
+void park_stop_all(struct eng *e);
+void park_free(struct eng *e);
 
 /* ---- engine.c ---- */
 int eng_wait_on(struct co_waitq *q, double timeout);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <jansson.h>
 
 #include "co.h"
+#include "co_pool.h"
 #include "co_sched.h"
 #include "conf.h"
 #include "engine.h"
@@ -414,6 +416,10 @@ open_socket(struct jobd *jd)
 	jd->ops.eng = jd->eng;
 	jd->ops.st = jd->st;
 	jd->ops.started = store_now();
+	/* Lists are read off the loop (ops.c); two threads, so that one
+	 * slow list does not queue the next behind it. */
+	if ((jd->ops.reads = co_pool_new(jd->rt, 2)) == NULL)
+		fatalx("cannot start the read threads: %s", strerror(errno));
 	if ((jd->srv = srv_new(jd->rt, fd, &lim, ops_handle, &jd->ops)) ==
 	    NULL)
 		fatalx("out of memory");
@@ -477,6 +483,11 @@ start(struct jobd *jd)
 	isolate(jd);
 	json_object_seed(0);
 	co_waitq_init(&jd->stopq);
+	/* Blocks of 512 KiB and more (a list's answer line, its rows' array)
+	 * are mapped apart and unmapped when freed: glibc would otherwise
+	 * raise this threshold after the first big free and keep later big
+	 * answers in its heap (docs/PERF.md, "No request blocks the loop"). */
+	(void)mallopt(M_MMAP_THRESHOLD, 512 * 1024);
 	if ((jd->base = co_base_new()) == NULL ||
 	    (jd->rt = co_rt_new(jd->base, NULL)) == NULL)
 		fatalx("cannot set up the event loop");
@@ -500,6 +511,7 @@ finish(struct jobd *jd)
 	size_t i;
 
 	co_rt_shutdown(jd->rt);
+	co_pool_free(jd->ops.reads);    /* no task is in it any more */
 	store_close(jd->st);            /* commits what the stop wrote */
 	sch_free(jd->sch);              /* its submits' answers are in */
 	eng_free(jd->eng);

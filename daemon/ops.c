@@ -12,11 +12,16 @@
  * answer tells another user's job from a missing one.
  */
 #include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "co_pool.h"
 #include "engine.h"
 #include "log.h"
 #include "ops_int.h"
@@ -57,19 +62,26 @@ answer_interrupted(struct reply *r, const struct proto_req *req, int rc)
 /* A read the store failed (a damaged page, an I/O error): the client is
  * told, and so is the log, at most once a second so that a client polling
  * a damaged job cannot flood it. */
+/* A read failed with rc and msg (store_errmsg() of the thread it ran on). */
 static void
-answer_store_error(struct reply *r, const struct proto_req *req, int rc)
+answer_read_error(struct reply *r, const struct proto_req *req, int rc,
+    const char *msg)
 {
 	static double logged;
 	double now = store_now();
 
 	if (rc != -ENOMEM && now - logged >= 1.0) {
-		log_warnx("a read failed: %s", store_errmsg());
+		log_warnx("a read failed: %s", msg);
 		logged = now;
 	}
 	answer_error(r, req, rc == -ENOMEM ? PROTO_INTERNAL :
-	    PROTO_STORAGE_ERROR, rc == -ENOMEM ? "out of memory" :
-	    store_errmsg());
+	    PROTO_STORAGE_ERROR, rc == -ENOMEM ? "out of memory" : msg);
+}
+
+static void
+answer_store_error(struct reply *r, const struct proto_req *req, int rc)
+{
+	answer_read_error(r, req, rc, store_errmsg());
 }
 
 /* ---- {JOB} ------------------------------------------------------------- */
@@ -426,15 +438,136 @@ op_get(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_job(ctx, req, r, req->u.get.id, who_of(r, &who));
 }
 
+/* A list (or a group's members, for a wait on it) is read, built and
+ * serialised on the reads pool, one of the
+ * executor's threads (the store's reads are for any thread), so that a
+ * list of 10,000 rows never holds the loop: the others' requests go on
+ * while it is made, and only its line comes back.  Past LIST_TRIM rows the
+ * thread gives the freed memory back to the system (malloc_trim), so one
+ * big answer does not leave jobd that much bigger. */
+#define LIST_TRIM 1000
+
+struct list_work {
+	struct store *st;
+	struct store_filter f;
+	int64_t gid;                    /* not 0: the group's jobs instead */
+	char *queue;                    /* f.queue's copy */
+	json_t *resp;                   /* {"ok":true} with the tag */
+	int rc;
+	char *line;
+	size_t len;
+	char msg[256];                  /* the read's error */
+	bool here;                      /* run on the loop thread */
+};
+
+static void
+list_work_free(struct list_work *w)
+{
+	json_decref(w->resp);
+	free(w->queue);
+	free(w->line);
+	free(w);
+}
+
+/* The reads pool's threads yield to the loop thread and the writer when
+ * the cores are busy (nice 10, this thread only): a big list then costs
+ * the others' latency nothing but its share of memory bandwidth. */
+static void
+list_nice(void)
+{
+	static __thread bool done;
+
+	if (!done && setpriority(PRIO_PROCESS, (id_t)gettid(), 10) == 0)
+		done = true;
+}
+
+static void *
+list_run(void *arg)
+{
+	struct list_work *w = arg;
+	struct store_job **jobs = NULL;
+	size_t n = 0;
+	json_t *a;
+
+	if (!w->here)
+		list_nice();
+
+	w->rc = w->gid != 0 ? store_group_jobs(w->st, w->gid, &jobs, &n) :
+	    store_list(w->st, &w->f, &jobs, &n);
+	if (w->rc < 0) {
+		snprintf(w->msg, sizeof(w->msg), "%s", store_errmsg());
+		return NULL;
+	}
+	a = jobs_json(jobs, n);
+	store_jobs_free(jobs, n);
+	if (a == NULL || json_object_set_new(w->resp, "jobs", a) < 0 ||
+	    proto_dump(w->resp, &w->line, &w->len) < 0)
+		w->rc = -ENOMEM;
+	json_decref(w->resp);           /* the rows' tree, freed here */
+	w->resp = NULL;
+	if (n >= LIST_TRIM)
+		(void)malloc_trim(0);
+	return NULL;
+}
+
+/* The list's task was cancelled (its client left) while it ran. */
+static void
+list_abandoned(void *arg, void *result)
+{
+	(void)result;
+	list_work_free(arg);
+}
+
+/* Answer req with {"jobs": [...]}: the rows f selects, or group gid's. */
+static void
+list_answer(struct ops_ctx *ctx, struct proto_req *req, struct reply *r,
+    const struct store_filter *f, int64_t gid)
+{
+	struct list_work *w;
+	int rc;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (f != NULL && f->queue != NULL &&
+	    (w->queue = strdup(f->queue)) == NULL) ||
+	    (w->resp = proto_ok(req)) == NULL) {
+		if (w != NULL)
+			list_work_free(w);
+		answer_error(r, req, PROTO_INTERNAL, "out of memory");
+		return;
+	}
+	w->st = ctx->st;
+	w->gid = gid;
+	if (f != NULL)
+		w->f = *f;
+	w->f.queue = w->queue;
+	w->here = ctx->reads == NULL;
+	if (w->here)
+		(void)list_run(w);
+	else if ((rc = co_pool_run(ctx->reads, list_run, w, list_abandoned,
+	    NULL)) < 0) {
+		if (rc == -ECANCELED || rc == -ETIMEDOUT) {
+			answer_interrupted(r, req, rc);  /* w is the pool's */
+			return;
+		}
+		w->here = true;         /* no thread for it: here */
+		(void)list_run(w);
+	}
+	if (w->rc < 0) {
+		answer_read_error(r, req, w->rc, w->msg);
+	} else {
+		reply_send_line(r, w->line, w->len);
+		w->line = NULL;
+	}
+	list_work_free(w);
+}
+
 static void
 op_list(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	struct store_filter f = { .state = STORE_ANY_STATE,
 	    .queue = req->u.list.queue, .limit = (size_t)req->u.list.limit };
-	struct store_job **jobs = NULL;
 	enum store_state st;
 	struct eng_who who;
-	size_t n = 0;
 	int rc;
 
 	f.by_uid = eng_sees_only(ctx->eng, who_of(r, &who), &f.uid);
@@ -450,12 +583,7 @@ op_list(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_interrupted(r, req, rc);
 		return;
 	}
-	if ((rc = store_list(ctx->st, &f, &jobs, &n)) < 0) {
-		answer_store_error(r, req, rc);
-		return;
-	}
-	reply_send(r, ok_with(req, "jobs", jobs_json(jobs, n)));
-	store_jobs_free(jobs, n);
+	list_answer(ctx, req, r, &f, 0);
 }
 
 /* ---- wait ------------------------------------------------------------- */
@@ -464,11 +592,9 @@ static void
 wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
 	int64_t gid = req->u.wait.group;
-	struct store_job **jobs = NULL;
 	struct store_group g;
 	struct eng_who who;
 	char msg[64];
-	size_t n = 0;
 	int rc;
 
 	/* Before the wait: another user's group must not time out. */
@@ -485,12 +611,7 @@ wait_group(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 		answer_interrupted(r, req, rc);
 		return;
 	}
-	if ((rc = store_group_jobs(ctx->st, gid, &jobs, &n)) < 0) {
-		answer_store_error(r, req, rc);
-		return;
-	}
-	reply_send(r, ok_with(req, "jobs", jobs_json(jobs, n)));
-	store_jobs_free(jobs, n);
+	list_answer(ctx, req, r, NULL, gid);    /* off the loop */
 }
 
 static void

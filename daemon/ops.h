@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+struct co_pool;
+
 struct eng;
 struct reply;
 struct sch;
@@ -25,6 +27,7 @@ struct ops_ctx {
 	struct srv *srv;        /* for stats; may be NULL */
 	struct sch *sch;        /* the schedules op; may be NULL */
 	double started;         /* Unix time jobd started, for stats */
+	struct co_pool *reads;  /* where lists are read; NULL: the loop */
 };
 
 /* The server's handler (srv_handler): arg is a struct ops_ctx. */

@@ -11,6 +11,9 @@
  * waits on workq and takes the next job itself, so a job that became ready
  * later with a lower priority still goes first.  A paused queue starts
  * nothing.  A worker never starts a job before its insert committed.
+ * A job whose kind only waits is parked (park.c) and its worker goes back
+ * for the next one; `workers` bounds the running jobs, parked ones
+ * included (a worker holds a place while it has a job, placeq).
  * Owns struct equeue and struct worker; the job's state changes go
  * through job_move.  Scheduled jobs are sched.c's until they are ready.
  */
@@ -29,6 +32,17 @@
  * one when work comes.  Idle workers would otherwise hold a stack each. */
 #define WORKER_IDLE 10.0
 
+/* At most this many workers of a queue are starting or waiting for their
+ * job's insert at once.  A burst of n jobs then makes workers in waves,
+ * each wave once the one before is busy running its jobs, rather than n
+ * workers at once: where the jobs park (park.c), a few hundred workers
+ * serve any number of them, and 10,000 stacks are never touched. */
+#define STAFF_WAVE 256
+
+/* A worker that parks job after job yields after this many, so that a
+ * burst does not hold the loop. */
+#define PARK_RUN 64
+
 struct worker {
 	struct equeue *q;
 	struct co_task *task;
@@ -39,6 +53,28 @@ struct worker {
 };
 
 static void queue_staff(struct equeue *q);
+
+/* Room for one more job to run: q's `workers` bounds the jobs running,
+ * parked ones included.  A worker takes its place as it takes a job and
+ * holds it until that job ends or parks. */
+static bool
+queue_has_place(const struct equeue *q)
+{
+	return q->nparked + q->nholding < (size_t)q->workers;
+}
+
+/* A place came free: a worker waiting for one takes it, or a new one
+ * starts if jobs are ready. */
+static void
+queue_place(struct equeue *q)
+{
+	if (!queue_has_place(q))
+		return;
+	if (!co_waitq_empty(&q->placeq))
+		(void)co_waitq_wake_one(&q->placeq, 0);
+	else
+		queue_staff(q);
+}
 
 /* ---- queues ------------------------------------------------------------- */
 
@@ -67,6 +103,7 @@ queue_new(struct eng *e, const char *name)
 	readyq_init(&q->rq);
 	co_waitq_init(&q->workq);
 	co_waitq_init(&q->roomq);
+	co_waitq_init(&q->placeq);
 	q->e = e;
 	LIST_INIT(&q->wlist);
 	TAILQ_INSERT_TAIL(&e->queues, q, link);
@@ -254,6 +291,11 @@ queue_left(struct job *j)
 	j->q->running--;
 	if (--j->e->running == 0)
 		co_waitq_wake_all(&j->e->idleq, 0);
+	if (j->parked) {                /* its place is free for another */
+		j->parked = false;
+		j->q->nparked--;
+		queue_place(j->q);
+	}
 }
 
 /* ---- a worker's part of a job ---------------------------------------------- */
@@ -293,13 +335,47 @@ queue_mark_started(struct job *j, struct kind_run *run)
 	return rc;
 }
 
-/* Run the job's kind on this worker under the job's deadline. */
-static void
+/* End j after its kind's run (or done()) returned rc; expired is
+ * co_scope_exit's word on its deadline.  end_job makes the retry
+ * decision, for a parked job as for one on a worker. */
+void
+queue_finish(struct job *j, int rc, int expired, struct kind_run *run)
+{
+	j->permanent = run->permanent;
+	j->retry_after = run->retry_after;
+	if (rc == 0) {
+		end_job(j, STORE_SUCCEEDED, run->result, NULL);
+	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
+		end_interrupted(j, expired < 0 ? -ETIMEDOUT : rc, run->result);
+	} else {
+		end_job(j, STORE_FAILED, run->result, run->error[0] != '\0' ?
+		    run->error : strerror(-rc));
+	}
+}
+
+/* A kind that only waits: park j (park.c) if its wait is longer than
+ * nothing.  1: parked, the worker is free; 0: run it here. */
+static int
+queue_park(struct job *j, struct kind_run *run, double started)
+{
+	double seconds;
+
+	if (j->kind->wait == NULL || j->stop != STOP_NONE)
+		return 0;
+	if (j->kind->wait(run, &seconds) < 0 || seconds <= 0)
+		return 0;               /* run() says what is wrong */
+	return park_job(j, seconds, started) == 0;
+}
+
+/* Run the job's kind on this worker under the job's deadline.  Returns
+ * whether it parked instead. */
+static bool
 queue_run(struct job *j)
 {
 	struct kind_run run = { .job_id = j->id, .uid = j->uid,
 	    .args = j->args, .limits = j->q->limits };
 	struct co_scope scope;
+	double started = co_now();
 	int rc, expired;
 
 	job_move(j, J_RUNNING);
@@ -312,44 +388,63 @@ queue_run(struct job *j)
 	    (long long)j->id, j->q->name, j->attempts);
 	kind_env_prepare(j->e->kenv, j->kind, &run);
 	co_scope_enter(&scope, j->timeout > 0 ? j->timeout : CO_FOREVER);
-	if ((rc = queue_mark_started(j, &run)) == 0)
+	if ((rc = queue_mark_started(j, &run)) == 0) {
+		if (queue_park(j, &run, started)) {
+			(void)co_scope_exit(&scope);
+			return true;
+		}
+		queue_staff(j->q);      /* busy now: the next wave may start */
 		rc = j->kind->run(&run);
-	expired = co_scope_exit(&scope);
-	j->permanent = run.permanent;
-	j->retry_after = run.retry_after;
-	if (rc == 0) {
-		end_job(j, STORE_SUCCEEDED, run.result, NULL);
-	} else if (rc == -ECANCELED || (rc == -ETIMEDOUT && expired < 0)) {
-		end_interrupted(j, expired < 0 ? -ETIMEDOUT : rc, run.result);
-	} else {
-		end_job(j, STORE_FAILED, run.result, run.error[0] != '\0' ?
-		    run.error : strerror(-rc));
 	}
+	expired = co_scope_exit(&scope);
+	queue_finish(j, rc, expired, &run);
+	return false;
 }
 
-/* The worker's part: wait for the insert, then run it unless stopped. */
-static void
-queue_take(struct job *j)
+/* Wait for j's insert: 0 once it committed, -EIO if it failed, or
+ * -ECANCELED if the worker was stopped first. */
+static int
+queue_wait_insert(struct job *j)
 {
-	job_move(j, J_TAKEN);
-	/* job_lost wakes us with -EIO: that is the insert failing (forget
-	 * the job below), not this worker being stopped. */
+	int rc = 0;
+
+	j->q->nblocked++;
+	/* job_lost wakes us with -EIO: that is the insert failing, not this
+	 * worker being stopped. */
 	while (!j->inserted && !j->insert_failed)
 		if (co_waitq_wait(&j->insertq, CO_FOREVER, NULL) < 0 &&
 		    !j->insert_failed) {
-			job_move(j, J_INQ);     /* shutdown: stays queued */
-			return;
+			rc = -ECANCELED;
+			break;
 		}
-	if (j->insert_failed) {
-		job_forget(j);
-		return;
+	j->q->nblocked--;
+	return rc < 0 ? rc : j->insert_failed ? -EIO : 0;
+}
+
+/* The worker's part: wait for the insert, then run it unless stopped.
+ * Returns whether it parked. */
+static bool
+queue_take(struct job *j)
+{
+	int rc;
+
+	job_move(j, J_TAKEN);
+	if (!j->inserted && (rc = queue_wait_insert(j)) < 0) {
+		if (rc == -EIO)
+			job_forget(j);
+		else
+			job_move(j, J_INQ);     /* shutdown: stays queued */
+		return false;
 	}
-	if (j->stop == STOP_CANCEL)
+	if (j->insert_failed)
+		job_forget(j);
+	else if (j->stop == STOP_CANCEL)
 		end_job(j, STORE_CANCELLED, NULL, NULL);
 	else if (j->e->stopping)
 		job_move(j, J_INQ);             /* stays queued for next start */
 	else
-		queue_run(j);
+		return queue_run(j);
+	return false;
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -369,6 +464,19 @@ queue_idle(struct worker *w)
 	return rc;
 }
 
+/* Wait on placeq for a running job to end or park, up to WORKER_IDLE. */
+static int
+queue_wait_place(struct worker *w)
+{
+	struct equeue *q = w->q;
+	int rc;
+
+	w->idle = true;
+	rc = co_waitq_wait(&q->placeq, co_deadline(WORKER_IDLE), NULL);
+	w->idle = false;
+	return rc;
+}
+
 static int
 queue_worker(void *arg)
 {
@@ -376,18 +484,31 @@ queue_worker(void *arg)
 	struct equeue *q = w->q;
 	struct eng *e = q->e;
 	struct job *j;
+	int parks = 0;
+	bool parked;
 
 	w->task = co_self();
 	q->nstarting--;
 	while (!w->quit && !e->stopping && q->nworkers <= q->workers) {
+		if (!queue_has_place(q)) {      /* parked jobs fill it */
+			if (queue_wait_place(w) < 0)
+				break;
+			continue;
+		}
 		if ((j = queue_next(q)) == NULL) {
 			if (queue_idle(w) < 0)
 				break;
 			continue;
 		}
+		q->nholding++;
 		w->job = j;
-		queue_take(j);
+		parked = queue_take(j);
 		w->job = NULL;
+		q->nholding--;
+		if (!parked)
+			parks = 0;
+		else if (++parks % PARK_RUN == 0)
+			(void)co_yield();       /* a cancel: seen below */
 		if (co_cancelled())     /* sticky: this task is spent */
 			break;
 	}
@@ -396,7 +517,7 @@ queue_worker(void *arg)
 	q->nworkers--;
 	if (--e->nworkers == 0)
 		co_waitq_wake_all(&e->goneq, 0);
-	queue_staff(q);
+	queue_place(q);
 	return 0;
 }
 
@@ -410,8 +531,9 @@ queue_staff(struct equeue *q)
 
 	if (q->e->stopping || q->paused)
 		return;
-	while (q->nworkers < q->workers &&
-	    readyq_count(&q->rq) > q->nwaiting + q->nstarting) {
+	while (q->nworkers < q->workers && queue_has_place(q) &&
+	    readyq_count(&q->rq) > q->nwaiting + q->nstarting &&
+	    q->nstarting + q->nblocked < STAFF_WAVE) {
 		if ((w = calloc(1, sizeof(*w))) == NULL ||
 		    co_spawn(q->e->rt, queue_worker, w, NULL) < 0) {
 			free(w);
@@ -435,6 +557,8 @@ queue_stop_workers(struct eng *e, bool busy_too)
 	struct equeue *q;
 	struct worker *w;
 
+	if (busy_too)
+		park_stop_all(e);
 	TAILQ_FOREACH(q, &e->queues, link)
 		LIST_FOREACH(w, &q->wlist, link) {
 			if (!w->idle && !busy_too)

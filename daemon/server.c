@@ -240,6 +240,15 @@ reply_send_raw(struct reply *r, const char *line, size_t len)
 }
 
 void
+reply_send_line(struct reply *r, char *line, size_t len)
+{
+	free(r->line);
+	r->line = line;
+	r->len = len;
+	reply_ready(r);
+}
+
+void
 reply_keep_tag(struct reply *r, json_t *tag)
 {
 	json_decref(r->tag);

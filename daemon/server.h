@@ -116,6 +116,8 @@ void reply_send(struct reply *r, json_t *resp);
 
 /* Answer r with a preformatted line (len bytes, '\n' included), copied. */
 void reply_send_raw(struct reply *r, const char *line, size_t len);
+/* The same with a line (as proto_dump makes it) that r takes over. */
+void reply_send_line(struct reply *r, char *line, size_t len);
 
 /* Keep tag (a reference is taken) for an answer given later. */
 void reply_keep_tag(struct reply *r, json_t *tag);

@@ -1073,6 +1073,48 @@ START_TEST(test_worker_bound)
 }
 END_TEST
 
+/* Sleeping jobs are parked (daemon/park.c): 600 of them run at once, the
+ * queue's bound, on far fewer workers (they start in waves of 256, and a
+ * worker that parks its job takes the next); a cancel and a timeout reach
+ * parked ones; the stop puts them back to queued. */
+#define NPARK 600
+
+static int
+run_parked(void *arg)
+{
+	static struct sub x[NPARK];
+	int64_t first, gid, tmo;
+	struct proto_err err;
+	int i;
+
+	for (i = 0; i < NPARK; i++)
+		x[i] = (struct sub){ .secs = 30 };
+	first = group_ok(x, NPARK, false, &gid);
+	tmo = SUBMIT(.secs = 30, .timeout = 0.05);
+	WAIT_UNTIL(qinfo("default").running == NPARK + 1);
+	ck_assert_int_le(tasks_live(), 1 + 2 * 256);
+	wait_job(tmo);
+	expect(tmo, STORE_TIMED_OUT, 1);
+	ck_assert_int_eq(eng_cancel_job(e, first, NULL, NULL, &err), 0);
+	wait_job(first);
+	expect(first, STORE_CANCELLED, 1);
+	ck_assert_uint_eq(qinfo("default").running, NPARK - 1);
+	eng_shutdown(e, 0);
+	ck_assert_int_eq(tasks_live(), 1);
+	store_flush(st);
+	expect(first + 1, STORE_QUEUED, 1);
+	expect(first + NPARK - 1, STORE_QUEUED, 1);
+	return 0;
+}
+
+START_TEST(test_parked_jobs)
+{
+	start("[queue.default]\nworkers = 1000\ncapacity = 1000\n"
+	    "max_attempts = 3\n");
+	ck_assert_int_eq(tu_run(run_parked, NULL), 0);
+}
+END_TEST
+
 /* Fewer workers: busy ones finish their job and leave; from the first
  * round's end on, no more than the new bound run. */
 static int
@@ -1502,6 +1544,7 @@ END_TEST
 /* ---- a full disk ------------------------------------------------------------- */
 
 #define NFULL 300
+#define NGFULL 16
 
 /* Inserts fail once the database reaches its size cap: the submit hears
  * the error from its commit callback, the job never runs and no row is
@@ -1510,7 +1553,7 @@ static int
 run_disk_full(void *arg)
 {
 	static struct ack k[NFULL], gk;
-	struct sub gx[8];
+	struct sub gx[NGFULL];
 	char pad[1100];
 	struct eng_counters c;
 	struct store_job *sj;
@@ -1562,18 +1605,20 @@ run_disk_full(void *arg)
 	ck_assert_uint_eq(c.submitted, (size_t)ok);
 	ck_assert_uint_ge(c.store_errors, (size_t)full);
 	ck_assert_uint_eq(qinfo("default").queued, 0);
-	/* A group that does not fit either: all of it is forgotten. */
+	/* A group that does not fit either: all of it is forgotten.  Larger
+	 * than a failed batch of ten inserts (writes go to the writer once a
+	 * loop pass, so ten may have failed whole, leaving their room). */
 	ck_assert_ptr_nonnull(args = json_pack("{s:i,s:s}", "seconds", 0,
 	    "pad", pad));
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < NGFULL; i++)
 		gx[i] = (struct sub){ .args = args };
-	ck_assert_int_eq(submit_group(gx, 8, true, false, &gk, &err), 0);
+	ck_assert_int_eq(submit_group(gx, NGFULL, true, false, &gk, &err), 0);
 	json_decref(args);
 	ck_assert_int_eq(eng_settle_all(e), 0);
 	ck_assert_int_eq(gk.calls, 1);
 	ck_assert_int_eq(gk.status, -ENOSPC);
 	ck_assert_uint_eq(gk.visible, 0);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < NGFULL; i++)
 		ck_assert_int_eq(store_get(st, gk.a.id + i, &sj), -ENOENT);
 	/* The workers that had taken members forget them when they run. */
 	WAIT_UNTIL((eng_counters(e, &c), c.live == 0));
@@ -1990,6 +2035,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_stop_while_group_enters);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_reload_while_jobs_handed);
+	tcase_add_test(tc, test_parked_jobs);
 	tcase_add_test(tc, test_cancel_rights);
 	tcase_add_test(tc, test_cancel_unseen);
 	tcase_add_test(tc, test_user_limit);

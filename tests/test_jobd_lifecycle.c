@@ -177,6 +177,60 @@ START_TEST(test_retries_and_history)
 }
 END_TEST
 
+/* A parked sleep (park.c) that fails or times out goes through the same
+ * retry decision as one on a worker; one that starts and ends in one
+ * batch (its start merged into its end's write) keeps its attempt too.
+ * solo has one worker, so a parked job holds its only place: the next
+ * one runs after it, lowest priority first. */
+START_TEST(test_parked_retries)
+{
+	struct tj_conn *c = start();
+	json_int_t a, t, z, lo, hi;
+	json_t *j;
+
+	a = tj_submit(c, "'kind':'sleep','args':{'seconds':0.05,'fail':'boom'},"
+	    "'queue':'solo','retries':1,'retry_delay':0.05");
+	t = tj_submit(c, "'kind':'sleep','args':{'seconds':5},'timeout':0.05,"
+	    "'queue':'solo','retries':1,'retry_delay':0.05");
+	j = tj_wait(c, a, TJ_TIMEOUT);
+	ck_assert_str_eq(tj_str(j, "state"), "failed");
+	ck_assert_str_eq(tj_str(j, "error"), "boom");
+	ck_assert_int_eq(tj_int(j, "attempts"), 2);
+	ck_assert_int_eq(tj_int(j, "retried"), 1);
+	j = tj_wait(c, t, TJ_TIMEOUT);
+	ck_assert_str_eq(tj_str(j, "state"), "timed_out");
+	ck_assert_int_eq(tj_int(j, "attempts"), 2);
+	j = tj_req(c, "{'op':'get','id':%lld,'history':true}", (long long)t);
+	ck_assert_uint_eq(json_array_size(tj_at(j, "job.history")), 2);
+	ck_assert_str_eq(tj_str(j, "job.history.1.state"), "timed_out");
+
+	/* A parked job keeps solo's one place: a pause, two jobs, the
+	 * lower priority runs first once the parked one ended. */
+	z = tj_submit(c, "'kind':'sleep','args':{'seconds':0.3},'queue':'solo'");
+	tj_wait_state(c, z, "running", TJ_TIMEOUT);
+	tj_assert_ok(tj_req(c, "{'op':'pause','queue':'solo'}"));
+	hi = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'queue':'solo',"
+	    "'priority':7");
+	lo = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'queue':'solo',"
+	    "'priority':1");
+	tj_assert_ok(tj_req(c, "{'op':'resume','queue':'solo'}"));
+	tj_wait(c, hi, TJ_TIMEOUT);
+	tj_wait(c, lo, TJ_TIMEOUT);
+	ck_assert_str_eq(tj_str(tj_job(c, z), "state"), "succeeded");
+	ck_assert_double_ge(tj_num(tj_job(c, hi), "started_at"),
+	    tj_num(tj_job(c, lo), "started_at"));
+	ck_assert_double_ge(tj_num(tj_job(c, lo), "started_at"),
+	    tj_num(tj_job(c, z), "finished_at"));
+	/* Each ended job has one attempt row per run, with its start. */
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts WHERE "
+	    "job_id IN (%lld, %lld, %lld) AND state = 'succeeded' AND "
+	    "started_at > 0 AND attempt = 1", (long long)z, (long long)hi,
+	    (long long)lo), 3);
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts"),
+	    tj_sql_int("SELECT sum(attempts) FROM jobs"));
+}
+END_TEST
+
 /* An exec whose program cannot start fails for good: no retry. */
 START_TEST(test_permanent_not_retried)
 {
@@ -486,6 +540,7 @@ jobd_lifecycle_suite(void)
 	tcase_add_test(tc, test_max_pending_and_cancel);
 	tcase_add_test(tc, test_retries_and_history);
 	tcase_add_test(tc, test_permanent_not_retried);
+	tcase_add_test(tc, test_parked_retries);
 	tcase_add_test(tc, test_bad_fields);
 	tcase_add_test(tc, test_bad_duration_config);
 	tcase_add_test(tc, test_pause_kept_across_restart);

@@ -712,6 +712,55 @@ START_TEST(test_list_default_limit)
 }
 END_TEST
 
+/* Big lists are made on the reads threads (docs/PERF.md): clients that
+ * leave while theirs is made abandon it (freed when it ends, nothing
+ * leaks: the sanitizer and valgrind levels check jobd's exit); lists on
+ * two connections at once and a ping between them all answer; a wait on
+ * the group answers every member, tag and all. */
+START_TEST(test_list_off_loop)
+{
+	struct tj_conn *c = start(), *a, *b, *gone;
+	size_t cap = 2000 * 48, n = 0;
+	char *jobs = malloc(cap);
+	json_int_t gid, ids[2000];
+	json_t *r;
+
+	ck_assert_ptr_nonnull(jobs);
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(jobs + n, cap - n,
+		    "%s{'kind':'sleep','args':{'seconds':0}}", i ? "," : "");
+	r = tj_req(c, "{'op':'submit_group','jobs':[%s]}", jobs);
+	free(jobs);
+	tj_assert_ok(r);
+	gid = tj_int(r, "group");
+	for (int i = 0; i < 10; i++) {
+		gone = tj_connect();
+		tj_send(gone, "{'op':'list','limit':10000}");
+		tj_close(gone);
+	}
+	a = tj_connect();
+	b = tj_connect();
+	tj_send(a, "{'op':'list','limit':10000,'tag':'a'}");
+	tj_send(b, "{'op':'list','limit':10000,'tag':'b'}");
+	tj_assert_ok(tj_req(c, "{'op':'ping'}"));
+	r = tj_recv(a);
+	ck_assert_str_eq(tj_str(r, "tag"), "a");
+	ck_assert_int_eq(list_ids(r, ids, 2000), 2000);
+	r = tj_recv(b);
+	ck_assert_str_eq(tj_str(r, "tag"), "b");
+	ck_assert_int_eq(list_ids(r, ids, 2000), 2000);
+	r = tj_req(c, "{'op':'wait','group':%lld,'timeout':30,'tag':7}",
+	    (long long)gid);
+	tj_assert_ok(r);
+	ck_assert_int_eq(tj_int(r, "tag"), 7);
+	ck_assert_uint_eq(json_array_size(tj_at(r, "jobs")), 2000);
+	ck_assert_int_eq(tj_int(r, "jobs.0.id"), ids[1999]);   /* oldest */
+	ck_assert_str_eq(tj_str(r, "jobs.1999.state"), "succeeded");
+	tj_close(a);
+	tj_close(b);
+}
+END_TEST
+
 /* ---- stats --------------------------------------------------------------- */
 
 START_TEST(test_stats)
@@ -1177,6 +1226,7 @@ jobd_ops_suite(void)
 	tcase_add_test(tc, test_fail_fast_member_waiting_for_room);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_list_default_limit);
+	tcase_add_test(tc, test_list_off_loop);
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_unknown_op);
 	tcase_add_test(tc, test_job_timeout);

@@ -143,6 +143,65 @@ START_TEST(test_transitions_checked)
 }
 END_TEST
 
+/* A start and its job's end that reach the writer together are one row
+ * write where the backend can (stats.merged), with the outcome of two:
+ * each callback in order, the row as after both.  Where the merged write
+ * fails (the job is not queued) each is applied on its own and fails or
+ * not as it would alone. */
+START_TEST(test_start_end_merged)
+{
+	const struct { int n; } probe = { 100 };
+	struct store_stats s;
+	struct store_job *j;
+	int64_t ids[100], ended, running;
+
+	ts_rec_reset();
+	ts_open_default();
+	for (int i = 0; i < probe.n; i++)
+		ids[i] = ts_insert_q("default");
+	ended = ts_insert_q("default");
+	running = ts_insert_q("default");
+	store_flush(ts_st);
+	ts_end(ended, STORE_CANCELLED, NULL, NULL, "user");
+	ts_start(running);
+	store_flush(ts_st);
+	ts_rec_reset();
+	for (int i = 0; i < probe.n; i++) {
+		ts_start(ids[i]);
+		ts_end(ids[i], STORE_SUCCEEDED, "{}", NULL, NULL);
+	}
+	ts_start(ended);                /* not queued: both fail */
+	ts_end(ended, STORE_SUCCEEDED, NULL, NULL, NULL);
+	ts_start(running);              /* the start fails, the end not */
+	ts_end(running, STORE_FAILED, NULL, "x", NULL);
+	store_flush(ts_st);
+	ck_assert_int_eq(ts_ncb, 2 * probe.n + 4);
+	ts_all_ok(0, 2 * probe.n);
+	ck_assert_int_eq(ts_cb_status[2 * probe.n], -ENOENT);
+	ck_assert_int_eq(ts_cb_status[2 * probe.n + 1], -ENOENT);
+	ck_assert_int_eq(ts_cb_status[2 * probe.n + 2], -ENOENT);
+	ck_assert_int_eq(ts_cb_status[2 * probe.n + 3], 0);
+	for (int i = 0; i < probe.n; i++) {
+		j = ts_get(ids[i]);
+		ck_assert_int_eq(j->state, STORE_SUCCEEDED);
+		ck_assert_int_eq(j->attempts, 1);
+		ck_assert(j->started_at > 0 && j->finished_at > 0);
+		store_job_free(j);
+	}
+	j = ts_get(ended);
+	ck_assert_int_eq(j->state, STORE_CANCELLED);
+	ck_assert_int_eq(j->attempts, 0);
+	store_job_free(j);
+	j = ts_get(running);
+	ck_assert_int_eq(j->state, STORE_FAILED);
+	ck_assert_int_eq(j->attempts, 1);
+	store_job_free(j);
+	store_stats(ts_st, &s);
+	if (strcmp(ts_backend, "sqlite") == 0)  /* it merges */
+		ck_assert_uint_eq(s.merged, (uint64_t)probe.n);
+}
+END_TEST
+
 START_TEST(test_bad_arguments_never_call_back)
 {
 	struct store_new_job j = ts_job(NULL, "{}");
@@ -838,6 +897,7 @@ store_suite(const char *backend)
 	tcase_add_test(tc, test_schedule_slot);
 	tcase_add_test(tc, test_roundtrip_every_field);
 	tcase_add_test(tc, test_transitions_checked);
+	tcase_add_test(tc, test_start_end_merged);
 	tcase_add_test(tc, test_bad_arguments_never_call_back);
 	tcase_add_test(tc, test_list_filters_order_limit);
 	tcase_add_test(tc, test_states_per_queue);

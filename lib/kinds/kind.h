@@ -128,6 +128,15 @@ struct kind {
 	 * kind_rerun).  Pure: called on the store's writer thread, inside
 	 * the recovery's transaction. */
 	bool (*rerun)(const json_t *args, char *why, size_t len);
+	/* Optional, for a run that is only a wait (sleep), so that jobd can
+	 * hold it without a worker's stack (docs/PERF.md).  wait() says how
+	 * long: 0 and *seconds, or a negative errno (jobd then calls run(),
+	 * which reports it).  After the wait done() finishes the run and
+	 * returns what run() would have.  Neither may await; run() must
+	 * still do the whole job on its own (outside jobd, and for waits of
+	 * no length). */
+	int (*wait)(struct kind_run *run, double *seconds);
+	int (*done)(struct kind_run *run);
 };
 
 /* What a job's submit said about runs after a crash (jobs.idempotent). */

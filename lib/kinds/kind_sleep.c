@@ -1,7 +1,8 @@
 /*
  * kind_sleep.c — the `sleep` kind (see kind_sleep.h): one co_sleep, which
  * makes it the daemon's pure-overhead benchmark and its simplest test of
- * timeouts and cancellation.
+ * timeouts and cancellation.  Split in wait() and done() too, so that jobd
+ * holds a sleeping job without a worker (kind.h, docs/PERF.md).
  */
 #include <errno.h>
 
@@ -37,19 +38,30 @@ sleep_check(const json_t *args, struct proto_err *err)
 }
 
 static int
-sleep_run(struct kind_run *run)
+sleep_wait(struct kind_run *run, double *seconds)
+{
+	struct proto_err err;
+	const char *fail;
+
+	if (sleep_args(run->args, seconds, &fail, &err) < 0) {
+		kind_error(run, "%s", err.msg);         /* check() was skipped */
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The part after the wait. */
+static int
+sleep_done(struct kind_run *run)
 {
 	struct proto_err err;
 	double seconds;
 	const char *fail;
-	int rc;
 
 	if (sleep_args(run->args, &seconds, &fail, &err) < 0) {
-		kind_error(run, "%s", err.msg);         /* check() was skipped */
+		kind_error(run, "%s", err.msg);
 		return -EINVAL;
 	}
-	if ((rc = co_sleep(seconds)) < 0)
-		return rc;                      /* timed out or cancelled */
 	run->result = json_pack("{s:f}", "slept", seconds);
 	if (run->result == NULL) {
 		kind_error(run, "out of memory");
@@ -62,9 +74,24 @@ sleep_run(struct kind_run *run)
 	return 0;
 }
 
+static int
+sleep_run(struct kind_run *run)
+{
+	double seconds;
+	int rc;
+
+	if ((rc = sleep_wait(run, &seconds)) < 0)
+		return rc;
+	if ((rc = co_sleep(seconds)) < 0)
+		return rc;                      /* timed out or cancelled */
+	return sleep_done(run);
+}
+
 const struct kind kind_sleep = {
 	.name = "sleep",
 	.check = sleep_check,
 	.run = sleep_run,
 	.pure = true,
+	.wait = sleep_wait,
+	.done = sleep_done,
 };

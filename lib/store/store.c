@@ -2,8 +2,11 @@
  * store.c — the store's front: writer thread, group commit, ids and
  * callbacks, the same for every backend (see store.h, store_backend.h).
  *
- * A write travels: loop thread -> `pending` (under mtx) -> the writer takes
- * a batch off pending, applies it in one transaction with mtx released ->
+ * A write travels: loop thread -> `outbox` (loop thread only) -> at the end
+ * of that loop pass, the whole outbox onto `pending` (one lock, one wake-up
+ * per pass, not per write) -> the writer takes a batch off pending, merges
+ * each start with its job's end in the same batch (store_merge.c), applies
+ * it in one transaction with mtx released ->
  * appends it to `done` (under mtx), writing the eventfd if done was empty
  * -> the loop's event reads the eventfd, moves done onto `ready` (loop
  * thread only) and calls the callbacks, always popping ready's head: a
@@ -34,20 +37,8 @@
 #include "log.h"
 #include "store.h"
 #include "store_backend.h"
+#include "store_front.h"
 
-/* One queued write: the front's part, then what the backend applies, then
- * (one allocation) the write's strings and arrays. */
-struct store_req {
-	STAILQ_ENTRY(store_req) link;
-	store_cb cb;
-	void *arg;
-	size_t rows;                    /* rows it writes, for batch_max */
-	int status;                     /* from apply, or the transaction's */
-	char *errmsg;                   /* malloc'ed message when status < 0 */
-	struct store_write w;
-};
-
-STAILQ_HEAD(wlist, store_req);
 
 /* Ids handed out on the loop thread: [next, end) is reserved and unused. */
 struct store_ids {
@@ -88,6 +79,9 @@ struct store {
 	bool writer_started;
 	int efd;                        /* -1 without an event_base */
 	struct event *ev;
+	struct wlist outbox;            /* submitted in this loop pass */
+	size_t noutbox;
+	struct event *hand_ev;          /* hands outbox over, once a pass */
 	struct wlist ready;
 	bool closing;
 	struct store_ids ids[2];        /* by enum store_idkind */
@@ -98,6 +92,33 @@ struct store {
 	size_t warr_cap;
 	uint64_t nfaults;               /* writes failed in that run */
 };
+
+/* Give the writer every write submitted since the last hand-off: one
+ * lock and at most one wake-up for a loop pass's writes, not one each. */
+static void
+hand_over(struct store *st)
+{
+	if (st->noutbox == 0)
+		return;
+	pthread_mutex_lock(&st->mtx);
+	STAILQ_CONCAT(&st->pending, &st->outbox);
+	st->nsubmitted += st->noutbox;
+	st->stats.submitted += st->noutbox;
+	st->noutbox = 0;
+	if (st->writer_idle) {
+		st->writer_idle = false;
+		pthread_cond_signal(&st->wake);
+	}
+	pthread_mutex_unlock(&st->mtx);
+}
+
+static void
+on_hand(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hand_over(arg);
+}
 
 /* ---- the writer thread -------------------------------------------------- */
 
@@ -138,6 +159,38 @@ batch_fail(struct wlist *batch, int err)
 	STAILQ_FOREACH(r, batch, link)
 		if (r->status == 0)
 			write_fail(r, err);
+}
+
+/* The merged write of r (an end with its start, store_merge.c) failed on
+ * its own: apply the two alone, so each gets its own outcome.  Returns the
+ * end's. */
+static int
+unmerge(struct store *st, struct store_req *r, bool *lost)
+{
+	struct store_req *s = r->start;
+	int rc;
+
+	r->start = NULL;
+	s->absorbed = false;
+	r->w.u.end.started_at = 0;
+	if ((rc = st->ops->apply(st->b, &s->w, lost)) < 0) {
+		if (*lost)
+			return rc;
+		write_fail(s, rc);
+	}
+	return st->ops->apply(st->b, &r->w, lost);
+}
+
+/* The merges that stayed merged and went through. */
+static size_t
+merged_ok(const struct wlist *batch)
+{
+	const struct store_req *r;
+	size_t n = 0;
+
+	STAILQ_FOREACH(r, batch, link)
+		n += r->start != NULL && r->status == 0;
+	return n;
 }
 
 /* apply_batch's report of write i failing alone. */
@@ -194,8 +247,14 @@ run_batch(struct store *st, struct wlist *batch)
 		goto commit;
 	}
 	STAILQ_FOREACH(r, batch, link) {
+		if (r->absorbed)
+			continue;               /* applied with its end */
 		lost = false;
 		if ((rc = ops->apply(st->b, &r->w, &lost)) == 0)
+			continue;
+		if (lost)
+			goto fail;
+		if (r->start != NULL && (rc = unmerge(st, r, &lost)) == 0)
 			continue;
 		if (lost)
 			goto fail;
@@ -243,7 +302,7 @@ writer_main(void *arg)
 {
 	struct store *st = arg;
 	struct wlist batch;
-	size_t rows;
+	size_t rows, merged;
 	bool ok;
 
 	pthread_mutex_lock(&st->mtx);
@@ -257,8 +316,13 @@ writer_main(void *arg)
 			break;                  /* stopping, and all written */
 		rows = take_batch(st, &batch);
 		pthread_mutex_unlock(&st->mtx);
+		merged = st->ops->merges_start ? store_merge(&batch) : 0;
 		ok = run_batch(st, &batch);
+		if (merged > 0)
+			merged = merged_ok(&batch);
 		pthread_mutex_lock(&st->mtx);
+		if (ok)
+			st->stats.merged += merged;
 		finish_batch(st, &batch, rows, ok);
 	}
 	pthread_mutex_unlock(&st->mtx);
@@ -294,6 +358,7 @@ writer_stop(struct store *st)
 {
 	if (!st->writer_started)
 		return;
+	hand_over(st);
 	pthread_mutex_lock(&st->mtx);
 	st->stopping = true;
 	pthread_cond_signal(&st->wake);
@@ -385,6 +450,8 @@ notify_init(struct store *st, struct event_base *base)
 	st->ev = event_new(base, st->efd, EV_READ | EV_PERSIST, on_notify, st);
 	if (st->ev == NULL || event_add(st->ev, NULL) < 0)
 		return store_seterr(-ENOMEM, "store: cannot add its event");
+	if ((st->hand_ev = event_new(base, -1, 0, on_hand, st)) == NULL)
+		return store_seterr(-ENOMEM, "store: cannot add its event");
 	return 0;
 }
 
@@ -393,6 +460,7 @@ store_flush(struct store *st)
 {
 	uint64_t target;
 
+	hand_over(st);
 	pthread_mutex_lock(&st->mtx);
 	target = st->nsubmitted;
 	while (st->ncompleted < target)
@@ -467,6 +535,8 @@ store_destroy(struct store *st)
 	deliver(st);
 	if (st->ev != NULL)
 		event_free(st->ev);
+	if (st->hand_ev != NULL)
+		event_free(st->hand_ev);
 	if (st->efd >= 0)
 		close(st->efd);
 	st->ops->close(st->b);
@@ -499,6 +569,7 @@ store_open(struct store **stp, struct event_base *base,
 	STAILQ_INIT(&st->pending);
 	STAILQ_INIT(&st->done);
 	STAILQ_INIT(&st->ready);
+	STAILQ_INIT(&st->outbox);
 	st->efd = -1;
 	st->ops = ops;
 	st->batch_max = o.batch_max;
@@ -577,20 +648,19 @@ ids_take(struct store *st, enum store_idkind kind, size_t n, int64_t *first)
 	return 0;
 }
 
+/* A write joins the outbox, handed over at the end of this loop pass
+ * (at once without an event_base).  Order is kept: the outbox goes to
+ * the tail of pending whole. */
 static void
 submit(struct store *st, struct store_req *r, store_cb cb, void *arg)
 {
 	r->cb = cb;
 	r->arg = arg;
-	pthread_mutex_lock(&st->mtx);
-	STAILQ_INSERT_TAIL(&st->pending, r, link);
-	st->nsubmitted++;
-	st->stats.submitted++;
-	if (st->writer_idle) {
-		st->writer_idle = false;
-		pthread_cond_signal(&st->wake);
-	}
-	pthread_mutex_unlock(&st->mtx);
+	STAILQ_INSERT_TAIL(&st->outbox, r, link);
+	if (st->noutbox++ == 0 && st->hand_ev != NULL)
+		event_active(st->hand_ev, 0, 0);
+	if (st->hand_ev == NULL)
+		hand_over(st);
 }
 
 static size_t
@@ -1057,6 +1127,7 @@ store_stats(struct store *st, struct store_stats *s)
 {
 	pthread_mutex_lock(&st->mtx);
 	*s = st->stats;
-	s->pending = st->nsubmitted - st->ncompleted;
+	s->submitted += st->noutbox;
+	s->pending = st->nsubmitted + st->noutbox - st->ncompleted;
 	pthread_mutex_unlock(&st->mtx);
 }

@@ -533,6 +533,8 @@ struct store_stats {
 	uint64_t rollbacks;      /* transactions that failed whole */
 	size_t pending;          /* submitted, not yet completed */
 	size_t batch_largest;    /* most rows in one transaction */
+	uint64_t merged;         /* starts written with their job's end, as
+				  * one row write (both count as committed) */
 };
 
 void store_stats(struct store *st, struct store_stats *s);

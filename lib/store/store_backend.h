@@ -71,6 +71,11 @@ struct store_write {
 		struct {
 			int64_t id;
 			struct store_end end;
+			/* Not 0: the job's start, merged into its end
+			 * (store.c; only for a backend with
+			 * merges_start): one row write that also does
+			 * what the start's would have. */
+			double started_at;
 		} end;
 		struct {
 			int64_t id;
@@ -147,6 +152,10 @@ struct store_ops {
 	int (*commit)(struct store_backend *b);
 	/* Roll back whatever is open; never fails. */
 	void (*rollback)(struct store_backend *b);
+	/* apply() takes an end with its start merged in (u.end.started_at):
+	 * the front then writes a start and an end of one job in one batch
+	 * as one write, the start itself completing with the end. */
+	bool merges_start;
 
 	int (*get)(struct store_backend *b, int64_t id, struct store_job **jp);
 	int (*list)(struct store_backend *b, const struct store_filter *f,

@@ -256,6 +256,10 @@ static const char *const sq_wsql[W_N] = {
 	    "error = ?5, cancel_reason = ?6 "
 	    "WHERE id = ?1 AND state IN ('queued', 'running', 'scheduled', "
 	    "'waiting')",
+	/* A start and its end in one batch, as one row write (store.c). */
+	[W_RUN] = "UPDATE jobs SET state = ?2, finished_at = ?3, result = ?4, "
+	    "error = ?5, cancel_reason = ?6, attempts = attempts + 1, "
+	    "started_at = ?7 WHERE id = ?1 AND state = 'queued'",
 	[W_REQUEUE] = "UPDATE jobs SET state = 'queued' "
 	    "WHERE id = ?1 AND state = 'running'",
 	[W_META] = "UPDATE meta SET value = ?2 WHERE key = ?1 AND value < ?2",
@@ -267,6 +271,11 @@ static const char *const sq_wsql[W_N] = {
 	    "started_at, finished_at, state, error, result) "
 	    "SELECT id, attempts, started_at, ?2, ?3, ?4, ?5 FROM jobs "
 	    "WHERE id = ?1 AND state = 'running' AND attempts > 0",
+	/* W_ATTEMPT for W_RUN: the start is not in the row yet (?6). */
+	[W_RUN_ATTEMPT] = "INSERT OR REPLACE INTO job_attempts (job_id, "
+	    "attempt, started_at, finished_at, state, error, result) "
+	    "SELECT id, attempts + 1, ?6, ?2, ?3, ?4, ?5 FROM jobs "
+	    "WHERE id = ?1 AND state = 'queued'",
 	[W_RETRY] = "UPDATE jobs SET state = 'scheduled', run_at = ?2, "
 	    "retried = retried + 1, run_base = attempts, error = ?3, "
 	    "result = ?4 WHERE id = ?1 AND state = 'running'",
@@ -776,15 +785,18 @@ sq_start(struct store_backend *b, int64_t id, double at, bool *lost)
 	return sq_step_one(b, s, lost, "start job", id, "queued");
 }
 
-/* Keep the start a write is about to end (see W_ATTEMPT). */
+/* Keep the start a write is about to end (see W_ATTEMPT); started_at
+ * not 0: a start merged into the end (W_RUN_ATTEMPT). */
 static int
 sq_attempt(struct store_backend *b, int64_t id, const char *state,
-    const struct store_end *e, bool *lost)
+    const struct store_end *e, double started_at, bool *lost)
 {
-	sqlite3_stmt *s = b->s[W_ATTEMPT];
+	sqlite3_stmt *s = b->s[started_at != 0 ? W_RUN_ATTEMPT : W_ATTEMPT];
 	int brc = SQLITE_OK;
 
 	sqlite3_bind_int64(s, 1, id);
+	if (started_at != 0)
+		sqlite3_bind_double(s, 6, started_at);
 	sqlite3_bind_double(s, 2, e != NULL && e->finished_at > 0 ?
 	    e->finished_at : store_now());
 	sq_bind_text(s, 3, state, &brc);
@@ -797,16 +809,21 @@ sq_attempt(struct store_backend *b, int64_t id, const char *state,
 	return sq_step(b, s, lost, "keep the attempt of job", id);
 }
 
+/* An end; with its start too when started_at is not 0 (store.c merged
+ * the two). */
 static int
 sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
-    bool *lost)
+    double started_at, bool *lost)
 {
-	sqlite3_stmt *s = b->s[W_END];
+	sqlite3_stmt *s = b->s[started_at != 0 ? W_RUN : W_END];
 	int brc = SQLITE_OK, rc;
 
-	if ((rc = sq_attempt(b, id, store_state_name(e->state), e, lost)) < 0)
+	if ((rc = sq_attempt(b, id, store_state_name(e->state), e, started_at,
+	    lost)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, id);
+	if (started_at != 0)
+		sqlite3_bind_double(s, 7, started_at);
 	sq_bind_text(s, 2, store_state_name(e->state), &brc);
 	sqlite3_bind_double(s, 3, e->finished_at);
 	sq_bind_text(s, 4, e->result, &brc);
@@ -816,8 +833,8 @@ sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "end job");
 	}
-	return sq_step_one(b, s, lost, "end job", id, "queued, running, "
-	    "scheduled or waiting");
+	return sq_step_one(b, s, lost, "end job", id, started_at != 0 ?
+	    "queued" : "queued, running, scheduled or waiting");
 }
 
 static int
@@ -825,7 +842,7 @@ sq_requeue(struct store_backend *b, int64_t id, bool *lost)
 {
 	int rc;
 
-	if ((rc = sq_attempt(b, id, "interrupted", NULL, lost)) < 0)
+	if ((rc = sq_attempt(b, id, "interrupted", NULL, 0, lost)) < 0)
 		return rc;
 	sqlite3_bind_int64(b->s[W_REQUEUE], 1, id);
 	return sq_step_one(b, b->s[W_REQUEUE], lost, "requeue job", id,
@@ -840,7 +857,8 @@ sq_retry(struct store_backend *b, const struct store_write *w, bool *lost)
 	int64_t id = w->u.retry.id;
 	int brc = SQLITE_OK, rc;
 
-	if ((rc = sq_attempt(b, id, store_state_name(e->state), e, lost)) < 0)
+	if ((rc = sq_attempt(b, id, store_state_name(e->state), e, 0,
+	    lost)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_double(s, 2, w->u.retry.run_at);
@@ -959,7 +977,7 @@ sq_recover_fail(struct store_backend *b, struct store_job **jp, double now,
 	int rc;
 
 	e.error = msg;
-	if ((rc = sq_end(b, (*jp)->id, &e, lost)) < 0)
+	if ((rc = sq_end(b, (*jp)->id, &e, 0, lost)) < 0)
 		return rc;
 	sqlite3_bind_int64(s, 1, (*jp)->id);
 	if ((rc = sq_collect(b, b->db, s, &jobs, &n)) < 0 || n != 1) {
@@ -1039,7 +1057,8 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 	case STORE_W_START:
 		return sq_start(b, w->u.start.id, w->u.start.at, lost);
 	case STORE_W_END:
-		return sq_end(b, w->u.end.id, &w->u.end.end, lost);
+		return sq_end(b, w->u.end.id, &w->u.end.end,
+		    w->u.end.started_at, lost);
 	case STORE_W_REQUEUE:
 		return sq_requeue(b, w->u.requeue.id, lost);
 	case STORE_W_RECOVER:
@@ -1109,6 +1128,7 @@ const struct store_ops store_sqlite_ops = {
 	.apply = sq_apply,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
+	.merges_start = true,
 	.get = sq_get,
 	.list = sq_list,
 	.group_get = sq_group_get,

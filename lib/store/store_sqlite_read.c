@@ -112,6 +112,21 @@ sq_reader_put(struct store_backend *b, struct sq_reader *r)
 	pthread_mutex_unlock(&b->rmtx);
 }
 
+/* A read of this many rows or more gives the connection's page cache back
+ * (sqlite3_db_release_memory) before the connection is put away: a list
+ * of 10,000 rows fills it (2 MiB each, one connection per reading thread),
+ * and jobd's memory should come back after a big answer.  The next such
+ * read gets its pages from the OS's file cache again, about 1 ms. */
+#define SQ_BIG_READ 1000
+
+static void
+sq_reader_done(struct store_backend *b, struct sq_reader *r, size_t n)
+{
+	if (n >= SQ_BIG_READ)
+		(void)sqlite3_db_release_memory(r->db);
+	sq_reader_put(b, r);
+}
+
 /* Run a bound SQ_COLS statement of r and return its rows. */
 static int
 sq_read_jobs(struct store_backend *b, struct sq_reader *r, sqlite3_stmt *s,
@@ -120,7 +135,7 @@ sq_read_jobs(struct store_backend *b, struct sq_reader *r, sqlite3_stmt *s,
 	int rc = sq_collect(b, r->db, s, jobsp, np);
 
 	sqlite3_clear_bindings(s);
-	sq_reader_put(b, r);
+	sq_reader_done(b, r, rc == 0 ? *np : 0);
 	return rc;
 }
 
@@ -304,7 +319,7 @@ sq_list(struct store_backend *b, const struct store_filter *f,
 		return sq_list_uid(b, r, f, jobsp, np);
 	if (f->state != STORE_ANY_STATE || f->queue != NULL) {
 		rc = sq_list_filtered(b, r, f, jobsp, np);
-		sq_reader_put(b, r);
+		sq_reader_done(b, r, rc == 0 ? *np : 0);
 		return rc;
 	}
 	s = r->s[R_LIST];
