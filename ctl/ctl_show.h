@@ -43,4 +43,9 @@ void ctl_show_tally(FILE *f, const json_t *jobs);
  * counters as aligned "key: value" lines. */
 void ctl_show_stats(FILE *f, const json_t *answer);
 
+/* The schedules op's answer as a table (ctl_sched.c): name, cron, zone,
+ * queue, next run (local time, and how far from now), last slot, last
+ * job. */
+void ctl_show_schedules(FILE *f, const json_t *answer, double now);
+
 #endif /* JOBD_CTL_SHOW_H */

@@ -95,7 +95,7 @@ usage_cmd(const struct cmd *cmd)
  * Values past 255 are options without a short form. */
 enum { OPT_JSON = 256, OPT_VERSION, OPT_NOWAIT, OPT_WAIT, OPT_FAIL_FAST,
 	OPT_MAX_ATTEMPTS, OPT_STATE, OPT_LIMIT, OPT_DELAY, OPT_AT, OPT_PRIORITY,
-	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE };
+	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE, OPT_UNIQUE };
 
 #define GLOBAL_SHORT ":s:c:h"
 #define GLOBAL_LONG                                          \
@@ -236,7 +236,7 @@ cmd_ping(struct ctl *ctl, int argc, char **argv)
 
 /* submit's options, gathered into request fields as they come. */
 struct submit_opts {
-	json_t *fields; /* queue, timeout, name, max_attempts, nowait */
+	json_t *fields; /* queue, timeout, name, max_attempts, nowait... */
 	bool wait;
 };
 
@@ -269,6 +269,15 @@ submit_opt(struct ctl *ctl, int c, void *state)
 		    "--priority" : "--retries", 0, c == OPT_PRIORITY ? 9 :
 		    PROTO_RETRIES_MAX, &n, err, sizeof(err)));
 		v = json_integer(n);
+		break;
+	case OPT_UNIQUE:
+		key = "unique_key";
+		if (optarg[0] == '\0')
+			return usage_err(ctl, "--unique: an empty key");
+		OPT_CHECK(ctl_check_string(optarg, "--unique",
+		    PROTO_UNIQUE_KEY_MAX, err, sizeof(err)));
+		if ((v = json_string(optarg)) == NULL)
+			return usage_err(ctl, "--unique: not valid UTF-8");
 		break;
 	case 'q':
 	case 'n':
@@ -326,6 +335,7 @@ submit_req(const char *kind, json_t *args, const json_t *fields)
 		o.priority = (int)json_integer_value(v);
 	if ((v = json_object_get(fields, "retries")) != NULL)
 		o.retries = (int)json_integer_value(v);
+	o.unique_key = json_string_value(json_object_get(fields, "unique_key"));
 	req = jc_req_submit(kind, args, &o);
 	json_decref(args);
 	return req;
@@ -364,6 +374,7 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "priority", required_argument, NULL, OPT_PRIORITY },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "unique", required_argument, NULL, OPT_UNIQUE },
 		GLOBAL_LONG
 	};
 	struct submit_opts so = { .fields = json_object() };
@@ -381,6 +392,9 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 	if (rc != CTL_CONTINUE)
 		return rc;
 	id = json_integer_value(json_object_get(ans, "id"));
+	if (json_is_true(json_object_get(ans, "duplicate")) && !ctl->json)
+		ctl_say("job %lld already holds that unique key: nothing "
+		    "new submitted", (long long)id);
 	json_decref(ans);
 	if (id < 1) {
 		ctl_say("not a jobd answer: no job id");
@@ -703,6 +717,22 @@ cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
+static int
+cmd_schedules(struct ctl *ctl, int argc, char **argv)
+{
+	json_t *ans;
+	int rc;
+
+	if ((rc = opt_none(ctl, argc, argv)) != CTL_CONTINUE ||
+	    (rc = ctl_call(ctl, json_pack("{s:s}", "op", "schedules"), &ans)) !=
+	    CTL_CONTINUE)
+		return rc;
+	if (!ctl->json)
+		ctl_show_schedules(stdout, ans, ctl_now());
+	json_decref(ans);
+	return CTL_OK;
+}
+
 /* pause QUEUE, resume QUEUE. */
 static int
 cmd_pause(struct ctl *ctl, int argc, char **argv)
@@ -888,6 +918,8 @@ static const struct cmd cmds[] = {
 	    "5)\n"
 	    "      --retries N       run again up to N times after failed or "
 	    "timed_out\n"
+	    "      --unique KEY      no new job while one with KEY has not "
+	    "ended: prints\n                        the id of that one\n"
 	    "      --wait            wait for the job to end and print it; "
 	    "exit 0 only if\n                        it succeeded\n" },
 	{ "submit-group", cmd_submit_group,
@@ -930,6 +962,9 @@ static const struct cmd cmds[] = {
 	    "succeeded,\n                 failed, timed_out, cancelled, scheduled, waiting)\n"
 	    "  -q, --queue Q  only jobs of queue Q\n"
 	    "      --limit N  at most N jobs, 1-10000 (default 100)\n" },
+	{ "schedules", cmd_schedules, "",
+	    "Print the [schedule.NAME] schedules: cron line, zone, queue, "
+	    "next run,\nlast slot and the job it made.\n" },
 	{ "stats", cmd_stats, "",
 	    "Print each queue's queued and running jobs, workers and "
 	    "capacity,\nand jobd's counters.\n" },

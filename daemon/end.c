@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "idmap.h"
+#include "kind.h"
 #include "log.h"
 
 /* A job's end the database did not take is written again after
@@ -210,19 +211,38 @@ end_log(const struct job *j, enum store_state state, const char *error)
 		    store_state_name(state));
 }
 
+/* Whether j, stopped by a shutdown while running, may run again at the
+ * next start: the same rule as after a crash (kind_rerun), else msg. */
+static bool
+end_rerun_ok(const struct job *j, char *msg, size_t len)
+{
+	static const enum kind_idem idem[] = { KIND_IDEM_UNSET, KIND_IDEM_NO,
+	    KIND_IDEM_YES };
+	char why[KIND_WHY_MAX];
+
+	if (kind_rerun(j->kind, j->args, idem[j->idempotent + 1], why,
+	    sizeof(why)))
+		return true;
+	kind_rerun_error(msg, len, why);
+	return false;
+}
+
 /* Record j's end (result's reference is taken).  STORE_QUEUED means
- * "stopped by a shutdown": back to queued while attempts remain, else
- * failed. */
+ * "stopped by a shutdown": back to queued while attempts remain and its
+ * kind's rule allows a second run, else failed. */
 void
 end_job(struct job *j, enum store_state state, json_t *result,
     const char *error)
 {
 	struct eng *e = j->e;
-	char msg[96];
+	char msg[160];
 
 	queue_left(j);
 	user_uncount(j);
-	if (state == STORE_QUEUED && j->attempts - j->run_base <
+	if (state == STORE_QUEUED && !end_rerun_ok(j, msg, sizeof(msg))) {
+		state = STORE_FAILED;
+		error = msg;
+	} else if (state == STORE_QUEUED && j->attempts - j->run_base <
 	    j->max_attempts) {
 		log_debug("job %lld: queued again (jobd stopping)",
 		    (long long)j->id);

@@ -39,6 +39,9 @@ struct eng_ack {
 	int64_t id;             /* the job's id, or a group's first job */
 	int64_t group;          /* 0 for a lone job */
 	size_t n;               /* jobs: 1, or the group's size */
+	/* A lone job's unique_key (or schedule slot) was held: nothing was
+	 * made, id is the job that holds it, and status is 0. */
+	bool duplicate;
 };
 typedef void (*eng_done_fn)(void *arg, int status, const struct eng_ack *ack);
 
@@ -197,6 +200,7 @@ struct eng_counters {
 	uint64_t requeued;      /* stopped by a shutdown, back to queued */
 	uint64_t retried;       /* ended failed/timed_out, retried later */
 	uint64_t store_errors;  /* writes that failed */
+	uint64_t duplicates;    /* submits answered with a holder (unique) */
 	size_t live;            /* jobs in memory (not ended) */
 };
 void eng_counters(const struct eng *e, struct eng_counters *c);

@@ -112,6 +112,7 @@ struct job {
 	struct watch_cache *wcache;     /* its events' parts (watch.h) */
 	double created_at, started_at;  /* Unix times, as stored */
 	double ready_at;                /* entered its queue (queue wait) */
+	int64_t dup_id;                 /* insert -EEXIST: the holder */
 };
 
 struct egroup {
@@ -254,6 +255,8 @@ int submit_job(struct eng *e, const struct proto_submit *s,
     const struct eng_who *who, eng_done_fn done, void *arg,
     struct proto_err *err);
 void submit_completed(struct eng *e);
+void submit_unique(struct job *j, const struct proto_submit *s,
+    struct store_new_job *row);
 int submit_stopping(struct proto_err *err);
 
 /* ---- group.c ---- */

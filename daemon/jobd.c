@@ -37,6 +37,7 @@
 #include "log.h"
 #include "obs.h"
 #include "ops.h"
+#include "schedules.h"
 #include "server.h"
 #include "store.h"
 #include "svc.h"
@@ -51,6 +52,7 @@ struct jobd {
 	struct store *st;
 	struct eng *eng;
 	struct exec_iso *iso;           /* exec jobs' containment */
+	struct sch *sch;                /* [schedule.NAME] */
 	struct srv *srv;
 	struct obs *obs;                /* metrics, watch, HTTP listener */
 	struct ops_ctx ops;
@@ -155,6 +157,8 @@ reload(struct jobd *jd)
 	if (eng_configure(jd->eng, c) < 0)
 		log_warnx("reload: out of memory; some queues keep their "
 		    "old settings");
+	if (sch_configure(jd->sch, c) < 0)
+		log_warnx("reload: out of memory; the schedules are kept");
 	limits_of(c, &lim);
 	srv_set_limits(jd->srv, &lim);
 	log_set_level((enum log_level)conf_daemon(c)->log_level);
@@ -255,6 +259,7 @@ main_task(void *arg)
 		(void)co_waitq_wait(&jd->stopq, CO_FOREVER, NULL);
 	srv_stop_accepting(jd->srv);
 	obs_close(jd->obs);             /* the HTTP clients go now */
+	sch_stop(jd->sch);
 	if (jd->sock_created)
 		(void)unlink(conf_daemon(jd->conf)->socket);
 	eng_shutdown(jd->eng, conf_daemon(jd->conf)->shutdown_grace);
@@ -375,6 +380,10 @@ open_store(struct jobd *jd)
 	if ((rc = eng_recover(jd->eng)) < 0)
 		fatalx("recovery failed: %s%s", rc == -ENOMEM ?
 		    "out of memory" : store_errmsg(), store_hint(rc));
+	if ((jd->sch = sch_new(jd->rt, jd->base, jd->eng, jd->st)) == NULL ||
+	    sch_configure(jd->sch, jd->conf) < 0)
+		fatalx("schedules: out of memory");
+	jd->ops.sch = jd->sch;
 }
 
 /* The listening socket: the one systemd passed (jobd.socket; its mode
@@ -535,6 +544,7 @@ finish(struct jobd *jd)
 	co_rt_shutdown(jd->rt);
 	co_pool_free(jd->ops.reads);    /* no task is in it any more */
 	store_close(jd->st);            /* commits what the stop wrote */
+	sch_free(jd->sch);              /* its submits' answers are in */
 	eng_free(jd->eng);
 	srv_free(jd->srv);
 	obs_free(jd->obs);

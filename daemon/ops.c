@@ -28,6 +28,7 @@
 #include "log.h"
 #include "ops_int.h"
 #include "proto.h"
+#include "schedules.h"
 #include "server.h"
 #include "watch.h"
 #include "store.h"
@@ -213,6 +214,15 @@ stats_queues(const struct eng *e)
 	return qs;
 }
 
+/* The cron schedules of the config, each with its next and last slot. */
+static void
+op_schedules(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
+{
+	json_t *a = ctx->sch != NULL ? sch_list(ctx->sch) : json_array();
+
+	reply_send(r, a != NULL ? ok_with(req, "schedules", a) : NULL);
+}
+
 json_t *
 ops_stats_json(const struct ops_ctx *ctx, const struct proto_req *req)
 {
@@ -287,11 +297,16 @@ submit_done(void *arg, int status, const struct eng_ack *ack)
 	size_t i;
 
 	if (status < 0) {
+		/* -EEXIST: a group member's unique_key is held (a group is
+		 * all or nothing); the message names the holder. */
 		resp = proto_error(NULL, status == -ENOMEM ? PROTO_INTERNAL :
+		    status == -EEXIST ? PROTO_BAD_REQUEST :
 		    PROTO_STORAGE_ERROR, store_errmsg());
 	} else if (ack->group == 0) {
 		resp = json_pack("{s:b s:I}", "ok", 1, "id",
 		    (json_int_t)ack->id);
+		if (resp != NULL && ack->duplicate)
+			json_object_set_new(resp, "duplicate", json_true());
 	} else {
 		ids = json_array();
 		for (i = 0; ids != NULL && i < ack->n; i++)
@@ -836,6 +851,7 @@ static const op_fn op_table[PROTO_NOPS] = {
 	[PROTO_OP_RETRY] = op_retry,
 	[PROTO_OP_PRUNE] = op_prune,
 	[PROTO_OP_WATCH] = op_watch,
+	[PROTO_OP_SCHEDULES] = op_schedules,
 };
 
 void

@@ -16,6 +16,7 @@ struct co_pool;
 
 struct eng;
 struct reply;
+struct sch;
 struct srv;
 struct store;
 
@@ -25,6 +26,7 @@ struct ops_ctx {
 	struct eng *eng;
 	struct store *st;
 	struct srv *srv;        /* for stats; may be NULL */
+	struct sch *sch;        /* the schedules op; may be NULL */
 	double started;         /* Unix time jobd started, for stats */
 	struct co_pool *reads;  /* where lists are read; NULL: the loop */
 	struct watch_hub *hub;  /* for watch; NULL: watch answers internal */

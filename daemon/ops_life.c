@@ -77,7 +77,7 @@ life_time(double t)
 int
 ops_job_life(json_t *job, const struct store_job *j)
 {
-	json_t *f = json_pack("{s:o s:i s:i s:i s:f s:f s:s s:n s:n s:n s:n}",
+	json_t *f = json_pack("{s:o s:i s:i s:i s:f s:f s:s s:n s:o s:o s:o}",
 	    "run_at", life_time(j->run_at),
 	    "priority", j->priority,
 	    "retries", j->retries,
@@ -86,7 +86,10 @@ ops_job_life(json_t *job, const struct store_job *j)
 	    "retry_max_delay", j->retry_max_delay,
 	    "retry_backoff", j->retry_backoff == STORE_BACKOFF_FIXED ?
 	    "fixed" : "exponential",
-	    "after", "unique_key", "schedule", "slot");
+	    "after", "unique_key", j->unique_key != NULL ?
+	    json_string(j->unique_key) : json_null(), "schedule",
+	    j->schedule != NULL ? json_string(j->schedule) : json_null(),
+	    "slot", j->schedule != NULL ? json_real(j->slot) : json_null());
 
 	if (f == NULL || json_object_update_new(job, f) < 0)
 		return -ENOMEM;

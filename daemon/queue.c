@@ -186,6 +186,8 @@ queue_put(struct equeue *q, struct job *j, bool nowait)
 	int rc;
 
 	while (readyq_count(&q->rq) >= (size_t)q->capacity) {
+		if (j->stop == STOP_CANCEL)
+			return -ECONNABORTED;
 		if (nowait)
 			return -EAGAIN;
 		if ((rc = co_waitq_wait(&q->roomq, CO_FOREVER, NULL)) < 0)

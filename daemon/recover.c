@@ -17,14 +17,12 @@
 #include "log.h"
 
 /* Why the recovered j cannot go back into q (msg, empty if it can): its
- * queue or kind is gone, or it was running at the crash and running it
- * again is not safe for its kind (docs/RELIABILITY.md). */
+ * queue or kind is gone.  A job running at the crash that is not safe to
+ * run again was ended by the store already (recover_rerun). */
 static void
 recover_check(struct job *j, struct equeue *q, const struct store_job *sj,
     char *msg, size_t len)
 {
-	char why[96];
-
 	msg[0] = '\0';
 	if (q == NULL || !q->configured)
 		snprintf(msg, len, "queue %.64s is no longer configured",
@@ -33,10 +31,6 @@ recover_check(struct job *j, struct equeue *q, const struct store_job *sj,
 		snprintf(msg, len, "kind %.64s is no longer known", sj->kind);
 	else if (j->args == NULL)
 		snprintf(msg, len, "its args are not valid JSON");
-	else if (sj->interrupted && kind_rerun_unsafe(j->kind, j->args,
-	    j->idempotent, why, sizeof(why)))
-		snprintf(msg, len, "interrupted by a crash or stop; not run "
-		    "again: %s", why);
 }
 
 /* The lifecycle's fields of the row. */
@@ -131,6 +125,30 @@ recover_one(void *arg, struct store_job *sj)
 	return 0;
 }
 
+/* The store's rule for a job a crash interrupted (store_rerun_fn): the
+ * kind's, or what the submit said (idempotent).  On the store's writer
+ * thread: kind_rerun and the args' parse touch nothing shared. */
+static bool
+recover_rerun(void *arg, const struct store_job *sj, char *error, size_t len)
+{
+	static const enum kind_idem idem[] = {
+		[STORE_IDEM_UNSET] = KIND_IDEM_UNSET,
+		[STORE_IDEM_NO] = KIND_IDEM_NO,
+		[STORE_IDEM_YES] = KIND_IDEM_YES,
+	};
+	json_t *args = json_loads(sj->args, JSON_DECODE_ANY, NULL);
+	char why[KIND_WHY_MAX];
+	bool ok;
+
+	(void)arg;
+	ok = kind_rerun(kind_find(sj->kind), args, idem[sj->idempotent], why,
+	    sizeof(why));
+	json_decref(args);
+	if (!ok)
+		kind_rerun_error(error, len, why);
+	return ok;
+}
+
 /* eng_recover (engine.h). */
 int
 recover_run(struct eng *e)
@@ -139,6 +157,7 @@ recover_run(struct eng *e)
 	struct egroup *g;
 	int rc;
 
+	store_recover_rule(e->st, recover_rerun, NULL);
 	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0)
 		return rc;
 	while ((g = SLIST_FIRST(&e->trips)) != NULL) {
@@ -151,7 +170,8 @@ recover_run(struct eng *e)
 	}
 	if (rep.queued + rep.requeued + rep.failed > 0)
 		log_info("recovered %zu queued jobs, %zu interrupted ones run "
-		    "again, %zu out of attempts ended failed", rep.queued,
-		    rep.requeued, rep.failed);
+		    "again, %zu ended failed (%zu of them not safe to run "
+		    "again)", rep.queued, rep.requeued, rep.failed,
+		    rep.refused);
 	return 0;
 }

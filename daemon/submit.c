@@ -86,6 +86,16 @@ submit_inserted(void *arg, int status)
 
 	j->done = NULL;
 	submit_completed(j->e);
+	if (status == -EEXIST) {        /* its key or slot is held */
+		ack.id = j->dup_id;
+		ack.duplicate = true;
+		log_debug("job %lld: a duplicate of job %lld, not made",
+		    (long long)j->id, (long long)j->dup_id);
+		j->e->c.duplicates++;
+		done(darg, 0, &ack);
+		job_lost(j);
+		return;
+	}
 	if (status == 0) {
 		log_debug("job %lld: queued (queue %s)", (long long)j->id,
 		    j->q->name);
@@ -102,18 +112,33 @@ submit_inserted(void *arg, int status)
 		job_lost(j);
 }
 
+/* The row's unique key or schedule slot, if s has one: the store then
+ * tells a duplicate (-EEXIST) and puts the holder's id in j->dup_id. */
+void
+submit_unique(struct job *j, const struct proto_submit *s,
+    struct store_new_job *row)
+{
+	row->unique_key = s->unique_key;
+	row->unique_for = s->unique_for;
+	row->schedule = s->schedule;
+	row->slot = s->slot;
+	if (s->unique_key != NULL || s->schedule != NULL)
+		row->existing = &j->dup_id;
+}
+
 /* Record a job that holds its place in the queue. */
 static int
-submit_insert(struct eng *e, struct job *j, const char *name,
+submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
     const struct eng_who *who, struct proto_err *err)
 {
 	struct store_new_job row;
 	char *text;
 	int rc;
 
-	if (name != NULL && (j->name = strdup(name)) == NULL)
+	if (s->name != NULL && (j->name = strdup(s->name)) == NULL)
 		rc = -ENOMEM;
-	else if ((rc = job_row(j, name, who, &row, &text)) == 0) {
+	else if ((rc = job_row(j, s->name, who, &row, &text)) == 0) {
+		submit_unique(j, s, &row);
 		rc = store_insert(e->st, &row, &j->id, submit_inserted, j);
 		free(text);
 		e->ins_sent += rc == 0;
@@ -160,7 +185,7 @@ submit_job(struct eng *e, const struct proto_submit *s,
 		return rc == -ESHUTDOWN ? submit_stopping(err) :
 		    submit_put_error(rc, q, err);
 	}
-	if ((rc = submit_insert(e, j, s->name, who, err)) < 0) {
+	if ((rc = submit_insert(e, j, s, who, err)) < 0) {
 		j->insert_failed = true;
 		if (!j->delayed)
 			job_move(j, J_INQ);     /* ready: job_lost takes it */

@@ -955,16 +955,16 @@ START_TEST(test_unknown_section)
 {
 	bad("[daemon]\n\n[deamon]\n",
 	    "jobd.conf:3: unknown section [deamon]: "
-	    "sections are [daemon] and [queue.NAME]");
+	    "sections are [daemon], [queue.NAME] and [schedule.NAME]");
 	bad("[queue]\n",
 	    "jobd.conf:1: unknown section [queue]: sections are "
-	    "[daemon] and [queue.NAME]");
+	    "[daemon], [queue.NAME] and [schedule.NAME]");
 	bad("[ daemon ]\n",
 	    "jobd.conf:1: unknown section [ daemon ]: sections "
-	    "are [daemon] and [queue.NAME]");
+	    "are [daemon], [queue.NAME] and [schedule.NAME]");
 	bad("[]\n",
-	    "jobd.conf:1: unknown section []: sections are [daemon] "
-	    "and [queue.NAME]");
+	    "jobd.conf:1: unknown section []: sections are [daemon], "
+	    "[queue.NAME] and [schedule.NAME]");
 }
 END_TEST
 

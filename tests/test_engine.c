@@ -199,6 +199,7 @@ fill(struct proto_submit *s, const struct sub *x)
 	s->timeout = x->timeout > 0 ? x->timeout : PROTO_UNSET;
 	s->max_attempts = x->max_attempts;
 	s->nowait = x->nowait;
+	s->idempotent = -1;     /* absent, as proto_submit_parse leaves it */
 	ck_assert_ptr_nonnull(s->args);
 }
 

@@ -477,6 +477,35 @@ START_TEST(test_lifecycle_commands)
 }
 END_TEST
 
+/* ---- unique keys and schedules ----------------------------------------- */
+
+START_TEST(test_unique_and_schedules)
+{
+	fake_start(ANS_ID(7), "{\"ok\":true,\"id\":7,\"duplicate\":true}",
+	    "{\"ok\":true,\"schedules\":[{\"name\":\"nightly\",\"cron\":"
+	    "\"30 2 * * *\",\"timezone\":\"Europe/Berlin\",\"queue\":"
+	    "\"default\",\"next_run_at\":null,\"last_slot\":null,"
+	    "\"last_job\":null,\"paused\":true}]}",
+	    "{\"ok\":true,\"schedules\":[]}", NULL);
+	CTL("submit", "--unique", "k", "sleep", "1");
+	ck_run(0, "7\n", "");
+	CTL("submit", "--unique", "k", "sleep", "1");
+	ck_assert_int_eq(last.status, 0);
+	ck_assert_ptr_nonnull(strstr(last.err, "already holds"));
+	CTL("schedules");
+	ck_assert_int_eq(last.status, 0);
+	ck_assert_ptr_nonnull(strstr(last.out, "nightly"));
+	ck_assert_ptr_nonnull(strstr(last.out, "Europe/Berlin"));
+	ck_assert_ptr_nonnull(strstr(last.out, "paused"));
+	CTL("schedules");
+	ck_assert_ptr_nonnull(strstr(last.out, "no schedules"));
+	CTL("submit", "--unique", "", "sleep", "1");
+	ck_assert_int_eq(last.status, 2);
+	ck_assert_ptr_nonnull(strstr(fake_log(), "\"unique_key\":\"k\""));
+	ck_assert_ptr_nonnull(strstr(fake_log(), "{\"op\":\"schedules\"}"));
+}
+END_TEST
+
 /* ---- ping, --json, errors ------------------------------------------------ */
 
 START_TEST(test_ping)
@@ -1324,6 +1353,7 @@ jobctl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ping);
 	tcase_add_test(tc, test_lifecycle_commands);
+	tcase_add_test(tc, test_unique_and_schedules);
 	tcase_add_test(tc, test_error_answer);
 	tcase_add_test(tc, test_bad_answers);
 	tcase_add_test(tc, test_refused_with_a_line);

@@ -159,6 +159,81 @@ START_TEST(test_sleep_run_rechecks_args)
 }
 END_TEST
 
+/* kind_rerun for kind name, args as text, the submit's idempotent. */
+static bool
+rerun(const char *name, const char *text, enum kind_idem idem, char *why)
+{
+	json_t *args = json_loads(text, 0, NULL);
+	bool ok;
+
+	ck_assert_ptr_nonnull(args);
+	ok = kind_rerun(kind_find(name), args, idem, why, KIND_WHY_MAX);
+	json_decref(args);
+	return ok;
+}
+
+/* The contract's "Runs after a crash", kind by kind. */
+START_TEST(test_rerun_rules)
+{
+	static const struct {
+		const char *kind, *args;
+		enum kind_idem idem;
+		bool ok;
+		const char *why;
+	} cases[] = {
+		{ "sleep", "{\"seconds\":1}", KIND_IDEM_UNSET, true, "" },
+		{ "sleep", "{\"seconds\":1}", KIND_IDEM_YES, true, "" },
+		{ "exec", "{\"argv\":[\"true\"]}", KIND_IDEM_UNSET, true, "" },
+		{ "exec", "{\"argv\":[\"true\"]}", KIND_IDEM_NO, false,
+		    "submitted with \"idempotent\": false" },
+		{ "http", "{\"url\":\"http://127.0.0.1/\"}", KIND_IDEM_UNSET,
+		    true, "" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"HEAD\"}",
+		    KIND_IDEM_UNSET, true, "" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"OPTIONS\"}",
+		    KIND_IDEM_UNSET, true, "" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"PUT\"}",
+		    KIND_IDEM_UNSET, true, "" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"DELETE\"}",
+		    KIND_IDEM_UNSET, true, "" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"POST\"}",
+		    KIND_IDEM_UNSET, false, "POST is not idempotent" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"PATCH\"}",
+		    KIND_IDEM_UNSET, false, "PATCH is not idempotent" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"TRACE\"}",
+		    KIND_IDEM_UNSET, false, "TRACE is not idempotent" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"POST\"}",
+		    KIND_IDEM_YES, true, "" },
+		{ "http", "{\"url\":\"http://x/\",\"method\":\"PATCH\"}",
+		    KIND_IDEM_YES, true, "" },
+		{ "http", "{\"url\":\"http://x/\"}", KIND_IDEM_NO, false,
+		    "submitted with \"idempotent\": false" },
+	};
+	char why[KIND_WHY_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = rerun(cases[i].kind, cases[i].args, cases[i].idem,
+		    why);
+
+		ck_assert_msg(ok == cases[i].ok, "case %zu", i);
+		ck_assert_str_eq(why, cases[i].why);
+	}
+}
+END_TEST
+
+START_TEST(test_rerun_unknown_and_text)
+{
+	char buf[256];
+
+	/* No kind, no args: recovery ends such jobs for its own reason. */
+	ck_assert(kind_rerun(NULL, NULL, KIND_IDEM_UNSET, buf, sizeof(buf)));
+	ck_assert(!kind_rerun(NULL, NULL, KIND_IDEM_NO, buf, sizeof(buf)));
+	kind_rerun_error(buf, sizeof(buf), "POST is not idempotent");
+	ck_assert_str_eq(buf, "interrupted by a crash or stop; not run "
+	    "again: POST is not idempotent");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -173,6 +248,8 @@ main(void)
 	tcase_add_test(tc, test_sleep_times_out);
 	tcase_add_test(tc, test_sleep_cancelled);
 	tcase_add_test(tc, test_sleep_run_rechecks_args);
+	tcase_add_test(tc, test_rerun_rules);
+	tcase_add_test(tc, test_rerun_unknown_and_text);
 	suite_add_tcase(s, tc);
 	return tu_main(s);
 }

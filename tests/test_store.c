@@ -523,6 +523,138 @@ crash_scene(int64_t id[5])
 	ts_all_ok(0, ts_ncb);
 }
 
+/* Insert j and flush: its callback's status. */
+static int
+insert_status(struct store_new_job *j)
+{
+	int n = ts_ncb;
+
+	(void)ts_insert(j, 7);
+	store_flush(ts_st);
+	ck_assert_int_eq(ts_ncb, n + 1);
+	return ts_cb_status[n];
+}
+
+/* unique_key: one job not ended per key; unique_for counts ended ones
+ * created recently; the existing id comes back. */
+START_TEST(test_unique_key)
+{
+	struct store_new_job j = ts_job("default", "{}");
+	struct store_job *row;
+	int64_t existing = 0, a;
+
+	ts_rec_reset();
+	ts_open_default();
+	j.unique_key = "k1";
+	j.existing = &existing;
+	ck_assert_int_eq(insert_status(&j), 0);
+	ck_assert_int_eq(ts_count(STORE_ANY_STATE, NULL), 1);
+	ck_assert_int_eq(insert_status(&j), -EEXIST);
+	ck_assert_int_gt(existing, 0);
+	ck_assert_int_eq(ts_count(STORE_ANY_STATE, NULL), 1);
+	row = ts_get(existing);
+	ck_assert_str_eq(row->unique_key, "k1");
+	store_job_free(row);
+	/* Ended: a new one may take the key, unless unique_for covers it. */
+	ts_end(existing, STORE_SUCCEEDED, NULL, NULL, NULL);
+	store_flush(ts_st);
+	j.unique_for = 3600;
+	a = existing;
+	existing = 0;
+	ck_assert_int_eq(insert_status(&j), -EEXIST);
+	ck_assert_int_eq(existing, a);
+	j.unique_for = 0;
+	ck_assert_int_eq(insert_status(&j), 0);
+	ck_assert_int_eq(ts_count(STORE_ANY_STATE, NULL), 2);
+	/* Another key is another job; no key at all is never a duplicate. */
+	j.unique_key = "k2";
+	ck_assert_int_eq(insert_status(&j), 0);
+	j.unique_key = NULL;
+	ck_assert_int_eq(insert_status(&j), 0);
+	ck_assert_int_eq(insert_status(&j), 0);
+	/* Bounds. */
+	j.unique_key = "";
+	ck_assert_int_eq(store_insert(ts_st, &j, &a, ts_rec, NULL), -EINVAL);
+	j.unique_key = "k3";
+	j.existing = NULL;
+	ck_assert_int_eq(store_insert(ts_st, &j, &a, ts_rec, NULL), -EINVAL);
+}
+END_TEST
+
+/* One job per (schedule, slot), whatever inserts it twice. */
+START_TEST(test_schedule_slot)
+{
+	struct store_new_job j = ts_job("default", "{}");
+	struct store_job *row;
+	int64_t existing = 0;
+
+	ts_rec_reset();
+	ts_open_default();
+	j.schedule = "nightly";
+	j.slot = 1800000000;
+	j.existing = &existing;
+	ck_assert_int_eq(insert_status(&j), 0);
+	ck_assert_int_eq(ts_count(STORE_ANY_STATE, NULL), 1);
+	ck_assert_int_eq(insert_status(&j), -EEXIST);
+	row = ts_get(existing);
+	ck_assert_str_eq(row->schedule, "nightly");
+	ck_assert(row->slot == 1800000000);
+	store_job_free(row);
+	j.slot += 60;
+	ck_assert_int_eq(insert_status(&j), 0);
+	j.schedule = "other";
+	ck_assert_int_eq(insert_status(&j), 0);
+	ck_assert_int_eq(ts_count(STORE_ANY_STATE, NULL), 3);
+	/* Kept across a reopen: the index, not memory, decides. */
+	ts_reopen();
+	j.schedule = "nightly";
+	ck_assert_int_eq(insert_status(&j), -EEXIST);
+}
+END_TEST
+
+/* The rule (store_recover_rule): refuses the job whose kind is "post". */
+static bool
+no_post(void *arg, const struct store_job *j, char *error, size_t len)
+{
+	(*(int *)arg)++;
+	if (strcmp(j->kind, "post") != 0)
+		return true;
+	snprintf(error, len, "not run again: %s", j->kind);
+	return false;
+}
+
+START_TEST(test_recovery_rule)
+{
+	struct store_new_job post = ts_job("default", "{}");
+	struct store_recovery rep;
+	struct store_job *j;
+	int64_t id[5], p;
+	int calls = 0;
+
+	crash_scene(id);
+	post.kind = "post";
+	p = ts_insert(&post, 0);
+	ts_start(p);
+	store_flush(ts_st);
+	ts_reopen();
+	nrecd = 0;
+	store_recover_rule(ts_st, no_post, &calls);
+	ck_assert_int_eq(store_recover(ts_st, take, NULL, &rep), 0);
+	/* Asked only of running jobs with attempts left: id[1] and p. */
+	ck_assert_int_eq(calls, 2);
+	ck_assert(rep.requeued == 1 && rep.failed == 3 && rep.refused == 1);
+	ck_assert(recd[nrecd - 1]->id == p &&
+	    recd[nrecd - 1]->state == STORE_FAILED);
+	ck_assert_str_eq(recd[nrecd - 1]->error, "not run again: post");
+	recd_free();
+	ts_reopen();                    /* committed with the recovery */
+	j = ts_get(p);
+	ck_assert_int_eq(j->state, STORE_FAILED);
+	ck_assert_int_eq(j->attempts, 1);
+	store_job_free(j);
+}
+END_TEST
+
 START_TEST(test_recovery)
 {
 	struct store_recovery rep;
@@ -760,6 +892,9 @@ store_suite(const char *backend)
 	tcase_add_checked_fixture(tc, ts_setup, ts_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_backends);
+	tcase_add_test(tc, test_recovery_rule);
+	tcase_add_test(tc, test_unique_key);
+	tcase_add_test(tc, test_schedule_slot);
 	tcase_add_test(tc, test_roundtrip_every_field);
 	tcase_add_test(tc, test_transitions_checked);
 	tcase_add_test(tc, test_start_end_merged);
@@ -786,22 +921,5 @@ store_suite(const char *backend)
 int
 main(int argc, char **argv)
 {
-	const char *name = argc > 1 ? argv[1] : STORE_BACKEND_DEFAULT;
-	bool built = false;
-	const char *b;
-	int rc;
-
-	log_init("test_store", LOG_LVL_WARNING);
-	for (size_t i = 0; (b = store_backend_name(i, NULL)) != NULL; i++)
-		if (strcmp(b, name) == 0)
-			(void)store_backend_name(i, &built);
-	if (!built) {
-		fprintf(stderr, "test_store: no built backend \"%s\"\n", name);
-		return EXIT_FAILURE;
-	}
-	if (ts_backend_init(name) < 0)
-		return EXIT_FAILURE;
-	rc = tu_main(store_suite(name));
-	tu_pg_stop();
-	return rc;
+	return ts_main(argc, argv, "test_store", store_suite);
 }

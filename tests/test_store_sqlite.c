@@ -102,7 +102,7 @@ START_TEST(test_migrate_fresh_and_reopen)
 	id = ts_insert_q("default");
 	store_flush(ts_st);
 	ck_assert_int_eq(ts_cb_status[0], 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(db_int("PRAGMA application_id"), 0x6a6f6264);
 	db_str("PRAGMA journal_mode", mode, sizeof(mode));
 	ck_assert_str_eq(mode, "wal");
@@ -111,7 +111,7 @@ START_TEST(test_migrate_fresh_and_reopen)
 	    "'jobs_group', 'jobs_submitter')"), 6);
 	objects = db_int("SELECT count(*) FROM sqlite_schema");
 	ts_reopen();                       /* migrations again: nothing to do */
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema"), objects);
 	j = ts_get(id);
 	ck_assert_str_eq(j->queue, "default");
@@ -171,7 +171,7 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_ptr_null(strstr(cols, "submit_"));
 
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 4);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'jobs_submitter'"), 1);
 	jobs_columns(cols, sizeof(cols));

@@ -1167,12 +1167,14 @@ tj_vsql_pg(const char *fmt, va_list ap)
 	return tj_keep(out, false);
 }
 
+/* rw: a write (tj_sql_write), else the shell opens the file read-only. */
 static const char *
-tj_vsql(const char *fmt, va_list ap)
+tj_vsql(bool rw, const char *fmt, va_list ap)
 {
 	char *sql, *out, *err;
-	char *argv[] = { "sqlite3", "-readonly", "-batch", "-cmd",
-		".timeout 5000", (char *)tj_path("jobd.db"), NULL, NULL };
+	char *argv[] = { "sqlite3", rw ? "-bail" : "-readonly", "-batch",
+		"-cmd", ".timeout 5000", (char *)tj_path("jobd.db"), NULL,
+		NULL };
 	int pfd[2], code;
 	size_t len = 0, cap = 65536;
 	ssize_t n;
@@ -1211,6 +1213,16 @@ tj_vsql(const char *fmt, va_list ap)
 	return out;
 }
 
+void
+tj_sql_write(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)tj_vsql(true, fmt, ap);
+	va_end(ap);
+}
+
 const char *
 tj_sql(const char *fmt, ...)
 {
@@ -1218,7 +1230,7 @@ tj_sql(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	out = tj_vsql(fmt, ap);
+	out = tj_vsql(false, fmt, ap);
 	va_end(ap);
 	return out;
 }
@@ -1232,7 +1244,7 @@ tj_sql_int(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	out = tj_vsql(fmt, ap);
+	out = tj_vsql(false, fmt, ap);
 	va_end(ap);
 	errno = 0;
 	v = strtoll(out, &end, 10);

@@ -265,6 +265,11 @@ const char *tj_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * both (PostgreSQL would print a boolean as t or f): */
 #define TJ_SQL_BOOL(cond) "(CASE WHEN " cond " THEN 1 ELSE 0 END)"
 
+/* Write to the database (jobd stopped): the sqlite3 shell, or the test's
+ * PostgreSQL database under JOBD_TEST_STORE=postgresql; SQL both speak.
+ * Fails the test on an error. */
+void tj_sql_write(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* tj_sql for a query with one integer answer. */
 long long tj_sql_int(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "log.h"
 #include "store.h"
 #include "testutil.h"
 #include "tu_pg.h"
@@ -81,6 +82,30 @@ ts_backend_init(const char *backend)
 		return -1;
 	}
 	return 0;
+}
+
+int
+ts_main(int argc, char **argv, const char *prog,
+    Suite *(*suite)(const char *backend))
+{
+	const char *name = argc > 1 ? argv[1] : STORE_BACKEND_DEFAULT;
+	bool built = false;
+	const char *b;
+	int rc;
+
+	log_init(prog, LOG_LVL_WARNING);
+	for (size_t i = 0; (b = store_backend_name(i, NULL)) != NULL; i++)
+		if (strcmp(b, name) == 0)
+			(void)store_backend_name(i, &built);
+	if (!built) {
+		fprintf(stderr, "%s: no built backend \"%s\"\n", prog, name);
+		return EXIT_FAILURE;
+	}
+	if (ts_backend_init(name) < 0)
+		return EXIT_FAILURE;
+	rc = tu_main(suite(name));
+	tu_pg_stop();
+	return rc;
 }
 
 /* ---- callbacks ---------------------------------------------------------- */

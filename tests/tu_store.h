@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <check.h>
+
 #include "store.h"
 
 #define TS_MAXCB 40000
@@ -28,6 +30,10 @@ extern int ts_cb_off_loop;              /* callbacks on another thread */
 /* Test backend (main, before the suite forks): for postgresql, start the
  * throwaway cluster (tu_pg.h); -1 with the reason printed if it cannot. */
 int ts_backend_init(const char *backend);
+/* A store suite's main: the backend argv[1] (default sqlite; it must be
+ * built), ts_backend_init, the suite(backend) run, the cluster stopped. */
+int ts_main(int argc, char **argv, const char *prog,
+    Suite *(*suite)(const char *backend));
 void ts_setup(void);
 void ts_teardown(void);
 /* Remove a SQLite file and its -wal and -shm. */

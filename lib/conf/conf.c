@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conf_sched.h"
 #include "conf_type.h"
 #include "log.h"
 #include "netacl.h"
@@ -226,6 +227,7 @@ struct conf {
 	struct conf_daemon daemon;
 	struct cq *queues;
 	size_t nqueues;
+	struct csched_set *scheds;      /* [schedule.NAME] */
 };
 
 /* The state of one conf_load(). */
@@ -380,6 +382,17 @@ key_unknown(struct load *ld, const char *name)
 	    name, sect_label(ld, label, sizeof(label)), known);
 }
 
+/* A key of a [schedule.NAME] section: conf_sched.c's. */
+static int
+sched_key(struct load *ld, const char *name, const char *value)
+{
+	char msg[CONF_ERRLEN];
+	int rc = csched_key(ld->c->scheds, name, value, ld->lineno, msg,
+	    sizeof(msg));
+
+	return rc < 0 ? ld_err(ld, rc, "%s", msg) : 0;
+}
+
 /* inih's handler: one "name = value" of line ld->lineno.  1 = go on. */
 static int
 on_key(void *user, const char *section, const char *name, const char *value)
@@ -395,6 +408,8 @@ on_key(void *user, const char *section, const char *name, const char *value)
 		    "key \"%s\" is outside any section; "
 		    "put it under [daemon] or [queue.NAME]",
 		    name);
+	if (ld->sect == CONF_SECT_SCHEDULE)
+		return !sched_key(ld, name, value != NULL ? value : "");
 	if ((k = key_find(ld->sect, name)) == NULL)
 		return !key_unknown(ld, name);
 	if (ld->seen[k - keys] != 0)
@@ -458,13 +473,22 @@ queue_open(struct load *ld, const char *name)
 static int
 sect_open(struct load *ld, const char *name)
 {
+	char msg[CONF_ERRLEN];
+	int rc;
+
 	memset(ld->seen, 0, sizeof(ld->seen));
 	if (strncmp(name, "queue.", 6) == 0)
 		return queue_open(ld, name + 6);
+	if (strncmp(name, "schedule.", 9) == 0) {
+		ld->sect = CONF_SECT_SCHEDULE;
+		rc = csched_open(ld->c->scheds, name + 9, ld->lineno, msg,
+		    sizeof(msg));
+		return rc < 0 ? ld_err(ld, rc, "%s", msg) : 0;
+	}
 	if (strcmp(name, "daemon") != 0)
 		return ld_err(ld, -EINVAL,
-		    "unknown section [%s]: sections are [daemon] and "
-		    "[queue.NAME]",
+		    "unknown section [%s]: sections are [daemon], "
+		    "[queue.NAME] and [schedule.NAME]",
 		    name);
 	if (ld->daemon_line != 0)
 		return ld_err(ld, -EINVAL,
@@ -668,7 +692,8 @@ static int
 conf_new(struct load *ld, const char *path)
 {
 	if ((ld->c = calloc(1, sizeof(*ld->c))) == NULL ||
-	    (ld->c->path = strdup(path)) == NULL)
+	    (ld->c->path = strdup(path)) == NULL ||
+	    (ld->c->scheds = csched_new()) == NULL)
 		return ld_err(ld, -ENOMEM, "out of memory");
 	if (sect_defaults(ld, CONF_SECT_DAEMON, &ld->c->daemon) < 0)
 		return ld->rc;
@@ -717,6 +742,27 @@ parse(struct load *ld)
  * destinations http jobs may reach (http_reach) are http_allow, plus the
  * loopback blocks when http_loopback says so: as entries of the allow
  * list, so that an http_deny entry as specific (or more) still wins. */
+static bool
+queue_known(void *arg, const char *name)
+{
+	return conf_queue_by_name(arg, name) != NULL;
+}
+
+/* The schedules, once every queue is known. */
+static int
+sched_finish(struct load *ld)
+{
+	char msg[CONF_ERRLEN];
+	int line = 0, rc;
+
+	rc = csched_finish(ld->c->scheds, queue_known, ld->c, &line, msg,
+	    sizeof(msg));
+	if (rc == 0)
+		return 0;
+	ld->lineno = line;
+	return ld_err(ld, rc, "%s", msg);
+}
+
 static int
 conf_finish(struct load *ld)
 {
@@ -761,8 +807,8 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	}
 	if ((r = conf_new(&ld, path)) < 0)
 		goto out;
-	if ((r = parse(&ld)) == 0)
-		r = conf_finish(&ld);
+	if ((r = parse(&ld)) == 0 && (r = conf_finish(&ld)) == 0)
+		r = sched_finish(&ld);
 out:
 	free(data);
 	free(ld.dir);
@@ -785,6 +831,7 @@ conf_free(struct conf *c)
 		free((char *)c->queues[i].pub.name);
 	}
 	free(c->queues);
+	csched_free(c->scheds);
 	free(c->path);
 	free(c);
 }
@@ -824,6 +871,18 @@ conf_queue_by_name(const struct conf *c, const char *name)
 	return NULL;
 }
 
+size_t
+conf_schedule_count(const struct conf *c)
+{
+	return csched_count(c->scheds);
+}
+
+const struct conf_schedule *
+conf_schedule(const struct conf *c, size_t i)
+{
+	return csched_at(c->scheds, i);
+}
+
 bool
 conf_queue_name_valid(const char *name)
 {
@@ -856,6 +915,7 @@ conf_dump(FILE *f, const struct conf *c)
 		fprintf(f, "\n[queue.%s]\n", c->queues[i].pub.name);
 		dump_sect(f, CONF_SECT_QUEUE, &c->queues[i].pub);
 	}
+	csched_dump(f, c->scheds);
 }
 
 int

@@ -153,6 +153,35 @@ struct conf_queue {
 
 enum conf_backoff { CONF_BACKOFF_EXPONENTIAL, CONF_BACKOFF_FIXED };
 
+/* [schedule.NAME]: a cron schedule making one job per slot
+ * (docs/SCHEDULES.md).  At most CONF_MAX_SCHEDULES sections. */
+#define CONF_MAX_SCHEDULES  1024
+#define CONF_SCHEDULE_NAME_MAX 64 /* 1..64 of [A-Za-z0-9_.-] */
+
+enum conf_overlap {
+	CONF_OVERLAP_SKIP,   /* no new job while the last one has not ended */
+	CONF_OVERLAP_ALLOW,
+};
+enum conf_catch_up {
+	CONF_CATCH_UP_LATEST, /* slots missed while down: one job, the newest */
+	CONF_CATCH_UP_NONE,
+	CONF_CATCH_UP_ALL,    /* each (at most CRON_CATCH_UP_MAX) */
+};
+
+struct conf_schedule {
+	const char *name;     /* the NAME of [schedule.NAME] */
+	const char *cron;     /* as written; cron_parse accepted it */
+	const char *timezone; /* an IANA name tz_check accepted; NULL: local */
+	int overlap;          /* enum conf_overlap */
+	int catch_up;         /* enum conf_catch_up */
+	bool paused;          /* key paused: listed, makes no jobs */
+	/* The job of each slot: a JSON object of submit fields (kind, args
+	 * and every other key of the section: queue, timeout, priority,
+	 * ...) that proto_submit_parse accepted, as compact JSON text. */
+	const char *submit;
+	int line;             /* of the section header */
+};
+
 /* Load and validate the file at path.  Returns 0 and *out (free with
  * conf_free), or a negative errno with *out = NULL and err filled with one
  * line (no newline): -EINVAL for anything wrong in the file
@@ -185,6 +214,11 @@ const struct conf_queue *conf_queue(const struct conf *c, size_t i);
 /* The queue called name, or NULL.  Linear: at most CONF_MAX_QUEUES. */
 const struct conf_queue *conf_queue_by_name(const struct conf *c,
     const char *name);
+
+/* Number of [schedule.NAME] sections, and schedule i (file order) or
+ * NULL; valid until conf_free(c). */
+size_t conf_schedule_count(const struct conf *c);
+const struct conf_schedule *conf_schedule(const struct conf *c, size_t i);
 
 /* Whether name is a legal queue name (1..64 of [A-Za-z0-9_.-]). */
 bool conf_queue_name_valid(const char *name);

@@ -22,7 +22,12 @@
 #define CONF_NAMECHARS \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
-enum conf_sect { CONF_SECT_NONE, CONF_SECT_DAEMON, CONF_SECT_QUEUE };
+enum conf_sect {
+	CONF_SECT_NONE,
+	CONF_SECT_DAEMON,
+	CONF_SECT_QUEUE,
+	CONF_SECT_SCHEDULE,     /* keys of its own: conf_sched.c */
+};
 
 enum conf_type {
 	CONF_T_INT,     /* int: strict decimal */

@@ -30,7 +30,13 @@ struct http_method {
 	const char *name;
 	enum evhttp_cmd_type type;
 	bool idempotent;        /* may be sent again (RFC 9110 9.2.2) */
+	/* may run again after a crash (the contract: GET, HEAD, OPTIONS,
+	 * PUT, DELETE; POST and PATCH only if the job says idempotent) */
+	bool rerun;
 };
+
+/* The method called name (case-sensitive), or NULL. */
+const struct http_method *http_method_find(const char *name);
 
 struct http_args {
 	struct evhttp_uri *uri;         /* owned */

@@ -22,39 +22,6 @@ static const struct kind *const kinds[] = {
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 /* The http methods a repeat cannot change the outcome of (RFC 9110). */
-static bool
-kind_method_idempotent(const char *m)
-{
-	static const char *const safe[] = { "GET", "HEAD", "OPTIONS", "PUT",
-		"DELETE" };
-
-	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
-		if (strcmp(m, safe[i]) == 0)
-			return true;
-	return false;
-}
-
-const char *
-kind_rerun_unsafe(const struct kind *k, const json_t *args, int idempotent,
-    char *buf, size_t len)
-{
-	const char *m;
-
-	if (idempotent == 1 || k->pure)
-		return NULL;
-	if (idempotent == 0) {
-		snprintf(buf, len, "submitted with \"idempotent\": false");
-		return buf;
-	}
-	if (strcmp(k->name, "http") != 0)
-		return NULL;            /* exec: idempotent unless told */
-	m = json_string_value(json_object_get(args, "method"));
-	if (m == NULL || kind_method_idempotent(m))
-		return NULL;
-	snprintf(buf, len, "%.16s is not idempotent", m);
-	return buf;
-}
-
 const struct kind *
 kind_find(const char *name)
 {
@@ -68,6 +35,30 @@ const struct kind *
 kind_at(size_t i)
 {
 	return i < NKINDS ? kinds[i] : NULL;
+}
+
+bool
+kind_rerun(const struct kind *k, const json_t *args, enum kind_idem idem,
+    char *why, size_t len)
+{
+	if (len > 0)
+		why[0] = '\0';
+	if (idem == KIND_IDEM_YES)
+		return true;
+	if (idem == KIND_IDEM_NO) {
+		snprintf(why, len, "submitted with \"idempotent\": false");
+		return false;
+	}
+	if (k == NULL || args == NULL || k->rerun == NULL)
+		return true;
+	return k->rerun(args, why, len);
+}
+
+void
+kind_rerun_error(char *buf, size_t len, const char *why)
+{
+	snprintf(buf, len, "interrupted by a crash or stop; not run again: %s",
+	    why);
 }
 
 void

@@ -121,6 +121,13 @@ struct kind {
 	/* Optional: whether kc lets jobs of the kind in (the key that turns
 	 * kind NAME off is allow_NAME).  NULL: always. */
 	bool (*allowed)(const struct kind_conf *kc);
+	/* Optional: the kind's rule for a run a crash interrupted: may a
+	 * job with these args (checked at submit) run again?  true, or
+	 * false with why filled ("POST is not idempotent").  NULL: always
+	 * (sleep, exec).  The submit field idempotent overrides it (see
+	 * kind_rerun).  Pure: called on the store's writer thread, inside
+	 * the recovery's transaction. */
+	bool (*rerun)(const json_t *args, char *why, size_t len);
 	/* Optional, for a run that is only a wait (sleep), so that jobd can
 	 * hold it without a worker's stack (docs/PERF.md).  wait() says how
 	 * long: 0 and *seconds, or a negative errno (jobd then calls run(),
@@ -131,6 +138,28 @@ struct kind {
 	int (*wait)(struct kind_run *run, double *seconds);
 	int (*done)(struct kind_run *run);
 };
+
+/* What a job's submit said about runs after a crash (jobs.idempotent). */
+enum kind_idem {
+	KIND_IDEM_UNSET,        /* the kind's rule (rerun) decides */
+	KIND_IDEM_NO,           /* "idempotent": false: never run again */
+	KIND_IDEM_YES,          /* "idempotent": true: always */
+};
+
+/* Longest reason kind_rerun gives. */
+#define KIND_WHY_MAX 128
+
+/* May a run of kind k with args that a crash or stop interrupted run
+ * again?  idem overrides the kind's rule.  true, or false with why
+ * filled (no prefix: "POST is not idempotent").  k NULL (an unknown
+ * kind) or args NULL: true (recovery ends those jobs for their own
+ * reason).  Thread-safe. */
+bool kind_rerun(const struct kind *k, const json_t *args, enum kind_idem idem,
+    char *why, size_t len);
+
+/* The error of a job kind_rerun refused, into buf: "interrupted by a crash
+ * or stop; not run again: WHY" (the contract's text). */
+void kind_rerun_error(char *buf, size_t len, const char *why);
 
 /* Every kind's shared state, for one daemon. */
 struct kind_env;
@@ -157,13 +186,6 @@ int kind_env_allowed(const struct kind_env *ke, const struct kind *k,
 /* Fill run's state and conf for a run of kind k. */
 void kind_env_prepare(const struct kind_env *ke, const struct kind *k,
     struct kind_run *run);
-
-/* Whether a job of kind k found running after a crash or stop may run
- * again (docs/RELIABILITY.md): NULL if so, else why not (into buf).
- * idempotent: the submit's field, -1 when not given (the kind's rule:
- * sleep always, exec yes, http for GET, HEAD, OPTIONS, PUT, DELETE). */
-const char *kind_rerun_unsafe(const struct kind *k, const json_t *args,
-    int idempotent, char *buf, size_t len);
 
 /* The kind named name, or NULL (the daemon answers unknown_kind). */
 const struct kind *kind_find(const char *name);

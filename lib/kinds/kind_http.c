@@ -537,6 +537,21 @@ http_allowed(const struct kind_conf *kc)
 	return kc->allow_http;
 }
 
+/* After a crash: by the method alone (the args passed check at submit, so
+ * a method there is a known one; "GET" if none). */
+static bool
+http_rerun(const json_t *args, char *why, size_t len)
+{
+	const json_t *v = json_object_get(args, "method");
+	const char *m = json_is_string(v) ? json_string_value(v) : "GET";
+	const struct http_method *hm = http_method_find(m);
+
+	if (hm != NULL && hm->rerun)
+		return true;
+	snprintf(why, len, "%.32s is not idempotent", m);
+	return false;
+}
+
 const struct kind kind_http = {
 	.name = "http",
 	.check = http_check,
@@ -545,4 +560,5 @@ const struct kind kind_http = {
 	.reconf = http_reconf,
 	.close = http_close,
 	.allowed = http_allowed,
+	.rerun = http_rerun,
 };

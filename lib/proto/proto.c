@@ -369,7 +369,9 @@ proto_submit_parse(const json_t *o, struct proto_submit *s,
 	/* -0.0 passes the >= 0 check; make it a plain 0 ("none"). */
 	if (s->timeout == 0)
 		s->timeout = 0;
-	return proto_submit_life_parse(o, s, err);
+	if (proto_submit_life_parse(o, s, err) < 0)
+		return -EINVAL;
+	return proto_submit_deps_parse(o, s, err);
 }
 
 static int
@@ -532,6 +534,7 @@ static const struct {
 	[PROTO_OP_RETRY] = { "retry", proto_parse_retry },
 	[PROTO_OP_PRUNE] = { "prune", proto_parse_prune },
 	[PROTO_OP_WATCH] = { "watch", parse_watch },
+	[PROTO_OP_SCHEDULES] = { "schedules", parse_nothing },
 };
 
 const char *

@@ -164,6 +164,7 @@ enum proto_op {
 	PROTO_OP_RETRY,
 	PROTO_OP_PRUNE,
 	PROTO_OP_WATCH,
+	PROTO_OP_SCHEDULES,
 	PROTO_NOPS
 };
 
@@ -197,7 +198,17 @@ struct proto_submit {
 	double retry_max_delay; /* > 0; PROTO_UNSET: the queue's */
 	int retry_backoff;    /* 0 exponential, 1 fixed; -1: the queue's */
 	int idempotent;       /* 0, 1; -1: the kind's rule */
+	/* Unique jobs (proto_deps.c). */
+	const char *unique_key; /* 1..PROTO_UNIQUE_KEY_MAX bytes; NULL: none */
+	double unique_for;    /* >= 0 s; 0: only jobs not ended */
+	/* Not wire fields (never parsed): jobd's schedules set them on the
+	 * submits they make. */
+	const char *schedule; /* NULL: none */
+	double slot;
 };
+
+/* Bytes of a unique_key. */
+#define PROTO_UNIQUE_KEY_MAX 255
 
 /* Bounds of the lifecycle's submit fields. */
 #define PROTO_RETRIES_MAX 100
@@ -292,6 +303,11 @@ int proto_parse(const char *line, size_t len, struct proto_req *req,
 /* The lifecycle's fields of a submit (run_at, delay, priority, retries,
  * retry_*, idempotent) into *s: 0 or -EINVAL with err naming the field
  * and its range.  Called by proto_submit_parse. */
+/* The submit fields of dependencies and unique jobs (unique_key,
+ * unique_for) of obj into *s: 0 or -EINVAL (err set). */
+int proto_submit_deps_parse(const json_t *obj, struct proto_submit *s,
+    struct proto_err *err);
+
 int proto_submit_life_parse(const json_t *obj, struct proto_submit *s,
     struct proto_err *err);
 

@@ -62,6 +62,8 @@ struct store {
 	const struct store_ops *ops;
 	struct store_backend *b;
 	size_t batch_max;
+	store_rerun_fn rerun;           /* store_recover's rule, or NULL */
+	void *rerun_arg;
 
 	pthread_mutex_t mtx;            /* guards the fields down to stats */
 	pthread_cond_t wake;            /* pending non-empty or stopping */
@@ -381,7 +383,7 @@ writer_stop(struct store *st)
 static bool
 write_local(int status)
 {
-	return status == -EINVAL || status == -ENOENT;
+	return status == -EINVAL || status == -ENOENT || status == -EEXIST;
 }
 
 /* The database failing (full, locked, read-only, gone...) fails every
@@ -711,6 +713,15 @@ job_check(const struct store_new_job *j)
 	    (j->state != STORE_SCHEDULED || j->run_at <= 0)))
 		return store_seterr(-EINVAL, "store: job priority, retries, "
 		    "retry delays, run_at or state out of range");
+	if ((j->schedule != NULL || j->unique_key != NULL) &&
+	    j->existing == NULL)
+		return store_seterr(-EINVAL, "store: a job with a schedule or "
+		    "a unique key needs somewhere for the existing id");
+	if (j->unique_key != NULL && (j->unique_key[0] == '\0' ||
+	    strlen(j->unique_key) > 255 || !(j->unique_for >= 0) ||
+	    !isfinite(j->unique_for)))
+		return store_seterr(-EINVAL, "store: unique_key of 1-255 bytes, "
+		    "unique_for >= 0");
 	return 0;
 }
 
@@ -718,7 +729,8 @@ static size_t
 job_size(const struct store_new_job *j)
 {
 	return str_size(j->queue) + str_size(j->kind) + str_size(j->args) +
-	    str_size(j->name);
+	    str_size(j->name) + str_size(j->schedule) +
+	    str_size(j->unique_key);
 }
 
 static void
@@ -730,6 +742,8 @@ job_copy(struct store_new_job *d, const struct store_new_job *j, char **p,
 	d->kind = str_copy(p, j->kind);
 	d->args = str_copy(p, j->args);
 	d->name = str_copy(p, j->name);
+	d->schedule = str_copy(p, j->schedule);
+	d->unique_key = str_copy(p, j->unique_key);
 	if (d->created_at == 0)
 		d->created_at = now;
 }
@@ -866,9 +880,9 @@ store_requeue(struct store *st, int64_t id, store_cb cb, void *arg)
 	return 0;
 }
 
-/* Does the backend have the lifecycle's writes and reads (schema 4)?  The
- * PostgreSQL backend does not yet: those calls are refused (-ENOTSUP) here,
- * before they could spoil a batch. */
+/* Does the backend have the lifecycle's writes and reads (schema 4)?  Both
+ * built-in backends do; one without them is refused (-ENOTSUP) here, before
+ * such a write could spoil a batch. */
 static int
 store_lifecycle(struct store *st)
 {
@@ -995,6 +1009,13 @@ recover_done(void *arg, int status)
 	res->status = status;
 }
 
+void
+store_recover_rule(struct store *st, store_rerun_fn fn, void *arg)
+{
+	st->rerun = fn;
+	st->rerun_arg = arg;
+}
+
 int
 store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep)
@@ -1010,6 +1031,8 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 		return req_new_err(st);
 	r->w.u.recover.now = store_now();
 	r->w.u.recover.res = &res;
+	r->w.u.recover.rerun = st->rerun;
+	r->w.u.recover.rerun_arg = st->rerun_arg;
 	submit(st, r, recover_done, &res);
 	store_flush(st);
 	if (res.status < 0) {
@@ -1092,6 +1115,13 @@ store_attempts_free(struct store_attempt **a, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(a[i]);
 	free(a);
+}
+
+int
+store_slot_last(struct store *st, const char *schedule, double *slot,
+    int64_t *id)
+{
+	return st->ops->slot_last(st->b, schedule, slot, id);
 }
 
 int

@@ -35,7 +35,8 @@
  *                     was deleted or replaced under jobd, which SQLite
  *                     would not notice): the whole transaction failed,
  *                     and every write in it gets the error.
- * A write that fails alone (-EINVAL, or -ENOENT for a missing job) does not
+ * A write that fails alone (-EINVAL, -ENOENT for a missing job, -EEXIST for
+ * a slot or unique key already held: store_insert) does not
  * spoil the others in its transaction.  Writes are applied in submission
  * order, so a store_mark_started right after a store_insert of the same job
  * is fine without waiting for the insert's callback (pipelining).
@@ -246,9 +247,21 @@ struct store_new_job {
 	double retry_max_delay;  /* > 0; 0: 3600 s */
 	enum store_backoff retry_backoff;
 	enum store_idem idempotent;
+	/* Schema 4.  A job made by a schedule (schedule, slot: at most one
+	 * job per pair), and a unique key: while a job with the key has not
+	 * ended, or ended jobs with it were created less than unique_for
+	 * seconds before this one, the insert completes with -EEXIST and
+	 * *existing (caller's, valid until cb runs) gets that job's id. */
+	const char *schedule;    /* NULL: none */
+	double slot;             /* with schedule: the slot, epoch s */
+	const char *unique_key;  /* NULL: none; 1..255 bytes */
+	double unique_for;       /* >= 0 seconds */
+	int64_t *existing;       /* required with schedule or unique_key */
 };
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
+ * With a schedule or a unique key the insert may complete with -EEXIST
+ * (see struct store_new_job): nothing was written, the id is unused.
  * Returns 0 (cb will be called), -EINVAL (missing field, bad value),
  * -ENOMEM or -ESHUTDOWN (cb will not be called, no id used). */
 __attribute__((warn_unused_result))
@@ -385,6 +398,9 @@ struct store_job {
 	enum store_backoff retry_backoff;
 	enum store_idem idempotent;
 	bool interrupted;        /* store_recover: it was running */
+	char *schedule;          /* or NULL */
+	double slot;             /* 0: none */
+	char *unique_key;        /* or NULL */
 };
 
 void store_job_free(struct store_job *job);
@@ -394,8 +410,22 @@ void store_jobs_free(struct store_job **jobs, size_t n);
 struct store_recovery {
 	size_t queued;           /* were queued, stay queued */
 	size_t requeued;         /* were running, attempts left: now queued */
-	size_t failed;           /* were running, out of attempts: failed */
+	size_t failed;           /* were running, out of attempts or not to
+	                          * be run again: failed */
+	size_t refused;          /* of those, the ones the rule refused */
 };
+
+/* The rule store_recover applies to each job it finds running with
+ * attempts left: true runs it again (back to queued); false, with error
+ * filled (the whole text), ends it failed with that error in the same
+ * transaction, so a second crash cannot start it either.  Called on the
+ * store's writer thread: must be pure and thread-safe. */
+#define STORE_RERUN_ERROR_MAX 256
+typedef bool (*store_rerun_fn)(void *arg, const struct store_job *job,
+    char *error, size_t len);
+
+/* Set the rule (NULL: every such job runs again) for store_recover. */
+void store_recover_rule(struct store *st, store_rerun_fn fn, void *arg);
 
 /* Takes ownership of job (free it with store_job_free).  Return 0 to go on,
  * or a negative errno to stop: store_recover then frees the rest and
@@ -481,6 +511,12 @@ __attribute__((warn_unused_result))
 int store_attempts(struct store *st, int64_t id, struct store_attempt ***ap,
     size_t *np);
 void store_attempts_free(struct store_attempt **a, size_t n);
+
+/* The newest slot that schedule made a job for and that job's id, or 0
+ * and 0 when it made none: an index lookup on (schedule, slot). */
+__attribute__((warn_unused_result))
+int store_slot_last(struct store *st, const char *schedule, double *slot,
+    int64_t *id);
 
 /* The queues recorded as paused: *namesp (free each and the array) of
  * *np names. */

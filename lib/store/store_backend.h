@@ -83,6 +83,8 @@ struct store_write {
 		struct {
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
+			store_rerun_fn rerun;   /* NULL: always */
+			void *rerun_arg;
 		} recover;
 		struct {
 			int64_t id;
@@ -165,6 +167,8 @@ struct store_ops {
 	int (*attempts)(struct store_backend *b, int64_t id,
 	    struct store_attempt ***ap, size_t *np);
 	int (*paused)(struct store_backend *b, char ***namesp, size_t *np);
+	int (*slot_last)(struct store_backend *b, const char *schedule,
+	    double *slot, int64_t *id);
 };
 
 /* Ids the front reserves per reserve_ids call (a group larger asks for
@@ -179,11 +183,11 @@ extern const struct store_ops store_pg_ops;
 int store_seterr(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A job row in one allocation (what store_job_free frees): its seven
+/* A job row in one allocation (what store_job_free frees): its nine
  * strings t[i] of len[i] bytes (NULL: a NULL column) copied after it, in
- * the order queue, kind, args, name, result, error, cancel_reason; every
- * other field zero.  NULL when out of memory. */
-#define STORE_JOB_NTEXT 7
+ * the order queue, kind, args, name, result, error, cancel_reason,
+ * schedule, unique_key; every other field zero.  NULL when out of memory. */
+#define STORE_JOB_NTEXT 9
 struct store_job *store_job_alloc(const char *const t[STORE_JOB_NTEXT],
     const size_t len[STORE_JOB_NTEXT]);
 

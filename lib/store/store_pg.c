@@ -82,6 +82,92 @@ static const struct pg_migration pg_migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN submit_uid bigint;"
 	"ALTER TABLE jobs ADD COLUMN submit_gid bigint;"
 	"ALTER TABLE jobs ADD COLUMN submit_pid bigint;" },
+	/* SQLite keys its index by (submit_uid, rowid): id said here. */
+	{ 3,
+	"CREATE INDEX jobs_submitter ON jobs (submit_uid, id) "
+	"WHERE submit_uid IS NOT NULL;" },
+	/* The lifecycle.  PostgreSQL changes a CHECK in place: no rebuild. */
+	{ 4,
+	"ALTER TABLE jobs DROP CONSTRAINT jobs_state_check,"
+	"  DROP CONSTRAINT jobs_check,"
+	"  ADD CONSTRAINT jobs_state_check CHECK (state IN ('queued',"
+	"    'running', 'succeeded', 'failed', 'timed_out', 'cancelled',"
+	"    'scheduled', 'waiting')),"
+	"  ADD CONSTRAINT jobs_check CHECK ((finished_at IS NOT NULL) ="
+	"    (state NOT IN ('queued', 'running', 'scheduled', 'waiting'))),"
+	"  ADD COLUMN run_at double precision,"
+	"  ADD COLUMN priority integer NOT NULL DEFAULT 5"
+	"    CHECK (priority BETWEEN 0 AND 9),"
+	"  ADD COLUMN retries integer NOT NULL DEFAULT 0"
+	"    CHECK (retries BETWEEN 0 AND 100),"
+	"  ADD COLUMN retry_delay double precision NOT NULL DEFAULT 1"
+	"    CHECK (retry_delay > 0),"
+	"  ADD COLUMN retry_max_delay double precision NOT NULL DEFAULT 3600"
+	"    CHECK (retry_max_delay > 0),"
+	"  ADD COLUMN retry_backoff text NOT NULL DEFAULT 'exponential'"
+	"    CHECK (retry_backoff IN ('exponential', 'fixed')),"
+	"  ADD COLUMN retried integer NOT NULL DEFAULT 0 CHECK (retried >= 0),"
+	"  ADD COLUMN run_base integer NOT NULL DEFAULT 0"
+	"    CHECK (run_base >= 0),"
+	"  ADD COLUMN idempotent boolean;"
+	"CREATE INDEX jobs_run_at ON jobs (run_at, id) WHERE state = 'scheduled';"
+	"CREATE INDEX jobs_finished ON jobs (state, finished_at)"
+	"  WHERE finished_at IS NOT NULL;"
+	"CREATE TABLE job_attempts ("
+	"  job_id      bigint           NOT NULL,"
+	"  attempt     integer          NOT NULL,"
+	"  started_at  double precision,"
+	"  finished_at double precision NOT NULL,"
+	"  state       text             NOT NULL,"
+	"  error       text,"
+	"  result      json,"
+	"  PRIMARY KEY (job_id, attempt)"
+	");"
+	"CREATE TABLE queue_pause ("
+	"  queue     text             PRIMARY KEY,"
+	"  paused_at double precision NOT NULL"
+	");"
+	"CREATE VIEW job_durations AS"
+	"  SELECT id, queue, kind, state, attempts,"
+	"   started_at - created_at AS wait_seconds,"
+	"   finished_at - started_at AS run_seconds,"
+	"   finished_at - created_at AS total_seconds"
+	"  FROM jobs WHERE finished_at IS NOT NULL;"
+	"CREATE VIEW failures_by_queue AS"
+	"  SELECT queue, state, count(*) AS jobs, max(finished_at) AS last_at"
+	"  FROM jobs WHERE state IN ('failed', 'timed_out')"
+	"  GROUP BY queue, state;"
+	"CREATE VIEW retries AS"
+	"  SELECT a.job_id, j.queue, j.kind, a.attempt, a.state, a.error,"
+	"   a.started_at, a.finished_at, j.state AS job_state"
+	"  FROM job_attempts a JOIN jobs j ON j.id = a.job_id;"
+	"CREATE VIEW queue_lag AS"
+	"  SELECT queue, count(*) AS queued,"
+	"   min(coalesce(run_at, created_at)) AS oldest_ready_at,"
+	"   extract(epoch FROM now())::double precision -"
+	"   min(coalesce(run_at, created_at)) AS lag_seconds"
+	"  FROM jobs WHERE state = 'queued' GROUP BY queue;" },
+	/* Schedules, unique keys, dependencies: the UNIQUE indexes make a
+	 * slot's job and a key's live job one, whatever the code does. */
+	{ 5,
+	"ALTER TABLE jobs ADD COLUMN schedule text,"
+	"  ADD COLUMN slot double precision,"
+	"  ADD COLUMN unique_key text CHECK (unique_key IS NULL OR"
+	"    octet_length(unique_key) BETWEEN 1 AND 255),"
+	"  ADD COLUMN on_dependency_failure text CHECK ("
+	"    on_dependency_failure IN ('cancel', 'run'));"
+	"CREATE UNIQUE INDEX jobs_slot ON jobs (schedule, slot)"
+	"  WHERE schedule IS NOT NULL;"
+	"CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)"
+	"  WHERE unique_key IS NOT NULL AND finished_at IS NULL;"
+	"CREATE INDEX jobs_unique ON jobs (unique_key, created_at)"
+	"  WHERE unique_key IS NOT NULL;"
+	"CREATE TABLE job_deps ("
+	"  job_id     bigint NOT NULL REFERENCES jobs (id),"
+	"  depends_on bigint NOT NULL,"
+	"  PRIMARY KEY (job_id, depends_on)"
+	");"
+	"CREATE INDEX job_deps_on ON job_deps (depends_on, job_id);" },
 };
 
 #define PG_NMIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))
@@ -359,4 +445,7 @@ const struct store_ops store_pg_ops = {
 	.list = pg_list,
 	.group_get = pg_group_get,
 	.group_jobs = pg_group_jobs,
+	.attempts = pg_attempts,
+	.paused = pg_paused,
+	.slot_last = pg_slot_last,
 };

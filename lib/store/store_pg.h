@@ -2,9 +2,10 @@
  * store_pg.h — shared by the three files of the PostgreSQL backend:
  * store_pg.c (connecting, the schema and its migrations, ids, transactions,
  * the ops table), store_pg_write.c (a batch of writes as a few multi-row
- * statements) and store_pg_read.c (errors, rows, the read connections, the
- * reads).  Calls go store_pg.c -> store_pg_write.c -> store_pg_read.c,
- * never back.  Nothing else includes it; the rest of jobd sees store.h.
+ * statements), store_pg_life.c (the writes that go one at a time: unique
+ * look-ups, retries, pauses, pruning, recovery) and store_pg_read.c
+ * (errors, rows, the read connections, the reads).  Calls go store_pg.c ->
+ * store_pg_write.c -> store_pg_life.c -> store_pg_read.c, never back.  Nothing else includes it; the rest of jobd sees store.h.
  */
 #ifndef JOBD_STORE_PG_H
 #define JOBD_STORE_PG_H
@@ -20,7 +21,10 @@
 /* jobs columns in the order pg_row_job reads them: the same as SQLite's. */
 #define PG_COLS "id, queue, kind, state, args, name, attempts, max_attempts, " \
 	"timeout, created_at, started_at, finished_at, result, error, "      \
-	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid"
+	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
+	"run_at, priority, retries, retried, run_base, retry_delay, "        \
+	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
+	"unique_key"
 
 /* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
 struct pg_arr {
@@ -48,7 +52,7 @@ struct store_backend {
 	PGconn *wc;                     /* the writer's connection */
 	PGconn *ic;                     /* the loop thread's: reserve_ids */
 	bool txn_pending;               /* begin seen, BEGIN not yet sent */
-	struct pg_arr col[12];          /* the writer's scratch arrays */
+	struct pg_arr col[24];          /* the writer's scratch arrays */
 	int64_t *ids;                   /* the writer's scratch: a run's ids */
 	size_t ids_cap;
 	struct pg_step *steps;          /* the writer's: the batch's plan */
@@ -95,6 +99,26 @@ int pg_list(struct store_backend *b, const struct store_filter *f,
 int pg_group_get(struct store_backend *b, int64_t gid, struct store_group *g);
 int pg_group_jobs(struct store_backend *b, int64_t gid,
     struct store_job ***jobsp, size_t *np);
+
+int pg_attempts(struct store_backend *b, int64_t id,
+    struct store_attempt ***ap, size_t *np);
+int pg_paused(struct store_backend *b, char ***namesp, size_t *np);
+int pg_slot_last(struct store_backend *b, const char *schedule, double *slot,
+    int64_t *id);
+
+/* ---- store_pg_life.c ---------------------------------------------------- */
+
+/* One statement on the writer's connection with text parameters; *rp
+ * gets its result (the caller clears it) if rp is not NULL. */
+int pg_wexec(struct store_backend *b, const char *sql, int n,
+    const char *const *v, const char *what, PGresult **rp);
+/* The job already holding the slot or unique key of a job of w (an insert
+ * or a group) into its existing and -EEXIST; 0 if none. */
+int pg_dup(struct store_backend *b, const struct store_write *w);
+/* Apply w (retry, ready, revive, pause, prune, recover) alone.  On error
+ * *alone says only w failed (nothing else of the transaction is lost). */
+int pg_life_apply(struct store_backend *b, const struct store_write *w,
+    bool *alone);
 
 /* ---- store_pg_write.c --------------------------------------------------- */
 

@@ -141,7 +141,9 @@ pg_connect(struct store_backend *b, PGconn **cp)
 enum {
 	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
-	C_REASON, C_GROUP, C_UID, C_GID, C_PID,
+	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
+	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
+	C_SCHED, C_SLOT, C_UKEY,
 };
 
 static double
@@ -164,7 +166,7 @@ pg_row_job(const struct store_backend *b, const PGresult *r, int row,
     struct store_job **jp)
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON };
+		C_ERROR, C_REASON, C_SCHED, C_UKEY };
 	const char *t[STORE_JOB_NTEXT];
 	size_t len[STORE_JOB_NTEXT];
 	struct store_job *j;
@@ -195,6 +197,18 @@ pg_row_job(const struct store_backend *b, const PGresult *r, int row,
 		j->submitter.gid = (gid_t)pg_i8(r, row, C_GID);
 		j->submitter.pid = (pid_t)pg_i8(r, row, C_PID);
 	}
+	j->run_at = pg_f8(r, row, C_RUN_AT);               /* NULL: 0 */
+	j->priority = (int)pg_i8(r, row, C_PRIO);
+	j->retries = (int)pg_i8(r, row, C_RETRIES);
+	j->retried = (int)pg_i8(r, row, C_RETRIED);
+	j->run_base = (int)pg_i8(r, row, C_RUN_BASE);
+	j->retry_delay = pg_f8(r, row, C_RDELAY);
+	j->retry_max_delay = pg_f8(r, row, C_RMAX);
+	j->retry_backoff = strcmp(PQgetvalue(r, row, C_BACKOFF), "fixed") == 0 ?
+	    STORE_BACKOFF_FIXED : STORE_BACKOFF_EXPONENTIAL;
+	j->idempotent = PQgetisnull(r, row, C_IDEM) ? STORE_IDEM_UNSET :
+	    *PQgetvalue(r, row, C_IDEM) == 't' ? STORE_IDEM_YES : STORE_IDEM_NO;
+	j->slot = pg_f8(r, row, C_SLOT);                   /* NULL: 0 */
 	*jp = j;
 	return 0;
 }
@@ -319,11 +333,20 @@ int
 pg_list(struct store_backend *b, const struct store_filter *f,
     struct store_job ***jobsp, size_t *np)
 {
-	char before[24], lim[24];
-	const char *v[4] = { store_state_name(f->state), f->queue, before, lim };
+	char before[24], lim[24], uid[24];
+	const char *v[5] = { store_state_name(f->state), f->queue, before, lim,
+		f->by_uid ? uid : NULL };
 
 	snprintf(before, sizeof(before), "%lld", (long long)f->before_id);
 	snprintf(lim, sizeof(lim), "%zu", f->limit);
+	snprintf(uid, sizeof(uid), "%lld", (long long)f->uid);
+	/* One user's jobs: that user's range of jobs_submitter. */
+	if (f->by_uid)
+		return pg_read_jobs(b, "SELECT " PG_COLS " FROM jobs "
+		    "WHERE submit_uid = $5::bigint AND "
+		    "($1::text IS NULL OR state = $1) AND "
+		    "($2::text IS NULL OR queue = $2) AND id < $3::bigint "
+		    "ORDER BY id DESC LIMIT $4::bigint", 5, v, jobsp, np);
 	return pg_read_jobs(b, "SELECT " PG_COLS " FROM jobs "
 	    "WHERE ($1::text IS NULL OR state = $1) AND "
 	    "($2::text IS NULL OR queue = $2) AND id < $3::bigint "
@@ -354,7 +377,7 @@ pg_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 	snprintf(sid, sizeof(sid), "%lld", (long long)gid);
 	if ((rc = pg_reader_get(b, &rd)) < 0)
 		return rc;
-	/* The group's submitter is its first job's (visibility). */
+	/* With the submitter of its first job, as SQLite's SQ_GROUP_SQL. */
 	r = PQexecParams(rd->c, "SELECT g.id, g.mode, g.size, g.created_at, "
 	    "j.submit_uid, j.submit_gid, j.submit_pid FROM groups g "
 	    "LEFT JOIN jobs j ON j.id = (SELECT min(id) FROM jobs "
@@ -382,4 +405,141 @@ pg_group_get(struct store_backend *b, int64_t gid, struct store_group *g)
 	PQclear(r);
 	pg_reader_put(b, rd);
 	return rc;
+}
+
+/* Run a query with text parameters on a pooled connection: *rp gets the
+ * rows (the caller clears it). */
+static int
+pg_read(struct store_backend *b, const char *sql, int n, const char *const *v,
+    const char *what, PGresult **rp)
+{
+	struct pg_reader *rd;
+	PGresult *r;
+	int rc;
+
+	*rp = NULL;
+	if ((rc = pg_reader_get(b, &rd)) < 0)
+		return rc;
+	r = PQexecParams(rd->c, sql, n, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = pg_fail(b, rd->c, r, what);
+		PQclear(r);
+	} else {
+		*rp = r;
+	}
+	pg_reader_put(b, rd);
+	return rc;
+}
+
+/* A copy of column col of r's row, after *p (NULL for NULL). */
+static char *
+pg_copy(const PGresult *r, int row, int col, char **p)
+{
+	char *s = *p;
+	size_t n = (size_t)PQgetlength(r, row, col);
+
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	memcpy(s, PQgetvalue(r, row, col), n);
+	s[n] = '\0';
+	*p += n + 1;
+	return s;
+}
+
+int
+pg_attempts(struct store_backend *b, int64_t id, struct store_attempt ***ap,
+    size_t *np)
+{
+	struct store_attempt **a = NULL, *x;
+	char sid[24], *p;
+	const char *v[] = { sid };
+	PGresult *r;
+	size_t total;
+	int rc, n, i;
+
+	snprintf(sid, sizeof(sid), "%lld", (long long)id);
+	if ((rc = pg_read(b, "SELECT attempt, started_at, finished_at, state, "
+	    "error, result FROM job_attempts WHERE job_id = $1 "
+	    "ORDER BY attempt", 1, v, "read attempts", &r)) < 0)
+		return rc;
+	if ((n = PQntuples(r)) > 0 &&
+	    (a = calloc((size_t)n, sizeof(*a))) == NULL)
+		rc = store_seterr(-ENOMEM, "%s: out of memory", b->name);
+	for (i = 0; rc == 0 && i < n; i++) {
+		total = 0;
+		for (int c = 3; c <= 5; c++)
+			total += (size_t)PQgetlength(r, i, c) + 1;
+		if ((x = a[i] = calloc(1, sizeof(*x) + total)) == NULL) {
+			rc = store_seterr(-ENOMEM, "%s: out of memory",
+			    b->name);
+			break;
+		}
+		p = (char *)(x + 1);
+		x->attempt = (int)pg_i8(r, i, 0);
+		x->started_at = pg_f8(r, i, 1);
+		x->finished_at = pg_f8(r, i, 2);
+		x->state = pg_copy(r, i, 3, &p);
+		x->error = pg_copy(r, i, 4, &p);
+		x->result = pg_copy(r, i, 5, &p);
+	}
+	PQclear(r);
+	if (rc < 0) {
+		store_attempts_free(a, (size_t)i);
+		return rc;
+	}
+	*ap = a;
+	*np = (size_t)n;
+	return 0;
+}
+
+int
+pg_paused(struct store_backend *b, char ***namesp, size_t *np)
+{
+	char **names = NULL;
+	PGresult *r;
+	int rc, n, i;
+
+	if ((rc = pg_read(b, "SELECT queue FROM queue_pause ORDER BY queue", 0,
+	    NULL, "read paused queues", &r)) < 0)
+		return rc;
+	if ((n = PQntuples(r)) > 0 &&
+	    (names = calloc((size_t)n, sizeof(*names))) == NULL)
+		rc = store_seterr(-ENOMEM, "%s: out of memory", b->name);
+	for (i = 0; rc == 0 && i < n; i++)
+		if ((names[i] = strdup(PQgetvalue(r, i, 0))) == NULL)
+			rc = store_seterr(-ENOMEM, "%s: out of memory",
+			    b->name);
+	PQclear(r);
+	if (rc < 0) {
+		for (int k = 0; k < i; k++)
+			free(names[k]);
+		free(names);
+		return rc;
+	}
+	*namesp = names;
+	*np = (size_t)n;
+	return 0;
+}
+
+/* A schedule's newest slot and its job (0 and 0: none), from jobs_slot. */
+int
+pg_slot_last(struct store_backend *b, const char *schedule, double *slot,
+    int64_t *id)
+{
+	const char *v[] = { schedule };
+	PGresult *r;
+	int rc;
+
+	*slot = 0;
+	*id = 0;
+	if ((rc = pg_read(b, "SELECT slot, id FROM jobs WHERE schedule = $1 "
+	    "ORDER BY slot DESC LIMIT 1", 1, v, "read a schedule's last slot",
+	    &r)) < 0)
+		return rc;
+	if (PQntuples(r) > 0) {
+		*slot = pg_f8(r, 0, 0);
+		*id = pg_i8(r, 0, 1);
+	}
+	PQclear(r);
+	return 0;
 }

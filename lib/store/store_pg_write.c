@@ -27,7 +27,17 @@
 
 #include "store_pg.h"
 
-enum pg_run { RUN_INS, RUN_START, RUN_END, RUN_REQUEUE, RUN_RECOVER };
+/* RUN_ONE: a write applied alone (store_pg_life.c), a barrier. */
+enum pg_run { RUN_INS, RUN_START, RUN_END, RUN_REQUEUE, RUN_ONE };
+
+/* The start an end or requeue ends, kept (as store_pg_life.c's). */
+#define PG_KEEP_ATTEMPT "INSERT INTO job_attempts (job_id, attempt, "     \
+	"started_at, finished_at, state, error, result) SELECT j.id, "      \
+	"j.attempts, j.started_at, "
+#define PG_KEEP_CONFLICT "ON CONFLICT (job_id, attempt) DO UPDATE SET "   \
+	"started_at = EXCLUDED.started_at, finished_at = "                  \
+	"EXCLUDED.finished_at, state = EXCLUDED.state, error = "            \
+	"EXCLUDED.error, result = EXCLUDED.result"
 
 /* Prepared on the writer's connection: name, SQL, parameters. */
 static const struct {
@@ -42,26 +52,41 @@ static const struct {
 #define S_JOBS    1
 	{ "jobd_jobs", "INSERT INTO jobs (id, queue, kind, args, name, "
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
-	    "submit_gid, submit_pid) SELECT * FROM unnest($1::bigint[], "
+	    "submit_gid, submit_pid, state, run_at, priority, retries, "
+	    "retry_delay, retry_max_delay, retry_backoff, idempotent, "
+	    "schedule, slot, unique_key) SELECT * FROM unnest($1::bigint[], "
 	    "$2::text[], $3::text[], $4::json[], $5::text[], $6::int[], "
 	    "$7::float8[], $8::float8[], $9::bigint[], $10::bigint[], "
-	    "$11::bigint[], $12::bigint[])", 12 },
+	    "$11::bigint[], $12::bigint[], $13::text[], $14::float8[], "
+	    "$15::int[], $16::int[], $17::float8[], $18::float8[], "
+	    "$19::text[], $20::boolean[], $21::text[], $22::float8[], "
+	    "$23::text[])", 23 },
 #define S_START   2
 	{ "jobd_start", "UPDATE jobs j SET state = 'running', "
 	    "attempts = j.attempts + 1, started_at = u.at "
 	    "FROM unnest($1::bigint[], $2::float8[]) AS u (id, at) "
 	    "WHERE j.id = u.id AND j.state = 'queued' RETURNING j.id", 2 },
 #define S_END     3
-	{ "jobd_end", "UPDATE jobs j SET state = u.state, "
+	/* The CTE keeps the start being ended (job_attempts): both parts
+	 * see the rows as they were before the statement. */
+	{ "jobd_end", "WITH u AS (SELECT * FROM unnest($1::bigint[], "
+	    "$2::text[], $3::float8[], $4::json[], $5::text[], $6::text[]) AS "
+	    "u (id, state, fin, result, error, reason)), a AS ("
+	    PG_KEEP_ATTEMPT "u.fin, u.state, u.error, u.result FROM jobs j "
+	    "JOIN u ON j.id = u.id WHERE j.state = 'running' AND "
+	    "j.attempts > 0 " PG_KEEP_CONFLICT ") "
+	    "UPDATE jobs j SET state = u.state, "
 	    "finished_at = u.fin, result = u.result, error = u.error, "
-	    "cancel_reason = u.reason FROM unnest($1::bigint[], $2::text[], "
-	    "$3::float8[], $4::json[], $5::text[], $6::text[]) AS "
-	    "u (id, state, fin, result, error, reason) "
-	    "WHERE j.id = u.id AND j.state IN ('queued', 'running') "
-	    "RETURNING j.id", 6 },
+	    "cancel_reason = u.reason FROM u WHERE j.id = u.id AND j.state IN "
+	    "('queued', 'running', 'scheduled', 'waiting') RETURNING j.id",
+	    6 },
 #define S_REQUEUE 4
-	{ "jobd_requeue", "UPDATE jobs j SET state = 'queued' "
-	    "FROM unnest($1::bigint[]) AS u (id) "
+	{ "jobd_requeue", "WITH u AS (SELECT * FROM unnest($1::bigint[]) AS "
+	    "u (id)), a AS (" PG_KEEP_ATTEMPT "extract(epoch FROM "
+	    "clock_timestamp())::float8, 'interrupted', NULL, NULL FROM jobs j "
+	    "JOIN u ON j.id = u.id WHERE j.state = 'running' AND "
+	    "j.attempts > 0 " PG_KEEP_CONFLICT ") "
+	    "UPDATE jobs j SET state = 'queued' FROM u "
 	    "WHERE j.id = u.id AND j.state = 'running' RETURNING j.id", 1 },
 };
 #define PG_NWSQL (sizeof(pg_wsql) / sizeof(pg_wsql[0]))
@@ -178,6 +203,17 @@ arr_f8(struct pg_arr *a, double v)
 	arr_put(a, buf, (size_t)snprintf(buf, sizeof(buf), "%.17g", v));
 }
 
+static void
+arr_f8_or_null(struct pg_arr *a, bool null, double v)
+{
+	if (!null) {
+		arr_f8(a, v);
+		return;
+	}
+	arr_sep(a);
+	arr_put(a, "NULL", 4);
+}
+
 static const char *
 arr_end(struct pg_arr *a)
 {
@@ -247,13 +283,27 @@ id_cmp(const void *a, const void *b)
 
 /* ---- runs --------------------------------------------------------------- */
 
+/* Does an insert or group need the look-up of a unique key or slot? */
+static bool
+ins_unique(const struct store_write *w)
+{
+	if (w->kind == STORE_W_INSERT)
+		return w->u.ins.job.schedule != NULL ||
+		    w->u.ins.job.unique_key != NULL;
+	for (size_t i = 0; i < w->u.grp.n; i++)
+		if (w->u.grp.jobs[i].schedule != NULL ||
+		    w->u.grp.jobs[i].unique_key != NULL)
+			return true;
+	return false;
+}
+
 static enum pg_run
 run_of(const struct store_write *w)
 {
 	switch (w->kind) {
 	case STORE_W_INSERT:
 	case STORE_W_GROUP:
-		return RUN_INS;
+		return ins_unique(w) ? RUN_ONE : RUN_INS;
 	case STORE_W_START:
 		return RUN_START;
 	case STORE_W_END:
@@ -261,14 +311,14 @@ run_of(const struct store_write *w)
 	case STORE_W_REQUEUE:
 		return RUN_REQUEUE;
 	case STORE_W_RECOVER:
-	case STORE_W_RETRY:     /* the lifecycle's writes: the front refuses */
-	case STORE_W_READY:     /* them for a backend without them (store.c, */
-	case STORE_W_REVIVE:    /* store_lifecycle), so they never come here */
+	case STORE_W_RETRY:
+	case STORE_W_READY:
+	case STORE_W_REVIVE:
 	case STORE_W_PAUSE:
 	case STORE_W_PRUNE:
 		break;
 	}
-	return RUN_RECOVER;
+	return RUN_ONE;
 }
 
 /* The job id an update write touches. */
@@ -425,13 +475,26 @@ ins_job(struct store_backend *b, int64_t id, int64_t gid,
 		for (int k = 9; k < 12; k++)
 			arr_id_or_null(&c[k], 0);
 	}
+	arr_text(&c[12], store_state_name(j->state));
+	arr_f8_or_null(&c[13], j->run_at <= 0, j->run_at);
+	arr_i8(&c[14], j->priority);
+	arr_i8(&c[15], j->retries);
+	arr_f8(&c[16], j->retry_delay > 0 ? j->retry_delay : 1);
+	arr_f8(&c[17], j->retry_max_delay > 0 ? j->retry_max_delay : 3600);
+	arr_text(&c[18], j->retry_backoff == STORE_BACKOFF_FIXED ? "fixed" :
+	    "exponential");
+	arr_text(&c[19], j->idempotent == STORE_IDEM_UNSET ? NULL :
+	    j->idempotent == STORE_IDEM_YES ? "t" : "f");
+	arr_text(&c[20], j->schedule);
+	arr_f8_or_null(&c[21], j->schedule == NULL, j->slot);
+	arr_text(&c[22], j->unique_key);
 }
 
 /* Execute prepared statement s with the first nparams scratch arrays. */
 static PGresult *
 run_exec(struct store_backend *b, int s)
 {
-	const char *v[12];
+	const char *v[24];
 
 	for (int i = 0; i < pg_wsql[s].nparams; i++) {
 		if (b->col[i].oom)
@@ -491,7 +554,7 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 		if (rc < 0)
 			return rc;
 	}
-	cols_reset(b, 12);
+	cols_reset(b, 23);
 	for (size_t t = 0; t < m; t++) {
 		x = w[idx[t]];
 		if (x->kind == STORE_W_INSERT) {
@@ -518,7 +581,8 @@ run_upd(struct store_backend *b, enum pg_run k,
 	static const char *const what[] = { [RUN_START] = "start job",
 		[RUN_END] = "end job", [RUN_REQUEUE] = "requeue job" };
 	static const char *const need[] = { [RUN_START] = "queued",
-		[RUN_END] = "queued or running", [RUN_REQUEUE] = "running" };
+		[RUN_END] = "queued, running, scheduled or waiting",
+		[RUN_REQUEUE] = "running" };
 	int s = k == RUN_START ? S_START : k == RUN_END ? S_END : S_REQUEUE;
 	const struct store_end *e;
 	PGresult *r;
@@ -570,87 +634,6 @@ run_upd(struct store_backend *b, enum pg_run k,
 	}
 	PQclear(r);
 	return 0;
-}
-
-/* ---- recovery ----------------------------------------------------------- */
-
-/* One statement with text parameters; *rp gets its result (the caller
- * clears it) when it returned rows. */
-static int
-rec_exec(struct store_backend *b, const char *sql, int n, const char *const *v,
-    const char *what, PGresult **rp)
-{
-	PGresult *r = PQexecParams(b->wc, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType s = PQresultStatus(r);
-	int rc = 0;
-
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-		rc = pg_fail(b, b->wc, r, what);
-	if (rc == 0 && rp != NULL) {
-		*rp = r;
-		return 0;
-	}
-	PQclear(r);
-	return rc;
-}
-
-/* Every job queued or running, locked; the running ones requeued or, out
- * of attempts, failed; the rows as they are now into res. */
-static int
-pg_recover(struct store_backend *b, const struct store_write *w)
-{
-	struct store_recover_res *res = w->u.recover.res;
-	char now[32], msg[96], sid[24];
-	const char *v[3] = { sid, now, msg };
-	struct store_job *j;
-	PGresult *r;
-	int rc;
-
-	snprintf(now, sizeof(now), "%.17g", w->u.recover.now);
-	if ((rc = rec_exec(b, "SELECT " PG_COLS " FROM jobs WHERE state IN "
-	    "('queued', 'running') ORDER BY id FOR UPDATE", 0, NULL,
-	    "recover", &r)) < 0)
-		return rc;
-	rc = pg_collect(b, r, &res->jobs, &res->n);
-	PQclear(r);
-	for (size_t i = 0; rc == 0 && i < res->n; i++) {
-		j = res->jobs[i];
-		snprintf(sid, sizeof(sid), "%lld", (long long)j->id);
-		if (j->state == STORE_QUEUED) {
-			res->rep.queued++;
-		} else if (j->attempts < j->max_attempts) {
-			rc = rec_exec(b, "UPDATE jobs SET state = 'queued' "
-			    "WHERE id = $1", 1, v, "requeue job", NULL);
-			j->state = STORE_QUEUED;
-			res->rep.requeued++;
-		} else {
-			store_interrupted_msg(msg, sizeof(msg), j->attempts);
-			rc = rec_exec(b, "UPDATE jobs SET state = 'failed', "
-			    "finished_at = $2, result = NULL, error = $3, "
-			    "cancel_reason = NULL WHERE id = $1", 3, v,
-			    "end job", NULL);
-			if (rc == 0)
-				rc = rec_exec(b, "SELECT " PG_COLS " FROM jobs "
-				    "WHERE id = $1", 1, v, "recover", &r);
-			if (rc == 0) {
-				struct store_job **one;
-				size_t k;
-
-				rc = pg_collect(b, r, &one, &k);
-				PQclear(r);
-				if (rc == 0 && k == 1) {
-					store_job_free(j);
-					res->jobs[i] = one[0];
-				} else if (rc == 0) {
-					store_jobs_free(one, k);
-				}
-				if (rc == 0)
-					free(one);
-			}
-			res->rep.failed++;
-		}
-	}
-	return rc;
 }
 
 /* ---- a batch ------------------------------------------------------------ */
@@ -730,7 +713,44 @@ pass_careful(struct store_backend *b, const struct store_write *const *w,
 	return rc;
 }
 
-/* The batch, cut at each recovery (a barrier: it reads every job). */
+/* A write that goes alone (store_pg_life.c), under a savepoint when it
+ * can fail alone: a unique insert (the holder's -EEXIST), a retry, ready
+ * or revive of a job not in the state (-ENOENT), bad JSON.  Recovery and
+ * pruning fail whole. */
+static int
+one_write(struct store_backend *b, const struct store_write *const *w,
+    size_t i, bool *data)
+{
+	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE;
+	bool ins = w[i]->kind == STORE_W_INSERT || w[i]->kind == STORE_W_GROUP;
+	uint32_t one = (uint32_t)i;
+	bool alone = false;
+	int rc;
+
+	if (sp && (rc = pg_exec(b, b->wc, "SAVEPOINT w", "savepoint")) < 0)
+		return rc;
+	if (ins) {
+		if ((rc = pg_dup(b, w[i])) == -EEXIST)
+			alone = true;
+		else if (rc == 0 && (rc = run_ins(b, w, &one, 1, data)) < 0)
+			alone = *data;
+	} else {
+		rc = pg_life_apply(b, w[i], &alone);
+	}
+	*data = false;
+	if (!sp)
+		return rc;
+	if (rc < 0 && alone) {
+		note_fail(b, i, rc);
+		rc = pg_exec(b, b->wc, "ROLLBACK TO w", "rollback to");
+	}
+	if (rc == 0)
+		rc = pg_exec(b, b->wc, "RELEASE w", "release");
+	return rc;
+}
+
+/* The batch, cut at each write that goes alone (a barrier: recovery reads
+ * every job, and the others are rare). */
 static int
 batch_pass(struct store_backend *b, const struct store_write *const *w,
     size_t n, bool careful, bool *data)
@@ -742,13 +762,13 @@ batch_pass(struct store_backend *b, const struct store_write *const *w,
 	if ((rc = pg_txn_start(b)) < 0)
 		return rc;
 	while (from < n) {
-		if (run_of(w[from]) == RUN_RECOVER) {
-			if ((rc = pg_recover(b, w[from])) < 0)
+		if (run_of(w[from]) == RUN_ONE) {
+			if ((rc = one_write(b, w, from, data)) < 0)
 				return rc;
 			from++;
 			continue;
 		}
-		for (to = from; to < n && run_of(w[to]) != RUN_RECOVER; to++)
+		for (to = from; to < n && run_of(w[to]) != RUN_ONE; to++)
 			;
 		rc = careful ? pass_careful(b, w, from, to, data) :
 		    pass_fast(b, w, from, to, data);

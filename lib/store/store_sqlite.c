@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,8 @@ static const struct sq_migration sq_migrations[] = {
 	{ 3,
 	"CREATE INDEX jobs_submitter ON jobs (submit_uid) "
 	"WHERE submit_uid IS NOT NULL;" },
-	/* The lifecycle: two more states, run_at, priority, the retry policy,
+	/* The lifecycle (numbered 3 on its branch, 4 once main's
+	 * jobs_submitter took 3): two more states, run_at, priority, the retry policy,
 	 * every start kept in job_attempts, paused queues, the views.  SQLite
 	 * cannot change a CHECK in place: the table is rebuilt and the rows
 	 * copied (every column of v2 keeps its value). */
@@ -158,6 +160,8 @@ static const struct sq_migration sq_migrations[] = {
 	"CREATE INDEX jobs_run_at ON jobs (run_at, id) WHERE state = 'scheduled';"
 	"CREATE INDEX jobs_finished ON jobs (state, finished_at)"
 	"  WHERE finished_at IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS jobs_submitter ON jobs (submit_uid) "
+	"WHERE submit_uid IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS job_attempts ("
 	"  job_id      INTEGER NOT NULL,"
 	"  attempt     INTEGER NOT NULL,"
@@ -192,6 +196,29 @@ static const struct sq_migration sq_migrations[] = {
 	"   (julianday('now') - 2440587.5) * 86400.0 -"
 	"   min(coalesce(run_at, created_at)) AS lag_seconds"
 	"  FROM jobs WHERE state = 'queued' GROUP BY queue;" },
+	/* Schedules, unique keys, dependencies (docs/SCHEMA.md).  The
+	 * UNIQUE indexes are what makes a slot's job and a key's job one:
+	 * a second insert breaks them whatever the code above does. */
+	{ 5,
+	"ALTER TABLE jobs ADD COLUMN schedule TEXT;"
+	"ALTER TABLE jobs ADD COLUMN slot REAL;"
+	"ALTER TABLE jobs ADD COLUMN unique_key TEXT CHECK (unique_key IS NULL"
+	"  OR length(CAST(unique_key AS BLOB)) BETWEEN 1 AND 255);"
+	"ALTER TABLE jobs ADD COLUMN on_dependency_failure TEXT CHECK ("
+	"  on_dependency_failure IS NULL OR on_dependency_failure = 'cancel'"
+	"  OR on_dependency_failure = 'run');"
+	"CREATE UNIQUE INDEX jobs_slot ON jobs (schedule, slot)"
+	"  WHERE schedule IS NOT NULL;"
+	"CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)"
+	"  WHERE unique_key IS NOT NULL AND finished_at IS NULL;"
+	"CREATE INDEX jobs_unique ON jobs (unique_key, created_at)"
+	"  WHERE unique_key IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS job_deps ("
+	"  job_id     INTEGER NOT NULL REFERENCES jobs (id),"
+	"  depends_on INTEGER NOT NULL,"
+	"  PRIMARY KEY (job_id, depends_on)"
+	") STRICT, WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS job_deps_on ON job_deps (depends_on, job_id);" },
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
@@ -214,9 +241,12 @@ static const char *const sq_wsql[W_N] = {
 	[W_INSERT] = "INSERT INTO jobs (id, queue, kind, args, name, "
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
 	    "submit_gid, submit_pid, state, run_at, priority, retries, "
-	    "retry_delay, retry_max_delay, retry_backoff, idempotent) "
+	    "retry_delay, retry_max_delay, retry_backoff, idempotent, "
+	    "schedule, slot, unique_key) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	    "?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+	    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+	[W_DUP_KEY] = SQ_SQL_DUP_KEY,
+	[W_DUP_SLOT] = SQ_SQL_DUP_SLOT,
 	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[W_START] = "UPDATE jobs SET state = 'running', "
@@ -622,6 +652,41 @@ sq_begin(struct store_backend *b)
 	return sq_step(b, b->s[W_BEGIN], &lost, "begin", 0);
 }
 
+/* The id of the job that already holds j's slot or unique key into
+ * *j->existing and -EEXIST; 0 if none.  The writer is the only one, and
+ * this runs in its transaction, so nothing can come between this look
+ * and the insert; the UNIQUE indexes stand behind it anyway. */
+static int
+sq_dup(struct store_backend *b, const struct store_new_job *j, bool *lost)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0;
+	int rc = SQLITE_DONE;
+
+	for (int k = 0; k < 2 && id == 0; k++) {
+		if ((k == 0 ? j->schedule : j->unique_key) == NULL)
+			continue;
+		s = b->s[k == 0 ? W_DUP_SLOT : W_DUP_KEY];
+		sqlite3_bind_text(s, 1, k == 0 ? j->schedule : j->unique_key,
+		    -1, SQLITE_STATIC);
+		sqlite3_bind_double(s, 2, k == 0 ? j->slot : j->unique_for > 0 ?
+		    j->created_at - j->unique_for : INFINITY);
+		if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			id = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			*lost = !sq_local(rc);
+			return sq_fail(b, b->db, rc, "look up a unique job");
+		}
+	}
+	if (id == 0)
+		return 0;
+	*j->existing = id;
+	return store_seterr(-EEXIST, "%s: job %lld already holds %s", b->path,
+	    (long long)id, j->schedule != NULL ? "this schedule's slot" :
+	    "this unique_key");
+}
+
 static int
 sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
     const struct store_new_job *j, bool *lost)
@@ -658,6 +723,14 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 		sqlite3_bind_null(s, 20);
 	else
 		sqlite3_bind_int(s, 20, j->idempotent == STORE_IDEM_YES);
+	sq_bind_text(s, 21, j->schedule, &brc);
+	if (j->schedule != NULL)
+		sqlite3_bind_double(s, 22, j->slot);
+	else
+		sqlite3_bind_null(s, 22);
+	sq_bind_text(s, 23, j->unique_key, &brc);
+	if (brc == SQLITE_OK && (rc = sq_dup(b, j, lost)) != 0)
+		return rc;
 	if (brc != SQLITE_OK) {
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "insert job");
@@ -895,16 +968,14 @@ sq_prune(struct store_backend *b, const struct store_write *w, bool *lost)
 /* A running job with no attempts left: failed, and re-read for its error. */
 static int
 sq_recover_fail(struct store_backend *b, struct store_job **jp, double now,
-    bool *lost)
+    const char *msg, bool *lost)
 {
 	struct store_end e = { .state = STORE_FAILED, .finished_at = now };
-	char msg[96];
 	sqlite3_stmt *s = b->s[W_GET];
 	struct store_job **jobs = NULL;
 	size_t n = 0;
 	int rc;
 
-	store_interrupted_msg(msg, sizeof(msg), (*jp)->attempts);
 	e.error = msg;
 	if ((rc = sq_end(b, (*jp)->id, &e, 0, lost)) < 0)
 		return rc;
@@ -924,7 +995,9 @@ static int
 sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	struct store_recover_res *res = w->u.recover.res;
+	char msg[STORE_RERUN_ERROR_MAX];
 	struct store_job *j;
+	bool again;
 	int rc;
 
 	if ((rc = sq_collect(b, b->db, b->s[W_ACTIVE], &res->jobs,
@@ -937,14 +1010,23 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 			continue;
 		}
 		j->interrupted = true;
-		if (j->attempts - j->run_base < j->max_attempts) {
+		again = j->attempts - j->run_base < j->max_attempts;
+		if (!again)
+			store_interrupted_msg(msg, sizeof(msg), j->attempts);
+		else if (w->u.recover.rerun != NULL &&
+		    !w->u.recover.rerun(w->u.recover.rerun_arg, j, msg,
+		    sizeof(msg))) {
+			again = false;
+			res->rep.refused++;
+		}
+		if (again) {
 			if ((rc = sq_requeue(b, j->id, lost)) < 0)
 				return rc;
 			j->state = STORE_QUEUED;
 			res->rep.requeued++;
 		} else {
 			rc = sq_recover_fail(b, &res->jobs[i],
-			    w->u.recover.now, lost);
+			    w->u.recover.now, msg, lost);
 			if (rc < 0)
 				return rc;
 			res->jobs[i]->interrupted = true;
@@ -1053,4 +1135,5 @@ const struct store_ops store_sqlite_ops = {
 	.group_jobs = sq_group_jobs,
 	.attempts = sq_attempts,
 	.paused = sq_paused,
+	.slot_last = sq_slot_last,
 };

@@ -21,14 +21,29 @@
 	"timeout, created_at, started_at, finished_at, result, error, "      \
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
-	"retry_max_delay, retry_backoff, idempotent"
+	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
+	"unique_key"
 enum {
 	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
+	C_SCHED, C_SLOT, C_UKEY,
 };
 
+/* Two reads whose plans test_store_sqlite checks with EXPLAIN QUERY PLAN,
+ * here so that it explains exactly what runs.  A group and the submitter
+ * of its first job: two primary-key lookups and one probe of jobs_group.
+ * One user's jobs, newest first: the state and queue tests cannot use
+ * jobs_state_queue (the IS NULL arms), so the plan is that user's range
+ * of jobs_submitter, read backwards, never another user's rows. */
+#define SQ_GROUP_SQL "SELECT g.id, g.mode, g.size, g.created_at, "       \
+	"j.submit_uid, j.submit_gid, j.submit_pid FROM groups g "          \
+	"LEFT JOIN jobs j ON j.id = (SELECT min(id) FROM jobs "            \
+	"WHERE group_id = g.id) WHERE g.id = ?1"
+#define SQ_LIST_UID_SQL "SELECT " SQ_COLS " FROM jobs "                  \
+	"WHERE submit_uid = ?1 AND id < ?2 AND (?3 IS NULL OR state = ?3) "  \
+	"AND (?4 IS NULL OR queue = ?4) ORDER BY id DESC LIMIT ?5"
 /* The queries the dispatcher and the pruner run, here so that a test can
  * check with EXPLAIN QUERY PLAN that each is an index lookup
  * (tests/test_store_sqlite.c):
@@ -49,22 +64,17 @@ enum {
 	"(group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs g WHERE "      \
 	"g.group_id = jobs.group_id AND g.finished_at IS NULL)) "           \
 	"ORDER BY finished_at LIMIT ?4"
+/* Schema 4: the job that holds a unique key (not ended, or created at or
+ * after ?2; jobs_unique), and the job of a schedule's slot (jobs_slot). */
+#define SQ_SQL_DUP_KEY "SELECT id FROM jobs INDEXED BY jobs_unique "      \
+	"WHERE unique_key = ?1 AND (finished_at IS NULL OR created_at >= ?2) " \
+	"ORDER BY id DESC LIMIT 1"
+#define SQ_SQL_DUP_SLOT "SELECT id FROM jobs INDEXED BY jobs_slot "       \
+	"WHERE schedule = ?1 AND slot = ?2"
+#define SQ_SQL_LAST_SLOT "SELECT slot, id FROM jobs INDEXED BY jobs_slot " \
+	"WHERE schedule = ?1 ORDER BY slot DESC LIMIT 1"
 #define SQ_SQL_ATTEMPTS "SELECT attempt, started_at, finished_at, state, "  \
 	"error, result FROM job_attempts WHERE job_id = ?1 ORDER BY attempt"
-
-/* Two reads whose plans test_store_sqlite checks with EXPLAIN QUERY PLAN,
- * here so that it explains exactly what runs.  A group and the submitter
- * of its first job: two primary-key lookups and one probe of jobs_group.
- * One user's jobs, newest first: the state and queue tests cannot use
- * jobs_state_queue (the IS NULL arms), so the plan is that user's range
- * of jobs_submitter, read backwards, never another user's rows. */
-#define SQ_GROUP_SQL "SELECT g.id, g.mode, g.size, g.created_at, "       \
-	"j.submit_uid, j.submit_gid, j.submit_pid FROM groups g "          \
-	"LEFT JOIN jobs j ON j.id = (SELECT min(id) FROM jobs "            \
-	"WHERE group_id = g.id) WHERE g.id = ?1"
-#define SQ_LIST_UID_SQL "SELECT " SQ_COLS " FROM jobs "                  \
-	"WHERE submit_uid = ?1 AND id < ?2 AND (?3 IS NULL OR state = ?3) "  \
-	"AND (?4 IS NULL OR queue = ?4) ORDER BY id DESC LIMIT ?5"
 
 /* The write connection's statements (SQL in store_sqlite.c). */
 enum {
@@ -72,7 +82,7 @@ enum {
 	W_INSERT, W_GROUP, W_START, W_END, W_RUN, W_REQUEUE, W_META, W_ACTIVE,
 	W_GET, W_ATTEMPT, W_RUN_ATTEMPT, W_RETRY, W_READY, W_REVIVE,
 	W_PAUSE_ON, W_PAUSE_OFF, W_PRUNE_IDS, W_PRUNE_ATT, W_PRUNE_JOB,
-	W_VACUUM,
+	W_VACUUM, W_DUP_KEY, W_DUP_SLOT,
 	W_N
 };
 
@@ -133,5 +143,7 @@ int sq_group_jobs(struct store_backend *b, int64_t gid,
 int sq_attempts(struct store_backend *b, int64_t id,
     struct store_attempt ***ap, size_t *np);
 int sq_paused(struct store_backend *b, char ***namesp, size_t *np);
+int sq_slot_last(struct store_backend *b, const char *schedule,
+    double *slot, int64_t *id);
 
 #endif /* JOBD_STORE_SQLITE_H */

@@ -23,7 +23,7 @@
  * through the index, one probe per queue. */
 enum {
 	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
-	R_GROUP_JOBS, R_LIST_UID, R_ATTEMPTS, R_PAUSED, R_N
+	R_GROUP_JOBS, R_ATTEMPTS, R_PAUSED, R_SLOT_LAST, R_LIST_UID, R_N
 };
 
 static const char *const sq_rsql[R_N] = {
@@ -43,9 +43,10 @@ static const char *const sq_rsql[R_N] = {
 	[R_GROUP] = SQ_GROUP_SQL,
 	[R_GROUP_JOBS] = "SELECT " SQ_COLS " FROM jobs WHERE group_id = ?1 "
 	    "ORDER BY id",
-	[R_LIST_UID] = SQ_LIST_UID_SQL,
 	[R_ATTEMPTS] = SQ_SQL_ATTEMPTS,
 	[R_PAUSED] = "SELECT queue FROM queue_pause ORDER BY queue",
+	[R_SLOT_LAST] = SQ_SQL_LAST_SLOT,
+	[R_LIST_UID] = SQ_LIST_UID_SQL,
 };
 
 struct sq_reader {
@@ -496,4 +497,29 @@ sq_paused(struct store_backend *b, char ***namesp, size_t *np)
 	*namesp = names;
 	*np = n;
 	return 0;
+}
+
+int
+sq_slot_last(struct store_backend *b, const char *schedule, double *slot,
+    int64_t *id)
+{
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	int rc, err = 0;
+
+	*slot = 0;
+	*id = 0;
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	s = r->s[R_SLOT_LAST];
+	sqlite3_bind_text(s, 1, schedule, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*slot = sqlite3_column_double(s, 0);
+		*id = sqlite3_column_int64(s, 1);
+	} else if (rc != SQLITE_DONE) {
+		err = sq_fail(b, r->db, rc, "read a schedule's last slot");
+	}
+	sqlite3_reset(s);
+	sq_reader_put(b, r);
+	return err;
 }

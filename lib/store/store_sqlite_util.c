@@ -213,7 +213,7 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
     struct store_job **jp)
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON };
+		C_ERROR, C_REASON, C_SCHED, C_UKEY };
 	const char *t[STORE_JOB_NTEXT];
 	size_t len[STORE_JOB_NTEXT];
 	struct store_job *j;
@@ -257,6 +257,7 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
 	j->idempotent = sqlite3_column_type(s, C_IDEM) == SQLITE_NULL ?
 	    STORE_IDEM_UNSET : sqlite3_column_int(s, C_IDEM) ? STORE_IDEM_YES :
 	    STORE_IDEM_NO;
+	j->slot = sqlite3_column_double(s, C_SLOT);            /* NULL: 0 */
 	*jp = j;
 	return 0;
 }
