@@ -404,9 +404,11 @@ exec_iso_open(int cgroup, struct exec_iso **out, char *err, size_t el)
 		    "no", exec_cg_has_memory(iso->cg) ? "yes" : "no",
 		    exec_cg_has_cpu(iso->cg) ? "yes" : "no");
 	} else {
-		snprintf(iso->mode, sizeof(iso->mode), "no cgroup (%s): jobd "
-		    "is their subreaper and kills what they leave, no limits",
-		    why);
+		/* A reason too long for mode is cut (it is only shown). */
+		if (snprintf(iso->mode, sizeof(iso->mode), "no cgroup (%s): "
+		    "jobd is their subreaper and kills what they leave, no "
+		    "limits", why) >= (int)sizeof(iso->mode))
+			log_debug("exec jobs: the mode's text was cut");
 		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
 			rc = -errno;
 			snprintf(err, el, "PR_SET_CHILD_SUBREAPER: %s",
