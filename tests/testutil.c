@@ -127,6 +127,22 @@ tu_slow(void)
 	return f >= 1 ? f : 1;
 }
 
+double
+tu_load(void)
+{
+	double load = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = 0;
+		fclose(f);
+	}
+	load = 1 + load / (double)(cpus > 0 ? cpus : 1);
+	return load < 20 ? load : 20;
+}
+
 void
 tu_setup(void)
 {
