@@ -1290,6 +1290,92 @@ START_TEST(test_dump_reals_round_trip)
 }
 END_TEST
 
+/* jobd's own compact writer writes every value as jansson's printer (and
+ * the respelling) does: random reals of every magnitude, whole ones,
+ * -0.0, strings with controls, NUL, UTF-8, deep and wide nesting. */
+START_TEST(test_dump_own_writer)
+{
+	static const char *const strs[] = { "", "plain", "q\"b\\s/t", "\x01\x1f\x7f",
+	    "caf\xc3\xa9 \xf0\x9f\x98\x80", "\t\n\r\b\f" };
+	json_t *root = json_object(), *a = json_array(), *deep = json_array();
+	char *own, *ref, key[16];
+	uint64_t bits;
+	double d;
+
+	srandom(15);
+	for (int i = 0; i < 4000; i++) {
+		bits = (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^
+		    (uint64_t)random();
+		memcpy(&d, &bits, sizeof(d));
+		if (!isfinite(d))
+			d = (double)(int64_t)(bits >> 20) / 8;
+		if (i % 5 == 0)
+			d = (double)((int64_t)(bits >> 14) - (1LL << 49));
+		json_array_append_new(a, json_real(d));
+		json_array_append_new(a, json_integer((json_int_t)bits));
+	}
+	json_array_append_new(a, json_real(-0.0));
+	json_array_append_new(a, json_real(1e15));
+	json_array_append_new(a, json_real(0.30000000000000004));
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		snprintf(key, sizeof(key), "k%s%zu", strs[i], i);
+		json_object_set_new(root, key, json_string(strs[i]));
+	}
+	json_object_set_new(root, "nul", json_stringn("a\0b", 3));
+	json_object_set_new(root, "t", json_true());
+	json_object_set_new(root, "n", json_null());
+	json_object_set_new(root, "a", a);
+	for (int i = 0; i < 100; i++)   /* past the own writer's depth */
+		deep = json_pack("[o]", deep);
+	json_object_set_new(root, "deep", deep);
+	own = proto_dumps(root, JSON_COMPACT);
+	ck_assert_int_eq(proto_dumps_jansson(root, JSON_COMPACT, &ref), 0);
+	ck_assert_ptr_nonnull(own);
+	ck_assert_str_eq(own, ref);
+	free(own);
+	free(ref);
+	json_object_del(root, "deep");
+	own = proto_dumps(root, JSON_COMPACT);
+	ck_assert_int_eq(proto_dumps_jansson(root, JSON_COMPACT, &ref), 0);
+	ck_assert_str_eq(own, ref);
+	free(own);
+	free(ref);
+	json_decref(root);
+}
+END_TEST
+
+/* proto_line writes what proto_dump writes of the same object, or 0. */
+START_TEST(test_proto_line)
+{
+	json_t *tags[] = { NULL, json_integer(-17), json_string("job-7 x"),
+	    json_string("a\"b"), json_string("caf\xc3\xa9"), json_real(1.5),
+	    json_pack("[i]", 1) };
+	char buf[128], *out;
+	size_t n, len;
+	json_t *o;
+
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		n = proto_line(buf, sizeof(buf), "{\"ok\":true,\"id\":42",
+		    tags[i], "}");
+		o = json_pack("{s:b s:I}", "ok", 1, "id", (json_int_t)42);
+		if (tags[i] != NULL)
+			json_object_set(o, "tag", tags[i]);
+		ck_assert_int_eq(proto_dump(o, &out, &len), 0);
+		if (i < 3) {
+			ck_assert_uint_eq(n, len);
+			ck_assert(memcmp(buf, out, n) == 0);
+		} else {
+			ck_assert_uint_eq(n, 0);        /* not a plain tag */
+		}
+		free(out);
+		json_decref(o);
+		json_decref(tags[i]);
+	}
+	ck_assert_uint_eq(proto_line(buf, 10, "{\"ok\":true,\"id\":42", NULL,
+	    "}"), 0);
+}
+END_TEST
+
 /* ---- the lean submit parser (proto_fast.c) ---------------------------- */
 
 /* Lines the lean parser must take, and what args' text it writes (NULL:
@@ -1447,6 +1533,7 @@ proto_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("respond");
+	tcase_set_timeout(tc, 60);      /* test_real_shortest: 200k reals */
 	tcase_add_test(tc, test_tag_echoed_on_errors);
 	tcase_add_test(tc, test_response_format);
 	tcase_add_test(tc, test_response_one_line);
@@ -1455,6 +1542,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_real_shortest);
 	tcase_add_test(tc, test_dump_reals_round_trip);
 	tcase_add_test(tc, test_doc_examples);
+	tcase_add_test(tc, test_dump_own_writer);
+	tcase_add_test(tc, test_proto_line);
 	tcase_add_loop_test(tc, test_fast_takes, 0,
 	    sizeof(lean_lines) / sizeof(lean_lines[0]));
 	tcase_add_loop_test(tc, test_fast_declines, 0,

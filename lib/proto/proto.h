@@ -379,6 +379,11 @@ int proto_dump(const json_t *resp, char **out, size_t *len)
  * caller frees it; NULL on -ENOMEM or a value jansson cannot write. */
 char *proto_dumps(const json_t *v, size_t flags);
 
+/* proto_dumps by jansson's printer alone (the reference that jobd's own
+ * compact writer must match byte for byte: fuzz_answer): 0 and *out
+ * malloc'd, or -1. */
+int proto_dumps_jansson(const json_t *v, size_t flags, char **out);
+
 /* The shortest text of d that strtod reads back as d, spelt as jansson
  * spells reals ("1.0", "1e-07", "1e22").  Its length, or -ENOSPC. */
 int proto_real_text(double d, char *buf, size_t len);
@@ -388,6 +393,17 @@ int proto_real_text(double d, char *buf, size_t len);
  * a third of proto_real_text's time, for hot paths that spell reals one
  * by one.  Its length, or -ENOSPC. */
 int proto_real_spell(double d, char *buf, size_t len);
+
+/* An answer line written without jansson, for the hot answers: head,
+ * then ',"tag":' and tag when tag is not NULL, then tail and '\n', into
+ * buf (cap bytes; not NUL-terminated).  head and tail are JSON text the
+ * caller vouches for ("{\"ok\":true,\"id\":5", "}").  The bytes are
+ * those proto_dump writes of the same object built in that order.  The
+ * length, or 0 when it does not fit or tag is not a plain one (an integer,
+ * or a string of printable ASCII without '"' and '\\'): the caller then
+ * builds the object. */
+size_t proto_line(char *buf, size_t cap, const char *head, const json_t *tag,
+    const char *tail);
 
 /* What the server writes when it cannot even build an error response. */
 #define PROTO_OOM_LINE                                    \

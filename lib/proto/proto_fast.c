@@ -92,6 +92,8 @@ delimited(const struct lean *l)
 	return l->p >= l->end || strchr(" \t\r\n,}]", *l->p) != NULL;
 }
 
+/* The word at l->p, and l->p past it; false (l->p left alone) if it is
+ * not there whole. */
 static bool
 literal(struct lean *l, const char *word)
 {
@@ -100,7 +102,10 @@ literal(struct lean *l, const char *word)
 	if ((size_t)(l->end - l->p) < n || memcmp(l->p, word, n) != 0)
 		return false;
 	l->p += n;
-	return delimited(l);
+	if (delimited(l))
+		return true;
+	l->p -= n;
+	return false;
 }
 
 /*
@@ -175,9 +180,12 @@ lean_number(struct lean *l, bool *is_int, int64_t *i, double *d)
 	if (l->p < l->end && *l->p == '0')
 		l->p++;
 	else
-		while (l->p < l->end && *l->p >= '0' && *l->p <= '9')
+		while (l->p < l->end && *l->p >= '0' && *l->p <= '9') {
+			if (l->p - digits >= 18)
+				return -1;      /* may not fit: jansson's */
 			v = v * 10 + (*l->p++ - '0');
-	if (l->p == digits || l->p - digits > 18)
+		}
+	if (l->p == digits)
 		return -1;
 	if (l->p < l->end && *l->p == '.') {
 		real = true;
