@@ -149,7 +149,7 @@ own_path(struct exec_cg *cg, char *why, size_t wl)
 	if (strcmp(rel, "/") == 0 || *tail == '\0') {
 		snprintf(why, wl, "jobd is in the root cgroup (%s): it has no "
 		    "cgroup of its own to divide (start it in a cgroup "
-		    "delegated to it: systemd's Delegate=yes, as jobd.service "
+		    "delegated to it: systemd's Delegate=, as jobd.service "
 		    "has)", mnt);
 		return -EPERM;
 	}
@@ -211,7 +211,7 @@ not_offered(const char *name)
 			    "hybrid layout: a controller serves one hierarchy; "
 			    "boot with systemd.unified_cgroup_hierarchy=1)" :
 			    "not delegated to jobd's cgroup (systemd: "
-			    "Delegate=yes)";
+			    "Delegate=pids memory cpu, as jobd.service has)";
 			break;
 		}
 	if (f != NULL)
@@ -302,7 +302,7 @@ exec_cg_open(bool delegated_only, struct exec_cg **out, char *why,
 		goto fail;
 	if (delegated_only && !delegated(cg->own)) {
 		snprintf(why, wl, "jobd's cgroup %s is not delegated to it (no "
-		    "trusted.delegate mark, which systemd's Delegate=yes "
+		    "trusted.delegate mark, which systemd's Delegate= "
 		    "sets; cgroup = yes uses it anyway)", cg->own);
 		rc = -EPERM;
 		goto fail;
