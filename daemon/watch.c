@@ -165,6 +165,14 @@ line_room(struct watch_hub *h, size_t n)
 	return true;
 }
 
+/* A new line in h's buffer. */
+static void
+line_begin(struct watch_hub *h)
+{
+	h->len = 0;
+	h->oom = false;
+}
+
 static void
 put(struct watch_hub *h, const char *s, size_t n)
 {
@@ -384,6 +392,12 @@ put_job(struct watch_hub *h, const struct watch_job *j)
 		put_int(h, j->group);
 	else
 		PUT(h, "null");
+	PUT(h, ",\"run_at\":");
+	put_real(h, j->run_at, true);
+	PUT(h, ",\"priority\":");
+	put_int(h, j->priority);
+	PUT(h, ",\"retries\":");
+	put_int(h, j->retries);
 	PUT(h, "}");
 }
 
@@ -392,8 +406,7 @@ put_job(struct watch_hub *h, const struct watch_job *j)
 static bool
 event_line(struct watch_hub *h, const struct watch_job *j)
 {
-	h->len = 0;
-	h->oom = false;
+	line_begin(h);
 	PUT(h, "{\"event\":\"job\",\"job\":");
 	put_job(h, j);
 	PUT(h, "}\n");
@@ -455,6 +468,99 @@ watch_publish(struct watch_hub *h, const struct watch_job *j)
 		}
 		deliver(w, ok ? h->line : NULL, h->len);
 	}
+}
+
+/* ---- the events about no one job's state ------------------------------ */
+
+/* Hand the line made in h to every watcher ok(w, a) says wants it. */
+static void
+publish_made(struct watch_hub *h, bool (*ok)(const struct watcher *,
+    const void *), const void *a)
+{
+	struct watcher *w, *next;
+	bool made = !h->oom;
+
+	for (w = LIST_FIRST(&h->ws); w != NULL; w = next) {
+		next = LIST_NEXT(w, link);
+		if (ok(w, a))
+			deliver(w, made ? h->line : NULL, h->len);
+	}
+}
+
+/* An aggregate about queue (NULL: every queue). */
+static bool
+wants_queue(const struct watcher *w, const void *a)
+{
+	const char *queue = a;
+
+	return w->id == 0 && w->group == 0 && (w->queue == NULL ||
+	    queue == NULL || strcmp(w->queue, queue) == 0);
+}
+
+void
+watch_publish_queue(struct watch_hub *h, const char *queue, bool paused)
+{
+	if (h == NULL || h->n == 0)
+		return;
+	line_begin(h);
+	PUT(h, "{\"event\":\"queue\",\"queue\":");
+	put_str(h, queue);
+	if (paused)
+		PUT(h, ",\"paused\":true}\n");
+	else
+		PUT(h, ",\"paused\":false}\n");
+	publish_made(h, wants_queue, queue);
+}
+
+void
+watch_publish_pruned(struct watch_hub *h, const char *queue,
+    uint64_t deleted)
+{
+	if (h == NULL || h->n == 0 || deleted == 0)
+		return;
+	line_begin(h);
+	PUT(h, "{\"event\":\"pruned\",\"queue\":");
+	put_str(h, queue);
+	PUT(h, ",\"deleted\":");
+	put_int(h, (int64_t)deleted);
+	PUT(h, "}\n");
+	publish_made(h, wants_queue, queue);
+}
+
+struct dup_of {
+	const struct watch_job *j;
+	int64_t existing;
+};
+
+static bool
+wants_dup(const struct watcher *w, const void *a)
+{
+	const struct dup_of *d = a;
+	struct watch_job as = *d->j;
+
+	as.id = w->id == d->existing ? d->existing : d->j->id;
+	return matches(w, &as);
+}
+
+void
+watch_publish_duplicate(struct watch_hub *h, const struct watch_job *j,
+    int64_t existing)
+{
+	struct dup_of d = { j, existing };
+
+	if (h == NULL || h->n == 0)
+		return;
+	line_begin(h);
+	PUT(h, "{\"event\":\"duplicate\",\"id\":");
+	put_int(h, existing);
+	PUT(h, ",\"queue\":");
+	put_str(h, j->queue);
+	PUT(h, ",\"kind\":");
+	put_str(h, j->kind);
+	PUT(h, ",\"name\":");
+	put_str(h, j->name);
+	PUT(h, "}\n");
+	publish_made(h, wants_dup, &d);
 }
 
 size_t

@@ -39,6 +39,8 @@ struct watch_job {
 	const json_t *args;
 	int attempts, max_attempts;
 	double timeout, created_at, started_at, finished_at; /* 0: null */
+	double run_at;          /* 0: null */
+	int priority, retries;
 	const char *result, *error, *cancel_reason;
 	struct watch_cache **cache;     /* the job's; NULL: none */
 	uid_t uid;              /* its submitter; (uid_t)-1: none known */
@@ -80,6 +82,23 @@ void watch_remove(struct watcher *w);
 
 /* Publish one change.  Cheap when nobody watches. */
 void watch_publish(struct watch_hub *h, const struct watch_job *j);
+
+/* The events about no one job's state, for the watchers without an id or
+ * group filter whose queue filter is empty or names queue (NULL: every
+ * queue).  Counts and names only, so visibility = own hides none:
+ *   {"event":"queue","queue":Q,"paused":B}      a pause or resume
+ *   {"event":"pruned","queue":Q|null,"deleted":N}  ended jobs deleted
+ *                                               (one batch of a prune) */
+void watch_publish_queue(struct watch_hub *h, const char *queue, bool paused);
+void watch_publish_pruned(struct watch_hub *h, const char *queue,
+    uint64_t deleted);
+
+/* A submit that made nothing: its unique key or schedule slot is held by
+ * job existing.  {"event":"duplicate","id":EXISTING,"queue":Q,"kind":K,
+ * "name":N}, to the watchers that would have seen j's events (an id
+ * filter matches existing). */
+void watch_publish_duplicate(struct watch_hub *h, const struct watch_job *j,
+    int64_t existing);
 
 /* Hand w's buffered lines (and the dropped line, if events were lost) to
  * fn as one block of len bytes, then empty the buffer.  Returns the bytes

@@ -197,7 +197,8 @@ START_TEST(test_line_is_json)
 	ck_assert_ptr_nonnull(strstr(s->got, "\"args\":null,\"name\":null,"));
 	ck_assert_ptr_nonnull(strstr(s->got, "\"timeout\":0.0,\"created_at\":"
 	    "null,"));
-	ck_assert_ptr_nonnull(strstr(s->got, "\"group\":null}}\n"));
+	ck_assert_ptr_nonnull(strstr(s->got, "\"group\":null,\"run_at\":null,"
+	    "\"priority\":0,\"retries\":0}}\n"));
 	watch_remove(w);
 	watch_hub_free(h);
 	watch_cache_free(cache);
@@ -234,6 +235,56 @@ START_TEST(test_remove_in_notify)
 }
 END_TEST
 
+/* The events about no one job's state: to the watchers without an id or
+ * group filter (and of the queue, when one is named); a duplicate to
+ * whoever watches the holder; and each is a JSON line. */
+START_TEST(test_other_events)
+{
+	struct watch_hub *h = watch_hub_new();
+	struct sink *all = calloc(1, sizeof(*all)), *q = calloc(1, sizeof(*q));
+	struct sink *one = calloc(1, sizeof(*one));
+	struct watch_filter fq = { .queue = "batch" }, fi = { .id = 9 };
+	struct watch_job dup = { .id = 20, .queue = "default", .kind = "sleep",
+		.name = "a\"b", .state = STORE_QUEUED, .uid = (uid_t)-1 };
+	struct watcher *w[3];
+	json_t *v;
+	char *line;
+
+	w[0] = watch_add(h, NULL, 65536, notify, all);
+	w[1] = watch_add(h, &fq, 65536, notify, q);
+	w[2] = watch_add(h, &fi, 65536, notify, one);
+	watch_publish_queue(h, "default", true);
+	watch_publish_pruned(h, NULL, 12);
+	watch_publish_pruned(h, "batch", 0);    /* nothing deleted: no event */
+	watch_publish_pruned(h, "batch", 3);
+	watch_publish_duplicate(h, &dup, 9);
+	ck_assert_int_eq(all->notified, 4);
+	ck_assert_int_eq(q->notified, 2);
+	ck_assert_int_eq(one->notified, 1);
+	watch_take(w[0], take, all);
+	watch_take(w[1], take, q);
+	watch_take(w[2], take, one);
+	ck_assert_str_eq(q->got, "{\"event\":\"pruned\",\"queue\":null,"
+	    "\"deleted\":12}\n{\"event\":\"pruned\",\"queue\":\"batch\","
+	    "\"deleted\":3}\n");
+	ck_assert_str_eq(one->got, "{\"event\":\"duplicate\",\"id\":9,"
+	    "\"queue\":\"default\",\"kind\":\"sleep\",\"name\":\"a\\\"b\"}\n");
+	ck_assert_ptr_nonnull(strstr(all->got, "{\"event\":\"queue\","
+	    "\"queue\":\"default\",\"paused\":true}\n"));
+	for (line = all->got; *line != '\0'; line = strchr(line, '\n') + 1) {
+		ck_assert_ptr_nonnull(v = json_loadb(line,
+		    (size_t)(strchr(line, '\n') - line), 0, NULL));
+		json_decref(v);
+	}
+	for (int i = 0; i < 3; i++)
+		watch_remove(w[i]);
+	watch_hub_free(h);
+	free(all);
+	free(q);
+	free(one);
+}
+END_TEST
+
 static Suite *
 watch_suite(void)
 {
@@ -244,6 +295,7 @@ watch_suite(void)
 	tcase_add_test(tc, test_line_is_json);
 	tcase_add_test(tc, test_bounded_and_dropped);
 	tcase_add_test(tc, test_remove_in_notify);
+	tcase_add_test(tc, test_other_events);
 	suite_add_tcase(s, tc);
 	return s;
 }
