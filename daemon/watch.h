@@ -106,6 +106,11 @@ void watch_publish_duplicate(struct watch_hub *h, const struct watch_job *j,
 typedef void (*watch_take_fn)(void *arg, const char *data, size_t len);
 size_t watch_take(struct watcher *w, watch_take_fn fn, void *arg);
 
+/* The same, handing over the buffer itself instead of a copy: *bufp
+ * (the caller frees it) holds the returned number of bytes; 0 and NULL:
+ * nothing was pending.  w starts a new buffer at the next event. */
+size_t watch_take_buf(struct watcher *w, char **bufp);
+
 /* Bytes waiting in w's buffer, plus one when a dropped line is due: 0
  * means watch_take has nothing to hand over. */
 size_t watch_pending(const struct watcher *w);

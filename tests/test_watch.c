@@ -285,6 +285,72 @@ START_TEST(test_other_events)
 }
 END_TEST
 
+/* Watchers without a filter share one log: each gets every event, in
+ * order, whenever it takes (by callback or by buffer), the same bytes a
+ * watcher with its own buffer gets; one that stalls loses events alone
+ * and rejoins after its take; one removed mid-stream frees its place. */
+START_TEST(test_shared_log)
+{
+	struct watch_hub *h = watch_hub_new();
+	struct sink *own = calloc(1, sizeof(*own)), *a = calloc(1, sizeof(*a));
+	struct sink *b = calloc(1, sizeof(*b)), *slow = calloc(1, sizeof(*slow));
+	struct watch_filter any = { .queue = "default" };
+	struct watcher *wo = watch_add(h, &any, 1 << 20, notify, own);
+	struct watcher *wa = watch_add(h, NULL, 1 << 20, notify, a);
+	struct watcher *wb = watch_add(h, NULL, 1 << 20, notify, b);
+	struct watcher *ws = watch_add(h, NULL, 8192, notify, slow);
+	struct watcher *gone = watch_add(h, NULL, 1 << 20, notify, slow);
+	char *buf;
+	size_t n;
+
+	for (int i = 1; i <= 2000; i++) {
+		publish(h, i, 0, "default", i % 3 ? STORE_RUNNING :
+		    STORE_SUCCEEDED);
+		if (i % 7 == 0)
+			watch_take(wa, take, a);
+		if (i % 500 == 0 && (n = watch_take_buf(wb, &buf)) > 0) {
+			take(b, buf, n);
+			free(buf);
+		}
+		if (i == 100) {
+			watch_remove(gone);
+			watch_take(ws, take, slow);
+		}
+	}
+	watch_take(wo, take, own);
+	watch_take(wa, take, a);
+	ck_assert_uint_eq(watch_pending(wb), 0);        /* took at 2000 */
+	ck_assert_int_eq(watch_take_buf(wb, &buf), 0);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(count(own->got, "{\"event\":\"job\""), 2000);
+	ck_assert_str_eq(a->got, own->got);
+	ck_assert_str_eq(b->got, own->got);
+	/* slow filled its 8 KiB twice: before its take at 100, and after
+	 * it rejoined (at 101) until now. */
+	watch_take(ws, take, slow);
+	ck_assert_int_eq(count(slow->got, "\"event\":\"dropped\""), 2);
+	ck_assert_uint_eq(watch_dropped(h), (uint64_t)(2000 -
+	    count(slow->got, "{\"event\":\"job\"")));
+	ck_assert_ptr_nonnull(strstr(slow->got, "\"id\":101,"));
+	/* It rejoined: the next event comes, nothing dropped. */
+	slow->len = 0;
+	publish(h, 2001, 0, "other", STORE_QUEUED);
+	watch_take(ws, take, slow);
+	ck_assert_int_eq(count(slow->got, "\"id\":2001,"), 1);
+	ck_assert_int_eq(count(slow->got, "dropped"), 0);
+	ck_assert_uint_eq(watch_pending(wo), 0);        /* other queue */
+	watch_remove(wo);
+	watch_remove(wa);
+	watch_remove(wb);
+	watch_remove(ws);
+	watch_hub_free(h);
+	free(own);
+	free(a);
+	free(b);
+	free(slow);
+}
+END_TEST
+
 static Suite *
 watch_suite(void)
 {
@@ -296,6 +362,7 @@ watch_suite(void)
 	tcase_add_test(tc, test_bounded_and_dropped);
 	tcase_add_test(tc, test_remove_in_notify);
 	tcase_add_test(tc, test_other_events);
+	tcase_add_test(tc, test_shared_log);
 	suite_add_tcase(s, tc);
 	return s;
 }
