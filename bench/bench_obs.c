@@ -46,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define WATCHERS 10
 #define QUEUES   100
 #define GETS     200
@@ -56,30 +58,6 @@ static const char *jobd = "./build/jobd";
 static const char *sync_mode = "full";
 static pid_t pid;
 static int port;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- jobd ------------------------------------------------------------------ */
 
@@ -316,7 +294,7 @@ noop_round(size_t n, bool http, int watchers)
 	sfd = unix_connect();
 	s = (struct sender){ .fd = fd, .n = n };
 	c0 = jobd_cpu();
-	t0 = now();
+	t0 = bench_now();
 	pthread_create(&st, NULL, sender_main, &s);
 	read_lines(fd, n);
 	pthread_join(st, NULL);
@@ -326,7 +304,7 @@ noop_round(size_t n, bool http, int watchers)
 			break;
 		usleep(2000);
 	}
-	t = now() - t0;
+	t = bench_now() - t0;
 	c1 = jobd_cpu();
 	atomic_store(&watching, false);
 	for (i = 0; i < watchers; i++) {
@@ -358,7 +336,7 @@ http_get_metrics(size_t *bytes)
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	*bytes = 0;
-	t0 = now();
+	t0 = bench_now();
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		err(1, "connect");
@@ -367,7 +345,7 @@ http_get_metrics(size_t *bytes)
 	while ((r = read(fd, buf, sizeof(buf))) > 0)
 		*bytes += (size_t)r;
 	close(fd);
-	return now() - t0;
+	return bench_now() - t0;
 }
 
 static void
@@ -393,7 +371,7 @@ metrics_bench(void)
 	usleep(200000);
 	for (i = 0; i < GETS; i++)
 		v[i] = http_get_metrics(&bytes);
-	qsort(v, GETS, sizeof(v[0]), cmp_double);
+	qsort(v, GETS, sizeof(v[0]), bench_cmp_double);
 	printf("/metrics, %d queues (%zu bytes): median %.3f ms, p99 %.3f ms "
 	    "(goal <= 2 ms) %s\n", QUEUES, bytes, v[GETS / 2] * 1e3,
 	    v[GETS * 99 / 100] * 1e3, v[GETS / 2] <= 0.002 ? "PASS" : "MISS");
@@ -419,7 +397,7 @@ median_of(const struct result *rs, int n, size_t off)
 
 	for (int i = 0; i < n; i++)
 		v[i] = *(const double *)((const char *)&rs[i] + off);
-	return median(v, n);
+	return bench_median(v, (size_t)n);
 }
 
 static void
@@ -435,7 +413,7 @@ report(const struct result rs[3][MAXR], int rounds, size_t n)
 			lo[k] = ratio[k][r] < lo[k] ? ratio[k][r] : lo[k];
 			hi[k] = ratio[k][r] > hi[k] ? ratio[k][r] : hi[k];
 		}
-		med[k] = median(ratio[k], rounds);
+		med[k] = bench_median(ratio[k], (size_t)rounds);
 	}
 	printf("no-op jobs/s (sync=%s, %zu jobs, %d interleaved rounds), "
 	    "median rate / CPU per job of jobd (whole, loop thread):\n",
@@ -457,7 +435,7 @@ report(const struct result rs[3][MAXR], int rounds, size_t n)
 		    "(median of off's CPU per job / this one's)\n",
 		    setup_name[k + 1], 100 * med[k], 100 * lo[k], 100 * hi[k],
 		    100 * goal[k], med[k] >= goal[k] ? "PASS" : "MISS",
-		    100 * median(cpu, rounds));
+		    100 * bench_median(cpu, (size_t)rounds));
 	}
 }
 
