@@ -393,7 +393,7 @@ setup_round(size_t n, int k)
 static double
 median_of(const struct result *rs, int n, size_t off)
 {
-	double v[MAXR];
+	double v[MAXR] = { 0 };
 
 	for (int i = 0; i < n; i++)
 		v[i] = *(const double *)((const char *)&rs[i] + off);
@@ -403,7 +403,7 @@ median_of(const struct result *rs, int n, size_t off)
 static void
 report(const struct result rs[3][MAXR], int rounds, size_t n)
 {
-	double ratio[2][MAXR], lo[2], hi[2], med[2];
+	double ratio[2][MAXR] = { { 0 } }, lo[2], hi[2], med[2];
 	static const double goal[2] = { 0.98, 0.95 };
 
 	for (int k = 0; k < 2; k++) {
@@ -425,7 +425,7 @@ report(const struct result rs[3][MAXR], int rounds, size_t n)
 		    offsetof(struct result, proc_us)), median_of(rs[k], rounds,
 		    offsetof(struct result, loop_us)));
 	for (int k = 0; k < 2; k++) {
-		double cpu[MAXR];
+		double cpu[MAXR] = { 0 };
 
 		/* What the rate would be where jobd's CPU sets the pace. */
 		for (int r = 0; r < rounds; r++)

@@ -237,7 +237,6 @@ START_TEST(test_watch_duplicate)
 	tj_assert_ok(ans);
 	ck_assert(json_is_true(tj_at(ans, "duplicate")));
 	ck_assert_int_eq(tj_int(ans, "id"), id);
-	json_decref(ans);
 	for (int i = 0; i < 2; i++) {
 		ev = next_event(i == 0 ? w : one);
 		ck_assert_msg(strcmp(tj_str(ev, "event"), "duplicate") == 0,
