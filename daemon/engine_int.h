@@ -220,6 +220,9 @@ int job_row(const struct job *j, const struct proto_submit *s,
     const struct eng_who *who, struct store_new_job *row, char **textp);
 void job_free(struct job *j);
 void job_observe(struct job *j, enum store_state state);
+void job_event(struct job *j, enum store_state state);
+void job_ready(struct job *j);
+void job_duplicate(struct job *j, int64_t existing);
 void job_forget(struct job *j);
 void job_lost(struct job *j);
 

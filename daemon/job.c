@@ -246,7 +246,7 @@ job_free(struct job *j)
 
 /* Every committed state change of j passes here (a start once it is
  * sent: a pure kind does not wait for its commit): the counters
- * (metrics.h), then one event for the watchers (watch.h).  Called from
+ * (metrics.h), then one event for the watchers (job_event).  Called from
  * the commit callbacks: submit_inserted, group_inserted, end_written,
  * end_requeued, and from queue_mark_started. */
 void
@@ -254,7 +254,6 @@ job_observe(struct job *j, enum store_state state)
 {
 	/* A recovered job may have lost its queue or kind (it ends failed). */
 	struct met_queue *mq = j->q != NULL ? j->q->met : NULL;
-	struct watch_job wj;
 
 	if ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
 	    j->attempts == 0)
@@ -264,24 +263,69 @@ job_observe(struct job *j, enum store_state state)
 	else if (store_state_ended(state))
 		met_ended(mq, j->kind, state, j->started_at >= j->ready_at &&
 		    j->started_at > 0 ? j->end_at - j->started_at : -1);
-	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
-		return;
-	wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
+	job_event(j, state);
+}
+
+/* j as its events show it, in state. */
+static void
+job_watch(struct job *j, enum store_state state, struct watch_job *wj)
+{
+	*wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
 	    .queue = j->q != NULL ? j->q->name : "",
 	    .kind = j->kind != NULL ? j->kind->name : "", .name = j->name,
 	    .state = state, .args = j->args, .attempts = j->attempts,
 	    .max_attempts = j->max_attempts, .timeout = j->timeout,
 	    .created_at = j->created_at, .started_at = j->started_at,
-	    .cache = &j->wcache, .uid = j->uid };
+	    .run_at = j->run_at, .priority = j->priority,
+	    .retries = j->retries, .cache = &j->wcache,
+	    .uid = j->uid };
 	if (store_state_ended(state)) {
-		wj.finished_at = j->end_at;
-		wj.result = j->end_text;
-		wj.error = j->end_error;
+		wj->finished_at = j->end_at;
+		wj->result = j->end_text;
+		wj->error = j->end_error;
 		if (state == STORE_CANCELLED)
-			wj.cancel_reason = j->cancel_reason != NULL ?
+			wj->cancel_reason = j->cancel_reason != NULL ?
 			    j->cancel_reason : "cancelled";
+	} else if (state == STORE_SCHEDULED && j->retrying) {
+		wj->result = j->end_text;       /* the attempt that failed, */
+		wj->error = j->end_error;       /* as the row keeps them */
 	}
+}
+
+/* j's change to state, for the watchers only: the changes the counters do
+ * not count (a retry's running -> scheduled, a due job's scheduled ->
+ * queued, a revived one) come here straight, when their write is sent,
+ * so that they stay in order with the start that may follow at once. */
+void
+job_event(struct job *j, enum store_state state)
+{
+	struct watch_job wj;
+
+	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
+		return;
+	job_watch(j, state, &wj);
 	watch_publish(j->e->hub, &wj);
+}
+
+/* j is queued again (its run_at came, a retry op): its queue wait begins
+ * now, and the watchers are told. */
+void
+job_ready(struct job *j)
+{
+	j->ready_at = store_now();
+	job_event(j, STORE_QUEUED);
+}
+
+/* A submit of j found its unique key or slot held by job existing. */
+void
+job_duplicate(struct job *j, int64_t existing)
+{
+	struct watch_job wj;
+
+	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
+		return;
+	job_watch(j, STORE_QUEUED, &wj);
+	watch_publish_duplicate(j->e->hub, &wj, existing);
 }
 
 /* Forget a job whose insert failed: it never existed for anyone. */

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "engine_int.h"
 #include "log.h"
+#include "watch.h"
 
 /* Jobs one prune write deletes: small, so that a round never holds the
  * writer for long (its time per batch is not measured yet: docs/BENCH.md). */
@@ -94,6 +95,7 @@ prune_done(void *arg, int status)
 		return;
 	}
 	r->total += r->deleted;
+	watch_publish_pruned(r->e->hub, r->p.queue, r->deleted);
 	if (r->deleted < r->p.limit && ++r->phase == 2) {
 		r->phase = 0;
 		r->q = TAILQ_NEXT(r->q, link);
@@ -169,6 +171,7 @@ prune_op(struct eng *e, const struct proto_prune *pp, size_t *deleted,
 			return rc;
 		}
 		*deleted += n;
+		watch_publish_pruned(e->hub, NULL, n);
 	} while (n == PRUNE_BATCH);
 	if (*deleted > 0)
 		log_info("prune: deleted %zu ended jobs", *deleted);

@@ -60,6 +60,7 @@ sched_ready(struct job *j)
 		log_warnx("job %lld: recording it ready: %s", (long long)j->id,
 		    store_errmsg());
 	log_debug("job %lld: ready (queue %s)", (long long)j->id, j->q->name);
+	job_ready(j);
 	(void)queue_force(j->q, j);
 	queue_enter(j);
 }
@@ -163,6 +164,7 @@ sched_flush(struct job *j)
 	    NULL) < 0)
 		log_warnx("job %lld: recording its retry: %s",
 		    (long long)j->id, store_errmsg());
+	job_event(j, STORE_SCHEDULED);
 	j->retrying = false;
 	free(j->end_text);
 	free(j->end_error);

@@ -92,6 +92,7 @@ submit_inserted(void *arg, int status)
 		log_debug("job %lld: a duplicate of job %lld, not made",
 		    (long long)j->id, (long long)j->dup_id);
 		j->e->c.duplicates++;
+		job_duplicate(j, j->dup_id);
 		done(darg, 0, &ack);
 		job_lost(j);
 		return;
