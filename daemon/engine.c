@@ -74,6 +74,7 @@ eng_configure(struct eng *e, const struct conf *c)
 		if (queue_configure(e, conf_queue(c, i)) < 0)
 			return -ENOMEM;
 	prune_configure(e, c);
+	page_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
 			log_info("queue %s: removed from the configuration; "

@@ -291,6 +291,7 @@ void sched_configure(struct job *j, const struct proto_submit *s);
 
 /* ---- page.c ---- */
 struct page *page_new(struct eng *e);
+void page_configure(struct eng *e, const struct conf *c);
 void page_free(struct page *p);
 double page_horizon(struct eng *e);
 int page_recover(struct eng *e);

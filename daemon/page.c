@@ -20,12 +20,13 @@
  *    page read, which would then step over it): if by then the edge has
  *    moved past it, it goes into the heap instead.
  *  - One libevent timer, the window's edge: when it fires (edge_at less
- *    the margin) the next page is read, PAGE_ROWS rows at most after the
- *    edge and due within PAGE_WINDOW.  A short page moves the edge to
- *    now + PAGE_WINDOW; a full one to its last row (keyset paging: ties
- *    on run_at are neither lost nor read twice) and the next page follows
- *    as soon as the heap has room (PAGE_MAX), or at the edge's time at
- *    the latest.  No poll, no scan: work is per page, not per second.
+ *    the margin) the next page is read: rows after the edge due within
+ *    sched_window, sched_window_jobs / 4 (at most 256) of them.  A short
+ *    page moves the edge to now + sched_window; a full one to its last
+ *    row (keyset paging: ties on run_at are neither lost nor read twice)
+ *    and the next page follows as soon as the heap has room (about
+ *    sched_window_jobs), or at the edge's time at the latest.  No poll,
+ *    no scan: the work is per page, not per second.
  *  - At start, store_recover leaves out the scheduled jobs due past the
  *    horizon (the first edge); page_recover counts them for max_pending,
  *    stats and their users from one pass over the index (no rows built).
@@ -38,19 +39,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "engine_int.h"
 #include "idmap.h"
 #include "kind.h"
 #include "log.h"
 
-#define PAGE_WINDOW     10.0    /* s: jobs due within it come in */
-#define PAGE_ROWS       256     /* rows per page read (a few ms) */
-#define PAGE_MAX        4096    /* paged-in jobs in the heap, about */
+#define PAGE_ROWS_MAX   256     /* rows per page read (a few ms) */
 #define PAGE_MARGIN     1.0     /* s: read a full page's next this early */
 #define PAGE_RETRY      1.0     /* s: after a failed read */
 
 struct page {
 	struct eng *e;
+	double window;          /* [daemon] sched_window */
+	size_t max;             /* sched_window_jobs */
+	size_t rows;            /* per page read */
+	bool started;           /* page_recover has run */
 	double edge_at;         /* every scheduled job up to (edge_at, */
 	int64_t edge_id;        /* edge_id) is in memory */
 	bool full;              /* the last page was cut: rows follow */
@@ -69,13 +73,31 @@ page_new(struct eng *e)
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->e = e;
-	p->edge_at = store_now() + PAGE_WINDOW;
+	p->window = 10;
+	p->max = 4096;
+	p->rows = PAGE_ROWS_MAX;
+	p->edge_at = store_now() + p->window;
 	p->edge_id = INT64_MAX;
 	if ((p->ev = evtimer_new(co_rt_base(e->rt), page_cb, p)) == NULL) {
 		free(p);
 		return NULL;
 	}
 	return p;
+}
+
+/* The window's size from [daemon] (at start and on SIGHUP: the edge
+ * moves on from where it is). */
+void
+page_configure(struct eng *e, const struct conf *c)
+{
+	const struct conf_daemon *d = conf_daemon(c);
+	struct page *p = e->page;
+
+	p->window = d->sched_window;
+	p->max = (size_t)d->sched_window_jobs;
+	p->rows = p->max / 4 < PAGE_ROWS_MAX ? p->max / 4 : PAGE_ROWS_MAX;
+	if (!p->started)
+		p->edge_at = store_now() + p->window;
 }
 
 void
@@ -194,14 +216,14 @@ static void
 page_fill(struct page *p)
 {
 	struct eng *e = p->e;
-	double now = store_now(), until = now + PAGE_WINDOW;
-	size_t have = timerq_count(&e->tq), limit = PAGE_ROWS, n = 0;
+	double now = store_now(), until = now + p->window;
+	size_t have = timerq_count(&e->tq), limit = p->rows, n = 0;
 	struct store_job **rows = NULL;
 	int rc;
 
 	if (e->stopping)
 		return;
-	if (have + PAGE_ROWS > PAGE_MAX && p->full &&
+	if (have + p->rows > p->max && p->full &&
 	    p->edge_at - PAGE_MARGIN > now) {
 		page_arm(p, p->edge_at - PAGE_MARGIN - now);
 		return;                 /* room first, or the edge's time */
@@ -223,12 +245,12 @@ page_fill(struct page *p)
 	}
 	store_jobs_free(rows, n);
 	if ((p->full = n == limit)) {
-		page_arm(p, have + n + PAGE_ROWS <= PAGE_MAX ? 0 :
+		page_arm(p, have + n + p->rows <= p->max ? 0 :
 		    p->edge_at - PAGE_MARGIN - now);
 	} else {
 		p->edge_at = until;
 		p->edge_id = INT64_MAX;
-		page_arm(p, PAGE_WINDOW / 2);
+		page_arm(p, p->window / 2);
 	}
 }
 
@@ -248,7 +270,7 @@ page_drained(struct eng *e)
 	struct page *p = e->page;
 
 	if (p != NULL && p->full && !e->stopping &&
-	    timerq_count(&e->tq) + PAGE_ROWS <= PAGE_MAX)
+	    timerq_count(&e->tq) + p->rows <= p->max)
 		page_arm(p, 0);
 }
 
@@ -299,8 +321,8 @@ page_recover(struct eng *e)
 		return rc;
 	if (p->out > 0)
 		log_info("%zu scheduled jobs due after the next %g s stay in "
-		    "the database until their time nears", p->out,
-		    PAGE_WINDOW);
-	page_arm(p, p->edge_at - PAGE_WINDOW / 2 - store_now());
+		    "the database until their time nears", p->out, p->window);
+	p->started = true;
+	page_arm(p, p->edge_at - p->window / 2 - store_now());
 	return 0;
 }
