@@ -153,19 +153,19 @@ page_kept(const struct job *j)
 	    !co_waitq_empty(&j->doneq) || j->e->stopping;
 }
 
-/* sched_add's question for a new scheduled job: into the heap (true), or
- * out of memory (false: page.c has it, now or once inserted)? */
+/* sched_add's question for a scheduled job: into the heap (true), or not
+ * yet (false: a new job due past the edge, which page_settle takes out of
+ * memory once its insert has committed)?  A job already in the store
+ * (recovered, or a waiting one whose dependencies ended) stays: sched_add's
+ * caller may still hold it, and there are no more of them than jobs that
+ * were in memory anyway. */
 bool
 page_keep(struct job *j)
 {
 	struct page *p = j->e->page;
 
-	if (p == NULL || page_kept(j) || page_within(p, j->run_at, j->id))
-		return true;
-	if (j->inserted)
-		page_out(j);
-	/* else submit_inserted calls page_settle */
-	return false;
+	return p == NULL || j->inserted || page_kept(j) ||
+	    page_within(p, j->run_at, j->id);
 }
 
 /* The insert of j has committed: if page_keep left it out, out it goes
