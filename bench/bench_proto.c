@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "proto.h"
 
 #define ROUNDS_MAX 31
@@ -32,23 +33,6 @@ static const char bad_line[] =
 static char *group_line;
 static size_t group_njobs = 100;
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Run fn rounds times (each returns ns per operation); print the median. */
 static void
 report(const char *what, double (*fn)(long), long iters)
@@ -57,7 +41,7 @@ report(const char *what, double (*fn)(long), long iters)
 
 	for (int i = 0; i < rounds; i++)
 		v[i] = fn(iters);
-	qsort(v, (size_t)rounds, sizeof(*v), cmp_double);
+	qsort(v, (size_t)rounds, sizeof(*v), bench_cmp_double);
 	printf("%-48s %8.0f ns\n", what, v[rounds / 2]);
 }
 
@@ -75,25 +59,25 @@ must_parse(const char *line, size_t len, struct proto_req *req)
 static double
 bench_jansson(long iters)
 {
-	double t0 = now();
+	double t0 = bench_now();
 
 	for (long i = 0; i < iters; i++)
 		json_decref(json_loadb(submit_line, sizeof(submit_line) - 1,
 		    JSON_REJECT_DUPLICATES, NULL));
-	return (now() - t0) / iters * 1e9;
+	return (bench_now() - t0) / iters * 1e9;
 }
 
 static double
 bench_parse_submit(long iters)
 {
 	struct proto_req req;
-	double t0 = now();
+	double t0 = bench_now();
 
 	for (long i = 0; i < iters; i++) {
 		must_parse(submit_line, sizeof(submit_line) - 1, &req);
 		proto_req_clear(&req);
 	}
-	return (now() - t0) / iters * 1e9;
+	return (bench_now() - t0) / iters * 1e9;
 }
 
 static double
@@ -104,12 +88,12 @@ bench_parse_group(long iters)
 	double t0;
 
 	iters = iters / (long)group_njobs + 1;
-	t0 = now();
+	t0 = bench_now();
 	for (long i = 0; i < iters; i++) {
 		must_parse(group_line, len, &req);
 		proto_req_clear(&req);
 	}
-	return (now() - t0) / iters / (double)group_njobs * 1e9;
+	return (bench_now() - t0) / iters / (double)group_njobs * 1e9;
 }
 
 static double
@@ -122,7 +106,7 @@ bench_answer(long iters)
 	double t0;
 
 	must_parse(submit_line, sizeof(submit_line) - 1, &req);
-	t0 = now();
+	t0 = bench_now();
 	for (long i = 0; i < iters; i++) {
 		resp = proto_ok(&req);
 		json_object_set_new(resp, "id", json_integer(i + 1));
@@ -131,7 +115,7 @@ bench_answer(long iters)
 		free(out);
 		json_decref(resp);
 	}
-	t0 = (now() - t0) / iters * 1e9;
+	t0 = (bench_now() - t0) / iters * 1e9;
 	proto_req_clear(&req);
 	return t0;
 }
@@ -144,7 +128,7 @@ bench_reject(long iters)
 	json_t *resp;
 	char *out;
 	size_t len;
-	double t0 = now();
+	double t0 = bench_now();
 
 	for (long i = 0; i < iters; i++) {
 		if (proto_parse(bad_line, sizeof(bad_line) - 1, &req, &err) ==
@@ -157,7 +141,7 @@ bench_reject(long iters)
 		json_decref(resp);
 		proto_req_clear(&req);
 	}
-	return (now() - t0) / iters * 1e9;
+	return (bench_now() - t0) / iters * 1e9;
 }
 
 /* A submit_group line of group_njobs copies of a typical job. */
