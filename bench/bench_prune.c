@@ -41,29 +41,13 @@
 #include <event2/event.h>
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "store.h"
 
 static const char *jobd_path = "./build/jobd";
 static char dir[64], dbpath[128];
 static long nrows = 1000000;
 static size_t batch = 250;      /* daemon/prune.c's PRUNE_BATCH */
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void
 report(const char *what, double *v, size_t n)
@@ -72,9 +56,10 @@ report(const char *what, double *v, size_t n)
 		printf("%s: none\n", what);
 		return;
 	}
-	qsort(v, n, sizeof(*v), dcmp);
+	qsort(v, n, sizeof(*v), bench_cmp_double);
 	printf("%s: %zu, median %.3f ms, p99 %.3f ms, max %.3f ms\n", what, n,
-	    v[n / 2] * 1e3, v[n * 99 / 100] * 1e3, v[n - 1] * 1e3);
+	    bench_percentile(v, n, 0.5) * 1e3,
+	    bench_percentile(v, n, 0.99) * 1e3, v[n - 1] * 1e3);
 }
 
 static void
@@ -145,15 +130,15 @@ store_part(void)
 
 	if (store_open(&st, base, &o) < 0)
 		errx(1, "%s", store_errmsg());
-	all = mono();
+	all = bench_now();
 	do {
-		t0 = mono();
+		t0 = bench_now();
 		if (store_prune(st, &p, &deleted, on_pruned, NULL) < 0)
 			errx(1, "%s", store_errmsg());
 		store_flush(st);
-		t[n++] = mono() - t0;
+		t[n++] = bench_now() - t0;
 	} while (deleted == p.limit && n < (size_t)nrows / batch + 2);
-	all = mono() - all;
+	all = bench_now() - all;
 	store_close(st);
 	event_base_free(base);
 	printf("store: %ld jobs pruned in %.2f s (%.0f jobs/s)\n", nrows, all,
@@ -179,17 +164,17 @@ sender(void *arg)
 	static const char req[] = "{\"op\":\"submit\",\"kind\":\"sleep\","
 	    "\"args\":{\"seconds\":0}}\n";
 	struct load *l = arg;
-	double t0 = mono(), due, wait;
+	double t0 = bench_now(), due, wait;
 	struct timespec ts;
 
 	while (!l->stop && l->nsent < l->cap) {
 		due = t0 + (double)l->nsent / l->rate;
-		if ((wait = due - mono()) > 0) {   /* no spinning: 2 cores */
+		if ((wait = due - bench_now()) > 0) {   /* no spinning: 2 cores */
 			ts.tv_sec = (time_t)wait;
 			ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
 			nanosleep(&ts, NULL);
 		}
-		l->sent[l->nsent] = mono();
+		l->sent[l->nsent] = bench_now();
 		if (write(l->fd, req, sizeof(req) - 1) != sizeof(req) - 1)
 			err(1, "write");
 		__atomic_add_fetch(&l->nsent, 1, __ATOMIC_RELEASE);
@@ -229,7 +214,7 @@ static int
 connect_jobd(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	double t0 = mono();
+	double t0 = bench_now();
 	int fd;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/jobd.sock", dir);
@@ -239,7 +224,7 @@ connect_jobd(void)
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
 		close(fd);
-		if (mono() - t0 > 30)
+		if (bench_now() - t0 > 30)
 			errx(1, "jobd did not start");
 		usleep(10000);
 	}
@@ -283,21 +268,21 @@ jobd_phase(bool prune, double rate, double secs, const char *what)
 		errx(1, "%s", dbpath);
 	l.sent = calloc(l.cap, sizeof(*l.sent));
 	lat = calloc(l.cap, sizeof(*lat));
-	t0 = mono();
+	t0 = bench_now();
 	pthread_create(&th, NULL, sender, &l);
 	while (!l.stop || got < __atomic_load_n(&l.nsent, __ATOMIC_ACQUIRE)) {
 		if ((r = read(l.fd, buf, sizeof(buf))) <= 0)
 			errx(1, "jobd closed");
 		for (ssize_t i = 0; i < r; i++)
 			if (buf[i] == '\n')
-				lat[nl++] = mono() - l.sent[got++];
+				lat[nl++] = bench_now() - l.sent[got++];
 		if (!l.stop && (prune ? (got % 1000 == 0 && pruned(db)) :
-		    mono() - t0 > secs))
+		    bench_now() - t0 > secs))
 			l.stop = true;
-		if (!l.stop && mono() - t0 > 600)
+		if (!l.stop && bench_now() - t0 > 600)
 			errx(1, "pruning took more than 10 minutes");
 	}
-	took = mono() - t0;
+	took = bench_now() - t0;
 	pthread_join(th, NULL);
 	sqlite3_close(db);
 	close(l.fd);

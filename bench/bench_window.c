@@ -27,6 +27,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "jc.h"
 
 #define TIMEOUT 60.0
@@ -34,15 +35,6 @@
 
 static const char *jobd_path = "./build/jobd";
 static char dir[256];
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double
 wall(void)
@@ -88,7 +80,7 @@ wait_ready(void)
 {
 	char sock[512], *line;
 	struct jc_conn *c;
-	double t0 = mono();
+	double t0 = bench_now();
 	size_t len;
 
 	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
@@ -97,11 +89,11 @@ wait_ready(void)
 			if (jc_send(c, "{\"op\":\"ping\"}", 13, TIMEOUT) == 0 &&
 			    jc_recv(c, TIMEOUT, &line, &len) == 0) {
 				jc_close(c);
-				return mono() - t0;
+				return bench_now() - t0;
 			}
 			jc_close(c);
 		}
-		if (mono() - t0 > TIMEOUT)
+		if (bench_now() - t0 > TIMEOUT)
 			errx(1, "jobd did not start");
 		usleep(1000);
 	}
@@ -156,14 +148,6 @@ fill(sqlite3 *db, long n, double t0, int rate, int secs)
 	sql(db, q);
 }
 
-static int
-dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* started_at - run_at of every job that ran, in ms, sorted. */
 static double *
 lateness(sqlite3 *db, size_t *np)
@@ -182,7 +166,7 @@ lateness(sqlite3 *db, size_t *np)
 		v[n++] = sqlite3_column_double(s, 0);
 	}
 	sqlite3_finalize(s);
-	qsort(v, n, sizeof(*v), dcmp);
+	qsort(v, n, sizeof(*v), bench_cmp_double);
 	*np = n;
 	return v;
 }
@@ -239,9 +223,9 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/jobd.db", dir);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		errx(1, "%s", path);
-	t0 = mono();
+	t0 = bench_now();
 	fill(db, n, wall() + 30 + LEAD, rate, secs);   /* 30: a fill's room */
-	fprintf(stderr, "filled %ld rows in %.1f s\n", n, mono() - t0);
+	fprintf(stderr, "filled %ld rows in %.1f s\n", n, bench_now() - t0);
 	/* Shift the rows so the first is due LEAD s after jobd starts. */
 	snprintf(cmd, sizeof(cmd), "UPDATE jobs SET run_at = run_at - "
 	    "(SELECT min(run_at) FROM jobs) + %.6f", wall() + LEAD);
@@ -249,8 +233,8 @@ main(int argc, char **argv)
 	pid = start_jobd();
 	up = wait_ready();
 	rss0 = status_kb(pid, "VmRSS");
-	t0 = mono();
-	while (mono() - t0 < LEAD + secs + 5) {
+	t0 = bench_now();
+	while (bench_now() - t0 < LEAD + secs + 5) {
 		if ((kb = status_kb(pid, "VmRSS")) > peak)
 			peak = kb;
 		usleep(100000);
@@ -265,7 +249,8 @@ main(int argc, char **argv)
 	    "VmHWM %.1f MB\n", up, rss0 / 1024.0, peak / 1024.0, kb / 1024.0);
 	if (ran > 0)
 		printf("ran %zu; start - run_at: median %.2f ms, p99 %.2f ms, "
-		    "max %.2f ms\n", ran, late[ran / 2], late[ran * 99 / 100],
+		    "max %.2f ms\n", ran, bench_percentile(late, ran, 0.5),
+		    bench_percentile(late, ran, 0.99),
 		    late[ran - 1]);
 	free(late);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
