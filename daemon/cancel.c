@@ -67,6 +67,8 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 	struct job *j = idmap_get(e->jobs, id);
 	int rc;
 
+	if (j == NULL)
+		j = page_fetch(e, id);  /* scheduled, due past the window */
 	if (j == NULL || !user_may_see(e, who, j->uid))
 		return -ENOENT;
 	if ((rc = user_may_cancel(e, who, j, err)) < 0)

@@ -74,6 +74,7 @@ eng_configure(struct eng *e, const struct conf *c)
 		if (queue_configure(e, conf_queue(c, i)) < 0)
 			return -ENOMEM;
 	prune_configure(e, c);
+	page_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
 			log_info("queue %s: removed from the configuration; "
@@ -217,6 +218,8 @@ eng_wait_job(struct eng *e, int64_t id, double timeout)
 {
 	struct job *j = idmap_get(e->jobs, id);
 
+	if (j == NULL)
+		j = page_fetch(e, id);  /* scheduled, due past the window */
 	return j == NULL ? 0 : eng_wait_on(&j->doneq, timeout);
 }
 
@@ -306,7 +309,8 @@ eng_new(struct co_rt *rt, struct store *st)
 	e->self_uid = geteuid();
 	TAILQ_INIT(&e->retry);
 	timerq_init(&e->tq);
-	if ((e->jobs = idmap_new()) == NULL ||
+	if ((e->page = page_new(e)) == NULL ||
+	    (e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||
 	    (e->users = idmap_new()) == NULL ||
 	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, end_cb, e)) ==
@@ -374,6 +378,7 @@ eng_free(struct eng *e)
 	if (e->prune_ev != NULL)
 		event_free(e->prune_ev);
 	timerq_fini(&e->tq);
+	page_free(e->page);
 	kind_env_close(e->kenv);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, eng_free_job, NULL);

@@ -42,6 +42,7 @@ struct kind_env;
 struct conf;
 struct kind_run;
 struct park;
+struct page;
 struct conf_queue;
 
 /* Where a job is in memory (job.c has the table of legal moves and what
@@ -194,7 +195,8 @@ struct eng {
 	struct park *park;              /* park.c's, made at the first park */
 	struct eng_counters c;
 	uint64_t moves[J_NWHERE][J_NWHERE]; /* job_move's, by from and to */
-	struct timerq tq;               /* scheduled jobs by run_at */
+	struct timerq tq;               /* scheduled jobs in memory */
+	struct page *page;              /* the rest: page.c */
 	struct event *tq_ev;            /* fires at the earliest one */
 	double tq_armed;                /* when tq_ev is set for; 0: not */
 	struct event *prune_ev;         /* the pruner's next round */
@@ -282,12 +284,24 @@ int cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
 
 /* ---- sched.c ---- */
 void sched_add(struct job *j);
+void sched_put(struct job *j);
 void sched_remove(struct job *j);
 void sched_cb(evutil_socket_t fd, short what, void *arg);
 void sched_now(struct job *j);
 bool sched_retry(struct job *j, enum store_state state);
 void sched_flush(struct job *j);
 void sched_configure(struct job *j, const struct proto_submit *s);
+
+/* ---- page.c ---- */
+struct page *page_new(struct eng *e);
+void page_configure(struct eng *e, const struct conf *c);
+void page_free(struct page *p);
+double page_horizon(struct eng *e);
+int page_recover(struct eng *e);
+bool page_keep(struct job *j);
+void page_settle(struct job *j);
+void page_drained(struct eng *e);
+struct job *page_fetch(struct eng *e, int64_t id);
 
 /* ---- prune.c ---- */
 void prune_configure(struct eng *e, const struct conf *c);
@@ -304,11 +318,15 @@ int pause_load(struct eng *e);
 
 /* ---- recover.c ---- */
 int recover_run(struct eng *e);
+int recover_fetch(struct eng *e, int64_t id);
 struct job *recover_job(struct eng *e, struct equeue *q,
     const struct store_job *sj);
 
 /* ---- users.c ---- */
+int user_hold(struct eng *e, uid_t uid);
 int user_count(struct job *j);
+void user_detach(struct job *j);
+void user_attach(struct job *j);
 void user_uncount(struct job *j);
 int user_limit(const struct eng *e, const struct eng_who *who, size_t n,
     struct proto_err *err);

@@ -125,6 +125,19 @@ recover_one(void *arg, struct store_job *sj)
 	return 0;
 }
 
+/* A scheduled job the horizon left out that must be in memory all the
+ * same (a group's member: page.c), recovered as the others were. */
+int
+recover_fetch(struct eng *e, int64_t id)
+{
+	struct store_job *sj;
+	int rc;
+
+	if ((rc = store_get(e->st, id, &sj)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	return recover_one(e, sj);
+}
+
 /* The store's rule for a job a crash interrupted (store_rerun_fn): the
  * kind's, or what the submit said (idempotent).  On the store's writer
  * thread: kind_rerun and the args' parse touch nothing shared. */
@@ -158,7 +171,9 @@ recover_run(struct eng *e)
 	int rc;
 
 	store_recover_rule(e->st, recover_rerun, NULL);
-	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0)
+	store_recover_horizon(e->st, page_horizon(e));
+	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0 ||
+	    (rc = page_recover(e)) < 0)
 		return rc;
 	while ((g = SLIST_FIRST(&e->trips)) != NULL) {
 		SLIST_REMOVE_HEAD(&e->trips, trip_link);

@@ -87,6 +87,8 @@ retry_op(struct eng *e, int64_t id, const struct eng_who *who,
 	struct store_job *sj;
 	int rc;
 
+	if (j == NULL)
+		j = page_fetch(e, id);  /* scheduled, due past the window */
 	if (j != NULL && user_may_see(e, who, j->uid))
 		return retry_live(j, who, err);
 	if (j != NULL)                  /* not this client's to see */

@@ -111,6 +111,8 @@ submit_inserted(void *arg, int status)
 	done(darg, status, &ack);       /* store_errmsg() still valid */
 	if (status < 0)
 		job_lost(j);
+	else if (j->delayed)
+		page_settle(j);         /* due past the window: out it goes */
 }
 
 /* The row's unique key or schedule slot, if s has one: the store then

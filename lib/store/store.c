@@ -20,6 +20,7 @@
  * status, rows) around the struct store_write the backend is shown.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -64,6 +65,7 @@ struct store {
 	size_t batch_max;
 	store_rerun_fn rerun;           /* store_recover's rule, or NULL */
 	void *rerun_arg;
+	double horizon;                 /* store_recover_horizon; 0: none */
 
 	pthread_mutex_t mtx;            /* guards the fields down to stats */
 	pthread_cond_t wake;            /* pending non-empty or stopping */
@@ -1016,6 +1018,12 @@ store_recover_rule(struct store *st, store_rerun_fn fn, void *arg)
 	st->rerun_arg = arg;
 }
 
+void
+store_recover_horizon(struct store *st, double horizon)
+{
+	st->horizon = horizon;
+}
+
 int
 store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep)
@@ -1031,6 +1039,7 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 		return req_new_err(st);
 	r->w.u.recover.now = store_now();
 	r->w.u.recover.res = &res;
+	r->w.u.recover.horizon = st->horizon > 0 ? st->horizon : DBL_MAX;
 	r->w.u.recover.rerun = st->rerun;
 	r->w.u.recover.rerun_arg = st->rerun_arg;
 	submit(st, r, recover_done, &res);
@@ -1122,6 +1131,26 @@ store_slot_last(struct store *st, const char *schedule, double *slot,
     int64_t *id)
 {
 	return st->ops->slot_last(st->b, schedule, slot, id);
+}
+
+int
+store_sched_page(struct store *st, double after_at, int64_t after_id,
+    double until, size_t limit, struct store_job ***jobsp, size_t *np)
+{
+	*jobsp = NULL;
+	*np = 0;
+	if (limit == 0 || limit > STORE_LIST_MAX || !isfinite(after_at) ||
+	    isnan(until))
+		return store_seterr(-EINVAL, "store: bad scheduled page");
+	return st->ops->sched_page(st->b, after_at, after_id, until, limit,
+	    jobsp, np);
+}
+
+int
+store_sched_scan(struct store *st, double after, store_sched_fn fn,
+    void *arg)
+{
+	return st->ops->sched_scan(st->b, after, fn, arg);
 }
 
 int

@@ -427,6 +427,13 @@ typedef bool (*store_rerun_fn)(void *arg, const struct store_job *job,
 /* Set the rule (NULL: every such job runs again) for store_recover. */
 void store_recover_rule(struct store *st, store_rerun_fn fn, void *arg);
 
+/* Set the horizon for store_recover (0, the default: none): a scheduled
+ * job with run_at past it is left out of the rows handed back (it stays
+ * scheduled; store_sched_scan lists those, store_sched_page reads them
+ * when their time nears).  So a start with a million jobs
+ * scheduled for later does not build a million rows in memory. */
+void store_recover_horizon(struct store *st, double horizon);
+
 /* Takes ownership of job (free it with store_job_free).  Return 0 to go on,
  * or a negative errno to stop: store_recover then frees the rest and
  * returns that value. */
@@ -447,6 +454,33 @@ int store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep);
 
 /* ---- reads (any thread) ------------------------------------------------- */
+
+/* ---- the window of scheduled jobs (daemon/page.c) ----------------------- */
+
+/* Scheduled jobs after (after_at, after_id) in (run_at, id) order, with
+ * run_at <= until, at most limit (1..STORE_LIST_MAX) of them: keyset
+ * paging on the index jobs_run_at, so ties on run_at are neither lost nor
+ * read twice.  Rows as store_list returns them. */
+__attribute__((warn_unused_result))
+int store_sched_page(struct store *st, double after_at, int64_t after_id,
+    double until, size_t limit, struct store_job ***jobsp, size_t *np);
+
+/* What store_sched_scan hands over of one scheduled row (valid during the
+ * call only). */
+struct store_sched_row {
+	int64_t id;
+	int64_t group_id;        /* 0: none */
+	const char *queue;
+	struct store_submitter submitter;
+};
+typedef int (*store_sched_fn)(void *arg, const struct store_sched_row *r);
+
+/* Call fn for every scheduled job with run_at > after (any order), until
+ * it returns non-zero (then returned).  At start, to count the jobs that
+ * store_recover's horizon left out: one pass over jobs_run_at's range. */
+__attribute__((warn_unused_result))
+int store_sched_scan(struct store *st, double after, store_sched_fn fn,
+    void *arg);
 
 /* 0 with *jobp (free with store_job_free), -ENOENT, or an error. */
 __attribute__((warn_unused_result))

@@ -83,6 +83,7 @@ struct store_write {
 		struct {
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
+			double horizon;         /* store_recover_horizon */
 			store_rerun_fn rerun;   /* NULL: always */
 			void *rerun_arg;
 		} recover;
@@ -169,6 +170,12 @@ struct store_ops {
 	int (*paused)(struct store_backend *b, char ***namesp, size_t *np);
 	int (*slot_last)(struct store_backend *b, const char *schedule,
 	    double *slot, int64_t *id);
+	/* store_sched_page, store_sched_scan (arguments checked). */
+	int (*sched_page)(struct store_backend *b, double after_at,
+	    int64_t after_id, double until, size_t limit,
+	    struct store_job ***jobsp, size_t *np);
+	int (*sched_scan)(struct store_backend *b, double after,
+	    store_sched_fn fn, void *arg);
 };
 
 /* Ids the front reserves per reserve_ids call (a group larger asks for

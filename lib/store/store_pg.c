@@ -448,4 +448,6 @@ const struct store_ops store_pg_ops = {
 	.attempts = pg_attempts,
 	.paused = pg_paused,
 	.slot_last = pg_slot_last,
+	.sched_page = pg_sched_page,
+	.sched_scan = pg_sched_scan,
 };

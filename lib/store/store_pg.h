@@ -105,6 +105,11 @@ int pg_attempts(struct store_backend *b, int64_t id,
 int pg_paused(struct store_backend *b, char ***namesp, size_t *np);
 int pg_slot_last(struct store_backend *b, const char *schedule, double *slot,
     int64_t *id);
+int pg_sched_page(struct store_backend *b, double after_at,
+    int64_t after_id, double until, size_t limit, struct store_job ***jobsp,
+    size_t *np);
+int pg_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
+    void *arg);
 
 /* ---- store_pg_life.c ---------------------------------------------------- */
 

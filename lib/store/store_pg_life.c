@@ -295,13 +295,18 @@ pg_recover(struct store_backend *b, const struct store_write *w)
 	struct store_recover_res *res = w->u.recover.res;
 	char msg[STORE_RERUN_ERROR_MAX];
 	struct store_job *j;
+	char hz[32];
+	const char *v[] = { hz };
 	PGresult *r;
 	bool again;
 	int rc;
 
+	/* Scheduled jobs past the horizon stay out (store_recover_horizon). */
+	snprintf(hz, sizeof(hz), "%.17g", w->u.recover.horizon);
 	if ((rc = pg_wexec(b, "SELECT " PG_COLS " FROM jobs WHERE state IN "
-	    "('queued', 'running', 'scheduled', 'waiting') ORDER BY id "
-	    "FOR UPDATE", 0, NULL, "recover", &r)) < 0)
+	    "('queued', 'running', 'waiting') OR (state = 'scheduled' AND "
+	    "run_at <= $1::float8) ORDER BY id "
+	    "FOR UPDATE", 1, v, "recover", &r)) < 0)
 		return rc;
 	rc = pg_collect(b, r, &res->jobs, &res->n);
 	PQclear(r);

@@ -1000,6 +1000,7 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 	bool again;
 	int rc;
 
+	sqlite3_bind_double(b->s[W_ACTIVE], 1, w->u.recover.horizon);
 	if ((rc = sq_collect(b, b->db, b->s[W_ACTIVE], &res->jobs,
 	    &res->n)) < 0)
 		return rc;
@@ -1136,4 +1137,6 @@ const struct store_ops store_sqlite_ops = {
 	.attempts = sq_attempts,
 	.paused = sq_paused,
 	.slot_last = sq_slot_last,
+	.sched_page = sq_sched_page,
+	.sched_scan = sq_sched_scan,
 };

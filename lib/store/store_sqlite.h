@@ -47,14 +47,26 @@ enum {
 /* The queries the dispatcher and the pruner run, here so that a test can
  * check with EXPLAIN QUERY PLAN that each is an index lookup
  * (tests/test_store_sqlite.c):
- *  SQ_SQL_ACTIVE     recovery: every job not ended (jobs_state_queue);
+ *  SQ_SQL_ACTIVE     recovery: every job not ended (jobs_state_queue) but
+ *                    the scheduled ones due after ?1 (jobs_run_at);
  *  SQ_SQL_DUE        the scheduled jobs due next, keyset-paged on
  *                    (run_at, id) (jobs_run_at);
+ *  SQ_SQL_PAGE       the same, whole rows, up to ?3 (daemon/page.c);
+ *  SQ_SQL_SCAN       the scheduled jobs due after ?1 (jobs_run_at);
  *  SQ_SQL_PRUNE_IDS  the oldest ended jobs of one state finished before
  *                    ?1 (jobs_finished), skipping live groups' members;
  *  SQ_SQL_ATTEMPTS   one job's starts (job_attempts' primary key). */
 #define SQ_SQL_ACTIVE "SELECT " SQ_COLS " FROM jobs WHERE state IN "      \
-	"('queued', 'running', 'scheduled', 'waiting') ORDER BY id"
+	"('queued', 'running', 'waiting') UNION ALL "                        \
+	"SELECT " SQ_COLS " FROM jobs INDEXED BY jobs_run_at "               \
+	"WHERE state = 'scheduled' AND run_at <= ?1 ORDER BY id"
+#define SQ_SQL_PAGE "SELECT " SQ_COLS " FROM jobs INDEXED BY jobs_run_at " \
+	"WHERE state = 'scheduled' AND run_at >= ?1 AND "                    \
+	"(run_at > ?1 OR id > ?2) AND run_at <= ?3 "                         \
+	"ORDER BY run_at, id LIMIT ?4"
+#define SQ_SQL_SCAN "SELECT id, group_id, queue, submit_uid, submit_gid, " \
+	"submit_pid FROM jobs INDEXED BY jobs_run_at "                       \
+	"WHERE state = 'scheduled' AND run_at > ?1"
 #define SQ_SQL_DUE "SELECT id, run_at FROM jobs INDEXED BY jobs_run_at WHERE state = 'scheduled' " \
 	"AND run_at >= ?1 AND (run_at > ?1 OR id > ?2) "                     \
 	"ORDER BY run_at, id LIMIT ?3"
@@ -143,6 +155,11 @@ int sq_group_jobs(struct store_backend *b, int64_t gid,
 int sq_attempts(struct store_backend *b, int64_t id,
     struct store_attempt ***ap, size_t *np);
 int sq_paused(struct store_backend *b, char ***namesp, size_t *np);
+int sq_sched_page(struct store_backend *b, double after_at,
+    int64_t after_id, double until, size_t limit, struct store_job ***jobsp,
+    size_t *np);
+int sq_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
+    void *arg);
 int sq_slot_last(struct store_backend *b, const char *schedule,
     double *slot, int64_t *id);
 
