@@ -24,7 +24,8 @@
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
 	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
-	"unique_key"
+	"unique_key, (SELECT string_agg(depends_on::text, ',' ORDER BY "     \
+	"depends_on) FROM job_deps WHERE job_deps.job_id = jobs.id)"
 
 /* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
 struct pg_arr {
