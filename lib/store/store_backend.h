@@ -212,6 +212,10 @@ struct store_chg {
 int store_chg_add(const struct store_write *w, int64_t id,
     enum store_state state, double at, const char *reason);
 void store_chg_clear(struct store_chg *c);
+/* Recovery: the rows res hands back (in id order) take the states the
+ * changes w reported gave them. */
+void store_chg_patch(const struct store_write *w,
+    struct store_recover_res *res);
 /* "dependency: job N ended STATE" into buf. */
 void store_dep_reason(char *buf, size_t len, int64_t id,
     enum store_state state);

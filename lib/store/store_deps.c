@@ -56,3 +56,25 @@ store_dep_reason(char *buf, size_t len, int64_t id, enum store_state state)
 	snprintf(buf, len, "dependency: job %lld ended %s", (long long)id,
 	    store_state_name(state));
 }
+
+static int
+job_id_cmp(const void *key, const void *elem)
+{
+	int64_t id = *(const int64_t *)key;
+	const struct store_job *j = *(struct store_job *const *)elem;
+
+	return id < j->id ? -1 : id > j->id;
+}
+
+void
+store_chg_patch(const struct store_write *w, struct store_recover_res *res)
+{
+	struct store_job **jp;
+
+	for (size_t i = 0; w->chg != NULL && i < w->chg->n; i++)
+		if ((jp = bsearch(&w->chg->v[i].id, res->jobs, res->n,
+		    sizeof(*res->jobs), job_id_cmp)) != NULL) {
+			(*jp)->state = w->chg->v[i].state;
+			(*jp)->finished_at = w->chg->v[i].at;
+		}
+}

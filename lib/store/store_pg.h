@@ -121,6 +121,21 @@ int pg_dup(struct store_backend *b, const struct store_write *w);
 int pg_life_apply(struct store_backend *b, const struct store_write *w,
     bool *alone);
 
+/* ---- store_pg_deps.c ---------------------------------------------------- */
+
+/* Does insert or group w have a job with dependencies (it goes alone)? */
+bool pgd_has(const struct store_write *w);
+/* After w's rows: the edges, state waiting, each judged at once.  A
+ * dependency with no row: -ENOENT with *alone. */
+int pgd_link(struct store_backend *b, const struct store_write *w,
+    bool *alone);
+/* The ends w[idx[..m]] just applied (but those that failed alone): their
+ * dependants released or cancelled, down every chain. */
+int pgd_ended(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m);
+/* Recovery: every waiting job judged again (changes reported to w). */
+int pgd_repair(struct store_backend *b, const struct store_write *w);
+
 /* ---- store_pg_write.c --------------------------------------------------- */
 
 /* Prepare the writer's statements on b->wc. */

@@ -1078,31 +1078,6 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 	return 0;
 }
 
-static int
-sq_job_cmp(const void *key, const void *elem)
-{
-	int64_t id = *(const int64_t *)key;
-	const struct store_job *j = *(struct store_job *const *)elem;
-
-	return id < j->id ? -1 : id > j->id;
-}
-
-/* The waiting jobs recovery released or cancelled (a running job it
- * ended failed, or a repair): the rows it hands back say so. */
-static void
-sq_recover_moved(const struct store_write *w)
-{
-	struct store_recover_res *res = w->u.recover.res;
-	struct store_job **jp;
-
-	for (size_t i = 0; w->chg != NULL && i < w->chg->n; i++)
-		if ((jp = bsearch(&w->chg->v[i].id, res->jobs, res->n,
-		    sizeof(*res->jobs), sq_job_cmp)) != NULL) {
-			(*jp)->state = w->chg->v[i].state;
-			(*jp)->finished_at = w->chg->v[i].at;
-		}
-}
-
 /* Any failure spoils the whole recovery: never commit half of it. */
 static int
 sq_recover(struct store_backend *b, const struct store_write *w, bool *lost)
@@ -1110,7 +1085,7 @@ sq_recover(struct store_backend *b, const struct store_write *w, bool *lost)
 	int rc = sq_recover_all(b, w, lost);
 
 	if (rc == 0 && (rc = sqd_repair(b, lost)) == 0)
-		sq_recover_moved(w);
+		store_chg_patch(w, w->u.recover.res);
 	*lost = rc < 0;
 	return rc;
 }
