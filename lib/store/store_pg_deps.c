@@ -113,20 +113,29 @@ pgd_report(const struct store_write *w, const PGresult *r, bool cancelled,
 	"d.depends_on = e.id WHERE e.st <> 'succeeded' AND " PGD_CANCELS    \
 	" UNION SELECT d.job_id, d.depends_on FROM c JOIN job_deps d ON "   \
 	"d.depends_on = c.id WHERE " PGD_CANCELS "), m AS (SELECT id, "     \
-	"min(src) AS src FROM c GROUP BY id) UPDATE jobs j SET state = "    \
-	"'cancelled', finished_at = $3::float8, cancel_reason = "           \
+	"min(src) AS src FROM c GROUP BY id) SELECT m.id, "                 \
 	"'dependency: job ' || m.src || ' ended ' || coalesce(e.st, "       \
-	"'cancelled') FROM m LEFT JOIN e ON e.id = m.src WHERE j.id = m.id " \
-	"AND j.state = 'waiting' RETURNING j.id, j.cancel_reason"
+	"'cancelled') FROM m LEFT JOIN e ON e.id = m.src"
+/* The state tests below are written `(... ) IS TRUE` so that no plan
+ * drives from jobs_state_queue: statistics taken while few jobs waited
+ * make it look like one row, and a join driven from it walks every
+ * waiting job once per row of the other side. */
+#define PGD_CANCEL "UPDATE jobs j SET state = 'cancelled', finished_at = "  \
+	"$3::float8, cancel_reason = u.r FROM unnest($1::bigint[], "         \
+	"$2::text[]) AS u (id, r) WHERE j.id = u.id AND "                    \
+	"(j.state = 'waiting') IS TRUE RETURNING j.id, j.cancel_reason"
 /* The closure's recursive step must probe job_deps_on from each job it
  * reached: a hash or merge join rebuilt at every step of a 10,000-long
  * chain is quadratic, and the planner picks one when the statistics say
  * few jobs wait (a table analysed while they were cancelled).  So for
  * that statement alone, in this transaction only, neither is allowed. */
 #define PGD_NESTED "SET LOCAL enable_hashjoin = off; "                     \
-	"SET LOCAL enable_mergejoin = off"
+	"SET LOCAL enable_mergejoin = off; SET LOCAL enable_seqscan = off; " \
+	"SET LOCAL enable_material = off; SET LOCAL jit = off"
 #define PGD_UNNESTED "SET LOCAL enable_hashjoin TO DEFAULT; "              \
-	"SET LOCAL enable_mergejoin TO DEFAULT"
+	"SET LOCAL enable_mergejoin TO DEFAULT; SET LOCAL enable_seqscan TO " \
+	"DEFAULT; SET LOCAL enable_material TO DEFAULT; SET LOCAL jit TO "   \
+	"DEFAULT"
 
 /* Every waiting dependant of the jobs all (ended or just cancelled)
  * counted down by its edges from them; at zero, released. */
@@ -136,7 +145,46 @@ pgd_report(const struct store_write *w, const PGresult *r, bool cancelled,
 	"deps_left = greatest(j.deps_left - c.n, 0), state = CASE WHEN "    \
 	"j.deps_left - c.n > 0 THEN 'waiting' WHEN j.run_at > $2::float8 "  \
 	"THEN 'scheduled' ELSE 'queued' END FROM c WHERE j.id = c.id AND "  \
-	"j.state = 'waiting' RETURNING j.id, j.state"
+	"(j.state = 'waiting') IS TRUE RETURNING j.id, j.state"
+
+/* The cancel closure of the ended set v (ids, states, at): found, then
+ * cancelled; their ids added to all. */
+static int
+pgd_closure(struct store_backend *b, const struct store_write *w,
+    const char *const *v, double at, struct pgd_buf *all, size_t *nall)
+{
+	struct pgd_buf ids = { 0 }, why = { 0 };
+	const char *u[3] = { NULL, NULL, v[2] };
+	PGresult *r;
+	int rc;
+
+	if ((rc = pg_exec(b, b->wc, PGD_NESTED, "plan a cascade")) < 0 ||
+	    (rc = pg_wexec(b, PGD_CLOSURE, 2, v, "find a cascade", &r)) < 0)
+		return rc;
+	buf_reset(&ids);
+	buf_reset(&why);
+	for (int i = 0; i < PQntuples(r); i++) {
+		buf_add(&ids, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
+		buf_add(&why, "%s\"%s\"", i ? "," : "", PQgetvalue(r, i, 1));
+	}
+	if (PQntuples(r) > 0) {
+		u[0] = buf_end(b, &ids);
+		u[1] = buf_end(b, &why);
+	}
+	PQclear(r);
+	if ((rc = pg_exec(b, b->wc, PGD_UNNESTED, "plan a cascade")) == 0 &&
+	    u[0] != NULL && u[1] != NULL &&
+	    (rc = pg_wexec(b, PGD_CANCEL, 3, u, "cancel waiting jobs",
+	    &r)) == 0) {
+		rc = pgd_report(w, r, true, at, all, nall);
+		PQclear(r);
+	}
+	if (rc == 0 && (ids.oom || why.oom))
+		rc = store_seterr(-ENOMEM, "%s: out of memory", b->name);
+	free(ids.s);
+	free(why.s);
+	return rc;
+}
 
 /* The jobs ids (with states) ended at `at`: what that does to the jobs
  * waiting for them, reported to w.  Two statements however long the
@@ -151,7 +199,7 @@ pgd_follow(struct store_backend *b, const struct store_write *w,
 	const char *v[3];
 	PGresult *r;
 	size_t nall = 0;
-	int rc;
+	int rc = 0;
 
 	snprintf(sat, sizeof(sat), "%.17g", at);
 	buf_reset(&all);
@@ -164,14 +212,8 @@ pgd_follow(struct store_backend *b, const struct store_write *w,
 		free(all.s);
 		return -ENOMEM;
 	}
-	if (bad && (rc = pg_exec(b, b->wc, PGD_NESTED, "plan a cascade")) == 0 &&
-	    (rc = pg_wexec(b, PGD_CLOSURE, 3, v, "cancel waiting jobs",
-	    &r)) == 0) {
-		rc = pgd_report(w, r, true, at, &all, &nall);
-		PQclear(r);
-		if (rc == 0)
-			rc = pg_exec(b, b->wc, PGD_UNNESTED, "plan a cascade");
-	}
+	if (bad)
+		rc = pgd_closure(b, w, v, at, &all, &nall);
 	v[0] = buf_end(b, &all);
 	v[1] = sat;
 	if (rc == 0 && v[0] == NULL)
@@ -250,8 +292,8 @@ pgd_judge(struct store_backend *b, const struct store_write *w,
 	if ((rc = pg_wexec(b, "UPDATE jobs j SET deps_left = (SELECT count(*) "
 	    "FROM job_deps d JOIN jobs p ON p.id = d.depends_on WHERE "
 	    "d.job_id = j.id AND p.finished_at IS NULL) WHERE "
-	    "j.id = ANY($1::bigint[]) AND j.state = 'waiting'", 1, v,
-	    "count dependencies", NULL)) < 0)
+	    "j.id = ANY($1::bigint[]) AND (j.state = 'waiting') IS TRUE", 1,
+	    v, "count dependencies", NULL)) < 0)
 		goto out;
 	if ((rc = pg_wexec(b, "WITH f AS (SELECT d.job_id AS id, min(p.id) AS "
 	    "bad FROM job_deps d JOIN jobs p ON p.id = d.depends_on WHERE "
@@ -259,8 +301,9 @@ pgd_judge(struct store_backend *b, const struct store_write *w,
 	    "p.state <> 'succeeded' GROUP BY d.job_id) UPDATE jobs j SET "
 	    "state = 'cancelled', finished_at = $2::float8, cancel_reason = "
 	    "'dependency: job ' || f.bad || ' ended ' || p.state FROM f JOIN "
-	    "jobs p ON p.id = f.bad WHERE j.id = f.id AND j.state = 'waiting' "
-	    "AND j.on_dependency_failure = 'cancel' RETURNING j.id, "
+	    "jobs p ON p.id = f.bad WHERE j.id = f.id AND (j.state = "
+	    "'waiting') IS TRUE AND j.on_dependency_failure = 'cancel' "
+	    "RETURNING j.id, "
 	    "j.cancel_reason", 2, v, "cancel waiting jobs", &r)) < 0)
 		goto out;
 	rc = pgd_report(w, r, true, at, &cids, &nc);
@@ -269,7 +312,7 @@ pgd_judge(struct store_backend *b, const struct store_write *w,
 		buf_add(&cst, "%scancelled", i ? "," : "");
 	if (rc == 0 && (rc = pg_wexec(b, "UPDATE jobs j SET state = CASE WHEN "
 	    "j.run_at > $2::float8 THEN 'scheduled' ELSE 'queued' END WHERE "
-	    "j.id = ANY($1::bigint[]) AND j.state = 'waiting' AND "
+	    "j.id = ANY($1::bigint[]) AND (j.state = 'waiting') IS TRUE AND "
 	    "j.deps_left = 0 RETURNING j.id, j.state", 2, v,
 	    "release waiting jobs", &r)) == 0) {
 		rc = pgd_report(w, r, false, at, NULL, NULL);
