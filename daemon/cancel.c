@@ -51,9 +51,12 @@ cancel_stop(struct job *j, const char *reason)
 		 * the put is done already the submitter checks it in. */
 		queue_withdraw(j);
 		break;
+	case J_WAITING:         /* its dependants hear of it from the store */
+		deps_unwait(j);
+		end_job(j, STORE_CANCELLED, NULL, NULL);
+		break;
 	case J_TAKEN:           /* the worker checks after the insert */
 	case J_ENDING:
-	case J_WAITING:         /* stage two: nothing enters it yet */
 	case J_NWHERE:
 		break;
 	}

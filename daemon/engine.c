@@ -257,7 +257,7 @@ eng_queue_info(const struct eng *e, size_t i, struct eng_queue_info *qi)
 			qi->name = q->name;
 			qi->queued = queue_len(q);
 			qi->scheduled = q->scheduled;
-			qi->waiting = 0;
+			qi->waiting = q->waiting;
 			qi->paused = q->paused;
 			qi->running = q->running;
 			qi->workers = q->workers;
@@ -309,6 +309,8 @@ eng_new(struct co_rt *rt, struct store *st)
 	e->self_uid = geteuid();
 	TAILQ_INIT(&e->retry);
 	timerq_init(&e->tq);
+	if (st != NULL)
+		store_deps_hook(st, deps_changes, e);
 	if ((e->page = page_new(e)) == NULL ||
 	    (e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||

@@ -12,6 +12,7 @@
  *   recover.c  recover_ crash recovery at start
  *   users.c    user_    per-user accounting and who may cancel what
  *   park.c     park_    running jobs that only wait, held without a worker
+ *   deps.c     deps_    dependencies: waiting jobs, the store's verdicts
  *   engine.c   eng_     the public face (engine.h)
  */
 #ifndef JOBD_ENGINE_INT_H
@@ -114,6 +115,7 @@ struct job {
 	double created_at, started_at;  /* Unix times, as stored */
 	double ready_at;                /* entered its queue (queue wait) */
 	int64_t dup_id;                 /* insert -EEXIST: the holder */
+	bool has_deps;                  /* submitted with an after list */
 };
 
 struct egroup {
@@ -151,6 +153,7 @@ struct equeue {
 	struct backoff backoff;
 	double retain_ok, retain_fail;  /* -1: the daemon's; 0: forever */
 	size_t scheduled;               /* jobs SCHEDULED in memory */
+	size_t waiting;                 /* jobs WAITING (deps.c) */
 	int nworkers;
 	size_t nwaiting;                /* workers waiting on workq */
 	size_t nstarting;               /* workers spawned, not yet run */
@@ -252,6 +255,7 @@ void end_flush(struct eng *e);
 void end_cb(evutil_socket_t fd, short what, void *arg);
 void end_retry_cb(evutil_socket_t fd, short what, void *arg);
 void end_final(struct eng *e);
+void end_recorded(struct job *j);
 
 /* ---- submit.c ---- */
 int submit_check(struct eng *e, const struct proto_submit *s,
@@ -338,6 +342,15 @@ int user_need_admin(const struct eng *e, const struct eng_who *who,
     const char *what, struct proto_err *err);
 bool user_may_see(const struct eng *e, const struct eng_who *who, uid_t uid);
 void user_free_all(struct eng *e);
+
+/* ---- deps.c ---- */
+int deps_check(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, struct proto_err *err);
+void deps_row(const struct proto_submit *s, struct store_new_job *row);
+int deps_room(const struct equeue *q);
+void deps_wait(struct job *j);
+void deps_unwait(struct job *j);
+void deps_changes(void *arg, const struct store_dep_change *c, size_t n);
 
 /* ---- park.c ---- */
 int park_job(struct job *j, double seconds, double started);

@@ -23,9 +23,8 @@
  *
  * ENDING is left only by the free once the end committed.  PUTTING is
  * a group member's: a lone submit waits for room before it has an id.
- * SCHEDULED and WAITING are in the table so that
- * stage two's lifecycle issue (run_at, retries, dependencies) only has to
- * enter them; nothing does yet.
+ * SCHEDULED is sched.c's (run_at, retries), WAITING deps.c's
+ * (dependencies).
  *
  * An illegal move is a bug in jobd: job_move ends the process (fatalx)
  * rather than carry on with a job whose state nobody can trust (it could
@@ -53,6 +52,8 @@ static const bool legal[J_NWHERE][J_NWHERE] = {
 					 * recovery cannot run it */
 		[J_SCHEDULED] = true,   /* submitted (or recovered) with a
 					 * run_at ahead */
+		[J_WAITING] = true,     /* submitted (or recovered) with
+					 * dependencies not ended */
 	},
 	[J_PUTTING] = {
 		[J_NEW] = true,         /* no memory to put it: try later;
@@ -176,8 +177,10 @@ job_from(struct eng *e, struct equeue *q, const struct kind *k,
 	j = job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
 	    q->timeout : s->timeout, s->max_attempts > 0 ?
 	    (int)s->max_attempts : q->max_attempts);
-	if (j != NULL)
+	if (j != NULL) {
 		sched_configure(j, s);
+		j->has_deps = s->nafter > 0;
+	}
 	if (j == NULL || who == NULL)
 		return j;
 	j->uid = who->uid;
@@ -255,8 +258,11 @@ job_observe(struct job *j, enum store_state state)
 	/* A recovered job may have lost its queue or kind (it ends failed). */
 	struct met_queue *mq = j->q != NULL ? j->q->met : NULL;
 
-	if ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
-	    j->attempts == 0)
+	/* Submitted: once, when the insert commits (a job with
+	 * dependencies as waiting; its release is no second submit). */
+	if (j->attempts == 0 && (state == STORE_WAITING ||
+	    ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
+	    !j->has_deps)))
 		met_submitted(mq, j->kind);
 	else if (state == STORE_RUNNING)
 		met_started(mq, j->started_at - j->ready_at);
@@ -362,10 +368,13 @@ job_lost(struct job *j)
 	case J_TAKEN:
 		co_waitq_wake_all(&j->insertq, -EIO);
 		break;
+	case J_WAITING:         /* its insert failed (a dependency gone) */
+		deps_unwait(j);
+		job_forget(j);
+		break;
 	case J_PUTTING:         /* its submitter checks once it is in */
 	case J_RUNNING:         /* cannot be: workers wait for the insert */
 	case J_ENDING:          /* cancelled meanwhile: its end fails too */
-	case J_WAITING:         /* stage two: not entered before the insert */
 	case J_NWHERE:
 		break;
 	}

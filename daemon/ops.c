@@ -321,6 +321,7 @@ submit_done(void *arg, int status, const struct eng_ack *ack)
 		 * all or nothing); the message names the holder. */
 		resp = proto_error(NULL, status == -ENOMEM ? PROTO_INTERNAL :
 		    status == -EEXIST ? PROTO_BAD_REQUEST :
+		    status == -ENOENT ? PROTO_NOT_FOUND :
 		    PROTO_STORAGE_ERROR, store_errmsg());
 	} else if (ack->group == 0) {
 		resp = json_pack("{s:b s:I}", "ok", 1, "id",

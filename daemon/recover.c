@@ -102,7 +102,8 @@ recover_one(void *arg, struct store_job *sj)
 	if (sj->group_id != 0 && (g = group_load(e, sj->group_id)) == NULL)
 		log_warnx("group %lld: cannot load it: %s",
 		    (long long)sj->group_id, store_errmsg());
-	if (sj->state != STORE_QUEUED && sj->state != STORE_SCHEDULED) {
+	if (sj->state != STORE_QUEUED && sj->state != STORE_SCHEDULED &&
+	    sj->state != STORE_WAITING) {
 		store_job_free(sj);     /* ended by the recovery */
 		return 0;
 	}
@@ -114,6 +115,9 @@ recover_one(void *arg, struct store_job *sj)
 	recover_check(j, q, sj, msg, sizeof(msg));
 	if (msg[0] != '\0') {
 		end_job(j, STORE_FAILED, NULL, msg);
+	} else if (sj->state == STORE_WAITING) {
+		j->has_deps = true;             /* the store releases it */
+		deps_wait(j);
 	} else if (sj->state == STORE_SCHEDULED) {
 		job_move(j, J_SCHEDULED);       /* its run_at, even if past */
 		sched_add(j);

@@ -100,7 +100,7 @@ START_TEST(test_migrate_v2_fixture)
 	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
 	ck_assert_int_eq(db_int("PRAGMA auto_vacuum"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "

@@ -61,6 +61,8 @@ static const struct {
 
 struct store {
 	const struct store_ops *ops;
+	store_deps_fn deps_fn;          /* store_deps_hook */
+	void *deps_arg;
 	struct store_backend *b;
 	size_t batch_max;
 	store_rerun_fn rerun;           /* store_recover's rule, or NULL */
@@ -150,6 +152,7 @@ static void
 write_fail(struct store_req *r, int err)
 {
 	r->status = err;
+	store_chg_clear(&r->chg);       /* undone with the write */
 	free(r->errmsg);
 	r->errmsg = strdup(store_errmsg());
 }
@@ -421,6 +424,9 @@ complete(struct store *st, struct store_req *r)
 	fault_note(st, r);
 	if (r->cb != NULL)
 		r->cb(r->arg, r->status);
+	if (r->status == 0 && r->chg.n > 0 && st->deps_fn != NULL)
+		st->deps_fn(st->deps_arg, r->chg.v, r->chg.n);
+	store_chg_clear(&r->chg);
 	free(r->errmsg);
 	free(r);
 }
@@ -627,6 +633,7 @@ req_new(struct store *st, enum store_wkind kind, size_t extra)
 		return NULL;
 	}
 	r->w.kind = kind;
+	r->w.chg = &r->chg;
 	r->rows = 1;
 	return r;
 }
@@ -711,7 +718,8 @@ job_check(const struct store_new_job *j)
 	    j->retries > 100 || !(j->retry_delay >= 0) ||
 	    !(j->retry_max_delay >= 0) || !isfinite(j->retry_delay) ||
 	    !isfinite(j->retry_max_delay) || !(j->run_at >= 0) ||
-	    !isfinite(j->run_at) || (j->state != STORE_QUEUED &&
+	    !isfinite(j->run_at) || (j->nafter == 0 &&
+	    j->state != STORE_QUEUED &&
 	    (j->state != STORE_SCHEDULED || j->run_at <= 0)))
 		return store_seterr(-EINVAL, "store: job priority, retries, "
 		    "retry delays, run_at or state out of range");
@@ -724,7 +732,34 @@ job_check(const struct store_new_job *j)
 	    !isfinite(j->unique_for)))
 		return store_seterr(-EINVAL, "store: unique_key of 1-255 bytes, "
 		    "unique_for >= 0");
+	if (j->nafter > STORE_AFTER_MAX || (j->nafter > 0 && j->after == NULL))
+		return store_seterr(-EINVAL, "store: at most %d dependencies",
+		    STORE_AFTER_MAX);
 	return 0;
+}
+
+/* A lone job's after may not name group members. */
+static int
+job_check_lone(const struct store_new_job *j)
+{
+	for (size_t i = 0; i < j->nafter; i++)
+		if (j->after[i] <= 0)
+			return store_seterr(-EINVAL, "store: a member "
+			    "reference outside a group");
+	return job_check(j);
+}
+
+/* Copy j's after list to *av and advance it (int64_t-aligned). */
+static void
+after_copy(struct store_new_job *d, int64_t **av)
+{
+	if (d->nafter == 0) {
+		d->after = NULL;
+		return;
+	}
+	memcpy(*av, d->after, d->nafter * sizeof(**av));
+	d->after = *av;
+	*av += d->nafter;
 }
 
 static size_t
@@ -758,16 +793,22 @@ store_insert(struct store *st, const struct store_new_job *job,
 	char *p;
 	int rc;
 
-	if ((rc = job_check(job)) < 0)
+	int64_t *av;
+
+	if ((rc = job_check_lone(job)) < 0)
 		return rc;
-	if ((r = req_new(st, STORE_W_INSERT, job_size(job))) == NULL)
+	if ((r = req_new(st, STORE_W_INSERT, job->nafter * sizeof(*av) +
+	    job_size(job))) == NULL)
 		return req_new_err(st);
 	if ((rc = ids_take(st, STORE_ID_JOB, 1, &r->w.u.ins.id)) < 0) {
 		free(r);
 		return rc;
 	}
-	p = (char *)(r + 1);
+	av = (int64_t *)(r + 1);
+	p = (char *)(av + job->nafter);
 	job_copy(&r->w.u.ins.job, job, &p, store_now());
+	after_copy(&r->w.u.ins.job, &av);
+	r->rows += job->nafter;
 	*idp = r->w.u.ins.id;
 	submit(st, r, cb, arg);
 	return 0;
@@ -794,8 +835,9 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 {
 	struct store_req *r;
 	struct store_new_job *copy;
-	size_t extra;
+	size_t extra, edges = 0;
 	double now = store_now();
+	int64_t *av;
 	char *p;
 	int rc;
 
@@ -806,7 +848,13 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = job_check(&jobs[i])) < 0)
 			return rc;
-		extra += job_size(&jobs[i]);
+		for (size_t k = 0; k < jobs[i].nafter; k++)
+			if (jobs[i].after[k] < 0 &&
+			    (size_t)(-jobs[i].after[k] - 1) >= n)
+				return store_seterr(-EINVAL, "store: a member "
+				    "reference out of range");
+		extra += job_size(&jobs[i]) + jobs[i].nafter * sizeof(*av);
+		edges += jobs[i].nafter;
 	}
 	if ((r = req_new(st, STORE_W_GROUP, extra)) == NULL)
 		return req_new_err(st);
@@ -815,10 +863,13 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 		return rc;
 	}
 	copy = (struct store_new_job *)(r + 1);
-	p = (char *)(copy + n);
-	for (size_t i = 0; i < n; i++)
+	av = (int64_t *)(copy + n);
+	p = (char *)(av + edges);
+	for (size_t i = 0; i < n; i++) {
 		job_copy(&copy[i], &jobs[i], &p, now);
-	r->rows = n + 1;
+		after_copy(&copy[i], &av);
+	}
+	r->rows = n + 1 + edges;
 	r->w.u.grp.jobs = copy;
 	r->w.u.grp.n = n;
 	r->w.u.grp.mode = mode;
@@ -1058,6 +1109,13 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 	}
 	free(res.jobs);
 	return rc;
+}
+
+void
+store_deps_hook(struct store *st, store_deps_fn fn, void *arg)
+{
+	st->deps_fn = fn;
+	st->deps_arg = arg;
 }
 
 /* ---- reads -------------------------------------------------------------- */

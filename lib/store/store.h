@@ -257,7 +257,19 @@ struct store_new_job {
 	const char *unique_key;  /* NULL: none; 1..255 bytes */
 	double unique_for;       /* >= 0 seconds */
 	int64_t *existing;       /* required with schedule or unique_key */
+	/* Schema 6: dependencies.  With nafter > 0 the job is stored
+	 * `waiting` (state is then ignored) with an edge per entry, and
+	 * the store judges it in the insert's transaction: every entry
+	 * ended as its policy needs → queued (scheduled if run_at is
+	 * ahead); one ended otherwise under cancel → cancelled.  Each is
+	 * a job id (> 0), or in store_insert_group -(i + 1): the group's
+	 * i-th job.  A job id with no row: the insert completes -ENOENT.
+	 * What the store decides reaches store_deps_hook's fn. */
+	const int64_t *after;    /* nafter entries, distinct */
+	size_t nafter;           /* 0 .. STORE_AFTER_MAX */
+	bool dep_run;            /* on_dependency_failure = run */
 };
+#define STORE_AFTER_MAX 10000
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
  * With a schedule or a unique key the insert may complete with -EEXIST
@@ -359,6 +371,28 @@ __attribute__((warn_unused_result))
 int store_prune(struct store *st, const struct store_prune *p,
     size_t *deleted, store_cb cb, void *arg);
 
+/* ---- dependencies (loop thread) ----------------------------------------- */
+
+/* A waiting job the store moved, in the transaction of the write that made
+ * it so (a dependency's end, an insert, the recovery): to queued or
+ * scheduled (released), or to cancelled with reason ("dependency: job N
+ * ended failed") at time at.  A chain is followed down in that same
+ * transaction. */
+struct store_dep_change {
+	int64_t id;
+	enum store_state state;  /* QUEUED, SCHEDULED or CANCELLED */
+	double at;               /* CANCELLED: its finished_at */
+	char *reason;            /* CANCELLED: cancel_reason; else NULL */
+};
+
+/* fn is called on the loop thread with the changes a committed write made,
+ * right after that write's own callback (so after an insert's callback
+ * for the job it inserted).  The array is the store's, valid during the
+ * call.  NULL: nobody is told. */
+typedef void (*store_deps_fn)(void *arg, const struct store_dep_change *c,
+    size_t n);
+void store_deps_hook(struct store *st, store_deps_fn fn, void *arg);
+
 /* Block until every write submitted so far has completed, and call their
  * callbacks (and any other pending ones) before returning.  Loop thread,
  * not from a callback.  For shutdown, tools and tests. */
@@ -401,6 +435,8 @@ struct store_job {
 	char *schedule;          /* or NULL */
 	double slot;             /* 0: none */
 	char *unique_key;        /* or NULL */
+	char *after;             /* schema 6: its dependencies, ids in id
+	                          * order with commas ("12,13"); or NULL */
 };
 
 void store_job_free(struct store_job *job);

@@ -49,8 +49,14 @@ struct store_recover_res {
  * queue bookkeeping (its link, callback, status, batching weight live in
  * store.c's struct store_req around it).  The strings stay valid until the
  * write completes, so a backend may bind them without a copy. */
+struct store_chg;
+
 struct store_write {
 	enum store_wkind kind;
+	/* Where the backend reports the waiting jobs this write released or
+	 * cancelled (store_chg_add); the front delivers them after the
+	 * write's callback if the transaction commits. */
+	struct store_chg *chg;
 	union {
 		struct {
 			int64_t id;
@@ -193,13 +199,33 @@ int store_seterr(int err, const char *fmt, ...)
 /* A job row in one allocation (what store_job_free frees): its nine
  * strings t[i] of len[i] bytes (NULL: a NULL column) copied after it, in
  * the order queue, kind, args, name, result, error, cancel_reason,
- * schedule, unique_key; every other field zero.  NULL when out of memory. */
-#define STORE_JOB_NTEXT 9
+ * schedule, unique_key, after; every other field zero.  NULL when out of memory. */
+#define STORE_JOB_NTEXT 10
 struct store_job *store_job_alloc(const char *const t[STORE_JOB_NTEXT],
     const size_t len[STORE_JOB_NTEXT]);
 
 /* The error text of a recovered job that was running with no attempts
  * left; into buf (64 bytes is enough). */
 void store_interrupted_msg(char *buf, size_t len, int attempts);
+
+/* The changes of one write (store_deps.c): a growing array. */
+struct store_chg {
+	struct store_dep_change *v;
+	size_t n, cap;
+};
+/* Report that w moved waiting job id to state (reason: CANCELLED's, copied).
+ * 0 or -ENOMEM (the backend fails its transaction: a change it cannot
+ * report would leave memory and the database apart). */
+int store_chg_add(const struct store_write *w, int64_t id,
+    enum store_state state, double at, const char *reason);
+void store_chg_clear(struct store_chg *c);
+/* Recovery: the rows res hands back (in id order) take the states the
+ * changes w reported gave them. */
+void store_chg_patch(const struct store_write *w,
+    struct store_recover_res *res);
+/* "dependency: job N ended STATE" into buf. */
+void store_dep_reason(char *buf, size_t len, int64_t id,
+    enum store_state state);
+#define STORE_DEP_REASON_MAX 64
 
 #endif /* JOBD_STORE_BACKEND_H */

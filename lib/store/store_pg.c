@@ -168,6 +168,10 @@ static const struct pg_migration pg_migrations[] = {
 	"  PRIMARY KEY (job_id, depends_on)"
 	");"
 	"CREATE INDEX job_deps_on ON job_deps (depends_on, job_id);" },
+	/* Dependencies in use (store_pg_deps.c), as SQLite's 6. */
+	{ 6,
+	"ALTER TABLE jobs ADD COLUMN deps_left integer NOT NULL DEFAULT 0"
+	"  CHECK (deps_left >= 0);" },
 };
 
 #define PG_NMIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))

@@ -24,7 +24,8 @@
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
 	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
-	"unique_key"
+	"unique_key, (SELECT string_agg(depends_on::text, ',' ORDER BY "     \
+	"depends_on) FROM job_deps WHERE job_deps.job_id = jobs.id)"
 
 /* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
 struct pg_arr {
@@ -124,6 +125,21 @@ int pg_dup(struct store_backend *b, const struct store_write *w);
  * *alone says only w failed (nothing else of the transaction is lost). */
 int pg_life_apply(struct store_backend *b, const struct store_write *w,
     bool *alone);
+
+/* ---- store_pg_deps.c ---------------------------------------------------- */
+
+/* Does insert or group w have a job with dependencies (it goes alone)? */
+bool pgd_has(const struct store_write *w);
+/* After w's rows: the edges, state waiting, each judged at once.  A
+ * dependency with no row: -ENOENT with *alone. */
+int pgd_link(struct store_backend *b, const struct store_write *w,
+    bool *alone);
+/* The ends w[idx[..m]] just applied (but those that failed alone): their
+ * dependants released or cancelled, down every chain. */
+int pgd_ended(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m);
+/* Recovery: every waiting job judged again (changes reported to w). */
+int pgd_repair(struct store_backend *b, const struct store_write *w);
 
 /* ---- store_pg_write.c --------------------------------------------------- */
 

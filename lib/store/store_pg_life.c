@@ -211,8 +211,10 @@ pg_prune(struct store_backend *b, const struct store_write *w)
 		    "finished_at < $2::float8 AND ($3::text IS NULL OR "
 		    "queue = $3) AND (group_id IS NULL OR NOT EXISTS (SELECT 1 "
 		    "FROM jobs g WHERE g.group_id = jobs.group_id AND "
-		    "g.finished_at IS NULL)) ORDER BY finished_at "
-		    "LIMIT $4::bigint), "
+		    "g.finished_at IS NULL)) AND NOT EXISTS (SELECT 1 FROM "
+		    "job_deps dd JOIN jobs wj ON wj.id = dd.job_id WHERE "
+		    "dd.depends_on = jobs.id AND wj.finished_at IS NULL) "
+		    "ORDER BY finished_at LIMIT $4::bigint), "
 		    "a AS (DELETE FROM job_attempts WHERE job_id IN "
 		    "(SELECT id FROM d)), "
 		    "x AS (DELETE FROM job_deps WHERE job_id IN "
@@ -334,6 +336,8 @@ pg_recover(struct store_backend *b, const struct store_write *w)
 			res->rep.failed++;
 		}
 	}
+	if (rc == 0 && (rc = pgd_repair(b, w)) == 0)
+		store_chg_patch(w, res);
 	return rc;
 }
 

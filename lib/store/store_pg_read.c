@@ -143,7 +143,7 @@ enum {
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
-	C_SCHED, C_SLOT, C_UKEY,
+	C_SCHED, C_SLOT, C_UKEY, C_AFTER,
 };
 
 static double
@@ -166,7 +166,7 @@ pg_row_job(const struct store_backend *b, const PGresult *r, int row,
     struct store_job **jp)
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON, C_SCHED, C_UKEY };
+		C_ERROR, C_REASON, C_SCHED, C_UKEY, C_AFTER };
 	const char *t[STORE_JOB_NTEXT];
 	size_t len[STORE_JOB_NTEXT];
 	struct store_job *j;
