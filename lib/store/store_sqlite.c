@@ -745,13 +745,24 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 	else
 		sqlite3_bind_null(s, 22);
 	sq_bind_text(s, 23, j->unique_key, &brc);
-	if (brc == SQLITE_OK && (rc = sq_dup(b, j, lost)) != 0)
+	/* A key alone is held only by a live job, which the UNIQUE live
+	 * index finds as the insert's own probe: the look-up is for a
+	 * refused insert only.  A window (ended jobs) or a slot: first. */
+	if (brc == SQLITE_OK && (j->schedule != NULL || j->unique_for > 0) &&
+	    (rc = sq_dup(b, j, lost)) != 0)
 		return rc;
 	if (brc != SQLITE_OK) {
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "insert job");
 	}
-	if ((rc = sq_step(b, s, lost, "insert job", id)) == 0 &&
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE && j->unique_key != NULL) {
+		sqlite3_reset(s);
+		if ((rc = sq_dup(b, j, lost)) != 0)
+			return rc;
+		rc = sqlite3_step(s);   /* not the key: say what it was */
+	}
+	if ((rc = sq_done(b, s, rc, lost, "insert job", id)) == 0 &&
 	    id > b->txn_job_hw)
 		b->txn_job_hw = id;
 	return rc;

@@ -153,6 +153,9 @@ bool sq_local(int rc);
  * error, *lost says whether the transaction is gone. */
 int sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
     const char *what, int64_t id);
+/* The same for a statement the caller stepped (rc: what it returned). */
+int sq_done(struct store_backend *b, sqlite3_stmt *s, int rc, bool *lost,
+    const char *what, int64_t id);
 int sq_connect(struct store_backend *b, sqlite3 **dbp, int flags);
 int sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
     sqlite3_stmt **s, int n);
