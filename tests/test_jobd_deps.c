@@ -470,6 +470,14 @@ users_teardown(void)
 #define XU_CONF TJ_DAEMON "socket_mode = 0660\nsocket_group = %s\n%s" \
 	"[queue.default]\nworkers = 8\ncapacity = 100\ntimeout = 0\n"
 
+/* A sleep 0 job of c's after [id]. */
+static json_int_t
+after_one(struct tj_conn *c, json_int_t id)
+{
+	return tj_submit(c, "'kind':'sleep','args':{'seconds':0},'after':"
+	    "[%lld]", (long long)id);
+}
+
 /* Bob's after [id] is refused exactly as for a job that does not exist,
  * alone and in a group, and leaves no row. */
 static void
@@ -516,10 +524,8 @@ START_TEST(test_cross_user)
 	assert_after_hidden(b, done + 1000);
 
 	mine = tj_submit(b, "'kind':'sleep','args':{'seconds':0}");
-	d1 = tj_submit(b, "'kind':'sleep','args':{'seconds':0},'after':"
-	    "[%lld]", (long long)mine);
-	d2 = tj_submit(root, "'kind':'sleep','args':{'seconds':0},'after':"
-	    "[%lld]", (long long)done);
+	d1 = after_one(b, mine);
+	d2 = after_one(root, done);
 	ck_assert_str_eq(tj_str(tj_wait(b, d1, TJ_TIMEOUT), "state"),
 	    "succeeded");
 	ck_assert_str_eq(tj_str(tj_wait(root, d2, TJ_TIMEOUT), "state"),
@@ -533,10 +539,8 @@ START_TEST(test_cross_user)
 		ck_assert_msg(tj_now() < end, "the reload did not apply");
 		tj_sleep(0.05);
 	}
-	d3 = tj_submit(b, "'kind':'sleep','args':{'seconds':0},'after':"
-	    "[%lld]", (long long)done);
-	d4 = tj_submit(b, "'kind':'sleep','args':{'seconds':0},'after':"
-	    "[%lld]", (long long)live);
+	d3 = after_one(b, done);
+	d4 = after_one(b, live);
 	ck_assert_str_eq(tj_str(tj_wait(b, d3, TJ_TIMEOUT), "state"),
 	    "succeeded");
 	ck_assert_str_eq(tj_str(tj_job(b, d4), "state"), "waiting");
