@@ -187,7 +187,6 @@ start_jobd(bool prune)
 {
 	char conf[600];
 	FILE *f;
-	pid_t pid;
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
 	if ((f = fopen(conf, "w")) == NULL)
@@ -198,16 +197,7 @@ start_jobd(bool prune)
 	    "workers = 16\ncapacity = 1000000\n", dir, dbpath,
 	    prune ? "1s" : "0");
 	fclose(f);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(127);
-		execl(jobd_path, "jobd", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return bench_jobd_exec(jobd_path, conf);
 }
 
 static int

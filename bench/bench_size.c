@@ -35,6 +35,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "jc.h"
 
 #define TIMEOUT 60.0
@@ -43,31 +44,13 @@ static const char *jobd_path = "./build/jobd";
 static char dir[256];
 static bool nosync;             /* -S: skip the fsync after a fill */
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static pid_t
 start_jobd(void)
 {
 	char conf[512];
-	pid_t pid;
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		freopen("/dev/null", "w", stderr);
-		execl(jobd_path, "jobd", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return bench_jobd_exec(jobd_path, conf);
 }
 
 static void
@@ -86,7 +69,7 @@ connect_ready(double *took)
 {
 	char sock[512], *line;
 	struct jc_conn *c;
-	double t0 = now();
+	double t0 = bench_now();
 	size_t len;
 
 	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
@@ -97,11 +80,11 @@ connect_ready(double *took)
 				break;
 			jc_close(c);
 		}
-		if (now() - t0 > TIMEOUT)
+		if (bench_now() - t0 > TIMEOUT)
 			errx(1, "jobd did not start");
 		usleep(1000);
 	}
-	*took = now() - t0;
+	*took = bench_now() - t0;
 	return c;
 }
 
@@ -139,9 +122,9 @@ latency(struct jc_conn *c, const char *fmt, long maxid, int k, double *med,
 	for (int i = 0; i < k; i++) {
 		snprintf(req, sizeof(req), fmt, maxid > 0 ? 1 + random() %
 		    maxid : 1);
-		t0 = now();
+		t0 = bench_now();
 		call(c, req);
-		t[i] = (now() - t0) * 1e3;
+		t[i] = (bench_now() - t0) * 1e3;
 	}
 	qsort(t, (size_t)k, sizeof(*t), dcmp);
 	*med = t[k / 2];
@@ -190,7 +173,7 @@ throughput(struct jc_conn *c, int n)
 {
 	static const char req[] = "{\"op\":\"submit\",\"kind\":\"sleep\","
 	    "\"args\":{\"seconds\":0}}";
-	double t0 = now();
+	double t0 = bench_now();
 	char *line;
 	size_t len;
 	int sent = 0, got = 0;
@@ -208,7 +191,7 @@ throughput(struct jc_conn *c, int n)
 	while (strstr(call(c, "{\"op\":\"stats\"}"), "\"live\":0}") ==
 	    NULL)
 		usleep(1000);
-	return n / (now() - t0);
+	return n / (bench_now() - t0);
 }
 
 /* The database: jobd makes the schema, SQLite the rows. */

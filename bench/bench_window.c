@@ -49,19 +49,9 @@ static pid_t
 start_jobd(void)
 {
 	char conf[512];
-	pid_t pid;
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(127);
-		execl(jobd_path, "jobd", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return bench_jobd_exec(jobd_path, conf);
 }
 
 static void

@@ -3,9 +3,13 @@
  */
 #include <err.h>
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -19,6 +23,23 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+pid_t
+bench_jobd_exec(const char *path, const char *conf)
+{
+	pid_t pid;
+
+	if ((pid = fork()) < 0)
+		err(1, "fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (freopen("/dev/null", "w", stderr) == NULL)
+			_exit(127);
+		execl(path, "jobd", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
 }
 
 int

@@ -7,11 +7,16 @@
 #define BENCH_UTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct event_base;
 
 /* CLOCK_MONOTONIC in seconds. */
 double bench_now(void);
+
+/* Start the jobd at path on the config file conf, its stderr to
+ * /dev/null, killed if this process dies (PR_SET_PDEATHSIG). */
+pid_t bench_jobd_exec(const char *path, const char *conf);
 
 /* qsort's comparison of two doubles. */
 int bench_cmp_double(const void *a, const void *b);
