@@ -249,7 +249,6 @@ jobd_phase(bool prune, double rate, double secs, const char *what)
 	sqlite3 *db;
 	ssize_t r;
 	pid_t pid;
-	int st;
 
 	pid = start_jobd(prune);
 	l.fd = connect_jobd();
@@ -276,9 +275,7 @@ jobd_phase(bool prune, double rate, double secs, const char *what)
 	pthread_join(th, NULL);
 	sqlite3_close(db);
 	close(l.fd);
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		errx(1, "jobd did not exit 0");
+	bench_jobd_stop(pid);
 	printf("%s: %.1f s, %zu submits (%.0f/s)\n", what, took, got,
 	    got / took);
 	report(what, lat, nl);

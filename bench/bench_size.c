@@ -44,6 +44,15 @@ static const char *jobd_path = "./build/jobd";
 static char dir[256];
 static bool nosync;             /* -S: skip the fsync after a fill */
 
+static struct jc_conn *
+ready(double *took)
+{
+	char sock[512];
+
+	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
+	return bench_jobd_ready(sock, TIMEOUT, took);
+}
+
 static pid_t
 start_jobd(void)
 {
@@ -51,41 +60,6 @@ start_jobd(void)
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
 	return bench_jobd_exec(jobd_path, conf);
-}
-
-static void
-stop_jobd(pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		errx(1, "jobd did not exit 0");
-}
-
-/* Connect, retrying until jobd listens and answers a ping. */
-static struct jc_conn *
-connect_ready(double *took)
-{
-	char sock[512], *line;
-	struct jc_conn *c;
-	double t0 = bench_now();
-	size_t len;
-
-	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
-	for (;;) {
-		if (jc_open(sock, &c) == 0) {
-			if (jc_send(c, "{\"op\":\"ping\"}", 13, TIMEOUT) == 0 &&
-			    jc_recv(c, TIMEOUT, &line, &len) == 0)
-				break;
-			jc_close(c);
-		}
-		if (bench_now() - t0 > TIMEOUT)
-			errx(1, "jobd did not start");
-		usleep(1000);
-	}
-	*took = bench_now() - t0;
-	return c;
 }
 
 /* One request, its answer (borrowed); fails on an error answer. */
@@ -205,8 +179,8 @@ make_db(long size)
 	int fd;
 
 	pid = start_jobd();
-	jc_close(connect_ready(&took));
-	stop_jobd(pid);
+	jc_close(ready(&took));
+	bench_jobd_stop(pid);
 	if (size == 0)
 		return;
 	snprintf(path, sizeof(path), "%s/jobd.db", dir);
@@ -264,7 +238,7 @@ one_size(long size, int n, int k)
 	write_conf();
 	make_db(size);
 	pid = start_jobd();
-	c = connect_ready(&up);
+	c = ready(&up);
 	w0 = cpu_of(pid, "(store_writer");
 	a0 = cpu_of(pid, NULL);
 	rate = throughput(c, n);
@@ -276,7 +250,7 @@ one_size(long size, int n, int k)
 	    0, k / 10, &fm, &f99);
 	latency(c, "{\"op\":\"stats\"}", 0, k, &sm, &s99);
 	jc_close(c);
-	stop_jobd(pid);
+	bench_jobd_stop(pid);
 	printf("%10ld  %8.3f  %8.0f  %5.1f/%5.1f  %5.3f/%5.3f  %5.2f/%5.2f  "
 	    "%5.2f/%5.2f  %5.3f/%5.3f\n", size, up, rate, w0, a0, gm, g99, lm,
 	    l99, fm, f99, sm, s99);

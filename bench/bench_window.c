@@ -54,39 +54,16 @@ start_jobd(void)
 	return bench_jobd_exec(jobd_path, conf);
 }
 
-static void
-stop_jobd(pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		errx(1, "jobd did not exit 0");
-}
-
 /* Wait until jobd answers a ping: seconds taken. */
 static double
 wait_ready(void)
 {
-	char sock[512], *line;
-	struct jc_conn *c;
-	double t0 = bench_now();
-	size_t len;
+	char sock[512];
+	double took;
 
 	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
-	for (;;) {
-		if (jc_open(sock, &c) == 0) {
-			if (jc_send(c, "{\"op\":\"ping\"}", 13, TIMEOUT) == 0 &&
-			    jc_recv(c, TIMEOUT, &line, &len) == 0) {
-				jc_close(c);
-				return bench_now() - t0;
-			}
-			jc_close(c);
-		}
-		if (bench_now() - t0 > TIMEOUT)
-			errx(1, "jobd did not start");
-		usleep(1000);
-	}
+	jc_close(bench_jobd_ready(sock, TIMEOUT, &took));
+	return took;
 }
 
 /* A field of /proc/PID/status in kB. */
@@ -209,7 +186,7 @@ main(int argc, char **argv)
 	write_conf();
 	pid = start_jobd();
 	(void)wait_ready();
-	stop_jobd(pid);
+	bench_jobd_stop(pid);
 	snprintf(path, sizeof(path), "%s/jobd.db", dir);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		errx(1, "%s", path);
@@ -230,7 +207,7 @@ main(int argc, char **argv)
 		usleep(100000);
 	}
 	kb = status_kb(pid, "VmHWM");
-	stop_jobd(pid);
+	bench_jobd_stop(pid);
 	late = lateness(db, &ran);
 	sqlite3_close(db);
 	printf("scheduled %ld (%d/s due for %d s, the rest over an hour)\n",

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "bench_util.h"
+#include "jc.h"
 #include "store.h"
 
 double
@@ -40,6 +42,40 @@ bench_jobd_exec(const char *path, const char *conf)
 		_exit(127);
 	}
 	return pid;
+}
+
+struct jc_conn *
+bench_jobd_ready(const char *sock, double timeout, double *took)
+{
+	struct jc_conn *c;
+	double t0 = bench_now();
+	char *line;
+	size_t len;
+
+	for (;;) {
+		if (jc_open(sock, &c) == 0) {
+			if (jc_send(c, "{\"op\":\"ping\"}", 13, timeout) == 0 &&
+			    jc_recv(c, timeout, &line, &len) == 0)
+				break;
+			jc_close(c);
+		}
+		if (bench_now() - t0 > timeout)
+			errx(1, "jobd did not start on %s", sock);
+		usleep(1000);
+	}
+	if (took != NULL)
+		*took = bench_now() - t0;
+	return c;
+}
+
+void
+bench_jobd_stop(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		errx(1, "jobd did not exit 0");
 }
 
 int

@@ -1,7 +1,7 @@
 /*
  * bench_util.h — what every benchmark program in bench/ shares: the
- * clock, medians and percentiles of rounds, and the store's completion
- * counting.  Linked into every benchmark program (CMakeLists.txt).
+ * clock, starting and stopping jobd, medians and percentiles of rounds,
+ * and the store's completion counting.  Linked into every benchmark program (CMakeLists.txt).
  */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 struct event_base;
+struct jc_conn;
 
 /* CLOCK_MONOTONIC in seconds. */
 double bench_now(void);
@@ -17,6 +18,15 @@ double bench_now(void);
 /* Start the jobd at path on the config file conf, its stderr to
  * /dev/null, killed if this process dies (PR_SET_PDEATHSIG). */
 pid_t bench_jobd_exec(const char *path, const char *conf);
+
+/* Connect to the jobd at sock, retrying every millisecond until it
+ * answers a ping (exits after timeout seconds); the open connection,
+ * *took (if not NULL) the seconds it took. */
+struct jc_conn *bench_jobd_ready(const char *sock, double timeout,
+    double *took);
+
+/* SIGTERM to the jobd pid; exits unless it exits 0. */
+void bench_jobd_stop(pid_t pid);
 
 /* qsort's comparison of two doubles. */
 int bench_cmp_double(const void *a, const void *b);
