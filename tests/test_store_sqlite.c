@@ -184,6 +184,7 @@ START_TEST(test_migrate_from_v1)
 END_TEST
 
 /* ---- visibility: one user's jobs ----------------------------------------- */
+
 /* The release after each end finds a job's waiting dependants through
  * job_deps_on, then each by its primary key: no scan, whatever the size
  * (the SQL is store_sqlite_deps.c's own, SQ_SQL_DEPENDANTS), and
