@@ -62,15 +62,6 @@ report(const char *what, double *v, size_t n)
 	    bench_percentile(v, n, 0.99) * 1e3, v[n - 1] * 1e3);
 }
 
-static void
-sql(sqlite3 *db, const char *q)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
-		errx(1, "%.60s: %s", q, msg);
-}
-
 /* A fresh database: the store's schema, then N ended jobs with their
  * attempts, on disk. */
 static void
@@ -101,7 +92,7 @@ make_db(void)
 	    "attempt, started_at, finished_at, state, result) SELECT id, 1, "
 	    "started_at, finished_at, 'succeeded', result FROM jobs; COMMIT",
 	    nrows);
-	sql(db, q);
+	bench_sql(db, q);
 	sqlite3_close(db);
 	if ((fd = open(dbpath, O_RDWR)) < 0 || fsync(fd) < 0)
 		err(1, "fsync %s", dbpath);

@@ -172,7 +172,7 @@ throughput(struct jc_conn *c, int n)
 static void
 make_db(long size)
 {
-	char path[512], *msg = NULL, sql[1024];
+	char path[512], sql[1024];
 	double took;
 	sqlite3 *db;
 	pid_t pid;
@@ -195,8 +195,7 @@ make_db(long size)
 	    "'{\"seconds\":0}', 1, 1.7e9 + i * 0.001, 1.7e9 + i * 0.001, "
 	    "1.7e9 + i * 0.001, '{\"slept\":0}', CASE WHEN i %% 10 = 0 THEN "
 	    "'boom' END FROM n; COMMIT", size);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		errx(1, "fill: %s", msg);
+	bench_sql(db, sql);
 	sqlite3_close(db);
 	/* The fill's pages on disk before jobd starts: else its first
 	 * checkpoint's fsync waits for the writeback of the whole file

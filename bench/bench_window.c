@@ -85,15 +85,6 @@ status_kb(pid_t pid, const char *key)
 	return kb;
 }
 
-static void
-sql(sqlite3 *db, const char *q)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
-		errx(1, "%s: %s", q, msg);
-}
-
 /* n scheduled rows: dense ones (rate/s from t0 for secs), then the rest
  * over the hour after. */
 static void
@@ -112,7 +103,7 @@ fill(sqlite3 *db, long n, double t0, int rate, int secs)
 	    "ELSE %.6f + (i - %ld) * %.9f END FROM k; COMMIT", n, wall(),
 	    dense, t0, 1.0 / rate, t0 + secs, dense,
 	    3600.0 / (double)(n - dense > 0 ? n - dense : 1));
-	sql(db, q);
+	bench_sql(db, q);
 }
 
 /* started_at - run_at of every job that ran, in ms, sorted. */
@@ -196,7 +187,7 @@ main(int argc, char **argv)
 	/* Shift the rows so the first is due LEAD s after jobd starts. */
 	snprintf(cmd, sizeof(cmd), "UPDATE jobs SET run_at = run_at - "
 	    "(SELECT min(run_at) FROM jobs) + %.6f", wall() + LEAD);
-	sql(db, cmd);
+	bench_sql(db, cmd);
 	pid = start_jobd();
 	up = wait_ready();
 	rss0 = status_kb(pid, "VmRSS");

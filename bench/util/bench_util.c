@@ -78,6 +78,23 @@ bench_jobd_stop(pid_t pid)
 		errx(1, "jobd did not exit 0");
 }
 
+void
+bench_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		errx(1, "%.80s: %s", sql, msg != NULL ? msg : "?");
+}
+
+void
+bench_sql_step(sqlite3 *db, sqlite3_stmt *s)
+{
+	if (sqlite3_step(s) != SQLITE_DONE)
+		errx(1, "step: %s: %s", sqlite3_sql(s), sqlite3_errmsg(db));
+	sqlite3_reset(s);
+}
+
 int
 bench_cmp_double(const void *a, const void *b)
 {

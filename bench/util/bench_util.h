@@ -1,13 +1,15 @@
 /*
  * bench_util.h — what every benchmark program in bench/ shares: the
- * clock, starting and stopping jobd, medians and percentiles of rounds,
- * and the store's completion counting.  Linked into every benchmark program (CMakeLists.txt).
+ * clock, starting and stopping jobd, direct SQLite writes, medians and
+ * percentiles of rounds, and the store's completion counting.  Linked into every benchmark program (CMakeLists.txt).
  */
 #ifndef BENCH_UTIL_H
 #define BENCH_UTIL_H
 
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <sqlite3.h>
 
 struct event_base;
 struct jc_conn;
@@ -27,6 +29,12 @@ struct jc_conn *bench_jobd_ready(const char *sock, double timeout,
 
 /* SIGTERM to the jobd pid; exits unless it exits 0. */
 void bench_jobd_stop(pid_t pid);
+
+/* sqlite3_exec of sql on db, and one step of s to SQLITE_DONE then its
+ * reset: the process exits naming the statement and SQLite's error if it
+ * fails (a bench's own direct writes: fills, bare loops). */
+void bench_sql(sqlite3 *db, const char *sql);
+void bench_sql_step(sqlite3 *db, sqlite3_stmt *s);
 
 /* qsort's comparison of two doubles. */
 int bench_cmp_double(const void *a, const void *b);
