@@ -152,6 +152,12 @@ tu_load(void)
 	return load < 20 ? load : 20;
 }
 
+double
+tu_tick(void)
+{
+	return 0.01 * tu_slow() * tu_load();
+}
+
 void
 tu_setup(void)
 {

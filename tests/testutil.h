@@ -72,6 +72,12 @@ double tu_wall(void);
  * then waits that many slices for a CPU. */
 double tu_load(void);
 
+/* The spacing for a test whose order comes from timers alone (tasks
+ * sleeping 1, 2, 3 ticks end in that order): 10 ms times tu_slow() and
+ * tu_load(), so that a task pre-empted between its spawn and its sleep
+ * (valgrind, a busy machine) cannot overtake one due a tick later. */
+double tu_tick(void);
+
 /* Assert got is within tol (seconds) of want: tightly on the early side
  * (being early is always a bug), and on the late side by tol but at least
  * TU_LATE_MIN, scaled by tu_slow() and by tu_load() measured at the
