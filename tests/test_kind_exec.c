@@ -660,6 +660,7 @@ END_TEST
 START_TEST(test_grandchildren)
 {
 	struct xjob j;
+	double timeout = 0.3;
 
 	xjob_init(&j, jargs("{'argv':['sh','-c','sleep 100 & echo $!']}"));
 	xrun(&j);
@@ -668,13 +669,11 @@ START_TEST(test_grandchildren)
 	    "background sleep survived");
 	xjob_free(&j);
 
-	xjob_init(&j, jargs("{'argv':['sh','-c','trap \\\"exit 0\\\" TERM; "
+	xrun_ready(&j, "{'argv':['sh','-c','trap \\\"exit 0\\\" TERM; "
 	    "sh -c \\\"trap \\\\\\\"\\\\\\\" TERM; sleep 100\\\" & echo $!; "
-	    "wait']}"));
-	j.timeout = 0.3;
-	xrun(&j);
+	    "wait']}", &timeout, "stdout");
 	ck_assert_int_eq(j.rc, -ETIMEDOUT);
-	tu_assert_time(j.elapsed, 0.3, 0.3);   /* no kill_grace wait */
+	tu_assert_time(j.elapsed, timeout, 0.3);       /* no kill_grace wait */
 	ck_assert_msg(tu_pid_dies(printed_pid(&j), 2.0),
 	    "a grandchild that ignores SIGTERM survived");
 	xjob_free(&j);
