@@ -328,12 +328,11 @@ qinfo(const char *name)
 	return qi;
 }
 
-/* got in [lo, lo + slack * tu_slow() * tu_load()]: never early, late
+/* got in [lo, lo + slack * tu_late()]: never early, late
  * within reason for how busy the machine is. */
 #define ASSERT_TIME(got, lo, slack)                                          \
 	do {                                                                 \
-		double g_ = (got), l_ = (lo), s_ = (slack) * tu_slow() *     \
-		    tu_load();                                               \
+		double g_ = (got), l_ = (lo), s_ = (slack) * tu_late();      \
 		ck_assert_msg(g_ >= l_ && g_ <= l_ + s_,                     \
 		    "time %.4f s, expected %.4f s .. +%.4f", g_, l_, s_);    \
 	} while (0)

@@ -153,6 +153,12 @@ tu_load(void)
 }
 
 double
+tu_late(void)
+{
+	return tu_slow() * tu_load() * tu_load();
+}
+
+double
 tu_tick(void)
 {
 	return 0.01 * tu_slow() * tu_load();
