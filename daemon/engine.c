@@ -74,6 +74,7 @@ eng_configure(struct eng *e, const struct conf *c)
 		if (queue_configure(e, conf_queue(c, i)) < 0)
 			return -ENOMEM;
 	prune_configure(e, c);
+	node_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
 			log_info("queue %s: removed from the configuration; "
@@ -87,9 +88,9 @@ eng_recover(struct eng *e)
 {
 	int rc;
 
-	if ((rc = pause_load(e)) < 0)
+	if ((rc = pause_load(e)) < 0 || (rc = recover_run(e)) < 0)
 		return rc;
-	return recover_run(e);
+	return node_start(e);
 }
 
 /* ---- submitting, waiting, cancelling ------------------------------------- */
@@ -365,6 +366,7 @@ eng_free(struct eng *e)
 		return;
 	queue_free_all(e);
 	park_free(e);
+	node_free(e);
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
 	if (e->retry_ev != NULL)

@@ -203,6 +203,8 @@ struct eng {
 	bool pruning;                   /* a round is under way */
 	struct met *met;                /* counters, histograms; or NULL */
 	struct watch_hub *hub;          /* job events; or NULL */
+	struct enodes *nodes;           /* nodes.c; NULL: one daemon */
+	double lease;                   /* [daemon] lease, seconds */
 };
 
 /* ---- job.c ---- */
@@ -301,8 +303,15 @@ int pause_load(struct eng *e);
 
 /* ---- recover.c ---- */
 int recover_run(struct eng *e);
+int recover_one(void *arg, struct store_job *sj);
+void recover_trips(struct eng *e);
 struct job *recover_job(struct eng *e, struct equeue *q,
     const struct store_job *sj);
+
+/* ---- nodes.c ---- */
+void node_configure(struct eng *e, const struct conf *c);
+int node_start(struct eng *e);
+void node_free(struct eng *e);
 
 /* ---- users.c ---- */
 int user_count(struct job *j);

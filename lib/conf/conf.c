@@ -188,6 +188,10 @@ static const struct conf_key keys[] = {
 	    "kept; 0 = forever" },
 	{ "prune_interval", D(prune_interval), CONF_T_DURATION, 1, 86400,
 	    "60", NULL, "seconds between the pruner's rounds" },
+	{ "lease", D(lease), CONF_T_SECONDS, 1, 3600, "30", NULL,
+	    "store = postgresql: how long a daemon's hold on its jobs lasts "
+	    "without renewal (renewed every third of it); past it, another "
+	    "daemon takes them over" },
 	{ "priority", Q(priority), CONF_T_INT, 0, 9, "5", NULL,
 	    "a submit's default priority; lower runs first" },
 	{ "retries", Q(retries), CONF_T_INT, 0, 100, "0", NULL,

@@ -1051,6 +1051,54 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 	return rc;
 }
 
+/* ---- several daemons (postgresql) --------------------------------------- */
+
+bool
+store_nodes(const struct store *st)
+{
+	return st->ops->nodes;
+}
+
+struct node_tick {
+	struct store_recover_res res;
+	store_node_cb cb;
+	void *arg;
+};
+
+static void
+node_done(void *arg, int status)
+{
+	struct node_tick *t = arg;
+
+	t->cb(t->arg, status, t->res.jobs, t->res.n, &t->res.rep);
+	free(t);
+}
+
+int
+store_node_tick(struct store *st, store_node_cb cb, void *arg)
+{
+	struct node_tick *t;
+	struct store_req *r;
+
+	if (!st->ops->nodes)
+		return store_seterr(-ENOTSUP, "store: %s has no nodes",
+		    st->ops->name);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return store_seterr(-ENOMEM, "store: out of memory");
+	if ((r = req_new(st, STORE_W_NODE, 0)) == NULL) {
+		free(t);
+		return req_new_err(st);
+	}
+	t->cb = cb;
+	t->arg = arg;
+	r->w.u.recover.now = store_now();
+	r->w.u.recover.res = &t->res;
+	r->w.u.recover.rerun = st->rerun;
+	r->w.u.recover.rerun_arg = st->rerun_arg;
+	submit(st, r, node_done, t);
+	return 0;
+}
+
 /* ---- reads -------------------------------------------------------------- */
 
 int

@@ -161,6 +161,7 @@ enum store_sync {
 #define STORE_BATCH_MAX            1000000
 
 #define STORE_BACKEND_DEFAULT "sqlite"
+#define STORE_LEASE_DEFAULT   30.0      /* seconds */
 
 /* The backends store_opts.backend may name, for i = 0, 1, ... until NULL.
  * *built (if non-NULL) says whether this jobd has it (a backend named but
@@ -178,6 +179,9 @@ struct store_opts {
 	size_t batch_max;        /* 0: STORE_BATCH_DEFAULT; <= STORE_BATCH_MAX.
 	                          * A group counts as its size + 1 and is never
 	                          * split, so may exceed it. */
+	double lease;            /* postgresql: seconds a daemon's lease
+	                          * lasts (renewed at a third of it); 0:
+	                          * STORE_LEASE_DEFAULT */
 	int64_t max_bytes;       /* size cap of the database; 0 = none.
 	                          * Writes past it fail with -ENOSPC.  A
 	                          * backend with no such cap refuses a
@@ -401,6 +405,8 @@ struct store_job {
 	char *schedule;          /* or NULL */
 	double slot;             /* 0: none */
 	char *unique_key;        /* or NULL */
+	int64_t node;            /* postgresql: the daemon (nodes.id) that
+	                          * holds or last ran it; 0: none */
 };
 
 void store_job_free(struct store_job *job);
@@ -413,6 +419,9 @@ struct store_recovery {
 	size_t failed;           /* were running, out of attempts or not to
 	                          * be run again: failed */
 	size_t refused;          /* of those, the ones the rule refused */
+	size_t nodes_dead;       /* postgresql: daemons found dead */
+	bool lease_lost;         /* postgresql: another daemon took this
+	                          * one's jobs (its lease had lapsed) */
 };
 
 /* The rule store_recover applies to each job it finds running with
@@ -445,6 +454,25 @@ typedef int (*store_recover_cb)(void *arg, struct store_job *job);
 __attribute__((warn_unused_result))
 int store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep);
+
+/* ---- several daemons on one database (postgresql) ----------------------- */
+
+/* Does the backend share its database with other daemons (nodes, leases,
+ * fencing: store_pg_node.c)?  SQLite: false, and nothing below is used. */
+bool store_nodes(const struct store *st);
+
+/* What a node round found: the rows it took over (the callee takes
+ * them: store_job_free each, free the array), in id order, with their
+ * new state as store_recover gives them; rep's counts, nodes_dead and
+ * lease_lost.  status < 0: nothing was taken (jobs NULL). */
+typedef void (*store_node_cb)(void *arg, int status, struct store_job **jobs,
+    size_t n, const struct store_recovery *rep);
+
+/* A node round, as a write (every lease / 3): renew this daemon's lease,
+ * and take over the jobs of the daemons whose lease lapsed (or whose
+ * process is gone, on this host), by store_recover's rules and rule.
+ * -ENOTSUP without store_nodes. */
+int store_node_tick(struct store *st, store_node_cb cb, void *arg);
 
 /* ---- reads (any thread) ------------------------------------------------- */
 

@@ -35,6 +35,7 @@ enum store_wkind {
 	STORE_W_REVIVE,         /* an ended job -> queued */
 	STORE_W_PAUSE,
 	STORE_W_PRUNE,
+	STORE_W_NODE,           /* a lease renewed, dead nodes' jobs taken */
 };
 
 /* What store_recover's write hands back. */
@@ -80,7 +81,7 @@ struct store_write {
 		struct {
 			int64_t id;
 		} requeue;
-		struct {
+		struct {                /* RECOVER and NODE */
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
 			store_rerun_fn rerun;   /* NULL: always */
@@ -156,6 +157,9 @@ struct store_ops {
 	 * the front then writes a start and an end of one job in one batch
 	 * as one write, the start itself completing with the end. */
 	bool merges_start;
+	/* Several daemons share the database: STORE_W_NODE writes, rows
+	 * held by node and epoch (store.h: store_nodes). */
+	bool nodes;
 
 	int (*get)(struct store_backend *b, int64_t id, struct store_job **jp);
 	int (*list)(struct store_backend *b, const struct store_filter *f,

@@ -24,7 +24,7 @@
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
 	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
-	"unique_key"
+	"unique_key, node"
 
 /* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
 struct pg_arr {
@@ -67,6 +67,16 @@ struct store_backend {
 	bool fail_oom;
 	pthread_mutex_t rmtx;
 	struct pg_reader *idle;         /* read connections not in use */
+	/* This daemon as a node (store_pg_node.c): its nodes row, the lease
+	 * epoch every row it owns carries (the writer thread's, once open
+	 * is done), the lease in seconds; the id and epoch as text, the
+	 * parameters of the fenced writes. */
+	int64_t node;
+	int64_t epoch;
+	double lease;
+	char node_s[24], epoch_s[24];
+	char host[256];
+	char boot[40];
 };
 
 /* What apply_batch reports a write failing alone through. */
@@ -119,6 +129,22 @@ int pg_dup(struct store_backend *b, const struct store_write *w);
  * *alone says only w failed (nothing else of the transaction is lost). */
 int pg_life_apply(struct store_backend *b, const struct store_write *w,
     bool *alone);
+
+/* ---- store_pg_node.c ---------------------------------------------------- */
+
+/* Register this daemon in nodes (b->wc, autocommit), at open. */
+int pg_node_register(struct store_backend *b);
+/* Leave: its rows not running given up to any daemon, its row deleted
+ * (at close, the writer stopped). */
+void pg_node_leave(struct store_backend *b);
+/* The node write (STORE_W_NODE) and recovery (STORE_W_RECOVER): renew
+ * the lease (taking a new epoch when another daemon took this one's
+ * jobs), then take the jobs of dead nodes and of none, per the crash
+ * rules, into res.  At recovery every dead node of this host counts. */
+int pg_node_apply(struct store_backend *b, const struct store_write *w);
+/* The crash rules for the running job jobs[i] (store_pg_life.c). */
+int pg_rec_running(struct store_backend *b, const struct store_write *w,
+    struct store_recover_res *res, size_t i);
 
 /* ---- store_pg_write.c --------------------------------------------------- */
 

@@ -124,10 +124,15 @@ pg_connect(struct store_backend *b, PGconn **cp)
 		return rc;
 	}
 	PQsetNoticeReceiver(c, pg_quiet, NULL);
+	/* A daemon stopped (SIGSTOP) inside a transaction would hold its
+	 * rows' locks past its lease: the server ends such a session then,
+	 * so that another daemon can take the rows over. */
 	snprintf(sql, sizeof(sql), "SET synchronous_commit = %s; "
 	    "SET lock_timeout = %d; SET TimeZone = 'UTC'; "
-	    "SET application_name = 'jobd'",
-	    b->sync == STORE_SYNC_FULL ? "on" : "off", b->busy_ms);
+	    "SET application_name = 'jobd'; "
+	    "SET idle_in_transaction_session_timeout = %d",
+	    b->sync == STORE_SYNC_FULL ? "on" : "off", b->busy_ms,
+	    (int)(b->lease * 1000));
 	if ((rc = pg_exec(b, c, sql, "configure")) < 0) {
 		PQfinish(c);
 		return rc;
@@ -143,7 +148,7 @@ enum {
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
-	C_SCHED, C_SLOT, C_UKEY,
+	C_SCHED, C_SLOT, C_UKEY, C_NODE,
 };
 
 static double
@@ -209,6 +214,7 @@ pg_row_job(const struct store_backend *b, const PGresult *r, int row,
 	j->idempotent = PQgetisnull(r, row, C_IDEM) ? STORE_IDEM_UNSET :
 	    *PQgetvalue(r, row, C_IDEM) == 't' ? STORE_IDEM_YES : STORE_IDEM_NO;
 	j->slot = pg_f8(r, row, C_SLOT);                   /* NULL: 0 */
+	j->node = pg_i8(r, row, C_NODE);                   /* NULL: 0 */
 	*jp = j;
 	return 0;
 }

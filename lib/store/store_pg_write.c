@@ -32,40 +32,49 @@ enum pg_run { RUN_INS, RUN_START, RUN_END, RUN_REQUEUE, RUN_ONE };
 
 /* The start an end or requeue ends, kept (as store_pg_life.c's). */
 #define PG_KEEP_ATTEMPT "INSERT INTO job_attempts (job_id, attempt, "     \
-	"started_at, finished_at, state, error, result) SELECT j.id, "      \
-	"j.attempts, j.started_at, "
+	"node, epoch, started_at, finished_at, state, error, result) "      \
+	"SELECT j.id, j.attempts, j.node, j.epoch, j.started_at, "
 #define PG_KEEP_CONFLICT "ON CONFLICT (job_id, attempt) DO UPDATE SET "   \
 	"started_at = EXCLUDED.started_at, finished_at = "                  \
 	"EXCLUDED.finished_at, state = EXCLUDED.state, error = "            \
-	"EXCLUDED.error, result = EXCLUDED.result"
+	"EXCLUDED.error, result = EXCLUDED.result, node = EXCLUDED.node, "  \
+	"epoch = EXCLUDED.epoch"
+/* Fencing (store_pg_node.c): a row changes only while this daemon holds
+ * it under its current lease epoch; the two are the statement's last
+ * parameters. */
+#define PG_MINE(n, e) " AND j.node = $" n "::bigint AND j.epoch = $" e \
+	"::bigint"
 
 /* Prepared on the writer's connection: name, SQL, parameters. */
 static const struct {
 	const char *name;
 	const char *sql;
-	int nparams;
+	int nparams;                    /* arrays, then: */
+	bool own;                       /* + node and epoch */
 } pg_wsql[] = {
 #define S_GROUPS  0
 	{ "jobd_groups", "INSERT INTO groups (id, mode, size, created_at) "
 	    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], "
-	    "$4::float8[])", 4 },
+	    "$4::float8[])", 4, false },
 #define S_JOBS    1
 	{ "jobd_jobs", "INSERT INTO jobs (id, queue, kind, args, name, "
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
 	    "submit_gid, submit_pid, state, run_at, priority, retries, "
 	    "retry_delay, retry_max_delay, retry_backoff, idempotent, "
-	    "schedule, slot, unique_key) SELECT * FROM unnest($1::bigint[], "
+	    "schedule, slot, unique_key, node, epoch) SELECT u.*, "
+	    "$24::bigint, $25::bigint FROM unnest($1::bigint[], "
 	    "$2::text[], $3::text[], $4::json[], $5::text[], $6::int[], "
 	    "$7::float8[], $8::float8[], $9::bigint[], $10::bigint[], "
 	    "$11::bigint[], $12::bigint[], $13::text[], $14::float8[], "
 	    "$15::int[], $16::int[], $17::float8[], $18::float8[], "
 	    "$19::text[], $20::boolean[], $21::text[], $22::float8[], "
-	    "$23::text[])", 23 },
+	    "$23::text[]) AS u", 23, true },
 #define S_START   2
 	{ "jobd_start", "UPDATE jobs j SET state = 'running', "
 	    "attempts = j.attempts + 1, started_at = u.at "
 	    "FROM unnest($1::bigint[], $2::float8[]) AS u (id, at) "
-	    "WHERE j.id = u.id AND j.state = 'queued' RETURNING j.id", 2 },
+	    "WHERE j.id = u.id AND j.state = 'queued'" PG_MINE("3", "4")
+	    " RETURNING j.id", 2, true },
 #define S_END     3
 	/* The CTE keeps the start being ended (job_attempts): both parts
 	 * see the rows as they were before the statement. */
@@ -74,20 +83,21 @@ static const struct {
 	    "u (id, state, fin, result, error, reason)), a AS ("
 	    PG_KEEP_ATTEMPT "u.fin, u.state, u.error, u.result FROM jobs j "
 	    "JOIN u ON j.id = u.id WHERE j.state = 'running' AND "
-	    "j.attempts > 0 " PG_KEEP_CONFLICT ") "
+	    "j.attempts > 0" PG_MINE("7", "8") " " PG_KEEP_CONFLICT ") "
 	    "UPDATE jobs j SET state = u.state, "
 	    "finished_at = u.fin, result = u.result, error = u.error, "
 	    "cancel_reason = u.reason FROM u WHERE j.id = u.id AND j.state IN "
-	    "('queued', 'running', 'scheduled', 'waiting') RETURNING j.id",
-	    6 },
+	    "('queued', 'running', 'scheduled', 'waiting')" PG_MINE("7", "8")
+	    " RETURNING j.id", 6, true },
 #define S_REQUEUE 4
 	{ "jobd_requeue", "WITH u AS (SELECT * FROM unnest($1::bigint[]) AS "
 	    "u (id)), a AS (" PG_KEEP_ATTEMPT "extract(epoch FROM "
 	    "clock_timestamp())::float8, 'interrupted', NULL, NULL FROM jobs j "
 	    "JOIN u ON j.id = u.id WHERE j.state = 'running' AND "
-	    "j.attempts > 0 " PG_KEEP_CONFLICT ") "
+	    "j.attempts > 0" PG_MINE("2", "3") " " PG_KEEP_CONFLICT ") "
 	    "UPDATE jobs j SET state = 'queued' FROM u "
-	    "WHERE j.id = u.id AND j.state = 'running' RETURNING j.id", 1 },
+	    "WHERE j.id = u.id AND j.state = 'running'" PG_MINE("2", "3")
+	    " RETURNING j.id", 1, true },
 };
 #define PG_NWSQL (sizeof(pg_wsql) / sizeof(pg_wsql[0]))
 
@@ -99,7 +109,7 @@ pg_prepare_writes(struct store_backend *b)
 
 	for (size_t i = 0; rc == 0 && i < PG_NWSQL; i++) {
 		r = PQprepare(b->wc, pg_wsql[i].name, pg_wsql[i].sql,
-		    pg_wsql[i].nparams, NULL);
+		    pg_wsql[i].nparams + (pg_wsql[i].own ? 2 : 0), NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			rc = pg_fail(b, b->wc, r, "prepare");
 		PQclear(r);
@@ -311,6 +321,7 @@ run_of(const struct store_write *w)
 	case STORE_W_REQUEUE:
 		return RUN_REQUEUE;
 	case STORE_W_RECOVER:
+	case STORE_W_NODE:
 	case STORE_W_RETRY:
 	case STORE_W_READY:
 	case STORE_W_REVIVE:
@@ -494,15 +505,19 @@ ins_job(struct store_backend *b, int64_t id, int64_t gid,
 static PGresult *
 run_exec(struct store_backend *b, int s)
 {
-	const char *v[24];
+	const char *v[26];
+	int n = pg_wsql[s].nparams;
 
-	for (int i = 0; i < pg_wsql[s].nparams; i++) {
+	for (int i = 0; i < n; i++) {
 		if (b->col[i].oom)
 			return NULL;
 		v[i] = arr_end(&b->col[i]);
 	}
-	return PQexecPrepared(b->wc, pg_wsql[s].name, pg_wsql[s].nparams, v,
-	    NULL, NULL, 0);
+	if (pg_wsql[s].own) {
+		v[n++] = b->node_s;
+		v[n++] = b->epoch_s;
+	}
+	return PQexecPrepared(b->wc, pg_wsql[s].name, n, v, NULL, NULL, 0);
 }
 
 static void
@@ -580,9 +595,11 @@ run_upd(struct store_backend *b, enum pg_run k,
 {
 	static const char *const what[] = { [RUN_START] = "start job",
 		[RUN_END] = "end job", [RUN_REQUEUE] = "requeue job" };
-	static const char *const need[] = { [RUN_START] = "queued",
-		[RUN_END] = "queued, running, scheduled or waiting",
-		[RUN_REQUEUE] = "running" };
+	static const char *const need[] = {
+		[RUN_START] = "queued, held by this daemon",
+		[RUN_END] = "queued, running, scheduled or waiting, held by "
+		    "this daemon",
+		[RUN_REQUEUE] = "running, held by this daemon" };
 	int s = k == RUN_START ? S_START : k == RUN_END ? S_END : S_REQUEUE;
 	const struct store_end *e;
 	PGresult *r;
@@ -721,7 +738,8 @@ static int
 one_write(struct store_backend *b, const struct store_write *const *w,
     size_t i, bool *data)
 {
-	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE;
+	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE &&
+	    w[i]->kind != STORE_W_NODE;
 	bool ins = w[i]->kind == STORE_W_INSERT || w[i]->kind == STORE_W_GROUP;
 	uint32_t one = (uint32_t)i;
 	bool alone = false;

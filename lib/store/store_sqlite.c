@@ -1077,6 +1077,8 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 		return sq_pause(b, w, lost);
 	case STORE_W_PRUNE:
 		return sq_prune(b, w, lost);
+	case STORE_W_NODE:              /* one daemon per file: no nodes */
+		break;
 	}
 	return store_seterr(-EINVAL, "%s: unknown write %d", b->path, w->kind);
 }

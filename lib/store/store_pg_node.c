@@ -1,0 +1,279 @@
+/*
+ * store_pg_node.c — several daemons on one PostgreSQL database: each is a
+ * node (a row of nodes) holding a lease it renews, and every job row it
+ * holds carries its node id and lease epoch.  The fenced writes
+ * (store_pg_write.c's PG_MINE, store_pg_life.c) change a row only while
+ * both still match, so a daemon whose lease lapsed (stopped, cut off, its
+ * clock stalled) can no longer record anything for a job another daemon
+ * has taken: the taker moved the row to its own (node, epoch) in the same
+ * transaction that found the lease lapsed.
+ *
+ * Time is the database's (clock_timestamp()), never a daemon's own: a
+ * lease lapses when the server says so, whatever the daemons' clocks.
+ *
+ * The node write (STORE_W_NODE), every lease / 3 from the daemon, and the
+ * recovery at start (STORE_W_RECOVER) do the same, in the writer's
+ * transaction: renew this node's lease (or, if another daemon took it,
+ * take a new epoch); find the nodes that are dead: their lease lapsed,
+ * or (same host and boot) their process is gone, which needs no wait;
+ * bump their epochs; then take every row not ended whose (node, epoch)
+ * is no live lease, per the crash rules (a running job was interrupted:
+ * run again or failed, kind-aware), and hand them to the engine.
+ * Node rows are locked SKIP LOCKED, so two daemons never take over the
+ * same node at once, and job rows SKIP LOCKED: a row a stopped daemon's
+ * transaction still locks is taken at a later round (the server ends that
+ * session after the lease: idle_in_transaction_session_timeout).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store_pg.h"
+
+#define PG_NOW "extract(epoch FROM clock_timestamp())::float8"
+
+static void
+node_texts(struct store_backend *b)
+{
+	snprintf(b->node_s, sizeof(b->node_s), "%lld", (long long)b->node);
+	snprintf(b->epoch_s, sizeof(b->epoch_s), "%lld", (long long)b->epoch);
+}
+
+/* The host's name and boot id: a node of this host and boot whose pid is
+ * gone is dead at once. */
+static void
+node_whoami(struct store_backend *b)
+{
+	FILE *f;
+
+	if (gethostname(b->host, sizeof(b->host)) < 0)
+		snprintf(b->host, sizeof(b->host), "unknown");
+	b->host[sizeof(b->host) - 1] = '\0';
+	b->boot[0] = '\0';
+	if ((f = fopen("/proc/sys/kernel/random/boot_id", "r")) != NULL) {
+		if (fgets(b->boot, sizeof(b->boot), f) == NULL)
+			b->boot[0] = '\0';
+		b->boot[strcspn(b->boot, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+int
+pg_node_register(struct store_backend *b)
+{
+	char pid[24], lease[32];
+	const char *v[4] = { b->host, pid, b->boot, lease };
+	PGresult *r;
+	int rc = 0;
+
+	node_whoami(b);
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	snprintf(lease, sizeof(lease), "%.17g", b->lease);
+	r = PQexecParams(b->wc, "INSERT INTO nodes (host, pid, boot, "
+	    "started_at, heartbeat_at, lease) VALUES ($1, $2::bigint, $3, "
+	    PG_NOW ", " PG_NOW ", $4::float8) RETURNING id, epoch", 4, NULL,
+	    v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		rc = pg_fail(b, b->wc, r, "register the node");
+	else {
+		b->node = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		b->epoch = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		node_texts(b);
+	}
+	PQclear(r);
+	return rc;
+}
+
+void
+pg_node_leave(struct store_backend *b)
+{
+	const char *v[2] = { b->node_s, b->epoch_s };
+	PGresult *r;
+
+	if (b->node == 0 || b->wc == NULL ||
+	    PQstatus(b->wc) != CONNECTION_OK)
+		return;
+	/* Rows not running go to whoever takes them next; running ones
+	 * (the stop put back to queued all it could) then match no lease,
+	 * so the next daemon to look takes them as after a crash. */
+	r = PQexecParams(b->wc, "WITH x AS (UPDATE jobs SET node = NULL, "
+	    "epoch = NULL WHERE node = $1::bigint AND epoch = $2::bigint AND "
+	    "state IN ('queued', 'scheduled', 'waiting')) "
+	    "DELETE FROM nodes WHERE id = $1::bigint AND epoch = $2::bigint",
+	    2, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		log_warnx("%s: leaving: %s", b->name, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* Renew this node's lease.  Its row gone or its epoch moved on: another
+ * daemon took its rows; take the next epoch (the rows held under the old
+ * one refuse this daemon's writes from now on). */
+static int
+node_beat(struct store_backend *b, bool *lost)
+{
+	char pid[24], lease[32];
+	const char *v[6] = { b->node_s, b->epoch_s, b->host, pid, b->boot,
+		lease };
+	PGresult *r;
+	int rc;
+
+	*lost = false;
+	snprintf(lease, sizeof(lease), "%.17g", b->lease);
+	if ((rc = pg_wexec(b, "UPDATE nodes SET heartbeat_at = " PG_NOW
+	    " WHERE id = $1::bigint AND epoch = $2::bigint", 2, v,
+	    "renew the lease", &r)) < 0)
+		return rc;
+	*lost = strcmp(PQcmdTuples(r), "1") != 0;
+	PQclear(r);
+	if (!*lost)
+		return 0;
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if ((rc = pg_wexec(b, "INSERT INTO nodes (id, host, pid, boot, "
+	    "started_at, heartbeat_at, lease, epoch) VALUES ($1::bigint, $3, "
+	    "$4::bigint, $5, " PG_NOW ", " PG_NOW ", $6::float8, "
+	    "$2::bigint + 1) ON CONFLICT (id) DO UPDATE SET epoch = "
+	    "greatest(nodes.epoch, EXCLUDED.epoch - 1) + 1, heartbeat_at = "
+	    "EXCLUDED.heartbeat_at RETURNING epoch", 6, v, "renew the lease",
+	    &r)) < 0)
+		return rc;
+	b->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	node_texts(b);
+	log_warnx("%s: this daemon's lease lapsed and another daemon took its "
+	    "jobs: their ends are refused; epoch now %lld", b->name,
+	    (long long)b->epoch);
+	return 0;
+}
+
+/* Is node row i of r (id, host, boot, pid, lapsed) dead? */
+static bool
+node_dead(const struct store_backend *b, const PGresult *r, int i)
+{
+	pid_t pid = (pid_t)strtol(PQgetvalue(r, i, 3), NULL, 10);
+
+	if (*PQgetvalue(r, i, 4) == 't')
+		return true;
+	return b->boot[0] != '\0' && strcmp(PQgetvalue(r, i, 1), b->host) ==
+	    0 && strcmp(PQgetvalue(r, i, 2), b->boot) == 0 &&
+	    pid != getpid() && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Bump the epoch of every dead node but this one (their rows then match
+ * no live lease); *n of them.  Dead nodes are few: one statement each. */
+static int
+node_reap(struct store_backend *b, size_t *n)
+{
+	const char *v[2] = { b->node_s, NULL };
+	PGresult *r;
+	int rc;
+
+	*n = 0;
+	if ((rc = pg_wexec(b, "SELECT id, host, boot, pid, heartbeat_at + "
+	    "lease < " PG_NOW " FROM nodes WHERE id <> $1::bigint FOR UPDATE "
+	    "SKIP LOCKED", 1, v, "find dead nodes", &r)) < 0)
+		return rc;
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+		if (!node_dead(b, r, i))
+			continue;
+		v[1] = PQgetvalue(r, i, 0);
+		(*n)++;
+		/* Gone for good once nothing of theirs is left to take. */
+		if ((rc = pg_wexec(b, "UPDATE nodes SET epoch = epoch + 1 "
+		    "WHERE id = $1::bigint", 1, v + 1, "take over a node",
+		    NULL)) == 0)
+			rc = pg_wexec(b, "DELETE FROM nodes n WHERE id = "
+			    "$1::bigint AND NOT EXISTS (SELECT 1 FROM jobs WHERE "
+			    "node = n.id AND finished_at IS NULL)", 1, v + 1,
+			    "forget a node", NULL);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* "{1,2,3}": the ids of res's rows not ended, malloc'ed (NULL: none, or
+ * out of memory: *oom). */
+static char *
+node_ids(const struct store_recover_res *res, bool *oom)
+{
+	size_t cap = 2 + 21 * res->n, len = 0, k = 0;
+	char *s;
+
+	*oom = false;
+	if ((s = malloc(cap)) == NULL) {
+		*oom = true;
+		return NULL;
+	}
+	s[len++] = '{';
+	for (size_t i = 0; i < res->n; i++) {
+		if (store_state_ended(res->jobs[i]->state))
+			continue;
+		len += (size_t)snprintf(s + len, cap - len, "%s%lld",
+		    k++ > 0 ? "," : "", (long long)res->jobs[i]->id);
+	}
+	snprintf(s + len, cap - len, "}");
+	if (k == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The rows not ended that no live lease holds (none, or a node's old
+ * epoch), but this node's own: locked, into res, and now this node's. */
+static int
+node_take(struct store_backend *b, const struct store_write *w)
+{
+	struct store_recover_res *res = w->u.recover.res;
+	const char *v[3] = { b->node_s, b->epoch_s, NULL };
+	PGresult *r;
+	bool oom;
+	int rc;
+
+	if ((rc = pg_wexec(b, "SELECT " PG_COLS " FROM jobs WHERE state IN "
+	    "('queued', 'running', 'scheduled', 'waiting') AND (node IS NULL "
+	    "OR (node <> $1::bigint AND NOT EXISTS (SELECT 1 FROM nodes n "
+	    "WHERE n.id = jobs.node AND n.epoch = jobs.epoch))) ORDER BY id "
+	    "FOR UPDATE SKIP LOCKED", 1, v, "take jobs over", &r)) < 0)
+		return rc;
+	rc = pg_collect(b, r, &res->jobs, &res->n);
+	PQclear(r);
+	for (size_t i = 0; rc == 0 && i < res->n; i++) {
+		if (res->jobs[i]->state == STORE_RUNNING)
+			rc = pg_rec_running(b, w, res, i);
+		else
+			res->rep.queued += res->jobs[i]->state == STORE_QUEUED;
+	}
+	if (rc < 0 || res->n == 0)
+		return rc;
+	if ((v[2] = node_ids(res, &oom)) == NULL)
+		return oom ? store_seterr(-ENOMEM, "%s: out of memory",
+		    b->name) : 0;
+	rc = pg_wexec(b, "UPDATE jobs SET node = $1::bigint, epoch = "
+	    "$2::bigint WHERE id = ANY($3::bigint[])", 3, v, "take jobs over",
+	    NULL);
+	free((char *)v[2]);
+	for (size_t i = 0; rc == 0 && i < res->n; i++)
+		if (!store_state_ended(res->jobs[i]->state))
+			res->jobs[i]->node = b->node;
+	return rc;
+}
+
+int
+pg_node_apply(struct store_backend *b, const struct store_write *w)
+{
+	struct store_recover_res *res = w->u.recover.res;
+	size_t dead;
+	bool lost;
+	int rc;
+
+	if ((rc = node_beat(b, &lost)) < 0 || (rc = node_reap(b, &dead)) < 0)
+		return rc;
+	res->rep.lease_lost = lost;
+	res->rep.nodes_dead = dead;
+	return node_take(b, w);
+}
