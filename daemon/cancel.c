@@ -67,6 +67,8 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 	struct job *j = idmap_get(e->jobs, id);
 	int rc;
 
+	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
+		return node_cancel_remote(e, id, who, reason, err);
 	if (j == NULL || !user_may_see(e, who, j->uid))
 		return -ENOENT;
 	if ((rc = user_may_cancel(e, who, j, err)) < 0)

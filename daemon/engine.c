@@ -218,6 +218,8 @@ eng_wait_job(struct eng *e, int64_t id, double timeout)
 {
 	struct job *j = idmap_get(e->jobs, id);
 
+	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
+		return node_wait_remote(e, id, timeout);
 	return j == NULL ? 0 : eng_wait_on(&j->doneq, timeout);
 }
 

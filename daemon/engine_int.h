@@ -312,6 +312,9 @@ struct job *recover_job(struct eng *e, struct equeue *q,
 void node_configure(struct eng *e, const struct conf *c);
 int node_start(struct eng *e);
 void node_free(struct eng *e);
+int node_wait_remote(struct eng *e, int64_t id, double timeout);
+int node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err);
 
 /* ---- users.c ---- */
 int user_count(struct job *j);

@@ -15,14 +15,25 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "co.h"
 #include "engine_int.h"
 #include "idmap.h"
 #include "log.h"
+
+/* Cancels asked of this daemon by others are taken this often: a job
+ * running here stops within about this long of a cancel elsewhere. */
+#define NODE_CANCEL_POLL 0.3
+/* A wait or cancel of a job another daemon holds reads its row this
+ * often, from the first interval doubling up to the last. */
+#define NODE_WAIT_MIN 0.02
+#define NODE_WAIT_MAX 0.25
 
 struct enodes {
 	struct event *ev;
 	double every;                   /* lease / 3 */
 	bool busy;                      /* a round is being written */
+	struct event *cev;              /* the cancels' poll */
+	bool cbusy;
 };
 
 void
@@ -107,6 +118,119 @@ node_cb(evutil_socket_t fd, short what, void *arg)
 	e->nodes->busy = true;
 }
 
+static void
+node_carm(struct eng *e)
+{
+	struct timeval tv = { 0, (suseconds_t)(NODE_CANCEL_POLL * 1e6) };
+
+	if (!e->stopping)
+		evtimer_add(e->nodes->cev, &tv);
+}
+
+static void
+node_cancels(void *arg, int status, struct store_cancels *c)
+{
+	struct eng *e = arg;
+	struct job *j;
+
+	e->nodes->cbusy = false;
+	for (size_t i = 0; status == 0 && i < c->n; i++) {
+		if ((j = idmap_get(e->jobs, c->ids[i])) != NULL &&
+		    j->where != J_ENDING && !e->stopping)
+			cancel_stop(j, c->reasons[i]);
+	}
+	store_cancels_free(c);
+	node_carm(e);
+}
+
+static void
+node_ccb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eng *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->stopping || e->nodes->cbusy)
+		return;
+	if (store_cancels_take(e->st, node_cancels, e) < 0) {
+		node_carm(e);
+		return;
+	}
+	e->nodes->cbusy = true;
+}
+
+/* Wait for job id, held by another daemon, to end: its row read at
+ * growing intervals.  0 once it has ended (or is gone), -ETIMEDOUT,
+ * -ECANCELED. */
+int
+node_wait_remote(struct eng *e, int64_t id, double timeout)
+{
+	double end = co_deadline(timeout), step = NODE_WAIT_MIN, left;
+	struct store_job *sj;
+	struct job *j;
+	bool ended;
+	int rc;
+
+	if (timeout == 0)
+		return -ETIMEDOUT;
+	for (;;) {
+		if ((rc = store_get(e->st, id, &sj)) == -ENOENT)
+			return 0;
+		if (rc < 0)
+			return rc;
+		ended = store_state_ended(sj->state);
+		store_job_free(sj);
+		if (ended)
+			return 0;
+		left = end == CO_FOREVER ? step : end - co_now();
+		if ((j = idmap_get(e->jobs, id)) != NULL)    /* taken over */
+			return eng_wait_on(&j->doneq, end == CO_FOREVER ?
+			    CO_FOREVER : left > 0 ? left : 0);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if ((rc = co_sleep(left < step ? left : step)) < 0)
+			return rc;
+		step = step * 2 > NODE_WAIT_MAX ? NODE_WAIT_MAX : step * 2;
+	}
+}
+
+/* cancel_one for a job this daemon does not hold: asked of its holder
+ * (job_cancels), then waited for.  -ENOENT: ended or not there. */
+int
+node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err)
+{
+	struct store_job *sj;
+	struct eng_await a;
+	uid_t uid;
+	int rc;
+
+	if ((rc = store_get(e->st, id, &sj)) < 0)
+		return rc == -ENOENT ? -ENOENT : rc;
+	uid = sj->submitter.known ? sj->submitter.uid : ENG_NOBODY;
+	rc = store_state_ended(sj->state) ? -ENOENT : 0;
+	store_job_free(sj);
+	if (rc < 0 || !user_may_see(e, who, uid))
+		return -ENOENT;
+	if ((rc = user_may_touch(e, who, uid, id, "cancel", err)) < 0)
+		return rc;
+	eng_await_init(&a);
+	if ((rc = store_cancel_ask(e->st, id, reason, eng_await_cb, &a)) < 0 ||
+	    (rc = eng_await(&a)) < 0)
+		return rc;
+	if ((rc = node_wait_remote(e, id, CO_FOREVER)) < 0)
+		return rc;
+	if ((rc = store_get(e->st, id, &sj)) < 0)
+		return rc;
+	rc = sj->state == STORE_CANCELLED ? 0 : -EALREADY;
+	if (rc < 0)
+		proto_err_set(err, PROTO_NOT_CANCELLABLE, "job %lld ended %s "
+		    "before it could be cancelled", (long long)id,
+		    store_state_name(sj->state));
+	store_job_free(sj);
+	return rc;
+}
+
 int
 node_start(struct eng *e)
 {
@@ -117,12 +241,15 @@ node_start(struct eng *e)
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		return -ENOMEM;
 	n->every = (e->lease > 0 ? e->lease : STORE_LEASE_DEFAULT) / 3;
-	if ((n->ev = evtimer_new(co_rt_base(e->rt), node_cb, e)) == NULL) {
-		free(n);
+	n->ev = evtimer_new(co_rt_base(e->rt), node_cb, e);
+	n->cev = evtimer_new(co_rt_base(e->rt), node_ccb, e);
+	e->nodes = n;
+	if (n->ev == NULL || n->cev == NULL) {
+		node_free(e);
 		return -ENOMEM;
 	}
-	e->nodes = n;
 	node_arm(e);
+	node_carm(e);
 	return 0;
 }
 
@@ -131,7 +258,10 @@ node_free(struct eng *e)
 {
 	if (e->nodes == NULL)
 		return;
-	event_free(e->nodes->ev);
+	if (e->nodes->ev != NULL)
+		event_free(e->nodes->ev);
+	if (e->nodes->cev != NULL)
+		event_free(e->nodes->cev);
 	free(e->nodes);
 	e->nodes = NULL;
 }

@@ -1099,6 +1099,82 @@ store_node_tick(struct store *st, store_node_cb cb, void *arg)
 	return 0;
 }
 
+int
+store_cancel_ask(struct store *st, int64_t id, const char *reason,
+    store_cb cb, void *arg)
+{
+	struct store_req *r;
+	char *p;
+
+	if (!st->ops->nodes)
+		return store_seterr(-ENOTSUP, "store: %s has no nodes",
+		    st->ops->name);
+	if ((r = req_new(st, STORE_W_CANCEL_ASK, str_size(reason))) == NULL)
+		return req_new_err(st);
+	p = (char *)(r + 1);
+	r->w.u.ask.id = id;
+	r->w.u.ask.reason = str_copy(&p, reason);
+	submit(st, r, cb, arg);
+	return 0;
+}
+
+void
+store_cancels_free(struct store_cancels *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->reasons[i]);
+	free(c->ids);
+	free(c->reasons);
+	free(c);
+}
+
+struct cancels_take {
+	struct store_cancels *res;
+	store_cancels_cb cb;
+	void *arg;
+};
+
+static void
+cancels_done(void *arg, int status)
+{
+	struct cancels_take *t = arg;
+
+	if (status < 0) {
+		store_cancels_free(t->res);
+		t->res = NULL;
+	}
+	t->cb(t->arg, status, t->res);
+	free(t);
+}
+
+int
+store_cancels_take(struct store *st, store_cancels_cb cb, void *arg)
+{
+	struct cancels_take *t;
+	struct store_req *r;
+
+	if (!st->ops->nodes)
+		return store_seterr(-ENOTSUP, "store: %s has no nodes",
+		    st->ops->name);
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->res = calloc(1, sizeof(*t->res))) == NULL) {
+		free(t);
+		return store_seterr(-ENOMEM, "store: out of memory");
+	}
+	if ((r = req_new(st, STORE_W_CANCEL_TAKE, 0)) == NULL) {
+		free(t->res);
+		free(t);
+		return req_new_err(st);
+	}
+	t->cb = cb;
+	t->arg = arg;
+	r->w.u.take.res = t->res;
+	submit(st, r, cancels_done, t);
+	return 0;
+}
+
 /* ---- reads -------------------------------------------------------------- */
 
 int

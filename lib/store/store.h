@@ -474,6 +474,26 @@ typedef void (*store_node_cb)(void *arg, int status, struct store_job **jobs,
  * -ENOTSUP without store_nodes. */
 int store_node_tick(struct store *st, store_node_cb cb, void *arg);
 
+/* Ask the daemon holding job id to cancel it (a row of job_cancels; the
+ * holder takes it at its next store_cancels_take).  cb gets 0, -ENOENT
+ * when the job has ended or is not there, or the transaction's error.
+ * reason may be NULL. */
+int store_cancel_ask(struct store *st, int64_t id, const char *reason,
+    store_cb cb, void *arg);
+
+/* The cancels asked of this daemon, taken (deleted) as they are given. */
+struct store_cancels {
+	size_t n;
+	int64_t *ids;
+	char **reasons;         /* each malloc'ed or NULL */
+};
+void store_cancels_free(struct store_cancels *c);
+/* cb(arg, status, c): c is the callee's (store_cancels_free), NULL when
+ * status < 0. */
+typedef void (*store_cancels_cb)(void *arg, int status,
+    struct store_cancels *c);
+int store_cancels_take(struct store *st, store_cancels_cb cb, void *arg);
+
 /* ---- reads (any thread) ------------------------------------------------- */
 
 /* 0 with *jobp (free with store_job_free), -ENOENT, or an error. */

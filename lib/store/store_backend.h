@@ -36,6 +36,8 @@ enum store_wkind {
 	STORE_W_PAUSE,
 	STORE_W_PRUNE,
 	STORE_W_NODE,           /* a lease renewed, dead nodes' jobs taken */
+	STORE_W_CANCEL_ASK,     /* a cancel for the daemon holding a job */
+	STORE_W_CANCEL_TAKE,    /* the cancels asked of this daemon */
 };
 
 /* What store_recover's write hands back. */
@@ -104,6 +106,13 @@ struct store_write {
 			struct store_prune p;
 			size_t *deleted;        /* the backend fills it */
 		} prune;
+		struct {
+			int64_t id;
+			const char *reason;     /* or NULL */
+		} ask;
+		struct {
+			struct store_cancels *res;      /* the backend fills */
+		} take;
 	} u;
 };
 

@@ -191,7 +191,14 @@ static const struct pg_migration pg_migrations[] = {
 	"CREATE INDEX jobs_node ON jobs (node) WHERE node IS NOT NULL AND"
 	"  finished_at IS NULL;"
 	"CREATE INDEX jobs_ready ON jobs (queue, priority, id)"
-	"  WHERE state = 'queued' AND node IS NULL;" },
+	"  WHERE state = 'queued' AND node IS NULL;"
+	/* A cancel asked at one daemon of a job another holds: the holder
+	 * takes the row (DELETE ... RETURNING) and stops the job. */
+	"CREATE TABLE job_cancels ("
+	"  job_id       bigint           PRIMARY KEY,"
+	"  reason       text,"
+	"  requested_at double precision NOT NULL"
+	");" },
 };
 
 #define PG_NMIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))

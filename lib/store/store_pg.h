@@ -142,6 +142,11 @@ void pg_node_leave(struct store_backend *b);
  * jobs), then take the jobs of dead nodes and of none, per the crash
  * rules, into res.  At recovery every dead node of this host counts. */
 int pg_node_apply(struct store_backend *b, const struct store_write *w);
+/* A cancel asked of the job's holder (-ENOENT alone: it has ended). */
+int pg_cancel_ask(struct store_backend *b, const struct store_write *w,
+    bool *alone);
+/* The cancels asked of the jobs this node holds, taken. */
+int pg_cancel_take(struct store_backend *b, const struct store_write *w);
 /* The crash rules for the running job jobs[i] (store_pg_life.c). */
 int pg_rec_running(struct store_backend *b, const struct store_write *w,
     struct store_recover_res *res, size_t i);

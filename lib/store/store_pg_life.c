@@ -340,6 +340,10 @@ pg_life_apply(struct store_backend *b, const struct store_write *w,
 	case STORE_W_RECOVER:
 	case STORE_W_NODE:
 		return pg_node_apply(b, w);
+	case STORE_W_CANCEL_ASK:
+		return pg_cancel_ask(b, w, alone);
+	case STORE_W_CANCEL_TAKE:
+		return pg_cancel_take(b, w);
 	default:
 		break;
 	}

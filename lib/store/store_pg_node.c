@@ -277,3 +277,75 @@ pg_node_apply(struct store_backend *b, const struct store_write *w)
 	res->rep.nodes_dead = dead;
 	return node_take(b, w);
 }
+
+/* ---- cancels across daemons --------------------------------------------- */
+
+int
+pg_cancel_ask(struct store_backend *b, const struct store_write *w,
+    bool *alone)
+{
+	char sid[24];
+	const char *v[2] = { sid, w->u.ask.reason };
+	PGresult *r;
+	int rc;
+
+	snprintf(sid, sizeof(sid), "%lld", (long long)w->u.ask.id);
+	if ((rc = pg_wexec(b, "INSERT INTO job_cancels (job_id, reason, "
+	    "requested_at) SELECT id, $2, " PG_NOW " FROM jobs WHERE id = "
+	    "$1::bigint AND finished_at IS NULL ON CONFLICT (job_id) DO "
+	    "NOTHING RETURNING job_id", 2, v, "ask for a cancel", &r)) < 0) {
+		*alone = rc == -EINVAL;
+		return rc;
+	}
+	rc = 0;
+	if (PQntuples(r) == 0 && strcmp(PQcmdTuples(r), "0") == 0) {
+		/* Either ended, or asked already: the second is fine. */
+		PQclear(r);
+		if ((rc = pg_wexec(b, "SELECT 1 FROM job_cancels WHERE job_id = "
+		    "$1::bigint", 1, v, "ask for a cancel", &r)) < 0)
+			return rc;
+		if (PQntuples(r) == 0) {
+			*alone = true;
+			rc = store_seterr(-ENOENT, "%s: cancel job %s: it has "
+			    "ended", b->name, sid);
+		}
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Also drops the asks for jobs that have ended meanwhile. */
+int
+pg_cancel_take(struct store_backend *b, const struct store_write *w)
+{
+	struct store_cancels *c = w->u.take.res;
+	const char *v[1] = { b->node_s };
+	PGresult *r;
+	int rc, n;
+
+	if ((rc = pg_wexec(b, "DELETE FROM job_cancels c USING jobs j WHERE "
+	    "c.job_id = j.id AND (j.node = $1::bigint OR j.finished_at IS NOT "
+	    "NULL) RETURNING c.job_id, c.reason, j.finished_at IS NULL", 1, v,
+	    "take the cancels", &r)) < 0)
+		return rc;
+	n = PQntuples(r);
+	if (n > 0 && ((c->ids = calloc((size_t)n, sizeof(*c->ids))) == NULL ||
+	    (c->reasons = calloc((size_t)n, sizeof(*c->reasons))) == NULL)) {
+		PQclear(r);
+		return store_seterr(-ENOMEM, "%s: out of memory", b->name);
+	}
+	for (int i = 0; i < n; i++) {
+		if (*PQgetvalue(r, i, 2) != 't')
+			continue;
+		c->ids[c->n] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		if (!PQgetisnull(r, i, 1) && (c->reasons[c->n] =
+		    strdup(PQgetvalue(r, i, 1))) == NULL) {
+			PQclear(r);
+			return store_seterr(-ENOMEM, "%s: out of memory",
+			    b->name);
+		}
+		c->n++;
+	}
+	PQclear(r);
+	return 0;
+}

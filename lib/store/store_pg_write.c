@@ -322,6 +322,8 @@ run_of(const struct store_write *w)
 		return RUN_REQUEUE;
 	case STORE_W_RECOVER:
 	case STORE_W_NODE:
+	case STORE_W_CANCEL_ASK:
+	case STORE_W_CANCEL_TAKE:
 	case STORE_W_RETRY:
 	case STORE_W_READY:
 	case STORE_W_REVIVE:
@@ -739,7 +741,7 @@ one_write(struct store_backend *b, const struct store_write *const *w,
     size_t i, bool *data)
 {
 	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE &&
-	    w[i]->kind != STORE_W_NODE;
+	    w[i]->kind != STORE_W_NODE && w[i]->kind != STORE_W_CANCEL_TAKE;
 	bool ins = w[i]->kind == STORE_W_INSERT || w[i]->kind == STORE_W_GROUP;
 	uint32_t one = (uint32_t)i;
 	bool alone = false;
