@@ -274,7 +274,7 @@ START_TEST(test_sigstop_fenced)
 
 	m_start();
 	stopped = m_node(0);
-	id = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':3}");
+	id = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':2}");
 	tj_wait_state(mc[0], id, "running", TJ_TIMEOUT);
 	tj_signal(SIGSTOP);
 	end = tj_now() + 4 * TJ_TIMEOUT;
@@ -285,12 +285,18 @@ START_TEST(test_sigstop_fenced)
 	}
 	taker = tj_sql_int("SELECT node FROM jobs WHERE id = %lld",
 	    (long long)id);
-	/* Past the stopped daemon's own end of it (3 s after its start). */
-	usleep(3200000);
+	/* The stopped daemon's own sleep is over (the lease, 2 s, is as
+	 * long): continued now, it would end the job at once, while the
+	 * taker's run has 2 s to go. */
 	tj_signal(SIGCONT);
 	job = tj_wait(mc[1], id, 4 * TJ_TIMEOUT);
 	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
 	ck_assert_int_eq(tj_int(job, "node"), taker);
+	/* The end recorded is the taker's: a whole run after its start. */
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs j JOIN "
+	    "job_attempts a ON a.job_id = j.id AND a.attempt = 2 WHERE "
+	    "j.id = %lld AND j.finished_at >= a.started_at + 1.99 AND "
+	    "a.finished_at = j.finished_at", (long long)id), 1);
 	/* Two starts: the stopped daemon's, interrupted, and the taker's.
 	 * The stopped one's late end is not among them. */
 	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts WHERE "
