@@ -7,10 +7,15 @@
  * stopped or cut off past its lease, and another took its jobs) stops
  * every job running here: their rows are another daemon's now, so their
  * ends would be refused anyway (fencing, store_pg_node.c), and running
- * them on would run them twice.  With SQLite nothing here runs.
+ * them on would run them twice.  Every NODE_CANCEL_POLL s it takes the
+ * cancels other daemons asked of the jobs it holds (job_cancels) and
+ * follows the queues paused or resumed elsewhere (queue_pause); a wait or
+ * cancel here of a job another daemon holds reads the row until it ends.
+ * With SQLite nothing here runs.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -143,6 +148,32 @@ node_cancels(void *arg, int status, struct store_cancels *c)
 	node_carm(e);
 }
 
+/* Pause is global: the queues paused or resumed at other daemons
+ * (queue_pause rows) follow here, at each poll. */
+static void
+node_pauses(struct eng *e)
+{
+	struct equeue *q;
+	char **names;
+	size_t n, i;
+	bool paused;
+
+	if (store_paused_queues(e->st, &names, &n) < 0)
+		return;
+	TAILQ_FOREACH(q, &e->queues, link) {
+		for (paused = false, i = 0; i < n && !paused; i++)
+			paused = strcmp(names[i], q->name) == 0;
+		if (q->configured && q->paused != paused) {
+			log_info("queue %s: %s (at another daemon)", q->name,
+			    paused ? "paused" : "resumed");
+			queue_pause(q, paused);
+		}
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 static void
 node_ccb(evutil_socket_t fd, short what, void *arg)
 {
@@ -152,6 +183,7 @@ node_ccb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (e->stopping || e->nodes->cbusy)
 		return;
+	node_pauses(e);
 	if (store_cancels_take(e->st, node_cancels, e) < 0) {
 		node_carm(e);
 		return;

@@ -5,7 +5,7 @@
  * under load has its jobs taken over by the others, none lost, none run
  * twice at once (each start is in job_attempts with its node and epoch,
  * checked by SQL); a daemon stopped (SIGSTOP) past its lease cannot
- * record the end of a job another daemon took.
+ * record the end of a job another daemon took; pause holds for all.
  *
  * Daemon 0 is the harness's (tu_jobd.h: its directory, config and
  * database); daemons 1 and 2 run from copies of its config with sockets
@@ -225,6 +225,30 @@ START_TEST(test_wait_and_cancel_across)
 }
 END_TEST
 
+/* Pause and resume at one daemon hold for all. */
+START_TEST(test_pause_global)
+{
+	json_int_t id;
+	json_t *job;
+	double end = tj_now() + 2 * TJ_TIMEOUT;
+
+	m_start();
+	tj_assert_ok(tj_req(mc[1], "{'op':'pause','queue':'default'}"));
+	while (strstr(tj_log(), "paused (at another daemon)") == NULL) {
+		ck_assert_msg(tj_now() < end, "daemon 0 did not pause");
+		usleep(20000);
+	}
+	id = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':0.01}");
+	usleep(500000);
+	ck_assert_str_eq(tj_str(tj_job(mc[0], id), "state"), "queued");
+	tj_assert_ok(tj_req(mc[2], "{'op':'resume','queue':'default'}"));
+	job = tj_wait(mc[1], id, 2 * TJ_TIMEOUT);
+	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
+	ck_assert_int_eq(tj_int(job, "node"), m_node(0));
+	m_stop_all();
+}
+END_TEST
+
 /* SIGKILL of daemon 0 with jobs running and queued there: the others
  * take them over (the crash rules: sleep runs again), none lost. */
 START_TEST(test_sigkill_taken_over)
@@ -332,6 +356,7 @@ multi_suite(void)
 
 	tcase_add_test(tc, test_spread_and_get_anywhere);
 	tcase_add_test(tc, test_wait_and_cancel_across);
+	tcase_add_test(tc, test_pause_global);
 	tcase_add_test(tc, test_sigkill_taken_over);
 	tcase_add_test(tc, test_sigstop_fenced);
 	suite_add_tcase(s, tc);

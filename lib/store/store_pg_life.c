@@ -206,6 +206,17 @@ pg_prune(struct store_backend *b, const struct store_write *w)
 	PGresult *r;
 	int rc = 0;
 
+	/* One daemon prunes at a time (advisory key 0x6a6f6266, "jobf"):
+	 * another one's round deletes the same rows, and this one would
+	 * only wait on their locks. */
+	*w->u.prune.deleted = 0;
+	if ((rc = pg_wexec(b, "SELECT pg_try_advisory_xact_lock(1785684582)",
+	    0, NULL, "lock the pruner", &r)) < 0)
+		return rc;
+	got = *PQgetvalue(r, 0, 0) == 't';
+	PQclear(r);
+	if (!got)
+		return 0;
 	snprintf(before, sizeof(before), "%.17g", p->before);
 	for (int st = STORE_SUCCEEDED; rc == 0 && st <= STORE_CANCELLED &&
 	    left > 0; st++) {
