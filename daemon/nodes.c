@@ -203,8 +203,6 @@ node_wait_remote(struct eng *e, int64_t id, double timeout)
 	bool ended;
 	int rc;
 
-	if (timeout == 0)
-		return -ETIMEDOUT;
 	for (;;) {
 		if ((rc = store_get(e->st, id, &sj)) == -ENOENT)
 			return 0;

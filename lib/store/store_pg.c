@@ -307,6 +307,8 @@ pg_close(struct store_backend *b)
 		PQfinish(b->ic);
 	pg_scratch_free(b);
 	pthread_mutex_destroy(&b->rmtx);
+	pthread_mutex_destroy(&b->hmtx);
+	pthread_cond_destroy(&b->hcond);
 	free(b->conninfo);
 	free(b->name);
 	free(b);
@@ -343,6 +345,8 @@ pg_open(const struct store_opts *o, struct store_backend **bp)
 	b->busy_ms = o->busy_timeout_ms;
 	b->lease = o->lease > 0 ? o->lease : STORE_LEASE_DEFAULT;
 	pthread_mutex_init(&b->rmtx, NULL);
+	pthread_mutex_init(&b->hmtx, NULL);
+	pthread_cond_init(&b->hcond, NULL);
 	if ((b->conninfo = strdup(o->path)) == NULL ||
 	    (b->name = strdup("postgresql")) == NULL) {
 		rc = store_seterr(-ENOMEM, "store: out of memory");
@@ -408,6 +412,7 @@ pg_begin(struct store_backend *b)
 			return -EIO;
 		log_info("%s: connected again", b->name);
 	}
+	pg_node_adopt(b);
 	b->txn_pending = true;
 	return 0;
 }

@@ -77,6 +77,16 @@ struct store_backend {
 	char node_s[24], epoch_s[24];
 	char host[256];
 	char boot[40];
+	/* The heartbeat thread's (store_pg_node.c): its connection; the
+	 * epoch it took after losing the lease, which the writer adopts at
+	 * its next batch (pg_node_adopt), and that it did. */
+	PGconn *hc;
+	pthread_t hb;
+	bool hb_started, hb_stop;
+	pthread_mutex_t hmtx;
+	pthread_cond_t hcond;
+	int64_t epoch_next;
+	bool lost;
 };
 
 /* What apply_batch reports a write failing alone through. */
@@ -132,8 +142,12 @@ int pg_life_apply(struct store_backend *b, const struct store_write *w,
 
 /* ---- store_pg_node.c ---------------------------------------------------- */
 
-/* Register this daemon in nodes (b->wc, autocommit), at open. */
+/* Register this daemon in nodes (b->wc, autocommit), at open, and start
+ * the heartbeat thread, which renews the lease every lease / 3 on its own
+ * connection: a backlog of writes never delays it. */
 int pg_node_register(struct store_backend *b);
+/* The writer, at each batch: take up the epoch the heartbeat took. */
+void pg_node_adopt(struct store_backend *b);
 /* Leave: its rows not running given up to any daemon, its row deleted
  * (at close, the writer stopped). */
 void pg_node_leave(struct store_backend *b);

@@ -11,10 +11,13 @@
  * Time is the database's (clock_timestamp()), never a daemon's own: a
  * lease lapses when the server says so, whatever the daemons' clocks.
  *
- * The node write (STORE_W_NODE), every lease / 3 from the daemon, and the
- * recovery at start (STORE_W_RECOVER) do the same, in the writer's
- * transaction: renew this node's lease (or, if another daemon took it,
- * take a new epoch); find the nodes that are dead: their lease lapsed,
+ * The heartbeat thread renews the lease every lease / 3 on a connection
+ * of its own, so a backlog of writes (a batch waits behind the ones
+ * before it) never lets a live daemon's lease lapse; if another daemon
+ * took the lease, it takes the next epoch, which the writer adopts at its
+ * next batch.  The node write (STORE_W_NODE), every lease / 3 from the
+ * daemon, and the recovery at start (STORE_W_RECOVER) do the same, in the
+ * writer's transaction: find the nodes that are dead: their lease lapsed,
  * or (same host and boot) their process is gone, which needs no wait;
  * bump their epochs; then take every row not ended whose (node, epoch)
  * is no live lease, per the crash rules (a running job was interrupted:
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -62,6 +66,33 @@ node_whoami(struct store_backend *b)
 	}
 }
 
+static void *node_heart(void *arg);
+static void node_heart_stop(struct store_backend *b);
+
+/* The heartbeat thread, with every signal but the faults blocked (as the
+ * writer's): signals go to the loop thread. */
+static int
+node_heart_start(struct store_backend *b)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+		SIGABRT };
+	sigset_t set, old;
+	int rc;
+
+	sigfillset(&set);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&set, faults[i]);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	rc = pthread_create(&b->hb, NULL, node_heart, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return store_seterr(-rc, "%s: heartbeat thread: %s", b->name,
+		    strerror(rc));
+	pthread_setname_np(b->hb, "store_heart");
+	b->hb_started = true;
+	return 0;
+}
+
 int
 pg_node_register(struct store_backend *b)
 {
@@ -81,11 +112,14 @@ pg_node_register(struct store_backend *b)
 		rc = pg_fail(b, b->wc, r, "register the node");
 	else {
 		b->node = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		b->epoch = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		b->epoch = b->epoch_next = strtoll(PQgetvalue(r, 0, 1), NULL,
+		    10);
 		node_texts(b);
 	}
 	PQclear(r);
-	return rc;
+	if (rc < 0 || (rc = pg_connect(b, &b->hc)) < 0)
+		return rc;
+	return node_heart_start(b);
 }
 
 void
@@ -94,9 +128,14 @@ pg_node_leave(struct store_backend *b)
 	const char *v[2] = { b->node_s, b->epoch_s };
 	PGresult *r;
 
+	node_heart_stop(b);
+	if (b->hc != NULL)
+		PQfinish(b->hc);
+	b->hc = NULL;
 	if (b->node == 0 || b->wc == NULL ||
 	    PQstatus(b->wc) != CONNECTION_OK)
 		return;
+	pg_node_adopt(b);
 	/* Rows not running go to whoever takes them next; running ones
 	 * (the stop put back to queued all it could) then match no lease,
 	 * so the next daemon to look takes them as after a crash. */
@@ -110,44 +149,109 @@ pg_node_leave(struct store_backend *b)
 	PQclear(r);
 }
 
-/* Renew this node's lease.  Its row gone or its epoch moved on: another
- * daemon took its rows; take the next epoch (the rows held under the old
- * one refuse this daemon's writes from now on). */
-static int
-node_beat(struct store_backend *b, bool *lost)
+/* Renew this node's lease on the heartbeat's connection.  Its row gone
+ * or its epoch moved on: another daemon took its rows; take the next
+ * epoch (the rows held under the old one refuse this daemon's writes
+ * from the writer's next batch on). */
+static void
+node_beat(struct store_backend *b, int64_t epoch)
 {
-	char pid[24], lease[32];
-	const char *v[6] = { b->node_s, b->epoch_s, b->host, pid, b->boot,
-		lease };
+	char node[24], ep[24], pid[24], lease[32];
+	const char *v[6] = { node, ep, b->host, pid, b->boot, lease };
 	PGresult *r;
-	int rc;
+	bool lost;
 
-	*lost = false;
+	if (PQstatus(b->hc) != CONNECTION_OK)
+		PQreset(b->hc);
+	snprintf(node, sizeof(node), "%lld", (long long)b->node);
+	snprintf(ep, sizeof(ep), "%lld", (long long)epoch);
 	snprintf(lease, sizeof(lease), "%.17g", b->lease);
-	if ((rc = pg_wexec(b, "UPDATE nodes SET heartbeat_at = " PG_NOW
-	    " WHERE id = $1::bigint AND epoch = $2::bigint", 2, v,
-	    "renew the lease", &r)) < 0)
-		return rc;
-	*lost = strcmp(PQcmdTuples(r), "1") != 0;
-	PQclear(r);
-	if (!*lost)
-		return 0;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	if ((rc = pg_wexec(b, "INSERT INTO nodes (id, host, pid, boot, "
+	r = PQexecParams(b->hc, "UPDATE nodes SET heartbeat_at = " PG_NOW
+	    " WHERE id = $1::bigint AND epoch = $2::bigint", 2, NULL, v, NULL,
+	    NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_warnx("%s: renew the lease: %s", b->name,
+		    PQresultErrorMessage(r));
+		PQclear(r);
+		return;
+	}
+	lost = strcmp(PQcmdTuples(r), "1") != 0;
+	PQclear(r);
+	if (!lost)
+		return;
+	r = PQexecParams(b->hc, "INSERT INTO nodes (id, host, pid, boot, "
 	    "started_at, heartbeat_at, lease, epoch) VALUES ($1::bigint, $3, "
 	    "$4::bigint, $5, " PG_NOW ", " PG_NOW ", $6::float8, "
 	    "$2::bigint + 1) ON CONFLICT (id) DO UPDATE SET epoch = "
 	    "greatest(nodes.epoch, EXCLUDED.epoch - 1) + 1, heartbeat_at = "
-	    "EXCLUDED.heartbeat_at RETURNING epoch", 6, v, "renew the lease",
-	    &r)) < 0)
-		return rc;
-	b->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	node_texts(b);
+	    "EXCLUDED.heartbeat_at RETURNING epoch", 6, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		log_warnx("%s: renew the lease: %s", b->name,
+		    PQresultErrorMessage(r));
+		PQclear(r);
+		return;
+	}
+	pthread_mutex_lock(&b->hmtx);
+	b->epoch_next = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	b->lost = true;
+	pthread_mutex_unlock(&b->hmtx);
 	log_warnx("%s: this daemon's lease lapsed and another daemon took its "
-	    "jobs: their ends are refused; epoch now %lld", b->name,
-	    (long long)b->epoch);
-	return 0;
+	    "jobs: their ends are refused; epoch now %s", b->name,
+	    PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+static void *
+node_heart(void *arg)
+{
+	struct store_backend *b = arg;
+	struct timespec ts;
+	int64_t epoch;
+	double at;
+
+	pthread_mutex_lock(&b->hmtx);
+	while (!b->hb_stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		at = ts.tv_sec + ts.tv_nsec / 1e9 + b->lease / 3;
+		ts.tv_sec = (time_t)at;
+		ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+		while (!b->hb_stop && pthread_cond_timedwait(&b->hcond,
+		    &b->hmtx, &ts) == 0)
+			;
+		if (b->hb_stop)
+			break;
+		epoch = b->epoch_next;
+		pthread_mutex_unlock(&b->hmtx);
+		node_beat(b, epoch);
+		pthread_mutex_lock(&b->hmtx);
+	}
+	pthread_mutex_unlock(&b->hmtx);
+	return NULL;
+}
+
+void
+pg_node_adopt(struct store_backend *b)
+{
+	pthread_mutex_lock(&b->hmtx);
+	if (b->epoch_next != b->epoch) {
+		b->epoch = b->epoch_next;
+		node_texts(b);
+	}
+	pthread_mutex_unlock(&b->hmtx);
+}
+
+static void
+node_heart_stop(struct store_backend *b)
+{
+	if (!b->hb_started)
+		return;
+	pthread_mutex_lock(&b->hmtx);
+	b->hb_stop = true;
+	pthread_cond_signal(&b->hcond);
+	pthread_mutex_unlock(&b->hmtx);
+	pthread_join(b->hb, NULL);
+	b->hb_started = false;
 }
 
 /* Is node row i of r (id, host, boot, pid, lapsed) dead? */
@@ -268,12 +372,14 @@ pg_node_apply(struct store_backend *b, const struct store_write *w)
 {
 	struct store_recover_res *res = w->u.recover.res;
 	size_t dead;
-	bool lost;
 	int rc;
 
-	if ((rc = node_beat(b, &lost)) < 0 || (rc = node_reap(b, &dead)) < 0)
+	if ((rc = node_reap(b, &dead)) < 0)
 		return rc;
-	res->rep.lease_lost = lost;
+	pthread_mutex_lock(&b->hmtx);
+	res->rep.lease_lost = b->lost;
+	b->lost = false;
+	pthread_mutex_unlock(&b->hmtx);
 	res->rep.nodes_dead = dead;
 	return node_take(b, w);
 }
