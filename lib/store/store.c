@@ -343,6 +343,19 @@ writer_main(void *arg)
 static int
 writer_start(struct store *st)
 {
+	int rc;
+
+	if ((rc = store_thread(&st->writer, writer_main, st,
+	    "store_writer")) != 0)
+		return store_seterr(-rc, "store: cannot start the writer "
+		    "thread: %s", strerror(rc));
+	st->writer_started = true;
+	return 0;
+}
+
+int
+store_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
 	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 		SIGABRT };
 	sigset_t set, old;
@@ -352,14 +365,11 @@ writer_start(struct store *st)
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 		sigdelset(&set, faults[i]);
 	pthread_sigmask(SIG_SETMASK, &set, &old);
-	rc = pthread_create(&st->writer, NULL, writer_main, st);
+	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		return store_seterr(-rc, "store: cannot start the writer "
-		    "thread: %s", strerror(rc));
-	pthread_setname_np(st->writer, "store_writer");
-	st->writer_started = true;
-	return 0;
+	if (rc == 0)
+		pthread_setname_np(*t, name);
+	return rc;
 }
 
 static void

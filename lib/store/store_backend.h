@@ -19,6 +19,8 @@
 #ifndef JOBD_STORE_BACKEND_H
 #define JOBD_STORE_BACKEND_H
 
+#include <pthread.h>
+
 #include "store.h"
 
 struct store_backend;
@@ -190,6 +192,11 @@ struct store_ops {
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
+
+/* Start a store thread fn(arg) named name, with every signal but the
+ * faults blocked (signals go to the loop thread).  0 or pthread's error. */
+int store_thread(pthread_t *t, void *(*fn)(void *), void *arg,
+    const char *name);
 
 /* Set the calling thread's store_errmsg().  Returns err, so a backend can
  * write `return store_seterr(-EIO, "%s: ...", path)`. */

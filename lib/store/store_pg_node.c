@@ -69,26 +69,14 @@ node_whoami(struct store_backend *b)
 static void *node_heart(void *arg);
 static void node_heart_stop(struct store_backend *b);
 
-/* The heartbeat thread, with every signal but the faults blocked (as the
- * writer's): signals go to the loop thread. */
 static int
 node_heart_start(struct store_backend *b)
 {
-	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-		SIGABRT };
-	sigset_t set, old;
 	int rc;
 
-	sigfillset(&set);
-	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		sigdelset(&set, faults[i]);
-	pthread_sigmask(SIG_SETMASK, &set, &old);
-	rc = pthread_create(&b->hb, NULL, node_heart, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
+	if ((rc = store_thread(&b->hb, node_heart, b, "store_heart")) != 0)
 		return store_seterr(-rc, "%s: heartbeat thread: %s", b->name,
 		    strerror(rc));
-	pthread_setname_np(b->hb, "store_heart");
 	b->hb_started = true;
 	return 0;
 }
