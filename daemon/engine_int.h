@@ -204,6 +204,7 @@ struct eng {
 	struct met *met;                /* counters, histograms; or NULL */
 	struct watch_hub *hub;          /* job events; or NULL */
 	struct enodes *nodes;           /* nodes.c; NULL: one daemon */
+	struct epool *pool;             /* pool.c; NULL: no shared jobs */
 	double lease;                   /* [daemon] lease, seconds */
 };
 
@@ -257,6 +258,8 @@ int submit_job(struct eng *e, const struct proto_submit *s,
     const struct eng_who *who, eng_done_fn done, void *arg,
     struct proto_err *err);
 void submit_completed(struct eng *e);
+int submit_send(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, bool pooled, store_cb cb);
 void submit_unique(struct job *j, const struct proto_submit *s,
     struct store_new_job *row);
 int submit_stopping(struct proto_err *err);
@@ -315,6 +318,15 @@ void node_free(struct eng *e);
 int node_wait_remote(struct eng *e, int64_t id, double timeout);
 int node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
     const char *reason, struct proto_err *err);
+
+/* ---- pool.c ---- */
+int pool_start(struct eng *e);
+void pool_free(struct eng *e);
+void pool_peers(struct eng *e, size_t n);
+bool pool_wanted(const struct eng *e, const struct job *j,
+    const struct proto_submit *s);
+int pool_submit(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, struct proto_err *err);
 
 /* ---- users.c ---- */
 int user_count(struct job *j);

@@ -52,14 +52,19 @@ node_configure(struct eng *e, const struct conf *c)
 }
 
 static void
-node_arm(struct eng *e)
+node_arm_in(struct eng *e, double after)
 {
-	struct enodes *n = e->nodes;
-	struct timeval tv = { (time_t)n->every,
-		(suseconds_t)((n->every - (time_t)n->every) * 1e6) };
+	struct timeval tv = { (time_t)after,
+		(suseconds_t)((after - (time_t)after) * 1e6) };
 
 	if (!e->stopping)
-		evtimer_add(n->ev, &tv);
+		evtimer_add(e->nodes->ev, &tv);
+}
+
+static void
+node_arm(struct eng *e)
+{
+	node_arm_in(e, e->nodes->every);
 }
 
 static int
@@ -87,6 +92,8 @@ node_done(void *arg, int status, struct store_job **jobs, size_t n,
 		log_warnx("node round: %s", store_errmsg());
 	if (status == 0 && rep->lease_lost)
 		(void)idmap_each(e->jobs, node_stop_one, NULL);
+	if (status == 0)
+		pool_peers(e, rep->peers);
 	for (i = 0; i < n; i++) {
 		if (e->stopping || e->final) {
 			store_job_free(jobs[i]);
@@ -274,11 +281,11 @@ node_start(struct eng *e)
 	n->ev = evtimer_new(co_rt_base(e->rt), node_cb, e);
 	n->cev = evtimer_new(co_rt_base(e->rt), node_ccb, e);
 	e->nodes = n;
-	if (n->ev == NULL || n->cev == NULL) {
+	if (n->ev == NULL || n->cev == NULL || pool_start(e) < 0) {
 		node_free(e);
 		return -ENOMEM;
 	}
-	node_arm(e);
+	node_arm_in(e, 0);              /* the first round at once: peers */
 	node_carm(e);
 	return 0;
 }
@@ -286,6 +293,7 @@ node_start(struct eng *e)
 void
 node_free(struct eng *e)
 {
+	pool_free(e);
 	if (e->nodes == NULL)
 		return;
 	if (e->nodes->ev != NULL)

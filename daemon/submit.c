@@ -126,10 +126,11 @@ submit_unique(struct job *j, const struct proto_submit *s,
 		row->existing = &j->dup_id;
 }
 
-/* Record a job that holds its place in the queue. */
-static int
-submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
-    const struct eng_who *who, struct proto_err *err)
+/* Send j's insert (pooled: held by no daemon, pool.c), cb(j) at its
+ * commit. */
+int
+submit_send(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, bool pooled, store_cb cb)
 {
 	struct store_new_job row;
 	char *text;
@@ -139,10 +140,21 @@ submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
 		rc = -ENOMEM;
 	else if ((rc = job_row(j, s->name, who, &row, &text)) == 0) {
 		submit_unique(j, s, &row);
-		rc = store_insert(e->st, &row, &j->id, submit_inserted, j);
+		row.pooled = pooled;
+		rc = store_insert(e->st, &row, &j->id, cb, j);
 		free(text);
 		e->ins_sent += rc == 0;
 	}
+	return rc;
+}
+
+/* Record a job that holds its place in the queue. */
+static int
+submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, struct proto_err *err)
+{
+	int rc = submit_send(e, j, s, who, false, submit_inserted);
+
 	if (rc == 0 && (rc = idmap_put(e->jobs, j->id, j)) < 0)
 		log_warnx("job %lld: not tracked: out of memory",
 		    (long long)j->id);      /* runs; cancel will not find it */
@@ -174,6 +186,8 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	}
 	j->done = done;
 	j->done_arg = arg;
+	if (pool_wanted(e, j, s))       /* for any daemon: pool.c */
+		return pool_submit(e, j, s, who, err);
 	if (j->delayed)                 /* takes no room; max_pending bounds */
 		rc = q->scheduled >= (size_t)q->max_pending ? -ENOSPC : 0;
 	else

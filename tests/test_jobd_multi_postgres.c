@@ -189,6 +189,35 @@ START_TEST(test_spread_and_get_anywhere)
 }
 END_TEST
 
+/* All submitted at one daemon, with more than its workers can start:
+ * the rest is pooled and the other daemons claim it. */
+START_TEST(test_pool_claimed_elsewhere)
+{
+	enum { N = 30 };
+	json_int_t id[N];
+	json_t *job;
+
+	m_start();
+	/* Daemon 0 knows the others from its first rounds (every 0.67 s). */
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM nodes"), NDAEMON);
+	usleep((useconds_t)(1.5e6 * tu_slow()));
+	for (int k = 0; k < N; k++)
+		id[k] = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':0.3}");
+	for (int k = 0; k < N; k++) {
+		job = tj_wait(mc[k % NDAEMON], id[k], 4 * TJ_TIMEOUT);
+		ck_assert_str_eq(tj_str(job, "state"), "succeeded");
+	}
+	/* 4 workers a daemon: daemon 0 cannot have run them all at once */
+	ck_assert_int_ge(tj_sql_int("SELECT count(DISTINCT node) FROM jobs"),
+	    2);
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE "
+	    "node IS NULL"), 0);
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts"), N);
+	m_assert_attempts_sane();
+	m_stop_all();
+}
+END_TEST
+
 START_TEST(test_wait_and_cancel_across)
 {
 	json_int_t slow, longer;
@@ -355,6 +384,7 @@ multi_suite(void)
 	TCase *tc = tj_tcase("multi", 120);
 
 	tcase_add_test(tc, test_spread_and_get_anywhere);
+	tcase_add_test(tc, test_pool_claimed_elsewhere);
 	tcase_add_test(tc, test_wait_and_cancel_across);
 	tcase_add_test(tc, test_pause_global);
 	tcase_add_test(tc, test_sigkill_taken_over);

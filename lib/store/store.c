@@ -1084,21 +1084,27 @@ node_done(void *arg, int status)
 	free(t);
 }
 
-int
-store_node_tick(struct store *st, store_node_cb cb, void *arg)
+/* A write of kind handing rows back (NODE, CLAIM). */
+static int
+node_req(struct store *st, enum store_wkind kind, const char *queue, size_t n,
+    store_node_cb cb, void *arg)
 {
 	struct node_tick *t;
 	struct store_req *r;
+	char *p;
 
 	if (!st->ops->nodes)
 		return store_seterr(-ENOTSUP, "store: %s has no nodes",
 		    st->ops->name);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return store_seterr(-ENOMEM, "store: out of memory");
-	if ((r = req_new(st, STORE_W_NODE, 0)) == NULL) {
+	if ((r = req_new(st, kind, str_size(queue))) == NULL) {
 		free(t);
 		return req_new_err(st);
 	}
+	p = (char *)(r + 1);
+	r->w.u.recover.queue = str_copy(&p, queue);
+	r->w.u.recover.n = n;
 	t->cb = cb;
 	t->arg = arg;
 	r->w.u.recover.now = store_now();
@@ -1107,6 +1113,21 @@ store_node_tick(struct store *st, store_node_cb cb, void *arg)
 	r->w.u.recover.rerun_arg = st->rerun_arg;
 	submit(st, r, node_done, t);
 	return 0;
+}
+
+int
+store_node_tick(struct store *st, store_node_cb cb, void *arg)
+{
+	return node_req(st, STORE_W_NODE, NULL, 0, cb, arg);
+}
+
+int
+store_claim(struct store *st, const char *queue, size_t n, store_node_cb cb,
+    void *arg)
+{
+	if (queue == NULL || n == 0)
+		return store_seterr(-EINVAL, "store: claim what?");
+	return node_req(st, STORE_W_CLAIM, queue, n, cb, arg);
 }
 
 int

@@ -261,6 +261,9 @@ struct store_new_job {
 	const char *unique_key;  /* NULL: none; 1..255 bytes */
 	double unique_for;       /* >= 0 seconds */
 	int64_t *existing;       /* required with schedule or unique_key */
+	bool pooled;             /* postgresql: held by no daemon, for any
+	                          * to claim (store_claim); else held by
+	                          * this one */
 };
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
@@ -420,6 +423,7 @@ struct store_recovery {
 	                          * be run again: failed */
 	size_t refused;          /* of those, the ones the rule refused */
 	size_t nodes_dead;       /* postgresql: daemons found dead */
+	size_t peers;            /* postgresql: other daemons alive */
 	bool lease_lost;         /* postgresql: another daemon took this
 	                          * one's jobs (its lease had lapsed) */
 };
@@ -473,6 +477,12 @@ typedef void (*store_node_cb)(void *arg, int status, struct store_job **jobs,
  * process is gone, on this host), by store_recover's rules and rule.
  * -ENOTSUP without store_nodes. */
 int store_node_tick(struct store *st, store_node_cb cb, void *arg);
+
+/* Claim up to n queued jobs of queue that no daemon holds (pooled),
+ * in the dispatcher's order (priority, then id), FOR UPDATE SKIP LOCKED:
+ * cb gets them held by this daemon, as store_node_cb's rows (queued). */
+int store_claim(struct store *st, const char *queue, size_t n,
+    store_node_cb cb, void *arg);
 
 /* Ask the daemon holding job id to cancel it (a row of job_cancels; the
  * holder takes it at its next store_cancels_take).  cb gets 0, -ENOENT

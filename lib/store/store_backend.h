@@ -40,6 +40,7 @@ enum store_wkind {
 	STORE_W_NODE,           /* a lease renewed, dead nodes' jobs taken */
 	STORE_W_CANCEL_ASK,     /* a cancel for the daemon holding a job */
 	STORE_W_CANCEL_TAKE,    /* the cancels asked of this daemon */
+	STORE_W_CLAIM,          /* pooled jobs taken by this daemon */
 };
 
 /* What store_recover's write hands back. */
@@ -85,9 +86,11 @@ struct store_write {
 		struct {
 			int64_t id;
 		} requeue;
-		struct {                /* RECOVER and NODE */
+		struct {                /* RECOVER, NODE and CLAIM */
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
+			const char *queue;      /* CLAIM */
+			size_t n;               /* CLAIM */
 			store_rerun_fn rerun;   /* NULL: always */
 			void *rerun_arg;
 		} recover;

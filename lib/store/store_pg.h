@@ -159,6 +159,8 @@ int pg_node_apply(struct store_backend *b, const struct store_write *w);
 /* A cancel asked of the job's holder (-ENOENT alone: it has ended). */
 int pg_cancel_ask(struct store_backend *b, const struct store_write *w,
     bool *alone);
+/* Pooled queued jobs of a queue, claimed by this node. */
+int pg_claim(struct store_backend *b, const struct store_write *w);
 /* The cancels asked of the jobs this node holds, taken. */
 int pg_cancel_take(struct store_backend *b, const struct store_write *w);
 /* The crash rules for the running job jobs[i] (store_pg_life.c). */

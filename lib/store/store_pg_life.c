@@ -355,6 +355,8 @@ pg_life_apply(struct store_backend *b, const struct store_write *w,
 		return pg_cancel_ask(b, w, alone);
 	case STORE_W_CANCEL_TAKE:
 		return pg_cancel_take(b, w);
+	case STORE_W_CLAIM:
+		return pg_claim(b, w);
 	default:
 		break;
 	}

@@ -326,11 +326,16 @@ node_take(struct store_backend *b, const struct store_write *w)
 	bool oom;
 	int rc;
 
+	/* Pooled rows (queued, held by none) are claimed (pg_claim), in
+	 * the rounds; at start this daemon takes them all, as one daemon's
+	 * recovery always did. */
 	if ((rc = pg_wexec(b, "SELECT " PG_COLS " FROM jobs WHERE state IN "
-	    "('queued', 'running', 'scheduled', 'waiting') AND (node IS NULL "
-	    "OR (node <> $1::bigint AND NOT EXISTS (SELECT 1 FROM nodes n "
-	    "WHERE n.id = jobs.node AND n.epoch = jobs.epoch))) ORDER BY id "
-	    "FOR UPDATE SKIP LOCKED", 1, v, "take jobs over", &r)) < 0)
+	    "('queued', 'running', 'scheduled', 'waiting') AND ((node IS NULL "
+	    "AND ($2::bigint = 0 OR state <> 'queued')) OR (node <> $1::bigint "
+	    "AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = jobs.node AND "
+	    "n.epoch = jobs.epoch))) ORDER BY id FOR UPDATE SKIP LOCKED", 2,
+	    (const char *[]){ b->node_s, w->kind == STORE_W_RECOVER ? "0" :
+	    "1" }, "take jobs over", &r)) < 0)
 		return rc;
 	rc = pg_collect(b, r, &res->jobs, &res->n);
 	PQclear(r);
@@ -359,11 +364,18 @@ int
 pg_node_apply(struct store_backend *b, const struct store_write *w)
 {
 	struct store_recover_res *res = w->u.recover.res;
+	const char *v[1] = { b->node_s };
+	PGresult *r;
 	size_t dead;
 	int rc;
 
-	if ((rc = node_reap(b, &dead)) < 0)
+	if ((rc = node_reap(b, &dead)) < 0 ||
+	    (rc = pg_wexec(b, "SELECT count(*) FROM nodes WHERE id <> "
+	    "$1::bigint AND heartbeat_at + lease >= " PG_NOW, 1, v,
+	    "count the nodes", &r)) < 0)
 		return rc;
+	res->rep.peers = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
 	pthread_mutex_lock(&b->hmtx);
 	res->rep.lease_lost = b->lost;
 	b->lost = false;
@@ -442,4 +454,44 @@ pg_cancel_take(struct store_backend *b, const struct store_write *w)
 	}
 	PQclear(r);
 	return 0;
+}
+
+/* ---- claiming pooled jobs ----------------------------------------------- */
+
+static int
+claim_cmp(const void *a, const void *b)
+{
+	const struct store_job *x = *(struct store_job *const *)a;
+	const struct store_job *y = *(struct store_job *const *)b;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Up to n pooled jobs of the queue, in the dispatcher's order, on the
+ * small partial index jobs_ready; rows another daemon is claiming are
+ * skipped, not waited for.  RETURNING has no order: sorted here. */
+int
+pg_claim(struct store_backend *b, const struct store_write *w)
+{
+	struct store_recover_res *res = w->u.recover.res;
+	char n[24];
+	const char *v[4] = { b->node_s, b->epoch_s, w->u.recover.queue, n };
+	PGresult *r;
+	int rc;
+
+	snprintf(n, sizeof(n), "%zu", w->u.recover.n);
+	if ((rc = pg_wexec(b, "UPDATE jobs SET node = $1::bigint, epoch = "
+	    "$2::bigint WHERE id IN (SELECT id FROM jobs WHERE state = "
+	    "'queued' AND node IS NULL AND queue = $3 ORDER BY priority, id "
+	    "LIMIT $4::bigint FOR UPDATE SKIP LOCKED) RETURNING " PG_COLS, 4,
+	    v, "claim jobs", &r)) < 0)
+		return rc;
+	rc = pg_collect(b, r, &res->jobs, &res->n);
+	PQclear(r);
+	if (rc == 0 && res->n > 1)
+		qsort(res->jobs, res->n, sizeof(*res->jobs), claim_cmp);
+	res->rep.queued = res->n;
+	return rc;
 }

@@ -45,6 +45,10 @@ enum pg_run { RUN_INS, RUN_START, RUN_END, RUN_REQUEUE, RUN_ONE };
 #define PG_MINE(n, e) " AND j.node = $" n "::bigint AND j.epoch = $" e \
 	"::bigint"
 
+/* The insert's unnested columns, by position (the 24th says pooled). */
+#define PG_U23 "c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, "  \
+	"c14, c15, c16, c17, c18, c19, c20, c21, c22, c23"
+
 /* Prepared on the writer's connection: name, SQL, parameters. */
 static const struct {
 	const char *name;
@@ -61,14 +65,17 @@ static const struct {
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
 	    "submit_gid, submit_pid, state, run_at, priority, retries, "
 	    "retry_delay, retry_max_delay, retry_backoff, idempotent, "
-	    "schedule, slot, unique_key, node, epoch) SELECT u.*, "
-	    "$24::bigint, $25::bigint FROM unnest($1::bigint[], "
+	    "schedule, slot, unique_key, node, epoch) SELECT " PG_U23 ", "
+	    "CASE WHEN u.pooled THEN NULL ELSE $25::bigint END, "
+	    "CASE WHEN u.pooled THEN NULL ELSE $26::bigint END "
+	    "FROM unnest($1::bigint[], "
 	    "$2::text[], $3::text[], $4::json[], $5::text[], $6::int[], "
 	    "$7::float8[], $8::float8[], $9::bigint[], $10::bigint[], "
 	    "$11::bigint[], $12::bigint[], $13::text[], $14::float8[], "
 	    "$15::int[], $16::int[], $17::float8[], $18::float8[], "
 	    "$19::text[], $20::boolean[], $21::text[], $22::float8[], "
-	    "$23::text[]) AS u", 23, true },
+	    "$23::text[], $24::boolean[]) AS u (" PG_U23 ", pooled)", 24,
+	    true },
 #define S_START   2
 	{ "jobd_start", "UPDATE jobs j SET state = 'running', "
 	    "attempts = j.attempts + 1, started_at = u.at "
@@ -324,6 +331,7 @@ run_of(const struct store_write *w)
 	case STORE_W_NODE:
 	case STORE_W_CANCEL_ASK:
 	case STORE_W_CANCEL_TAKE:
+	case STORE_W_CLAIM:
 	case STORE_W_RETRY:
 	case STORE_W_READY:
 	case STORE_W_REVIVE:
@@ -501,13 +509,14 @@ ins_job(struct store_backend *b, int64_t id, int64_t gid,
 	arr_text(&c[20], j->schedule);
 	arr_f8_or_null(&c[21], j->schedule == NULL, j->slot);
 	arr_text(&c[22], j->unique_key);
+	arr_text(&c[23], j->pooled ? "t" : "f");
 }
 
 /* Execute prepared statement s with the first nparams scratch arrays. */
 static PGresult *
 run_exec(struct store_backend *b, int s)
 {
-	const char *v[26];
+	const char *v[27];
 	int n = pg_wsql[s].nparams;
 
 	for (int i = 0; i < n; i++) {
@@ -571,7 +580,7 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 		if (rc < 0)
 			return rc;
 	}
-	cols_reset(b, 23);
+	cols_reset(b, 24);
 	for (size_t t = 0; t < m; t++) {
 		x = w[idx[t]];
 		if (x->kind == STORE_W_INSERT) {
@@ -741,7 +750,8 @@ one_write(struct store_backend *b, const struct store_write *const *w,
     size_t i, bool *data)
 {
 	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE &&
-	    w[i]->kind != STORE_W_NODE && w[i]->kind != STORE_W_CANCEL_TAKE;
+	    w[i]->kind != STORE_W_NODE && w[i]->kind != STORE_W_CANCEL_TAKE &&
+	    w[i]->kind != STORE_W_CLAIM;
 	bool ins = w[i]->kind == STORE_W_INSERT || w[i]->kind == STORE_W_GROUP;
 	uint32_t one = (uint32_t)i;
 	bool alone = false;
