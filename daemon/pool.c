@@ -11,8 +11,9 @@
  * LIMIT n FOR UPDATE SKIP LOCKED) RETURNING, on the partial index
  * jobs_ready).  Every daemon claims, for each queue with room (workers
  * minus running and ready jobs), at most POOL_BATCH at a time: again
- * after POOL_BUSY while claims bring jobs, after POOL_IDLE (the fallback
- * poll) once the pool looked empty.  Claimed rows enter the queue as
+ * after POOL_BUSY while claims bring jobs, at once when a NOTIFY
+ * jobd_ready names a queue with room (one per committed batch per queue,
+ * store_pg_write.c), else after POOL_IDLE (the fallback poll).  Claimed rows enter the queue as
  * recovered ones do (recover_one).  A wait or cancel of a pooled job is
  * one of a job another daemon holds (nodes.c).  With SQLite, or a daemon
  * alone, nothing here runs and every submit is held.
@@ -33,6 +34,7 @@
 
 struct epool {
 	struct event *ev;
+	struct event *wev;              /* LISTEN's fd readable; or NULL */
 	size_t inflight;                /* claims being written */
 	bool got;                       /* one of them brought jobs */
 	size_t peers;                   /* other live daemons */
@@ -108,10 +110,40 @@ pool_cb(evutil_socket_t fd, short what, void *arg)
 		pool_arm(e, POOL_IDLE);
 }
 
+static void
+pool_woken(void *arg, const char *queue)
+{
+	struct eng *e = arg;
+	struct equeue *q = queue_find(e, queue);
+
+	if (q == NULL || pool_room(q) == 0)
+		return;
+	if (e->pool->inflight > 0)
+		e->pool->got = true;    /* again right after these */
+	else
+		pool_arm(e, 0);
+}
+
+/* Pooled jobs were committed somewhere (NOTIFY jobd_ready, 'QUEUE'). */
+static void
+pool_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eng *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (store_wake_drain(e->st, pool_woken, e) < 0) {
+		log_warnx("claim wake-ups stop (polling every %g s): %s",
+		    POOL_IDLE, store_errmsg());
+		event_del(e->pool->wev);
+	}
+}
+
 int
 pool_start(struct eng *e)
 {
 	struct epool *p;
+	int fd;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -ENOMEM;
@@ -120,6 +152,13 @@ pool_start(struct eng *e)
 		return -ENOMEM;
 	}
 	e->pool = p;
+	if ((fd = store_wake_fd(e->st)) < 0)
+		log_warnx("claim wake-ups: %s (polling every %g s)",
+		    store_errmsg(), POOL_IDLE);
+	else if ((p->wev = event_new(co_rt_base(e->rt), fd, EV_READ |
+	    EV_PERSIST, pool_wake_cb, e)) == NULL || event_add(p->wev,
+	    NULL) < 0)
+		return -ENOMEM;
 	pool_arm(e, 0);
 	return 0;
 }
@@ -129,6 +168,8 @@ pool_free(struct eng *e)
 {
 	if (e->pool == NULL)
 		return;
+	if (e->pool->wev != NULL)
+		event_free(e->pool->wev);
 	event_free(e->pool->ev);
 	free(e->pool);
 	e->pool = NULL;

@@ -1131,6 +1131,22 @@ store_claim(struct store *st, const char *queue, size_t n, store_node_cb cb,
 }
 
 int
+store_wake_fd(struct store *st)
+{
+	if (st->ops->wake_fd == NULL)
+		return store_seterr(-ENOTSUP, "store: %s has no wake-ups",
+		    st->ops->name);
+	return st->ops->wake_fd(st->b);
+}
+
+int
+store_wake_drain(struct store *st, void (*cb)(void *arg, const char *queue),
+    void *arg)
+{
+	return st->ops->wake_drain(st->b, cb, arg);
+}
+
+int
 store_cancel_ask(struct store *st, int64_t id, const char *reason,
     store_cb cb, void *arg)
 {

@@ -484,6 +484,14 @@ int store_node_tick(struct store *st, store_node_cb cb, void *arg);
 int store_claim(struct store *st, const char *queue, size_t n,
     store_node_cb cb, void *arg);
 
+/* Wake-ups for pooled jobs (LISTEN jobd_ready): an fd for the loop to
+ * watch for reading (-ENOTSUP without store_nodes, or the connection's
+ * error), and, once it is readable, every queue named since, each once
+ * per committed batch that pooled jobs of it. */
+int store_wake_fd(struct store *st);
+int store_wake_drain(struct store *st, void (*cb)(void *arg,
+    const char *queue), void *arg);
+
 /* Ask the daemon holding job id to cancel it (a row of job_cancels; the
  * holder takes it at its next store_cancels_take).  cb gets 0, -ENOENT
  * when the job has ended or is not there, or the transaction's error.

@@ -174,6 +174,11 @@ struct store_ops {
 	/* Several daemons share the database: STORE_W_NODE writes, rows
 	 * held by node and epoch (store.h: store_nodes). */
 	bool nodes;
+	/* The loop thread's: the fd that turns readable when pooled jobs
+	 * were committed (LISTEN), and what came (store_wake_fd). */
+	int (*wake_fd)(struct store_backend *b);
+	int (*wake_drain)(struct store_backend *b,
+	    void (*cb)(void *arg, const char *queue), void *arg);
 
 	int (*get)(struct store_backend *b, int64_t id, struct store_job **jp);
 	int (*list)(struct store_backend *b, const struct store_filter *f,

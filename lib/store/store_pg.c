@@ -305,6 +305,8 @@ pg_close(struct store_backend *b)
 		PQfinish(b->wc);
 	if (b->ic != NULL)
 		PQfinish(b->ic);
+	if (b->lc != NULL)
+		PQfinish(b->lc);
 	pg_scratch_free(b);
 	pthread_mutex_destroy(&b->rmtx);
 	pthread_mutex_destroy(&b->hmtx);
@@ -463,4 +465,6 @@ const struct store_ops store_pg_ops = {
 	.paused = pg_paused,
 	.slot_last = pg_slot_last,
 	.nodes = true,
+	.wake_fd = pg_wake_fd,
+	.wake_drain = pg_wake_drain,
 };

@@ -87,6 +87,7 @@ struct store_backend {
 	pthread_cond_t hcond;
 	int64_t epoch_next;
 	bool lost;
+	PGconn *lc;                     /* the loop's: LISTEN jobd_ready */
 };
 
 /* What apply_batch reports a write failing alone through. */
@@ -159,6 +160,10 @@ int pg_node_apply(struct store_backend *b, const struct store_write *w);
 /* A cancel asked of the job's holder (-ENOENT alone: it has ended). */
 int pg_cancel_ask(struct store_backend *b, const struct store_write *w,
     bool *alone);
+/* store_ops.wake_fd, wake_drain (store.h: store_wake_fd). */
+int pg_wake_fd(struct store_backend *b);
+int pg_wake_drain(struct store_backend *b,
+    void (*cb)(void *arg, const char *queue), void *arg);
 /* Pooled queued jobs of a queue, claimed by this node. */
 int pg_claim(struct store_backend *b, const struct store_write *w);
 /* The cancels asked of the jobs this node holds, taken. */

@@ -495,3 +495,41 @@ pg_claim(struct store_backend *b, const struct store_write *w)
 	res->rep.queued = res->n;
 	return rc;
 }
+
+/* ---- wake-ups: LISTEN jobd_ready ---------------------------------------- */
+
+int
+pg_wake_fd(struct store_backend *b)
+{
+	int rc;
+
+	if (b->lc == NULL) {
+		if ((rc = pg_connect(b, &b->lc)) < 0)
+			return rc;
+		if ((rc = pg_exec(b, b->lc, "LISTEN jobd_ready", "listen")) < 0 ||
+		    PQsetnonblocking(b->lc, 1) != 0) {
+			PQfinish(b->lc);
+			b->lc = NULL;
+			return rc < 0 ? rc : store_seterr(-EIO, "%s: listen: "
+			    "cannot go non-blocking", b->name);
+		}
+	}
+	return PQsocket(b->lc);
+}
+
+int
+pg_wake_drain(struct store_backend *b, void (*cb)(void *arg,
+    const char *queue), void *arg)
+{
+	PGnotify *n;
+
+	if (b->lc == NULL)
+		return -EBADF;
+	if (PQconsumeInput(b->lc) == 0)
+		return pg_fail(b, b->lc, NULL, "listen");
+	while ((n = PQnotifies(b->lc)) != NULL) {
+		cb(arg, n->extra);
+		PQfreemem(n);
+	}
+	return 0;
+}

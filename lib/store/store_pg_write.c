@@ -552,6 +552,46 @@ run_check(struct store_backend *b, PGresult *r, ExecStatusType want,
 	return pg_fail(b, b->wc, r, what);
 }
 
+/* One NOTIFY jobd_ready per queue that got pooled jobs (store_claim):
+ * never one per row (the notify queue is one lock for every committer),
+ * and PostgreSQL folds the same (channel, payload) of one transaction
+ * into one, so a batch wakes each listener once per queue. */
+static int
+run_notify(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m)
+{
+	const char *seen[16], *v[1];
+	size_t nseen = 0, k;
+	PGresult *r;
+	int rc;
+
+	cols_reset(b, 1);
+	for (size_t t = 0; t < m; t++) {
+		const struct store_new_job *j = &w[idx[t]]->u.ins.job;
+
+		if (w[idx[t]]->kind != STORE_W_INSERT || !j->pooled)
+			continue;
+		for (k = 0; k < nseen && strcmp(seen[k], j->queue) != 0; k++)
+			;
+		if (k < nseen)
+			continue;
+		if (nseen < sizeof(seen) / sizeof(seen[0]))
+			seen[nseen++] = j->queue;
+		arr_text(&b->col[0], j->queue);
+	}
+	if (b->col[0].n == 0)
+		return 0;
+	if (b->col[0].oom)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->name);
+	v[0] = arr_end(&b->col[0]);
+	r = PQexecParams(b->wc, "SELECT pg_notify('jobd_ready', q) FROM "
+	    "unnest($1::text[]) AS q", 1, NULL, v, NULL, NULL, 0);
+	rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 :
+	    pg_fail(b, b->wc, r, "notify");
+	PQclear(r);
+	return rc;
+}
+
 /* Insert the groups and jobs of the m writes w[idx[..]]: the groups
  * first (the jobs reference them). */
 static int
@@ -594,7 +634,7 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 	r = run_exec(b, S_JOBS);
 	rc = run_check(b, r, PGRES_COMMAND_OK, "insert jobs", data);
 	PQclear(r);
-	return rc;
+	return rc < 0 ? rc : run_notify(b, w, idx, m);
 }
 
 /* Update the jobs of the m writes w[idx[..]] (distinct jobs); the writes
