@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "jc.h"
 
 /* Every call's bound: a stuck jobd ends the bench instead of hanging it. */
@@ -174,14 +175,6 @@ bc_blocking(struct jc_conn *c, const json_t *args, int n)
 	return n / (bc_now() - t0);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 bc_print(const char *what, double *v, int rounds)
 {
@@ -225,10 +218,10 @@ main(int argc, char **argv)
 		one[i] = bc_blocking(c, args, n / 10);
 		bc_stop(&r, c);
 	}
-	qsort(pip, rounds, sizeof(double), cmp_double);
-	qsort(win, rounds, sizeof(double), cmp_double);
-	qsort(one, rounds, sizeof(double), cmp_double);
-	qsort(cpu, rounds, sizeof(double), cmp_double);
+	qsort(pip, rounds, sizeof(double), bench_cmp_double);
+	qsort(win, rounds, sizeof(double), bench_cmp_double);
+	qsort(one, rounds, sizeof(double), bench_cmp_double);
+	qsort(cpu, rounds, sizeof(double), bench_cmp_double);
 	printf("C client library, sync = full, median of %d rounds:\n", rounds);
 	snprintf(what, sizeof(what), "%d pipelined (all in flight)", n);
 	bc_print(what, pip, rounds);

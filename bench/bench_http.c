@@ -50,6 +50,7 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 
+#include "bench_util.h"
 #include "jc.h"
 
 #define ROUNDS_MAX   31
@@ -62,33 +63,6 @@ static bool verbose;
 static const char *jobd_path = "./build/jobd";
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(const double *v, int n)
-{
-	double s[ROUNDS_MAX];
-
-	memcpy(s, v, sizeof(double) * (size_t)n);
-	qsort(s, (size_t)n, sizeof(double), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 /* ---- the HTTP server ----------------------------------------------------- */
 
@@ -248,7 +222,7 @@ conn_write(struct jc_conn *c, const char *p, size_t n)
 static char *
 conn_line(struct jc_conn *c, double deadline)
 {
-	double left = deadline - now();
+	double left = deadline - bench_now();
 	char *line;
 	size_t len;
 
@@ -259,7 +233,7 @@ conn_line(struct jc_conn *c, double deadline)
 static void
 jobd_start(void)
 {
-	double deadline = now() + 10;
+	double deadline = bench_now() + 10;
 	struct jc_conn *c;
 	int fd, st;
 	pid_t parent = getpid();
@@ -277,7 +251,8 @@ jobd_start(void)
 		_exit(127);
 	}
 	while ((c = conn_open()) == NULL) {
-		if (waitpid(J.pid, &st, WNOHANG) == J.pid || now() > deadline)
+		if (waitpid(J.pid, &st, WNOHANG) == J.pid ||
+		    bench_now() > deadline)
 			die("jobd (%s) did not start", jobd_path);
 		usleep(5000);
 	}
@@ -343,7 +318,7 @@ static void
 run_jobs(const char *kind, const char *args, double *wall, double *cpu)
 {
 	long groups[(njobs + GROUP_MAX - 1) / GROUP_MAX], ng = 0, ok = 0;
-	double deadline = now() + IO_TIMEOUT, t0, c0;
+	double deadline = bench_now() + IO_TIMEOUT, t0, c0;
 	char req[128], *line, *ans;
 	struct jc_conn *c;
 	size_t len;
@@ -351,7 +326,7 @@ run_jobs(const char *kind, const char *args, double *wall, double *cpu)
 	if ((c = conn_open()) == NULL)
 		die("connect: %s", strerror(errno));
 	c0 = jobd_cpu();
-	t0 = now();
+	t0 = bench_now();
 	for (long done = 0; done < njobs; done += GROUP_MAX) {
 		line = group_line(njobs - done < GROUP_MAX ? njobs - done :
 		    GROUP_MAX, kind, args, &len);
@@ -370,7 +345,7 @@ run_jobs(const char *kind, const char *args, double *wall, double *cpu)
 			die("wait: no answer");
 		ok += count(ans, "\"state\":\"succeeded\"");
 	}
-	*wall = now() - t0;
+	*wall = bench_now() - t0;
 	*cpu = jobd_cpu() - c0;
 	jc_close(c);
 	if (ok != njobs)
@@ -448,11 +423,16 @@ report(const struct res *r, int n)
 	}
 	printf("bench_http: %ld jobs, %ld workers, http_per_host %ld, medians "
 	    "of %d rounds\n", njobs, workers, per_host, n);
-	printf("  http GET jobs/s              %10.0f\n", median(v[0], n));
-	printf("  jobd CPU per http job        %10.1f us\n", median(v[1], n));
-	printf("  connections per 1,000 jobs   %10.2f\n", median(v[2], n));
-	printf("  sleep 0 jobs/s (baseline)    %10.0f\n", median(v[3], n));
-	printf("  jobd CPU per sleep 0 job     %10.1f us\n", median(v[4], n));
+	printf("  http GET jobs/s              %10.0f\n",
+	    bench_median(v[0], (size_t)n));
+	printf("  jobd CPU per http job        %10.1f us\n",
+	    bench_median(v[1], (size_t)n));
+	printf("  connections per 1,000 jobs   %10.2f\n",
+	    bench_median(v[2], (size_t)n));
+	printf("  sleep 0 jobs/s (baseline)    %10.0f\n",
+	    bench_median(v[3], (size_t)n));
+	printf("  jobd CPU per sleep 0 job     %10.1f us\n",
+	    bench_median(v[4], (size_t)n));
 }
 
 int

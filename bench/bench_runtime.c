@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "bench_util.h"
 #include "co.h"
 #include "co_ctx.h"
 #include "co_pool.h"
@@ -31,21 +32,6 @@
 #define ROUNDS_MAX 31
 
 static int rounds = 7;
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Run fn rounds times; each returns ns per operation; print the median. */
 static double report_quiet(double (*fn)(long), long iters);
@@ -67,7 +53,7 @@ report_quiet(double (*fn)(long), long iters)
 
 	for (int i = 0; i < rounds; i++)
 		v[i] = fn(iters);
-	return median(v, rounds);
+	return bench_median(v, (size_t)rounds);
 }
 
 /* ---- raw context switches ------------------------------------------------ */

@@ -23,36 +23,10 @@
 #include <event2/event.h>
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "store.h"
 
-static size_t done, failed;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-on_done(void *arg, int status)
-{
-	(void)arg;
-	done++;
-	if (status != 0)
-		failed++;
-}
-
-static void
-wait_all(struct event_base *base, size_t n)
-{
-	while (done < n)
-		event_base_loop(base, EVLOOP_ONCE);
-	if (failed > 0)
-		errx(1, "%zu writes failed: %s", failed, store_errmsg());
-}
+static struct bench_count cnt;  /* the store's completions */
 
 static void
 rm_db(const char *path)
@@ -83,27 +57,29 @@ run_store(const char *path, size_t n, bool paired, double *batch)
 
 	if (store_open(&s, base, &o) < 0)
 		errx(1, "%s", store_errmsg());
-	t0 = now();
+	t0 = bench_now();
 	for (size_t i = 0; i < n; i++) {
-		if (store_insert(s, &j, &id, on_done, NULL) < 0)
+		if (store_insert(s, &j, &id, bench_store_done, &cnt) < 0)
 			errx(1, "%s", store_errmsg());
 		if (i == 0)
 			first = id;
 	}
-	wait_all(base, n);
+	bench_store_wait(base, &cnt, n);
 	for (size_t i = 0; i < n; i++) {
-		if (store_mark_started(s, first + i, 0, on_done, NULL) < 0)
+		if (store_mark_started(s, first + i, 0, bench_store_done,
+		    &cnt) < 0)
 			errx(1, "%s", store_errmsg());
-		if (paired && store_mark_ended(s, first + i, &e, on_done,
-		    NULL) < 0)
+		if (paired && store_mark_ended(s, first + i, &e, bench_store_done,
+		    &cnt) < 0)
 			errx(1, "%s", store_errmsg());
 	}
-	wait_all(base, 2 * n);
+	bench_store_wait(base, &cnt, 2 * n);
 	for (size_t i = 0; !paired && i < n; i++)
-		if (store_mark_ended(s, first + i, &e, on_done, NULL) < 0)
+		if (store_mark_ended(s, first + i, &e, bench_store_done,
+		    &cnt) < 0)
 			errx(1, "%s", store_errmsg());
-	wait_all(base, 3 * n);
-	t0 = now() - t0;
+	bench_store_wait(base, &cnt, 3 * n);
+	t0 = bench_now() - t0;
 	store_stats(s, &st);
 	*batch = (double)(3 * n) / st.transactions;
 	printf("store%s: %llu transactions, largest %zu rows, average %.0f, "
@@ -210,10 +186,10 @@ run_bare(const char *path, size_t n, size_t b)
 		if (sqlite3_prepare_v2(db, sql[i], -1, &s[i],
 		    NULL) != SQLITE_OK)
 			errx(1, "prepare: %s", sqlite3_errmsg(db));
-	t0 = now();
+	t0 = bench_now();
 	for (int i = 0; i < 3; i++)
 		bare_phase(db, s[i], n, b, bind[i]);
-	t0 = now() - t0;
+	t0 = bench_now() - t0;
 	for (int i = 0; i < 3; i++)
 		sqlite3_finalize(s[i]);
 	sqlite3_close(db);
@@ -234,7 +210,7 @@ main(int argc, char **argv)
 	rm_db(path);
 	ts = run_store(path, n, false, &batch);
 	rm_db(path);
-	done = 0;
+	cnt.done = 0;
 	tp = run_store(path, n, true, &pbatch);
 	rm_db(path);
 	tb = run_bare(path, n, batch > 1 ? (size_t)batch : 1);

@@ -22,36 +22,10 @@
 
 #include <event2/event.h>
 
+#include "bench_util.h"
 #include "store.h"
 
-static size_t done, failed;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-on_done(void *arg, int status)
-{
-	(void)arg;
-	done++;
-	if (status != 0)
-		failed++;
-}
-
-static void
-wait_for(struct event_base *base, size_t n)
-{
-	while (done < n)
-		event_base_loop(base, EVLOOP_ONCE);
-	if (failed > 0)
-		errx(1, "%zu writes failed: %s", failed, store_errmsg());
-}
+static struct bench_count cnt;  /* the store's completions */
 
 static const struct store_new_job job = { .queue = "default", .kind = "sleep",
 	.args = "{\"seconds\":0}", .max_attempts = 3 };
@@ -62,43 +36,43 @@ static void
 bulk(struct store *s, struct event_base *base, size_t n)
 {
 	int64_t id, first = 0;
-	size_t base_done = done;
+	size_t base_done = cnt.done;
 
 	for (size_t i = 0; i < n; i++) {
-		if (store_insert(s, &job, &id, on_done, NULL) < 0)
+		if (store_insert(s, &job, &id, bench_store_done, &cnt) < 0)
 			errx(1, "%s", store_errmsg());
 		if (i == 0)
 			first = id;
 	}
-	wait_for(base, base_done + n);
+	bench_store_wait(base, &cnt, base_done + n);
 	for (size_t i = 0; i < n; i++)
-		if (store_mark_started(s, first + (int64_t)i, 0, on_done,
-		    NULL) < 0)
+		if (store_mark_started(s, first + (int64_t)i, 0,
+		    bench_store_done, &cnt) < 0)
 			errx(1, "%s", store_errmsg());
-	wait_for(base, base_done + 2 * n);
+	bench_store_wait(base, &cnt, base_done + 2 * n);
 	for (size_t i = 0; i < n; i++)
-		if (store_mark_ended(s, first + (int64_t)i, &end, on_done,
-		    NULL) < 0)
+		if (store_mark_ended(s, first + (int64_t)i, &end,
+		    bench_store_done, &cnt) < 0)
 			errx(1, "%s", store_errmsg());
-	wait_for(base, base_done + 3 * n);
+	bench_store_wait(base, &cnt, base_done + 3 * n);
 }
 
 static void
 pipeline(struct store *s, struct event_base *base, size_t n, size_t window)
 {
-	size_t base_done = done;
+	size_t base_done = cnt.done;
 	int64_t id;
 
 	for (size_t i = 0; i < n; i++) {
-		while (3 * i - (done - base_done) > 3 * window)
+		while (3 * i - (cnt.done - base_done) > 3 * window)
 			event_base_loop(base, EVLOOP_ONCE);
-		if (store_insert(s, &job, &id, on_done, NULL) < 0 ||
-		    store_mark_started(s, id, 0, on_done, NULL) < 0 ||
-		    store_mark_ended(s, id, &end, on_done, NULL) < 0)
+		if (store_insert(s, &job, &id, bench_store_done, &cnt) < 0 ||
+		    store_mark_started(s, id, 0, bench_store_done, &cnt) < 0 ||
+		    store_mark_ended(s, id, &end, bench_store_done, &cnt) < 0)
 			errx(1, "%s", store_errmsg());
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	}
-	wait_for(base, base_done + 3 * n);
+	bench_store_wait(base, &cnt, base_done + 3 * n);
 }
 
 static void
@@ -116,12 +90,12 @@ run(const char *backend, const char *path, enum store_sync sync, size_t n,
 		errx(1, "%s", store_errmsg());
 	for (int mode = 0; mode < 2; mode++) {
 		store_stats(s, &a);
-		t = now();
+		t = bench_now();
 		if (mode == 0)
 			bulk(s, base, n);
 		else
 			pipeline(s, base, n, window);
-		t = now() - t;
+		t = bench_now() - t;
 		store_stats(s, &b);
 		printf("%-10s sync=%-6s %-8s %8.0f jobs/s  %6llu commits, "
 		    "%5.0f writes/commit\n", backend,

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "jc.h"
 
 extern char **environ;
@@ -31,15 +32,6 @@ extern char **environ;
 enum { PLAIN, DISTINCT, SAME, NSCEN };
 static const char *const scen_name[NSCEN] = { "plain", "unique, distinct",
 	"unique, duplicates" };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Start jobd in dir; its pid. */
 static pid_t
@@ -87,7 +79,7 @@ one_round(const char *jobd, int scen, int n)
 	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
 	if (jc_open(sock, &c) < 0)
 		errx(1, "connect");
-	t0 = now();
+	t0 = bench_now();
 	for (int i = 0; i < n; i++) {
 		int k = snprintf(line, sizeof(line), "{\"op\":\"submit\","
 		    "\"kind\":\"sleep\",\"args\":{\"seconds\":0}");
@@ -106,7 +98,7 @@ one_round(const char *jobd, int scen, int n)
 		if (jc_recv(c, 60, &ans, &len) < 0 ||
 		    strncmp(ans, "{\"ok\":true", 10) != 0)
 			errx(1, "answer %d: %s", i, i >= 0 ? "bad" : "");
-	t = now() - t0;
+	t = bench_now() - t0;
 	jc_close(c);
 	kill(pid, SIGTERM);
 	waitpid(pid, &st, 0);

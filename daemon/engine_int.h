@@ -219,8 +219,8 @@ struct job *job_new(struct eng *e, struct equeue *q, const struct kind *k,
     json_t *args, double timeout, int max_attempts);
 struct job *job_from(struct eng *e, struct equeue *q, const struct kind *k,
     const struct proto_submit *s, const struct eng_who *who);
-int job_row(const struct job *j, const char *name, const struct eng_who *who,
-    struct store_new_job *row, char **textp);
+int job_row(const struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, struct store_new_job *row, char **textp);
 void job_free(struct job *j);
 void job_observe(struct job *j, enum store_state state);
 void job_forget(struct job *j);

@@ -203,7 +203,7 @@ group_insert(struct eng *e, struct egroup *g,
 	for (i = 0; rows != NULL && texts != NULL && ids != NULL && i < n; i++)
 		if ((pg->jobs[i].name != NULL && (g->jobs[i]->name =
 		    strdup(pg->jobs[i].name)) == NULL) ||
-		    job_row(g->jobs[i], pg->jobs[i].name, who, &rows[i],
+		    job_row(g->jobs[i], &pg->jobs[i], who, &rows[i],
 		    &texts[i]) < 0)
 			break;
 	if (ids != NULL && i == n &&

@@ -188,19 +188,22 @@ job_from(struct eng *e, struct equeue *q, const struct kind *k,
 	return j;
 }
 
-/* What store_insert wants; *textp (args as JSON text) is the caller's to
+/* What store_insert wants, for j as s submitted it; *textp (args as JSON
+ * text, unless the lean parser wrote it: s->args_text) is the caller's to
  * free. */
 int
-job_row(const struct job *j, const char *name, const struct eng_who *who,
-    struct store_new_job *row, char **textp)
+job_row(const struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, struct store_new_job *row, char **textp)
 {
-	if ((*textp = proto_dumps(j->args, JSON_COMPACT)) == NULL)
+	*textp = NULL;
+	if (s->args_text == NULL &&
+	    (*textp = proto_dumps(j->args, JSON_COMPACT)) == NULL)
 		return -ENOMEM;
 	memset(row, 0, sizeof(*row));
 	row->queue = j->q->name;
 	row->kind = j->kind->name;
-	row->args = *textp;
-	row->name = name;
+	row->args = *textp != NULL ? *textp : s->args_text;
+	row->name = s->name;
 	row->created_at = j->created_at;
 	row->timeout = j->timeout;
 	row->max_attempts = j->max_attempts;

@@ -191,8 +191,17 @@ ok_with(const struct proto_req *req, const char *key, json_t *val)
 static void
 op_ping(struct ops_ctx *ctx, struct proto_req *req, struct reply *r)
 {
+	char line[128];
+	size_t n;
+
 	(void)ctx;
-	reply_send(r, ok_with(req, "version", json_string(JOBD_VERSION)));
+	/* proto_ok puts the tag before the version. */
+	if ((n = proto_line(line, sizeof(line), "{\"ok\":true", req->tag,
+	    ",\"version\":\"" JOBD_VERSION "\"}")) > 0)
+		reply_send_raw(r, line, n);
+	else
+		reply_send(r, ok_with(req, "version",
+		    json_string(JOBD_VERSION)));
 }
 
 static json_t *
@@ -295,8 +304,19 @@ submit_done(void *arg, int status, const struct eng_ack *ack)
 {
 	struct reply *r = arg;
 	json_t *resp, *ids;
+	char head[64], line[128];
 	size_t i;
 
+	if (status == 0 && ack->group == 0) {   /* the hot answer */
+		snprintf(head, sizeof(head), "{\"ok\":true,\"id\":%lld%s",
+		    (long long)ack->id, ack->duplicate ?
+		    ",\"duplicate\":true" : "");
+		if ((i = proto_line(line, sizeof(line), head, reply_tag(r),
+		    "}")) > 0) {
+			reply_send_raw(r, line, i);
+			return;
+		}
+	}
 	if (status < 0) {
 		/* -EEXIST: a group member's unique_key is held (a group is
 		 * all or nothing); the message names the holder. */

@@ -57,6 +57,7 @@ struct reply {
 	bool close_after;       /* line_too_long, slow line: the last answer */
 	json_t *tag;
 	TAILQ_ENTRY(reply) link;
+	char small[64];         /* line, when it fits: no malloc */
 };
 
 struct conn {
@@ -197,7 +198,8 @@ static void
 reply_free(struct reply *r)
 {
 	json_decref(r->tag);
-	free(r->line);
+	if (r->line != r->small)
+		free(r->line);
 	free(r);
 }
 
@@ -232,7 +234,8 @@ reply_send(struct reply *r, json_t *resp)
 void
 reply_send_raw(struct reply *r, const char *line, size_t len)
 {
-	if ((r->line = malloc(len)) != NULL) {
+	if ((r->line = len <= sizeof(r->small) ? r->small : malloc(len)) !=
+	    NULL) {
 		memcpy(r->line, line, len);
 		r->len = len;
 	}
@@ -242,7 +245,8 @@ reply_send_raw(struct reply *r, const char *line, size_t len)
 void
 reply_send_line(struct reply *r, char *line, size_t len)
 {
-	free(r->line);
+	if (r->line != r->small)
+		free(r->line);
 	r->line = line;
 	r->len = len;
 	reply_ready(r);

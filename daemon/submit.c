@@ -138,7 +138,7 @@ submit_send(struct eng *e, struct job *j, const struct proto_submit *s,
 
 	if (s->name != NULL && (j->name = strdup(s->name)) == NULL)
 		rc = -ENOMEM;
-	else if ((rc = job_row(j, s->name, who, &row, &text)) == 0) {
+	else if ((rc = job_row(j, s, who, &row, &text)) == 0) {
 		submit_unique(j, s, &row);
 		row.pooled = pooled;
 		rc = store_insert(e->st, &row, &j->id, cb, j);

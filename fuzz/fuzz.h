@@ -32,6 +32,7 @@
  * (via FUZZ_CHECK) when a property breaks; always 0. */
 int fuzz_request_one(const uint8_t *data, size_t size);
 int fuzz_answer_one(const uint8_t *data, size_t size);
+int fuzz_submit_one(const uint8_t *data, size_t size);
 
 /* The input being run, named in the failure message when a replay sets
  * it (libFuzzer saves the input itself). */

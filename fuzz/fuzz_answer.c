@@ -8,13 +8,16 @@
  * the same value: shortest reals lose nothing) and shown by every human
  * printer, fed the fields jobctl feeds them whatever their type.  The
  * shown text must hold no control character but '\n' (ctl_show.h: a job
- * can neither break the layout nor drive the terminal).
+ * can neither break the layout nor drive the terminal).  jobd's side of
+ * the same text: its own compact writer (proto_dump.c) must write any
+ * value byte for byte as jansson's printer does.
  */
 #include <stdint.h>
 
 #include "jc.h"
 #include "ctl_show.h"
 #include "fuzz.h"
+#include "proto.h"
 
 /* A fixed "now" (2026-01-01), so a run is repeatable. */
 #define FA_NOW 1767225600.0
@@ -69,6 +72,20 @@ fa_show(const json_t *ans)
 	free(out);
 }
 
+/* jobd's own compact writer and jansson's (with the reals respelt) give
+ * the same bytes, or both give none. */
+static void
+fa_writers(const json_t *v)
+{
+	char *own = proto_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *ref;
+	int rc = proto_dumps_jansson(v, JSON_COMPACT | JSON_ENCODE_ANY, &ref);
+
+	FUZZ_CHECK((own == NULL) == (rc < 0));
+	FUZZ_CHECK(own == NULL || strcmp(own, ref) == 0);
+	free(own);
+	free(ref);
+}
+
 int
 fuzz_answer_one(const uint8_t *data, size_t size)
 {
@@ -77,6 +94,7 @@ fuzz_answer_one(const uint8_t *data, size_t size)
 	if (ans == NULL)
 		return 0;
 	fa_text(ans);
+	fa_writers(ans);
 	if (json_is_object(ans))
 		fa_show(ans);
 	json_decref(ans);

@@ -1,9 +1,10 @@
 /*
  * test_fuzz_regress.c — the fuzz targets (fuzz/) replayed in every build.
  *
- * This suite links the targets' code (jobd_fuzz: fuzz_request_one and
- * fuzz_answer_one), so it runs exactly the code and the properties
- * libFuzzer runs, with gcc, under valgrind and ThreadSanitizer too.  It
+ * This suite links the targets' code (jobd_fuzz: fuzz_request_one,
+ * fuzz_answer_one and fuzz_submit_one), so it runs exactly the code and
+ * the properties libFuzzer runs, with gcc, under valgrind and
+ * ThreadSanitizer too.  It
  * replays every file of the seed corpora (fuzz/corpus/NAME/) and of
  * fuzz/regressions/NAME/ (each one an input that once broke something:
  * kept so that it stays fixed), then inputs longer than the fuzzer's 4 KiB
@@ -30,6 +31,8 @@ static const struct {
 	{ "regressions/request", fuzz_request_one, false },
 	{ "corpus/answer", fuzz_answer_one, true },
 	{ "regressions/answer", fuzz_answer_one, false },
+	{ "corpus/submit", fuzz_submit_one, true },
+	{ "regressions/submit", fuzz_submit_one, false },
 };
 
 #define NSETS (sizeof(sets) / sizeof(sets[0]))

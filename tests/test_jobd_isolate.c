@@ -4,16 +4,19 @@
  * contains jobs:
  *   sub  cgroup = no: jobd is the jobs' subreaper and kills what they leave;
  *   cg   a cgroup v2 per job, in a cgroup the test makes and marks
- *        delegated (trusted.delegate, as systemd's Delegate=yes does), with
- *        only jobd in it (a wrapper moves jobd in before exec).
+ *        delegated (tu_cgroup.h: trusted.delegate, as systemd's
+ *        Delegate=yes does), with only jobd in it (a wrapper moves jobd in
+ *        before exec).
  * Each job leaves a setsid child, a double-forked one and a setsid one
  * that double-forks; they are found by a marker in their argv (a sleep of
  * MARK seconds, a number unique to the test process).  Checked: none is
  * left when a job exits, times out or is cancelled; none when jobd itself
- * is SIGKILLed (the guardian); none after 1,000 such jobs; limits
- * (pids_max) where the pids controller is delegated, a clear error where
- * not.  Where the cg way cannot be had (not root, no cgroup2, a cgroup
- * the test may not make) each test prints why, and checks the sub way.
+ * is SIGKILLed (the guardian); none after 1,000 such jobs; no job cgroup
+ * left after its job, nothing alive in the test's cgroup after jobd; the
+ * sub way's refusal of limits.  The limits themselves, and cgroup = yes
+ * without a cgroup: test_jobd_cgroup.  Where the cg way cannot be had
+ * (not root, no cgroup2, a cgroup the test may not make) each test prints
+ * why.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,13 +29,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "tu_cgroup.h"
 #include "tu_jobd.h"
 
 enum way { SUB, CG };
 
-static char cg_dir[512];        /* the test's delegated cgroup */
-static char cg_why[1024];        /* why there is none */
-static char *old_wrapper;
+static char cg_why[1024];       /* why there is no cgroup */
 
 /* ---- markers ------------------------------------------------------------- */
 
@@ -102,129 +104,13 @@ leaver(const char *tail)
 	return cmd;
 }
 
-/* ---- the cgroup ---------------------------------------------------------- */
-
-/* Make the test's cgroup next to the test process's own, marked
- * delegated, and the wrapper that puts jobd in it.  False with cg_why. */
-static bool
-cg_make(void)
-{
-	static const char *const mnts[] = { "/sys/fs/cgroup",
-	    "/sys/fs/cgroup/unified" };
-	char own[256] = "", probe[1400], line[300], wrap[600];
-	const char *mnt = NULL, *w;
-	FILE *f;
-	size_t i;
-
-	if (geteuid() != 0) {
-		snprintf(cg_why, sizeof(cg_why), "not root");
-		return false;
-	}
-	for (i = 0; i < 2 && mnt == NULL; i++) {
-		snprintf(probe, sizeof(probe), "%s/cgroup.procs", mnts[i]);
-		snprintf(line, sizeof(line), "%s/cgroup.freeze", mnts[i]);
-		/* The v2 root has cgroup.procs but no cgroup.freeze. */
-		if (access(probe, F_OK) == 0 && access(line, F_OK) != 0)
-			mnt = mnts[i];
-	}
-	if ((f = fopen("/proc/self/cgroup", "re")) != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL)
-			if (strncmp(line, "0::", 3) == 0)
-				snprintf(own, sizeof(own), "%.*s",
-				    (int)strcspn(line + 3, "\n"), line + 3);
-		fclose(f);
-	}
-	if (mnt == NULL || own[0] == '\0') {
-		snprintf(cg_why, sizeof(cg_why), "no cgroup2 mount found");
-		return false;
-	}
-	snprintf(cg_dir, sizeof(cg_dir), "%s%s/jdt-%d", mnt,
-	    strcmp(own, "/") == 0 ? "" : own, (int)getpid());
-	if (mkdir(cg_dir, 0755) < 0 ||
-	    setxattr(cg_dir, "trusted.delegate", "1", 1, 0) < 0) {
-		snprintf(cg_why, sizeof(cg_why), "%s: %s", cg_dir,
-		    strerror(errno));
-		(void)rmdir(cg_dir);
-		cg_dir[0] = '\0';
-		return false;
-	}
-	snprintf(wrap, sizeof(wrap), "%s", tj_path("cgwrap"));
-	ck_assert_ptr_nonnull(f = fopen(wrap, "we"));
-	fprintf(f, "#!/bin/sh\necho $$ >%s/cgroup.procs || exit 125\n"
-	    "exec \"$@\"\n", cg_dir);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(chmod(wrap, 0755), 0);
-	w = getenv("JOBD_TEST_WRAPPER");
-	old_wrapper = w != NULL ? strdup(w) : NULL;
-	snprintf(probe, sizeof(probe), "%s%s%s", wrap, w != NULL ? " " : "",
-	    w != NULL ? w : "");
-	setenv("JOBD_TEST_WRAPPER", probe, 1);
-	return true;
-}
-
-/* rmdir each cgroup under dir. */
-static void
-rmdir_children(const char *dir)
-{
-	char p[1200];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	while (d != NULL && (de = readdir(d)) != NULL)
-		if (de->d_type == DT_DIR && de->d_name[0] != '.') {
-			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-			(void)rmdir(p);
-		}
-	if (d != NULL)
-		closedir(d);
-}
-
-/* Remove what jobd and cg_make made (jobd has stopped). */
-static void
-cg_remove(void)
-{
-	char p[600];
-	double end;
-
-	if (cg_dir[0] == '\0')
-		return;
-	if (old_wrapper != NULL)
-		setenv("JOBD_TEST_WRAPPER", old_wrapper, 1);
-	else
-		unsetenv("JOBD_TEST_WRAPPER");
-	free(old_wrapper);
-	old_wrapper = NULL;
-	snprintf(p, sizeof(p), "%s/cgroup.kill", cg_dir);
-	if ((access(p, F_OK)) == 0) {
-		FILE *f = fopen(p, "we");
-
-		if (f != NULL) {
-			fputs("1", f);
-			fclose(f);
-		}
-	}
-	/* The guardian may still be finishing in daemon/. */
-	end = tj_now() + TJ_TIMEOUT;
-	do {
-		tj_sleep(0.01);
-		snprintf(p, sizeof(p), "%s/jobs", cg_dir);
-		rmdir_children(p);
-		(void)rmdir(p);
-		snprintf(p, sizeof(p), "%s/daemon", cg_dir);
-		(void)rmdir(p);
-	} while (rmdir(cg_dir) < 0 && errno == EBUSY && tj_now() < end);
-	ck_assert_msg(access(cg_dir, F_OK) < 0, "rmdir %s: %s", cg_dir,
-	    strerror(errno));
-	cg_dir[0] = '\0';
-}
-
 /* Start jobd the given way; false (after saying why) if it cannot be. */
 static bool
 start(enum way w, const char *daemon_keys, const char *queue_keys)
 {
 	const char *log, *line;
 
-	if (w == CG && !cg_make()) {
+	if (w == CG && !tu_cg_make(true, cg_why, sizeof(cg_why))) {
 		printf("%s: the cgroup way not run here: %s\n",
 		    "test_jobd_isolate", cg_why);
 		return false;
@@ -243,9 +129,11 @@ start(enum way w, const char *daemon_keys, const char *queue_keys)
 static void
 stop(enum way w)
 {
+	if (w == CG)
+		tu_cg_jobs_gone();
 	tj_stop();
 	if (w == CG)
-		cg_remove();
+		tu_cg_remove(false);
 }
 
 /* ---- the tests ----------------------------------------------------------- */
@@ -332,8 +220,10 @@ jobd_killed(enum way w)
 	tj_kill();
 	ck_assert_msg(marked_left(TJ_TIMEOUT) == 0, "%d of %d outlived a "
 	    "SIGKILLed jobd", count_marked(), before);
-	if (w == CG)
-		cg_remove();
+	if (w == CG) {
+		tu_cg_jobs_gone();      /* the guardian's doing */
+		tu_cg_remove(true);     /* jobd had no time for jobs/ */
+	}
 }
 
 START_TEST(test_jobd_killed_sub) { jobd_killed(SUB); }
@@ -370,45 +260,24 @@ END_TEST
 START_TEST(test_sweep_cg) { sweep(CG); }
 END_TEST
 
-/* pids_max: limited where the controller is delegated; else the job
- * fails saying why.  A queue's cap refuses more. */
-static void
-limits(enum way w)
+/* Without a cgroup a limit fails the job saying why; a queue's cap
+ * refuses more than it (the cgroup way: test_jobd_cgroup). */
+START_TEST(test_limits_sub)
 {
-	char ctl[600] = "", buf[256] = "";
 	struct tj_conn *c;
 	json_t *job;
 	json_int_t id;
-	FILE *f;
-	bool pids;
 
-	if (!start(w, "", "exec_pids_max = 20\n"))
+	if (!start(SUB, "", "exec_pids_max = 20\n"))
 		return;
-	if (w == CG) {
-		snprintf(ctl, sizeof(ctl), "%s/cgroup.controllers", cg_dir);
-		if ((f = fopen(ctl, "re")) != NULL) {
-			if (fgets(buf, sizeof(buf), f) == NULL)
-				buf[0] = '\0';
-			fclose(f);
-		}
-	}
-	pids = w == CG && strstr(buf, "pids") != NULL;
 	c = tj_connect();
 	id = tj_submit(c, "'kind':'exec','args':{'pids_max':4,'argv':['sh','-c',"
 	    "'for i in 1 2 3 4 5 6 7 8; do sleep %s & done; echo ran']}",
 	    mark());
 	job = tj_wait(c, id, TJ_TIMEOUT);
-	if (pids) {
-		ck_assert_str_eq(tj_str(job, "result.stdout"), "ran\n");
-		ck_assert_msg(strlen(tj_str(job, "result.stderr")) > 0,
-		    "8 forks under pids_max 4 all worked");
-	} else {
-		printf("%s: no pids controller here (%s): checks the refusal\n",
-		    "test_jobd_isolate", w == CG ? buf : "no cgroup");
-		ck_assert_str_eq(tj_str(job, "state"), "failed");
-		ck_assert_msg(strstr(tj_str(job, "error"), "pids_max") != NULL,
-		    "%s", tj_str(job, "error"));
-	}
+	ck_assert_str_eq(tj_str(job, "state"), "failed");
+	ck_assert_msg(strstr(tj_str(job, "error"), "pids_max needs a cgroup") !=
+	    NULL, "%s", tj_str(job, "error"));
 	id = tj_submit(c, "'kind':'exec','args':{'pids_max':21,'argv':['true']}");
 	job = tj_wait(c, id, TJ_TIMEOUT);
 	ck_assert_str_eq(tj_str(job, "state"), "failed");
@@ -416,13 +285,8 @@ limits(enum way w)
 	    "%s", tj_str(job, "error"));
 	ck_assert_msg(marked_left(2.0) == 0, "left: %d", count_marked());
 	tj_close(c);
-	stop(w);
+	stop(SUB);
 }
-
-START_TEST(test_limits_sub) { limits(SUB); }
-END_TEST
-
-START_TEST(test_limits_cg) { limits(CG); }
 END_TEST
 
 static Suite *
@@ -431,13 +295,14 @@ isolate_suite(void)
 	Suite *s = suite_create("jobd_isolate");
 	TCase *tc = tj_tcase("isolate", 240);
 
+	tu_cg_fixture(tc);
+
 	tcase_add_test(tc, test_auto_says_why);
 	tcase_add_test(tc, test_ends_sub);
 	tcase_add_test(tc, test_ends_cg);
 	tcase_add_test(tc, test_jobd_killed_sub);
 	tcase_add_test(tc, test_jobd_killed_cg);
 	tcase_add_test(tc, test_limits_sub);
-	tcase_add_test(tc, test_limits_cg);
 	tcase_add_test(tc, test_sweep_sub);
 	tcase_add_test(tc, test_sweep_cg);
 	suite_add_tcase(s, tc);

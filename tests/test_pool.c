@@ -592,7 +592,10 @@ scope_main(void *arg)
 	ck_assert_int_eq(rc, -ETIMEDOUT);
 	ck_assert_ptr_null(res);
 	tu_assert_time(co_now() - t0, 0.05, 0.02);
-	ck_assert_int_eq(cleanups, 0);          /* fn sleeps on */
+	/* fn sleeps on for 0.2 s from after t0: its cleanup cannot have run
+	 * before then (a loaded machine may give the loop back later). */
+	if (co_now() - t0 < 0.2)
+		ck_assert_int_eq(cleanups, 0);
 	await_int(&cleanups, 1, 1);
 	ck_assert_int_eq(cleanups_null + cleanups_bad, 0);
 	return 0;

@@ -1290,6 +1290,216 @@ START_TEST(test_dump_reals_round_trip)
 }
 END_TEST
 
+/* jobd's own compact writer writes every value as jansson's printer (and
+ * the respelling) does: random reals of every magnitude, whole ones,
+ * -0.0, strings with controls, NUL, UTF-8, deep and wide nesting. */
+START_TEST(test_dump_own_writer)
+{
+	static const char *const strs[] = { "", "plain", "q\"b\\s/t", "\x01\x1f\x7f",
+	    "caf\xc3\xa9 \xf0\x9f\x98\x80", "\t\n\r\b\f" };
+	json_t *root = json_object(), *a = json_array(), *deep = json_array();
+	char *own, *ref, key[16];
+	uint64_t bits;
+	double d;
+
+	srandom(15);
+	for (int i = 0; i < 4000; i++) {
+		bits = (uint64_t)random() << 33 ^ (uint64_t)random() << 11 ^
+		    (uint64_t)random();
+		memcpy(&d, &bits, sizeof(d));
+		if (!isfinite(d))
+			d = (double)(int64_t)(bits >> 20) / 8;
+		if (i % 5 == 0)
+			d = (double)((int64_t)(bits >> 14) - (1LL << 49));
+		json_array_append_new(a, json_real(d));
+		json_array_append_new(a, json_integer((json_int_t)bits));
+	}
+	json_array_append_new(a, json_real(-0.0));
+	json_array_append_new(a, json_real(1e15));
+	json_array_append_new(a, json_real(0.30000000000000004));
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		snprintf(key, sizeof(key), "k%s%zu", strs[i], i);
+		json_object_set_new(root, key, json_string(strs[i]));
+	}
+	json_object_set_new(root, "nul", json_stringn("a\0b", 3));
+	json_object_set_new(root, "t", json_true());
+	json_object_set_new(root, "n", json_null());
+	json_object_set_new(root, "a", a);
+	for (int i = 0; i < 100; i++)   /* past the own writer's depth */
+		deep = json_pack("[o]", deep);
+	json_object_set_new(root, "deep", deep);
+	own = proto_dumps(root, JSON_COMPACT);
+	ck_assert_int_eq(proto_dumps_jansson(root, JSON_COMPACT, &ref), 0);
+	ck_assert_ptr_nonnull(own);
+	ck_assert_str_eq(own, ref);
+	free(own);
+	free(ref);
+	json_object_del(root, "deep");
+	own = proto_dumps(root, JSON_COMPACT);
+	ck_assert_int_eq(proto_dumps_jansson(root, JSON_COMPACT, &ref), 0);
+	ck_assert_str_eq(own, ref);
+	free(own);
+	free(ref);
+	json_decref(root);
+}
+END_TEST
+
+/* proto_line writes what proto_dump writes of the same object, or 0. */
+START_TEST(test_proto_line)
+{
+	json_t *tags[] = { NULL, json_integer(-17), json_string("job-7 x"),
+	    json_string("a\"b"), json_string("caf\xc3\xa9"), json_real(1.5),
+	    json_pack("[i]", 1) };
+	char buf[128], *out;
+	size_t n, len;
+	json_t *o;
+
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		n = proto_line(buf, sizeof(buf), "{\"ok\":true,\"id\":42",
+		    tags[i], "}");
+		o = json_pack("{s:b s:I}", "ok", 1, "id", (json_int_t)42);
+		if (tags[i] != NULL)
+			json_object_set(o, "tag", tags[i]);
+		ck_assert_int_eq(proto_dump(o, &out, &len), 0);
+		if (i < 3) {
+			ck_assert_uint_eq(n, len);
+			ck_assert(memcmp(buf, out, n) == 0);
+		} else {
+			ck_assert_uint_eq(n, 0);        /* not a plain tag */
+		}
+		free(out);
+		json_decref(o);
+		json_decref(tags[i]);
+	}
+	ck_assert_uint_eq(proto_line(buf, 10, "{\"ok\":true,\"id\":42", NULL,
+	    "}"), 0);
+}
+END_TEST
+
+/* ---- the lean submit parser (proto_fast.c) ---------------------------- */
+
+/* Lines the lean parser must take, and what args' text it writes (NULL:
+ * none, args hold a real). */
+static const struct {
+	const char *line, *args_text;
+} lean_lines[] = {
+	{ "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0}}",
+	    "{\"seconds\":0}" },
+	{ "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0},"
+	    "\"tag\":17}", "{\"seconds\":0}" },
+	{ " { \"op\" : \"submit\" , \"kind\" : \"exec\" , \"args\" : "
+	    "{ \"argv\" : [ \"sh\" , \"-c\" , \"a\\\"b\\\\c\\/d\\te\\n\" ] ,"
+	    " \"env\" : { } , \"x\" : [ -0 , true , null , [ ] ] } } ",
+	    "{\"argv\":[\"sh\",\"-c\",\"a\\\"b\\\\c/d\\te\\n\"],\"env\":{},"
+	    "\"x\":[0,true,null,[]]}" },
+	{ "{\"kind\":\"sleep\",\"args\":{\"seconds\":2},\"queue\":\"q\","
+	    "\"name\":\"n\\/1\",\"timeout\":-0.0,\"max_attempts\":3,"
+	    "\"nowait\":true,\"op\":\"submit\"}", "{\"seconds\":2}" },
+	{ "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"seconds\":0.25}}",
+	    NULL },
+	{ "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"priority\":3,"
+	    "\"retries\":2,\"retry_delay\":0.5,\"retry_backoff\":\"fixed\","
+	    "\"idempotent\":false,\"delay\":30,\"unique_key\":\"k\","
+	    "\"unique_for\":60,\"tag\":{\"a\":[1.5]}}", "{}" },
+	{ "{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"queue\":null,"
+	    "\"name\":null,\"timeout\":null,\"max_attempts\":null,"
+	    "\"nowait\":null,\"tag\":null,\"priority\":null}", "{}" },
+};
+
+/* Lines it must leave to the full parser: unknown fields, duplicates,
+ * \u, non-ASCII, other ops, and every error. */
+static const char *const lean_declined[] = {
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"after\":[1]}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"a\":1,\"a\":2}}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"kind\":\"x\"}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"delay\":1,"
+	    "\"delay\":2}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"a\":\"\\u00e9\"}}",
+	"{\"op\":\"submit\",\"kind\":\"sl\xc3\xa9\",\"args\":{}}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{}} x",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{\"s\":01}}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"priority\":10}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"max_attempts\":2.0}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"delay\":1,"
+	    "\"run_at\":2}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"unique_for\":6}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":null}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\"}",
+	"{\"op\":\"submit\",\"kind\":\"sleep\",\"args\":{},\"timeout\":1e999}",
+	"{\"op\":\"submit_group\",\"jobs\":[{\"kind\":\"sleep\",\"args\":{}}]}",
+	"{\"op\":\"ping\",\"tag\":\"submit\"}",
+};
+
+START_TEST(test_fast_takes)
+{
+	struct proto_req fast, full;
+	struct proto_err err;
+	const char *line = lean_lines[_i].line, *want = lean_lines[_i].args_text;
+	struct proto_submit *a = &fast.u.submit, *b = &full.u.submit;
+	char *text;
+
+	ck_assert_msg(proto_fast_submit(line, strlen(line), &fast), "%s", line);
+	ck_assert_int_eq(proto_parse_full(line, strlen(line), &full, &err), 0);
+	ck_assert_ptr_null(fast.root);
+	ck_assert_str_eq(a->kind, b->kind);
+	ck_assert_str_eq(a->queue, b->queue);
+	ck_assert(a->name == NULL ? b->name == NULL : strcmp(a->name, b->name)
+	    == 0);
+	ck_assert(json_equal(a->args, b->args));
+	ck_assert(fast.tag == NULL ? full.tag == NULL :
+	    json_equal(fast.tag, full.tag));
+	ck_assert(a->timeout == b->timeout && !signbit(a->timeout) ==
+	    !signbit(b->timeout));
+	ck_assert(a->max_attempts == b->max_attempts && a->nowait == b->nowait);
+	ck_assert(a->priority == b->priority && a->retries == b->retries &&
+	    a->retry_delay == b->retry_delay && a->idempotent == b->idempotent &&
+	    a->retry_backoff == b->retry_backoff);
+	ck_assert(a->has_run_at == b->has_run_at && fabs(a->run_at - b->run_at)
+	    < 1.0);
+	ck_assert(a->unique_key == NULL ? b->unique_key == NULL :
+	    strcmp(a->unique_key, b->unique_key) == 0);
+	ck_assert(a->unique_for == b->unique_for);
+	if (want == NULL) {
+		ck_assert_ptr_null(a->args_text);
+	} else {
+		ck_assert_str_eq(a->args_text, want);
+		text = proto_dumps(b->args, JSON_COMPACT);
+		ck_assert_str_eq(a->args_text, text);
+		free(text);
+	}
+	/* proto_parse takes the same way. */
+	proto_req_clear(&full);
+	ck_assert_int_eq(proto_parse(line, strlen(line), &full, &err), 0);
+	ck_assert_ptr_null(full.root);
+	proto_req_clear(&full);
+	proto_req_clear(&fast);
+}
+END_TEST
+
+START_TEST(test_fast_declines)
+{
+	const char *line = lean_declined[_i];
+	struct proto_req req;
+	struct proto_err e1, e2;
+	int r1, r2;
+
+	ck_assert_msg(!proto_fast_submit(line, strlen(line), &req), "%s", line);
+	ck_assert_ptr_null(req.root);
+	ck_assert_ptr_null(req.lean.args);
+	ck_assert_ptr_null(req.lean.text);
+	/* The full parser answers: proto_parse says what it says. */
+	memset(&e1, 0, sizeof(e1));
+	memset(&e2, 0, sizeof(e2));
+	r1 = proto_parse(line, strlen(line), &req, &e1);
+	proto_req_clear(&req);
+	r2 = proto_parse_full(line, strlen(line), &req, &e2);
+	proto_req_clear(&req);
+	ck_assert_int_eq(r1, r2);
+	ck_assert_int_eq(e1.code, e2.code);
+	ck_assert_str_eq(e1.msg, e2.msg);
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -1323,6 +1533,7 @@ proto_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("respond");
+	tcase_set_timeout(tc, 60);      /* test_real_shortest: 200k reals */
 	tcase_add_test(tc, test_tag_echoed_on_errors);
 	tcase_add_test(tc, test_response_format);
 	tcase_add_test(tc, test_response_one_line);
@@ -1331,6 +1542,12 @@ proto_suite(void)
 	tcase_add_test(tc, test_real_shortest);
 	tcase_add_test(tc, test_dump_reals_round_trip);
 	tcase_add_test(tc, test_doc_examples);
+	tcase_add_test(tc, test_dump_own_writer);
+	tcase_add_test(tc, test_proto_line);
+	tcase_add_loop_test(tc, test_fast_takes, 0,
+	    sizeof(lean_lines) / sizeof(lean_lines[0]));
+	tcase_add_loop_test(tc, test_fast_declines, 0,
+	    sizeof(lean_declined) / sizeof(lean_declined[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -127,6 +127,22 @@ tu_slow(void)
 	return f >= 1 ? f : 1;
 }
 
+double
+tu_load(void)
+{
+	double load = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = 0;
+		fclose(f);
+	}
+	load = 1 + load / (double)(cpus > 0 ? cpus : 1);
+	return load < 20 ? load : 20;
+}
+
 void
 tu_setup(void)
 {
@@ -158,6 +174,23 @@ tu_run(co_fn fn, void *arg)
 
 	ck_assert_msg(rc == 0, "co_rt_run: %d", rc);
 	return result;
+}
+
+/* Check's default timeout of a test (4 s) is a wall-clock assert that a
+ * loaded machine breaks (seen: test_proto's "respond" case, 136 small
+ * checks, timed out under ASan at load 14).  Before main, so before any
+ * suite is made (tcase_create reads it): 30 s, times tu_slow(), unless
+ * the environment says otherwise.  A test case that sets its own keeps
+ * it; a hang is still stopped. */
+__attribute__((constructor)) static void
+tu_default_timeout(void)
+{
+	char buf[32];
+
+	if (getenv("CK_DEFAULT_TIMEOUT") != NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%.0f", 30 * tu_slow());
+	(void)setenv("CK_DEFAULT_TIMEOUT", buf, 0);
 }
 
 int

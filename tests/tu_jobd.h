@@ -280,12 +280,13 @@ long long tj_sql_int(const char *fmt, ...)
 void tj_wait_sql(long long want, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Assert min <= got <= min + margin * tu_slow() (seconds): never early
- * (but for a millisecond of clock rounding), late within an honest
- * margin. */
+/* Assert min <= got <= min + margin * tu_slow() * tu_load() (seconds):
+ * never early (but for a millisecond of clock rounding), late within an
+ * honest margin for how busy the machine is. */
 #define tj_assert_time(got, min, margin)                                    \
 	do {                                                                 \
-		double g_ = (got), m_ = (min), h_ = m_ + (margin) * tu_slow(); \
+		double g_ = (got), m_ = (min);                               \
+		double h_ = m_ + (margin) * tu_slow() * tu_load();          \
 		ck_assert_msg(g_ >= m_ - 0.001 && g_ <= h_,                   \
 		    "time %.4f s, expected %.4f to %.4f s", g_, m_, h_);     \
 	} while (0)

@@ -34,6 +34,7 @@ struct exec_cg {
 	char killpath[PATH_MAX + 32];
 	int jobs;               /* dirfd of OWN/jobs */
 	bool pids, memory, cpu; /* controllers enabled for job cgroups */
+	const char *no[3];      /* why not, for each that is not */
 	unsigned seq;
 };
 
@@ -147,7 +148,9 @@ own_path(struct exec_cg *cg, char *why, size_t wl)
 		tail = rel + rl;
 	if (strcmp(rel, "/") == 0 || *tail == '\0') {
 		snprintf(why, wl, "jobd is in the root cgroup (%s): it has no "
-		    "cgroup of its own to divide", mnt);
+		    "cgroup of its own to divide (start it in a cgroup "
+		    "delegated to it: systemd's Delegate=, as jobd.service "
+		    "has)", mnt);
 		return -EPERM;
 	}
 	if (snprintf(cg->own, sizeof(cg->own), "%s%s", mnt, tail) >=
@@ -176,20 +179,71 @@ delegated(const char *path)
 	return false;
 }
 
+/* Is word (a controller's name) in the space-separated list? */
+static bool
+has_word(const char *list, const char *word)
+{
+	size_t wl = strlen(word);
+	const char *p;
+
+	for (p = list; (p = strstr(p, word)) != NULL; p += wl)
+		if ((p == list || p[-1] == ' ') && (p[wl] == '\0' ||
+		    p[wl] == ' ' || p[wl] == '\n'))
+			return true;
+	return false;
+}
+
+/* Why the controller name is not offered to jobd's cgroup: what
+ * /proc/cgroups says of it (hierarchy 0 is cgroup v2's). */
+static const char *
+not_offered(const char *name)
+{
+	char line[128], sub[32];
+	int hier, num, on;
+	const char *why = "not in this kernel";
+	FILE *f = fopen("/proc/cgroups", "re");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%31s %d %d %d", sub, &hier, &num, &on) == 4 &&
+		    strcmp(sub, name) == 0) {
+			why = !on ? "disabled at boot (cgroup_disable=)" :
+			    hier != 0 ? "bound to a cgroup v1 hierarchy (a "
+			    "hybrid layout: a controller serves one hierarchy; "
+			    "boot with systemd.unified_cgroup_hierarchy=1)" :
+			    "not delegated to jobd's cgroup (systemd: "
+			    "Delegate=pids memory cpu, as jobd.service has)";
+			break;
+		}
+	if (f != NULL)
+		fclose(f);
+	return why;
+}
+
 /* Enable what OWN offers of pids, memory and cpu for dirfd dir's
- * children (in OWN's cgroup.controllers, and taken by the write). */
+ * children (in OWN's cgroup.controllers, and taken by the write); note
+ * why not for the others. */
 static void
 controllers(struct exec_cg *cg, int dir, const char *offered)
 {
 	bool *on[3] = { &cg->pids, &cg->memory, &cg->cpu };
 	static const char *const names[3] = { "pids", "memory", "cpu" };
 	char word[16];
-	int i;
+	int i, rc;
 
 	for (i = 0; i < 3; i++) {
+		if (!*on[i])
+			continue;
+		if (!has_word(offered, names[i])) {
+			cg->no[i] = not_offered(names[i]);
+			*on[i] = false;
+			continue;
+		}
 		snprintf(word, sizeof(word), "+%s", names[i]);
-		*on[i] = *on[i] && strstr(offered, names[i]) != NULL &&
-		    put(dir, "cgroup.subtree_control", word) == 0;
+		if ((rc = put(dir, "cgroup.subtree_control", word)) < 0) {
+			cg->no[i] = rc == -EBUSY ? "cannot be enabled: another "
+			    "process is in jobd's cgroup" : "cannot be enabled";
+			*on[i] = false;
+		}
 	}
 }
 
@@ -248,7 +302,7 @@ exec_cg_open(bool delegated_only, struct exec_cg **out, char *why,
 		goto fail;
 	if (delegated_only && !delegated(cg->own)) {
 		snprintf(why, wl, "jobd's cgroup %s is not delegated to it (no "
-		    "trusted.delegate mark, which systemd's Delegate=yes "
+		    "trusted.delegate mark, which systemd's Delegate= "
 		    "sets; cgroup = yes uses it anyway)", cg->own);
 		rc = -EPERM;
 		goto fail;
@@ -311,6 +365,13 @@ exec_cg_has_cpu(const struct exec_cg *cg)
 }
 
 const char *
+exec_cg_why_not(const struct exec_cg *cg, int which)
+{
+	return which >= 0 && which < 3 && cg->no[which] != NULL ?
+	    cg->no[which] : "";
+}
+
+const char *
 exec_cg_kill_path(const struct exec_cg *cg)
 {
 	return cg->killpath;
@@ -334,6 +395,11 @@ job_limits(struct exec_cg_job *j, const struct exec_cg_limits *lim,
 		snprintf(v, sizeof(v), "%" PRIu64, lim->memory);
 		if ((rc = put(j->dir, "memory.max", v)) < 0)
 			what = "memory.max";
+		/* Swap would let the job grow past its limit, slowly. */
+		else if ((rc = put(j->dir, "memory.swap.max", "0")) == -ENOENT)
+			rc = 0;
+		else if (rc < 0)
+			what = "memory.swap.max";
 	}
 	if (rc == 0 && lim->cpus > 0) {
 		snprintf(v, sizeof(v), "%.0f %d", lim->cpus * CPU_PERIOD < 1000 ?

@@ -46,6 +46,10 @@ bool exec_cg_has_pids(const struct exec_cg *cg);
 bool exec_cg_has_memory(const struct exec_cg *cg);
 bool exec_cg_has_cpu(const struct exec_cg *cg);
 
+/* Why job cgroups lack controller which (0 pids, 1 memory, 2 cpu): a
+ * phrase ("bound to a cgroup v1 hierarchy ..."), "" when they have it. */
+const char *exec_cg_why_not(const struct exec_cg *cg, int which);
+
 /* Path of OWN/jobs/cgroup.kill, for the guardian (exec_iso.c). */
 const char *exec_cg_kill_path(const struct exec_cg *cg);
 

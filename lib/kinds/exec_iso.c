@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,6 +380,55 @@ guard_start(struct exec_iso *iso)
 
 /* ---- set-up ------------------------------------------------------------ */
 
+/* Append to iso->mode at *len, as far as it goes. */
+static void __attribute__((format(printf, 3, 4)))
+put_mode(struct exec_iso *iso, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= sizeof(iso->mode))
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(iso->mode + *len, sizeof(iso->mode) - *len, fmt, ap);
+	va_end(ap);
+	*len += n > 0 ? (size_t)n : 0;
+}
+
+/* The mode line of the cgroup way: the limits it has, why not others. */
+static void
+mode_cg(struct exec_iso *iso)
+{
+	static const char *const what[3] = { "pids", "memory", "cpu" };
+	bool have[3] = { exec_cg_has_pids(iso->cg),
+	    exec_cg_has_memory(iso->cg), exec_cg_has_cpu(iso->cg) };
+	const char *why, *sep;
+	size_t len;
+	int i, j;
+
+	len = (size_t)snprintf(iso->mode, sizeof(iso->mode), "a cgroup per "
+	    "job under %s/jobs (limits: pids %s, memory %s, cpu %s)",
+	    exec_cg_path(iso->cg), have[0] ? "yes" : "no", have[1] ? "yes" :
+	    "no", have[2] ? "yes" : "no");
+	/* "; no pids, memory: why", once per reason (the first missing
+	 * controller that has it prints the others with it) */
+	for (i = 0; i < 3; i++) {
+		why = exec_cg_why_not(iso->cg, i);
+		for (j = 0; j < i && (have[j] || strcmp(why,
+		    exec_cg_why_not(iso->cg, j)) != 0); j++)
+			;
+		if (have[i] || j < i)
+			continue;
+		for (j = i, sep = "; no "; j < 3; j++)
+			if (!have[j] && strcmp(why, exec_cg_why_not(iso->cg,
+			    j)) == 0) {
+				put_mode(iso, &len, "%s%s", sep, what[j]);
+				sep = ", ";
+			}
+		put_mode(iso, &len, ": %s", why);
+	}
+}
+
 int
 exec_iso_open(int cgroup, struct exec_iso **out, char *err, size_t el)
 {
@@ -398,11 +448,7 @@ exec_iso_open(int cgroup, struct exec_iso **out, char *err, size_t el)
 		return rc;
 	}
 	if (iso->cg != NULL) {
-		snprintf(iso->mode, sizeof(iso->mode), "a cgroup per job under "
-		    "%s/jobs (limits: pids %s, memory %s, cpu %s)",
-		    exec_cg_path(iso->cg), exec_cg_has_pids(iso->cg) ? "yes" :
-		    "no", exec_cg_has_memory(iso->cg) ? "yes" : "no",
-		    exec_cg_has_cpu(iso->cg) ? "yes" : "no");
+		mode_cg(iso);
 	} else {
 		/* A reason too long for mode is cut (it is only shown). */
 		if (snprintf(iso->mode, sizeof(iso->mode), "no cgroup (%s): "
@@ -502,8 +548,9 @@ limits_ok(struct exec_iso *iso, const struct exec_cg_limits *lim,
 				    "why at start)", what[i]);
 			else
 				snprintf(err, el, "%s_max: the %s controller "
-				    "is not enabled in %s", what[i], what[i],
-				    exec_cg_path(iso->cg));
+				    "is not enabled in %s: %s", what[i], what[i],
+				    exec_cg_path(iso->cg),
+				    exec_cg_why_not(iso->cg, i));
 			return -EOPNOTSUPP;
 		}
 	return 0;

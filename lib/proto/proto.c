@@ -697,9 +697,18 @@ int
 proto_parse(const char *line, size_t len, struct proto_req *req,
     struct proto_err *err)
 {
+	if (proto_fast_submit(line, len, req))
+		return 0;
+	return proto_parse_full(line, len, req, err);
+}
+
+int
+proto_parse_full(const char *line, size_t len, struct proto_req *req,
+    struct proto_err *err)
+{
 	int rc;
 
-	memset(req, 0, sizeof(*req));
+	memset(req, 0, offsetof(struct proto_req, lean.small));
 	if ((rc = prescan(line, len, err)) < 0 ||
 	    (rc = load(line, len, req, err)) < 0 ||
 	    (rc = find_op(req, err)) < 0)
@@ -713,7 +722,11 @@ proto_req_clear(struct proto_req *req)
 	if (req->root != NULL && req->op == PROTO_OP_SUBMIT_GROUP)
 		free(req->u.group.jobs);
 	json_decref(req->root);
-	memset(req, 0, sizeof(*req));
+	json_decref(req->lean.args);
+	json_decref(req->lean.tag);
+	json_decref(req->lean.rest);
+	free(req->lean.text);
+	memset(req, 0, offsetof(struct proto_req, lean.small));
 }
 
 /* ---- responses ------------------------------------------------------------ */

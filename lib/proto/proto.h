@@ -184,6 +184,9 @@ extern const char *const proto_state_names[PROTO_NSTATES];
 struct proto_submit {
 	const char *kind;     /* required */
 	json_t *args;         /* required, an object; borrowed */
+	const char *args_text; /* args as proto_dumps(JSON_COMPACT) writes
+				* them, when the lean parser made it; NULL:
+				* not made (dump args) */
 	const char *queue;    /* "default" when absent */
 	const char *name;     /* NULL when absent or null */
 	double timeout;       /* seconds, 0 = none; PROTO_UNSET: the queue's */
@@ -288,6 +291,14 @@ struct proto_req {
 		struct proto_prune prune;
 		struct proto_watch watch;
 	} u; /* the member named by op; none for ping, stats */
+	/* What the lean parser (proto_fast.c) made instead of root, owned:
+	 * a submit's args and tag, its lifecycle's fields gathered, and the
+	 * text its strings point into. */
+	struct {
+		json_t *args, *tag, *rest;
+		char *text;             /* malloc'd when small is too small */
+		char small[256];
+	} lean;
 };
 
 /* Parse and check one request line of len bytes (without its '\n'; the
@@ -298,6 +309,18 @@ struct proto_req {
  * whenever the line held an object with a "tag", so the error answer can
  * echo it. */
 int proto_parse(const char *line, size_t len, struct proto_req *req,
+    struct proto_err *err) __attribute__((warn_unused_result));
+
+/* The two halves of proto_parse, for the tests and fuzz_submit that hold
+ * them against each other.  proto_fast_submit reads the common submit
+ * line straight into *req (root stays NULL; strings point into
+ * req->lean) and returns true, or returns false with *req zeroed for any
+ * line it is not sure of: a field it does not know, anything unusual,
+ * anything wrong.  It takes only lines proto_parse_full accepts, with the
+ * same result.  proto_parse_full is the reference: jansson and the field
+ * helpers, for every line. */
+bool proto_fast_submit(const char *line, size_t len, struct proto_req *req);
+int proto_parse_full(const char *line, size_t len, struct proto_req *req,
     struct proto_err *err) __attribute__((warn_unused_result));
 
 /* The lifecycle's fields of a submit (run_at, delay, priority, retries,
@@ -356,6 +379,11 @@ int proto_dump(const json_t *resp, char **out, size_t *len)
  * caller frees it; NULL on -ENOMEM or a value jansson cannot write. */
 char *proto_dumps(const json_t *v, size_t flags);
 
+/* proto_dumps by jansson's printer alone (the reference that jobd's own
+ * compact writer must match byte for byte: fuzz_answer): 0 and *out
+ * malloc'd, or -1. */
+int proto_dumps_jansson(const json_t *v, size_t flags, char **out);
+
 /* The shortest text of d that strtod reads back as d, spelt as jansson
  * spells reals ("1.0", "1e-07", "1e22").  Its length, or -ENOSPC. */
 int proto_real_text(double d, char *buf, size_t len);
@@ -365,6 +393,17 @@ int proto_real_text(double d, char *buf, size_t len);
  * a third of proto_real_text's time, for hot paths that spell reals one
  * by one.  Its length, or -ENOSPC. */
 int proto_real_spell(double d, char *buf, size_t len);
+
+/* An answer line written without jansson, for the hot answers: head,
+ * then ',"tag":' and tag when tag is not NULL, then tail and '\n', into
+ * buf (cap bytes; not NUL-terminated).  head and tail are JSON text the
+ * caller vouches for ("{\"ok\":true,\"id\":5", "}").  The bytes are
+ * those proto_dump writes of the same object built in that order.  The
+ * length, or 0 when it does not fit or tag is not a plain one (an integer,
+ * or a string of printable ASCII without '"' and '\\'): the caller then
+ * builds the object. */
+size_t proto_line(char *buf, size_t cap, const char *head, const json_t *tag,
+    const char *tail);
 
 /* What the server writes when it cannot even build an error response. */
 #define PROTO_OOM_LINE                                    \

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "utf8.h"
 
 struct dumpbuf {
 	char *p;
@@ -391,10 +392,193 @@ respell(const char *in, size_t n, struct dumpbuf *out)
 	return dump_cb(in + from, n - from, out);
 }
 
-/* v as text in out (not terminated): 0 or -1 (out of memory, or a value
- * jansson cannot write: a non-finite real). */
+/* ---- jobd's own writer, for compact text ------------------------------------ */
+
+/* Nesting the own writer follows; deeper values go to jansson's. */
+#define OWN_DEPTH 64
+
+/* n bytes of s, known to fit. */
+static void
+own_put(struct dumpbuf *b, const char *s, size_t n)
+{
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* A string as jansson writes it: '"', '\\' and controls escaped, UTF-8
+ * as it is.  1, 0 for ill-formed UTF-8 (jansson refuses those), -1. */
 static int
-dump_into(const json_t *v, size_t flags, struct dumpbuf *out)
+own_string(const char *s, size_t n, struct dumpbuf *b)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, from = 0;
+	bool partial;
+	int k;
+
+	/* Six bytes at most for one (\\u00XX), the quotes, and one byte
+	 * more for whatever follows (':' or ','). */
+	if (dumpbuf_reserve(b, n * 6 + 3) < 0)
+		return -1;
+	b->p[b->len++] = '"';
+	while (i < n) {
+		if (u[i] >= 0x80) {
+			if ((k = utf8_char(u + i, n - i, &partial)) <= 0)
+				return 0;
+			i += (size_t)k;
+			continue;
+		}
+		if (u[i] >= 0x20 && u[i] != '"' && u[i] != '\\') {
+			i++;
+			continue;
+		}
+		own_put(b, s + from, i - from);
+		b->p[b->len++] = '\\';
+		switch (u[i]) {
+		case '"': case '\\': b->p[b->len++] = (char)u[i]; break;
+		case '\b': b->p[b->len++] = 'b'; break;
+		case '\f': b->p[b->len++] = 'f'; break;
+		case '\n': b->p[b->len++] = 'n'; break;
+		case '\r': b->p[b->len++] = 'r'; break;
+		case '\t': b->p[b->len++] = 't'; break;
+		default:
+			own_put(b, "u00", 3);
+			b->p[b->len++] = hex[u[i] >> 4];
+			b->p[b->len++] = hex[u[i] & 15];
+		}
+		from = ++i;
+	}
+	own_put(b, s + from, n - from);
+	b->p[b->len++] = '"';
+	return 1;
+}
+
+/* A real as jansson writes it with JSON_REAL_PRECISION(17), respelt as
+ * respell() would.  A whole number below 1e15 is its digits and ".0"
+ * (what %.17g and the tidying make of it) without printf. */
+static int
+own_real(double d, struct dumpbuf *b)
+{
+	char tok[48], num[48];
+	size_t k;
+	int n;
+
+	if (dumpbuf_reserve(b, sizeof(tok)) < 0)
+		return -1;
+	if (!isfinite(d))
+		return 0;
+	if (fabs(d) < 1e15 && d == (double)(int64_t)d) {
+		n = snprintf(tok, sizeof(tok), "%s%lld.0", d == 0 &&
+		    signbit(d) ? "-" : "", (long long)d);
+		own_put(b, tok, (size_t)n);
+		return 1;
+	}
+	n = snprintf(tok, sizeof(tok), "%.17g", d);
+	if (n < 0 || (size_t)n + 3 > sizeof(tok))
+		return 0;
+	real_tidy(tok, sizeof(tok));
+	if ((k = real_shorter(tok, strlen(tok), num, sizeof(num))) > 0)
+		own_put(b, num, k);
+	else
+		own_put(b, tok, strlen(tok));
+	return 1;
+}
+
+static int own_value(const json_t *v, struct dumpbuf *b, int depth);
+
+static int
+own_object(const json_t *v, struct dumpbuf *b, int depth)
+{
+	const char *key;
+	json_t *m;
+	size_t i = 0, klen;
+	int rc;
+
+	if (dumpbuf_reserve(b, 2) < 0)
+		return -1;
+	b->p[b->len++] = '{';
+	json_object_keylen_foreach((json_t *)v, key, klen, m) {
+		if (i++ > 0)
+			b->p[b->len++] = ',';   /* reserved by the last value */
+		if ((rc = own_string(key, klen, b)) <= 0)
+			return rc;
+		b->p[b->len++] = ':';           /* own_string reserved it */
+		if ((rc = own_value(m, b, depth + 1)) <= 0)
+			return rc;
+	}
+	if (dumpbuf_reserve(b, 2) < 0)
+		return -1;
+	b->p[b->len++] = '}';
+	return 1;
+}
+
+static int
+own_array(const json_t *v, struct dumpbuf *b, int depth)
+{
+	size_t i;
+	int rc;
+
+	if (dumpbuf_reserve(b, 2) < 0)
+		return -1;
+	b->p[b->len++] = '[';
+	for (i = 0; i < json_array_size(v); i++) {
+		if (i > 0)
+			b->p[b->len++] = ',';
+		if ((rc = own_value(json_array_get(v, i), b, depth + 1)) <= 0)
+			return rc;
+	}
+	if (dumpbuf_reserve(b, 2) < 0)
+		return -1;
+	b->p[b->len++] = ']';
+	return 1;
+}
+
+/*
+ * v as dump_jansson writes it (JSON_COMPACT, insertion order), into b,
+ * with room for one more byte after it: 1, 0 when v is not for this
+ * writer (nested deeper than OWN_DEPTH, ill-formed UTF-8, a real jansson
+ * cannot write; b is then to be thrown away), -1 out of memory.
+ * fuzz_answer checks both writers give the same bytes.
+ */
+static int
+own_value(const json_t *v, struct dumpbuf *b, int depth)
+{
+	char num[24];
+	int n;
+
+	if (depth > OWN_DEPTH)
+		return 0;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return own_object(v, b, depth);
+	case JSON_ARRAY:
+		return own_array(v, b, depth);
+	case JSON_STRING:
+		return own_string(json_string_value(v), json_string_length(v),
+		    b);
+	case JSON_REAL:
+		return own_real(json_real_value(v), b);
+	case JSON_INTEGER:
+		n = snprintf(num, sizeof(num), "%lld",
+		    (long long)json_integer_value(v));
+		if (dumpbuf_reserve(b, (size_t)n + 2) < 0)
+			return -1;
+		own_put(b, num, (size_t)n);
+		return 1;
+	default:
+		if (dumpbuf_reserve(b, 7) < 0)
+			return -1;
+		own_put(b, json_is_true(v) ? "true" : json_is_false(v) ?
+		    "false" : "null", json_is_true(v) ? 4 : json_is_false(v) ?
+		    5 : 4);
+		return 1;
+	}
+}
+
+/* v as text in out (not terminated) by jansson and respell: 0 or -1 (out
+ * of memory, or a value jansson cannot write: a non-finite real). */
+static int
+dump_jansson(const json_t *v, size_t flags, struct dumpbuf *out)
 {
 	struct dumpbuf raw = { NULL, 0, 0 };
 	int rc = -1;
@@ -405,6 +589,41 @@ dump_into(const json_t *v, size_t flags, struct dumpbuf *out)
 		rc = respell(raw.p, raw.len, out);
 	free(raw.p);
 	return rc;
+}
+
+/* v as text in out (not terminated): 0 or -1.  Compact text comes from
+ * jobd's own writer, anything else (or what that writer leaves) from
+ * jansson's. */
+static int
+dump_into(const json_t *v, size_t flags, struct dumpbuf *out)
+{
+	size_t len = out->len;
+	int rc;
+
+	if ((flags & ~(size_t)JSON_ENCODE_ANY) == JSON_COMPACT && v != NULL &&
+	    ((flags & JSON_ENCODE_ANY) || json_is_object(v) ||
+	    json_is_array(v))) {
+		if ((rc = own_value(v, out, 0)) != 0)
+			return rc > 0 ? 0 : -1;
+		out->len = len;
+	}
+	return dump_jansson(v, flags, out);
+}
+
+int
+proto_dumps_jansson(const json_t *v, size_t flags, char **out)
+{
+	struct dumpbuf b = { NULL, 0, 0 };
+
+	*out = NULL;
+	if (v == NULL || dump_jansson(v, flags, &b) < 0 ||
+	    dumpbuf_reserve(&b, 1) < 0) {
+		free(b.p);
+		return -1;
+	}
+	b.p[b.len] = '\0';
+	*out = b.p;
+	return 0;
 }
 
 char *
@@ -449,4 +668,51 @@ proto_dump(const json_t *resp, char **out, size_t *len)
 out:
 	free(b.p);
 	return rc;
+}
+
+/* A tag as proto_dump writes it, when it is a plain one: an integer, or
+ * a string of printable ASCII without '"' and '\\'.  Its length, or 0. */
+static size_t
+tag_text(const json_t *tag, char *buf, size_t cap)
+{
+	const char *s;
+	size_t n;
+	int k;
+
+	if (json_is_integer(tag)) {
+		k = snprintf(buf, cap, "%lld", (long long)json_integer_value(tag));
+		return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+	}
+	if (!json_is_string(tag) || (n = json_string_length(tag)) + 2 > cap)
+		return 0;
+	s = json_string_value(tag);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+			return 0;
+	buf[0] = '"';
+	memcpy(buf + 1, s, n);
+	buf[n + 1] = '"';
+	return n + 2;
+}
+
+size_t
+proto_line(char *buf, size_t cap, const char *head, const json_t *tag,
+    const char *tail)
+{
+	char t[80];
+	size_t h = strlen(head), n = 0, k = strlen(tail);
+
+	if (tag != NULL && (n = tag_text(tag, t, sizeof(t))) == 0)
+		return 0;
+	if (h + (tag != NULL ? 7 + n : 0) + k + 1 > cap)
+		return 0;
+	memcpy(buf, head, h);
+	if (tag != NULL) {
+		memcpy(buf + h, ",\"tag\":", 7);
+		memcpy(buf + h + 7, t, n);
+		h += 7 + n;
+	}
+	memcpy(buf + h, tail, k);
+	buf[h + k] = '\n';
+	return h + k + 1;
 }
