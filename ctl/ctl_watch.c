@@ -84,6 +84,33 @@ change_time(const json_t *job)
 	return json_is_number(v) ? json_number_value(v) : ctl_now();
 }
 
+/* An event about no one job's state (PROTOCOL.md, watch), one line,
+ * stamped now. */
+static void
+print_other(const json_t *ev, const char *e)
+{
+	const char *q = json_string_value(json_object_get(ev, "queue"));
+	char when[32], *clean = ctl_clean(q != NULL ? q : "");
+
+	if (e == NULL || clean == NULL) {
+		free(clean);
+		return;
+	}
+	clock_text(ctl_now(), when, sizeof(when));
+	if (strcmp(e, "queue") == 0)
+		printf("%s  queue %s %s\n", when, clean, json_is_true(
+		    json_object_get(ev, "paused")) ? "paused" : "resumed");
+	else if (strcmp(e, "pruned") == 0)
+		printf("%s  %lld ended jobs pruned%s%s\n", when,
+		    (long long)json_integer_value(json_object_get(ev,
+		    "deleted")), q != NULL ? " from queue " : "", clean);
+	else if (strcmp(e, "duplicate") == 0)
+		printf("%s  %6lld  %-12s a duplicate submit: nothing made\n",
+		    when, (long long)json_integer_value(json_object_get(ev,
+		    "id")), clean);
+	free(clean);
+}
+
 static void
 print_event(const json_t *ev)
 {
@@ -97,8 +124,10 @@ print_event(const json_t *ev)
 		    (long long)json_integer_value(json_object_get(ev, "count")));
 		return;
 	}
-	if (job == NULL)
+	if (job == NULL) {
+		print_other(ev, e);
 		return;
+	}
 	clock_text(change_time(job), when, sizeof(when));
 	printf("%s  %6lld  %-12s %-6s %-10s", when,
 	    (long long)json_integer_value(json_object_get(job, "id")),

@@ -95,7 +95,8 @@ usage_cmd(const struct cmd *cmd)
  * Values past 255 are options without a short form. */
 enum { OPT_JSON = 256, OPT_VERSION, OPT_NOWAIT, OPT_WAIT, OPT_FAIL_FAST,
 	OPT_MAX_ATTEMPTS, OPT_STATE, OPT_LIMIT, OPT_DELAY, OPT_AT, OPT_PRIORITY,
-	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE, OPT_UNIQUE };
+	OPT_RETRIES, OPT_HISTORY, OPT_BEFORE, OPT_UNIQUE, OPT_AFTER,
+	OPT_DEP_FAIL };
 
 #define GLOBAL_SHORT ":s:c:h"
 #define GLOBAL_LONG                                          \
@@ -240,6 +241,33 @@ struct submit_opts {
 	bool wait;
 };
 
+/* --after ID[,ID...] (repeatable): the ids gathered in fields.after. */
+static int
+submit_after(struct ctl *ctl, struct submit_opts *so, const char *list)
+{
+	char err[CTL_ERRLEN], *copy, *tok, *save = NULL;
+	json_t *a = json_object_get(so->fields, "after");
+	int64_t id;
+	int rc = CTL_CONTINUE;
+
+	if (a == NULL && (a = json_array()) != NULL &&
+	    json_object_set_new(so->fields, "after", a) < 0)
+		a = NULL;
+	if (a == NULL || (copy = strdup(list)) == NULL)
+		fatalx("out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc ==
+	    CTL_CONTINUE; tok = strtok_r(NULL, ",", &save)) {
+		if (ctl_parse_id(tok, "--after", &id, err, sizeof(err)) < 0)
+			rc = usage_err(ctl, "%s", err);
+		else if (json_array_append_new(a, json_integer(id)) < 0)
+			fatalx("out of memory");
+	}
+	if (rc == CTL_CONTINUE && json_array_size(a) == 0)
+		rc = usage_err(ctl, "--after: no job id");
+	free(copy);
+	return rc;
+}
+
 static int
 submit_opt(struct ctl *ctl, int c, void *state)
 {
@@ -269,6 +297,15 @@ submit_opt(struct ctl *ctl, int c, void *state)
 		    "--priority" : "--retries", 0, c == OPT_PRIORITY ? 9 :
 		    PROTO_RETRIES_MAX, &n, err, sizeof(err)));
 		v = json_integer(n);
+		break;
+	case OPT_AFTER:
+		return submit_after(ctl, so, optarg);
+	case OPT_DEP_FAIL:
+		key = "on_dependency_failure";
+		if (strcmp(optarg, "run") != 0 && strcmp(optarg, "cancel") != 0)
+			return usage_err(ctl, "--on-dependency-failure: "
+			    "expected run or cancel, got \"%s\"", optarg);
+		v = json_string(optarg);
 		break;
 	case OPT_UNIQUE:
 		key = "unique_key";
@@ -317,7 +354,9 @@ static json_t *
 submit_req(const char *kind, json_t *args, const json_t *fields)
 {
 	struct jc_submit_opts o = JC_SUBMIT_INIT;
+	int64_t *after = NULL;
 	json_t *v, *req;
+	size_t n;
 
 	o.queue = json_string_value(json_object_get(fields, "queue"));
 	o.name = json_string_value(json_object_get(fields, "name"));
@@ -336,7 +375,19 @@ submit_req(const char *kind, json_t *args, const json_t *fields)
 	if ((v = json_object_get(fields, "retries")) != NULL)
 		o.retries = (int)json_integer_value(v);
 	o.unique_key = json_string_value(json_object_get(fields, "unique_key"));
+	o.on_dependency_failure = json_string_value(json_object_get(fields,
+	    "on_dependency_failure"));
+	if ((v = json_object_get(fields, "after")) != NULL) {
+		n = json_array_size(v);
+		if ((after = calloc(n, sizeof(*after))) == NULL)
+			fatalx("out of memory");
+		for (size_t i = 0; i < n; i++)
+			after[i] = json_integer_value(json_array_get(v, i));
+		o.after = after;
+		o.nafter = n;
+	}
 	req = jc_req_submit(kind, args, &o);
+	free(after);
 	json_decref(args);
 	return req;
 }
@@ -375,6 +426,9 @@ cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "priority", required_argument, NULL, OPT_PRIORITY },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "unique", required_argument, NULL, OPT_UNIQUE },
+		{ "after", required_argument, NULL, OPT_AFTER },
+		{ "on-dependency-failure", required_argument, NULL,
+		  OPT_DEP_FAIL },
 		GLOBAL_LONG
 	};
 	struct submit_opts so = { .fields = json_object() };
@@ -920,6 +974,11 @@ static const struct cmd cmds[] = {
 	    "timed_out\n"
 	    "      --unique KEY      no new job while one with KEY has not "
 	    "ended: prints\n                        the id of that one\n"
+	    "      --after ID[,ID...]  start only once those jobs have ended "
+	    "(waiting)\n"
+	    "      --on-dependency-failure run|cancel  when one of them ends "
+	    "otherwise\n                        than succeeded (default: "
+	    "cancel)\n"
 	    "      --wait            wait for the job to end and print it; "
 	    "exit 0 only if\n                        it succeeded\n" },
 	{ "submit-group", cmd_submit_group,

@@ -51,9 +51,12 @@ cancel_stop(struct job *j, const char *reason)
 		 * the put is done already the submitter checks it in. */
 		queue_withdraw(j);
 		break;
+	case J_WAITING:         /* its dependants hear of it from the store */
+		deps_unwait(j);
+		end_job(j, STORE_CANCELLED, NULL, NULL);
+		break;
 	case J_TAKEN:           /* the worker checks after the insert */
 	case J_ENDING:
-	case J_WAITING:         /* stage two: nothing enters it yet */
 	case J_NWHERE:
 		break;
 	}
@@ -67,6 +70,8 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 	struct job *j = idmap_get(e->jobs, id);
 	int rc;
 
+	if (j == NULL)
+		j = page_fetch(e, id);  /* scheduled, due past the window */
 	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
 		return node_cancel_remote(e, id, who, reason, err);
 	if (j == NULL || !user_may_see(e, who, j->uid))

@@ -104,12 +104,27 @@ end_written(void *arg, int status)
 		    "interrupted" : "");
 	}
 	end_settled(j, status);
-	if (status == 0)
-		job_observe(j, j->end_state);
+	if (status == 0) {
+		end_recorded(j);
+		return;
+	}
 	idmap_del(e->jobs, j->id);
-	co_waitq_wake_all(&j->doneq, status < 0 ? -EIO : (int)j->end_state);
+	co_waitq_wake_all(&j->doneq, -EIO);
 	if (j->g != NULL)
 		group_member_done(j->g, j, status);
+	job_free(j);
+}
+
+/* j's end (J_ENDING) is in the database: tell its waiters, free it.  Also
+ * for a job the store ended itself (a dependency's cancel, deps.c). */
+void
+end_recorded(struct job *j)
+{
+	job_observe(j, j->end_state);
+	idmap_del(j->e->jobs, j->id);
+	co_waitq_wake_all(&j->doneq, (int)j->end_state);
+	if (j->g != NULL)
+		group_member_done(j->g, j, 0);
 	job_free(j);
 }
 

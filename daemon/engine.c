@@ -74,6 +74,7 @@ eng_configure(struct eng *e, const struct conf *c)
 		if (queue_configure(e, conf_queue(c, i)) < 0)
 			return -ENOMEM;
 	prune_configure(e, c);
+	page_configure(e, c);
 	node_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
@@ -218,6 +219,8 @@ eng_wait_job(struct eng *e, int64_t id, double timeout)
 {
 	struct job *j = idmap_get(e->jobs, id);
 
+	if (j == NULL)
+		j = page_fetch(e, id);  /* scheduled, due past the window */
 	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
 		return node_wait_remote(e, id, timeout);
 	return j == NULL ? 0 : eng_wait_on(&j->doneq, timeout);
@@ -257,7 +260,7 @@ eng_queue_info(const struct eng *e, size_t i, struct eng_queue_info *qi)
 			qi->name = q->name;
 			qi->queued = queue_len(q);
 			qi->scheduled = q->scheduled;
-			qi->waiting = 0;
+			qi->waiting = q->waiting;
 			qi->paused = q->paused;
 			qi->running = q->running;
 			qi->workers = q->workers;
@@ -309,7 +312,10 @@ eng_new(struct co_rt *rt, struct store *st)
 	e->self_uid = geteuid();
 	TAILQ_INIT(&e->retry);
 	timerq_init(&e->tq);
-	if ((e->jobs = idmap_new()) == NULL ||
+	if (st != NULL)
+		store_deps_hook(st, deps_changes, e);
+	if ((e->page = page_new(e)) == NULL ||
+	    (e->jobs = idmap_new()) == NULL ||
 	    (e->groups = idmap_new()) == NULL ||
 	    (e->users = idmap_new()) == NULL ||
 	    (e->ends_ev = event_new(co_rt_base(rt), -1, 0, end_cb, e)) ==
@@ -378,6 +384,7 @@ eng_free(struct eng *e)
 	if (e->prune_ev != NULL)
 		event_free(e->prune_ev);
 	timerq_fini(&e->tq);
+	page_free(e->page);
 	kind_env_close(e->kenv);
 	if (e->jobs != NULL)
 		idmap_each(e->jobs, eng_free_job, NULL);

@@ -12,6 +12,7 @@
  *   recover.c  recover_ crash recovery at start
  *   users.c    user_    per-user accounting and who may cancel what
  *   park.c     park_    running jobs that only wait, held without a worker
+ *   deps.c     deps_    dependencies: waiting jobs, the store's verdicts
  *   engine.c   eng_     the public face (engine.h)
  */
 #ifndef JOBD_ENGINE_INT_H
@@ -42,6 +43,7 @@ struct kind_env;
 struct conf;
 struct kind_run;
 struct park;
+struct page;
 struct conf_queue;
 
 /* Where a job is in memory (job.c has the table of legal moves and what
@@ -113,6 +115,7 @@ struct job {
 	double created_at, started_at;  /* Unix times, as stored */
 	double ready_at;                /* entered its queue (queue wait) */
 	int64_t dup_id;                 /* insert -EEXIST: the holder */
+	bool has_deps;                  /* submitted with an after list */
 };
 
 struct egroup {
@@ -150,6 +153,7 @@ struct equeue {
 	struct backoff backoff;
 	double retain_ok, retain_fail;  /* -1: the daemon's; 0: forever */
 	size_t scheduled;               /* jobs SCHEDULED in memory */
+	size_t waiting;                 /* jobs WAITING (deps.c) */
 	int nworkers;
 	size_t nwaiting;                /* workers waiting on workq */
 	size_t nstarting;               /* workers spawned, not yet run */
@@ -194,7 +198,8 @@ struct eng {
 	struct park *park;              /* park.c's, made at the first park */
 	struct eng_counters c;
 	uint64_t moves[J_NWHERE][J_NWHERE]; /* job_move's, by from and to */
-	struct timerq tq;               /* scheduled jobs by run_at */
+	struct timerq tq;               /* scheduled jobs in memory */
+	struct page *page;              /* the rest: page.c */
 	struct event *tq_ev;            /* fires at the earliest one */
 	double tq_armed;                /* when tq_ev is set for; 0: not */
 	struct event *prune_ev;         /* the pruner's next round */
@@ -223,6 +228,9 @@ int job_row(const struct job *j, const struct proto_submit *s,
     const struct eng_who *who, struct store_new_job *row, char **textp);
 void job_free(struct job *j);
 void job_observe(struct job *j, enum store_state state);
+void job_event(struct job *j, enum store_state state);
+void job_ready(struct job *j);
+void job_duplicate(struct job *j, int64_t existing);
 void job_forget(struct job *j);
 void job_lost(struct job *j);
 
@@ -250,6 +258,7 @@ void end_flush(struct eng *e);
 void end_cb(evutil_socket_t fd, short what, void *arg);
 void end_retry_cb(evutil_socket_t fd, short what, void *arg);
 void end_final(struct eng *e);
+void end_recorded(struct job *j);
 
 /* ---- submit.c ---- */
 int submit_check(struct eng *e, const struct proto_submit *s,
@@ -284,12 +293,24 @@ int cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
 
 /* ---- sched.c ---- */
 void sched_add(struct job *j);
+void sched_put(struct job *j);
 void sched_remove(struct job *j);
 void sched_cb(evutil_socket_t fd, short what, void *arg);
 void sched_now(struct job *j);
 bool sched_retry(struct job *j, enum store_state state);
 void sched_flush(struct job *j);
 void sched_configure(struct job *j, const struct proto_submit *s);
+
+/* ---- page.c ---- */
+struct page *page_new(struct eng *e);
+void page_configure(struct eng *e, const struct conf *c);
+void page_free(struct page *p);
+double page_horizon(struct eng *e);
+int page_recover(struct eng *e);
+bool page_keep(struct job *j);
+void page_settle(struct job *j);
+void page_drained(struct eng *e);
+struct job *page_fetch(struct eng *e, int64_t id);
 
 /* ---- prune.c ---- */
 void prune_configure(struct eng *e, const struct conf *c);
@@ -308,6 +329,7 @@ int pause_load(struct eng *e);
 int recover_run(struct eng *e);
 int recover_one(void *arg, struct store_job *sj);
 void recover_trips(struct eng *e);
+int recover_fetch(struct eng *e, int64_t id);
 struct job *recover_job(struct eng *e, struct equeue *q,
     const struct store_job *sj);
 
@@ -329,7 +351,10 @@ int pool_submit(struct eng *e, struct job *j, const struct proto_submit *s,
     const struct eng_who *who, struct proto_err *err);
 
 /* ---- users.c ---- */
+int user_hold(struct eng *e, uid_t uid);
 int user_count(struct job *j);
+void user_detach(struct job *j);
+void user_attach(struct job *j);
 void user_uncount(struct job *j);
 int user_limit(const struct eng *e, const struct eng_who *who, size_t n,
     struct proto_err *err);
@@ -341,6 +366,15 @@ int user_need_admin(const struct eng *e, const struct eng_who *who,
     const char *what, struct proto_err *err);
 bool user_may_see(const struct eng *e, const struct eng_who *who, uid_t uid);
 void user_free_all(struct eng *e);
+
+/* ---- deps.c ---- */
+int deps_check(struct eng *e, const struct proto_submit *s,
+    const struct eng_who *who, struct proto_err *err);
+void deps_row(const struct proto_submit *s, struct store_new_job *row);
+int deps_room(const struct equeue *q);
+void deps_wait(struct job *j);
+void deps_unwait(struct job *j);
+void deps_changes(void *arg, const struct store_dep_change *c, size_t n);
 
 /* ---- park.c ---- */
 int park_job(struct job *j, double seconds, double started);

@@ -89,8 +89,8 @@ group_inserted(void *arg, int status)
 			log_debug("job %lld: queued (queue %s, group %lld)",
 			    (long long)j->id, j->q->name, (long long)g->id);
 			j->inserted = true;
-			job_observe(j, j->delayed ? STORE_SCHEDULED :
-			    STORE_QUEUED);
+			job_observe(j, j->has_deps ? STORE_WAITING :
+			    j->delayed ? STORE_SCHEDULED : STORE_QUEUED);
 			co_waitq_wake_all(&j->insertq, 0);
 		} else {
 			job_lost(j);
@@ -206,6 +206,8 @@ group_insert(struct eng *e, struct egroup *g,
 		    job_row(g->jobs[i], &pg->jobs[i], who, &rows[i],
 		    &texts[i]) < 0)
 			break;
+		else
+			deps_row(&pg->jobs[i], &rows[i]);
 	if (ids != NULL && i == n &&
 	    (rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
 	    group_inserted, g)) == 0)
@@ -238,6 +240,10 @@ group_enter(struct egroup *g, bool nowait)
 	for (i = 0; i < g->n; i++) {
 		if ((j = g->jobs[i]) == NULL || j->where != J_NEW)
 			continue;
+		if (j->has_deps) {              /* the store releases it */
+			deps_wait(j);
+			continue;
+		}
 		if (j->delayed) {               /* not ready: no room needed */
 			job_move(j, J_SCHEDULED);
 			sched_add(j);
@@ -277,6 +283,7 @@ group_check(struct eng *e, const struct proto_submit_group *pg,
 
 	for (i = 0; i < pg->njobs; i++)
 		if ((rc = submit_check(e, &pg->jobs[i], &qs[i], &ks[i],
+		    err)) < 0 || (rc = deps_check(e, &pg->jobs[i], who,
 		    err)) < 0) {
 			proto_err_prefix(err, "jobs[%zu]: ", i);
 			return rc;

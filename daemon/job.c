@@ -23,9 +23,8 @@
  *
  * ENDING is left only by the free once the end committed.  PUTTING is
  * a group member's: a lone submit waits for room before it has an id.
- * SCHEDULED and WAITING are in the table so that
- * stage two's lifecycle issue (run_at, retries, dependencies) only has to
- * enter them; nothing does yet.
+ * SCHEDULED is sched.c's (run_at, retries), WAITING deps.c's
+ * (dependencies).
  *
  * An illegal move is a bug in jobd: job_move ends the process (fatalx)
  * rather than carry on with a job whose state nobody can trust (it could
@@ -53,6 +52,8 @@ static const bool legal[J_NWHERE][J_NWHERE] = {
 					 * recovery cannot run it */
 		[J_SCHEDULED] = true,   /* submitted (or recovered) with a
 					 * run_at ahead */
+		[J_WAITING] = true,     /* submitted (or recovered) with
+					 * dependencies not ended */
 	},
 	[J_PUTTING] = {
 		[J_NEW] = true,         /* no memory to put it: try later;
@@ -176,8 +177,10 @@ job_from(struct eng *e, struct equeue *q, const struct kind *k,
 	j = job_new(e, q, k, s->args, s->timeout == PROTO_UNSET ?
 	    q->timeout : s->timeout, s->max_attempts > 0 ?
 	    (int)s->max_attempts : q->max_attempts);
-	if (j != NULL)
+	if (j != NULL) {
 		sched_configure(j, s);
+		j->has_deps = s->nafter > 0;
+	}
 	if (j == NULL || who == NULL)
 		return j;
 	j->uid = who->uid;
@@ -246,7 +249,7 @@ job_free(struct job *j)
 
 /* Every committed state change of j passes here (a start once it is
  * sent: a pure kind does not wait for its commit): the counters
- * (metrics.h), then one event for the watchers (watch.h).  Called from
+ * (metrics.h), then one event for the watchers (job_event).  Called from
  * the commit callbacks: submit_inserted, group_inserted, end_written,
  * end_requeued, and from queue_mark_started. */
 void
@@ -254,34 +257,81 @@ job_observe(struct job *j, enum store_state state)
 {
 	/* A recovered job may have lost its queue or kind (it ends failed). */
 	struct met_queue *mq = j->q != NULL ? j->q->met : NULL;
-	struct watch_job wj;
 
-	if ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
-	    j->attempts == 0)
+	/* Submitted: once, when the insert commits (a job with
+	 * dependencies as waiting; its release is no second submit). */
+	if (j->attempts == 0 && (state == STORE_WAITING ||
+	    ((state == STORE_QUEUED || state == STORE_SCHEDULED) &&
+	    !j->has_deps)))
 		met_submitted(mq, j->kind);
 	else if (state == STORE_RUNNING)
 		met_started(mq, j->started_at - j->ready_at);
 	else if (store_state_ended(state))
 		met_ended(mq, j->kind, state, j->started_at >= j->ready_at &&
 		    j->started_at > 0 ? j->end_at - j->started_at : -1);
-	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
-		return;
-	wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
+	job_event(j, state);
+}
+
+/* j as its events show it, in state. */
+static void
+job_watch(struct job *j, enum store_state state, struct watch_job *wj)
+{
+	*wj = (struct watch_job){ .id = j->id, .group = j->g ? j->g->id : 0,
 	    .queue = j->q != NULL ? j->q->name : "",
 	    .kind = j->kind != NULL ? j->kind->name : "", .name = j->name,
 	    .state = state, .args = j->args, .attempts = j->attempts,
 	    .max_attempts = j->max_attempts, .timeout = j->timeout,
 	    .created_at = j->created_at, .started_at = j->started_at,
-	    .cache = &j->wcache, .uid = j->uid };
+	    .run_at = j->run_at, .priority = j->priority,
+	    .retries = j->retries, .cache = &j->wcache,
+	    .uid = j->uid };
 	if (store_state_ended(state)) {
-		wj.finished_at = j->end_at;
-		wj.result = j->end_text;
-		wj.error = j->end_error;
+		wj->finished_at = j->end_at;
+		wj->result = j->end_text;
+		wj->error = j->end_error;
 		if (state == STORE_CANCELLED)
-			wj.cancel_reason = j->cancel_reason != NULL ?
+			wj->cancel_reason = j->cancel_reason != NULL ?
 			    j->cancel_reason : "cancelled";
+	} else if (state == STORE_SCHEDULED && j->retrying) {
+		wj->result = j->end_text;       /* the attempt that failed, */
+		wj->error = j->end_error;       /* as the row keeps them */
 	}
+}
+
+/* j's change to state, for the watchers only: the changes the counters do
+ * not count (a retry's running -> scheduled, a due job's scheduled ->
+ * queued, a revived one) come here straight, when their write is sent,
+ * so that they stay in order with the start that may follow at once. */
+void
+job_event(struct job *j, enum store_state state)
+{
+	struct watch_job wj;
+
+	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
+		return;
+	job_watch(j, state, &wj);
 	watch_publish(j->e->hub, &wj);
+}
+
+/* j is queued again (its run_at came, a retry op): its queue wait begins
+ * now, and the watchers are told. */
+void
+job_ready(struct job *j)
+{
+	j->ready_at = store_now();
+	job_event(j, STORE_QUEUED);
+}
+
+/* A submit of j found its unique key or slot held by job existing. */
+void
+job_duplicate(struct job *j, int64_t existing)
+{
+	struct watch_job wj;
+
+	if (j->e->hub == NULL || watch_count(j->e->hub) == 0)
+		return;
+	job_watch(j, STORE_QUEUED, &wj);
+	watch_publish_duplicate(j->e->hub, &wj, existing);
 }
 
 /* Forget a job whose insert failed: it never existed for anyone. */
@@ -318,10 +368,13 @@ job_lost(struct job *j)
 	case J_TAKEN:
 		co_waitq_wake_all(&j->insertq, -EIO);
 		break;
+	case J_WAITING:         /* its insert failed (a dependency gone) */
+		deps_unwait(j);
+		job_forget(j);
+		break;
 	case J_PUTTING:         /* its submitter checks once it is in */
 	case J_RUNNING:         /* cannot be: workers wait for the insert */
 	case J_ENDING:          /* cancelled meanwhile: its end fails too */
-	case J_WAITING:         /* stage two: not entered before the insert */
 	case J_NWHERE:
 		break;
 	}

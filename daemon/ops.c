@@ -322,6 +322,7 @@ submit_done(void *arg, int status, const struct eng_ack *ack)
 		 * all or nothing); the message names the holder. */
 		resp = proto_error(NULL, status == -ENOMEM ? PROTO_INTERNAL :
 		    status == -EEXIST ? PROTO_BAD_REQUEST :
+		    status == -ENOENT ? PROTO_NOT_FOUND :
 		    PROTO_STORAGE_ERROR, store_errmsg());
 	} else if (ack->group == 0) {
 		resp = json_pack("{s:b s:I}", "ok", 1, "id",
@@ -795,14 +796,6 @@ watch_wake(void *arg)
 	co_waitq_wake_all(&wo->wq, 0);
 }
 
-static void
-watch_into(void *arg, const char *data, size_t len)
-{
-	struct watch_op *wo = arg;
-
-	reply_send_raw(wo->next, data, len);
-}
-
 /* Stream events until the client goes or jobd stops: each batch of
  * lines is one more reply on the connection, sent once the earlier ones
  * are mostly written, so a slow reader fills its watcher (and then loses
@@ -811,6 +804,8 @@ static void
 watch_stream(struct watcher *w, struct watch_op *wo)
 {
 	struct reply *more;
+	char *buf;
+	size_t len;
 
 	for (;;) {
 		if (watch_pending(w) == 0 &&
@@ -822,7 +817,11 @@ watch_stream(struct watcher *w, struct watch_op *wo)
 		    reply_wait_drained(wo->next, WATCH_UNSENT) < 0 ||
 		    (more = reply_again(wo->next)) == NULL)
 			break;
-		watch_take(w, watch_into, wo);
+		/* The watcher's buffer becomes the reply: no copy. */
+		if ((len = watch_take_buf(w, &buf)) > 0)
+			reply_send_line(wo->next, buf, len);
+		else
+			reply_send_raw(wo->next, "", 0);
 		wo->next = more;
 	}
 	reply_send_raw(wo->next, "", 0);        /* the last, empty, slot */

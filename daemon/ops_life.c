@@ -74,10 +74,30 @@ life_time(double t)
 	return t > 0 ? json_real(t) : json_null();
 }
 
+/* The after list ("12,13" as the store reads it) as an array, or null. */
+static json_t *
+life_after(const char *s)
+{
+	json_t *a;
+	char *end;
+	long long v;
+
+	if (s == NULL || (a = json_array()) == NULL)
+		return json_null();
+	while (*s != '\0') {
+		v = strtoll(s, &end, 10);
+		if (end == s)
+			break;
+		json_array_append_new(a, json_integer(v));
+		s = *end == ',' ? end + 1 : end;
+	}
+	return a;
+}
+
 int
 ops_job_life(json_t *job, const struct store_job *j)
 {
-	json_t *f = json_pack("{s:o s:i s:i s:i s:f s:f s:s s:n s:o s:o s:o}",
+	json_t *f = json_pack("{s:o s:i s:i s:i s:f s:f s:s s:o s:o s:o s:o}",
 	    "run_at", life_time(j->run_at),
 	    "priority", j->priority,
 	    "retries", j->retries,
@@ -86,7 +106,8 @@ ops_job_life(json_t *job, const struct store_job *j)
 	    "retry_max_delay", j->retry_max_delay,
 	    "retry_backoff", j->retry_backoff == STORE_BACKOFF_FIXED ?
 	    "fixed" : "exponential",
-	    "after", "unique_key", j->unique_key != NULL ?
+	    "after", life_after(j->after), "unique_key",
+	    j->unique_key != NULL ?
 	    json_string(j->unique_key) : json_null(), "schedule",
 	    j->schedule != NULL ? json_string(j->schedule) : json_null(),
 	    "slot", j->schedule != NULL ? json_real(j->slot) : json_null());

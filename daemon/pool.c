@@ -187,7 +187,8 @@ pool_wanted(const struct eng *e, const struct job *j,
     const struct proto_submit *s)
 {
 	return e->pool != NULL && e->pool->peers > 0 && !e->stopping &&
-	    !j->delayed && s->unique_key == NULL && s->schedule == NULL &&
+	    !j->delayed && !j->has_deps && s->unique_key == NULL &&
+	    s->schedule == NULL &&
 	    readyq_count(&j->q->rq) >= (size_t)j->q->workers;
 }
 

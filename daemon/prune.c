@@ -18,10 +18,18 @@
 #include "conf.h"
 #include "engine_int.h"
 #include "log.h"
+#include "watch.h"
 
-/* Jobs one prune write deletes: small, so that a round never holds the
- * writer for long (its time per batch is not measured yet: docs/BENCH.md). */
-#define PRUNE_BATCH 1000
+/* Jobs one prune write deletes: small, so that a batch never holds the
+ * writer for long: a submit that comes in waits for at most one batch,
+ * 250 jobs and their attempts, a few ms (bench/bench_prune.c,
+ * docs/BENCH.md "Pruning"). */
+#define PRUNE_BATCH 250
+/* The pruner's share of the writer: after a batch that took t, the next
+ * one waits t as well (at most PRUNE_REST_MAX), so pruning a million
+ * rows under a load of submits takes at most half of the writer's time
+ * and the submits' commits are not queued behind batch after batch. */
+#define PRUNE_REST_MAX 0.1
 
 #define PRUNE_OK   (1u << STORE_SUCCEEDED)
 #define PRUNE_FAIL ((1u << STORE_FAILED) | (1u << STORE_TIMED_OUT) | \
@@ -34,6 +42,8 @@ struct prune_round {
 	size_t deleted;                 /* by the last batch */
 	size_t total;
 	struct store_prune p;
+	double sent;                    /* the batch's submit (co_now) */
+	struct event *rest;             /* the pause before the next */
 };
 
 static void prune_next(struct prune_round *r);
@@ -78,6 +88,8 @@ prune_end(struct prune_round *r)
 		log_info("pruned %zu ended jobs past their retention",
 		    r->total);
 	e->pruning = false;
+	if (r->rest != NULL)
+		event_free(r->rest);
 	free(r);
 	prune_arm(e);
 }
@@ -86,6 +98,8 @@ static void
 prune_done(void *arg, int status)
 {
 	struct prune_round *r = arg;
+	struct timeval tv;
+	double took;
 
 	if (status < 0 || r->e->stopping) {
 		if (status < 0)
@@ -94,11 +108,29 @@ prune_done(void *arg, int status)
 		return;
 	}
 	r->total += r->deleted;
+	watch_publish_pruned(r->e->hub, r->p.queue, r->deleted);
 	if (r->deleted < r->p.limit && ++r->phase == 2) {
 		r->phase = 0;
 		r->q = TAILQ_NEXT(r->q, link);
 	}
-	prune_next(r);
+	took = co_now() - r->sent;
+	if (took > PRUNE_REST_MAX)
+		took = PRUNE_REST_MAX;
+	if (r->deleted < r->p.limit || r->rest == NULL || took < 0.001) {
+		prune_next(r);
+		return;
+	}
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)(took * 1e6);
+	evtimer_add(r->rest, &tv);
+}
+
+static void
+prune_rested(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	prune_next(arg);
 }
 
 /* Submit the next batch of the round, or end it. */
@@ -116,6 +148,7 @@ prune_next(struct prune_round *r)
 			r->p.states = r->phase == 0 ? PRUNE_OK : PRUNE_FAIL;
 			r->p.queue = r->q->name;
 			r->p.limit = PRUNE_BATCH;
+			r->sent = co_now();
 			if ((rc = store_prune(r->e->st, &r->p, &r->deleted,
 			    prune_done, r)) == 0)
 				return;
@@ -143,6 +176,8 @@ prune_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	r->e = e;
 	r->q = TAILQ_FIRST(&e->queues);
+	/* No timer: no rests, the round goes on at once after each batch. */
+	r->rest = evtimer_new(co_rt_base(e->rt), prune_rested, r);
 	e->pruning = true;
 	prune_next(r);
 }
@@ -169,6 +204,7 @@ prune_op(struct eng *e, const struct proto_prune *pp, size_t *deleted,
 			return rc;
 		}
 		*deleted += n;
+		watch_publish_pruned(e->hub, NULL, n);
 	} while (n == PRUNE_BATCH);
 	if (*deleted > 0)
 		log_info("prune: deleted %zu ended jobs", *deleted);

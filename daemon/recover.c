@@ -104,7 +104,8 @@ recover_one(void *arg, struct store_job *sj)
 	if (sj->group_id != 0 && (g = group_load(e, sj->group_id)) == NULL)
 		log_warnx("group %lld: cannot load it: %s",
 		    (long long)sj->group_id, store_errmsg());
-	if (sj->state != STORE_QUEUED && sj->state != STORE_SCHEDULED) {
+	if (sj->state != STORE_QUEUED && sj->state != STORE_SCHEDULED &&
+	    sj->state != STORE_WAITING) {
 		store_job_free(sj);     /* ended by the recovery */
 		return 0;
 	}
@@ -116,6 +117,9 @@ recover_one(void *arg, struct store_job *sj)
 	recover_check(j, q, sj, msg, sizeof(msg));
 	if (msg[0] != '\0') {
 		end_job(j, STORE_FAILED, NULL, msg);
+	} else if (sj->state == STORE_WAITING) {
+		j->has_deps = true;             /* the store releases it */
+		deps_wait(j);
 	} else if (sj->state == STORE_SCHEDULED) {
 		job_move(j, J_SCHEDULED);       /* its run_at, even if past */
 		sched_add(j);
@@ -125,6 +129,19 @@ recover_one(void *arg, struct store_job *sj)
 	}
 	store_job_free(sj);
 	return 0;
+}
+
+/* A scheduled job the horizon left out that must be in memory all the
+ * same (a group's member: page.c), recovered as the others were. */
+int
+recover_fetch(struct eng *e, int64_t id)
+{
+	struct store_job *sj;
+	int rc;
+
+	if ((rc = store_get(e->st, id, &sj)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	return recover_one(e, sj);
 }
 
 /* The store's rule for a job a crash interrupted (store_rerun_fn): the
@@ -175,7 +192,9 @@ recover_run(struct eng *e)
 	int rc;
 
 	store_recover_rule(e->st, recover_rerun, NULL);
-	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0)
+	store_recover_horizon(e->st, page_horizon(e));
+	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0 ||
+	    (rc = page_recover(e)) < 0)
 		return rc;
 	recover_trips(e);
 	if (rep.queued + rep.requeued + rep.failed > 0)

@@ -13,6 +13,7 @@
 #include "idmap.h"
 #include "kind.h"
 #include "log.h"
+#include "watch.h"
 
 static int
 retry_refused(struct proto_err *err, int64_t id, const char *state)
@@ -72,6 +73,7 @@ retry_revive(struct eng *e, struct store_job *sj, struct proto_err *err)
 	}
 	log_info("job %lld: retried (queue %s, attempt %d next)",
 	    (long long)j->id, q->name, j->attempts + 1);
+	job_ready(j);
 	(void)queue_force(q, j);
 	queue_enter(j);
 	return 0;
@@ -85,6 +87,8 @@ retry_op(struct eng *e, int64_t id, const struct eng_who *who,
 	struct store_job *sj;
 	int rc;
 
+	if (j == NULL)
+		j = page_fetch(e, id);  /* scheduled, due past the window */
 	if (j != NULL && user_may_see(e, who, j->uid))
 		return retry_live(j, who, err);
 	if (j != NULL)                  /* not this client's to see */
@@ -136,8 +140,10 @@ pause_op(struct eng *e, const char *name, bool paused, struct proto_err *err)
 		proto_err_set(err, PROTO_STORAGE_ERROR, "%s", store_errmsg());
 		return rc;
 	}
-	if (q->paused != paused)
+	if (q->paused != paused) {
 		log_info("queue %s: %s", name, paused ? "paused" : "resumed");
+		watch_publish_queue(e->hub, name, paused);
+	}
 	queue_pause(q, paused);
 	return 0;
 }

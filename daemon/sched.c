@@ -12,8 +12,8 @@
  * left comes here from end_job (sched_retry): its delay is the backoff
  * (lib/sched/backoff: exponential or fixed, capped, jittered, raised by
  * a Retry-After), and its write goes out with the ends (sched_flush).
- * Every scheduled job is in memory (as every unfinished job is): the
- * heap's window paging of timerq.h is not used yet (docs/BENCH.md).
+ * The heap holds a window of the scheduled jobs, those due soonest; the
+ * rest are only rows until page.c reads them in as their time nears.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,13 +60,15 @@ sched_ready(struct job *j)
 		log_warnx("job %lld: recording it ready: %s", (long long)j->id,
 		    store_errmsg());
 	log_debug("job %lld: ready (queue %s)", (long long)j->id, j->q->name);
+	job_ready(j);
 	(void)queue_force(j->q, j);
 	queue_enter(j);
 }
 
-/* Into the heap; out of memory, it becomes ready now rather than never. */
-static void
-sched_insert(struct job *j)
+/* Into the heap; out of memory, it becomes ready now rather than never.
+ * (page.c's: a job due past the window leaves memory instead.) */
+void
+sched_put(struct job *j)
 {
 	if (timerq_insert(&j->e->tq, &j->tnode, j->run_at, j->id) < 0) {
 		log_warnx("job %lld: no memory to schedule it: it runs now",
@@ -82,7 +84,8 @@ void
 sched_add(struct job *j)
 {
 	j->q->scheduled++;
-	sched_insert(j);
+	if (page_keep(j))
+		sched_put(j);
 }
 
 /* j leaves J_SCHEDULED otherwise than by its time (a cancel, a lost
@@ -123,6 +126,7 @@ sched_cb(evutil_socket_t fd, short what, void *arg)
 		sched_ready(timerq_entry(n, struct job, tnode));
 	}
 	sched_arm(e);
+	page_drained(e);
 }
 
 /* end_job's question: does j, ending in state, get a retry?  If so it
@@ -163,6 +167,7 @@ sched_flush(struct job *j)
 	    NULL) < 0)
 		log_warnx("job %lld: recording its retry: %s",
 		    (long long)j->id, store_errmsg());
+	job_event(j, STORE_SCHEDULED);
 	j->retrying = false;
 	free(j->end_text);
 	free(j->end_error);
@@ -174,7 +179,7 @@ sched_flush(struct job *j)
 		end_job(j, STORE_CANCELLED, NULL, NULL);
 		return;
 	}
-	sched_insert(j);
+	sched_put(j);           /* a retry stays in memory (page.c) */
 }
 
 /* A submit's lifecycle fields over the queue's defaults (job_from). */

@@ -143,7 +143,8 @@ fire_one(struct fire *f, int64_t slot)
 	struct fire_ack *a;
 	struct sched *d;
 
-	if (proto_submit_parse(f->submit, &ps, &err) < 0) {
+	if (proto_submit_parse(f->submit, &ps, &err) < 0 || ps.nafter > 0) {
+		proto_submit_clear(&ps);
 		log_warnx("schedule %s: %s", f->name, err.msg);
 		return;
 	}

@@ -333,7 +333,10 @@ writer_flush(struct conn *c, char *buf)
 	size_t n = 0, len = 0;
 	ssize_t rc;
 
-	if (r->len > WRITE_BATCH) {
+	/* One long answer, or one alone (a watch's batch of events), is
+	 * written from where it is, not gathered first. */
+	if (r->len > WRITE_BATCH || (r->len > WRITE_BATCH / 16 &&
+	    (TAILQ_NEXT(r, link) == NULL || !TAILQ_NEXT(r, link)->ready))) {
 		rc = co_write_all(c->fd, r->line, r->len, WRITE_TIMEOUT);
 		n = 1;
 	} else {

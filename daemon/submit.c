@@ -92,6 +92,7 @@ submit_inserted(void *arg, int status)
 		log_debug("job %lld: a duplicate of job %lld, not made",
 		    (long long)j->id, (long long)j->dup_id);
 		j->e->c.duplicates++;
+		job_duplicate(j, j->dup_id);
 		done(darg, 0, &ack);
 		job_lost(j);
 		return;
@@ -102,7 +103,8 @@ submit_inserted(void *arg, int status)
 		j->inserted = true;
 		j->e->c.submitted++;
 		end_retry_soon(j->e);
-		job_observe(j, j->delayed ? STORE_SCHEDULED : STORE_QUEUED);
+		job_observe(j, j->has_deps ? STORE_WAITING : j->delayed ?
+		    STORE_SCHEDULED : STORE_QUEUED);
 		co_waitq_wake_all(&j->insertq, 0);
 	} else {
 		j->e->c.store_errors++;
@@ -110,6 +112,8 @@ submit_inserted(void *arg, int status)
 	done(darg, status, &ack);       /* store_errmsg() still valid */
 	if (status < 0)
 		job_lost(j);
+	else if (j->delayed)
+		page_settle(j);         /* due past the window: out it goes */
 }
 
 /* The row's unique key or schedule slot, if s has one: the store then
@@ -141,6 +145,7 @@ submit_send(struct eng *e, struct job *j, const struct proto_submit *s,
 	else if ((rc = job_row(j, s, who, &row, &text)) == 0) {
 		submit_unique(j, s, &row);
 		row.pooled = pooled;
+		deps_row(s, &row);
 		rc = store_insert(e->st, &row, &j->id, cb, j);
 		free(text);
 		e->ins_sent += rc == 0;
@@ -178,7 +183,8 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	int rc;
 
 	if ((rc = submit_check(e, s, &q, &k, err)) < 0 ||
-	    (rc = user_limit(e, who, 1, err)) < 0)
+	    (rc = user_limit(e, who, 1, err)) < 0 ||
+	    (rc = deps_check(e, s, who, err)) < 0)
 		return rc;
 	if ((j = job_from(e, q, k, s, who)) == NULL) {
 		proto_err_set(err, PROTO_INTERNAL, "out of memory");
@@ -188,11 +194,12 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	j->done_arg = arg;
 	if (pool_wanted(e, j, s))       /* for any daemon: pool.c */
 		return pool_submit(e, j, s, who, err);
-	if (j->delayed)                 /* takes no room; max_pending bounds */
-		rc = q->scheduled >= (size_t)q->max_pending ? -ENOSPC : 0;
+	if (j->delayed || j->has_deps)  /* no room; max_pending bounds */
+		rc = deps_room(q);
 	else
 		rc = queue_put(q, j, s->nowait);
-	if (rc == 0 && e->stopping && (j->delayed || queue_remove(j) == 0))
+	if (rc == 0 && e->stopping && (j->delayed || j->has_deps ||
+	    queue_remove(j) == 0))
 		rc = -ESHUTDOWN;        /* woke from backpressure too late */
 	if (rc < 0) {
 		job_free(j);
@@ -201,12 +208,14 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	}
 	if ((rc = submit_insert(e, j, s, who, err)) < 0) {
 		j->insert_failed = true;
-		if (!j->delayed)
+		if (!j->delayed && !j->has_deps)
 			job_move(j, J_INQ);     /* ready: job_lost takes it */
 		job_lost(j);
 		return rc;
 	}
-	if (j->delayed) {
+	if (j->has_deps) {
+		deps_wait(j);
+	} else if (j->delayed) {
 		job_move(j, J_SCHEDULED);
 		sched_add(j);
 	} else {

@@ -35,26 +35,56 @@ user_admin(const struct eng *e, const struct eng_who *who)
 	return false;
 }
 
-/* Count j for its submitter.  0 or -ENOMEM. */
+/* One more job counted for uid (not ENG_NOBODY).  0 or -ENOMEM. */
 int
-user_count(struct job *j)
+user_hold(struct eng *e, uid_t uid)
 {
-	int64_t key = (int64_t)j->uid + 1;
+	int64_t key = (int64_t)uid + 1;
 	struct euser *u;
 
-	if (j->uid == ENG_NOBODY)
-		return 0;
-	if ((u = idmap_get(j->e->users, key)) == NULL) {
+	if ((u = idmap_get(e->users, key)) == NULL) {
 		if ((u = calloc(1, sizeof(*u))) == NULL)
 			return -ENOMEM;
-		if (idmap_put(j->e->users, key, u) < 0) {
+		if (idmap_put(e->users, key, u) < 0) {
 			free(u);
 			return -ENOMEM;
 		}
 	}
 	u->queued++;
+	return 0;
+}
+
+/* Count j for its submitter.  0 or -ENOMEM. */
+int
+user_count(struct job *j)
+{
+	if (j->uid == ENG_NOBODY)
+		return 0;
+	if (user_hold(j->e, j->uid) < 0)
+		return -ENOMEM;
 	j->counted = true;
 	return 0;
+}
+
+/* A scheduled job paged out of memory (page.c) stays counted: its count
+ * is left with its user as the row's, and j frees without it. */
+void
+user_detach(struct job *j)
+{
+	j->counted = false;
+}
+
+/* ... and paged in again: recover_job counted j anew, so the count its
+ * row held goes. */
+void
+user_attach(struct job *j)
+{
+	int64_t key = (int64_t)j->uid + 1;
+	struct euser *u;
+
+	if (j->counted && (u = idmap_get(j->e->users, key)) != NULL &&
+	    u->queued > 1)
+		u->queued--;
 }
 
 /* j has left queued (started, ended or gone): it counts no more. */

@@ -1,25 +1,24 @@
 /*
  * watch.c — the fan-out of job events (see watch.h).
  *
- * Each watcher owns one buffer that grows by doubling up to its bound and
- * shrinks back when taken while small, so a thousand idle watchers cost a
- * thousand small buffers, and a stalled one at most its bound.
+ * A watcher with a filter owns one buffer that grows by doubling up to its
+ * bound and shrinks back when taken while small, so a thousand idle
+ * watchers cost a thousand small buffers, and a stalled one at most its
+ * bound.  Watchers without a filter share one log of the events instead
+ * (below: one copy per event whatever their number).  The lines
+ * themselves are made by watch_line.c.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 
-#include "proto.h"
-#include "store.h"
-#include "utf8.h"
 #include "watch.h"
+#include "watch_line.h"
 
 #define BUF_START 4096          /* a watcher's first buffer */
-#define LINE_START 1024         /* the hub's line buffer, at first */
 #define DROPPED_MAX 64          /* the dropped line's length, at most */
 
 struct watcher {
@@ -30,7 +29,11 @@ struct watcher {
 	uid_t uid;
 	char *buf;
 	size_t len, cap, max;
+	size_t hint;            /* the next buffer's size (watch_take_buf) */
 	uint64_t dropped;       /* since the last take */
+	bool full;              /* no filter: every event (the log's) */
+	bool inlog;             /* full, and reading the hub's log at pos */
+	uint64_t pos;
 	watch_notify_fn notify;
 	void *arg;
 	LIST_ENTRY(watcher) link;
@@ -40,10 +43,14 @@ struct watch_hub {
 	LIST_HEAD(, watcher) ws;
 	size_t n;
 	uint64_t dropped;
-	char *line;             /* the event being published, reused */
-	size_t len, cap;
-	bool oom;               /* the line could not be made */
+	struct wline l;         /* the event being published, reused */
+	char *log;              /* the full watchers' events (below) */
+	size_t loglen, logcap;
+	uint64_t logbase;       /* the offset of log[0] */
+	size_t ninlog;          /* watchers reading it */
 };
+
+static void log_trim(struct watch_hub *h);
 
 struct watch_hub *
 watch_hub_new(void)
@@ -65,7 +72,8 @@ watch_hub_free(struct watch_hub *h)
 		return;
 	while ((w = LIST_FIRST(&h->ws)) != NULL)
 		watch_remove(w);
-	free(h->line);
+	wline_free(&h->l);
+	free(h->log);
 	free(h);
 }
 
@@ -89,6 +97,10 @@ watch_add(struct watch_hub *h, const struct watch_filter *f, size_t max,
 		w->uid = f->uid;
 	}
 	w->h = h;
+	w->full = w->inlog = w->queue == NULL && w->id == 0 &&
+	    w->group == 0 && !w->own;
+	w->pos = h->logbase + h->loglen;
+	h->ninlog += w->inlog;
 	w->max = max > DROPPED_MAX ? max : DROPPED_MAX;
 	w->notify = notify;
 	w->arg = arg;
@@ -104,6 +116,10 @@ watch_remove(struct watcher *w)
 		return;
 	LIST_REMOVE(w, link);
 	w->h->n--;
+	if (w->inlog) {
+		w->h->ninlog--;
+		log_trim(w->h);
+	}
 	free(w->queue);
 	free(w->buf);
 	free(w);
@@ -119,287 +135,6 @@ matches(const struct watcher *w, const struct watch_job *j)
 	    (w->queue == NULL || strcmp(w->queue, j->queue) == 0);
 }
 
-/* ---- the event line, written by hand ----------------------------------- *
- *
- * jansson would build a tree of some twenty values per event, print its
- * reals with %.17g and allocate all along: that was most of what a watcher
- * cost.  The line is written straight into the hub's reusable buffer
- * instead, in the same spelling as the answers (proto_dump: shortest
- * reals, jansson's string escapes), and the job's parts that do not change
- * between its events (args, created_at, started_at) are kept in its
- * watch_cache. */
-
-struct watch_cache {
-	char *args;                     /* args as JSON text */
-	double created, started;        /* the values spelt below */
-	char created_t[32], started_t[32];
-};
-
-void
-watch_cache_free(struct watch_cache *c)
-{
-	if (c == NULL)
-		return;
-	free(c->args);
-	free(c);
-}
-
-/* Room for n more bytes in the line; false (and the line is lost) when
- * out of memory. */
-static bool
-line_room(struct watch_hub *h, size_t n)
-{
-	size_t cap = h->cap ? h->cap : LINE_START;
-	char *p;
-
-	if (h->oom)
-		return false;
-	while (cap - h->len < n)
-		cap *= 2;
-	if (cap != h->cap) {
-		if ((p = realloc(h->line, cap)) == NULL)
-			return !(h->oom = true);
-		h->line = p;
-		h->cap = cap;
-	}
-	return true;
-}
-
-static void
-put(struct watch_hub *h, const char *s, size_t n)
-{
-	if (line_room(h, n)) {
-		memcpy(h->line + h->len, s, n);
-		h->len += n;
-	}
-}
-
-#define PUT(h, lit) put((h), (lit), sizeof(lit) - 1)
-
-static void
-put_int(struct watch_hub *h, int64_t v)
-{
-	char b[24], *e = b + sizeof(b), *q = e;
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-
-	do
-		*--q = (char)('0' + u % 10);
-	while ((u /= 10) > 0);
-	if (v < 0)
-		*--q = '-';
-	put(h, q, (size_t)(e - q));
-}
-
-/* A real as the answers spell it; an integral one (a timeout, mostly)
- * without the printf. */
-static int
-real_text(double d, char *b, size_t len)
-{
-	if (d == (double)(int64_t)d && d > -1e15 && d < 1e15 &&
-	    !(d == 0 && signbit(d)))
-		return snprintf(b, len, "%" PRId64 ".0", (int64_t)d);
-	return proto_real_spell(d, b, len);
-}
-
-/* A time: null when not yet reached (as proto_time). */
-static int
-time_text(double t, char *b, size_t len)
-{
-	if (!isfinite(t) || t <= 0)
-		return snprintf(b, len, "null");
-	return real_text(t, b, len);
-}
-
-/* A real, or a time (null when not yet reached). */
-static void
-put_real(struct watch_hub *h, double d, bool is_time)
-{
-	char b[32];
-	int n = is_time ? time_text(d, b, sizeof(b)) : real_text(d, b,
-	    sizeof(b));
-
-	if (n > 0)
-		put(h, b, (size_t)n);
-	else
-		h->oom = true;
-}
-
-/* s as a JSON string (jansson's escapes), ill-formed UTF-8 and NUL as
- * U+FFFD (utf8.h); NULL as null. */
-static void
-put_str(struct watch_hub *h, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *run;
-	size_t left;
-	bool partial;
-	int k;
-
-	if (s == NULL) {
-		PUT(h, "null");
-		return;
-	}
-	PUT(h, "\"");
-	left = strlen(s);
-	for (run = p; left > 0;) {
-		if (*p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) {
-			p++, left--;
-			continue;
-		}
-		if (*p >= 0x80 && (k = utf8_char(p, left, &partial)) > 0) {
-			p += k, left -= (size_t)k;
-			continue;
-		}
-		put(h, (const char *)run, (size_t)(p - run));
-		if (*p >= 0x80) {
-			k = utf8_char(p, left, &partial);
-			PUT(h, "\xef\xbf\xbd");
-			p += -k, left -= (size_t)-k;
-		} else {
-			char e[6] = { '\\', 'u', '0', '0', hex[*p >> 4],
-			    hex[*p & 15] };
-
-			if (*p == '"' || *p == '\\')
-				e[1] = (char)*p, put(h, e, 2);
-			else if (*p == '\n')
-				PUT(h, "\\n");
-			else if (*p == '\t')
-				PUT(h, "\\t");
-			else if (*p == '\r')
-				PUT(h, "\\r");
-			else if (*p == '\b')
-				PUT(h, "\\b");
-			else if (*p == '\f')
-				PUT(h, "\\f");
-			else
-				put(h, e, 6);
-			p++, left--;
-		}
-		run = p;
-	}
-	put(h, (const char *)run, (size_t)(p - run));
-	PUT(h, "\"");
-}
-
-/* The job's cache, made on its first event; NULL when out of memory (the
- * parts are then spelt for this event only). */
-static struct watch_cache *
-cache_of(const struct watch_job *j)
-{
-	struct watch_cache *c;
-
-	if (j->cache == NULL)
-		return NULL;
-	if ((c = *j->cache) == NULL && (c = calloc(1, sizeof(*c))) != NULL) {
-		c->created = c->started = -1;
-		*j->cache = c;
-	}
-	return c;
-}
-
-static void
-put_args(struct watch_hub *h, const struct watch_job *j,
-    struct watch_cache *c)
-{
-	char *text;
-
-	if (j->args == NULL) {
-		PUT(h, "null");
-		return;
-	}
-	if (c != NULL && c->args != NULL) {
-		put(h, c->args, strlen(c->args));
-		return;
-	}
-	if ((text = proto_dumps(j->args, JSON_COMPACT)) == NULL) {
-		h->oom = true;
-		return;
-	}
-	put(h, text, strlen(text));
-	if (c != NULL)
-		c->args = text;
-	else
-		free(text);
-}
-
-/* A time the job keeps (created_at, started_at), spelt once. */
-static void
-put_kept_time(struct watch_hub *h, double t, double *was, char *text)
-{
-	if (was == NULL) {
-		put_real(h, t, true);
-		return;
-	}
-	if (*was != t) {
-		if (time_text(t, text, 32) <= 0)
-			snprintf(text, 32, "null");
-		*was = t;
-	}
-	put(h, text, strlen(text));
-}
-
-/* The {JOB} object of j, as ops_job_json has it, into the line. */
-static void
-put_job(struct watch_hub *h, const struct watch_job *j)
-{
-	struct watch_cache *c = cache_of(j);
-
-	PUT(h, "{\"id\":");
-	put_int(h, j->id);
-	PUT(h, ",\"queue\":");
-	put_str(h, j->queue);
-	PUT(h, ",\"kind\":");
-	put_str(h, j->kind);
-	PUT(h, ",\"state\":\"");
-	put(h, store_state_name(j->state), strlen(store_state_name(j->state)));
-	PUT(h, "\",\"args\":");
-	put_args(h, j, c);
-	PUT(h, ",\"name\":");
-	put_str(h, j->name);
-	PUT(h, ",\"attempts\":");
-	put_int(h, j->attempts);
-	PUT(h, ",\"max_attempts\":");
-	put_int(h, j->max_attempts);
-	PUT(h, ",\"timeout\":");
-	put_real(h, j->timeout, false);
-	PUT(h, ",\"created_at\":");
-	put_kept_time(h, j->created_at, c ? &c->created : NULL,
-	    c ? c->created_t : NULL);
-	PUT(h, ",\"started_at\":");
-	put_kept_time(h, j->started_at, c ? &c->started : NULL,
-	    c ? c->started_t : NULL);
-	PUT(h, ",\"finished_at\":");
-	put_real(h, j->finished_at, true);
-	PUT(h, ",\"result\":");
-	if (j->result != NULL)
-		put(h, j->result, strlen(j->result));
-	else
-		PUT(h, "null");
-	PUT(h, ",\"error\":");
-	put_str(h, j->error);
-	PUT(h, ",\"cancel_reason\":");
-	put_str(h, j->cancel_reason);
-	PUT(h, ",\"group\":");
-	if (j->group != 0)
-		put_int(h, j->group);
-	else
-		PUT(h, "null");
-	PUT(h, "}");
-}
-
-/* The event line into h->line (h->len bytes, '\n' included); false when
- * out of memory. */
-static bool
-event_line(struct watch_hub *h, const struct watch_job *j)
-{
-	h->len = 0;
-	h->oom = false;
-	PUT(h, "{\"event\":\"job\",\"job\":");
-	put_job(h, j);
-	PUT(h, "}\n");
-	return !h->oom;
-}
-
 /* Room for n more bytes, keeping DROPPED_MAX for the dropped line. */
 static bool
 buf_fit(struct watcher *w, size_t n)
@@ -411,7 +146,8 @@ buf_fit(struct watcher *w, size_t n)
 		return false;
 	if (w->len + n <= w->cap)
 		return true;
-	for (cap = w->cap ? w->cap : BUF_START; cap < w->len + n; cap *= 2)
+	cap = w->cap ? w->cap : w->hint ? w->hint : BUF_START;
+	for (; cap < w->len + n; cap *= 2)
 		;
 	if (cap > w->max)
 		cap = w->max;
@@ -435,37 +171,255 @@ deliver(struct watcher *w, const char *line, size_t len)
 	w->notify(w->arg);
 }
 
+/* ---- the log of the full watchers ---------------------------------------- *
+ *
+ * A watcher without a filter (jobctl top, a dashboard, a watch of all)
+ * takes every event.  The hub keeps those events once, in one log, and
+ * each such watcher only its place in it (pos, counted from the hub's
+ * first event): one copy per event, not one per watcher, and a take
+ * copies the watcher's part out in one piece.  A full watcher that would
+ * fall past its bound leaves the log: its part moves to its own buffer,
+ * it loses events as any watcher does until its next take, and then
+ * rejoins at the log's end.  So the log holds at most the largest bound
+ * of those in it, and twice that before it is compacted. */
+
+static uint64_t
+log_end(const struct watch_hub *h)
+{
+	return h->logbase + h->loglen;
+}
+
+/* Give back the head of the log every watcher in it has taken, once it
+ * is half the log (a memmove of the rest) or all of it. */
+static void
+log_trim(struct watch_hub *h)
+{
+	uint64_t min = log_end(h);
+	struct watcher *w;
+	size_t drop;
+
+	LIST_FOREACH(w, &h->ws, link)
+		if (w->inlog && w->pos < min)
+			min = w->pos;
+	drop = (size_t)(min - h->logbase);
+	if (drop == h->loglen) {
+		h->logbase = min;
+		h->loglen = 0;
+		if (h->ninlog == 0) {
+			free(h->log);
+			h->log = NULL;
+			h->logcap = 0;
+		}
+	} else if (drop > 0 && drop >= h->loglen - drop) {
+		memmove(h->log, h->log + drop, h->loglen - drop);
+		h->loglen -= drop;
+		h->logbase = min;
+	}
+}
+
+static bool
+log_append(struct watch_hub *h, const char *line, size_t len)
+{
+	size_t cap = h->logcap ? h->logcap : BUF_START;
+	char *p;
+
+	while (cap < h->loglen + len)
+		cap *= 2;
+	if (cap != h->logcap) {
+		if ((p = realloc(h->log, cap)) == NULL)
+			return false;
+		h->log = p;
+		h->logcap = cap;
+	}
+	memcpy(h->log + h->loglen, line, len);
+	h->loglen += len;
+	return true;
+}
+
+/* w leaves the log: its part, up to end, into its own buffer (where it
+ * fits: it kept within its bound; out of memory, its events are lost and
+ * counted). */
+static void
+log_spill(struct watcher *w, uint64_t end)
+{
+	struct watch_hub *h = w->h;
+	size_t n = (size_t)(end - w->pos);
+	const char *from = n > 0 ? h->log + (w->pos - h->logbase) : NULL;
+
+	w->inlog = false;
+	h->ninlog--;
+	if (n > 0 && buf_fit(w, n)) {
+		memcpy(w->buf + w->len, from, n);
+		w->len += n;
+	} else {
+		for (const char *p = from; n > 0 && p < from + n; p++)
+			if (*p == '\n')
+				w->dropped++, h->dropped++;
+	}
+	log_trim(h);
+}
+
+/* The event at before in the log (logged: it is there) for w, in it. */
+static void
+deliver_log(struct watcher *w, bool logged, uint64_t before, size_t len)
+{
+	if (!logged || (size_t)(before - w->pos) + len + DROPPED_MAX >
+	    w->max) {
+		log_spill(w, before);
+		w->dropped++;
+		w->h->dropped++;
+	}
+	w->notify(w->arg);
+}
+
+/* The line made in h into the log, if some watcher reads it: *before is
+ * where it begins; false when it is not there (none, or no memory). */
+static bool
+log_line(struct watch_hub *h, bool made, uint64_t *before)
+{
+	*before = log_end(h);
+	return h->ninlog > 0 && made && log_append(h, h->l.buf, h->l.len);
+}
+
 void
 watch_publish(struct watch_hub *h, const struct watch_job *j)
 {
 	struct watcher *w, *next;
-	bool made = false, ok = false;
+	bool made = false, ok = false, logged = false;
+	uint64_t before = 0;
 
 	if (h == NULL || h->n == 0)
 		return;
+	if (h->ninlog > 0) {
+		ok = wline_job_event(&h->l, j);
+		made = true;
+		logged = log_line(h, ok, &before);
+	}
 	/* notify may remove its own watcher (a writer that fails): step
 	 * with a saved next. */
 	for (w = LIST_FIRST(&h->ws); w != NULL; w = next) {
 		next = LIST_NEXT(w, link);
+		if (w->inlog) {
+			deliver_log(w, logged, before, h->l.len);
+			continue;
+		}
 		if (!matches(w, j))
 			continue;
 		if (!made) {
-			ok = event_line(h, j);
+			ok = wline_job_event(&h->l, j);
 			made = true;
 		}
-		deliver(w, ok ? h->line : NULL, h->len);
+		deliver(w, ok ? h->l.buf : NULL, h->l.len);
 	}
 }
 
-size_t
-watch_take(struct watcher *w, watch_take_fn fn, void *arg)
+/* ---- the events about no one job's state ------------------------------ */
+
+/* Hand the line made in h to every watcher ok(w, a) says wants it. */
+static void
+publish_made(struct watch_hub *h, bool (*ok)(const struct watcher *,
+    const void *), const void *a)
+{
+	struct watcher *w, *next;
+	bool made = !h->l.oom;
+	uint64_t before;
+	bool logged = log_line(h, made, &before);
+
+	for (w = LIST_FIRST(&h->ws); w != NULL; w = next) {
+		next = LIST_NEXT(w, link);
+		if (w->inlog)           /* no filter: wants them all */
+			deliver_log(w, logged, before, h->l.len);
+		else if (ok(w, a))
+			deliver(w, made ? h->l.buf : NULL, h->l.len);
+	}
+}
+
+/* An aggregate about queue (NULL: every queue). */
+static bool
+wants_queue(const struct watcher *w, const void *a)
+{
+	const char *queue = a;
+
+	return w->id == 0 && w->group == 0 && (w->queue == NULL ||
+	    queue == NULL || strcmp(w->queue, queue) == 0);
+}
+
+void
+watch_publish_queue(struct watch_hub *h, const char *queue, bool paused)
+{
+	if (h == NULL || h->n == 0)
+		return;
+	wline_begin(&h->l);
+	WLINE_PUT(&h->l, "{\"event\":\"queue\",\"queue\":");
+	wline_str(&h->l, queue);
+	if (paused)
+		WLINE_PUT(&h->l, ",\"paused\":true}\n");
+	else
+		WLINE_PUT(&h->l, ",\"paused\":false}\n");
+	publish_made(h, wants_queue, queue);
+}
+
+void
+watch_publish_pruned(struct watch_hub *h, const char *queue,
+    uint64_t deleted)
+{
+	if (h == NULL || h->n == 0 || deleted == 0)
+		return;
+	wline_begin(&h->l);
+	WLINE_PUT(&h->l, "{\"event\":\"pruned\",\"queue\":");
+	wline_str(&h->l, queue);
+	WLINE_PUT(&h->l, ",\"deleted\":");
+	wline_int(&h->l, (int64_t)deleted);
+	WLINE_PUT(&h->l, "}\n");
+	publish_made(h, wants_queue, queue);
+}
+
+struct dup_of {
+	const struct watch_job *j;
+	int64_t existing;
+};
+
+static bool
+wants_dup(const struct watcher *w, const void *a)
+{
+	const struct dup_of *d = a;
+	struct watch_job as = *d->j;
+
+	as.id = w->id == d->existing ? d->existing : d->j->id;
+	return matches(w, &as);
+}
+
+void
+watch_publish_duplicate(struct watch_hub *h, const struct watch_job *j,
+    int64_t existing)
+{
+	struct dup_of d = { j, existing };
+
+	if (h == NULL || h->n == 0)
+		return;
+	wline_begin(&h->l);
+	WLINE_PUT(&h->l, "{\"event\":\"duplicate\",\"id\":");
+	wline_int(&h->l, existing);
+	WLINE_PUT(&h->l, ",\"queue\":");
+	wline_str(&h->l, j->queue);
+	WLINE_PUT(&h->l, ",\"kind\":");
+	wline_str(&h->l, j->kind);
+	WLINE_PUT(&h->l, ",\"name\":");
+	wline_str(&h->l, j->name);
+	WLINE_PUT(&h->l, "}\n");
+	publish_made(h, wants_dup, &d);
+}
+
+/* Before a take: the dropped line after the lines, if events were lost;
+ * false when there is nothing to take (or no memory for that line). */
+static bool
+take_ready(struct watcher *w)
 {
 	char d[DROPPED_MAX];
-	size_t n;
 	int k;
 
 	if (w->len == 0 && w->dropped == 0)
-		return 0;
+		return false;
 	if (w->dropped > 0) {
 		/* buf_fit kept DROPPED_MAX free past len, but the buffer
 		 * itself may be smaller: make sure it has the room. */
@@ -475,7 +429,7 @@ watch_take(struct watcher *w, watch_take_fn fn, void *arg)
 			char *p = realloc(w->buf, w->len + (size_t)k);
 
 			if (p == NULL)
-				return 0;       /* try again at the next take */
+				return false;   /* try again at the next take */
 			w->buf = p;
 			w->cap = w->len + (size_t)k;
 		}
@@ -483,6 +437,53 @@ watch_take(struct watcher *w, watch_take_fn fn, void *arg)
 		w->len += (size_t)k;
 		w->dropped = 0;
 	}
+	return true;
+}
+
+/* A take from w's own buffer is over: a full watcher that had left the
+ * log rejoins it at its end. */
+static void
+take_rejoin(struct watcher *w)
+{
+	if (w->full && !w->inlog) {
+		w->inlog = true;
+		w->h->ninlog++;
+		w->pos = log_end(w->h);
+	}
+}
+
+/* The part of the log w has not taken: *p, the length returned. */
+static size_t
+log_part(const struct watcher *w, const char **p)
+{
+	size_t n = (size_t)(log_end(w->h) - w->pos);
+
+	*p = n > 0 ? w->h->log + (w->pos - w->h->logbase) : NULL;
+	return n;
+}
+
+static void
+log_taken(struct watcher *w, size_t n)
+{
+	w->pos += n;
+	log_trim(w->h);
+}
+
+size_t
+watch_take(struct watcher *w, watch_take_fn fn, void *arg)
+{
+	const char *part;
+	size_t n;
+
+	if (w->inlog) {
+		if ((n = log_part(w, &part)) > 0) {
+			fn(arg, part, n);
+			log_taken(w, n);
+		}
+		return n;
+	}
+	if (!take_ready(w))
+		return 0;
 	n = w->len;
 	fn(arg, w->buf, n);
 	w->len = 0;
@@ -491,12 +492,43 @@ watch_take(struct watcher *w, watch_take_fn fn, void *arg)
 		w->buf = NULL;
 		w->cap = 0;
 	}
+	take_rejoin(w);
+	return n;
+}
+
+size_t
+watch_take_buf(struct watcher *w, char **bufp)
+{
+	const char *part;
+	size_t n;
+
+	*bufp = NULL;
+	if (w->inlog) {
+		if ((n = log_part(w, &part)) == 0 ||
+		    (*bufp = malloc(n)) == NULL)
+			return 0;       /* out of memory: at the next take */
+		memcpy(*bufp, part, n);
+		log_taken(w, n);
+		return n;
+	}
+	if (!take_ready(w))
+		return 0;
+	n = w->len;
+	*bufp = w->buf;
+	/* The next buffer starts at this one's size (no doubling again
+	 * through a steady stream), or small once a burst is over. */
+	w->hint = n < BUF_START ? 0 : w->cap;
+	w->buf = NULL;
+	w->cap = w->len = 0;
+	take_rejoin(w);
 	return n;
 }
 
 size_t
 watch_pending(const struct watcher *w)
 {
+	if (w->inlog)
+		return (size_t)(log_end(w->h) - w->pos);
 	return w->len + (w->dropped > 0);
 }
 

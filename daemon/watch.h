@@ -39,6 +39,8 @@ struct watch_job {
 	const json_t *args;
 	int attempts, max_attempts;
 	double timeout, created_at, started_at, finished_at; /* 0: null */
+	double run_at;          /* 0: null */
+	int priority, retries;
 	const char *result, *error, *cancel_reason;
 	struct watch_cache **cache;     /* the job's; NULL: none */
 	uid_t uid;              /* its submitter; (uid_t)-1: none known */
@@ -81,11 +83,33 @@ void watch_remove(struct watcher *w);
 /* Publish one change.  Cheap when nobody watches. */
 void watch_publish(struct watch_hub *h, const struct watch_job *j);
 
+/* The events about no one job's state, for the watchers without an id or
+ * group filter whose queue filter is empty or names queue (NULL: every
+ * queue).  Counts and names only, so visibility = own hides none:
+ *   {"event":"queue","queue":Q,"paused":B}      a pause or resume
+ *   {"event":"pruned","queue":Q|null,"deleted":N}  ended jobs deleted
+ *                                               (one batch of a prune) */
+void watch_publish_queue(struct watch_hub *h, const char *queue, bool paused);
+void watch_publish_pruned(struct watch_hub *h, const char *queue,
+    uint64_t deleted);
+
+/* A submit that made nothing: its unique key or schedule slot is held by
+ * job existing.  {"event":"duplicate","id":EXISTING,"queue":Q,"kind":K,
+ * "name":N}, to the watchers that would have seen j's events (an id
+ * filter matches existing). */
+void watch_publish_duplicate(struct watch_hub *h, const struct watch_job *j,
+    int64_t existing);
+
 /* Hand w's buffered lines (and the dropped line, if events were lost) to
  * fn as one block of len bytes, then empty the buffer.  Returns the bytes
  * handed over (0: nothing was pending; fn not called). */
 typedef void (*watch_take_fn)(void *arg, const char *data, size_t len);
 size_t watch_take(struct watcher *w, watch_take_fn fn, void *arg);
+
+/* The same, handing over the buffer itself instead of a copy: *bufp
+ * (the caller frees it) holds the returned number of bytes; 0 and NULL:
+ * nothing was pending.  w starts a new buffer at the next event. */
+size_t watch_take_buf(struct watcher *w, char **bufp);
 
 /* Bytes waiting in w's buffer, plus one when a dropped line is due: 0
  * means watch_take has nothing to hand over. */

@@ -300,6 +300,29 @@ stream_notify(void *arg)
 		event_active(s->kick, EV_TIMEOUT, 0);
 }
 
+/* Why this stream will carry no job, said first: as a comment for whoever
+ * reads the stream by hand (curl), and as a `notice` event for the page,
+ * which shows it in place of the job lists. */
+#define HIDDEN_WHY "visibility = own: jobd shows a job only to its " \
+	"submitter, root and admin_group, and an HTTP client has no uid " \
+	"jobd could check, so no job is shown here (counts are)"
+#define HIDDEN_FIX "set visibility = all in [daemon] to list jobs here, " \
+	"or use jobctl watch over the socket"
+
+static void
+stream_hidden(struct stream *s)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	if (out == NULL)
+		return;
+	evbuffer_add_printf(out, ": %s; %s\n\nevent: notice\ndata: "
+	    "{\"event\":\"hidden\",\"why\":\"%s\",\"fix\":\"%s\"}\n\n",
+	    HIDDEN_WHY, HIDDEN_FIX, HIDDEN_WHY, HIDDEN_FIX);
+	stream_send(s, out);
+	evbuffer_free(out);
+}
+
 static void
 page_events(struct web *w, struct evhttp_request *req)
 {
@@ -333,6 +356,8 @@ page_events(struct web *w, struct evhttp_request *req)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply_start(req, 200, "OK");
 	evhttp_connection_set_closecb(s->evcon, stream_gone, s);
+	if (f.own)
+		stream_hidden(s);
 }
 
 /* Once a second: a stats event to every stream that keeps up (it also

@@ -947,7 +947,8 @@ START_TEST(test_unknown_key)
 	    "socket_group, max_queued_per_user, admin_group, visibility, "
 	    "allow_exec, run_as, allow_world_readable_db, cgroup, "
 	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, http_listen, store, "
-	    "retain_succeeded, retain_failed, prune_interval, lease");
+	    "retain_succeeded, retain_failed, prune_interval, sched_window, "
+	    "sched_window_jobs, lease");
 }
 END_TEST
 

@@ -21,7 +21,7 @@ expected(enum job_where f, enum job_where t)
 {
 	static const enum job_where ok[][2] = {
 		{ J_NEW, J_PUTTING }, { J_NEW, J_INQ }, { J_NEW, J_ENDING },
-		{ J_NEW, J_SCHEDULED },
+		{ J_NEW, J_SCHEDULED }, { J_NEW, J_WAITING },
 		{ J_PUTTING, J_NEW }, { J_PUTTING, J_INQ },
 		{ J_INQ, J_TAKEN }, { J_INQ, J_ENDING },
 		{ J_TAKEN, J_INQ }, { J_TAKEN, J_RUNNING }, { J_TAKEN, J_ENDING },
@@ -59,7 +59,7 @@ START_TEST(test_table)
 				ck_assert_int_eq(j.where, f);
 			}
 		}
-	ck_assert_int_eq(nlegal, 19);
+	ck_assert_int_eq(nlegal, 20);
 	/* Nothing leaves ENDING, nothing goes back to a state before NEW. */
 	for (t = 0; t < J_NWHERE; t++)
 		ck_assert(!job_move_legal(J_ENDING, t));

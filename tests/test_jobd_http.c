@@ -586,6 +586,54 @@ START_TEST(test_ipv6_literal)
 }
 END_TEST
 
+/* ---- Retry-After -------------------------------------------------------- */
+
+/* Seconds from attempt 1's end to attempt 2's start of job id. */
+static double
+retry_gap(struct tj_conn *c, json_int_t id)
+{
+	json_t *j = tj_req(c, "{'op':'get','id':%lld,'history':true}",
+	    (long long)id);
+
+	ck_assert_uint_eq(json_array_size(tj_at(j, "job.history")), 2);
+	ck_assert_str_eq(tj_str(j, "job.history.0.state"), "failed");
+	return tj_num(j, "job.history.1.started_at") -
+	    tj_num(j, "job.history.0.finished_at");
+}
+
+/* A 503 with Retry-After: 2 delays the retry at least 2 s, over a
+ * retry_delay of 0.05 s; Retry-After: 30 is still capped by
+ * retry_max_delay (0.5 s); without the header the retry_delay holds. */
+START_TEST(test_retry_after_honoured)
+{
+	struct tj_conn *c = start(false, "", 4);
+	json_int_t a, b, d;
+	double gap;
+
+	a = submit_get(c, "/retry-after/2", ",'retries':1,'retry_delay':0.05");
+	b = submit_get(c, "/retry-after/30", ",'retries':1,'retry_delay':0.05,"
+	    "'retry_max_delay':0.5");
+	d = submit_get(c, "/status/503", ",'retries':1,'retry_delay':0.05");
+	ck_assert_str_eq(tj_str(tj_wait(c, a, TJ_TIMEOUT), "state"),
+	    "failed");
+	ck_assert_str_eq(tj_str(tj_wait(c, b, TJ_TIMEOUT), "state"),
+	    "failed");
+	ck_assert_str_eq(tj_str(tj_wait(c, d, TJ_TIMEOUT), "state"),
+	    "failed");
+	gap = retry_gap(c, a);
+	tj_note("Retry-After 2: retried after %.3f s", gap);
+	ck_assert_msg(gap >= 2.0 - 0.01, "retried after %.3f s", gap);
+	gap = retry_gap(c, b);
+	tj_note("Retry-After 30, max 0.5: retried after %.3f s", gap);
+	ck_assert_msg(gap < 29, "retried after %.3f s: not capped", gap);
+	gap = retry_gap(c, d);
+	ck_assert_msg(gap < 1.9, "no Retry-After: retried after %.3f s", gap);
+	ck_assert_int_eq(tj_int(tj_job(c, a), "attempts"), 2);
+	tj_close(c);
+	finish();
+}
+END_TEST
+
 int
 main(void)
 {
@@ -612,6 +660,7 @@ main(void)
 	tcase_add_test(tc, test_loopback_follows_exec);
 	tcase_add_test(tc, test_trickle_capped);
 	tcase_add_test(tc, test_ipv6_literal);
+	tcase_add_test(tc, test_retry_after_honoured);
 	suite_add_tcase(s, tc);
 	return tu_main(s);
 }

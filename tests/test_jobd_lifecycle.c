@@ -494,7 +494,7 @@ END_TEST
 
 /* A SIGKILL while a prune runs loses nothing but whole pruned batches:
  * every job not ended is there, and the ended ones missing are a multiple
- * of the batch (1000). */
+ * of the batch (PRUNE_BATCH in daemon/prune.c: 250). */
 START_TEST(test_kill_while_pruning)
 {
 	struct tj_conn *c = start();
@@ -517,7 +517,7 @@ START_TEST(test_kill_while_pruning)
 	tj_kill();
 	left = tj_sql_int("SELECT count(*) FROM jobs WHERE state = "
 	    "'succeeded'");
-	ck_assert_msg((ended - left) % 1000 == 0, "%lld of %lld left", left,
+	ck_assert_msg((ended - left) % 250 == 0, "%lld of %lld left", left,
 	    ended);
 	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE state = "
 	    "'scheduled'"), 1);

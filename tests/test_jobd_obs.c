@@ -323,6 +323,7 @@ START_TEST(test_events_stream)
 	ck_assert_ptr_nonnull(strstr(buf, "text/event-stream"));
 	ck_assert_ptr_nonnull(strstr(buf, "data: {\"event\":\"job\""));
 	ck_assert_ptr_nonnull(strstr(buf, "\"name\":\"sse\""));
+	ck_assert_msg(strstr(buf, "event: notice") == NULL, "%s", buf);
 	ck_assert(strstr(buf, "\"state\":\"queued\"") <
 	    strstr(buf, "\"state\":\"running\""));
 	close(fd);
@@ -368,6 +369,24 @@ START_TEST(test_events_hidden)
 	}
 	ck_assert_msg(strstr(buf, "\"event\":\"job\"") == NULL,
 	    "a job event for a client with no uid: %s", buf);
+	/* It is told why first: a comment, then a notice event, with what
+	 * to set; both before the first stats tick. */
+	char *body0 = strstr(buf, "\r\n\r\n"), *note, *data;
+	json_t *n;
+
+	ck_assert_ptr_nonnull(body0);
+	note = strstr(body0, "event: notice\ndata: ");
+	ck_assert_msg(note != NULL && note < strstr(buf, "event: stats"),
+	    "no notice before the stats: %s", buf);
+	ck_assert_msg(strstr(body0, ": visibility = own: ") != NULL &&
+	    strstr(body0, ": visibility = own: ") < note, "no comment: %s", buf);
+	data = note + strlen("event: notice\ndata: ");
+	ck_assert_ptr_nonnull(n = json_loadb(data, (size_t)(strchr(data, '\n') -
+	    data), 0, NULL));
+	ck_assert_str_eq(tj_str(n, "event"), "hidden");
+	ck_assert_ptr_nonnull(strstr(tj_str(n, "fix"), "visibility = all"));
+	ck_assert_ptr_nonnull(strstr(tj_str(n, "fix"), "jobctl watch"));
+	json_decref(n);
 	close(fd);
 	snprintf(path, sizeof(path), "/api/job?id=%lld", (long long)id);
 	ck_assert_int_eq(http_get(path, NULL), 404);

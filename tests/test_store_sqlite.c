@@ -102,7 +102,7 @@ START_TEST(test_migrate_fresh_and_reopen)
 	id = ts_insert_q("default");
 	store_flush(ts_st);
 	ck_assert_int_eq(ts_cb_status[0], 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
 	ck_assert_int_eq(db_int("PRAGMA application_id"), 0x6a6f6264);
 	db_str("PRAGMA journal_mode", mode, sizeof(mode));
 	ck_assert_str_eq(mode, "wal");
@@ -111,7 +111,7 @@ START_TEST(test_migrate_fresh_and_reopen)
 	    "'jobs_group', 'jobs_submitter')"), 6);
 	objects = db_int("SELECT count(*) FROM sqlite_schema");
 	ts_reopen();                       /* migrations again: nothing to do */
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema"), objects);
 	j = ts_get(id);
 	ck_assert_str_eq(j->queue, "default");
@@ -171,7 +171,7 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_ptr_null(strstr(cols, "submit_"));
 
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'jobs_submitter'"), 1);
 	jobs_columns(cols, sizeof(cols));
@@ -223,6 +223,27 @@ db_plan(const char *sql, char *buf, size_t len)
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 }
+
+/* The release after each end finds a job's waiting dependants through
+ * job_deps_on, then each by its primary key: no scan, whatever the size
+ * (the SQL is store_sqlite_deps.c's own, SQ_SQL_DEPENDANTS).  So do
+ * the pruner's test for a live dependant and recovery's repair. */
+START_TEST(test_deps_plans)
+{
+	char plan[1024];
+
+	ts_rec_reset();
+	ts_open_default();
+	db_plan(SQ_SQL_DEPENDANTS, plan, sizeof(plan));
+	ck_assert_msg(strstr(plan, "USING COVERING INDEX job_deps_on "
+	    "(depends_on=?)") != NULL, "%s", plan);
+	ck_assert_msg(strstr(plan, "USING INTEGER PRIMARY KEY (rowid=?)") !=
+	    NULL, "%s", plan);
+	ck_assert_msg(strstr(plan, "SCAN") == NULL, "%s", plan);
+	db_plan(SQ_SQL_PRUNE_IDS, plan, sizeof(plan));
+	ck_assert_msg(strstr(plan, "job_deps_on") != NULL, "%s", plan);
+}
+END_TEST
 
 /* n jobs of uid (known false: none recorded) in queue; the first id. */
 static int64_t
@@ -822,6 +843,7 @@ store_sqlite_suite(void)
 	tcase_add_test(tc, test_ids_consecutive_across_blocks);
 	tcase_add_test(tc, test_columns_as_the_shell_sees_them);
 	tcase_add_test(tc, test_check_violation_message);
+	tcase_add_test(tc, test_deps_plans);
 	suite_add_tcase(s, tc);
 	return s;
 }

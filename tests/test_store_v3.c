@@ -100,7 +100,7 @@ START_TEST(test_migrate_v2_fixture)
 	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
 	ck_assert_int_eq(db_int("PRAGMA auto_vacuum"), 2);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
 	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
@@ -147,7 +147,12 @@ START_TEST(test_query_plans)
 {
 	ts_open_default();
 	assert_indexed(SQ_SQL_ACTIVE, "jobs_state_queue");
+	assert_indexed(SQ_SQL_ACTIVE, "jobs_run_at");  /* the horizon */
 	assert_indexed(SQ_SQL_DUE, "jobs_run_at");
+	/* The window of scheduled jobs (daemon/page.c): a page, and the
+	 * start's count of what stays out. */
+	assert_indexed(SQ_SQL_PAGE, "jobs_run_at");
+	assert_indexed(SQ_SQL_SCAN, "jobs_run_at");
 	assert_indexed(SQ_SQL_PRUNE_IDS, "jobs_finished");
 	assert_indexed(SQ_SQL_ATTEMPTS, "PRIMARY KEY");
 	/* Schema 4: the unique key's holder, a slot's job, a schedule's

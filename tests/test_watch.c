@@ -197,7 +197,8 @@ START_TEST(test_line_is_json)
 	ck_assert_ptr_nonnull(strstr(s->got, "\"args\":null,\"name\":null,"));
 	ck_assert_ptr_nonnull(strstr(s->got, "\"timeout\":0.0,\"created_at\":"
 	    "null,"));
-	ck_assert_ptr_nonnull(strstr(s->got, "\"group\":null}}\n"));
+	ck_assert_ptr_nonnull(strstr(s->got, "\"group\":null,\"run_at\":null,"
+	    "\"priority\":0,\"retries\":0}}\n"));
 	watch_remove(w);
 	watch_hub_free(h);
 	watch_cache_free(cache);
@@ -234,6 +235,122 @@ START_TEST(test_remove_in_notify)
 }
 END_TEST
 
+/* The events about no one job's state: to the watchers without an id or
+ * group filter (and of the queue, when one is named); a duplicate to
+ * whoever watches the holder; and each is a JSON line. */
+START_TEST(test_other_events)
+{
+	struct watch_hub *h = watch_hub_new();
+	struct sink *all = calloc(1, sizeof(*all)), *q = calloc(1, sizeof(*q));
+	struct sink *one = calloc(1, sizeof(*one));
+	struct watch_filter fq = { .queue = "batch" }, fi = { .id = 9 };
+	struct watch_job dup = { .id = 20, .queue = "default", .kind = "sleep",
+		.name = "a\"b", .state = STORE_QUEUED, .uid = (uid_t)-1 };
+	struct watcher *w[3];
+	json_t *v;
+	char *line;
+
+	w[0] = watch_add(h, NULL, 65536, notify, all);
+	w[1] = watch_add(h, &fq, 65536, notify, q);
+	w[2] = watch_add(h, &fi, 65536, notify, one);
+	watch_publish_queue(h, "default", true);
+	watch_publish_pruned(h, NULL, 12);
+	watch_publish_pruned(h, "batch", 0);    /* nothing deleted: no event */
+	watch_publish_pruned(h, "batch", 3);
+	watch_publish_duplicate(h, &dup, 9);
+	ck_assert_int_eq(all->notified, 4);
+	ck_assert_int_eq(q->notified, 2);
+	ck_assert_int_eq(one->notified, 1);
+	watch_take(w[0], take, all);
+	watch_take(w[1], take, q);
+	watch_take(w[2], take, one);
+	ck_assert_str_eq(q->got, "{\"event\":\"pruned\",\"queue\":null,"
+	    "\"deleted\":12}\n{\"event\":\"pruned\",\"queue\":\"batch\","
+	    "\"deleted\":3}\n");
+	ck_assert_str_eq(one->got, "{\"event\":\"duplicate\",\"id\":9,"
+	    "\"queue\":\"default\",\"kind\":\"sleep\",\"name\":\"a\\\"b\"}\n");
+	ck_assert_ptr_nonnull(strstr(all->got, "{\"event\":\"queue\","
+	    "\"queue\":\"default\",\"paused\":true}\n"));
+	for (line = all->got; *line != '\0'; line = strchr(line, '\n') + 1) {
+		ck_assert_ptr_nonnull(v = json_loadb(line,
+		    (size_t)(strchr(line, '\n') - line), 0, NULL));
+		json_decref(v);
+	}
+	for (int i = 0; i < 3; i++)
+		watch_remove(w[i]);
+	watch_hub_free(h);
+	free(all);
+	free(q);
+	free(one);
+}
+END_TEST
+
+/* Watchers without a filter share one log: each gets every event, in
+ * order, whenever it takes (by callback or by buffer), the same bytes a
+ * watcher with its own buffer gets; one that stalls loses events alone
+ * and rejoins after its take; one removed mid-stream frees its place. */
+START_TEST(test_shared_log)
+{
+	struct watch_hub *h = watch_hub_new();
+	struct sink *own = calloc(1, sizeof(*own)), *a = calloc(1, sizeof(*a));
+	struct sink *b = calloc(1, sizeof(*b)), *slow = calloc(1, sizeof(*slow));
+	struct watch_filter any = { .queue = "default" };
+	struct watcher *wo = watch_add(h, &any, 1 << 20, notify, own);
+	struct watcher *wa = watch_add(h, NULL, 1 << 20, notify, a);
+	struct watcher *wb = watch_add(h, NULL, 1 << 20, notify, b);
+	struct watcher *ws = watch_add(h, NULL, 8192, notify, slow);
+	struct watcher *gone = watch_add(h, NULL, 1 << 20, notify, slow);
+	char *buf;
+	size_t n;
+
+	for (int i = 1; i <= 2000; i++) {
+		publish(h, i, 0, "default", i % 3 ? STORE_RUNNING :
+		    STORE_SUCCEEDED);
+		if (i % 7 == 0)
+			watch_take(wa, take, a);
+		if (i % 500 == 0 && (n = watch_take_buf(wb, &buf)) > 0) {
+			take(b, buf, n);
+			free(buf);
+		}
+		if (i == 100) {
+			watch_remove(gone);
+			watch_take(ws, take, slow);
+		}
+	}
+	watch_take(wo, take, own);
+	watch_take(wa, take, a);
+	ck_assert_uint_eq(watch_pending(wb), 0);        /* took at 2000 */
+	ck_assert_int_eq(watch_take_buf(wb, &buf), 0);
+	ck_assert_ptr_null(buf);
+	ck_assert_int_eq(count(own->got, "{\"event\":\"job\""), 2000);
+	ck_assert_str_eq(a->got, own->got);
+	ck_assert_str_eq(b->got, own->got);
+	/* slow filled its 8 KiB twice: before its take at 100, and after
+	 * it rejoined (at 101) until now. */
+	watch_take(ws, take, slow);
+	ck_assert_int_eq(count(slow->got, "\"event\":\"dropped\""), 2);
+	ck_assert_uint_eq(watch_dropped(h), (uint64_t)(2000 -
+	    count(slow->got, "{\"event\":\"job\"")));
+	ck_assert_ptr_nonnull(strstr(slow->got, "\"id\":101,"));
+	/* It rejoined: the next event comes, nothing dropped. */
+	slow->len = 0;
+	publish(h, 2001, 0, "other", STORE_QUEUED);
+	watch_take(ws, take, slow);
+	ck_assert_int_eq(count(slow->got, "\"id\":2001,"), 1);
+	ck_assert_int_eq(count(slow->got, "dropped"), 0);
+	ck_assert_uint_eq(watch_pending(wo), 0);        /* other queue */
+	watch_remove(wo);
+	watch_remove(wa);
+	watch_remove(wb);
+	watch_remove(ws);
+	watch_hub_free(h);
+	free(own);
+	free(a);
+	free(b);
+	free(slow);
+}
+END_TEST
+
 static Suite *
 watch_suite(void)
 {
@@ -244,6 +361,8 @@ watch_suite(void)
 	tcase_add_test(tc, test_line_is_json);
 	tcase_add_test(tc, test_bounded_and_dropped);
 	tcase_add_test(tc, test_remove_in_notify);
+	tcase_add_test(tc, test_other_events);
+	tcase_add_test(tc, test_shared_log);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -392,6 +392,16 @@ th_nolength(struct th_conn *c, const struct th_req *r, long n)
 	return -1;
 }
 
+/* 503 asking for N seconds before the next try. */
+static int
+th_retry_after(struct th_conn *c, const struct th_req *r, long n)
+{
+	char head[64];
+
+	snprintf(head, sizeof(head), "Retry-After: %ld\r\n", n);
+	return th_reply(c, r, 503, head, "busy\n", 5);
+}
+
 static int
 th_binary(struct th_conn *c, const struct th_req *r, long n)
 {
@@ -425,6 +435,7 @@ static const struct {
 	{ "/nolength", th_nolength, true },
 	{ "/binary", th_binary, true },
 	{ "/headers", th_headers, true },
+	{ "/retry-after/", th_retry_after, true },
 };
 
 static int

@@ -22,6 +22,7 @@
  *   /nolength      no Content-Length: the body ends when the server closes
  *   /binary        a body that is not UTF-8 (and holds a NUL)
  *   /headers       headers X-One: 1, X-Multi: a and b, X-Latin: caf\xe9
+ *   /retry-after/N 503 with Retry-After: N
  *   anything else  404
  */
 #ifndef JOBD_TU_HTTPD_H

@@ -188,6 +188,11 @@ static const struct conf_key keys[] = {
 	    "kept; 0 = forever" },
 	{ "prune_interval", D(prune_interval), CONF_T_DURATION, 1, 86400,
 	    "60", NULL, "seconds between the pruner's rounds" },
+	{ "sched_window", D(sched_window), CONF_T_DURATION, 1, 3600, "10",
+	    NULL, "scheduled jobs due within this are held in memory; the "
+	    "rest stay in the database until then" },
+	{ "sched_window_jobs", D(sched_window_jobs), CONF_T_INT, 16, 1000000,
+	    "4096", NULL, "about how many scheduled jobs the window holds" },
 	{ "lease", D(lease), CONF_T_SECONDS, 1, 3600, "30", NULL,
 	    "store = postgresql: how long a daemon's hold on its jobs lasts "
 	    "without renewal (renewed every third of it); past it, another "

@@ -128,6 +128,8 @@ struct conf_daemon {
 	double retain_succeeded; /* seconds an ended job is kept; 0 = */
 	double retain_failed;    /* forever (failed, timed_out, cancelled) */
 	double prune_interval; /* seconds between the pruner's rounds */
+	double sched_window;   /* s: scheduled jobs due within it in memory */
+	int sched_window_jobs; /* ... about this many at most, 16..10^6 */
 };
 
 /* [queue.NAME] */

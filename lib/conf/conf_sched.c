@@ -218,7 +218,15 @@ submit_check(const json_t *o, char *msg, size_t len)
 	struct proto_submit ps;
 	struct proto_err err;
 
-	if (proto_submit_parse(o, &ps, &err) == 0)
+	int rc = proto_submit_parse(o, &ps, &err);
+
+	if (rc == 0 && ps.nafter > 0) {
+		snprintf(err.msg, sizeof(err.msg), "after: a schedule's jobs "
+		    "cannot depend on other jobs");
+		rc = -EINVAL;
+	}
+	proto_submit_clear(&ps);
+	if (rc == 0)
 		return 0;
 	snprintf(msg, len, "%s", err.msg);
 	return -EINVAL;

@@ -383,7 +383,15 @@ parse_nothing(struct proto_req *req, struct proto_err *err)
 static int
 parse_submit(struct proto_req *req, struct proto_err *err)
 {
-	return proto_submit_parse(req->root, &req->u.submit, err);
+	struct proto_submit *s = &req->u.submit;
+
+	if (proto_submit_parse(req->root, s, err) < 0)
+		return -EINVAL;
+	for (size_t k = 0; k < s->nafter; k++)
+		if (s->after[k] < 0)
+			return proto_bad(err, "field \"after\": "
+			    "{\"member\":i} is for submit_group only");
+	return 0;
 }
 
 static int
@@ -425,7 +433,9 @@ parse_submit_group(struct proto_req *req, struct proto_err *err)
 	        PROTO_GROUP_MAX, &jobs, err) < 0)
 		return -EINVAL;
 	g->mode = mode;
-	return parse_group_jobs(g, jobs, err);
+	if (parse_group_jobs(g, jobs, err) < 0)
+		return -EINVAL;
+	return proto_group_deps_check(g, err);
 }
 
 static int
@@ -719,8 +729,13 @@ proto_parse_full(const char *line, size_t len, struct proto_req *req,
 void
 proto_req_clear(struct proto_req *req)
 {
-	if (req->root != NULL && req->op == PROTO_OP_SUBMIT_GROUP)
+	if (req->root != NULL && req->op == PROTO_OP_SUBMIT_GROUP) {
+		for (size_t i = 0; req->u.group.jobs != NULL &&
+		    i < req->u.group.njobs; i++)
+			proto_submit_clear(&req->u.group.jobs[i]);
 		free(req->u.group.jobs);
+	} else if (req->root != NULL && req->op == PROTO_OP_SUBMIT)
+		proto_submit_clear(&req->u.submit);
 	json_decref(req->root);
 	json_decref(req->lean.args);
 	json_decref(req->lean.tag);

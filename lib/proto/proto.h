@@ -204,11 +204,20 @@ struct proto_submit {
 	/* Unique jobs (proto_deps.c). */
 	const char *unique_key; /* 1..PROTO_UNIQUE_KEY_MAX bytes; NULL: none */
 	double unique_for;    /* >= 0 s; 0: only jobs not ended */
+	/* Dependencies (proto_deps.c): the after list, malloc'd, owned by
+	 * the proto_req.  An entry > 0 is a job id; < 0 is {"member":i} of
+	 * submit_group, encoded as -(i + 1). */
+	int64_t *after;       /* NULL: none */
+	size_t nafter;        /* 0..PROTO_AFTER_MAX */
+	bool dep_run;         /* on_dependency_failure = "run" */
 	/* Not wire fields (never parsed): jobd's schedules set them on the
 	 * submits they make. */
 	const char *schedule; /* NULL: none */
 	double slot;
 };
+
+/* Entries of an after list. */
+#define PROTO_AFTER_MAX 10000
 
 /* Bytes of a unique_key. */
 #define PROTO_UNIQUE_KEY_MAX 255
@@ -330,6 +339,13 @@ int proto_parse_full(const char *line, size_t len, struct proto_req *req,
  * unique_for) of obj into *s: 0 or -EINVAL (err set). */
 int proto_submit_deps_parse(const json_t *obj, struct proto_submit *s,
     struct proto_err *err);
+
+/* submit_group: the member references of every job's after list are in
+ * range, none names its own job, and they make no cycle.  0 or -EINVAL. */
+int proto_group_deps_check(const struct proto_submit_group *g,
+    struct proto_err *err);
+/* Free what proto_submit_parse allocated in *s. */
+void proto_submit_clear(struct proto_submit *s);
 
 int proto_submit_life_parse(const json_t *obj, struct proto_submit *s,
     struct proto_err *err);

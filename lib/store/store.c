@@ -20,6 +20,7 @@
  * status, rows) around the struct store_write the backend is shown.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,10 +61,13 @@ static const struct {
 
 struct store {
 	const struct store_ops *ops;
+	store_deps_fn deps_fn;          /* store_deps_hook */
+	void *deps_arg;
 	struct store_backend *b;
 	size_t batch_max;
 	store_rerun_fn rerun;           /* store_recover's rule, or NULL */
 	void *rerun_arg;
+	double horizon;                 /* store_recover_horizon; 0: none */
 
 	pthread_mutex_t mtx;            /* guards the fields down to stats */
 	pthread_cond_t wake;            /* pending non-empty or stopping */
@@ -148,6 +152,7 @@ static void
 write_fail(struct store_req *r, int err)
 {
 	r->status = err;
+	store_chg_clear(&r->chg);       /* undone with the write */
 	free(r->errmsg);
 	r->errmsg = strdup(store_errmsg());
 }
@@ -429,6 +434,9 @@ complete(struct store *st, struct store_req *r)
 	fault_note(st, r);
 	if (r->cb != NULL)
 		r->cb(r->arg, r->status);
+	if (r->status == 0 && r->chg.n > 0 && st->deps_fn != NULL)
+		st->deps_fn(st->deps_arg, r->chg.v, r->chg.n);
+	store_chg_clear(&r->chg);
 	free(r->errmsg);
 	free(r);
 }
@@ -635,6 +643,7 @@ req_new(struct store *st, enum store_wkind kind, size_t extra)
 		return NULL;
 	}
 	r->w.kind = kind;
+	r->w.chg = &r->chg;
 	r->rows = 1;
 	return r;
 }
@@ -719,7 +728,8 @@ job_check(const struct store_new_job *j)
 	    j->retries > 100 || !(j->retry_delay >= 0) ||
 	    !(j->retry_max_delay >= 0) || !isfinite(j->retry_delay) ||
 	    !isfinite(j->retry_max_delay) || !(j->run_at >= 0) ||
-	    !isfinite(j->run_at) || (j->state != STORE_QUEUED &&
+	    !isfinite(j->run_at) || (j->nafter == 0 &&
+	    j->state != STORE_QUEUED &&
 	    (j->state != STORE_SCHEDULED || j->run_at <= 0)))
 		return store_seterr(-EINVAL, "store: job priority, retries, "
 		    "retry delays, run_at or state out of range");
@@ -732,7 +742,34 @@ job_check(const struct store_new_job *j)
 	    !isfinite(j->unique_for)))
 		return store_seterr(-EINVAL, "store: unique_key of 1-255 bytes, "
 		    "unique_for >= 0");
+	if (j->nafter > STORE_AFTER_MAX || (j->nafter > 0 && j->after == NULL))
+		return store_seterr(-EINVAL, "store: at most %d dependencies",
+		    STORE_AFTER_MAX);
 	return 0;
+}
+
+/* A lone job's after may not name group members. */
+static int
+job_check_lone(const struct store_new_job *j)
+{
+	for (size_t i = 0; i < j->nafter; i++)
+		if (j->after[i] <= 0)
+			return store_seterr(-EINVAL, "store: a member "
+			    "reference outside a group");
+	return job_check(j);
+}
+
+/* Copy j's after list to *av and advance it (int64_t-aligned). */
+static void
+after_copy(struct store_new_job *d, int64_t **av)
+{
+	if (d->nafter == 0) {
+		d->after = NULL;
+		return;
+	}
+	memcpy(*av, d->after, d->nafter * sizeof(**av));
+	d->after = *av;
+	*av += d->nafter;
 }
 
 static size_t
@@ -766,16 +803,22 @@ store_insert(struct store *st, const struct store_new_job *job,
 	char *p;
 	int rc;
 
-	if ((rc = job_check(job)) < 0)
+	int64_t *av;
+
+	if ((rc = job_check_lone(job)) < 0)
 		return rc;
-	if ((r = req_new(st, STORE_W_INSERT, job_size(job))) == NULL)
+	if ((r = req_new(st, STORE_W_INSERT, job->nafter * sizeof(*av) +
+	    job_size(job))) == NULL)
 		return req_new_err(st);
 	if ((rc = ids_take(st, STORE_ID_JOB, 1, &r->w.u.ins.id)) < 0) {
 		free(r);
 		return rc;
 	}
-	p = (char *)(r + 1);
+	av = (int64_t *)(r + 1);
+	p = (char *)(av + job->nafter);
 	job_copy(&r->w.u.ins.job, job, &p, store_now());
+	after_copy(&r->w.u.ins.job, &av);
+	r->rows += job->nafter;
 	*idp = r->w.u.ins.id;
 	submit(st, r, cb, arg);
 	return 0;
@@ -802,8 +845,9 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 {
 	struct store_req *r;
 	struct store_new_job *copy;
-	size_t extra;
+	size_t extra, edges = 0;
 	double now = store_now();
+	int64_t *av;
 	char *p;
 	int rc;
 
@@ -814,7 +858,13 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = job_check(&jobs[i])) < 0)
 			return rc;
-		extra += job_size(&jobs[i]);
+		for (size_t k = 0; k < jobs[i].nafter; k++)
+			if (jobs[i].after[k] < 0 &&
+			    (size_t)(-jobs[i].after[k] - 1) >= n)
+				return store_seterr(-EINVAL, "store: a member "
+				    "reference out of range");
+		extra += job_size(&jobs[i]) + jobs[i].nafter * sizeof(*av);
+		edges += jobs[i].nafter;
 	}
 	if ((r = req_new(st, STORE_W_GROUP, extra)) == NULL)
 		return req_new_err(st);
@@ -823,10 +873,13 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 		return rc;
 	}
 	copy = (struct store_new_job *)(r + 1);
-	p = (char *)(copy + n);
-	for (size_t i = 0; i < n; i++)
+	av = (int64_t *)(copy + n);
+	p = (char *)(av + edges);
+	for (size_t i = 0; i < n; i++) {
 		job_copy(&copy[i], &jobs[i], &p, now);
-	r->rows = n + 1;
+		after_copy(&copy[i], &av);
+	}
+	r->rows = n + 1 + edges;
 	r->w.u.grp.jobs = copy;
 	r->w.u.grp.n = n;
 	r->w.u.grp.mode = mode;
@@ -1026,6 +1079,12 @@ store_recover_rule(struct store *st, store_rerun_fn fn, void *arg)
 	st->rerun_arg = arg;
 }
 
+void
+store_recover_horizon(struct store *st, double horizon)
+{
+	st->horizon = horizon;
+}
+
 int
 store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep)
@@ -1041,6 +1100,7 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 		return req_new_err(st);
 	r->w.u.recover.now = store_now();
 	r->w.u.recover.res = &res;
+	r->w.u.recover.horizon = st->horizon > 0 ? st->horizon : DBL_MAX;
 	r->w.u.recover.rerun = st->rerun;
 	r->w.u.recover.rerun_arg = st->rerun_arg;
 	submit(st, r, recover_done, &res);
@@ -1067,6 +1127,12 @@ bool
 store_nodes(const struct store *st)
 {
 	return st->ops->nodes;
+}
+
+int64_t
+store_node_id(const struct store *st)
+{
+	return st->ops->node_id != NULL ? st->ops->node_id(st->b) : 0;
 }
 
 struct node_tick {
@@ -1109,6 +1175,7 @@ node_req(struct store *st, enum store_wkind kind, const char *queue, size_t n,
 	t->arg = arg;
 	r->w.u.recover.now = store_now();
 	r->w.u.recover.res = &t->res;
+	r->w.u.recover.horizon = DBL_MAX;       /* all rows into memory */
 	r->w.u.recover.rerun = st->rerun;
 	r->w.u.recover.rerun_arg = st->rerun_arg;
 	submit(st, r, node_done, t);
@@ -1222,6 +1289,13 @@ store_cancels_take(struct store *st, store_cancels_cb cb, void *arg)
 	return 0;
 }
 
+void
+store_deps_hook(struct store *st, store_deps_fn fn, void *arg)
+{
+	st->deps_fn = fn;
+	st->deps_arg = arg;
+}
+
 /* ---- reads -------------------------------------------------------------- */
 
 int
@@ -1293,6 +1367,26 @@ store_slot_last(struct store *st, const char *schedule, double *slot,
     int64_t *id)
 {
 	return st->ops->slot_last(st->b, schedule, slot, id);
+}
+
+int
+store_sched_page(struct store *st, double after_at, int64_t after_id,
+    double until, size_t limit, struct store_job ***jobsp, size_t *np)
+{
+	*jobsp = NULL;
+	*np = 0;
+	if (limit == 0 || limit > STORE_LIST_MAX || !isfinite(after_at) ||
+	    isnan(until))
+		return store_seterr(-EINVAL, "store: bad scheduled page");
+	return st->ops->sched_page(st->b, after_at, after_id, until, limit,
+	    jobsp, np);
+}
+
+int
+store_sched_scan(struct store *st, double after, store_sched_fn fn,
+    void *arg)
+{
+	return st->ops->sched_scan(st->b, after, fn, arg);
 }
 
 int

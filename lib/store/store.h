@@ -264,7 +264,19 @@ struct store_new_job {
 	bool pooled;             /* postgresql: held by no daemon, for any
 	                          * to claim (store_claim); else held by
 	                          * this one */
+	/* Schema 6: dependencies.  With nafter > 0 the job is stored
+	 * `waiting` (state is then ignored) with an edge per entry, and
+	 * the store judges it in the insert's transaction: every entry
+	 * ended as its policy needs → queued (scheduled if run_at is
+	 * ahead); one ended otherwise under cancel → cancelled.  Each is
+	 * a job id (> 0), or in store_insert_group -(i + 1): the group's
+	 * i-th job.  A job id with no row: the insert completes -ENOENT.
+	 * What the store decides reaches store_deps_hook's fn. */
+	const int64_t *after;    /* nafter entries, distinct */
+	size_t nafter;           /* 0 .. STORE_AFTER_MAX */
+	bool dep_run;            /* on_dependency_failure = run */
 };
+#define STORE_AFTER_MAX 10000
 
 /* Insert one job, state queued, attempts 0.  *idp gets its id at once.
  * With a schedule or a unique key the insert may complete with -EEXIST
@@ -366,6 +378,28 @@ __attribute__((warn_unused_result))
 int store_prune(struct store *st, const struct store_prune *p,
     size_t *deleted, store_cb cb, void *arg);
 
+/* ---- dependencies (loop thread) ----------------------------------------- */
+
+/* A waiting job the store moved, in the transaction of the write that made
+ * it so (a dependency's end, an insert, the recovery): to queued or
+ * scheduled (released), or to cancelled with reason ("dependency: job N
+ * ended failed") at time at.  A chain is followed down in that same
+ * transaction. */
+struct store_dep_change {
+	int64_t id;
+	enum store_state state;  /* QUEUED, SCHEDULED or CANCELLED */
+	double at;               /* CANCELLED: its finished_at */
+	char *reason;            /* CANCELLED: cancel_reason; else NULL */
+};
+
+/* fn is called on the loop thread with the changes a committed write made,
+ * right after that write's own callback (so after an insert's callback
+ * for the job it inserted).  The array is the store's, valid during the
+ * call.  NULL: nobody is told. */
+typedef void (*store_deps_fn)(void *arg, const struct store_dep_change *c,
+    size_t n);
+void store_deps_hook(struct store *st, store_deps_fn fn, void *arg);
+
 /* Block until every write submitted so far has completed, and call their
  * callbacks (and any other pending ones) before returning.  Loop thread,
  * not from a callback.  For shutdown, tools and tests. */
@@ -410,6 +444,8 @@ struct store_job {
 	char *unique_key;        /* or NULL */
 	int64_t node;            /* postgresql: the daemon (nodes.id) that
 	                          * holds or last ran it; 0: none */
+	char *after;             /* schema 6: its dependencies, ids in id
+	                          * order with commas ("12,13"); or NULL */
 };
 
 void store_job_free(struct store_job *job);
@@ -440,6 +476,13 @@ typedef bool (*store_rerun_fn)(void *arg, const struct store_job *job,
 /* Set the rule (NULL: every such job runs again) for store_recover. */
 void store_recover_rule(struct store *st, store_rerun_fn fn, void *arg);
 
+/* Set the horizon for store_recover (0, the default: none): a scheduled
+ * job with run_at past it is left out of the rows handed back (it stays
+ * scheduled; store_sched_scan lists those, store_sched_page reads them
+ * when their time nears).  So a start with a million jobs
+ * scheduled for later does not build a million rows in memory. */
+void store_recover_horizon(struct store *st, double horizon);
+
 /* Takes ownership of job (free it with store_job_free).  Return 0 to go on,
  * or a negative errno to stop: store_recover then frees the rest and
  * returns that value. */
@@ -464,6 +507,8 @@ int store_recover(struct store *st, store_recover_cb cb, void *arg,
 /* Does the backend share its database with other daemons (nodes, leases,
  * fencing: store_pg_node.c)?  SQLite: false, and nothing below is used. */
 bool store_nodes(const struct store *st);
+/* This daemon's node (nodes.id, the rows' node it holds); 0: SQLite. */
+int64_t store_node_id(const struct store *st);
 
 /* What a node round found: the rows it took over (the callee takes
  * them: store_job_free each, free the array), in id order, with their
@@ -513,6 +558,33 @@ typedef void (*store_cancels_cb)(void *arg, int status,
 int store_cancels_take(struct store *st, store_cancels_cb cb, void *arg);
 
 /* ---- reads (any thread) ------------------------------------------------- */
+
+/* ---- the window of scheduled jobs (daemon/page.c) ----------------------- */
+
+/* Scheduled jobs after (after_at, after_id) in (run_at, id) order, with
+ * run_at <= until, at most limit (1..STORE_LIST_MAX) of them: keyset
+ * paging on the index jobs_run_at, so ties on run_at are neither lost nor
+ * read twice.  Rows as store_list returns them. */
+__attribute__((warn_unused_result))
+int store_sched_page(struct store *st, double after_at, int64_t after_id,
+    double until, size_t limit, struct store_job ***jobsp, size_t *np);
+
+/* What store_sched_scan hands over of one scheduled row (valid during the
+ * call only). */
+struct store_sched_row {
+	int64_t id;
+	int64_t group_id;        /* 0: none */
+	const char *queue;
+	struct store_submitter submitter;
+};
+typedef int (*store_sched_fn)(void *arg, const struct store_sched_row *r);
+
+/* Call fn for every scheduled job with run_at > after (any order), until
+ * it returns non-zero (then returned).  At start, to count the jobs that
+ * store_recover's horizon left out: one pass over jobs_run_at's range. */
+__attribute__((warn_unused_result))
+int store_sched_scan(struct store *st, double after, store_sched_fn fn,
+    void *arg);
 
 /* 0 with *jobp (free with store_job_free), -ENOENT, or an error. */
 __attribute__((warn_unused_result))

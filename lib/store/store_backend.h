@@ -55,8 +55,14 @@ struct store_recover_res {
  * queue bookkeeping (its link, callback, status, batching weight live in
  * store.c's struct store_req around it).  The strings stay valid until the
  * write completes, so a backend may bind them without a copy. */
+struct store_chg;
+
 struct store_write {
 	enum store_wkind kind;
+	/* Where the backend reports the waiting jobs this write released or
+	 * cancelled (store_chg_add); the front delivers them after the
+	 * write's callback if the transaction commits. */
+	struct store_chg *chg;
 	union {
 		struct {
 			int64_t id;
@@ -89,6 +95,7 @@ struct store_write {
 		struct {                /* RECOVER, NODE and CLAIM */
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
+			double horizon;         /* store_recover_horizon */
 			const char *queue;      /* CLAIM */
 			size_t n;               /* CLAIM */
 			store_rerun_fn rerun;   /* NULL: always */
@@ -174,6 +181,7 @@ struct store_ops {
 	/* Several daemons share the database: STORE_W_NODE writes, rows
 	 * held by node and epoch (store.h: store_nodes). */
 	bool nodes;
+	int64_t (*node_id)(struct store_backend *b);    /* set at open */
 	/* The loop thread's: the fd that turns readable when pooled jobs
 	 * were committed (LISTEN), and what came (store_wake_fd). */
 	int (*wake_fd)(struct store_backend *b);
@@ -192,6 +200,12 @@ struct store_ops {
 	int (*paused)(struct store_backend *b, char ***namesp, size_t *np);
 	int (*slot_last)(struct store_backend *b, const char *schedule,
 	    double *slot, int64_t *id);
+	/* store_sched_page, store_sched_scan (arguments checked). */
+	int (*sched_page)(struct store_backend *b, double after_at,
+	    int64_t after_id, double until, size_t limit,
+	    struct store_job ***jobsp, size_t *np);
+	int (*sched_scan)(struct store_backend *b, double after,
+	    store_sched_fn fn, void *arg);
 };
 
 /* Ids the front reserves per reserve_ids call (a group larger asks for
@@ -214,13 +228,33 @@ int store_seterr(int err, const char *fmt, ...)
 /* A job row in one allocation (what store_job_free frees): its nine
  * strings t[i] of len[i] bytes (NULL: a NULL column) copied after it, in
  * the order queue, kind, args, name, result, error, cancel_reason,
- * schedule, unique_key; every other field zero.  NULL when out of memory. */
-#define STORE_JOB_NTEXT 9
+ * schedule, unique_key, after; every other field zero.  NULL when out of memory. */
+#define STORE_JOB_NTEXT 10
 struct store_job *store_job_alloc(const char *const t[STORE_JOB_NTEXT],
     const size_t len[STORE_JOB_NTEXT]);
 
 /* The error text of a recovered job that was running with no attempts
  * left; into buf (64 bytes is enough). */
 void store_interrupted_msg(char *buf, size_t len, int attempts);
+
+/* The changes of one write (store_deps.c): a growing array. */
+struct store_chg {
+	struct store_dep_change *v;
+	size_t n, cap;
+};
+/* Report that w moved waiting job id to state (reason: CANCELLED's, copied).
+ * 0 or -ENOMEM (the backend fails its transaction: a change it cannot
+ * report would leave memory and the database apart). */
+int store_chg_add(const struct store_write *w, int64_t id,
+    enum store_state state, double at, const char *reason);
+void store_chg_clear(struct store_chg *c);
+/* Recovery: the rows res hands back (in id order) take the states the
+ * changes w reported gave them. */
+void store_chg_patch(const struct store_write *w,
+    struct store_recover_res *res);
+/* "dependency: job N ended STATE" into buf. */
+void store_dep_reason(char *buf, size_t len, int64_t id,
+    enum store_state state);
+#define STORE_DEP_REASON_MAX 64
 
 #endif /* JOBD_STORE_BACKEND_H */

@@ -24,6 +24,7 @@ struct store_req {
 	 * start, which is `absorbed` (not applied, completes with it). */
 	struct store_req *start;
 	bool absorbed;
+	struct store_chg chg;           /* its changes of waiting jobs */
 	struct store_write w;
 };
 

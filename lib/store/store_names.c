@@ -111,7 +111,7 @@ store_job_alloc(const char *const t[STORE_JOB_NTEXT],
 	dst[0] = &j->queue, dst[1] = &j->kind, dst[2] = &j->args;
 	dst[3] = &j->name, dst[4] = &j->result, dst[5] = &j->error;
 	dst[6] = &j->cancel_reason, dst[7] = &j->schedule;
-	dst[8] = &j->unique_key;
+	dst[8] = &j->unique_key, dst[9] = &j->after;
 	p = (char *)(j + 1);
 	for (int i = 0; i < STORE_JOB_NTEXT; i++) {
 		if (t[i] == NULL)

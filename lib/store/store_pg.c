@@ -167,9 +167,12 @@ static const struct pg_migration pg_migrations[] = {
 	"  PRIMARY KEY (job_id, depends_on)"
 	");"
 	"CREATE INDEX job_deps_on ON job_deps (depends_on, job_id);" },
-	/* Several daemons (store_pg_node.c).  PostgreSQL only, numbered 7
-	 * so that 6 stays the dependencies' step in both stores: a step of
-	 * its own, renumbered freely while no database of it exists.  Each
+	/* Dependencies in use (store_pg_deps.c), as SQLite's 6. */
+	{ 6,
+	"ALTER TABLE jobs ADD COLUMN deps_left integer NOT NULL DEFAULT 0"
+	"  CHECK (deps_left >= 0);" },
+	/* Several daemons (store_pg_node.c).  PostgreSQL only: 7 is a step
+	 * SQLite does not have (it stops at 6, the dependencies').  Each
 	 * row a daemon holds carries its node and lease epoch (fencing);
 	 * the attempts keep who ran them.  jobs_node finds a node's rows
 	 * when another takes them over; jobs_ready is the claim's index:
@@ -464,7 +467,10 @@ const struct store_ops store_pg_ops = {
 	.attempts = pg_attempts,
 	.paused = pg_paused,
 	.slot_last = pg_slot_last,
+	.sched_page = pg_sched_page,
+	.sched_scan = pg_sched_scan,
 	.nodes = true,
+	.node_id = pg_node_id,
 	.wake_fd = pg_wake_fd,
 	.wake_drain = pg_wake_drain,
 };

@@ -24,7 +24,9 @@
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
 	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
-	"unique_key, node"
+	"unique_key, node, (SELECT string_agg(depends_on::text, ',' "        \
+	"ORDER BY depends_on) FROM job_deps WHERE job_deps.job_id = "       \
+	"jobs.id)"
 
 /* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
 struct pg_arr {
@@ -126,6 +128,11 @@ int pg_attempts(struct store_backend *b, int64_t id,
 int pg_paused(struct store_backend *b, char ***namesp, size_t *np);
 int pg_slot_last(struct store_backend *b, const char *schedule, double *slot,
     int64_t *id);
+int pg_sched_page(struct store_backend *b, double after_at,
+    int64_t after_id, double until, size_t limit, struct store_job ***jobsp,
+    size_t *np);
+int pg_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
+    void *arg);
 
 /* ---- store_pg_life.c ---------------------------------------------------- */
 
@@ -141,12 +148,29 @@ int pg_dup(struct store_backend *b, const struct store_write *w);
 int pg_life_apply(struct store_backend *b, const struct store_write *w,
     bool *alone);
 
+/* ---- store_pg_deps.c ---------------------------------------------------- */
+
+/* Does insert or group w have a job with dependencies (it goes alone)? */
+bool pgd_has(const struct store_write *w);
+/* After w's rows: the edges, state waiting, each judged at once.  A
+ * dependency with no row: -ENOENT with *alone. */
+int pgd_link(struct store_backend *b, const struct store_write *w,
+    bool *alone);
+/* The ends w[idx[..m]] just applied (but those that failed alone): their
+ * dependants released or cancelled, down every chain. */
+int pgd_ended(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m);
+/* Recovery: every waiting job judged again (changes reported to w). */
+int pgd_repair(struct store_backend *b, const struct store_write *w);
+
 /* ---- store_pg_node.c ---------------------------------------------------- */
 
 /* Register this daemon in nodes (b->wc, autocommit), at open, and start
  * the heartbeat thread, which renews the lease every lease / 3 on its own
  * connection: a backlog of writes never delays it. */
 int pg_node_register(struct store_backend *b);
+/* store_ops.node_id: b->node, constant from the register on. */
+int64_t pg_node_id(struct store_backend *b);
 /* The writer, at each batch: take up the epoch the heartbeat took. */
 void pg_node_adopt(struct store_backend *b);
 /* Leave: its rows not running given up to any daemon, its row deleted

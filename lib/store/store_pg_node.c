@@ -110,6 +110,12 @@ pg_node_register(struct store_backend *b)
 	return node_heart_start(b);
 }
 
+int64_t
+pg_node_id(struct store_backend *b)
+{
+	return b->node;
+}
+
 void
 pg_node_leave(struct store_backend *b)
 {
@@ -360,6 +366,23 @@ node_take(struct store_backend *b, const struct store_write *w)
 	return rc;
 }
 
+/* Recovery: the scheduled rows due past the horizon are this node's now
+ * but stay out of memory (daemon/page.c reads them in as they near). */
+static void
+node_horizon(struct store_recover_res *res, double horizon)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < res->n; i++) {
+		if (res->jobs[i]->state == STORE_SCHEDULED &&
+		    res->jobs[i]->run_at > horizon)
+			store_job_free(res->jobs[i]);
+		else
+			res->jobs[k++] = res->jobs[i];
+	}
+	res->n = k;
+}
+
 int
 pg_node_apply(struct store_backend *b, const struct store_write *w)
 {
@@ -381,7 +404,18 @@ pg_node_apply(struct store_backend *b, const struct store_write *w)
 	b->lost = false;
 	pthread_mutex_unlock(&b->hmtx);
 	res->rep.nodes_dead = dead;
-	return node_take(b, w);
+	if ((rc = node_take(b, w)) < 0)
+		return rc;
+	/* The waiting jobs judged again: the crash rules ended some jobs
+	 * (failed) without an end's write, and their dependants follow. */
+	if (w->kind == STORE_W_RECOVER || res->rep.failed > 0) {
+		if ((rc = pgd_repair(b, w)) < 0)
+			return rc;
+		store_chg_patch(w, res);
+	}
+	if (w->kind == STORE_W_RECOVER)
+		node_horizon(res, w->u.recover.horizon);
+	return 0;
 }
 
 /* ---- cancels across daemons --------------------------------------------- */

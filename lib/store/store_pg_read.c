@@ -148,7 +148,7 @@ enum {
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
-	C_SCHED, C_SLOT, C_UKEY, C_NODE,
+	C_SCHED, C_SLOT, C_UKEY, C_NODE, C_AFTER,
 };
 
 static double
@@ -171,7 +171,7 @@ pg_row_job(const struct store_backend *b, const PGresult *r, int row,
     struct store_job **jp)
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON, C_SCHED, C_UKEY };
+		C_ERROR, C_REASON, C_SCHED, C_UKEY, C_AFTER };
 	const char *t[STORE_JOB_NTEXT];
 	size_t len[STORE_JOB_NTEXT];
 	struct store_job *j;
@@ -548,4 +548,61 @@ pg_slot_last(struct store_backend *b, const char *schedule, double *slot,
 	}
 	PQclear(r);
 	return 0;
+}
+
+/* The scheduled jobs after (after_at, after_id), keyset-paged on
+ * jobs_run_at (store_sched_page): this daemon's only (another daemon's
+ * rows are its own window's). */
+int
+pg_sched_page(struct store_backend *b, double after_at, int64_t after_id,
+    double until, size_t limit, struct store_job ***jobsp, size_t *np)
+{
+	char at[32], id[24], un[32], lim[24], node[24];
+	const char *v[] = { at, id, un, lim, node };
+
+	snprintf(node, sizeof(node), "%lld", (long long)b->node);
+	snprintf(at, sizeof(at), "%.17g", after_at);
+	snprintf(id, sizeof(id), "%lld", (long long)after_id);
+	snprintf(un, sizeof(un), "%.17g", until);
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	return pg_read_jobs(b, "SELECT " PG_COLS " FROM jobs "
+	    "WHERE state = 'scheduled' AND (run_at, id) > ($1::float8, "
+	    "$2::bigint) AND run_at <= $3::float8 AND node = $5::bigint "
+	    "ORDER BY run_at, id LIMIT $4::bigint", 5, v, jobsp, np);
+}
+
+/* Every scheduled job of this daemon due after after (store_sched_scan). */
+int
+pg_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
+    void *arg)
+{
+	struct store_sched_row row;
+	char at[32], node[24];
+	const char *v[] = { at, node };
+	PGresult *r;
+	int rc, n;
+
+	snprintf(at, sizeof(at), "%.17g", after);
+	snprintf(node, sizeof(node), "%lld", (long long)b->node);
+	if ((rc = pg_read(b, "SELECT id, group_id, queue, submit_uid, "
+	    "submit_gid, submit_pid FROM jobs WHERE state = 'scheduled' AND "
+	    "run_at > $1::float8 AND node = $2::bigint", 2, v,
+	    "read scheduled jobs", &r)) < 0)
+		return rc;
+	n = PQntuples(r);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		memset(&row, 0, sizeof(row));
+		row.id = pg_i8(r, i, 0);
+		row.group_id = PQgetisnull(r, i, 1) ? 0 : pg_i8(r, i, 1);
+		row.queue = PQgetvalue(r, i, 2);
+		if (!PQgetisnull(r, i, 3)) {
+			row.submitter.known = true;
+			row.submitter.uid = (uid_t)pg_i8(r, i, 3);
+			row.submitter.gid = (gid_t)pg_i8(r, i, 4);
+			row.submitter.pid = (pid_t)pg_i8(r, i, 5);
+		}
+		rc = fn(arg, &row);
+	}
+	PQclear(r);
+	return rc;
 }

@@ -320,7 +320,7 @@ run_of(const struct store_write *w)
 	switch (w->kind) {
 	case STORE_W_INSERT:
 	case STORE_W_GROUP:
-		return ins_unique(w) ? RUN_ONE : RUN_INS;
+		return ins_unique(w) || pgd_has(w) ? RUN_ONE : RUN_INS;
 	case STORE_W_START:
 		return RUN_START;
 	case STORE_W_END:
@@ -721,8 +721,12 @@ run_kind(struct store_backend *b, enum pg_run k,
     const struct store_write *const *w, const uint32_t *idx, size_t m,
     bool *data)
 {
-	return k == RUN_INS ? run_ins(b, w, idx, m, data) :
+	int rc = k == RUN_INS ? run_ins(b, w, idx, m, data) :
 	    run_upd(b, k, w, idx, m, data);
+
+	if (rc == 0 && k == RUN_END)
+		rc = pgd_ended(b, w, idx, m);
+	return rc;
 }
 
 /* The writes w[from..to) (no recovery), planned: one statement per
@@ -804,6 +808,8 @@ one_write(struct store_backend *b, const struct store_write *const *w,
 			alone = true;
 		else if (rc == 0 && (rc = run_ins(b, w, &one, 1, data)) < 0)
 			alone = *data;
+		else if (rc == 0 && pgd_has(w[i]))
+			rc = pgd_link(b, w[i], &alone);
 	} else {
 		rc = pg_life_apply(b, w[i], &alone);
 	}
@@ -873,6 +879,9 @@ pg_apply_batch(struct store_backend *b, const struct store_write *const *w,
 	rc = batch_pass(b, w, n, false, &data);
 	if (rc < 0 && data) {
 		fails_clear(b);
+		for (size_t i = 0; i < n; i++)  /* rolled back with it */
+			if (w[i]->chg != NULL)
+				store_chg_clear(w[i]->chg);
 		if ((rc = pg_exec(b, b->wc, "ROLLBACK", "rollback")) == 0) {
 			b->txn_pending = true;
 			rc = batch_pass(b, w, n, true, &data);

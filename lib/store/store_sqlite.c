@@ -219,6 +219,11 @@ static const struct sq_migration sq_migrations[] = {
 	"  PRIMARY KEY (job_id, depends_on)"
 	") STRICT, WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS job_deps_on ON job_deps (depends_on, job_id);" },
+	/* Dependencies in use (store_sqlite_deps.c): a waiting job's count
+	 * of dependencies not yet ended, kept by each end. */
+	{ 6,
+	"ALTER TABLE jobs ADD COLUMN deps_left INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (deps_left >= 0);" },
 };
 
 /* Why the CHECKs use OR chains and there is a single (state, queue) index:
@@ -556,6 +561,7 @@ sq_close(struct store_backend *b)
 		return;
 	sq_readers_close(b);
 	sq_finalize(b->s, W_N);
+	sqd_finalize(b);
 	if (b->db != NULL)
 		sq_disconnect(b->db, b->path);
 	if (b->lockfd >= 0)
@@ -593,6 +599,7 @@ sq_open(const struct store_opts *o, struct store_backend **bp)
 	    (rc = sq_migrate(b)) < 0 ||
 	    (rc = sq_auto_vacuum(b)) < 0 ||
 	    (rc = sq_prepare(b, b->db, sq_wsql, b->s, W_N)) < 0 ||
+	    (rc = sqd_prepare(b)) < 0 ||
 	    (rc = sq_high_water(b, &b->next_id[STORE_ID_JOB],
 	    &b->next_id[STORE_ID_GROUP])) < 0)
 		goto out;
@@ -759,6 +766,14 @@ sq_insert_group(struct store_backend *b, const struct store_write *w, bool *lost
 	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
 		rc = sq_insert_job(b, w->u.grp.first_id + (int64_t)i,
 		    w->u.grp.gid, &w->u.grp.jobs[i], lost);
+	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
+		if (w->u.grp.jobs[i].nafter > 0)
+			rc = sqd_link(b, w->u.grp.first_id + (int64_t)i,
+			    w->u.grp.first_id, &w->u.grp.jobs[i], lost);
+	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
+		if (w->u.grp.jobs[i].nafter > 0)
+			rc = sqd_settle(b, w->u.grp.first_id + (int64_t)i,
+			    lost);
 	if (rc == 0) {
 		if (w->u.grp.gid > b->txn_group_hw)
 			b->txn_group_hw = w->u.grp.gid;
@@ -833,8 +848,35 @@ sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "end job");
 	}
-	return sq_step_one(b, s, lost, "end job", id, started_at != 0 ?
-	    "queued" : "queued, running, scheduled or waiting");
+	if ((rc = sq_step_one(b, s, lost, "end job", id, started_at != 0 ?
+	    "queued" : "queued, running, scheduled or waiting")) < 0)
+		return rc;
+	return sqd_ended(b, id, e->state, e->finished_at, lost);
+}
+
+/* A lone job with dependencies: its row and edges together or neither
+ * (a dependency gone by now fails it alone: -ENOENT). */
+static int
+sq_insert_deps(struct store_backend *b, const struct store_write *w,
+    bool *lost)
+{
+	int64_t id = w->u.ins.id;
+	int rc;
+
+	if ((rc = sq_step(b, b->s[W_SAVEPOINT], lost, "savepoint", 0)) < 0)
+		return rc;
+	if ((rc = sq_insert_job(b, id, 0, &w->u.ins.job, lost)) == 0 &&
+	    (rc = sqd_link(b, id, 0, &w->u.ins.job, lost)) == 0 &&
+	    (rc = sqd_settle(b, id, lost)) == 0)
+		return sq_step(b, b->s[W_RELEASE], lost, "release", 0);
+	if (*lost)
+		return rc;
+	if (sqlite3_step(b->s[W_UNDO]) != SQLITE_DONE ||
+	    sqlite3_step(b->s[W_RELEASE]) != SQLITE_DONE)
+		*lost = true;
+	sqlite3_reset(b->s[W_UNDO]);
+	sqlite3_reset(b->s[W_RELEASE]);
+	return rc;
 }
 
 static int
@@ -913,7 +955,7 @@ sq_prune_one(struct store_backend *b, int64_t id, bool *lost)
 
 	sqlite3_bind_int64(b->s[W_PRUNE_ATT], 1, id);
 	if ((rc = sq_step(b, b->s[W_PRUNE_ATT], lost, "prune attempts of job",
-	    id)) < 0)
+	    id)) < 0 || (rc = sqd_prune(b, id, lost)) < 0)
 		return rc;
 	sqlite3_bind_int64(b->s[W_PRUNE_JOB], 1, id);
 	return sq_step(b, b->s[W_PRUNE_JOB], lost, "prune job", id);
@@ -1000,6 +1042,7 @@ sq_recover_all(struct store_backend *b, const struct store_write *w, bool *lost)
 	bool again;
 	int rc;
 
+	sqlite3_bind_double(b->s[W_ACTIVE], 1, w->u.recover.horizon);
 	if ((rc = sq_collect(b, b->db, b->s[W_ACTIVE], &res->jobs,
 	    &res->n)) < 0)
 		return rc;
@@ -1042,6 +1085,8 @@ sq_recover(struct store_backend *b, const struct store_write *w, bool *lost)
 {
 	int rc = sq_recover_all(b, w, lost);
 
+	if (rc == 0 && (rc = sqd_repair(b, lost)) == 0)
+		store_chg_patch(w, w->u.recover.res);
 	*lost = rc < 0;
 	return rc;
 }
@@ -1049,8 +1094,11 @@ sq_recover(struct store_backend *b, const struct store_write *w, bool *lost)
 static int
 sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 {
+	b->cur = w;
 	switch (w->kind) {
 	case STORE_W_INSERT:
+		if (w->u.ins.job.nafter > 0)
+			return sq_insert_deps(b, w, lost);
 		return sq_insert_job(b, w->u.ins.id, 0, &w->u.ins.job, lost);
 	case STORE_W_GROUP:
 		return sq_insert_group(b, w, lost);
@@ -1141,4 +1189,6 @@ const struct store_ops store_sqlite_ops = {
 	.attempts = sq_attempts,
 	.paused = sq_paused,
 	.slot_last = sq_slot_last,
+	.sched_page = sq_sched_page,
+	.sched_scan = sq_sched_scan,
 };

@@ -22,13 +22,14 @@
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
 	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
-	"unique_key"
+	"unique_key, (SELECT group_concat(depends_on) FROM job_deps "        \
+	"WHERE job_deps.job_id = jobs.id)"
 enum {
 	C_ID, C_QUEUE, C_KIND, C_STATE, C_ARGS, C_NAME, C_ATTEMPTS, C_MAX,
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
-	C_SCHED, C_SLOT, C_UKEY,
+	C_SCHED, C_SLOT, C_UKEY, C_AFTER,
 };
 
 /* Two reads whose plans test_store_sqlite checks with EXPLAIN QUERY PLAN,
@@ -47,14 +48,26 @@ enum {
 /* The queries the dispatcher and the pruner run, here so that a test can
  * check with EXPLAIN QUERY PLAN that each is an index lookup
  * (tests/test_store_sqlite.c):
- *  SQ_SQL_ACTIVE     recovery: every job not ended (jobs_state_queue);
+ *  SQ_SQL_ACTIVE     recovery: every job not ended (jobs_state_queue) but
+ *                    the scheduled ones due after ?1 (jobs_run_at);
  *  SQ_SQL_DUE        the scheduled jobs due next, keyset-paged on
  *                    (run_at, id) (jobs_run_at);
+ *  SQ_SQL_PAGE       the same, whole rows, up to ?3 (daemon/page.c);
+ *  SQ_SQL_SCAN       the scheduled jobs due after ?1 (jobs_run_at);
  *  SQ_SQL_PRUNE_IDS  the oldest ended jobs of one state finished before
  *                    ?1 (jobs_finished), skipping live groups' members;
  *  SQ_SQL_ATTEMPTS   one job's starts (job_attempts' primary key). */
 #define SQ_SQL_ACTIVE "SELECT " SQ_COLS " FROM jobs WHERE state IN "      \
-	"('queued', 'running', 'scheduled', 'waiting') ORDER BY id"
+	"('queued', 'running', 'waiting') UNION ALL "                        \
+	"SELECT " SQ_COLS " FROM jobs INDEXED BY jobs_run_at "               \
+	"WHERE state = 'scheduled' AND run_at <= ?1 ORDER BY id"
+#define SQ_SQL_PAGE "SELECT " SQ_COLS " FROM jobs INDEXED BY jobs_run_at " \
+	"WHERE state = 'scheduled' AND run_at >= ?1 AND "                    \
+	"(run_at > ?1 OR id > ?2) AND run_at <= ?3 "                         \
+	"ORDER BY run_at, id LIMIT ?4"
+#define SQ_SQL_SCAN "SELECT id, group_id, queue, submit_uid, submit_gid, " \
+	"submit_pid FROM jobs INDEXED BY jobs_run_at "                       \
+	"WHERE state = 'scheduled' AND run_at > ?1"
 #define SQ_SQL_DUE "SELECT id, run_at FROM jobs INDEXED BY jobs_run_at WHERE state = 'scheduled' " \
 	"AND run_at >= ?1 AND (run_at > ?1 OR id > ?2) "                     \
 	"ORDER BY run_at, id LIMIT ?3"
@@ -62,7 +75,10 @@ enum {
 	"WHERE state = ?1 AND "                                              \
 	"finished_at < ?2 AND (?3 IS NULL OR queue = ?3) AND "              \
 	"(group_id IS NULL OR NOT EXISTS (SELECT 1 FROM jobs g WHERE "      \
-	"g.group_id = jobs.group_id AND g.finished_at IS NULL)) "           \
+	"g.group_id = jobs.group_id AND g.finished_at IS NULL)) AND "       \
+	"NOT EXISTS (SELECT 1 FROM job_deps d JOIN jobs w ON "              \
+	"w.id = d.job_id WHERE d.depends_on = jobs.id AND "                 \
+	"w.finished_at IS NULL) "                                            \
 	"ORDER BY finished_at LIMIT ?4"
 /* Schema 4: the job that holds a unique key (not ended, or created at or
  * after ?2; jobs_unique), and the job of a schedule's slot (jobs_slot). */
@@ -86,6 +102,16 @@ enum {
 	W_N
 };
 
+/* Schema 6: a job's waiting dependants, through job_deps_on (checked
+ * with EXPLAIN QUERY PLAN: the release after each end must not scan). */
+#define SQ_SQL_DEPENDANTS "SELECT d.job_id FROM job_deps d JOIN jobs j "   \
+	"ON j.id = d.job_id WHERE d.depends_on = ?1 AND j.state = 'waiting'"
+/* The dependency statements (store_sqlite_deps.c). */
+enum {
+	D_STATE, D_EDGE, D_WAIT, D_DEPENDANTS, D_DEC, D_CANCEL, D_RELEASE,
+	D_DEPS_OF, D_SELF, D_LEFT, D_WAITING, D_PRUNE,
+	D_N
+};
 struct sq_reader;
 
 struct store_backend {
@@ -96,6 +122,8 @@ struct store_backend {
 	ino_t ino;
 	sqlite3 *db;                    /* the write connection */
 	sqlite3_stmt *s[W_N];
+	sqlite3_stmt *ds[D_N];          /* store_sqlite_deps.c's */
+	const struct store_write *cur;  /* the write being applied */
 	int64_t next_id[2];             /* by enum store_idkind; loop thread */
 	int64_t txn_job_hw;             /* highest ids inserted in the open */
 	int64_t txn_group_hw;           /* transaction, 0 if none */
@@ -128,6 +156,22 @@ void sq_disconnect(sqlite3 *db, const char *path);
 int sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
     struct store_job ***jobsp, size_t *np);
 
+/* store_sqlite_deps.c (called by store_sqlite.c on the writer thread) */
+int sqd_prepare(struct store_backend *b);
+void sqd_finalize(struct store_backend *b);
+/* Edges of new job id, state waiting; -ENOENT for a missing one. */
+int sqd_link(struct store_backend *b, int64_t id, int64_t first,
+    const struct store_new_job *j, bool *lost);
+/* Waiting job id judged from its dependencies now. */
+int sqd_settle(struct store_backend *b, int64_t id, bool *lost);
+/* Job id ended state at `at`: its dependants released or cancelled, down
+ * the chain. */
+int sqd_ended(struct store_backend *b, int64_t id, enum store_state state,
+    double at, bool *lost);
+/* Recovery: every waiting job settled. */
+int sqd_repair(struct store_backend *b, bool *lost);
+/* A pruned job's edges. */
+int sqd_prune(struct store_backend *b, int64_t id, bool *lost);
 /* store_sqlite_read.c */
 
 /* Close the idle read connections (all of them, at close). */
@@ -143,6 +187,11 @@ int sq_group_jobs(struct store_backend *b, int64_t gid,
 int sq_attempts(struct store_backend *b, int64_t id,
     struct store_attempt ***ap, size_t *np);
 int sq_paused(struct store_backend *b, char ***namesp, size_t *np);
+int sq_sched_page(struct store_backend *b, double after_at,
+    int64_t after_id, double until, size_t limit, struct store_job ***jobsp,
+    size_t *np);
+int sq_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
+    void *arg);
 int sq_slot_last(struct store_backend *b, const char *schedule,
     double *slot, int64_t *id);
 

@@ -23,7 +23,8 @@
  * through the index, one probe per queue. */
 enum {
 	R_BEGIN, R_COMMIT, R_LIST, R_QUEUES, R_IDS, R_GET, R_GROUP,
-	R_GROUP_JOBS, R_ATTEMPTS, R_PAUSED, R_SLOT_LAST, R_LIST_UID, R_N
+	R_GROUP_JOBS, R_ATTEMPTS, R_PAUSED, R_SLOT_LAST, R_LIST_UID, R_PAGE,
+	R_SCAN, R_N
 };
 
 static const char *const sq_rsql[R_N] = {
@@ -47,6 +48,8 @@ static const char *const sq_rsql[R_N] = {
 	[R_PAUSED] = "SELECT queue FROM queue_pause ORDER BY queue",
 	[R_SLOT_LAST] = SQ_SQL_LAST_SLOT,
 	[R_LIST_UID] = SQ_LIST_UID_SQL,
+	[R_PAGE] = SQ_SQL_PAGE,
+	[R_SCAN] = SQ_SQL_SCAN,
 };
 
 struct sq_reader {
@@ -520,6 +523,58 @@ sq_slot_last(struct store_backend *b, const char *schedule, double *slot,
 		err = sq_fail(b, r->db, rc, "read a schedule's last slot");
 	}
 	sqlite3_reset(s);
+	sq_reader_put(b, r);
+	return err;
+}
+
+int
+sq_sched_page(struct store_backend *b, double after_at, int64_t after_id,
+    double until, size_t limit, struct store_job ***jobsp, size_t *np)
+{
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	s = r->s[R_PAGE];
+	sqlite3_bind_double(s, 1, after_at);
+	sqlite3_bind_int64(s, 2, after_id);
+	sqlite3_bind_double(s, 3, until);
+	sqlite3_bind_int64(s, 4, (int64_t)limit);
+	return sq_read_jobs(b, r, s, jobsp, np);
+}
+
+int
+sq_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
+    void *arg)
+{
+	struct store_sched_row row;
+	struct sq_reader *r;
+	sqlite3_stmt *s;
+	int rc, err = 0;
+
+	if ((rc = sq_reader_get(b, &r)) < 0)
+		return rc;
+	s = r->s[R_SCAN];
+	sqlite3_bind_double(s, 1, after);
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.id = sqlite3_column_int64(s, 0);
+		row.group_id = sqlite3_column_int64(s, 1);
+		row.queue = (const char *)sqlite3_column_text(s, 2);
+		if (sqlite3_column_type(s, 3) != SQLITE_NULL) {
+			row.submitter.known = true;
+			row.submitter.uid = (uid_t)sqlite3_column_int64(s, 3);
+			row.submitter.gid = (gid_t)sqlite3_column_int64(s, 4);
+			row.submitter.pid = (pid_t)sqlite3_column_int64(s, 5);
+		}
+		err = fn(arg, &row);
+	}
+	if (err == 0 && rc != SQLITE_DONE)
+		err = sq_fail(b, r->db, rc, "read scheduled jobs");
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	sq_reader_put(b, r);
 	return err;
 }

@@ -213,7 +213,7 @@ sq_row_job(const struct store_backend *b, sqlite3_stmt *s,
     struct store_job **jp)
 {
 	static const int tcol[] = { C_QUEUE, C_KIND, C_ARGS, C_NAME, C_RESULT,
-		C_ERROR, C_REASON, C_SCHED, C_UKEY };
+		C_ERROR, C_REASON, C_SCHED, C_UKEY, C_AFTER };
 	const char *t[STORE_JOB_NTEXT];
 	size_t len[STORE_JOB_NTEXT];
 	struct store_job *j;

@@ -24,6 +24,22 @@ class Job:
     error: Optional[str] = None
     cancel_reason: Optional[str] = None
     group: Optional[int] = None
+    max_attempts: Optional[int] = None
+    submitted_by: Optional[dict] = None
+    # The lifecycle's fields (CONTRACT.md, "Job lifecycle").
+    run_at: Optional[float] = None
+    priority: Optional[int] = None
+    retries: Optional[int] = None
+    retried: Optional[int] = None
+    retry_delay: Optional[float] = None
+    retry_max_delay: Optional[float] = None
+    retry_backoff: Optional[str] = None
+    after: Optional[list] = None
+    unique_key: Optional[str] = None
+    schedule: Optional[str] = None
+    slot: Optional[float] = None
+    history: Optional[list] = None
+    node: Optional[str] = None          # the PostgreSQL store's daemon
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -51,15 +67,19 @@ class Group:
 
 @dataclass(frozen=True)
 class Event:
-    """One watch line: kind "job" (with job) or "dropped" (with count)."""
+    """One watch line: kind "job" (with job), "dropped" (with count), or
+    one about no job's state ("queue", "pruned", "duplicate"; PROTOCOL.md):
+    data is the whole line's object, whatever the kind."""
     kind: str
     job: Optional[Job] = None
     count: int = 0
+    data: dict = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, obj):
         if obj.get("event") == "dropped":
-            return cls("dropped", count=int(obj.get("count", 0)))
+            return cls("dropped", count=int(obj.get("count", 0)), data=obj)
         job = obj.get("job")
         return cls(obj.get("event", "job"),
-                   job=Job.from_json(job) if job is not None else None)
+                   job=Job.from_json(job) if job is not None else None,
+                   data=obj)
