@@ -1239,8 +1239,11 @@ store_cancels_free(struct store_cancels *c)
 		return;
 	for (size_t i = 0; i < c->n; i++)
 		free(c->reasons[i]);
+	for (size_t i = 0; i < c->nmoved; i++)
+		free(c->moved[i].reason);
 	free(c->ids);
 	free(c->reasons);
+	free(c->moved);
 	free(c);
 }
 

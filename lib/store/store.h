@@ -549,6 +549,11 @@ struct store_cancels {
 	size_t n;
 	int64_t *ids;
 	char **reasons;         /* each malloc'ed or NULL */
+	/* Waiting jobs this daemon holds that another daemon's write
+	 * released or cancelled (state QUEUED: now pooled, no longer this
+	 * daemon's; SCHEDULED: still its; CANCELLED: ended). */
+	size_t nmoved;
+	struct store_dep_change *moved;
 };
 void store_cancels_free(struct store_cancels *c);
 /* cb(arg, status, c): c is the callee's (store_cancels_free), NULL when

@@ -201,6 +201,15 @@ static const struct pg_migration pg_migrations[] = {
 	"  job_id       bigint           PRIMARY KEY,"
 	"  reason       text,"
 	"  requested_at double precision NOT NULL"
+	");"
+	/* A waiting job another daemon holds, released or cancelled by
+	 * this one's end (store_pg_span.c): its holder takes the note. */
+	"CREATE TABLE job_notes ("
+	"  job_id bigint           PRIMARY KEY,"
+	"  node   bigint           NOT NULL,"
+	"  state  text             NOT NULL,"
+	"  reason text,"
+	"  at     double precision NOT NULL"
 	");" },
 };
 

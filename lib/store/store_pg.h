@@ -162,6 +162,24 @@ int pgd_ended(struct store_backend *b, const struct store_write *const *w,
     const uint32_t *idx, size_t m);
 /* Recovery: every waiting job judged again (changes reported to w). */
 int pgd_repair(struct store_backend *b, const struct store_write *w);
+/* The jobs of r's first column, just cancelled at `at` by this write:
+ * what that does to their dependants. */
+int pgd_cancelled(struct store_backend *b, const struct store_write *w,
+    const PGresult *r, double at);
+
+/* ---- store_pg_span.c ---------------------------------------------------- */
+
+/* "{1,2}": r's first column as an array literal, malloc'ed (NULL: ENOMEM). */
+char *pgs_ids(const PGresult *r);
+/* The jobs of r's first column, just released or cancelled by this
+ * daemon's write: those another daemon holds noted for it, the queued
+ * ones among them pooled. */
+int pgs_away(struct store_backend *b, const PGresult *r);
+/* The ends w[idx[..m]] just applied: fail_fast reaching other daemons. */
+int pgs_trip(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m);
+/* This daemon's notes (pgs_away's), taken into c->moved. */
+int pgs_notes_take(struct store_backend *b, struct store_cancels *c);
 
 /* ---- store_pg_node.c ---------------------------------------------------- */
 

@@ -280,10 +280,14 @@ node_reap(struct store_backend *b, size_t *n)
 			continue;
 		v[1] = PQgetvalue(r, i, 0);
 		(*n)++;
-		/* Gone for good once nothing of theirs is left to take. */
+		/* Its notes (store_pg_span.c) are stale: whoever takes its
+		 * rows reads what they say.  Gone for good once nothing of
+		 * theirs is left to take. */
 		if ((rc = pg_wexec(b, "UPDATE nodes SET epoch = epoch + 1 "
 		    "WHERE id = $1::bigint", 1, v + 1, "take over a node",
-		    NULL)) == 0)
+		    NULL)) == 0 &&
+		    (rc = pg_wexec(b, "DELETE FROM job_notes WHERE node = "
+		    "$1::bigint", 1, v + 1, "take over a node", NULL)) == 0)
 			rc = pg_wexec(b, "DELETE FROM nodes n WHERE id = "
 			    "$1::bigint AND NOT EXISTS (SELECT 1 FROM jobs WHERE "
 			    "node = n.id AND finished_at IS NULL)", 1, v + 1,
@@ -454,7 +458,8 @@ pg_cancel_ask(struct store_backend *b, const struct store_write *w,
 	return rc;
 }
 
-/* Also drops the asks for jobs that have ended meanwhile. */
+/* Also drops the asks for jobs that have ended meanwhile; and takes the
+ * notes (store_pg_span.c). */
 int
 pg_cancel_take(struct store_backend *b, const struct store_write *w)
 {
@@ -487,7 +492,7 @@ pg_cancel_take(struct store_backend *b, const struct store_write *w)
 		c->n++;
 	}
 	PQclear(r);
-	return 0;
+	return pgs_notes_take(b, c);
 }
 
 /* ---- claiming pooled jobs ----------------------------------------------- */

@@ -567,17 +567,25 @@ run_notify(struct store_backend *b, const struct store_write *const *w,
 
 	cols_reset(b, 1);
 	for (size_t t = 0; t < m; t++) {
-		const struct store_new_job *j = &w[idx[t]]->u.ins.job;
+		const struct store_write *x = w[idx[t]];
+		bool grp = x->kind == STORE_W_GROUP;
+		size_t nj = grp ? x->u.grp.n : 1;
 
-		if (w[idx[t]]->kind != STORE_W_INSERT || !j->pooled)
-			continue;
-		for (k = 0; k < nseen && strcmp(seen[k], j->queue) != 0; k++)
-			;
-		if (k < nseen)
-			continue;
-		if (nseen < sizeof(seen) / sizeof(seen[0]))
-			seen[nseen++] = j->queue;
-		arr_text(&b->col[0], j->queue);
+		for (size_t i = 0; i < nj; i++) {
+			const struct store_new_job *j = grp ?
+			    &x->u.grp.jobs[i] : &x->u.ins.job;
+
+			if (!j->pooled)
+				continue;
+			for (k = 0; k < nseen && strcmp(seen[k], j->queue) != 0;
+			    k++)
+				;
+			if (k < nseen)
+				continue;
+			if (nseen < sizeof(seen) / sizeof(seen[0]))
+				seen[nseen++] = j->queue;
+			arr_text(&b->col[0], j->queue);
+		}
 	}
 	if (b->col[0].n == 0)
 		return 0;
@@ -726,6 +734,8 @@ run_kind(struct store_backend *b, enum pg_run k,
 
 	if (rc == 0 && k == RUN_END)
 		rc = pgd_ended(b, w, idx, m);
+	if (rc == 0 && k == RUN_END)
+		rc = pgs_trip(b, w, idx, m);
 	return rc;
 }
 
