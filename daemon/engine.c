@@ -218,20 +218,38 @@ int
 eng_wait_job(struct eng *e, int64_t id, double timeout)
 {
 	struct job *j = idmap_get(e->jobs, id);
+	double end = co_deadline(timeout);
+	int rc;
 
 	if (j == NULL)
 		j = page_fetch(e, id);  /* scheduled, due past the window */
 	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
 		return node_wait_remote(e, id, timeout);
-	return j == NULL ? 0 : eng_wait_on(&j->doneq, timeout);
+	if (j == NULL)
+		return 0;
+	rc = eng_wait_on(&j->doneq, timeout);
+	if (rc != -EXDEV)
+		return rc;
+	/* Handed over to the pool (job_handoff): its row from now on. */
+	return node_wait_remote(e, id, end == CO_FOREVER ? CO_FOREVER :
+	    end > co_now() ? end - co_now() : 0);
 }
 
 int
 eng_wait_group(struct eng *e, int64_t gid, double timeout)
 {
 	struct egroup *g = idmap_get(e->groups, gid);
+	double end = co_deadline(timeout);
+	int rc;
 
-	return g == NULL || g->live == 0 ? 0 : eng_wait_on(&g->doneq, timeout);
+	if (g != NULL && g->live > 0 &&
+	    (rc = eng_wait_on(&g->doneq, timeout)) < 0)
+		return rc;
+	if (e->nodes == NULL)
+		return 0;
+	/* Members pooled or held by other daemons: their rows. */
+	return node_wait_group(e, gid, end == CO_FOREVER ? CO_FOREVER :
+	    end > co_now() ? end - co_now() : 0);
 }
 
 int

@@ -116,6 +116,7 @@ struct job {
 	double ready_at;                /* entered its queue (queue wait) */
 	int64_t dup_id;                 /* insert -EEXIST: the holder */
 	bool has_deps;                  /* submitted with an after list */
+	bool pooled;                    /* a group member inserted pooled */
 };
 
 struct egroup {
@@ -232,6 +233,7 @@ void job_event(struct job *j, enum store_state state);
 void job_ready(struct job *j);
 void job_duplicate(struct job *j, int64_t existing);
 void job_forget(struct job *j);
+void job_handoff(struct job *j);
 void job_lost(struct job *j);
 
 /* ---- queue.c ---- */
@@ -338,6 +340,7 @@ void node_configure(struct eng *e, const struct conf *c);
 int node_start(struct eng *e);
 void node_free(struct eng *e);
 int node_wait_remote(struct eng *e, int64_t id, double timeout);
+int node_wait_group(struct eng *e, int64_t gid, double timeout);
 int node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
     const char *reason, struct proto_err *err);
 
@@ -346,7 +349,7 @@ int pool_start(struct eng *e);
 void pool_free(struct eng *e);
 void pool_peers(struct eng *e, size_t n);
 bool pool_wanted(const struct eng *e, const struct job *j,
-    const struct proto_submit *s);
+    const struct proto_submit *s, size_t ahead);
 int pool_submit(struct eng *e, struct job *j, const struct proto_submit *s,
     const struct eng_who *who, struct proto_err *err);
 
@@ -375,6 +378,9 @@ int deps_room(const struct equeue *q);
 void deps_wait(struct job *j);
 void deps_unwait(struct job *j);
 void deps_changes(void *arg, const struct store_dep_change *c, size_t n);
+void deps_moved(struct eng *e, const struct store_dep_change *c, size_t n);
+void deps_reclaimed(struct job *j);
+void deps_lost(struct eng *e);
 
 /* ---- park.c ---- */
 int park_job(struct job *j, double seconds, double started);

@@ -7,7 +7,8 @@
  * stopped or cut off past its lease, and another took its jobs) stops
  * every job running here: their rows are another daemon's now, so their
  * ends would be refused anyway (fencing, store_pg_node.c), and running
- * them on would run them twice.  Every NODE_CANCEL_POLL s it takes the
+ * them on would run them twice; the jobs waiting here are the taker's
+ * too (deps_lost).  Every NODE_CANCEL_POLL s it takes the
  * cancels other daemons asked of the jobs it holds (job_cancels) and
  * follows the queues paused or resumed elsewhere (queue_pause); a wait or
  * cancel here of a job another daemon holds reads the row until it ends.
@@ -90,8 +91,10 @@ node_done(void *arg, int status, struct store_job **jobs, size_t n,
 	e->nodes->busy = false;
 	if (status < 0)
 		log_warnx("node round: %s", store_errmsg());
-	if (status == 0 && rep->lease_lost)
+	if (status == 0 && rep->lease_lost) {
 		(void)idmap_each(e->jobs, node_stop_one, NULL);
+		deps_lost(e);
+	}
 	if (status == 0)
 		pool_peers(e, rep->peers);
 	for (i = 0; i < n; i++) {
@@ -151,6 +154,8 @@ node_cancels(void *arg, int status, struct store_cancels *c)
 		    j->where != J_ENDING && !e->stopping)
 			cancel_stop(j, c->reasons[i]);
 	}
+	if (status == 0 && !e->stopping)
+		deps_moved(e, c->moved, c->nmoved);
 	store_cancels_free(c);
 	node_carm(e);
 }
@@ -223,6 +228,44 @@ node_wait_remote(struct eng *e, int64_t id, double timeout)
 		if ((j = idmap_get(e->jobs, id)) != NULL)    /* taken over */
 			return eng_wait_on(&j->doneq, end == CO_FOREVER ?
 			    CO_FOREVER : left > 0 ? left : 0);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if ((rc = co_sleep(left < step ? left : step)) < 0)
+			return rc;
+		step = step * 2 > NODE_WAIT_MAX ? NODE_WAIT_MAX : step * 2;
+	}
+}
+
+/* Does group gid have a member not ended (its rows)?  *left 1 or 0. */
+static int
+node_group_left(struct eng *e, int64_t gid, bool *left)
+{
+	struct store_job **rows;
+	size_t n;
+	int rc;
+
+	*left = false;
+	if ((rc = store_group_jobs(e->st, gid, &rows, &n)) < 0)
+		return rc == -ENOENT ? 0 : rc;
+	for (size_t i = 0; i < n; i++)
+		*left = *left || !store_state_ended(rows[i]->state);
+	store_jobs_free(rows, n);
+	return 0;
+}
+
+/* Wait for every member of group gid, wherever it runs, to end: as
+ * node_wait_remote, on the group's rows. */
+int
+node_wait_group(struct eng *e, int64_t gid, double timeout)
+{
+	double end = co_deadline(timeout), step = NODE_WAIT_MIN, left;
+	bool more;
+	int rc;
+
+	for (;;) {
+		if ((rc = node_group_left(e, gid, &more)) < 0 || !more)
+			return rc;
+		left = end == CO_FOREVER ? step : end - co_now();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		if ((rc = co_sleep(left < step ? left : step)) < 0)

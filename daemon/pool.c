@@ -54,7 +54,8 @@ pool_arm(struct eng *e, double after)
 static size_t
 pool_room(const struct equeue *q)
 {
-	size_t busy = q->running + readyq_count(&q->rq);
+	/* nblocked: taken by a worker, waiting for its insert to commit. */
+	size_t busy = q->running + readyq_count(&q->rq) + q->nblocked;
 
 	if (!q->configured || q->paused || busy >= (size_t)q->workers)
 		return 0;
@@ -72,13 +73,21 @@ pool_claimed(void *arg, int status, struct store_job **jobs, size_t n,
 	if (status < 0)
 		log_warnx("claim: %s", store_errmsg());
 	for (size_t i = 0; i < n; i++) {
-		/* Stopping: held by this daemon, given back at close. */
-		if (e->stopping || e->final)
+		struct job *j = idmap_get(e->jobs, jobs[i]->id);
+
+		/* Stopping: held by this daemon, given back at close.  In
+		 * memory already: it waited here, and another daemon's end
+		 * pooled it before its note came (deps.c). */
+		if (e->stopping || e->final || j != NULL) {
+			if (j != NULL && !e->stopping && !e->final)
+				deps_reclaimed(j);
 			store_job_free(jobs[i]);
-		else if (recover_one(e, jobs[i]) < 0)
+		} else if (recover_one(e, jobs[i]) < 0)
 			log_warnx("claim: out of memory");
 	}
 	free(jobs);
+	if (n > 0 && !e->stopping && !e->final)
+		recover_trips(e);       /* a member of a group tripped */
 	p->got |= n > 0;
 	if (--p->inflight == 0)
 		pool_arm(e, p->got ? POOL_BUSY : POOL_IDLE);
@@ -182,14 +191,17 @@ pool_peers(struct eng *e, size_t n)
 		e->pool->peers = n;
 }
 
+/* Should j go to the pool: other daemons live, and it would only wait
+ * here, behind the ready jobs and the `ahead` ones of its group that stay
+ * (group.c)?  Not with a time, dependencies or a key of its own. */
 bool
 pool_wanted(const struct eng *e, const struct job *j,
-    const struct proto_submit *s)
+    const struct proto_submit *s, size_t ahead)
 {
 	return e->pool != NULL && e->pool->peers > 0 && !e->stopping &&
 	    !j->delayed && !j->has_deps && s->unique_key == NULL &&
 	    s->schedule == NULL &&
-	    readyq_count(&j->q->rq) >= (size_t)j->q->workers;
+	    readyq_count(&j->q->rq) + ahead >= (size_t)j->q->workers;
 }
 
 static void

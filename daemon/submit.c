@@ -192,7 +192,7 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	}
 	j->done = done;
 	j->done_arg = arg;
-	if (pool_wanted(e, j, s))       /* for any daemon: pool.c */
+	if (pool_wanted(e, j, s, 0))    /* for any daemon: pool.c */
 		return pool_submit(e, j, s, who, err);
 	if (j->delayed || j->has_deps)  /* no room; max_pending bounds */
 		rc = deps_room(q);
