@@ -315,6 +315,18 @@ START_TEST(test_sigkill_taken_over)
 }
 END_TEST
 
+/* Daemon 0, continued after its lease lapsed, has logged it. */
+static void
+m_wait_lapsed(void)
+{
+	double end = tj_now() + 2 * TJ_TIMEOUT;
+
+	while (strstr(tj_log(), "lease lapsed") == NULL) {
+		ck_assert_msg(tj_now() < end, "no lease lapsed in the log");
+		usleep(50000);
+	}
+}
+
 /* SIGSTOP of daemon 0 past its lease while it runs a job: daemon 1 or 2
  * takes it and runs it again; daemon 0, continued, cannot record its
  * own end of it, and goes on with a new epoch. */
@@ -362,17 +374,210 @@ START_TEST(test_sigstop_fenced)
 	    "'succeeded'", (long long)id, taker), 1);
 	m_assert_attempts_sane();
 	/* Daemon 0 knows, and works on under its next epoch. */
-	end = tj_now() + 2 * TJ_TIMEOUT;
-	while (strstr(tj_log(), "lease lapsed") == NULL) {
-		ck_assert_msg(tj_now() < end, "no lease lapsed in the log");
-		usleep(50000);
-	}
+	m_wait_lapsed();
 	ck_assert_int_ge(tj_sql_int("SELECT epoch FROM nodes WHERE id = %lld",
 	    stopped), 2);
 	after = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':0.05}");
 	job = tj_wait(mc[0], after, TJ_TIMEOUT);
 	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
 	ck_assert_int_eq(tj_int(job, "node"), stopped);
+	m_stop_all();
+}
+END_TEST
+
+/* Daemon i's count of jobs waiting for dependencies (stats, memory). */
+static long long
+m_waiting(int i)
+{
+	return tj_int(tj_req(mc[i], "{'op':'stats'}"), "queues.default.waiting");
+}
+
+/* A chain of dependencies across the three daemons: each link submitted
+ * at another daemon than the one before, released by the end another
+ * daemon records (the store decides in that end's transaction; the link
+ * is pooled for any daemon, and the daemon that held it waiting learns
+ * it from its note); a failure cancels down the chain the same way. */
+START_TEST(test_deps_chain_across)
+{
+	json_int_t a[NDAEMON], f[NDAEMON];
+	char want[64];
+	json_t *j;
+
+	m_start();
+	a[0] = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':0.5}");
+	for (int i = 1; i < NDAEMON; i++)
+		a[i] = tj_submit(mc[i], "'kind':'sleep','args':{'seconds':0},"
+		    "'after':[%lld]", (long long)a[i - 1]);
+	ck_assert_str_eq(tj_str(tj_job(mc[0], a[2]), "state"), "waiting");
+	ck_assert_int_eq(m_waiting(1), 1);
+	ck_assert_int_eq(m_waiting(2), 1);
+	/* Waited for at the daemon that held it waiting: the wait follows
+	 * it into the pool and to its end wherever it ran. */
+	for (int i = 0; i < NDAEMON; i++) {
+		j = tj_wait(mc[i], a[i], TJ_TIMEOUT);
+		ck_assert_str_eq(tj_str(j, "state"), "succeeded");
+	}
+	for (int i = 1; i < NDAEMON; i++)
+		ck_assert(tj_num(tj_job(mc[0], a[i]), "started_at") >=
+		    tj_num(tj_job(mc[0], a[i - 1]), "finished_at"));
+	ck_assert_int_eq(m_waiting(1), 0);
+	ck_assert_int_eq(m_waiting(2), 0);
+
+	/* A failure at daemon 0 cancels a link waiting at 1, and that one's
+	 * cancel the link waiting at 2. */
+	f[0] = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':0.5,"
+	    "'fail':'boom'}");
+	for (int i = 1; i < NDAEMON; i++)
+		f[i] = tj_submit(mc[i], "'kind':'sleep','args':{'seconds':0},"
+		    "'after':[%lld],'on_dependency_failure':'cancel'",
+		    (long long)f[i - 1]);
+	ck_assert_str_eq(tj_str(tj_wait(mc[1], f[0], TJ_TIMEOUT), "state"),
+	    "failed");
+	for (int i = 1; i < NDAEMON; i++) {
+		j = tj_wait(mc[i], f[i], TJ_TIMEOUT);
+		ck_assert_str_eq(tj_str(j, "state"), "cancelled");
+		snprintf(want, sizeof(want), "dependency: job %lld ended %s",
+		    (long long)f[i - 1], i == 1 ? "failed" : "cancelled");
+		ck_assert_str_eq(tj_str(j, "cancel_reason"), want);
+		ck_assert_int_eq(tj_int(j, "attempts"), 0);
+	}
+	ck_assert_int_eq(m_waiting(1), 0);
+	ck_assert_int_eq(m_waiting(2), 0);
+	/* Every note taken by its daemon, no row left held by none. */
+	tj_wait_sql(0, "SELECT count(*) FROM job_notes");
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE "
+	    "finished_at IS NULL"), 0);
+	m_assert_attempts_sane();
+	m_stop_all();
+}
+END_TEST
+
+/* A fail_fast group whose members run on all three daemons: the member
+ * that fails on one cancels those running on the others.  Submitted at
+ * daemon 0 (4 workers): 4 members stay there, 4 go to the pool;
+ * the one that fails waits for a gate at daemon 1, so it starts only
+ * once every other member runs, and is then claimed elsewhere. */
+START_TEST(test_fail_fast_across)
+{
+	enum { N = 8 };
+	json_int_t gate, gid, id[N + 1], fill[2];
+	char want[96];
+	json_t *r, *j;
+
+	m_start();
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM nodes"), NDAEMON);
+	usleep((useconds_t)(1.5e6 * tu_slow()));        /* peers known */
+	gate = tj_submit(mc[1], "'kind':'sleep','args':{'seconds':60}");
+	tj_wait_state(mc[1], gate, "running", TJ_TIMEOUT);
+	/* Room for 3 at daemon 1 and 2 at daemon 2: the 4 pooled members
+	 * cannot all go to one. */
+	for (int k = 0; k < 2; k++) {
+		fill[k] = tj_submit(mc[2], "'kind':'sleep','args':"
+		    "{'seconds':60}");
+		tj_wait_state(mc[2], fill[k], "running", TJ_TIMEOUT);
+	}
+	r = tj_req(mc[0], "{'op':'submit_group','mode':'fail_fast','jobs':["
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':60}},"
+	    "{'kind':'sleep','args':{'seconds':0,'fail':'boom'},"
+	    "'after':[%lld],'on_dependency_failure':'run'}]}",
+	    (long long)gate);
+	tj_assert_ok(r);
+	gid = tj_int(r, "group");
+	for (int k = 0; k <= N; k++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "ids.%d", k);
+		id[k] = tj_int(r, key);
+	}
+	for (int k = 0; k < N; k++)
+		tj_wait_state(mc[k % NDAEMON], id[k], "running", TJ_TIMEOUT);
+	tj_wait_sql(N, "SELECT count(*) FROM jobs WHERE group_id = %lld AND "
+	    "state = 'running' AND node IS NOT NULL", (long long)gid);
+	ck_assert_int_eq(tj_sql_int("SELECT count(DISTINCT node) FROM jobs "
+	    "WHERE group_id = %lld AND state = 'running'", (long long)gid),
+	    NDAEMON);
+	/* The gate's cancel at daemon 1 releases the last member, held
+	 * waiting by daemon 0 (no room there): pooled, claimed, failed. */
+	tj_assert_ok(tj_req(mc[1], "{'op':'cancel','id':%lld}",
+	    (long long)gate));
+	tj_assert_ok(tj_req(mc[2], "{'op':'wait','group':%lld,'timeout':%g}",
+	    (long long)gid, 3 * TJ_TIMEOUT));
+	j = tj_job(mc[2], id[N]);
+	ck_assert_str_eq(tj_str(j, "state"), "failed");
+	ck_assert_int_ne(tj_int(j, "node"), m_node(0));
+	snprintf(want, sizeof(want), "fail_fast: job %lld of group %lld "
+	    "ended failed", (long long)id[N], (long long)gid);
+	for (int k = 0; k < N; k++) {
+		j = tj_job(mc[(k + 1) % NDAEMON], id[k]);
+		ck_assert_str_eq(tj_str(j, "state"), "cancelled");
+		ck_assert_msg(strncmp(tj_str(j, "cancel_reason"), want,
+		    strlen(want)) == 0, "job %lld: %s", (long long)id[k],
+		    tj_str(j, "cancel_reason"));
+	}
+	/* Each ran once, on one daemon; the asks all taken. */
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts a "
+	    "JOIN jobs j ON j.id = a.job_id WHERE j.group_id = %lld",
+	    (long long)gid), N + 1);
+	tj_wait_sql(0, "SELECT count(*) FROM job_cancels");
+	tj_wait_sql(0, "SELECT count(*) FROM job_notes");
+	ck_assert_int_eq(m_waiting(0), 0);
+	for (int k = 0; k < 2; k++)
+		tj_assert_ok(tj_req(mc[0], "{'op':'cancel','id':%lld}",
+		    (long long)fill[k]));
+	m_assert_attempts_sane();
+	m_stop_all();
+}
+END_TEST
+
+/* A note for a daemon that stops (SIGSTOP) before it takes it: the job
+ * it held waiting runs elsewhere, from the pool; once the daemon's lease
+ * has lapsed the daemon that reaps it drops its notes (its rows say what
+ * they said), and the daemon, continued, holds nothing of it. */
+START_TEST(test_notes_of_stopped_node)
+{
+	long long stopped;
+	json_int_t x, w;
+	json_t *job;
+	double end;
+
+	m_start();
+	stopped = m_node(0);
+	x = tj_submit(mc[1], "'kind':'sleep','args':{'seconds':1}");
+	w = tj_submit(mc[0], "'kind':'sleep','args':{'seconds':0},"
+	    "'after':[%lld]", (long long)x);
+	ck_assert_int_eq(m_waiting(0), 1);
+	tj_signal(SIGSTOP);
+	ck_assert_str_eq(tj_str(tj_wait(mc[1], x, TJ_TIMEOUT), "state"),
+	    "succeeded");
+	job = tj_wait(mc[1], w, 2 * TJ_TIMEOUT);
+	ck_assert_str_eq(tj_str(job, "state"), "succeeded");
+	ck_assert_int_ne(tj_int(job, "node"), stopped);
+	/* Still stopped: only the reaper can have dropped the note. */
+	end = tj_now() + 2 * TJ_TIMEOUT;
+	while (tj_sql_int("SELECT count(*) FROM job_notes") != 0) {
+		ck_assert_msg(tj_now() < end, "the stopped daemon's note is "
+		    "still there");
+		usleep(50000);
+	}
+	tj_signal(SIGCONT);
+	m_wait_lapsed();
+	end = tj_now() + 2 * TJ_TIMEOUT;
+	/* Its next node round hands the waiting job over (deps_lost). */
+	while (m_waiting(0) != 0) {
+		ck_assert_msg(tj_now() < end, "daemon 0 still holds the job "
+		    "waiting");
+		usleep(50000);
+	}
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts WHERE "
+	    "job_id = %lld", (long long)w), 1);
+	m_assert_attempts_sane();
 	m_stop_all();
 }
 END_TEST
@@ -387,6 +592,9 @@ multi_suite(void)
 	tcase_add_test(tc, test_pool_claimed_elsewhere);
 	tcase_add_test(tc, test_wait_and_cancel_across);
 	tcase_add_test(tc, test_pause_global);
+	tcase_add_test(tc, test_deps_chain_across);
+	tcase_add_test(tc, test_fail_fast_across);
+	tcase_add_test(tc, test_notes_of_stopped_node);
 	tcase_add_test(tc, test_sigkill_taken_over);
 	tcase_add_test(tc, test_sigstop_fenced);
 	suite_add_tcase(s, tc);
