@@ -72,6 +72,8 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 
 	if (j == NULL)
 		j = page_fetch(e, id);  /* scheduled, due past the window */
+	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
+		return node_cancel_remote(e, id, who, reason, err);
 	if (j == NULL || !user_may_see(e, who, j->uid))
 		return -ENOENT;
 	if ((rc = user_may_cancel(e, who, j, err)) < 0)

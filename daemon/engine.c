@@ -75,6 +75,7 @@ eng_configure(struct eng *e, const struct conf *c)
 			return -ENOMEM;
 	prune_configure(e, c);
 	page_configure(e, c);
+	node_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
 			log_info("queue %s: removed from the configuration; "
@@ -88,9 +89,9 @@ eng_recover(struct eng *e)
 {
 	int rc;
 
-	if ((rc = pause_load(e)) < 0)
+	if ((rc = pause_load(e)) < 0 || (rc = recover_run(e)) < 0)
 		return rc;
-	return recover_run(e);
+	return node_start(e);
 }
 
 /* ---- submitting, waiting, cancelling ------------------------------------- */
@@ -220,6 +221,8 @@ eng_wait_job(struct eng *e, int64_t id, double timeout)
 
 	if (j == NULL)
 		j = page_fetch(e, id);  /* scheduled, due past the window */
+	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
+		return node_wait_remote(e, id, timeout);
 	return j == NULL ? 0 : eng_wait_on(&j->doneq, timeout);
 }
 
@@ -371,6 +374,7 @@ eng_free(struct eng *e)
 		return;
 	queue_free_all(e);
 	park_free(e);
+	node_free(e);
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
 	if (e->retry_ev != NULL)
