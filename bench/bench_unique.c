@@ -8,9 +8,9 @@
  * the jobs are `sleep 0` on 1 worker, so the measure is the submit path),
  * pipelines n submits on one connection and times the first byte sent to
  * the last answer read, for: plain submits (the baseline), a distinct
- * unique_key each (every submit looks its key up in jobs_unique and
- * inserts), and one key for all (every submit after the first is a
- * duplicate: a lookup, no row).  Prints submits/s, the median of the
+ * unique_key each (every insert writes the key's two index entries), and
+ * one key for all (every submit after the first is a duplicate: the
+ * UNIQUE live index refuses the insert, then a look-up, no row).  Prints submits/s, the median of the
  * rounds, and each unique scenario as a share of the baseline (goal: >=
  * 80 %).  See docs/BENCH.md.
  */

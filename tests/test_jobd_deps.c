@@ -6,7 +6,9 @@
  * "run" runs anyway, an ended dependency is judged at once, groups and
  * dependencies combine, cancel, max_pending, stats, watch events, prune,
  * a restart and a SIGKILL during a cascade (no waiting job left stuck);
- * the bad inputs.  Also run against PostgreSQL (test_jobd_deps_postgres).
+ * the bad inputs; a dependency on another user's job only where that
+ * user could `get` it (real users: needs root, else that case is
+ * skipped, and says so).  Also run against PostgreSQL (test_jobd_deps_postgres).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "tu_jobd.h"
+#include "tu_users.h"
 
 #define DEPS_CONF TJ_DAEMON "[queue.default]\nworkers = 8\n" \
 	"capacity = 20000\ntimeout = 0\n"
@@ -442,11 +445,121 @@ START_TEST(test_kill_during_cascade)
 }
 END_TEST
 
+/* ---- another user's jobs (real users, tu_users.h) ------------------------ */
+
+static struct tu_user alice, bob;
+static char sock_group[32], setup_err[256];
+
+static void
+users_setup(void)
+{
+	tu_group_add(sock_group, sizeof(sock_group), "jddg", setup_err,
+	    sizeof(setup_err));
+	tu_user_add(&alice, "jdd1", sock_group, setup_err, sizeof(setup_err));
+	tu_user_add(&bob, "jdd2", sock_group, setup_err, sizeof(setup_err));
+}
+
+static void
+users_teardown(void)
+{
+	tu_user_del(&alice);
+	tu_user_del(&bob);
+	tu_group_del(sock_group);
+}
+
+#define XU_CONF TJ_DAEMON "socket_mode = 0660\nsocket_group = %s\n%s" \
+	"[queue.default]\nworkers = 8\ncapacity = 100\ntimeout = 0\n"
+
+/* A sleep 0 job of c's after [id]. */
+static json_int_t
+after_one(struct tj_conn *c, json_int_t id)
+{
+	return tj_submit(c, "'kind':'sleep','args':{'seconds':0},'after':"
+	    "[%lld]", (long long)id);
+}
+
+/* Bob's after [id] is refused exactly as for a job that does not exist,
+ * alone and in a group, and leaves no row. */
+static void
+assert_after_hidden(struct tj_conn *b, json_int_t id)
+{
+	char want[64];
+	json_t *r;
+
+	snprintf(want, sizeof(want), "field \"after\": no job %lld",
+	    (long long)id);
+	r = tj_req(b, "{'op':'submit','kind':'sleep','args':{'seconds':0},"
+	    "'after':[%lld]}", (long long)id);
+	tj_assert_err(r, "not_found");
+	ck_assert_str_eq(tj_str(r, "error.message"), want);
+	r = tj_req(b, "{'op':'submit_group','jobs':[{'kind':'sleep','args':"
+	    "{'seconds':0}},{'kind':'sleep','args':{'seconds':0},'after':"
+	    "[{'member':0},%lld]}]}", (long long)id);
+	tj_assert_err(r, "not_found");
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE "
+	    "submit_uid = %lld", (long long)bob.uid), 0);
+}
+
+/* visibility = own: alice's jobs, running or ended, are not bob's to
+ * depend on (not_found, as a get answers); his own, and root's on
+ * anyone's, are.  After a reload to visibility = all they are his too,
+ * and her job's end decides his waiting job. */
+START_TEST(test_cross_user)
+{
+	struct tj_conn *root, *a, *b;
+	json_int_t live, done, mine, d1, d2, d3, d4;
+	double end;
+
+	ck_assert_msg(setup_err[0] == '\0', "%s", setup_err);
+	tj_start(XU_CONF, sock_group, "");
+	tu_open_dirs(tj_path("jobd.sock"));
+	root = tj_connect();
+	a = tj_adopt(tu_connect_as(&alice, tj_path("jobd.sock")));
+	b = tj_adopt(tu_connect_as(&bob, tj_path("jobd.sock")));
+	live = tj_submit(a, "'kind':'sleep','args':{'seconds':60}");
+	done = tj_submit(a, "'kind':'sleep','args':{'seconds':0}");
+	tj_wait(a, done, TJ_TIMEOUT);
+	assert_after_hidden(b, live);
+	assert_after_hidden(b, done);
+	assert_after_hidden(b, done + 1000);
+
+	mine = tj_submit(b, "'kind':'sleep','args':{'seconds':0}");
+	d1 = after_one(b, mine);
+	d2 = after_one(root, done);
+	ck_assert_str_eq(tj_str(tj_wait(b, d1, TJ_TIMEOUT), "state"),
+	    "succeeded");
+	ck_assert_str_eq(tj_str(tj_wait(root, d2, TJ_TIMEOUT), "state"),
+	    "succeeded");
+
+	tj_conf(XU_CONF, sock_group, "visibility = all\n");
+	tj_signal(SIGHUP);
+	end = tj_now() + TJ_TIMEOUT;
+	while (tj_code(tj_req(b, "{'op':'get','id':%lld}", (long long)live)) !=
+	    NULL) {
+		ck_assert_msg(tj_now() < end, "the reload did not apply");
+		tj_sleep(0.05);
+	}
+	d3 = after_one(b, done);
+	d4 = after_one(b, live);
+	ck_assert_str_eq(tj_str(tj_wait(b, d3, TJ_TIMEOUT), "state"),
+	    "succeeded");
+	ck_assert_str_eq(tj_str(tj_job(b, d4), "state"), "waiting");
+	tj_assert_ok(tj_req(a, "{'op':'cancel','id':%lld}", (long long)live));
+	ck_assert_str_eq(tj_str(tj_wait(b, d4, TJ_TIMEOUT), "state"),
+	    "cancelled");
+	ck_assert_ptr_nonnull(strstr(tj_str(tj_job(b, d4), "cancel_reason"),
+	    "ended cancelled"));
+	tj_close(b);
+	tj_close(a);
+	tj_close(root);
+}
+END_TEST
+
 static Suite *
 jobd_deps_suite(void)
 {
 	Suite *s = suite_create("jobd_deps");
-	TCase *tc = tj_tcase("deps", 120);
+	TCase *tc = tj_tcase("deps", 120), *tu;
 
 	tcase_add_test(tc, test_chain_in_order);
 	tcase_add_test(tc, test_failure_cascades);
@@ -460,6 +573,15 @@ jobd_deps_suite(void)
 	tcase_add_test(tc, test_restart_keeps_waiting);
 	tcase_add_loop_test(tc, test_kill_during_cascade, 0, 3);
 	suite_add_tcase(s, tc);
+	if (!tu_users_possible()) {
+		printf("test_jobd_deps: cross_user skipped: making test users "
+		    "needs root and %s\n", TU_USERADD);
+		return s;
+	}
+	tu = tj_tcase("cross_user", 60);
+	tcase_add_unchecked_fixture(tu, users_setup, users_teardown);
+	tcase_add_test(tu, test_cross_user);
+	suite_add_tcase(s, tu);
 	return s;
 }
 

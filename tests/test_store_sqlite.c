@@ -226,8 +226,9 @@ db_plan(const char *sql, char *buf, size_t len)
 
 /* The release after each end finds a job's waiting dependants through
  * job_deps_on, then each by its primary key: no scan, whatever the size
- * (the SQL is store_sqlite_deps.c's own, SQ_SQL_DEPENDANTS).  So do
- * the pruner's test for a live dependant and recovery's repair. */
+ * (the SQL is store_sqlite_deps.c's own, SQ_SQL_DEPENDANTS), and
+ * releases each in one UPDATE by its key (SQ_SQL_FIRE).  So do the
+ * pruner's test for a live dependant and recovery's repair. */
 START_TEST(test_deps_plans)
 {
 	char plan[1024];
@@ -242,6 +243,11 @@ START_TEST(test_deps_plans)
 	ck_assert_msg(strstr(plan, "SCAN") == NULL, "%s", plan);
 	db_plan(SQ_SQL_PRUNE_IDS, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, "job_deps_on") != NULL, "%s", plan);
+	/* each released dependant: one UPDATE by its key */
+	db_plan(SQ_SQL_FIRE, plan, sizeof(plan));
+	ck_assert_msg(strstr(plan, "USING INTEGER PRIMARY KEY (rowid=?)") !=
+	    NULL, "%s", plan);
+	ck_assert_msg(strstr(plan, "SCAN") == NULL, "%s", plan);
 }
 END_TEST
 

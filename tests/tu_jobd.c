@@ -361,8 +361,9 @@ static int tj_stop_sig;
 /* tj_reap for a jobd asked to stop with sig (0: not asked).  Under
  * ThreadSanitizer a signal that arrives while a coroutine runs is queued
  * on that coroutine's TSan fiber, to be delivered at the fiber's next
- * intercepted call, and is lost if the coroutine ends first: so sig is
- * sent again every 2 s (a repeated SIGTERM only logs "already stopping").
+ * intercepted call; co.c delivers it before each switch out, but a few
+ * instructions stay open: so sig is sent again every 2 s (a repeated
+ * SIGTERM only logs "already stopping").
  * docs/RELIABILITY.md, "Sanitizers". */
 static bool
 tj_reap_stop(pid_t pid, double timeout, int sig, int *code)

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,8 +69,25 @@ void *__tsan_create_fiber(unsigned flags);
 void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #define tsan_switch(fiber) __tsan_switch_to_fiber(fiber, 0)
+
+/* TSan defers a signal that arrives while instrumented code runs to the
+ * next intercepted call, and keeps it on the running fiber: a task that
+ * then parks (waiting, say, for the SIGCHLD or the SIGTERM itself) would
+ * hold it until it runs again, which may be never.  So a task makes one
+ * intercepted call (sigpending: cheap, no side effect) just before it
+ * leaves, and what arrived meanwhile is delivered on its way out.  Only
+ * the few instructions after that call stay open (docs/RELIABILITY.md,
+ * "Sanitizers"). */
+static void
+tsan_deliver(void)
+{
+	sigset_t set;
+
+	(void)sigpending(&set);
+}
 #else
 #define tsan_switch(fiber) ((void)(fiber))
+#define tsan_deliver() ((void)0)
 #endif
 
 enum task_state { T_READY, T_RUNNING, T_PARKED, T_DONE };
@@ -300,6 +318,7 @@ switch_out(struct co_task *t, bool final)
 	t->saved_errno = errno;
 	asan_start(final ? NULL : &t->asan_fake, rt->asan_main_bottom,
 	    rt->asan_main_size);
+	tsan_deliver();
 	tsan_switch(rt->tsan_main);
 	co_ctx_switch(&t->ctx, &rt->main_ctx);
 	asan_finish(t->asan_fake, &rt->asan_main_bottom, &rt->asan_main_size);

@@ -247,9 +247,9 @@ static const char *const sq_wsql[W_N] = {
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
 	    "submit_gid, submit_pid, state, run_at, priority, retries, "
 	    "retry_delay, retry_max_delay, retry_backoff, idempotent, "
-	    "schedule, slot, unique_key) "
+	    "schedule, slot, unique_key, deps_left, on_dependency_failure) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+	    "?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
 	[W_DUP_KEY] = SQ_SQL_DUP_KEY,
 	[W_DUP_SLOT] = SQ_SQL_DUP_SLOT,
 	[W_GROUP] = "INSERT INTO groups (id, mode, size, created_at) "
@@ -694,9 +694,11 @@ sq_dup(struct store_backend *b, const struct store_new_job *j, bool *lost)
 	    "this unique_key");
 }
 
+/* Job id (group gid, or 0); d: a lone job's dependencies (sqd_look),
+ * which it waits for (a group's are linked after all its rows). */
 static int
 sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
-    const struct store_new_job *j, bool *lost)
+    const struct store_new_job *j, const struct sqd_deps *d, bool *lost)
 {
 	sqlite3_stmt *s = b->s[W_INSERT];
 	int brc = SQLITE_OK, rc;
@@ -714,7 +716,14 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 	else
 		sqlite3_bind_null(s, 9);
 	sq_bind_submitter(s, 10, &j->submitter);
-	sq_bind_text(s, 13, store_state_name(j->state), &brc);
+	sq_bind_text(s, 13, store_state_name(d != NULL ? STORE_WAITING :
+	    j->state), &brc);
+	sqlite3_bind_int64(s, 24, d != NULL ? d->left : 0);
+	if (d != NULL)
+		sqlite3_bind_text(s, 25, j->dep_run ? "run" : "cancel", -1,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 25);
 	if (j->run_at > 0)
 		sqlite3_bind_double(s, 14, j->run_at);
 	else
@@ -736,13 +745,24 @@ sq_insert_job(struct store_backend *b, int64_t id, int64_t gid,
 	else
 		sqlite3_bind_null(s, 22);
 	sq_bind_text(s, 23, j->unique_key, &brc);
-	if (brc == SQLITE_OK && (rc = sq_dup(b, j, lost)) != 0)
+	/* A key alone is held only by a live job, which the UNIQUE live
+	 * index finds as the insert's own probe: the look-up is for a
+	 * refused insert only.  A window (ended jobs) or a slot: first. */
+	if (brc == SQLITE_OK && (j->schedule != NULL || j->unique_for > 0) &&
+	    (rc = sq_dup(b, j, lost)) != 0)
 		return rc;
 	if (brc != SQLITE_OK) {
 		*lost = !sq_local(brc);
 		return sq_fail(b, b->db, brc, "insert job");
 	}
-	if ((rc = sq_step(b, s, lost, "insert job", id)) == 0 &&
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE && j->unique_key != NULL) {
+		sqlite3_reset(s);
+		if ((rc = sq_dup(b, j, lost)) != 0)
+			return rc;
+		rc = sqlite3_step(s);   /* not the key: say what it was */
+	}
+	if ((rc = sq_done(b, s, rc, lost, "insert job", id)) == 0 &&
 	    id > b->txn_job_hw)
 		b->txn_job_hw = id;
 	return rc;
@@ -765,7 +785,7 @@ sq_insert_group(struct store_backend *b, const struct store_write *w, bool *lost
 	rc = sq_step(b, s, lost, "insert group", w->u.grp.gid);
 	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
 		rc = sq_insert_job(b, w->u.grp.first_id + (int64_t)i,
-		    w->u.grp.gid, &w->u.grp.jobs[i], lost);
+		    w->u.grp.gid, &w->u.grp.jobs[i], NULL, lost);
 	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
 		if (w->u.grp.jobs[i].nafter > 0)
 			rc = sqd_link(b, w->u.grp.first_id + (int64_t)i,
@@ -855,19 +875,25 @@ sq_end(struct store_backend *b, int64_t id, const struct store_end *e,
 }
 
 /* A lone job with dependencies: its row and edges together or neither
- * (a dependency gone by now fails it alone: -ENOENT). */
+ * (a dependency gone by now fails it alone: -ENOENT).  The dependencies
+ * are looked at first, so the row goes in waiting with its count: one
+ * write of it, not an insert and two updates. */
 static int
 sq_insert_deps(struct store_backend *b, const struct store_write *w,
     bool *lost)
 {
+	const struct store_new_job *j = &w->u.ins.job;
 	int64_t id = w->u.ins.id;
+	struct sqd_deps d;
 	int rc;
 
+	if ((rc = sqd_look(b, id, 0, j, &d, lost)) < 0)
+		return rc;
 	if ((rc = sq_step(b, b->s[W_SAVEPOINT], lost, "savepoint", 0)) < 0)
 		return rc;
-	if ((rc = sq_insert_job(b, id, 0, &w->u.ins.job, lost)) == 0 &&
-	    (rc = sqd_link(b, id, 0, &w->u.ins.job, lost)) == 0 &&
-	    (rc = sqd_settle(b, id, lost)) == 0)
+	if ((rc = sq_insert_job(b, id, 0, j, &d, lost)) == 0 &&
+	    (rc = sqd_edges(b, id, 0, j, lost)) == 0 &&
+	    (rc = sqd_judge(b, id, j, &d, lost)) == 0)
 		return sq_step(b, b->s[W_RELEASE], lost, "release", 0);
 	if (*lost)
 		return rc;
@@ -1099,7 +1125,8 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 	case STORE_W_INSERT:
 		if (w->u.ins.job.nafter > 0)
 			return sq_insert_deps(b, w, lost);
-		return sq_insert_job(b, w->u.ins.id, 0, &w->u.ins.job, lost);
+		return sq_insert_job(b, w->u.ins.id, 0, &w->u.ins.job, NULL,
+		    lost);
 	case STORE_W_GROUP:
 		return sq_insert_group(b, w, lost);
 	case STORE_W_START:

@@ -106,9 +106,16 @@ enum {
  * with EXPLAIN QUERY PLAN: the release after each end must not scan). */
 #define SQ_SQL_DEPENDANTS "SELECT d.job_id FROM job_deps d JOIN jobs j "   \
 	"ON j.id = d.job_id WHERE d.depends_on = ?1 AND j.state = 'waiting'"
+/* A dependant whose last dependency ended (?2: succeeded) released in
+ * the one statement, by its primary key. */
+#define SQ_SQL_FIRE "UPDATE jobs SET deps_left = 0, state = CASE WHEN "   \
+	"run_at > ?3 THEN 'scheduled' ELSE 'queued' END WHERE id = ?1 AND " \
+	"state = 'waiting' AND deps_left = 1 AND (?2 OR "                   \
+	"on_dependency_failure = 'run') RETURNING state"
 /* The dependency statements (store_sqlite_deps.c). */
 enum {
-	D_STATE, D_EDGE, D_WAIT, D_DEPENDANTS, D_DEC, D_CANCEL, D_RELEASE,
+	D_STATE, D_EDGE, D_WAIT, D_DEPENDANTS, D_FIRE, D_DEC, D_CANCEL,
+	D_RELEASE,
 	D_DEPS_OF, D_SELF, D_LEFT, D_WAITING, D_PRUNE,
 	D_N
 };
@@ -146,6 +153,9 @@ bool sq_local(int rc);
  * error, *lost says whether the transaction is gone. */
 int sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
     const char *what, int64_t id);
+/* The same for a statement the caller stepped (rc: what it returned). */
+int sq_done(struct store_backend *b, sqlite3_stmt *s, int rc, bool *lost,
+    const char *what, int64_t id);
 int sq_connect(struct store_backend *b, sqlite3 **dbp, int flags);
 int sq_prepare(struct store_backend *b, sqlite3 *db, const char *const *sql,
     sqlite3_stmt **s, int n);
@@ -159,7 +169,24 @@ int sq_collect(const struct store_backend *b, sqlite3 *db, sqlite3_stmt *s,
 /* store_sqlite_deps.c (called by store_sqlite.c on the writer thread) */
 int sqd_prepare(struct store_backend *b);
 void sqd_finalize(struct store_backend *b);
-/* Edges of new job id, state waiting; -ENOENT for a missing one. */
+/* A new job's dependencies as they are now (sqd_look). */
+struct sqd_deps {
+	int64_t left;                   /* not ended */
+	int64_t bad;                    /* first ended not succeeded, or 0 */
+	enum store_state bstate;        /* how it ended */
+};
+/* The dependencies of new job id into *d; -ENOENT for a missing one. */
+int sqd_look(struct store_backend *b, int64_t id, int64_t first,
+    const struct store_new_job *j, struct sqd_deps *d, bool *lost);
+/* The edge rows of new job id. */
+int sqd_edges(struct store_backend *b, int64_t id, int64_t first,
+    const struct store_new_job *j, bool *lost);
+/* Lone new job id, inserted waiting for d->left: cancelled or released at
+ * once if that is due. */
+int sqd_judge(struct store_backend *b, int64_t id,
+    const struct store_new_job *j, const struct sqd_deps *d, bool *lost);
+/* Edges of new group member id, state waiting; -ENOENT for a missing
+ * one. */
 int sqd_link(struct store_backend *b, int64_t id, int64_t first,
     const struct store_new_job *j, bool *lost);
 /* Waiting job id judged from its dependencies now. */

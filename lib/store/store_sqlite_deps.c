@@ -29,6 +29,7 @@ static const char *const sqd_sql[D_N] = {
 	[D_DEC] = "UPDATE jobs SET deps_left = deps_left - 1 "
 	    "WHERE id = ?1 AND state = 'waiting' AND deps_left > 0 "
 	    "RETURNING deps_left, on_dependency_failure, run_at",
+	[D_FIRE] = SQ_SQL_FIRE,
 	[D_CANCEL] = "UPDATE jobs SET state = 'cancelled', finished_at = ?2, "
 	    "cancel_reason = ?3 WHERE id = ?1 AND state = 'waiting'",
 	[D_RELEASE] = "UPDATE jobs SET state = ?2 WHERE id = ?1 AND "
@@ -71,20 +72,29 @@ sqd_ended_name(const unsigned char *state, enum store_state *st)
 	    st) == 0 && store_state_ended(*st);
 }
 
-/* The edges of job id (a new row; its group's first id `first`), and its
- * state `waiting` with the count of dependencies not ended.  A dependency
- * with no row: -ENOENT (the caller undoes the insert). */
-int
-sqd_link(struct store_backend *b, int64_t id, int64_t first,
-    const struct store_new_job *j, bool *lost)
+/* Dependency k of new job id (its group's first id `first`). */
+static int64_t
+sqd_dep(const struct store_new_job *j, size_t k, int64_t first)
 {
-	sqlite3_stmt *q = b->ds[D_STATE], *e = b->ds[D_EDGE], *u = b->ds[D_WAIT];
+	return j->after[k] > 0 ? j->after[k] : first - j->after[k] - 1;
+}
+
+/* The dependencies of new job id as they are now into *d: how many have
+ * not ended, the first that ended otherwise than succeeded.  One with no
+ * row: -ENOENT (the caller undoes the insert). */
+int
+sqd_look(struct store_backend *b, int64_t id, int64_t first,
+    const struct store_new_job *j, struct sqd_deps *d, bool *lost)
+{
+	sqlite3_stmt *q = b->ds[D_STATE];
 	enum store_state st;
-	int64_t dep, left = 0;
+	int64_t dep;
 	int rc;
 
+	d->left = d->bad = 0;
+	d->bstate = STORE_FAILED;
 	for (size_t k = 0; k < j->nafter; k++) {
-		dep = j->after[k] > 0 ? j->after[k] : first - j->after[k] - 1;
+		dep = sqd_dep(j, k, first);
 		sqlite3_bind_int64(q, 1, dep);
 		rc = sqlite3_step(q);
 		if (rc == SQLITE_DONE) {
@@ -95,16 +105,50 @@ sqd_link(struct store_backend *b, int64_t id, int64_t first,
 		}
 		if (rc != SQLITE_ROW)
 			return sqd_fail(b, q, rc, "look up a dependency", lost);
-		left += !sqd_ended_name(sqlite3_column_text(q, 0), &st);
+		if (!sqd_ended_name(sqlite3_column_text(q, 0), &st))
+			d->left++;
+		else if (st != STORE_SUCCEEDED && d->bad == 0) {
+			d->bad = dep;
+			d->bstate = st;
+		}
 		sqlite3_reset(q);
+	}
+	return 0;
+}
+
+/* The edge rows of new job id. */
+int
+sqd_edges(struct store_backend *b, int64_t id, int64_t first,
+    const struct store_new_job *j, bool *lost)
+{
+	sqlite3_stmt *e = b->ds[D_EDGE];
+	int rc;
+
+	for (size_t k = 0; k < j->nafter; k++) {
 		sqlite3_bind_int64(e, 1, id);
-		sqlite3_bind_int64(e, 2, dep);
+		sqlite3_bind_int64(e, 2, sqd_dep(j, k, first));
 		if ((rc = sq_step(b, e, lost, "insert a dependency of job",
 		    id)) < 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* A group member's edges, and its state `waiting` with the count of
+ * dependencies not ended (sqd_settle judges it once all are in). */
+int
+sqd_link(struct store_backend *b, int64_t id, int64_t first,
+    const struct store_new_job *j, bool *lost)
+{
+	sqlite3_stmt *u = b->ds[D_WAIT];
+	struct sqd_deps d;
+	int rc;
+
+	if ((rc = sqd_look(b, id, first, j, &d, lost)) < 0 ||
+	    (rc = sqd_edges(b, id, first, j, lost)) < 0)
+		return rc;
 	sqlite3_bind_int64(u, 1, id);
-	sqlite3_bind_int64(u, 2, left);
+	sqlite3_bind_int64(u, 2, d.left);
 	sqlite3_bind_text(u, 3, j->dep_run ? "run" : "cancel", -1,
 	    SQLITE_STATIC);
 	return sq_step(b, u, lost, "make waiting job", id);
@@ -207,6 +251,42 @@ sqd_dependants(struct store_backend *b, int64_t id, int64_t **v, size_t *n,
 	return 0;
 }
 
+/* Dependant w of a job that ended pstate at `at`, if that was the last
+ * it waited for and it may run: released in one statement (a tree's
+ * every edge), *fired.  Else the count-down below. */
+static int
+sqd_fire(struct store_backend *b, int64_t w, enum store_state pstate,
+    double at, bool *fired, bool *lost)
+{
+	sqlite3_stmt *s = b->ds[D_FIRE];
+	enum store_state st = STORE_QUEUED;
+	const unsigned char *name;
+	int rc;
+
+	*fired = false;
+	sqlite3_bind_int64(s, 1, w);
+	sqlite3_bind_int(s, 2, pstate == STORE_SUCCEEDED);
+	sqlite3_bind_double(s, 3, at);
+	if ((rc = sqlite3_step(s)) == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return 0;
+	}
+	if (rc != SQLITE_ROW)
+		return sqd_fail(b, s, rc, "release a waiting job", lost);
+	name = sqlite3_column_text(s, 0);
+	if (name != NULL)
+		(void)store_state_parse((const char *)name, &st);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return sqd_fail(b, s, rc, "release a waiting job", lost);
+	*fired = true;
+	if ((rc = store_chg_add(b->cur, w, st, 0, NULL)) < 0)
+		*lost = true;
+	return rc;
+}
+
 /* One dependant w of p (which ended pstate at `at`): one fewer to wait
  * for; cancelled (pushed, for its own dependants) or released. */
 static int
@@ -220,6 +300,8 @@ sqd_one(struct store_backend *b, struct sqd_stack *k, int64_t w, int64_t p,
 	bool run;
 	int rc;
 
+	if ((rc = sqd_fire(b, w, pstate, at, &run, lost)) < 0 || run)
+		return rc;
 	sqlite3_bind_int64(s, 1, w);
 	if ((rc = sqlite3_step(s)) == SQLITE_DONE) {
 		sqlite3_reset(s);
@@ -345,6 +427,18 @@ sqd_settle(struct store_backend *b, int64_t id, bool *lost)
 		return sqd_ended(b, id, STORE_CANCELLED, at, lost);
 	}
 	return left == 0 ? sqd_release(b, id, run_at, at, lost) : 0;
+}
+
+int
+sqd_judge(struct store_backend *b, int64_t id, const struct store_new_job *j,
+    const struct sqd_deps *d, bool *lost)
+{
+	double at = store_now();
+
+	/* new: no job can depend on it yet, so no chain to follow */
+	if (d->bad != 0 && !j->dep_run)
+		return sqd_cancel(b, id, d->bad, d->bstate, at, lost);
+	return d->left == 0 ? sqd_release(b, id, j->run_at, at, lost) : 0;
 }
 
 /* Recovery: every waiting job judged again, so that none whose

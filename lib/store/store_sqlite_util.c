@@ -188,8 +188,15 @@ int
 sq_step(struct store_backend *b, sqlite3_stmt *s, bool *lost,
     const char *what, int64_t id)
 {
+	return sq_done(b, s, sqlite3_step(s), lost, what, id);
+}
+
+int
+sq_done(struct store_backend *b, sqlite3_stmt *s, int rc, bool *lost,
+    const char *what, int64_t id)
+{
 	char buf[96];
-	int rc = sqlite3_step(s), err;
+	int err;
 
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
