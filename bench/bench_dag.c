@@ -29,7 +29,6 @@
  */
 #include <err.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +44,6 @@
 #define IO_TIMEOUT 120.0        /* s for any one send or answer */
 #define END_TIMEOUT 600.0       /* s from the first byte to the last end */
 
-extern char **environ;
 
 enum { BASE, DAG, NSCEN };
 static const char *const scen_name[NSCEN] = { "independent", "dag" };
@@ -65,8 +63,6 @@ static pid_t
 start(const char *dir)
 {
 	char conf[512], sock[300];
-	char *argv[] = { (char *)B.jobd, "-c", conf, NULL };
-	struct jc_conn *c;
 	FILE *f;
 	pid_t pid;
 
@@ -79,16 +75,9 @@ start(const char *dir)
 	    "workers = %d\ncapacity = %d\nmax_pending = %d\n", sock, dir,
 	    B.sync, B.workers, B.n + 1, B.n + 1);
 	fclose(f);
-	if (posix_spawn(&pid, B.jobd, NULL, NULL, argv, environ) != 0)
-		err(1, "spawn %s", B.jobd);
-	for (int i = 0; i < 500; i++) {
-		if (jc_open(sock, &c) == 0) {
-			jc_close(c);
-			return pid;
-		}
-		usleep(10000);
-	}
-	errx(1, "jobd did not start");
+	pid = bench_jobd_exec(B.jobd, conf);
+	jc_close(bench_jobd_ready(sock, 5, NULL));
+	return pid;
 }
 
 /* jobd's CPU time so far (every thread), seconds. */
@@ -203,7 +192,7 @@ one_round(int dag)
 	long long *id;
 	double t0, cpu0;
 	pid_t pid;
-	int st, a, b, width;
+	int a, b, width;
 
 	if (mkdtemp(dir) == NULL)
 		err(1, "mkdtemp");
@@ -227,9 +216,7 @@ one_round(int dag)
 	r.wall = wait_ended(dir, t0) - t0;
 	r.cpu = cpu_of(pid) - cpu0;
 	jc_close(c);
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-		errx(1, "jobd did not exit 0");
+	bench_jobd_stop(pid);
 	free(id);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -67,6 +67,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "jc.h"
 #include "log.h"
 #include "store.h"
@@ -91,15 +92,6 @@ static const char *jobd_path = "./build/jobd";
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void
 sleep_s(double s)
 {
@@ -111,33 +103,6 @@ sleep_s(double s)
 	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(const double *v, int n)
-{
-	double s[ROUNDS_MAX];
-
-	memcpy(s, v, (size_t)n * sizeof(*v));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1], p in (0, 1]. */
-static double
-percentile(const double *v, size_t n, double p)
-{
-	size_t k = (size_t)ceil(p * (double)n);
-
-	return v[k > 0 ? k - 1 : 0];
 }
 
 static void *
@@ -397,7 +362,7 @@ try_ping(void)
 static void
 jobd_start(const struct cfg *c)
 {
-	double deadline = now() + START_TIMEOUT;
+	double deadline = bench_now() + START_TIMEOUT;
 	pid_t pid, parent = getpid();
 	int st;
 
@@ -422,7 +387,7 @@ jobd_start(const struct cfg *c)
 			dump_log();
 			exit(1);
 		}
-		if (now() > deadline)
+		if (bench_now() > deadline)
 			die("jobd did not answer ping within %.0f s",
 			    START_TIMEOUT);
 		sleep_s(0.005);
@@ -475,14 +440,14 @@ prof_start(void)
 static void
 prof_stop(void)
 {
-	double deadline = now() + 60;
+	double deadline = bench_now() + 60;
 	pid_t pid = J.prof;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGINT);
 	while (waitpid(pid, NULL, WNOHANG) != pid) {
-		if (now() > deadline) {
+		if (bench_now() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			break;
@@ -564,14 +529,14 @@ jobd_hwm(void)
 static void
 jobd_stop(void)
 {
-	double deadline = now() + STOP_TIMEOUT;
+	double deadline = bench_now() + STOP_TIMEOUT;
 	pid_t pid = J.pid;
 	int st;
 
 	if (kill(pid, SIGTERM) < 0)
 		die("kill jobd: %s", strerror(errno));
 	while (waitpid(pid, &st, WNOHANG) != pid) {
-		if (now() > deadline)
+		if (bench_now() > deadline)
 			die("jobd did not exit within %.0f s of SIGTERM",
 			    STOP_TIMEOUT);
 		sleep_s(0.002);
@@ -619,7 +584,7 @@ conn_close(struct conn *c)
 static int
 conn_write(struct conn *c, const char *p, size_t n, double deadline)
 {
-	double left = deadline - now();
+	double left = deadline - bench_now();
 
 	return left <= 0 ? -ETIMEDOUT : jc_write(c->jc, p, n, left);
 }
@@ -637,7 +602,7 @@ conn_line(struct conn *c, double deadline, const char *what)
 	/* The clock only when the answer is not there yet: the bench's own
 	 * CPU per job is one of its figures. */
 	if ((rc = jc_recv(c->jc, 0, &line, &len)) == -ETIMEDOUT) {
-		left = deadline - now();
+		left = deadline - bench_now();
 		rc = jc_recv(c->jc, left > 0 ? left : 0, &line, &len);
 	}
 	if (rc == -ETIMEDOUT)
@@ -697,7 +662,7 @@ writer_main(void *arg)
 	struct writer *w = arg;
 
 	w->wall0 = store_now();
-	w->t0 = now();
+	w->t0 = bench_now();
 	w->rc = conn_write(w->c, w->b->p, w->b->len, w->deadline);
 	return NULL;
 }
@@ -707,7 +672,7 @@ writer_start(struct writer *w, struct conn *c, const struct buf *b)
 {
 	w->c = c;
 	w->b = b;
-	w->deadline = now() + IO_TIMEOUT;
+	w->deadline = bench_now() + IO_TIMEOUT;
 	w->rc = 0;
 	if ((errno = pthread_create(&w->thr, NULL, writer_main, w)) != 0)
 		err(1, "pthread_create");
@@ -836,13 +801,13 @@ db_count(struct db *d, const char *state)
 static double
 db_wait_ended(struct db *d, double not_before, double deadline)
 {
-	sleep_s(not_before - now());
+	sleep_s(not_before - bench_now());
 	while (db_unended(d)) {
-		if (now() > deadline)
+		if (bench_now() > deadline)
 			die("jobs still queued or running after the deadline");
 		sleep_s(POLL_INTERVAL);
 	}
-	return now();
+	return bench_now();
 }
 
 /* All n jobs must have succeeded (checked after the timing). */
@@ -965,14 +930,14 @@ noop_round(size_t n, int round, struct noop_res *r)
 	jobd_start(&cfg);
 	c = conn_open();
 	db_open(&d);
-	deadline = now() + IO_TIMEOUT;
+	deadline = bench_now() + IO_TIMEOUT;
 	prof_start();
 	c0 = jobd_cpu();
 	s0 = self_cpu();
 	w0 = writer_cpu();
 	writer_start(&w, c, &b);
 	last = read_oks(c, n, "id", deadline);
-	r->acked = now();
+	r->acked = bench_now();
 	writer_join(&w);
 	r->acked -= w.t0;
 	/* The last job's end, then no job left queued or running. */
@@ -993,21 +958,6 @@ noop_round(size_t n, int round, struct noop_res *r)
 	free(b.p);
 }
 
-static void
-bare_exec(sqlite3 *db, const char *sql)
-{
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		errx(1, "bare: %s: %s", sql, sqlite3_errmsg(db));
-}
-
-static void
-bare_step(sqlite3 *db, sqlite3_stmt *s)
-{
-	if (sqlite3_step(s) != SQLITE_DONE)
-		errx(1, "bare: step: %s", sqlite3_errmsg(db));
-	sqlite3_reset(s);
-}
-
 /* The three writes of jobs [from, to), as store_sqlite.c binds them. */
 static void
 bare_jobs(sqlite3 *db, sqlite3_stmt **s, int64_t from, int64_t to)
@@ -1023,12 +973,12 @@ bare_jobs(sqlite3 *db, sqlite3_stmt **s, int64_t from, int64_t to)
 		sqlite3_bind_double(s[0], 7, 300);
 		sqlite3_bind_double(s[0], 8, store_now());
 		sqlite3_bind_null(s[0], 9);
-		bare_step(db, s[0]);
+		bench_sql_step(db, s[0]);
 	}
 	for (int64_t id = from; id < to; id++) {
 		sqlite3_bind_int64(s[1], 1, id);
 		sqlite3_bind_double(s[1], 2, store_now());
-		bare_step(db, s[1]);
+		bench_sql_step(db, s[1]);
 	}
 	for (int64_t id = from; id < to; id++) {
 		sqlite3_bind_int64(s[2], 1, id);
@@ -1038,7 +988,7 @@ bare_jobs(sqlite3 *db, sqlite3_stmt **s, int64_t from, int64_t to)
 		    SQLITE_STATIC);
 		sqlite3_bind_null(s[2], 5);
 		sqlite3_bind_null(s[2], 6);
-		bare_step(db, s[2]);
+		bench_sql_step(db, s[2]);
 	}
 }
 
@@ -1080,20 +1030,20 @@ bare_round(size_t n, size_t rows, double *cpu_us)
 	bare_schema();
 	if (sqlite3_open(J.bare, &db) != SQLITE_OK)
 		errx(1, "bare: %s: %s", J.bare, sqlite3_errmsg(db));
-	bare_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	bench_sql(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 	    "PRAGMA cache_size = -32768; PRAGMA journal_size_limit = 67108864");
 	for (int i = 0; i < 3; i++)
 		if (sqlite3_prepare_v2(db, sql[i], -1, &s[i], NULL) != SQLITE_OK)
 			errx(1, "bare: prepare: %s", sqlite3_errmsg(db));
 	c0 = thread_cpu();
-	t0 = now();
+	t0 = bench_now();
 	for (int64_t i = 1; i <= (int64_t)n; i += k) {
-		bare_exec(db, "BEGIN IMMEDIATE");
+		bench_sql(db, "BEGIN IMMEDIATE");
 		bare_jobs(db, s, i, i + k <= (int64_t)n + 1 ? i + k :
 		    (int64_t)n + 1);
-		bare_exec(db, "COMMIT");
+		bench_sql(db, "COMMIT");
 	}
-	t0 = now() - t0;
+	t0 = bench_now() - t0;
 	*cpu_us = (thread_cpu() - c0) / (double)n * 1e6;
 	for (int i = 0; i < 3; i++)
 		sqlite3_finalize(s[i]);
@@ -1131,21 +1081,21 @@ scenario_noop(void)
 		    acked[i], cpu[i], bare[i], bcpu[i], ratio[i]);
 	}
 	/* Goals of issue 15 (docs/BENCH.md). */
-	figure("jobd end to end (first byte to last end)", median(rate, rounds),
+	figure("jobd end to end (first byte to last end)", bench_median(rate, (size_t)rounds),
 	    "jobs/s", 0, false, 180000);
 	info("  submits answered (first byte to last ack)",
-	    median(acked, rounds), "jobs/s", 0);
-	figure("jobd CPU per job (all threads)", median(cpu, rounds), "us", 2,
+	    bench_median(acked, (size_t)rounds), "jobs/s", 0);
+	figure("jobd CPU per job (all threads)", bench_median(cpu, (size_t)rounds), "us", 2,
 	    true, 7);
-	info("  of which the store's writer thread", median(wcpu, rounds),
+	info("  of which the store's writer thread", bench_median(wcpu, (size_t)rounds),
 	    "us", 2);
-	info("  bench's own CPU per job (client)", median(self, rounds), "us",
+	info("  bench's own CPU per job (client)", bench_median(self, (size_t)rounds), "us",
 	    2);
-	info("bare SQLite, same writes", median(bare, rounds), "jobs/s", 0);
-	info("  bare SQLite CPU per job", median(bcpu, rounds), "us", 2);
-	figure("ratio jobd / bare (median of rounds)", median(ratio, rounds), "",
+	info("bare SQLite, same writes", bench_median(bare, (size_t)rounds), "jobs/s", 0);
+	info("  bare SQLite CPU per job", bench_median(bcpu, (size_t)rounds), "us", 2);
+	figure("ratio jobd / bare (median of rounds)", bench_median(ratio, (size_t)rounds), "",
 	    2, false, 0.6);
-	figure("writer CPU / bare SQLite CPU per job", median(wratio, rounds),
+	figure("writer CPU / bare SQLite CPU per job", bench_median(wratio, (size_t)rounds),
 	    "", 2, true, 1.3);
 }
 
@@ -1193,7 +1143,7 @@ sleep_round(size_t n, bool group, int round, double *wall, double *rss)
 	c = conn_open();
 	db_open(&d);
 	prof_start();
-	deadline = now() + IO_TIMEOUT;
+	deadline = bench_now() + IO_TIMEOUT;
 	writer_start(&w, c, &b);
 	read_oks(c, lines, NULL, deadline);
 	writer_join(&w);
@@ -1221,11 +1171,11 @@ sleep_method(size_t n, bool group, double goal_s, double goal_mb,
 		round_note(i, "%s %.3f s, %.1f MiB", group ? "group" : "pipe",
 		    wall[i], rss[i]);
 	}
-	m = median(wall, rounds);
+	m = bench_median(wall, (size_t)rounds);
 	snprintf(what, sizeof(what), "%s: wall time",
 	    group ? "submit_group" : "pipelined submits");
 	figure(what, m, "s", 3, true, goal_s);
-	figure("  jobd peak RSS (VmHWM)", median(rss, rounds), "MiB", 1, true,
+	figure("  jobd peak RSS (VmHWM)", bench_median(rss, (size_t)rounds), "MiB", 1, true,
 	    goal_mb);
 	if (m < *best)
 		*best = m;
@@ -1263,13 +1213,13 @@ waves_round(void)
 	jobd_start(&cfg);
 	c = conn_open();
 	prof_start();
-	deadline = now() + IO_TIMEOUT;
-	t0 = now();
+	deadline = bench_now() + IO_TIMEOUT;
+	t0 = bench_now();
 	gid = answer_int(conn_request(c, b.p, deadline), "group");
 	snprintf(req, sizeof(req), "{\"op\":\"wait\",\"group\":%lld,"
 	    "\"timeout\":30}\n", (long long)gid);
 	ans = conn_request(c, req, deadline);
-	t1 = now();
+	t1 = bench_now();
 	prof_stop();
 	for (char *p = ans; (p = strstr(p, "\"state\":\"succeeded\"")) != NULL;
 	    p++)
@@ -1293,7 +1243,7 @@ scenario_waves(void)
 		wall[i] = waves_round();
 		round_note(i, "%.4f s", wall[i]);
 	}
-	figure("wall time (ideal 1.000 s)", median(wall, rounds), "s", 4, true,
+	figure("wall time (ideal 1.000 s)", bench_median(wall, (size_t)rounds), "s", 4, true,
 	    1.005);
 }
 
@@ -1320,7 +1270,7 @@ pacer_main(void *arg)
 	int len;
 
 	prctl(PR_SET_TIMERSLACK, 1UL);  /* wake on time, not 50 us late */
-	t0 = now() + 0.01;
+	t0 = bench_now() + 0.01;
 	for (size_t i = 0; i < p->n && p->rc == 0; i++) {
 		at = t0 + (double)i / p->rate;
 		ts.tv_sec = (time_t)at;
@@ -1331,7 +1281,7 @@ pacer_main(void *arg)
 		len = snprintf(line, sizeof(line), "{\"op\":\"submit\","
 		    "\"kind\":\"sleep\",\"args\":{\"seconds\":0},\"tag\":%zu}\n",
 		    i);
-		p->sent[i] = t = now();
+		p->sent[i] = t = bench_now();
 		if (t - at > p->lag)
 			p->lag = t - at;
 		p->rc = conn_write(p->c, line, (size_t)len, t + IO_TIMEOUT);
@@ -1361,7 +1311,7 @@ latency_round(double secs, struct lat_res *r)
 	db_open(&d);
 	p.c = c;
 	prof_start();
-	deadline = now() + secs + IO_TIMEOUT;
+	deadline = bench_now() + secs + IO_TIMEOUT;
 	if ((errno = pthread_create(&p.thr, NULL, pacer_main, &p)) != 0)
 		err(1, "pthread_create");
 	for (size_t i = 0; i < p.n; i++) {
@@ -1370,7 +1320,7 @@ latency_round(double secs, struct lat_res *r)
 		if (strstr(line, "\"ok\":true") == NULL ||
 		    answer_int(line, "tag") != (int64_t)i)
 			die("%s answered %.400s", what, line);
-		lat[i] = now();         /* when the answer was read */
+		lat[i] = bench_now();         /* when the answer was read */
 	}
 	pthread_join(p.thr, NULL);
 	prof_stop();
@@ -1378,9 +1328,9 @@ latency_round(double secs, struct lat_res *r)
 		die("sending: %s", strerror(-p.rc));
 	for (size_t i = 0; i < p.n; i++)
 		lat[i] -= p.sent[i];
-	qsort(lat, p.n, sizeof(*lat), cmp_double);
-	r->p50 = percentile(lat, p.n, 0.50) * 1e3;
-	r->p99 = percentile(lat, p.n, 0.99) * 1e3;
+	qsort(lat, p.n, sizeof(*lat), bench_cmp_double);
+	r->p50 = bench_percentile(lat, p.n, 0.50) * 1e3;
+	r->p99 = bench_percentile(lat, p.n, 0.99) * 1e3;
 	r->max = lat[p.n - 1] * 1e3;
 	r->lag = p.lag * 1e3;
 	db_wait_ended(&d, 0, deadline);
@@ -1412,10 +1362,10 @@ scenario_latency(void)
 		round_note(i, "p50 %.3f p99 %.3f max %.3f ms, sender late "
 		    "%.3f ms", r.p50, r.p99, r.max, r.lag);
 	}
-	info("p50", median(p50, rounds), "ms", 3);
-	figure("p99", median(p99, rounds), "ms", 3, true, 3);
-	info("max", median(max, rounds), "ms", 3);
-	info("  sender's worst lateness against schedule", median(lag, rounds),
+	info("p50", bench_median(p50, (size_t)rounds), "ms", 3);
+	figure("p99", bench_median(p99, (size_t)rounds), "ms", 3, true, 3);
+	info("max", bench_median(max, (size_t)rounds), "ms", 3);
+	info("  sender's worst lateness against schedule", bench_median(lag, (size_t)rounds),
 	    "ms", 3);
 }
 

@@ -62,15 +62,6 @@ report(const char *what, double *v, size_t n)
 	    bench_percentile(v, n, 0.99) * 1e3, v[n - 1] * 1e3);
 }
 
-static void
-sql(sqlite3 *db, const char *q)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
-		errx(1, "%.60s: %s", q, msg);
-}
-
 /* A fresh database: the store's schema, then N ended jobs with their
  * attempts, on disk. */
 static void
@@ -101,7 +92,7 @@ make_db(void)
 	    "attempt, started_at, finished_at, state, result) SELECT id, 1, "
 	    "started_at, finished_at, 'succeeded', result FROM jobs; COMMIT",
 	    nrows);
-	sql(db, q);
+	bench_sql(db, q);
 	sqlite3_close(db);
 	if ((fd = open(dbpath, O_RDWR)) < 0 || fsync(fd) < 0)
 		err(1, "fsync %s", dbpath);
@@ -187,7 +178,6 @@ start_jobd(bool prune)
 {
 	char conf[600];
 	FILE *f;
-	pid_t pid;
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
 	if ((f = fopen(conf, "w")) == NULL)
@@ -198,16 +188,7 @@ start_jobd(bool prune)
 	    "workers = 16\ncapacity = 1000000\n", dir, dbpath,
 	    prune ? "1s" : "0");
 	fclose(f);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(127);
-		execl(jobd_path, "jobd", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return bench_jobd_exec(jobd_path, conf);
 }
 
 static int
@@ -259,7 +240,6 @@ jobd_phase(bool prune, double rate, double secs, const char *what)
 	sqlite3 *db;
 	ssize_t r;
 	pid_t pid;
-	int st;
 
 	pid = start_jobd(prune);
 	l.fd = connect_jobd();
@@ -286,9 +266,7 @@ jobd_phase(bool prune, double rate, double secs, const char *what)
 	pthread_join(th, NULL);
 	sqlite3_close(db);
 	close(l.fd);
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		errx(1, "jobd did not exit 0");
+	bench_jobd_stop(pid);
 	printf("%s: %.1f s, %zu submits (%.0f/s)\n", what, took, got,
 	    got / took);
 	report(what, lat, nl);

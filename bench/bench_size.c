@@ -35,6 +35,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "jc.h"
 
 #define TIMEOUT 60.0
@@ -43,66 +44,22 @@ static const char *jobd_path = "./build/jobd";
 static char dir[256];
 static bool nosync;             /* -S: skip the fsync after a fill */
 
-static double
-now(void)
+static struct jc_conn *
+ready(double *took)
 {
-	struct timespec ts;
+	char sock[512];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
+	return bench_jobd_ready(sock, TIMEOUT, took);
 }
 
 static pid_t
 start_jobd(void)
 {
 	char conf[512];
-	pid_t pid;
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		freopen("/dev/null", "w", stderr);
-		execl(jobd_path, "jobd", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void
-stop_jobd(pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		errx(1, "jobd did not exit 0");
-}
-
-/* Connect, retrying until jobd listens and answers a ping. */
-static struct jc_conn *
-connect_ready(double *took)
-{
-	char sock[512], *line;
-	struct jc_conn *c;
-	double t0 = now();
-	size_t len;
-
-	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
-	for (;;) {
-		if (jc_open(sock, &c) == 0) {
-			if (jc_send(c, "{\"op\":\"ping\"}", 13, TIMEOUT) == 0 &&
-			    jc_recv(c, TIMEOUT, &line, &len) == 0)
-				break;
-			jc_close(c);
-		}
-		if (now() - t0 > TIMEOUT)
-			errx(1, "jobd did not start");
-		usleep(1000);
-	}
-	*took = now() - t0;
-	return c;
+	return bench_jobd_exec(jobd_path, conf);
 }
 
 /* One request, its answer (borrowed); fails on an error answer. */
@@ -139,9 +96,9 @@ latency(struct jc_conn *c, const char *fmt, long maxid, int k, double *med,
 	for (int i = 0; i < k; i++) {
 		snprintf(req, sizeof(req), fmt, maxid > 0 ? 1 + random() %
 		    maxid : 1);
-		t0 = now();
+		t0 = bench_now();
 		call(c, req);
-		t[i] = (now() - t0) * 1e3;
+		t[i] = (bench_now() - t0) * 1e3;
 	}
 	qsort(t, (size_t)k, sizeof(*t), dcmp);
 	*med = t[k / 2];
@@ -190,7 +147,7 @@ throughput(struct jc_conn *c, int n)
 {
 	static const char req[] = "{\"op\":\"submit\",\"kind\":\"sleep\","
 	    "\"args\":{\"seconds\":0}}";
-	double t0 = now();
+	double t0 = bench_now();
 	char *line;
 	size_t len;
 	int sent = 0, got = 0;
@@ -208,22 +165,22 @@ throughput(struct jc_conn *c, int n)
 	while (strstr(call(c, "{\"op\":\"stats\"}"), "\"live\":0}") ==
 	    NULL)
 		usleep(1000);
-	return n / (now() - t0);
+	return n / (bench_now() - t0);
 }
 
 /* The database: jobd makes the schema, SQLite the rows. */
 static void
 make_db(long size)
 {
-	char path[512], *msg = NULL, sql[1024];
+	char path[512], sql[1024];
 	double took;
 	sqlite3 *db;
 	pid_t pid;
 	int fd;
 
 	pid = start_jobd();
-	jc_close(connect_ready(&took));
-	stop_jobd(pid);
+	jc_close(ready(&took));
+	bench_jobd_stop(pid);
 	if (size == 0)
 		return;
 	snprintf(path, sizeof(path), "%s/jobd.db", dir);
@@ -238,8 +195,7 @@ make_db(long size)
 	    "'{\"seconds\":0}', 1, 1.7e9 + i * 0.001, 1.7e9 + i * 0.001, "
 	    "1.7e9 + i * 0.001, '{\"slept\":0}', CASE WHEN i %% 10 = 0 THEN "
 	    "'boom' END FROM n; COMMIT", size);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		errx(1, "fill: %s", msg);
+	bench_sql(db, sql);
 	sqlite3_close(db);
 	/* The fill's pages on disk before jobd starts: else its first
 	 * checkpoint's fsync waits for the writeback of the whole file
@@ -281,7 +237,7 @@ one_size(long size, int n, int k)
 	write_conf();
 	make_db(size);
 	pid = start_jobd();
-	c = connect_ready(&up);
+	c = ready(&up);
 	w0 = cpu_of(pid, "(store_writer");
 	a0 = cpu_of(pid, NULL);
 	rate = throughput(c, n);
@@ -293,7 +249,7 @@ one_size(long size, int n, int k)
 	    0, k / 10, &fm, &f99);
 	latency(c, "{\"op\":\"stats\"}", 0, k, &sm, &s99);
 	jc_close(c);
-	stop_jobd(pid);
+	bench_jobd_stop(pid);
 	printf("%10ld  %8.3f  %8.0f  %5.1f/%5.1f  %5.3f/%5.3f  %5.2f/%5.2f  "
 	    "%5.2f/%5.2f  %5.3f/%5.3f\n", size, up, rate, w0, a0, gm, g99, lm,
 	    l99, fm, f99, sm, s99);

@@ -91,21 +91,6 @@ run_store(const char *path, size_t n, bool paired, double *batch)
 	return t0;
 }
 
-static void
-exec(sqlite3 *db, const char *sql)
-{
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		errx(1, "%s: %s", sql, sqlite3_errmsg(db));
-}
-
-static void
-step(sqlite3 *db, sqlite3_stmt *s)
-{
-	if (sqlite3_step(s) != SQLITE_DONE)
-		errx(1, "step: %s", sqlite3_errmsg(db));
-	sqlite3_reset(s);
-}
-
 /* One phase of the bare loop: n executions of s in batches of b.  bind
  * sets the parameters for job i. */
 static void
@@ -113,12 +98,12 @@ bare_phase(sqlite3 *db, sqlite3_stmt *s, size_t n, size_t b,
     void (*bind)(sqlite3_stmt *, int64_t))
 {
 	for (size_t i = 0; i < n; i += b) {
-		exec(db, "BEGIN IMMEDIATE");
+		bench_sql(db, "BEGIN IMMEDIATE");
 		for (size_t k = i; k < n && k < i + b; k++) {
 			bind(s, (int64_t)k + 1);
-			step(db, s);
+			bench_sql_step(db, s);
 		}
-		exec(db, "COMMIT");
+		bench_sql(db, "COMMIT");
 	}
 }
 
@@ -180,7 +165,7 @@ run_bare(const char *path, size_t n, size_t b)
 	store_close(st);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		errx(1, "%s: %s", path, sqlite3_errmsg(db));
-	exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	bench_sql(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 	    "PRAGMA cache_size = -32768");
 	for (int i = 0; i < 3; i++)
 		if (sqlite3_prepare_v2(db, sql[i], -1, &s[i],

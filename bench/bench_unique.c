@@ -16,7 +16,6 @@
  */
 #include <err.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,6 @@
 #include "bench_util.h"
 #include "jc.h"
 
-extern char **environ;
 
 enum { PLAIN, DISTINCT, SAME, NSCEN };
 static const char *const scen_name[NSCEN] = { "plain", "unique, distinct",
@@ -38,8 +36,6 @@ static pid_t
 start(const char *jobd, const char *dir, int n)
 {
 	char conf[512], sock[300];
-	char *argv[] = { (char *)jobd, "-c", conf, NULL };
-	struct jc_conn *c;
 	FILE *f;
 	pid_t pid;
 
@@ -51,16 +47,9 @@ start(const char *jobd, const char *dir, int n)
 	    "sync = normal\nlog_level = warning\n[queue.default]\n"
 	    "workers = 1\ncapacity = %d\n", sock, dir, n + 1);
 	fclose(f);
-	if (posix_spawn(&pid, jobd, NULL, NULL, argv, environ) != 0)
-		err(1, "spawn %s", jobd);
-	for (int i = 0; i < 500; i++) {
-		if (jc_open(sock, &c) == 0) {
-			jc_close(c);
-			return pid;
-		}
-		usleep(10000);
-	}
-	errx(1, "jobd did not start");
+	pid = bench_jobd_exec(jobd, conf);
+	jc_close(bench_jobd_ready(sock, 5, NULL));
+	return pid;
 }
 
 static double
@@ -71,7 +60,6 @@ one_round(const char *jobd, int scen, int n)
 	double t0, t;
 	size_t len;
 	pid_t pid;
-	int st;
 
 	if (mkdtemp(dir) == NULL)
 		err(1, "mkdtemp");
@@ -100,8 +88,7 @@ one_round(const char *jobd, int scen, int n)
 			errx(1, "answer %d: %s", i, i >= 0 ? "bad" : "");
 	t = bench_now() - t0;
 	jc_close(c);
-	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
+	bench_jobd_stop(pid);
 	snprintf(line, sizeof(line), "rm -rf %s", dir);
 	if (system(line) != 0)
 		warnx("cannot remove %s", dir);

@@ -49,54 +49,21 @@ static pid_t
 start_jobd(void)
 {
 	char conf[512];
-	pid_t pid;
 
 	snprintf(conf, sizeof(conf), "%s/jobd.conf", dir);
-	if ((pid = fork()) < 0)
-		err(1, "fork");
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen("/dev/null", "w", stderr) == NULL)
-			_exit(127);
-		execl(jobd_path, "jobd", "-c", conf, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void
-stop_jobd(pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		errx(1, "jobd did not exit 0");
+	return bench_jobd_exec(jobd_path, conf);
 }
 
 /* Wait until jobd answers a ping: seconds taken. */
 static double
 wait_ready(void)
 {
-	char sock[512], *line;
-	struct jc_conn *c;
-	double t0 = bench_now();
-	size_t len;
+	char sock[512];
+	double took;
 
 	snprintf(sock, sizeof(sock), "%s/jobd.sock", dir);
-	for (;;) {
-		if (jc_open(sock, &c) == 0) {
-			if (jc_send(c, "{\"op\":\"ping\"}", 13, TIMEOUT) == 0 &&
-			    jc_recv(c, TIMEOUT, &line, &len) == 0) {
-				jc_close(c);
-				return bench_now() - t0;
-			}
-			jc_close(c);
-		}
-		if (bench_now() - t0 > TIMEOUT)
-			errx(1, "jobd did not start");
-		usleep(1000);
-	}
+	jc_close(bench_jobd_ready(sock, TIMEOUT, &took));
+	return took;
 }
 
 /* A field of /proc/PID/status in kB. */
@@ -118,15 +85,6 @@ status_kb(pid_t pid, const char *key)
 	return kb;
 }
 
-static void
-sql(sqlite3 *db, const char *q)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, q, NULL, NULL, &msg) != SQLITE_OK)
-		errx(1, "%s: %s", q, msg);
-}
-
 /* n scheduled rows: dense ones (rate/s from t0 for secs), then the rest
  * over the hour after. */
 static void
@@ -145,7 +103,7 @@ fill(sqlite3 *db, long n, double t0, int rate, int secs)
 	    "ELSE %.6f + (i - %ld) * %.9f END FROM k; COMMIT", n, wall(),
 	    dense, t0, 1.0 / rate, t0 + secs, dense,
 	    3600.0 / (double)(n - dense > 0 ? n - dense : 1));
-	sql(db, q);
+	bench_sql(db, q);
 }
 
 /* started_at - run_at of every job that ran, in ms, sorted. */
@@ -219,7 +177,7 @@ main(int argc, char **argv)
 	write_conf();
 	pid = start_jobd();
 	(void)wait_ready();
-	stop_jobd(pid);
+	bench_jobd_stop(pid);
 	snprintf(path, sizeof(path), "%s/jobd.db", dir);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		errx(1, "%s", path);
@@ -229,7 +187,7 @@ main(int argc, char **argv)
 	/* Shift the rows so the first is due LEAD s after jobd starts. */
 	snprintf(cmd, sizeof(cmd), "UPDATE jobs SET run_at = run_at - "
 	    "(SELECT min(run_at) FROM jobs) + %.6f", wall() + LEAD);
-	sql(db, cmd);
+	bench_sql(db, cmd);
 	pid = start_jobd();
 	up = wait_ready();
 	rss0 = status_kb(pid, "VmRSS");
@@ -240,7 +198,7 @@ main(int argc, char **argv)
 		usleep(100000);
 	}
 	kb = status_kb(pid, "VmHWM");
-	stop_jobd(pid);
+	bench_jobd_stop(pid);
 	late = lateness(db, &ran);
 	sqlite3_close(db);
 	printf("scheduled %ld (%d/s due for %d s, the rest over an hour)\n",

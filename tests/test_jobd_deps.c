@@ -59,7 +59,10 @@ START_TEST(test_chain_in_order)
 END_TEST
 
 /* A timed-out root cancels its cancel-policy chain; "run" runs anyway;
- * the chain's cancels share the root's end time: one transaction. */
+ * the chain's cancels share the root's end time: one transaction.  The
+ * queue is paused while the chain is submitted: on a busy machine the
+ * root could time out before the last submit, which would then be judged
+ * at its insert, at a later time. */
 START_TEST(test_failure_cascades)
 {
 	struct tj_conn *c;
@@ -69,6 +72,7 @@ START_TEST(test_failure_cascades)
 
 	tj_start(DEPS_CONF);
 	c = tj_connect();
+	tj_assert_ok(tj_req(c, "{'op':'pause','queue':'default'}"));
 	a = tj_submit(c, "'kind':'sleep','args':{'seconds':5},'timeout':0.2");
 	b = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'after':[%lld]",
 	    (long long)a);
@@ -78,6 +82,7 @@ START_TEST(test_failure_cascades)
 	    "'on_dependency_failure':'run'", (long long)a);
 	e = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'after':[%lld]",
 	    (long long)r);
+	tj_assert_ok(tj_req(c, "{'op':'resume','queue':'default'}"));
 	ck_assert_str_eq(tj_str(tj_wait(c, a, TJ_TIMEOUT), "state"),
 	    "timed_out");
 	j = tj_wait(c, b, TJ_TIMEOUT);

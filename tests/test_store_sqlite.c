@@ -7,7 +7,7 @@
  * store is checked for every backend by test_store.c.
  *
  * The test peeks at the file with its own SQLite connections, as a user
- * with the sqlite3 shell would (db_int, db_str, db_exec).
+ * with the sqlite3 shell would (ts_db_int, db_str, db_exec).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,24 +33,6 @@
 extern char **environ;
 
 /* ---- peeking at the file ------------------------------------------------ */
-
-/* The first column of the first row of sql, on a connection of our own. */
-static int64_t
-db_int(const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int64_t v = -1;
-
-	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
-}
 
 static void
 db_str(const char *sql, char *buf, size_t len)
@@ -102,17 +84,17 @@ START_TEST(test_migrate_fresh_and_reopen)
 	id = ts_insert_q("default");
 	store_flush(ts_st);
 	ck_assert_int_eq(ts_cb_status[0], 0);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
-	ck_assert_int_eq(db_int("PRAGMA application_id"), 0x6a6f6264);
+	ck_assert_int_eq(ts_db_int("PRAGMA user_version"), 6);
+	ck_assert_int_eq(ts_db_int("PRAGMA application_id"), 0x6a6f6264);
 	db_str("PRAGMA journal_mode", mode, sizeof(mode));
 	ck_assert_str_eq(mode, "wal");
-	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name IN ('jobs', 'groups', 'meta', 'jobs_state_queue', "
 	    "'jobs_group', 'jobs_submitter')"), 6);
-	objects = db_int("SELECT count(*) FROM sqlite_schema");
+	objects = ts_db_int("SELECT count(*) FROM sqlite_schema");
 	ts_reopen();                       /* migrations again: nothing to do */
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema"), objects);
+	ck_assert_int_eq(ts_db_int("PRAGMA user_version"), 6);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM sqlite_schema"), objects);
 	j = ts_get(id);
 	ck_assert_str_eq(j->queue, "default");
 	store_job_free(j);
@@ -171,12 +153,12 @@ START_TEST(test_migrate_from_v1)
 	ck_assert_ptr_null(strstr(cols, "submit_"));
 
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE "
+	ck_assert_int_eq(ts_db_int("PRAGMA user_version"), 6);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM sqlite_schema WHERE "
 	    "name = 'jobs_submitter'"), 1);
 	jobs_columns(cols, sizeof(cols));
 	ck_assert_str_eq(cols, fresh);  /* as if created at version 4 */
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE "
 	    "submit_uid IS NULL AND submit_gid IS NULL AND submit_pid IS "
 	    "NULL"), 2);
 	ck_assert_int_eq(store_recover(ts_st, take_v1, &nrec, NULL), 0);
@@ -196,33 +178,12 @@ START_TEST(test_migrate_from_v1)
 	ck_assert(j->submitter.known && j->submitter.uid == 1001 &&
 	    j->submitter.gid == 1002 && j->submitter.pid == 4242);
 	store_job_free(j);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE "
 	    "submit_uid IS NULL"), 2);
 }
 END_TEST
 
 /* ---- visibility: one user's jobs ----------------------------------------- */
-
-/* EXPLAIN QUERY PLAN of sql: each step's detail, joined by "; ". */
-static void
-db_plan(const char *sql, char *buf, size_t len)
-{
-	char q[1024];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	size_t off = 0;
-
-	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
-	buf[0] = '\0';
-	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, q, -1, &s, NULL) == SQLITE_OK,
-	    "%s: %s", q, sqlite3_errmsg(db));
-	while (sqlite3_step(s) == SQLITE_ROW && off < len)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s",
-		    off > 0 ? "; " : "", sqlite3_column_text(s, 3));
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-}
 
 /* The release after each end finds a job's waiting dependants through
  * job_deps_on, then each by its primary key: no scan, whatever the size
@@ -235,16 +196,16 @@ START_TEST(test_deps_plans)
 
 	ts_rec_reset();
 	ts_open_default();
-	db_plan(SQ_SQL_DEPENDANTS, plan, sizeof(plan));
+	ts_db_plan(SQ_SQL_DEPENDANTS, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, "USING COVERING INDEX job_deps_on "
 	    "(depends_on=?)") != NULL, "%s", plan);
 	ck_assert_msg(strstr(plan, "USING INTEGER PRIMARY KEY (rowid=?)") !=
 	    NULL, "%s", plan);
 	ck_assert_msg(strstr(plan, "SCAN") == NULL, "%s", plan);
-	db_plan(SQ_SQL_PRUNE_IDS, plan, sizeof(plan));
+	ts_db_plan(SQ_SQL_PRUNE_IDS, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, "job_deps_on") != NULL, "%s", plan);
 	/* each released dependant: one UPDATE by its key */
-	db_plan(SQ_SQL_FIRE, plan, sizeof(plan));
+	ts_db_plan(SQ_SQL_FIRE, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, "USING INTEGER PRIMARY KEY (rowid=?)") !=
 	    NULL, "%s", plan);
 	ck_assert_msg(strstr(plan, "SCAN") == NULL, "%s", plan);
@@ -329,7 +290,7 @@ START_TEST(test_list_own_jobs)
 	    3);
 	ck_assert_int_eq(ids[0], a + 2);
 
-	db_plan(SQ_LIST_UID_SQL, plan, sizeof(plan));
+	ts_db_plan(SQ_LIST_UID_SQL, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, "SEARCH jobs USING INDEX jobs_submitter "
 	    "(submit_uid=? AND rowid<?)") != NULL && strstr(plan, "SCAN") ==
 	    NULL && strstr(plan, "TEMP B-TREE") == NULL, "plan: %s", plan);
@@ -337,7 +298,7 @@ START_TEST(test_list_own_jobs)
 	ck_assert_int_eq(store_group_get(ts_st, gid, &sg), 0);
 	ck_assert(sg.submitter.known && sg.submitter.uid == 1002 &&
 	    sg.submitter.pid == 8);
-	db_plan(SQ_GROUP_SQL, plan, sizeof(plan));
+	ts_db_plan(SQ_GROUP_SQL, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, "SCAN") == NULL && strstr(plan,
 	    "jobs_group") != NULL && strstr(plan, "TEMP B-TREE") == NULL,
 	    "plan: %s", plan);
@@ -355,7 +316,7 @@ START_TEST(test_newer_version_refused)
 	ck_assert_ptr_null(ts_st);
 	ts_assert_msg_has(ts_path);
 	ts_assert_msg_has("version 99");
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 99);
+	ck_assert_int_eq(ts_db_int("PRAGMA user_version"), 99);
 }
 END_TEST
 
@@ -374,7 +335,7 @@ START_TEST(test_not_a_database)
 	db_exec("CREATE TABLE t (x)");  /* someone else's database */
 	ck_assert_int_eq(store_open(&ts_st, tu_base, &o), -EBADMSG);
 	ts_assert_msg_has("not a jobd database");
-	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema"), 1);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM sqlite_schema"), 1);
 	ts_rm_db(ts_path);
 
 	snprintf(missing, sizeof(missing), "%s/no/such/ts_dir.db", ts_dir);
@@ -452,7 +413,7 @@ START_TEST(test_group_commit_batches)
 	    "inserts", (unsigned long long)s.transactions);
 	ck_assert_uint_ge(s.batch_largest, 5000);
 	ck_assert_uint_eq(s.pending, 0);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 10000);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs"), 10000);
 }
 END_TEST
 
@@ -570,7 +531,7 @@ START_TEST(test_locked_database)
 	ts_insert_q("default");
 	ts_pump(2);
 	ck_assert_int_eq(ts_cb_status[1], 0);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 1);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs"), 1);
 }
 END_TEST
 
@@ -604,7 +565,7 @@ START_TEST(test_disk_full)
 	ck_assert_int_gt(nfull, 0);
 	store_stats(ts_st, &s);
 	ck_assert_uint_gt(s.rollbacks, 0);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 300 - nfull);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs"), 300 - nfull);
 }
 END_TEST
 
@@ -757,7 +718,7 @@ START_TEST(test_ids_consecutive_across_blocks)
 		ck_assert_int_eq(ts_insert_q("default"), N1 + NG + 1 + i);
 	store_flush(ts_st);
 	ts_all_ok(0, N1 + 1 + N2);
-	ck_assert_int_eq(db_int("SELECT max(id) FROM jobs"), N1 + NG + N2);
+	ck_assert_int_eq(ts_db_int("SELECT max(id) FROM jobs"), N1 + NG + N2);
 	ts_reopen();
 	id = ts_insert_q("default");
 	ck_assert_int_eq(id, N1 + NG + N2 + 1);
@@ -789,18 +750,18 @@ START_TEST(test_columns_as_the_shell_sees_them)
 	    "exit code 1", "because");
 	store_flush(ts_st);
 	ts_all_ok(0, 4);
-	ck_assert_int_eq(db_int("SELECT json_extract(args, '$.n') FROM jobs "
+	ck_assert_int_eq(ts_db_int("SELECT json_extract(args, '$.n') FROM jobs "
 	    "WHERE name = 'label'"), 2);
-	ck_assert_int_eq(db_int("SELECT json_extract(result, '$.exit_code') "
+	ck_assert_int_eq(ts_db_int("SELECT json_extract(result, '$.exit_code') "
 	    "FROM jobs WHERE name = 'label'"), 1);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE "
 	    "typeof(created_at) = 'real' AND typeof(args) = 'text' AND "
 	    "typeof(started_at) = 'real' AND typeof(finished_at) = 'real'"), 1);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE name IS NULL "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE name IS NULL "
 	    "AND started_at IS NULL AND finished_at IS NULL AND result IS NULL "
 	    "AND error IS NULL AND cancel_reason IS NULL AND group_id IS NULL "
 	    "AND submit_uid IS NULL AND submit_pid IS NULL"), 1);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE "
 	    "typeof(submit_uid) = 'integer' AND submit_uid = 0 AND "
 	    "submit_gid = 0 AND submit_pid = 1"), 1);
 }

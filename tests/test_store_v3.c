@@ -20,44 +20,6 @@
 #include "testutil.h"
 #include "tu_store.h"
 
-static int64_t
-db_int(const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int64_t v = -1;
-
-	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
-}
-
-/* The query plan of sql, its lines joined by '|'. */
-static void
-db_plan(const char *sql, char *buf, size_t len)
-{
-	char q[2048];
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	size_t off = 0;
-
-	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
-	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, q, -1, &s, NULL) == SQLITE_OK,
-	    "%s: %s", q, sqlite3_errmsg(db));
-	buf[0] = '\0';
-	while (sqlite3_step(s) == SQLITE_ROW && off < len)
-		off += (size_t)snprintf(buf + off, len - off, "%s|",
-		    sqlite3_column_text(s, 3));
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-}
-
 static void
 copy_file(const char *from, const char *to)
 {
@@ -97,23 +59,23 @@ START_TEST(test_migrate_v2_fixture)
 	ck_assert_ptr_nonnull(src);
 	snprintf(fx, sizeof(fx), "%s/tests/fixtures/jobs-v2.db", src);
 	copy_file(fx, ts_path);
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 2);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
+	ck_assert_int_eq(ts_db_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs"), 11);
 	ts_open_default();
-	ck_assert_int_eq(db_int("PRAGMA user_version"), 6);
-	ck_assert_int_eq(db_int("PRAGMA auto_vacuum"), 2);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs"), 11);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE "
+	ck_assert_int_eq(ts_db_int("PRAGMA user_version"), 6);
+	ck_assert_int_eq(ts_db_int("PRAGMA auto_vacuum"), 2);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs"), 11);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE "
 	    "state = 'succeeded'"), 6);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE priority = 5 "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE priority = 5 "
 	    "AND retries = 0 AND run_at IS NULL AND retried = 0"), 11);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM jobs WHERE group_id = 1"),
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM jobs WHERE group_id = 1"),
 	    2);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_schema WHERE name "
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM sqlite_schema WHERE name "
 	    "IN ('jobs_state_queue', 'jobs_group', 'jobs_run_at', "
 	    "'jobs_finished', 'job_attempts', 'queue_pause', 'job_durations', "
 	    "'failures_by_queue', 'retries', 'queue_lag')"), 10);
-	ck_assert_int_eq(db_int("SELECT count(*) FROM failures_by_queue"), 1);
+	ck_assert_int_eq(ts_db_int("SELECT count(*) FROM failures_by_queue"), 1);
 	j = ts_get(4);
 	ck_assert_int_eq(j->state, STORE_FAILED);
 	ck_assert_str_eq(j->error, "boom");
@@ -138,7 +100,7 @@ assert_indexed(const char *sql, const char *index)
 {
 	char plan[1024];
 
-	db_plan(sql, plan, sizeof(plan));
+	ts_db_plan(sql, plan, sizeof(plan));
 	ck_assert_msg(strstr(plan, index) != NULL && strstr(plan, "SCAN jobs")
 	    == NULL, "%s\n  plan: %s", sql, plan);
 }

@@ -119,6 +119,15 @@ tu_pid_dies(int pid, double timeout)
 }
 
 double
+tu_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
 tu_slow(void)
 {
 	const char *s = getenv("JOBD_TEST_SLOW");

@@ -63,6 +63,8 @@ const char *tu_reachable(const char *path);
 /* Scale for timing tolerances: 1, or more under sanitizers/valgrind
  * (env JOBD_TEST_SLOW=N). */
 double tu_slow(void);
+/* CLOCK_REALTIME in seconds: the clock of jobd's stored times. */
+double tu_wall(void);
 
 /* How busy the machine is now: 1 + the 1-minute load average per CPU
  * (/proc/loadavg), at most 20.  1 on an idle machine; a load of 14 on 2

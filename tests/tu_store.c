@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "log.h"
 #include "store.h"
@@ -283,4 +284,41 @@ ts_count(int state, const char *queue)
 		store_jobs_free(jobs, n);
 	} while (n == STORE_LIST_MAX);
 	return total;
+}
+
+int64_t
+ts_db_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+void
+ts_db_plan(const char *sql, char *buf, size_t len)
+{
+	char q[2048];
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	size_t off = 0;
+
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	buf[0] = '\0';
+	ck_assert_int_eq(sqlite3_open(ts_path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, q, -1, &s, NULL) == SQLITE_OK,
+	    "%s: %s", q, sqlite3_errmsg(db));
+	while (sqlite3_step(s) == SQLITE_ROW && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    off > 0 ? "; " : "", sqlite3_column_text(s, 3));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
 }

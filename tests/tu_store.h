@@ -36,6 +36,11 @@ int ts_main(int argc, char **argv, const char *prog,
     Suite *(*suite)(const char *backend));
 void ts_setup(void);
 void ts_teardown(void);
+/* The SQLite file at ts_path, on a connection of the test's own (as the
+ * sqlite3 shell would see it): the first column of sql's first row (-1
+ * if none), and sql's EXPLAIN QUERY PLAN, its steps joined by "; ". */
+int64_t ts_db_int(const char *sql);
+void ts_db_plan(const char *sql, char *buf, size_t len);
 /* Remove a SQLite file and its -wal and -shm. */
 void ts_rm_db(const char *p);
 
