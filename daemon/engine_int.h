@@ -343,6 +343,8 @@ int node_wait_remote(struct eng *e, int64_t id, double timeout);
 int node_wait_group(struct eng *e, int64_t gid, double timeout);
 int node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
     const char *reason, struct proto_err *err);
+int node_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
 
 /* ---- pool.c ---- */
 int pool_start(struct eng *e);

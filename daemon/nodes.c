@@ -274,10 +274,11 @@ node_wait_group(struct eng *e, int64_t gid, double timeout)
 	}
 }
 
-/* cancel_one for a job this daemon does not hold: asked of its holder
- * (job_cancels), then waited for.  -ENOENT: ended or not there. */
-int
-node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
+/* Ask the holder of job id, not held here, to cancel it (job_cancels; a
+ * pooled row the store cancels at once).  -ENOENT: ended, not there, or
+ * not who's to see. */
+static int
+node_ask(struct eng *e, int64_t id, const struct eng_who *who,
     const char *reason, struct proto_err *err)
 {
 	struct store_job *sj;
@@ -295,12 +296,20 @@ node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
 	if ((rc = user_may_touch(e, who, uid, id, "cancel", err)) < 0)
 		return rc;
 	eng_await_init(&a);
-	if ((rc = store_cancel_ask(e->st, id, reason, eng_await_cb, &a)) < 0 ||
-	    (rc = eng_await(&a)) < 0)
+	if ((rc = store_cancel_ask(e->st, id, reason, eng_await_cb, &a)) < 0)
 		return rc;
-	if ((rc = node_wait_remote(e, id, CO_FOREVER)) < 0)
-		return rc;
-	if ((rc = store_get(e->st, id, &sj)) < 0)
+	return eng_await(&a);
+}
+
+/* Job id, asked to cancel, has ended: 0 if cancelled, else -EALREADY. */
+static int
+node_asked(struct eng *e, int64_t id, struct proto_err *err)
+{
+	struct store_job *sj;
+	int rc;
+
+	if ((rc = node_wait_remote(e, id, CO_FOREVER)) < 0 ||
+	    (rc = store_get(e->st, id, &sj)) < 0)
 		return rc;
 	rc = sj->state == STORE_CANCELLED ? 0 : -EALREADY;
 	if (rc < 0)
@@ -308,6 +317,62 @@ node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
 		    "before it could be cancelled", (long long)id,
 		    store_state_name(sj->state));
 	store_job_free(sj);
+	return rc;
+}
+
+/* cancel_one for a job this daemon does not hold: asked of its holder,
+ * then waited for.  -ENOENT: ended or not there. */
+int
+node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err)
+{
+	int rc;
+
+	if ((rc = node_ask(e, id, who, reason, err)) < 0)
+		return rc;
+	return node_asked(e, id, err);
+}
+
+/* cancel_members for the members of group gid not held here (pooled, or
+ * another daemon's): all asked, then each waited for; those cancelled
+ * appended to *idsp.  -ENOENT if none, here or there, was. */
+int
+node_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err)
+{
+	struct store_job **rows;
+	int64_t *ids;
+	size_t n, k = 0, m = 0;
+	int rc;
+
+	if ((rc = store_group_jobs(e->st, gid, &rows, &n)) < 0)
+		return rc == -ENOENT && *np > 0 ? 0 : rc;
+	if (n == 0 || (ids = realloc(*idsp, (*np + n) *
+	    sizeof(*ids))) == NULL) {
+		store_jobs_free(rows, n);
+		return n == 0 ? (*np > 0 ? 0 : -ENOENT) : -ENOMEM;
+	}
+	*idsp = ids;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (store_state_ended(rows[i]->state) ||
+		    idmap_get(e->jobs, rows[i]->id) != NULL)
+			continue;
+		if ((rc = node_ask(e, rows[i]->id, who, reason, err)) == 0)
+			ids[*np + k++] = rows[i]->id;
+		else if (rc == -ENOENT)
+			rc = 0;
+	}
+	store_jobs_free(rows, n);
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		/* Ended otherwise meanwhile: not among the cancelled. */
+		if ((rc = node_asked(e, ids[*np + i], err)) == 0)
+			ids[*np + m++] = ids[*np + i];
+		else if (rc == -EALREADY)
+			rc = 0;
+	}
+	*np += m;
+	if (rc == 0 && *np == 0)
+		rc = -ENOENT;
 	return rc;
 }
 

@@ -536,6 +536,45 @@ START_TEST(test_fail_fast_across)
 }
 END_TEST
 
+/* cancel group at the daemon it was submitted to reaches every member:
+ * those running there, those two other daemons claimed from the pool
+ * (asked, job_cancels) and those still pooled (cancelled by the store at
+ * once: they never start). */
+START_TEST(test_cancel_group_across)
+{
+	enum { N = 16 };
+	char jobs[N * 48 + 1] = "", *p = jobs;
+	json_int_t gid;
+	json_t *r;
+
+	m_start();
+	usleep((useconds_t)(1.5e6 * tu_slow()));        /* peers known */
+	for (int k = 0; k < N; k++)
+		p += sprintf(p, "%s{'kind':'sleep','args':{'seconds':60}}",
+		    k > 0 ? "," : "");
+	r = tj_req(mc[0], "{'op':'submit_group','jobs':[%s]}", jobs);
+	tj_assert_ok(r);
+	gid = tj_int(r, "group");
+	/* 4 workers each: 12 run, 4 stay in the pool. */
+	tj_wait_sql(3 * 4, "SELECT count(*) FROM jobs WHERE group_id = %lld "
+	    "AND state = 'running'", (long long)gid);
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE "
+	    "group_id = %lld AND state = 'queued' AND node IS NULL",
+	    (long long)gid), N - 12);
+	r = tj_req(mc[0], "{'op':'cancel','group':%lld}", (long long)gid);
+	tj_assert_ok(r);
+	ck_assert_int_eq(json_array_size(tj_at(r, "ids")), N);
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs WHERE "
+	    "group_id = %lld AND state = 'cancelled'", (long long)gid), N);
+	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts a "
+	    "JOIN jobs j ON j.id = a.job_id WHERE j.group_id = %lld",
+	    (long long)gid), 12);
+	tj_wait_sql(0, "SELECT count(*) FROM job_cancels");
+	m_assert_attempts_sane();
+	m_stop_all();
+}
+END_TEST
+
 /* A note for a daemon that stops (SIGSTOP) before it takes it: the job
  * it held waiting runs elsewhere, from the pool; once the daemon's lease
  * has lapsed the daemon that reaps it drops its notes (its rows say what
@@ -595,6 +634,7 @@ multi_suite(void)
 	tcase_add_test(tc, test_deps_chain_across);
 	tcase_add_test(tc, test_fail_fast_across);
 	tcase_add_test(tc, test_notes_of_stopped_node);
+	tcase_add_test(tc, test_cancel_group_across);
 	tcase_add_test(tc, test_sigkill_taken_over);
 	tcase_add_test(tc, test_sigstop_fenced);
 	suite_add_tcase(s, tc);

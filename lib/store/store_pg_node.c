@@ -424,6 +424,29 @@ pg_node_apply(struct store_backend *b, const struct store_write *w)
 
 /* ---- cancels across daemons --------------------------------------------- */
 
+/* A pooled row (queued, held by none) has nobody to stop it: cancelled
+ * here, with what that does to its dependants; *done if it was one. */
+static int
+cancel_pooled(struct store_backend *b, const struct store_write *w,
+    const char *sid, bool *done)
+{
+	char at[32];
+	const char *v[3] = { sid, w->u.ask.reason, at };
+	PGresult *r;
+	int rc;
+
+	snprintf(at, sizeof(at), "%.17g", store_now());
+	if ((rc = pg_wexec(b, "UPDATE jobs SET state = 'cancelled', "
+	    "finished_at = $3::float8, cancel_reason = coalesce($2, "
+	    "'cancelled') WHERE id = $1::bigint AND state = 'queued' AND node "
+	    "IS NULL RETURNING id", 3, v, "cancel a pooled job", &r)) < 0)
+		return rc;
+	*done = PQntuples(r) > 0;
+	rc = pgd_cancelled(b, w, r, strtod(at, NULL));
+	PQclear(r);
+	return rc;
+}
+
 int
 pg_cancel_ask(struct store_backend *b, const struct store_write *w,
     bool *alone)
@@ -431,9 +454,12 @@ pg_cancel_ask(struct store_backend *b, const struct store_write *w,
 	char sid[24];
 	const char *v[2] = { sid, w->u.ask.reason };
 	PGresult *r;
+	bool done;
 	int rc;
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)w->u.ask.id);
+	if ((rc = cancel_pooled(b, w, sid, &done)) < 0 || done)
+		return rc;
 	if ((rc = pg_wexec(b, "INSERT INTO job_cancels (job_id, reason, "
 	    "requested_at) SELECT id, $2, " PG_NOW " FROM jobs WHERE id = "
 	    "$1::bigint AND finished_at IS NULL ON CONFLICT (job_id) DO "
