@@ -72,6 +72,8 @@ cancel_one(struct eng *e, int64_t id, const struct eng_who *who,
 
 	if (j == NULL)
 		j = page_fetch(e, id);  /* scheduled, due past the window */
+	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
+		return node_cancel_remote(e, id, who, reason, err);
 	if (j == NULL || !user_may_see(e, who, j->uid))
 		return -ENOENT;
 	if ((rc = user_may_cancel(e, who, j, err)) < 0)
@@ -109,18 +111,15 @@ cancel_collect(struct eng *e, struct egroup *g, const struct eng_who *who,
 	return 0;
 }
 
-/* eng_cancel_group (engine.h). */
-int
-cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
+/* The members of g this daemon holds, stopped and waited for. */
+static int
+cancel_here(struct eng *e, struct egroup *g, const struct eng_who *who,
     const char *reason, int64_t **idsp, size_t *np, struct proto_err *err)
 {
-	struct egroup *g = idmap_get(e->groups, gid);
-	int64_t *ids;
+	int64_t *ids, gid = g->id;
 	size_t i, n = 0;
 	int rc;
 
-	if (g == NULL || g->live == 0)
-		return -ENOENT;
 	if ((ids = calloc(g->n, sizeof(*ids))) == NULL)
 		return -ENOMEM;
 	if ((rc = cancel_collect(e, g, who, ids, &n, err)) == 0 && n == 0)
@@ -140,4 +139,30 @@ cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
 	if ((g = idmap_get(e->groups, gid)) == NULL || g->live == 0)
 		return 0;
 	return eng_wait_on(&g->doneq, CO_FOREVER);
+}
+
+/* eng_cancel_group (engine.h).  Several daemons: then the members pooled
+ * or held by other daemons (nodes.c). */
+int
+cancel_members(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err)
+{
+	struct egroup *g = idmap_get(e->groups, gid);
+	int rc = -ENOENT;
+
+	*idsp = NULL;
+	*np = 0;
+	if (g != NULL && g->live > 0 &&
+	    (rc = cancel_here(e, g, who, reason, idsp, np, err)) < 0 &&
+	    rc != -ENOENT)
+		return rc;
+	if (e->nodes == NULL ||
+	    (rc = node_cancel_group(e, gid, who, reason, idsp, np, err)) == 0)
+		return rc;
+	if (rc == -EPERM || rc == -ENOENT) {    /* answered without ids */
+		free(*idsp);
+		*idsp = NULL;
+		*np = 0;
+	}
+	return rc;
 }

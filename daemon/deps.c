@@ -135,6 +135,83 @@ deps_cancelled(struct job *j, const struct store_dep_change *c)
 	end_recorded(j);
 }
 
+/* Waiting jobs this daemon holds that another daemon's end released or
+ * cancelled (job_notes, store_pg_span.c), taken with the cancels asked of
+ * it (nodes.c): released to queued, the row is pooled and no longer this
+ * daemon's; to scheduled, still its; cancelled, recorded. */
+void
+deps_moved(struct eng *e, const struct store_dep_change *c, size_t n)
+{
+	struct job *j;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((j = idmap_get(e->jobs, c[i].id)) == NULL ||
+		    j->where != J_WAITING)
+			continue;
+		if (c[i].state == STORE_CANCELLED) {
+			deps_cancelled(j, &c[i]);
+		} else if (c[i].state == STORE_SCHEDULED) {
+			deps_release(j, c[i].state);
+		} else {
+			deps_unwait(j);
+			log_debug("job %lld: its dependencies ended; pooled for "
+			    "any daemon", (long long)j->id);
+			job_observe(j, STORE_QUEUED);
+			job_handoff(j);
+		}
+	}
+}
+
+struct deps_ids {
+	int64_t *ids;
+	size_t n;
+};
+
+static int
+deps_lost_one(void *arg, int64_t id, void *val)
+{
+	struct deps_ids *l = arg;
+	struct job *j = val;
+
+	if (j->where == J_WAITING)
+		l->ids[l->n++] = id;
+	return 0;
+}
+
+/* This daemon's lease lapsed and another daemon took its rows (nodes.c),
+ * the waiting ones among them: they are the taker's, and the notes about
+ * them were dropped with this daemon's (store_pg_node.c). */
+void
+deps_lost(struct eng *e)
+{
+	struct deps_ids l = { NULL, 0 };
+	struct job *j;
+
+	if (idmap_count(e->jobs) == 0 ||
+	    (l.ids = calloc(idmap_count(e->jobs), sizeof(*l.ids))) == NULL)
+		return;
+	(void)idmap_each(e->jobs, deps_lost_one, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		if ((j = idmap_get(e->jobs, l.ids[i])) == NULL ||
+		    j->where != J_WAITING)
+			continue;
+		deps_unwait(j);
+		log_debug("job %lld: waiting, taken by another daemon",
+		    (long long)j->id);
+		job_handoff(j);
+	}
+	free(l.ids);
+}
+
+/* j, waiting here, was pooled by another daemon's end and claimed back by
+ * this one before the note came: it simply runs here. */
+void
+deps_reclaimed(struct job *j)
+{
+	if (j->where == J_WAITING)
+		deps_release(j, STORE_QUEUED);
+}
+
 /* The store's hook (store_deps_hook): waiting jobs it moved in a write
  * that has just committed.  A job not waiting here any more (cancelled
  * meanwhile: its own end write then finds it ended) is left alone. */

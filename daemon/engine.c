@@ -75,6 +75,7 @@ eng_configure(struct eng *e, const struct conf *c)
 			return -ENOMEM;
 	prune_configure(e, c);
 	page_configure(e, c);
+	node_configure(e, c);
 	TAILQ_FOREACH(q, &e->queues, link)
 		if (!q->configured)
 			log_info("queue %s: removed from the configuration; "
@@ -88,9 +89,9 @@ eng_recover(struct eng *e)
 {
 	int rc;
 
-	if ((rc = pause_load(e)) < 0)
+	if ((rc = pause_load(e)) < 0 || (rc = recover_run(e)) < 0)
 		return rc;
-	return recover_run(e);
+	return node_start(e);
 }
 
 /* ---- submitting, waiting, cancelling ------------------------------------- */
@@ -217,18 +218,38 @@ int
 eng_wait_job(struct eng *e, int64_t id, double timeout)
 {
 	struct job *j = idmap_get(e->jobs, id);
+	double end = co_deadline(timeout);
+	int rc;
 
 	if (j == NULL)
 		j = page_fetch(e, id);  /* scheduled, due past the window */
-	return j == NULL ? 0 : eng_wait_on(&j->doneq, timeout);
+	if (j == NULL && e->nodes != NULL)     /* another daemon may hold it */
+		return node_wait_remote(e, id, timeout);
+	if (j == NULL)
+		return 0;
+	rc = eng_wait_on(&j->doneq, timeout);
+	if (rc != -EXDEV)
+		return rc;
+	/* Handed over to the pool (job_handoff): its row from now on. */
+	return node_wait_remote(e, id, end == CO_FOREVER ? CO_FOREVER :
+	    end > co_now() ? end - co_now() : 0);
 }
 
 int
 eng_wait_group(struct eng *e, int64_t gid, double timeout)
 {
 	struct egroup *g = idmap_get(e->groups, gid);
+	double end = co_deadline(timeout);
+	int rc;
 
-	return g == NULL || g->live == 0 ? 0 : eng_wait_on(&g->doneq, timeout);
+	if (g != NULL && g->live > 0 &&
+	    (rc = eng_wait_on(&g->doneq, timeout)) < 0)
+		return rc;
+	if (e->nodes == NULL)
+		return 0;
+	/* Members pooled or held by other daemons: their rows. */
+	return node_wait_group(e, gid, end == CO_FOREVER ? CO_FOREVER :
+	    end > co_now() ? end - co_now() : 0);
 }
 
 int
@@ -371,6 +392,7 @@ eng_free(struct eng *e)
 		return;
 	queue_free_all(e);
 	park_free(e);
+	node_free(e);
 	if (e->ends_ev != NULL)
 		event_free(e->ends_ev);
 	if (e->retry_ev != NULL)

@@ -116,6 +116,7 @@ struct job {
 	double ready_at;                /* entered its queue (queue wait) */
 	int64_t dup_id;                 /* insert -EEXIST: the holder */
 	bool has_deps;                  /* submitted with an after list */
+	bool pooled;                    /* a group member inserted pooled */
 };
 
 struct egroup {
@@ -208,6 +209,9 @@ struct eng {
 	bool pruning;                   /* a round is under way */
 	struct met *met;                /* counters, histograms; or NULL */
 	struct watch_hub *hub;          /* job events; or NULL */
+	struct enodes *nodes;           /* nodes.c; NULL: one daemon */
+	struct epool *pool;             /* pool.c; NULL: no shared jobs */
+	double lease;                   /* [daemon] lease, seconds */
 };
 
 /* ---- job.c ---- */
@@ -229,6 +233,7 @@ void job_event(struct job *j, enum store_state state);
 void job_ready(struct job *j);
 void job_duplicate(struct job *j, int64_t existing);
 void job_forget(struct job *j);
+void job_handoff(struct job *j);
 void job_lost(struct job *j);
 
 /* ---- queue.c ---- */
@@ -264,6 +269,8 @@ int submit_job(struct eng *e, const struct proto_submit *s,
     const struct eng_who *who, eng_done_fn done, void *arg,
     struct proto_err *err);
 void submit_completed(struct eng *e);
+int submit_send(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, bool pooled, store_cb cb);
 void submit_unique(struct job *j, const struct proto_submit *s,
     struct store_new_job *row);
 int submit_stopping(struct proto_err *err);
@@ -322,9 +329,31 @@ int pause_load(struct eng *e);
 
 /* ---- recover.c ---- */
 int recover_run(struct eng *e);
+int recover_one(void *arg, struct store_job *sj);
+void recover_trips(struct eng *e);
 int recover_fetch(struct eng *e, int64_t id);
 struct job *recover_job(struct eng *e, struct equeue *q,
     const struct store_job *sj);
+
+/* ---- nodes.c ---- */
+void node_configure(struct eng *e, const struct conf *c);
+int node_start(struct eng *e);
+void node_free(struct eng *e);
+int node_wait_remote(struct eng *e, int64_t id, double timeout);
+int node_wait_group(struct eng *e, int64_t gid, double timeout);
+int node_cancel_remote(struct eng *e, int64_t id, const struct eng_who *who,
+    const char *reason, struct proto_err *err);
+int node_cancel_group(struct eng *e, int64_t gid, const struct eng_who *who,
+    const char *reason, int64_t **idsp, size_t *np, struct proto_err *err);
+
+/* ---- pool.c ---- */
+int pool_start(struct eng *e);
+void pool_free(struct eng *e);
+void pool_peers(struct eng *e, size_t n);
+bool pool_wanted(const struct eng *e, const struct job *j,
+    const struct proto_submit *s, size_t ahead);
+int pool_submit(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, struct proto_err *err);
 
 /* ---- users.c ---- */
 int user_hold(struct eng *e, uid_t uid);
@@ -351,6 +380,9 @@ int deps_room(const struct equeue *q);
 void deps_wait(struct job *j);
 void deps_unwait(struct job *j);
 void deps_changes(void *arg, const struct store_dep_change *c, size_t n);
+void deps_moved(struct eng *e, const struct store_dep_change *c, size_t n);
+void deps_reclaimed(struct job *j);
+void deps_lost(struct eng *e);
 
 /* ---- park.c ---- */
 int park_job(struct job *j, double seconds, double started);

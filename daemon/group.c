@@ -86,12 +86,15 @@ group_inserted(void *arg, int status)
 		if (j == NULL)
 			continue;
 		if (status == 0) {
-			log_debug("job %lld: queued (queue %s, group %lld)",
-			    (long long)j->id, j->q->name, (long long)g->id);
+			log_debug("job %lld: %s (queue %s, group %lld)",
+			    (long long)j->id, j->pooled ? "pooled" : "queued",
+			    j->q->name, (long long)g->id);
 			j->inserted = true;
 			job_observe(j, j->has_deps ? STORE_WAITING :
 			    j->delayed ? STORE_SCHEDULED : STORE_QUEUED);
 			co_waitq_wake_all(&j->insertq, 0);
+			if (j->pooled)          /* whoever claims it holds it */
+				job_handoff(j);
 		} else {
 			job_lost(j);
 		}
@@ -185,6 +188,26 @@ group_track(struct eng *e, struct egroup *g, const int64_t *ids)
 		    (long long)g->id);
 }
 
+/* Several daemons: the members that would only wait here go to the pool
+ * (pool.c), each queue keeping as many as it has workers free. */
+static void
+group_pool(struct eng *e, struct egroup *g,
+    const struct proto_submit_group *pg, struct store_new_job *rows)
+{
+	struct equeue *q;
+
+	TAILQ_FOREACH(q, &e->queues, link)
+		q->tmp = 0;
+	for (size_t i = 0; i < g->n; i++) {
+		struct job *j = g->jobs[i];
+
+		if (pool_wanted(e, j, &pg->jobs[i], j->q->tmp))
+			rows[i].pooled = j->pooled = true;
+		else
+			j->q->tmp++;
+	}
+}
+
 /* Insert the group in one write; ids are known at once. */
 static int
 group_insert(struct eng *e, struct egroup *g,
@@ -208,6 +231,8 @@ group_insert(struct eng *e, struct egroup *g,
 			break;
 		else
 			deps_row(&pg->jobs[i], &rows[i]);
+	if (ids != NULL && i == n)
+		group_pool(e, g, pg, rows);
 	if (ids != NULL && i == n &&
 	    (rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
 	    group_inserted, g)) == 0)
@@ -238,7 +263,8 @@ group_enter(struct egroup *g, bool nowait)
 	int rc;
 
 	for (i = 0; i < g->n; i++) {
-		if ((j = g->jobs[i]) == NULL || j->where != J_NEW)
+		if ((j = g->jobs[i]) == NULL || j->where != J_NEW ||
+		    j->pooled)
 			continue;
 		if (j->has_deps) {              /* the store releases it */
 			deps_wait(j);

@@ -347,6 +347,21 @@ job_forget(struct job *j)
 	job_free(j);
 }
 
+/* j (not in a queue, not running) is another daemon's now: pooled, for
+ * whichever claims it.  Its waiters here follow its row (-EXDEV:
+ * eng_wait_job); its group here counts it as gone, not failed. */
+void
+job_handoff(struct job *j)
+{
+	if (j->id > 0 && idmap_get(j->e->jobs, j->id) == j)
+		idmap_del(j->e->jobs, j->id);
+	co_waitq_wake_all(&j->insertq, 0);
+	co_waitq_wake_all(&j->doneq, -EXDEV);
+	if (j->g != NULL)
+		group_member_done(j->g, j, 0);
+	job_free(j);
+}
+
 /* The insert of a job or group failed: undo j in memory, wherever it is. */
 void
 job_lost(struct job *j)

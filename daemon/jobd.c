@@ -358,6 +358,7 @@ open_store(struct jobd *jd)
 		/* 0 would mean the store's default: 1 ms is "do not wait" */
 		.busy_timeout_ms = d->busy_timeout * 1000 >= 1 ?
 		    (int)(d->busy_timeout * 1000) : 1,
+		.lease = d->lease,
 	};
 	int rc;
 

@@ -136,7 +136,7 @@ static json_t *
 job_json_base(const struct store_job *j)
 {
 	return json_pack("{s:I s:s s:s s:s s:o s:o s:i s:i s:f s:o s:o s:o "
-	    "s:o s:o s:o s:o s:o}",
+	    "s:o s:o s:o s:o s:o s:o}",
 	    "id", (json_int_t)j->id,
 	    "queue", j->queue,
 	    "kind", j->kind,
@@ -154,7 +154,8 @@ job_json_base(const struct store_job *j)
 	    "cancel_reason", str_or_null(j->cancel_reason),
 	    "group", j->group_id != 0 ? json_integer(j->group_id) :
 	    json_null(),
-	    "submitted_by", submitter_json(&j->submitter));
+	    "submitted_by", submitter_json(&j->submitter),
+	    "node", j->node != 0 ? json_integer(j->node) : json_null());
 }
 
 static json_t *

@@ -284,7 +284,10 @@ page_fetch(struct eng *e, int64_t id)
 
 	if (e->page == NULL || store_get(e->st, id, &sj) < 0)
 		return NULL;
+	/* Several daemons: only a row this one holds (another's is in its
+	 * window, a pooled one is claimed first). */
 	if (sj->state == STORE_SCHEDULED && sj->group_id == 0 &&
+	    (!store_nodes(e->st) || sj->node == store_node_id(e->st)) &&
 	    idmap_get(e->jobs, id) == NULL)
 		j = page_build(e, sj);
 	store_job_free(sj);

@@ -90,7 +90,9 @@ recover_job(struct eng *e, struct equeue *q, const struct store_job *sj)
 	return j;
 }
 
-static int
+/* Row sj (taken: freed here) back into memory: its queue, its timer, or
+ * its end; at start and when a node takes another's jobs (nodes.c). */
+int
 recover_one(void *arg, struct store_job *sj)
 {
 	struct eng *e = arg;
@@ -166,19 +168,12 @@ recover_rerun(void *arg, const struct store_job *sj, char *error, size_t len)
 	return ok;
 }
 
-/* eng_recover (engine.h). */
-int
-recover_run(struct eng *e)
+/* Trip the fail_fast groups recovered with a member failed. */
+void
+recover_trips(struct eng *e)
 {
-	struct store_recovery rep;
 	struct egroup *g;
-	int rc;
 
-	store_recover_rule(e->st, recover_rerun, NULL);
-	store_recover_horizon(e->st, page_horizon(e));
-	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0 ||
-	    (rc = page_recover(e)) < 0)
-		return rc;
 	while ((g = SLIST_FIRST(&e->trips)) != NULL) {
 		SLIST_REMOVE_HEAD(&e->trips, trip_link);
 		g->tripped = true;
@@ -187,6 +182,21 @@ recover_run(struct eng *e)
 		if (--g->holds == 0 && g->live == 0)
 			group_free(g);
 	}
+}
+
+/* eng_recover (engine.h). */
+int
+recover_run(struct eng *e)
+{
+	struct store_recovery rep;
+	int rc;
+
+	store_recover_rule(e->st, recover_rerun, NULL);
+	store_recover_horizon(e->st, page_horizon(e));
+	if ((rc = store_recover(e->st, recover_one, e, &rep)) < 0 ||
+	    (rc = page_recover(e)) < 0)
+		return rc;
+	recover_trips(e);
 	if (rep.queued + rep.requeued + rep.failed > 0)
 		log_info("recovered %zu queued jobs, %zu interrupted ones run "
 		    "again, %zu ended failed (%zu of them not safe to run "

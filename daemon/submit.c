@@ -130,10 +130,11 @@ submit_unique(struct job *j, const struct proto_submit *s,
 		row->existing = &j->dup_id;
 }
 
-/* Record a job that holds its place in the queue. */
-static int
-submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
-    const struct eng_who *who, struct proto_err *err)
+/* Send j's insert (pooled: held by no daemon, pool.c), cb(j) at its
+ * commit. */
+int
+submit_send(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, bool pooled, store_cb cb)
 {
 	struct store_new_job row;
 	char *text;
@@ -143,11 +144,22 @@ submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
 		rc = -ENOMEM;
 	else if ((rc = job_row(j, s, who, &row, &text)) == 0) {
 		submit_unique(j, s, &row);
+		row.pooled = pooled;
 		deps_row(s, &row);
-		rc = store_insert(e->st, &row, &j->id, submit_inserted, j);
+		rc = store_insert(e->st, &row, &j->id, cb, j);
 		free(text);
 		e->ins_sent += rc == 0;
 	}
+	return rc;
+}
+
+/* Record a job that holds its place in the queue. */
+static int
+submit_insert(struct eng *e, struct job *j, const struct proto_submit *s,
+    const struct eng_who *who, struct proto_err *err)
+{
+	int rc = submit_send(e, j, s, who, false, submit_inserted);
+
 	if (rc == 0 && (rc = idmap_put(e->jobs, j->id, j)) < 0)
 		log_warnx("job %lld: not tracked: out of memory",
 		    (long long)j->id);      /* runs; cancel will not find it */
@@ -180,6 +192,8 @@ submit_job(struct eng *e, const struct proto_submit *s,
 	}
 	j->done = done;
 	j->done_arg = arg;
+	if (pool_wanted(e, j, s, 0))    /* for any daemon: pool.c */
+		return pool_submit(e, j, s, who, err);
 	if (j->delayed || j->has_deps)  /* no room; max_pending bounds */
 		rc = deps_room(q);
 	else

@@ -948,7 +948,7 @@ START_TEST(test_unknown_key)
 	    "allow_exec, run_as, allow_world_readable_db, cgroup, "
 	    "allow_http, client_memory, line_timeout, max_connections_per_user, http_allow, http_loopback, http_deny, http_max_time, busy_timeout, http_listen, store, "
 	    "retain_succeeded, retain_failed, prune_interval, sched_window, "
-	    "sched_window_jobs");
+	    "sched_window_jobs, lease");
 }
 END_TEST
 

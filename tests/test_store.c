@@ -834,7 +834,8 @@ note_committed(void *arg, int status)
 }
 
 /* One store per database: a second open fails -EBUSY and changes
- * nothing; once the first is closed, it opens. */
+ * nothing; once the first is closed, it opens.  PostgreSQL takes
+ * several daemons: the second opens and reads the first one's rows. */
 START_TEST(test_second_store_busy)
 {
 	struct store_opts o = ts_opts();
@@ -845,6 +846,17 @@ START_TEST(test_second_store_busy)
 	ts_open_default();
 	id = ts_insert_q("default");
 	store_flush(ts_st);
+	if (strcmp(ts_backend, "postgresql") == 0) {
+		struct store_job *j = NULL;
+
+		ck_assert_int_eq(store_open(&other, NULL, &o), 0);
+		ck_assert_int_eq(store_get(other, id, &j), 0);
+		ck_assert_int_eq(j->state, STORE_QUEUED);
+		ck_assert(j->node > 0);
+		store_job_free(j);
+		store_close(other);
+		return;
+	}
 	ck_assert_int_eq(store_open(&other, NULL, &o), -EBUSY);
 	ck_assert_ptr_null(other);
 	ts_assert_msg_has("in use by another jobd store");

@@ -193,6 +193,10 @@ static const struct conf_key keys[] = {
 	    "rest stay in the database until then" },
 	{ "sched_window_jobs", D(sched_window_jobs), CONF_T_INT, 16, 1000000,
 	    "4096", NULL, "about how many scheduled jobs the window holds" },
+	{ "lease", D(lease), CONF_T_SECONDS, 1, 3600, "30", NULL,
+	    "store = postgresql: how long a daemon's hold on its jobs lasts "
+	    "without renewal (renewed every third of it); past it, another "
+	    "daemon takes them over" },
 	{ "priority", Q(priority), CONF_T_INT, 0, 9, "5", NULL,
 	    "a submit's default priority; lower runs first" },
 	{ "retries", Q(retries), CONF_T_INT, 0, 100, "0", NULL,

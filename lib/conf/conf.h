@@ -95,6 +95,7 @@ struct conf_daemon {
 	                        * (store = postgresql) a libpq conninfo */
 	int sync;              /* enum conf_sync */
 	double busy_timeout;   /* seconds, 0..3600: a lock held elsewhere */
+	double lease;          /* seconds: a daemon's lease (postgresql) */
 	size_t max_line;       /* bytes in a request line, 1 KiB..64 MiB */
 	double shutdown_grace; /* seconds, 0..3600 */
 	int max_connections;   /* 1..65536 */

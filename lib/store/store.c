@@ -348,6 +348,19 @@ writer_main(void *arg)
 static int
 writer_start(struct store *st)
 {
+	int rc;
+
+	if ((rc = store_thread(&st->writer, writer_main, st,
+	    "store_writer")) != 0)
+		return store_seterr(-rc, "store: cannot start the writer "
+		    "thread: %s", strerror(rc));
+	st->writer_started = true;
+	return 0;
+}
+
+int
+store_thread(pthread_t *t, void *(*fn)(void *), void *arg, const char *name)
+{
 	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 		SIGABRT };
 	sigset_t set, old;
@@ -357,14 +370,11 @@ writer_start(struct store *st)
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
 		sigdelset(&set, faults[i]);
 	pthread_sigmask(SIG_SETMASK, &set, &old);
-	rc = pthread_create(&st->writer, NULL, writer_main, st);
+	rc = pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
-		return store_seterr(-rc, "store: cannot start the writer "
-		    "thread: %s", strerror(rc));
-	pthread_setname_np(st->writer, "store_writer");
-	st->writer_started = true;
-	return 0;
+	if (rc == 0)
+		pthread_setname_np(*t, name);
+	return rc;
 }
 
 static void
@@ -1109,6 +1119,177 @@ store_recover(struct store *st, store_recover_cb cb, void *arg,
 	}
 	free(res.jobs);
 	return rc;
+}
+
+/* ---- several daemons (postgresql) --------------------------------------- */
+
+bool
+store_nodes(const struct store *st)
+{
+	return st->ops->nodes;
+}
+
+int64_t
+store_node_id(const struct store *st)
+{
+	return st->ops->node_id != NULL ? st->ops->node_id(st->b) : 0;
+}
+
+struct node_tick {
+	struct store_recover_res res;
+	store_node_cb cb;
+	void *arg;
+};
+
+static void
+node_done(void *arg, int status)
+{
+	struct node_tick *t = arg;
+
+	t->cb(t->arg, status, t->res.jobs, t->res.n, &t->res.rep);
+	free(t);
+}
+
+/* A write of kind handing rows back (NODE, CLAIM). */
+static int
+node_req(struct store *st, enum store_wkind kind, const char *queue, size_t n,
+    store_node_cb cb, void *arg)
+{
+	struct node_tick *t;
+	struct store_req *r;
+	char *p;
+
+	if (!st->ops->nodes)
+		return store_seterr(-ENOTSUP, "store: %s has no nodes",
+		    st->ops->name);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return store_seterr(-ENOMEM, "store: out of memory");
+	if ((r = req_new(st, kind, str_size(queue))) == NULL) {
+		free(t);
+		return req_new_err(st);
+	}
+	p = (char *)(r + 1);
+	r->w.u.recover.queue = str_copy(&p, queue);
+	r->w.u.recover.n = n;
+	t->cb = cb;
+	t->arg = arg;
+	r->w.u.recover.now = store_now();
+	r->w.u.recover.res = &t->res;
+	r->w.u.recover.horizon = DBL_MAX;       /* all rows into memory */
+	r->w.u.recover.rerun = st->rerun;
+	r->w.u.recover.rerun_arg = st->rerun_arg;
+	submit(st, r, node_done, t);
+	return 0;
+}
+
+int
+store_node_tick(struct store *st, store_node_cb cb, void *arg)
+{
+	return node_req(st, STORE_W_NODE, NULL, 0, cb, arg);
+}
+
+int
+store_claim(struct store *st, const char *queue, size_t n, store_node_cb cb,
+    void *arg)
+{
+	if (queue == NULL || n == 0)
+		return store_seterr(-EINVAL, "store: claim what?");
+	return node_req(st, STORE_W_CLAIM, queue, n, cb, arg);
+}
+
+int
+store_wake_fd(struct store *st)
+{
+	if (st->ops->wake_fd == NULL)
+		return store_seterr(-ENOTSUP, "store: %s has no wake-ups",
+		    st->ops->name);
+	return st->ops->wake_fd(st->b);
+}
+
+int
+store_wake_drain(struct store *st, void (*cb)(void *arg, const char *queue),
+    void *arg)
+{
+	return st->ops->wake_drain(st->b, cb, arg);
+}
+
+int
+store_cancel_ask(struct store *st, int64_t id, const char *reason,
+    store_cb cb, void *arg)
+{
+	struct store_req *r;
+	char *p;
+
+	if (!st->ops->nodes)
+		return store_seterr(-ENOTSUP, "store: %s has no nodes",
+		    st->ops->name);
+	if ((r = req_new(st, STORE_W_CANCEL_ASK, str_size(reason))) == NULL)
+		return req_new_err(st);
+	p = (char *)(r + 1);
+	r->w.u.ask.id = id;
+	r->w.u.ask.reason = str_copy(&p, reason);
+	submit(st, r, cb, arg);
+	return 0;
+}
+
+void
+store_cancels_free(struct store_cancels *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->reasons[i]);
+	for (size_t i = 0; i < c->nmoved; i++)
+		free(c->moved[i].reason);
+	free(c->ids);
+	free(c->reasons);
+	free(c->moved);
+	free(c);
+}
+
+struct cancels_take {
+	struct store_cancels *res;
+	store_cancels_cb cb;
+	void *arg;
+};
+
+static void
+cancels_done(void *arg, int status)
+{
+	struct cancels_take *t = arg;
+
+	if (status < 0) {
+		store_cancels_free(t->res);
+		t->res = NULL;
+	}
+	t->cb(t->arg, status, t->res);
+	free(t);
+}
+
+int
+store_cancels_take(struct store *st, store_cancels_cb cb, void *arg)
+{
+	struct cancels_take *t;
+	struct store_req *r;
+
+	if (!st->ops->nodes)
+		return store_seterr(-ENOTSUP, "store: %s has no nodes",
+		    st->ops->name);
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->res = calloc(1, sizeof(*t->res))) == NULL) {
+		free(t);
+		return store_seterr(-ENOMEM, "store: out of memory");
+	}
+	if ((r = req_new(st, STORE_W_CANCEL_TAKE, 0)) == NULL) {
+		free(t->res);
+		free(t);
+		return req_new_err(st);
+	}
+	t->cb = cb;
+	t->arg = arg;
+	r->w.u.take.res = t->res;
+	submit(st, r, cancels_done, t);
+	return 0;
 }
 
 void

@@ -161,6 +161,7 @@ enum store_sync {
 #define STORE_BATCH_MAX            1000000
 
 #define STORE_BACKEND_DEFAULT "sqlite"
+#define STORE_LEASE_DEFAULT   30.0      /* seconds */
 
 /* The backends store_opts.backend may name, for i = 0, 1, ... until NULL.
  * *built (if non-NULL) says whether this jobd has it (a backend named but
@@ -178,6 +179,9 @@ struct store_opts {
 	size_t batch_max;        /* 0: STORE_BATCH_DEFAULT; <= STORE_BATCH_MAX.
 	                          * A group counts as its size + 1 and is never
 	                          * split, so may exceed it. */
+	double lease;            /* postgresql: seconds a daemon's lease
+	                          * lasts (renewed at a third of it); 0:
+	                          * STORE_LEASE_DEFAULT */
 	int64_t max_bytes;       /* size cap of the database; 0 = none.
 	                          * Writes past it fail with -ENOSPC.  A
 	                          * backend with no such cap refuses a
@@ -257,6 +261,9 @@ struct store_new_job {
 	const char *unique_key;  /* NULL: none; 1..255 bytes */
 	double unique_for;       /* >= 0 seconds */
 	int64_t *existing;       /* required with schedule or unique_key */
+	bool pooled;             /* postgresql: held by no daemon, for any
+	                          * to claim (store_claim); else held by
+	                          * this one */
 	/* Schema 6: dependencies.  With nafter > 0 the job is stored
 	 * `waiting` (state is then ignored) with an edge per entry, and
 	 * the store judges it in the insert's transaction: every entry
@@ -435,6 +442,8 @@ struct store_job {
 	char *schedule;          /* or NULL */
 	double slot;             /* 0: none */
 	char *unique_key;        /* or NULL */
+	int64_t node;            /* postgresql: the daemon (nodes.id) that
+	                          * holds or last ran it; 0: none */
 	char *after;             /* schema 6: its dependencies, ids in id
 	                          * order with commas ("12,13"); or NULL */
 };
@@ -449,6 +458,10 @@ struct store_recovery {
 	size_t failed;           /* were running, out of attempts or not to
 	                          * be run again: failed */
 	size_t refused;          /* of those, the ones the rule refused */
+	size_t nodes_dead;       /* postgresql: daemons found dead */
+	size_t peers;            /* postgresql: other daemons alive */
+	bool lease_lost;         /* postgresql: another daemon took this
+	                          * one's jobs (its lease had lapsed) */
 };
 
 /* The rule store_recover applies to each job it finds running with
@@ -488,6 +501,66 @@ typedef int (*store_recover_cb)(void *arg, struct store_job *job);
 __attribute__((warn_unused_result))
 int store_recover(struct store *st, store_recover_cb cb, void *arg,
     struct store_recovery *rep);
+
+/* ---- several daemons on one database (postgresql) ----------------------- */
+
+/* Does the backend share its database with other daemons (nodes, leases,
+ * fencing: store_pg_node.c)?  SQLite: false, and nothing below is used. */
+bool store_nodes(const struct store *st);
+/* This daemon's node (nodes.id, the rows' node it holds); 0: SQLite. */
+int64_t store_node_id(const struct store *st);
+
+/* What a node round found: the rows it took over (the callee takes
+ * them: store_job_free each, free the array), in id order, with their
+ * new state as store_recover gives them; rep's counts, nodes_dead and
+ * lease_lost.  status < 0: nothing was taken (jobs NULL). */
+typedef void (*store_node_cb)(void *arg, int status, struct store_job **jobs,
+    size_t n, const struct store_recovery *rep);
+
+/* A node round, as a write (every lease / 3): renew this daemon's lease,
+ * and take over the jobs of the daemons whose lease lapsed (or whose
+ * process is gone, on this host), by store_recover's rules and rule.
+ * -ENOTSUP without store_nodes. */
+int store_node_tick(struct store *st, store_node_cb cb, void *arg);
+
+/* Claim up to n queued jobs of queue that no daemon holds (pooled),
+ * in the dispatcher's order (priority, then id), FOR UPDATE SKIP LOCKED:
+ * cb gets them held by this daemon, as store_node_cb's rows (queued). */
+int store_claim(struct store *st, const char *queue, size_t n,
+    store_node_cb cb, void *arg);
+
+/* Wake-ups for pooled jobs (LISTEN jobd_ready): an fd for the loop to
+ * watch for reading (-ENOTSUP without store_nodes, or the connection's
+ * error), and, once it is readable, every queue named since, each once
+ * per committed batch that pooled jobs of it. */
+int store_wake_fd(struct store *st);
+int store_wake_drain(struct store *st, void (*cb)(void *arg,
+    const char *queue), void *arg);
+
+/* Ask the daemon holding job id to cancel it (a row of job_cancels; the
+ * holder takes it at its next store_cancels_take).  cb gets 0, -ENOENT
+ * when the job has ended or is not there, or the transaction's error.
+ * reason may be NULL. */
+int store_cancel_ask(struct store *st, int64_t id, const char *reason,
+    store_cb cb, void *arg);
+
+/* The cancels asked of this daemon, taken (deleted) as they are given. */
+struct store_cancels {
+	size_t n;
+	int64_t *ids;
+	char **reasons;         /* each malloc'ed or NULL */
+	/* Waiting jobs this daemon holds that another daemon's write
+	 * released or cancelled (state QUEUED: now pooled, no longer this
+	 * daemon's; SCHEDULED: still its; CANCELLED: ended). */
+	size_t nmoved;
+	struct store_dep_change *moved;
+};
+void store_cancels_free(struct store_cancels *c);
+/* cb(arg, status, c): c is the callee's (store_cancels_free), NULL when
+ * status < 0. */
+typedef void (*store_cancels_cb)(void *arg, int status,
+    struct store_cancels *c);
+int store_cancels_take(struct store *st, store_cancels_cb cb, void *arg);
 
 /* ---- reads (any thread) ------------------------------------------------- */
 

@@ -19,6 +19,8 @@
 #ifndef JOBD_STORE_BACKEND_H
 #define JOBD_STORE_BACKEND_H
 
+#include <pthread.h>
+
 #include "store.h"
 
 struct store_backend;
@@ -35,6 +37,10 @@ enum store_wkind {
 	STORE_W_REVIVE,         /* an ended job -> queued */
 	STORE_W_PAUSE,
 	STORE_W_PRUNE,
+	STORE_W_NODE,           /* a lease renewed, dead nodes' jobs taken */
+	STORE_W_CANCEL_ASK,     /* a cancel for the daemon holding a job */
+	STORE_W_CANCEL_TAKE,    /* the cancels asked of this daemon */
+	STORE_W_CLAIM,          /* pooled jobs taken by this daemon */
 };
 
 /* What store_recover's write hands back. */
@@ -86,10 +92,12 @@ struct store_write {
 		struct {
 			int64_t id;
 		} requeue;
-		struct {
+		struct {                /* RECOVER, NODE and CLAIM */
 			double now;
 			struct store_recover_res *res;  /* the backend fills it */
 			double horizon;         /* store_recover_horizon */
+			const char *queue;      /* CLAIM */
+			size_t n;               /* CLAIM */
 			store_rerun_fn rerun;   /* NULL: always */
 			void *rerun_arg;
 		} recover;
@@ -110,6 +118,13 @@ struct store_write {
 			struct store_prune p;
 			size_t *deleted;        /* the backend fills it */
 		} prune;
+		struct {
+			int64_t id;
+			const char *reason;     /* or NULL */
+		} ask;
+		struct {
+			struct store_cancels *res;      /* the backend fills */
+		} take;
 	} u;
 };
 
@@ -163,6 +178,15 @@ struct store_ops {
 	 * the front then writes a start and an end of one job in one batch
 	 * as one write, the start itself completing with the end. */
 	bool merges_start;
+	/* Several daemons share the database: STORE_W_NODE writes, rows
+	 * held by node and epoch (store.h: store_nodes). */
+	bool nodes;
+	int64_t (*node_id)(struct store_backend *b);    /* set at open */
+	/* The loop thread's: the fd that turns readable when pooled jobs
+	 * were committed (LISTEN), and what came (store_wake_fd). */
+	int (*wake_fd)(struct store_backend *b);
+	int (*wake_drain)(struct store_backend *b,
+	    void (*cb)(void *arg, const char *queue), void *arg);
 
 	int (*get)(struct store_backend *b, int64_t id, struct store_job **jp);
 	int (*list)(struct store_backend *b, const struct store_filter *f,
@@ -190,6 +214,11 @@ struct store_ops {
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
+
+/* Start a store thread fn(arg) named name, with every signal but the
+ * faults blocked (signals go to the loop thread).  0 or pthread's error. */
+int store_thread(pthread_t *t, void *(*fn)(void *), void *arg,
+    const char *name);
 
 /* Set the calling thread's store_errmsg().  Returns err, so a backend can
  * write `return store_seterr(-EIO, "%s: ...", path)`. */

@@ -27,8 +27,7 @@
 #include "log.h"
 #include "store_pg.h"
 
-#define PG_LOCK_MIGRATE 0x6a6f6264     /* advisory lock keys: "jobd" */
-#define PG_LOCK_STORE   0x6a6f6265     /* held by the one daemon */
+#define PG_LOCK_MIGRATE 0x6a6f6264     /* advisory lock key: "jobd" */
 
 struct pg_migration {
 	int version;
@@ -172,6 +171,46 @@ static const struct pg_migration pg_migrations[] = {
 	{ 6,
 	"ALTER TABLE jobs ADD COLUMN deps_left integer NOT NULL DEFAULT 0"
 	"  CHECK (deps_left >= 0);" },
+	/* Several daemons (store_pg_node.c).  PostgreSQL only: 7 is a step
+	 * SQLite does not have (it stops at 6, the dependencies').  Each
+	 * row a daemon holds carries its node and lease epoch (fencing);
+	 * the attempts keep who ran them.  jobs_node finds a node's rows
+	 * when another takes them over; jobs_ready is the claim's index:
+	 * only the rows no daemon holds, so it stays small and hot. */
+	{ 7,
+	"CREATE TABLE nodes ("
+	"  id           bigserial        PRIMARY KEY,"
+	"  host         text             NOT NULL,"
+	"  pid          bigint           NOT NULL,"
+	"  boot         text             NOT NULL DEFAULT '',"
+	"  started_at   double precision NOT NULL,"
+	"  heartbeat_at double precision NOT NULL,"
+	"  lease        double precision NOT NULL CHECK (lease > 0),"
+	"  epoch        bigint           NOT NULL DEFAULT 1"
+	");"
+	"ALTER TABLE jobs ADD COLUMN node bigint, ADD COLUMN epoch bigint;"
+	"ALTER TABLE job_attempts ADD COLUMN node bigint,"
+	"  ADD COLUMN epoch bigint;"
+	"CREATE INDEX jobs_node ON jobs (node) WHERE node IS NOT NULL AND"
+	"  finished_at IS NULL;"
+	"CREATE INDEX jobs_ready ON jobs (queue, priority, id)"
+	"  WHERE state = 'queued' AND node IS NULL;"
+	/* A cancel asked at one daemon of a job another holds: the holder
+	 * takes the row (DELETE ... RETURNING) and stops the job. */
+	"CREATE TABLE job_cancels ("
+	"  job_id       bigint           PRIMARY KEY,"
+	"  reason       text,"
+	"  requested_at double precision NOT NULL"
+	");"
+	/* A waiting job another daemon holds, released or cancelled by
+	 * this one's end (store_pg_span.c): its holder takes the note. */
+	"CREATE TABLE job_notes ("
+	"  job_id bigint           PRIMARY KEY,"
+	"  node   bigint           NOT NULL,"
+	"  state  text             NOT NULL,"
+	"  reason text,"
+	"  at     double precision NOT NULL"
+	");" },
 };
 
 #define PG_NMIGRATIONS (sizeof(pg_migrations) / sizeof(pg_migrations[0]))
@@ -273,39 +312,20 @@ pg_close(struct store_backend *b)
 	if (b == NULL)
 		return;
 	pg_readers_close(b);
+	pg_node_leave(b);
 	if (b->wc != NULL)
 		PQfinish(b->wc);
 	if (b->ic != NULL)
 		PQfinish(b->ic);
+	if (b->lc != NULL)
+		PQfinish(b->lc);
 	pg_scratch_free(b);
 	pthread_mutex_destroy(&b->rmtx);
+	pthread_mutex_destroy(&b->hmtx);
+	pthread_cond_destroy(&b->hcond);
 	free(b->conninfo);
 	free(b->name);
 	free(b);
-}
-
-/* One daemon per database, for now: the engine dispatches from memory
- * and recovers every running job at start, so a second daemon would run
- * the first one's jobs again.  A session advisory lock on the loop
- * thread's connection says so (-EBUSY, as SQLite's flock does); it goes
- * with the connection, so a daemon killed by SIGKILL frees it at once.
- * Several daemons on one database (claims, leases, fencing) are the
- * next step: docs/SCHEMA.md, "Several daemons". */
-static int
-pg_lock(struct store_backend *b)
-{
-	int64_t got;
-	char sql[64];
-	int rc;
-
-	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%d)::int",
-	    PG_LOCK_STORE);
-	if ((rc = pg_int(b, b->ic, sql, &got)) < 0)
-		return rc;
-	if (got != 1)
-		return store_seterr(-EBUSY, "%s: in use by another jobd store "
-		    "(one daemon per database in this jobd)", b->name);
-	return 0;
 }
 
 /* "postgresql DB on HOST" for messages: never the password. */
@@ -337,7 +357,10 @@ pg_open(const struct store_opts *o, struct store_backend **bp)
 		return store_seterr(-ENOMEM, "store: out of memory");
 	b->sync = o->sync;
 	b->busy_ms = o->busy_timeout_ms;
+	b->lease = o->lease > 0 ? o->lease : STORE_LEASE_DEFAULT;
 	pthread_mutex_init(&b->rmtx, NULL);
+	pthread_mutex_init(&b->hmtx, NULL);
+	pthread_cond_init(&b->hcond, NULL);
 	if ((b->conninfo = strdup(o->path)) == NULL ||
 	    (b->name = strdup("postgresql")) == NULL) {
 		rc = store_seterr(-ENOMEM, "store: out of memory");
@@ -346,8 +369,8 @@ pg_open(const struct store_opts *o, struct store_backend **bp)
 	if ((rc = pg_connect(b, &b->wc)) < 0 ||
 	    (rc = pg_name(b)) < 0 ||
 	    (rc = pg_connect(b, &b->ic)) < 0 ||
-	    (rc = pg_lock(b)) < 0 ||
 	    (rc = pg_migrate(b)) < 0 ||
+	    (rc = pg_node_register(b)) < 0 ||
 	    (rc = pg_prepare_writes(b)) < 0)
 		goto out;
 	*bp = b;
@@ -403,6 +426,7 @@ pg_begin(struct store_backend *b)
 			return -EIO;
 		log_info("%s: connected again", b->name);
 	}
+	pg_node_adopt(b);
 	b->txn_pending = true;
 	return 0;
 }
@@ -454,4 +478,8 @@ const struct store_ops store_pg_ops = {
 	.slot_last = pg_slot_last,
 	.sched_page = pg_sched_page,
 	.sched_scan = pg_sched_scan,
+	.nodes = true,
+	.node_id = pg_node_id,
+	.wake_fd = pg_wake_fd,
+	.wake_drain = pg_wake_drain,
 };

@@ -24,8 +24,9 @@
 	"cancel_reason, group_id, submit_uid, submit_gid, submit_pid, "      \
 	"run_at, priority, retries, retried, run_base, retry_delay, "        \
 	"retry_max_delay, retry_backoff, idempotent, schedule, slot, "      \
-	"unique_key, (SELECT string_agg(depends_on::text, ',' ORDER BY "     \
-	"depends_on) FROM job_deps WHERE job_deps.job_id = jobs.id)"
+	"unique_key, node, (SELECT string_agg(depends_on::text, ',' "        \
+	"ORDER BY depends_on) FROM job_deps WHERE job_deps.job_id = "       \
+	"jobs.id)"
 
 /* A PostgreSQL array literal being built: '{"a","b",NULL}'. */
 struct pg_arr {
@@ -68,6 +69,27 @@ struct store_backend {
 	bool fail_oom;
 	pthread_mutex_t rmtx;
 	struct pg_reader *idle;         /* read connections not in use */
+	/* This daemon as a node (store_pg_node.c): its nodes row, the lease
+	 * epoch every row it owns carries (the writer thread's, once open
+	 * is done), the lease in seconds; the id and epoch as text, the
+	 * parameters of the fenced writes. */
+	int64_t node;
+	int64_t epoch;
+	double lease;
+	char node_s[24], epoch_s[24];
+	char host[256];
+	char boot[40];
+	/* The heartbeat thread's (store_pg_node.c): its connection; the
+	 * epoch it took after losing the lease, which the writer adopts at
+	 * its next batch (pg_node_adopt), and that it did. */
+	PGconn *hc;
+	pthread_t hb;
+	bool hb_started, hb_stop;
+	pthread_mutex_t hmtx;
+	pthread_cond_t hcond;
+	int64_t epoch_next;
+	bool lost;
+	PGconn *lc;                     /* the loop's: LISTEN jobd_ready */
 };
 
 /* What apply_batch reports a write failing alone through. */
@@ -140,6 +162,57 @@ int pgd_ended(struct store_backend *b, const struct store_write *const *w,
     const uint32_t *idx, size_t m);
 /* Recovery: every waiting job judged again (changes reported to w). */
 int pgd_repair(struct store_backend *b, const struct store_write *w);
+/* The jobs of r's first column, just cancelled at `at` by this write:
+ * what that does to their dependants. */
+int pgd_cancelled(struct store_backend *b, const struct store_write *w,
+    const PGresult *r, double at);
+
+/* ---- store_pg_span.c ---------------------------------------------------- */
+
+/* "{1,2}": r's first column as an array literal, malloc'ed (NULL: ENOMEM). */
+char *pgs_ids(const PGresult *r);
+/* The jobs of r's first column, just released or cancelled by this
+ * daemon's write: those another daemon holds noted for it, the queued
+ * ones among them pooled. */
+int pgs_away(struct store_backend *b, const PGresult *r);
+/* The ends w[idx[..m]] just applied: fail_fast reaching other daemons. */
+int pgs_trip(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m);
+/* This daemon's notes (pgs_away's), taken into c->moved. */
+int pgs_notes_take(struct store_backend *b, struct store_cancels *c);
+
+/* ---- store_pg_node.c ---------------------------------------------------- */
+
+/* Register this daemon in nodes (b->wc, autocommit), at open, and start
+ * the heartbeat thread, which renews the lease every lease / 3 on its own
+ * connection: a backlog of writes never delays it. */
+int pg_node_register(struct store_backend *b);
+/* store_ops.node_id: b->node, constant from the register on. */
+int64_t pg_node_id(struct store_backend *b);
+/* The writer, at each batch: take up the epoch the heartbeat took. */
+void pg_node_adopt(struct store_backend *b);
+/* Leave: its rows not running given up to any daemon, its row deleted
+ * (at close, the writer stopped). */
+void pg_node_leave(struct store_backend *b);
+/* The node write (STORE_W_NODE) and recovery (STORE_W_RECOVER): renew
+ * the lease (taking a new epoch when another daemon took this one's
+ * jobs), then take the jobs of dead nodes and of none, per the crash
+ * rules, into res.  At recovery every dead node of this host counts. */
+int pg_node_apply(struct store_backend *b, const struct store_write *w);
+/* A cancel asked of the job's holder (-ENOENT alone: it has ended). */
+int pg_cancel_ask(struct store_backend *b, const struct store_write *w,
+    bool *alone);
+/* store_ops.wake_fd, wake_drain (store.h: store_wake_fd). */
+int pg_wake_fd(struct store_backend *b);
+int pg_wake_drain(struct store_backend *b,
+    void (*cb)(void *arg, const char *queue), void *arg);
+/* Pooled queued jobs of a queue, claimed by this node. */
+int pg_claim(struct store_backend *b, const struct store_write *w);
+/* The cancels asked of the jobs this node holds, taken. */
+int pg_cancel_take(struct store_backend *b, const struct store_write *w);
+/* The crash rules for the running job jobs[i] (store_pg_life.c). */
+int pg_rec_running(struct store_backend *b, const struct store_write *w,
+    struct store_recover_res *res, size_t i);
 
 /* ---- store_pg_write.c --------------------------------------------------- */
 

@@ -75,10 +75,12 @@ buf_end(struct store_backend *be, struct pgd_buf *b)
 	return b->s;
 }
 
-/* Report the rows of r (id, state or cancel_reason) to w as changes. */
+/* Report the rows of r (id, state or cancel_reason) to w as changes;
+ * those another daemon holds are handed over (store_pg_span.c). */
 static int
-pgd_report(const struct store_write *w, const PGresult *r, bool cancelled,
-    double at, struct pgd_buf *ids, size_t *nids)
+pgd_report(struct store_backend *b, const struct store_write *w,
+    const PGresult *r, bool cancelled, double at, struct pgd_buf *ids,
+    size_t *nids)
 {
 	enum store_state st;
 	int rc = 0;
@@ -98,7 +100,7 @@ pgd_report(const struct store_write *w, const PGresult *r, bool cancelled,
 			buf_add(ids, "%s%s", (*nids)++ ? "," : "",
 			    PQgetvalue(r, i, 0));
 	}
-	return rc;
+	return rc == 0 ? pgs_away(b, r) : rc;
 }
 
 /* The cancel closure of the ended set (ids, states): every waiting job
@@ -176,7 +178,7 @@ pgd_closure(struct store_backend *b, const struct store_write *w,
 	    u[0] != NULL && u[1] != NULL &&
 	    (rc = pg_wexec(b, PGD_CANCEL, 3, u, "cancel waiting jobs",
 	    &r)) == 0) {
-		rc = pgd_report(w, r, true, at, all, nall);
+		rc = pgd_report(b, w, r, true, at, all, nall);
 		PQclear(r);
 	}
 	if (rc == 0 && (ids.oom || why.oom))
@@ -220,7 +222,7 @@ pgd_follow(struct store_backend *b, const struct store_write *w,
 		rc = -ENOMEM;
 	if (rc == 0 && (rc = pg_wexec(b, PGD_COUNTDOWN, 2, v,
 	    "release waiting jobs", &r)) == 0) {
-		rc = pgd_report(w, r, false, at, NULL, NULL);
+		rc = pgd_report(b, w, r, false, at, NULL, NULL);
 		PQclear(r);
 	}
 	free(all.s);
@@ -271,6 +273,27 @@ pgd_ended(struct store_backend *b, const struct store_write *const *w,
 	return rc;
 }
 
+int
+pgd_cancelled(struct store_backend *b, const struct store_write *w,
+    const PGresult *r, double at)
+{
+	struct pgd_buf ids = { 0 }, states = { 0 };
+	int rc, n = PQntuples(r);
+
+	if (n == 0)
+		return 0;
+	buf_reset(&ids);
+	buf_reset(&states);
+	for (int i = 0; i < n; i++) {
+		buf_add(&ids, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
+		buf_add(&states, "%scancelled", i ? "," : "");
+	}
+	rc = pgd_follow(b, w, &ids, (size_t)n, &states, true, at);
+	free(ids.s);
+	free(states.s);
+	return rc;
+}
+
 /* The waiting jobs ids (a literal) judged from their dependencies as they
  * are now (an insert, recovery): counted, then cancelled (and down their
  * chains) or released if that is due. */
@@ -306,7 +329,7 @@ pgd_judge(struct store_backend *b, const struct store_write *w,
 	    "RETURNING j.id, "
 	    "j.cancel_reason", 2, v, "cancel waiting jobs", &r)) < 0)
 		goto out;
-	rc = pgd_report(w, r, true, at, &cids, &nc);
+	rc = pgd_report(b, w, r, true, at, &cids, &nc);
 	PQclear(r);
 	for (size_t i = 0; i < nc; i++)
 		buf_add(&cst, "%scancelled", i ? "," : "");
@@ -315,7 +338,7 @@ pgd_judge(struct store_backend *b, const struct store_write *w,
 	    "j.id = ANY($1::bigint[]) AND (j.state = 'waiting') IS TRUE AND "
 	    "j.deps_left = 0 RETURNING j.id, j.state", 2, v,
 	    "release waiting jobs", &r)) == 0) {
-		rc = pgd_report(w, r, false, at, NULL, NULL);
+		rc = pgd_report(b, w, r, false, at, NULL, NULL);
 		PQclear(r);
 	}
 	if (rc == 0 && nc > 0)

@@ -124,13 +124,15 @@ pg_attempt(struct store_backend *b, const char *sid, const char *state,
 	snprintf(fin, sizeof(fin), "%.17g", e != NULL && e->finished_at > 0 ?
 	    e->finished_at : store_now());
 	return pg_wexec(b, "INSERT INTO job_attempts (job_id, attempt, "
-	    "started_at, finished_at, state, error, result) "
-	    "SELECT id, attempts, started_at, $2, $3, $4, $5::json FROM jobs "
+	    "node, epoch, started_at, finished_at, state, error, result) "
+	    "SELECT id, attempts, node, epoch, started_at, $2, $3, $4, "
+	    "$5::json FROM jobs "
 	    "WHERE id = $1 AND state = 'running' AND attempts > 0 "
 	    "ON CONFLICT (job_id, attempt) DO UPDATE SET "
 	    "started_at = EXCLUDED.started_at, "
 	    "finished_at = EXCLUDED.finished_at, state = EXCLUDED.state, "
-	    "error = EXCLUDED.error, result = EXCLUDED.result", 5, v,
+	    "error = EXCLUDED.error, result = EXCLUDED.result, "
+	    "node = EXCLUDED.node, epoch = EXCLUDED.epoch", 5, v,
 	    "keep the attempt", NULL);
 }
 
@@ -139,7 +141,8 @@ pg_retry(struct store_backend *b, const struct store_write *w, bool *alone)
 {
 	const struct store_end *e = &w->u.retry.end;
 	char sid[24], at[32];
-	const char *v[4] = { sid, at, e->error, e->result };
+	const char *v[6] = { sid, at, e->error, e->result, b->node_s,
+		b->epoch_s };
 	int rc;
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)w->u.retry.id);
@@ -150,25 +153,29 @@ pg_retry(struct store_backend *b, const struct store_write *w, bool *alone)
 	}
 	return pg_one(b, "UPDATE jobs SET state = 'scheduled', run_at = $2, "
 	    "retried = retried + 1, run_base = attempts, error = $3, "
-	    "result = $4::json WHERE id = $1 AND state = 'running'", 4, v,
-	    "retry job", "running", alone);
+	    "result = $4::json WHERE id = $1 AND state = 'running' AND "
+	    "node = $5::bigint AND epoch = $6::bigint", 6, v,
+	    "retry job", "running, held by this daemon", alone);
 }
 
 static int
 pg_ready(struct store_backend *b, const struct store_write *w, bool *alone)
 {
 	char sid[24];
-	const char *v[1] = { sid };
+	const char *v[3] = { sid, b->node_s, b->epoch_s };
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)w->u.ready.id);
 	if (w->kind == STORE_W_READY)
 		return pg_one(b, "UPDATE jobs SET state = 'queued' WHERE "
-		    "id = $1 AND state = 'scheduled'", 1, v, "ready job",
-		    "scheduled", alone);
+		    "id = $1 AND state = 'scheduled' AND node = $2::bigint AND "
+		    "epoch = $3::bigint", 3, v, "ready job",
+		    "scheduled, held by this daemon", alone);
+	/* The retry op takes the job into this daemon's memory. */
 	return pg_one(b, "UPDATE jobs SET state = 'queued', finished_at = NULL, "
 	    "result = NULL, error = NULL, cancel_reason = NULL, retried = 0, "
-	    "run_base = attempts, run_at = NULL WHERE id = $1 AND state IN "
-	    "('failed', 'timed_out', 'cancelled')", 1, v, "retry job",
+	    "run_base = attempts, run_at = NULL, node = $2::bigint, "
+	    "epoch = $3::bigint WHERE id = $1 AND state IN "
+	    "('failed', 'timed_out', 'cancelled')", 3, v, "retry job",
 	    "failed, timed_out or cancelled", alone);
 }
 
@@ -199,6 +206,17 @@ pg_prune(struct store_backend *b, const struct store_write *w)
 	PGresult *r;
 	int rc = 0;
 
+	/* One daemon prunes at a time (advisory key 0x6a6f6266, "jobf"):
+	 * another one's round deletes the same rows, and this one would
+	 * only wait on their locks. */
+	*w->u.prune.deleted = 0;
+	if ((rc = pg_wexec(b, "SELECT pg_try_advisory_xact_lock(1785684582)",
+	    0, NULL, "lock the pruner", &r)) < 0)
+		return rc;
+	got = *PQgetvalue(r, 0, 0) == 't';
+	PQclear(r);
+	if (!got)
+		return 0;
 	snprintf(before, sizeof(before), "%.17g", p->before);
 	for (int st = STORE_SUCCEEDED; rc == 0 && st <= STORE_CANCELLED &&
 	    left > 0; st++) {
@@ -288,57 +306,33 @@ rec_requeue(struct store_backend *b, struct store_job *j)
 	    1, v, "requeue job", NULL);
 }
 
-/* Every job not ended, locked; the running ones requeued or, out of
- * attempts or not safe to run again (the kinds' rule), failed; the rows
- * as they are now into res.  Any failure loses the whole recovery. */
-static int
-pg_recover(struct store_backend *b, const struct store_write *w)
+/* The crash rules for jobs[i] of res, running on a daemon that is gone
+ * (or on this one before its restart): requeued (its start kept as
+ * interrupted) or, out of attempts or not safe to run again (the
+ * kinds' rule), failed. */
+int
+pg_rec_running(struct store_backend *b, const struct store_write *w,
+    struct store_recover_res *res, size_t i)
 {
-	struct store_recover_res *res = w->u.recover.res;
 	char msg[STORE_RERUN_ERROR_MAX];
-	struct store_job *j;
-	char hz[32];
-	const char *v[] = { hz };
-	PGresult *r;
+	struct store_job *j = res->jobs[i];
 	bool again;
-	int rc;
 
-	/* Scheduled jobs past the horizon stay out (store_recover_horizon). */
-	snprintf(hz, sizeof(hz), "%.17g", w->u.recover.horizon);
-	if ((rc = pg_wexec(b, "SELECT " PG_COLS " FROM jobs WHERE state IN "
-	    "('queued', 'running', 'waiting') OR (state = 'scheduled' AND "
-	    "run_at <= $1::float8) ORDER BY id "
-	    "FOR UPDATE", 1, v, "recover", &r)) < 0)
-		return rc;
-	rc = pg_collect(b, r, &res->jobs, &res->n);
-	PQclear(r);
-	for (size_t i = 0; rc == 0 && i < res->n; i++) {
-		j = res->jobs[i];
-		if (j->state != STORE_RUNNING) {
-			res->rep.queued += j->state == STORE_QUEUED;
-			continue;
-		}
-		j->interrupted = true;
-		again = j->attempts - j->run_base < j->max_attempts;
-		if (!again)
-			store_interrupted_msg(msg, sizeof(msg), j->attempts);
-		else if (w->u.recover.rerun != NULL &&
-		    !w->u.recover.rerun(w->u.recover.rerun_arg, j, msg,
-		    sizeof(msg))) {
-			again = false;
-			res->rep.refused++;
-		}
-		if (again) {
-			rc = rec_requeue(b, j);
-			res->rep.requeued++;
-		} else {
-			rc = rec_fail(b, &res->jobs[i], w->u.recover.now, msg);
-			res->rep.failed++;
-		}
+	j->interrupted = true;
+	again = j->attempts - j->run_base < j->max_attempts;
+	if (!again)
+		store_interrupted_msg(msg, sizeof(msg), j->attempts);
+	else if (w->u.recover.rerun != NULL &&
+	    !w->u.recover.rerun(w->u.recover.rerun_arg, j, msg, sizeof(msg))) {
+		again = false;
+		res->rep.refused++;
 	}
-	if (rc == 0 && (rc = pgd_repair(b, w)) == 0)
-		store_chg_patch(w, res);
-	return rc;
+	if (again) {
+		res->rep.requeued++;
+		return rec_requeue(b, j);
+	}
+	res->rep.failed++;
+	return rec_fail(b, &res->jobs[i], w->u.recover.now, msg);
 }
 
 int
@@ -357,7 +351,14 @@ pg_life_apply(struct store_backend *b, const struct store_write *w,
 	case STORE_W_PRUNE:
 		return pg_prune(b, w);
 	case STORE_W_RECOVER:
-		return pg_recover(b, w);
+	case STORE_W_NODE:
+		return pg_node_apply(b, w);
+	case STORE_W_CANCEL_ASK:
+		return pg_cancel_ask(b, w, alone);
+	case STORE_W_CANCEL_TAKE:
+		return pg_cancel_take(b, w);
+	case STORE_W_CLAIM:
+		return pg_claim(b, w);
 	default:
 		break;
 	}

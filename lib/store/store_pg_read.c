@@ -124,10 +124,15 @@ pg_connect(struct store_backend *b, PGconn **cp)
 		return rc;
 	}
 	PQsetNoticeReceiver(c, pg_quiet, NULL);
+	/* A daemon stopped (SIGSTOP) inside a transaction would hold its
+	 * rows' locks past its lease: the server ends such a session then,
+	 * so that another daemon can take the rows over. */
 	snprintf(sql, sizeof(sql), "SET synchronous_commit = %s; "
 	    "SET lock_timeout = %d; SET TimeZone = 'UTC'; "
-	    "SET application_name = 'jobd'",
-	    b->sync == STORE_SYNC_FULL ? "on" : "off", b->busy_ms);
+	    "SET application_name = 'jobd'; "
+	    "SET idle_in_transaction_session_timeout = %d",
+	    b->sync == STORE_SYNC_FULL ? "on" : "off", b->busy_ms,
+	    (int)(b->lease * 1000));
 	if ((rc = pg_exec(b, c, sql, "configure")) < 0) {
 		PQfinish(c);
 		return rc;
@@ -143,7 +148,7 @@ enum {
 	C_TIMEOUT, C_CREATED, C_STARTED, C_FINISHED, C_RESULT, C_ERROR,
 	C_REASON, C_GROUP, C_UID, C_GID, C_PID, C_RUN_AT, C_PRIO, C_RETRIES,
 	C_RETRIED, C_RUN_BASE, C_RDELAY, C_RMAX, C_BACKOFF, C_IDEM,
-	C_SCHED, C_SLOT, C_UKEY, C_AFTER,
+	C_SCHED, C_SLOT, C_UKEY, C_NODE, C_AFTER,
 };
 
 static double
@@ -209,6 +214,7 @@ pg_row_job(const struct store_backend *b, const PGresult *r, int row,
 	j->idempotent = PQgetisnull(r, row, C_IDEM) ? STORE_IDEM_UNSET :
 	    *PQgetvalue(r, row, C_IDEM) == 't' ? STORE_IDEM_YES : STORE_IDEM_NO;
 	j->slot = pg_f8(r, row, C_SLOT);                   /* NULL: 0 */
+	j->node = pg_i8(r, row, C_NODE);                   /* NULL: 0 */
 	*jp = j;
 	return 0;
 }
@@ -545,39 +551,43 @@ pg_slot_last(struct store_backend *b, const char *schedule, double *slot,
 }
 
 /* The scheduled jobs after (after_at, after_id), keyset-paged on
- * jobs_run_at (store_sched_page). */
+ * jobs_run_at (store_sched_page): this daemon's only (another daemon's
+ * rows are its own window's). */
 int
 pg_sched_page(struct store_backend *b, double after_at, int64_t after_id,
     double until, size_t limit, struct store_job ***jobsp, size_t *np)
 {
-	char at[32], id[24], un[32], lim[24];
-	const char *v[] = { at, id, un, lim };
+	char at[32], id[24], un[32], lim[24], node[24];
+	const char *v[] = { at, id, un, lim, node };
 
+	snprintf(node, sizeof(node), "%lld", (long long)b->node);
 	snprintf(at, sizeof(at), "%.17g", after_at);
 	snprintf(id, sizeof(id), "%lld", (long long)after_id);
 	snprintf(un, sizeof(un), "%.17g", until);
 	snprintf(lim, sizeof(lim), "%zu", limit);
 	return pg_read_jobs(b, "SELECT " PG_COLS " FROM jobs "
 	    "WHERE state = 'scheduled' AND (run_at, id) > ($1::float8, "
-	    "$2::bigint) AND run_at <= $3::float8 ORDER BY run_at, id "
-	    "LIMIT $4::bigint", 4, v, jobsp, np);
+	    "$2::bigint) AND run_at <= $3::float8 AND node = $5::bigint "
+	    "ORDER BY run_at, id LIMIT $4::bigint", 5, v, jobsp, np);
 }
 
-/* Every scheduled job due after after (store_sched_scan). */
+/* Every scheduled job of this daemon due after after (store_sched_scan). */
 int
 pg_sched_scan(struct store_backend *b, double after, store_sched_fn fn,
     void *arg)
 {
 	struct store_sched_row row;
-	char at[32];
-	const char *v[] = { at };
+	char at[32], node[24];
+	const char *v[] = { at, node };
 	PGresult *r;
 	int rc, n;
 
 	snprintf(at, sizeof(at), "%.17g", after);
+	snprintf(node, sizeof(node), "%lld", (long long)b->node);
 	if ((rc = pg_read(b, "SELECT id, group_id, queue, submit_uid, "
 	    "submit_gid, submit_pid FROM jobs WHERE state = 'scheduled' AND "
-	    "run_at > $1::float8", 1, v, "read scheduled jobs", &r)) < 0)
+	    "run_at > $1::float8 AND node = $2::bigint", 2, v,
+	    "read scheduled jobs", &r)) < 0)
 		return rc;
 	n = PQntuples(r);
 	for (int i = 0; rc == 0 && i < n; i++) {

@@ -32,40 +32,56 @@ enum pg_run { RUN_INS, RUN_START, RUN_END, RUN_REQUEUE, RUN_ONE };
 
 /* The start an end or requeue ends, kept (as store_pg_life.c's). */
 #define PG_KEEP_ATTEMPT "INSERT INTO job_attempts (job_id, attempt, "     \
-	"started_at, finished_at, state, error, result) SELECT j.id, "      \
-	"j.attempts, j.started_at, "
+	"node, epoch, started_at, finished_at, state, error, result) "      \
+	"SELECT j.id, j.attempts, j.node, j.epoch, j.started_at, "
 #define PG_KEEP_CONFLICT "ON CONFLICT (job_id, attempt) DO UPDATE SET "   \
 	"started_at = EXCLUDED.started_at, finished_at = "                  \
 	"EXCLUDED.finished_at, state = EXCLUDED.state, error = "            \
-	"EXCLUDED.error, result = EXCLUDED.result"
+	"EXCLUDED.error, result = EXCLUDED.result, node = EXCLUDED.node, "  \
+	"epoch = EXCLUDED.epoch"
+/* Fencing (store_pg_node.c): a row changes only while this daemon holds
+ * it under its current lease epoch; the two are the statement's last
+ * parameters. */
+#define PG_MINE(n, e) " AND j.node = $" n "::bigint AND j.epoch = $" e \
+	"::bigint"
+
+/* The insert's unnested columns, by position (the 24th says pooled). */
+#define PG_U23 "c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, "  \
+	"c14, c15, c16, c17, c18, c19, c20, c21, c22, c23"
 
 /* Prepared on the writer's connection: name, SQL, parameters. */
 static const struct {
 	const char *name;
 	const char *sql;
-	int nparams;
+	int nparams;                    /* arrays, then: */
+	bool own;                       /* + node and epoch */
 } pg_wsql[] = {
 #define S_GROUPS  0
 	{ "jobd_groups", "INSERT INTO groups (id, mode, size, created_at) "
 	    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], "
-	    "$4::float8[])", 4 },
+	    "$4::float8[])", 4, false },
 #define S_JOBS    1
 	{ "jobd_jobs", "INSERT INTO jobs (id, queue, kind, args, name, "
 	    "max_attempts, timeout, created_at, group_id, submit_uid, "
 	    "submit_gid, submit_pid, state, run_at, priority, retries, "
 	    "retry_delay, retry_max_delay, retry_backoff, idempotent, "
-	    "schedule, slot, unique_key) SELECT * FROM unnest($1::bigint[], "
+	    "schedule, slot, unique_key, node, epoch) SELECT " PG_U23 ", "
+	    "CASE WHEN u.pooled THEN NULL ELSE $25::bigint END, "
+	    "CASE WHEN u.pooled THEN NULL ELSE $26::bigint END "
+	    "FROM unnest($1::bigint[], "
 	    "$2::text[], $3::text[], $4::json[], $5::text[], $6::int[], "
 	    "$7::float8[], $8::float8[], $9::bigint[], $10::bigint[], "
 	    "$11::bigint[], $12::bigint[], $13::text[], $14::float8[], "
 	    "$15::int[], $16::int[], $17::float8[], $18::float8[], "
 	    "$19::text[], $20::boolean[], $21::text[], $22::float8[], "
-	    "$23::text[])", 23 },
+	    "$23::text[], $24::boolean[]) AS u (" PG_U23 ", pooled)", 24,
+	    true },
 #define S_START   2
 	{ "jobd_start", "UPDATE jobs j SET state = 'running', "
 	    "attempts = j.attempts + 1, started_at = u.at "
 	    "FROM unnest($1::bigint[], $2::float8[]) AS u (id, at) "
-	    "WHERE j.id = u.id AND j.state = 'queued' RETURNING j.id", 2 },
+	    "WHERE j.id = u.id AND j.state = 'queued'" PG_MINE("3", "4")
+	    " RETURNING j.id", 2, true },
 #define S_END     3
 	/* The CTE keeps the start being ended (job_attempts): both parts
 	 * see the rows as they were before the statement. */
@@ -74,20 +90,21 @@ static const struct {
 	    "u (id, state, fin, result, error, reason)), a AS ("
 	    PG_KEEP_ATTEMPT "u.fin, u.state, u.error, u.result FROM jobs j "
 	    "JOIN u ON j.id = u.id WHERE j.state = 'running' AND "
-	    "j.attempts > 0 " PG_KEEP_CONFLICT ") "
+	    "j.attempts > 0" PG_MINE("7", "8") " " PG_KEEP_CONFLICT ") "
 	    "UPDATE jobs j SET state = u.state, "
 	    "finished_at = u.fin, result = u.result, error = u.error, "
 	    "cancel_reason = u.reason FROM u WHERE j.id = u.id AND j.state IN "
-	    "('queued', 'running', 'scheduled', 'waiting') RETURNING j.id",
-	    6 },
+	    "('queued', 'running', 'scheduled', 'waiting')" PG_MINE("7", "8")
+	    " RETURNING j.id", 6, true },
 #define S_REQUEUE 4
 	{ "jobd_requeue", "WITH u AS (SELECT * FROM unnest($1::bigint[]) AS "
 	    "u (id)), a AS (" PG_KEEP_ATTEMPT "extract(epoch FROM "
 	    "clock_timestamp())::float8, 'interrupted', NULL, NULL FROM jobs j "
 	    "JOIN u ON j.id = u.id WHERE j.state = 'running' AND "
-	    "j.attempts > 0 " PG_KEEP_CONFLICT ") "
+	    "j.attempts > 0" PG_MINE("2", "3") " " PG_KEEP_CONFLICT ") "
 	    "UPDATE jobs j SET state = 'queued' FROM u "
-	    "WHERE j.id = u.id AND j.state = 'running' RETURNING j.id", 1 },
+	    "WHERE j.id = u.id AND j.state = 'running'" PG_MINE("2", "3")
+	    " RETURNING j.id", 1, true },
 };
 #define PG_NWSQL (sizeof(pg_wsql) / sizeof(pg_wsql[0]))
 
@@ -99,7 +116,7 @@ pg_prepare_writes(struct store_backend *b)
 
 	for (size_t i = 0; rc == 0 && i < PG_NWSQL; i++) {
 		r = PQprepare(b->wc, pg_wsql[i].name, pg_wsql[i].sql,
-		    pg_wsql[i].nparams, NULL);
+		    pg_wsql[i].nparams + (pg_wsql[i].own ? 2 : 0), NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			rc = pg_fail(b, b->wc, r, "prepare");
 		PQclear(r);
@@ -311,6 +328,10 @@ run_of(const struct store_write *w)
 	case STORE_W_REQUEUE:
 		return RUN_REQUEUE;
 	case STORE_W_RECOVER:
+	case STORE_W_NODE:
+	case STORE_W_CANCEL_ASK:
+	case STORE_W_CANCEL_TAKE:
+	case STORE_W_CLAIM:
 	case STORE_W_RETRY:
 	case STORE_W_READY:
 	case STORE_W_REVIVE:
@@ -488,21 +509,26 @@ ins_job(struct store_backend *b, int64_t id, int64_t gid,
 	arr_text(&c[20], j->schedule);
 	arr_f8_or_null(&c[21], j->schedule == NULL, j->slot);
 	arr_text(&c[22], j->unique_key);
+	arr_text(&c[23], j->pooled ? "t" : "f");
 }
 
 /* Execute prepared statement s with the first nparams scratch arrays. */
 static PGresult *
 run_exec(struct store_backend *b, int s)
 {
-	const char *v[24];
+	const char *v[27];
+	int n = pg_wsql[s].nparams;
 
-	for (int i = 0; i < pg_wsql[s].nparams; i++) {
+	for (int i = 0; i < n; i++) {
 		if (b->col[i].oom)
 			return NULL;
 		v[i] = arr_end(&b->col[i]);
 	}
-	return PQexecPrepared(b->wc, pg_wsql[s].name, pg_wsql[s].nparams, v,
-	    NULL, NULL, 0);
+	if (pg_wsql[s].own) {
+		v[n++] = b->node_s;
+		v[n++] = b->epoch_s;
+	}
+	return PQexecPrepared(b->wc, pg_wsql[s].name, n, v, NULL, NULL, 0);
 }
 
 static void
@@ -524,6 +550,54 @@ run_check(struct store_backend *b, PGresult *r, ExecStatusType want,
 		return 0;
 	*data = pg_data_error(r);
 	return pg_fail(b, b->wc, r, what);
+}
+
+/* One NOTIFY jobd_ready per queue that got pooled jobs (store_claim):
+ * never one per row (the notify queue is one lock for every committer),
+ * and PostgreSQL folds the same (channel, payload) of one transaction
+ * into one, so a batch wakes each listener once per queue. */
+static int
+run_notify(struct store_backend *b, const struct store_write *const *w,
+    const uint32_t *idx, size_t m)
+{
+	const char *seen[16], *v[1];
+	size_t nseen = 0, k;
+	PGresult *r;
+	int rc;
+
+	cols_reset(b, 1);
+	for (size_t t = 0; t < m; t++) {
+		const struct store_write *x = w[idx[t]];
+		bool grp = x->kind == STORE_W_GROUP;
+		size_t nj = grp ? x->u.grp.n : 1;
+
+		for (size_t i = 0; i < nj; i++) {
+			const struct store_new_job *j = grp ?
+			    &x->u.grp.jobs[i] : &x->u.ins.job;
+
+			if (!j->pooled)
+				continue;
+			for (k = 0; k < nseen && strcmp(seen[k], j->queue) != 0;
+			    k++)
+				;
+			if (k < nseen)
+				continue;
+			if (nseen < sizeof(seen) / sizeof(seen[0]))
+				seen[nseen++] = j->queue;
+			arr_text(&b->col[0], j->queue);
+		}
+	}
+	if (b->col[0].n == 0)
+		return 0;
+	if (b->col[0].oom)
+		return store_seterr(-ENOMEM, "%s: out of memory", b->name);
+	v[0] = arr_end(&b->col[0]);
+	r = PQexecParams(b->wc, "SELECT pg_notify('jobd_ready', q) FROM "
+	    "unnest($1::text[]) AS q", 1, NULL, v, NULL, NULL, 0);
+	rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 :
+	    pg_fail(b, b->wc, r, "notify");
+	PQclear(r);
+	return rc;
 }
 
 /* Insert the groups and jobs of the m writes w[idx[..]]: the groups
@@ -554,7 +628,7 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 		if (rc < 0)
 			return rc;
 	}
-	cols_reset(b, 23);
+	cols_reset(b, 24);
 	for (size_t t = 0; t < m; t++) {
 		x = w[idx[t]];
 		if (x->kind == STORE_W_INSERT) {
@@ -568,7 +642,7 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 	r = run_exec(b, S_JOBS);
 	rc = run_check(b, r, PGRES_COMMAND_OK, "insert jobs", data);
 	PQclear(r);
-	return rc;
+	return rc < 0 ? rc : run_notify(b, w, idx, m);
 }
 
 /* Update the jobs of the m writes w[idx[..]] (distinct jobs); the writes
@@ -580,9 +654,11 @@ run_upd(struct store_backend *b, enum pg_run k,
 {
 	static const char *const what[] = { [RUN_START] = "start job",
 		[RUN_END] = "end job", [RUN_REQUEUE] = "requeue job" };
-	static const char *const need[] = { [RUN_START] = "queued",
-		[RUN_END] = "queued, running, scheduled or waiting",
-		[RUN_REQUEUE] = "running" };
+	static const char *const need[] = {
+		[RUN_START] = "queued, held by this daemon",
+		[RUN_END] = "queued, running, scheduled or waiting, held by "
+		    "this daemon",
+		[RUN_REQUEUE] = "running, held by this daemon" };
 	int s = k == RUN_START ? S_START : k == RUN_END ? S_END : S_REQUEUE;
 	const struct store_end *e;
 	PGresult *r;
@@ -658,6 +734,8 @@ run_kind(struct store_backend *b, enum pg_run k,
 
 	if (rc == 0 && k == RUN_END)
 		rc = pgd_ended(b, w, idx, m);
+	if (rc == 0 && k == RUN_END)
+		rc = pgs_trip(b, w, idx, m);
 	return rc;
 }
 
@@ -725,7 +803,9 @@ static int
 one_write(struct store_backend *b, const struct store_write *const *w,
     size_t i, bool *data)
 {
-	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE;
+	bool sp = w[i]->kind != STORE_W_RECOVER && w[i]->kind != STORE_W_PRUNE &&
+	    w[i]->kind != STORE_W_NODE && w[i]->kind != STORE_W_CANCEL_TAKE &&
+	    w[i]->kind != STORE_W_CLAIM;
 	bool ins = w[i]->kind == STORE_W_INSERT || w[i]->kind == STORE_W_GROUP;
 	uint32_t one = (uint32_t)i;
 	bool alone = false;

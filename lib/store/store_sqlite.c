@@ -1152,6 +1152,11 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 		return sq_pause(b, w, lost);
 	case STORE_W_PRUNE:
 		return sq_prune(b, w, lost);
+	case STORE_W_NODE:              /* one daemon per file: no nodes */
+	case STORE_W_CANCEL_ASK:
+	case STORE_W_CANCEL_TAKE:
+	case STORE_W_CLAIM:
+		break;
 	}
 	return store_seterr(-EINVAL, "%s: unknown write %d", b->path, w->kind);
 }
