@@ -790,24 +790,26 @@ store_insert(struct store *st, const struct store_new_job *job,
     int64_t *idp, store_cb cb, void *arg)
 {
 	struct store_req *r;
+	struct store_new_job *copy;
+	int64_t *av;
 	char *p;
 	int rc;
 
-	int64_t *av;
-
 	if ((rc = job_check_lone(job)) < 0)
 		return rc;
-	if ((r = req_new(st, STORE_W_INSERT, job->nafter * sizeof(*av) +
-	    job_size(job))) == NULL)
+	if ((r = req_new(st, STORE_W_INSERT, sizeof(*copy) + job->nafter *
+	    sizeof(*av) + job_size(job))) == NULL)
 		return req_new_err(st);
 	if ((rc = ids_take(st, STORE_ID_JOB, 1, &r->w.u.ins.id)) < 0) {
 		free(r);
 		return rc;
 	}
-	av = (int64_t *)(r + 1);
+	copy = (struct store_new_job *)(r + 1);
+	av = (int64_t *)(copy + 1);
 	p = (char *)(av + job->nafter);
-	job_copy(&r->w.u.ins.job, job, &p, store_now());
-	after_copy(&r->w.u.ins.job, &av);
+	job_copy(copy, job, &p, store_now());
+	after_copy(copy, &av);
+	r->w.u.ins.job = copy;
 	r->rows += job->nafter;
 	*idp = r->w.u.ins.id;
 	submit(st, r, cb, arg);
