@@ -209,9 +209,11 @@ group_insert(struct eng *e, struct egroup *g,
 		else
 			deps_row(&pg->jobs[i], &rows[i]);
 	if (ids != NULL && i == n &&
-	    (rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
-	    group_inserted, g)) == 0)
+	    (rc = store_insert_group_take(e->st, g->mode, rows, n, &g->id,
+	    ids, group_inserted, g)) == 0) {
 		e->ins_sent++;
+		rows = NULL;            /* the write's now, not a copy */
+	}
 	if (rc < 0)
 		proto_err_set(err, rc == -ESHUTDOWN ? PROTO_SHUTTING_DOWN :
 		    rc == -ENOMEM ? PROTO_INTERNAL : PROTO_STORAGE_ERROR, "%s",

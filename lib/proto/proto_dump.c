@@ -649,11 +649,17 @@ proto_dumps(const json_t *v, size_t flags)
 		return NULL;
 	}
 	b.p[b.len] = '\0';
-	if (b.p != small)
-		return b.p;
-	if ((p = malloc(b.len + 1)) != NULL)
-		memcpy(p, small, b.len + 1);
-	return p;
+	if (b.p == small) {
+		if ((p = malloc(b.len + 1)) != NULL)
+			memcpy(p, small, b.len + 1);
+		return p;
+	}
+	/* The writers reserve for the worst case (a string's escapes): a
+	 * short text may have moved to a big buffer. */
+	if (b.cap - b.len > b.len / 8 + 16 &&
+	    (p = realloc(b.p, b.len + 1)) != NULL)
+		b.p = p;
+	return b.p;
 }
 
 int
