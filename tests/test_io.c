@@ -472,7 +472,7 @@ sink_task(void *arg)
 	ssize_t n;
 
 	s->same = true;
-	while ((n = co_read(s->fd, buf, sizeof(buf), 5.0)) > 0) {
+	while ((n = co_read(s->fd, buf, sizeof(buf), 5.0 * tu_slow())) > 0) {
 		for (ssize_t i = 0; i < n; i++)
 			if (buf[i] != pattern(s->got + (size_t)i))
 				s->same = false;
@@ -493,7 +493,7 @@ write_big(void *arg)
 	pair_open(sv);
 	s.fd = sv[1];
 	ck_assert_int_eq(co_spawn(tu_rt, sink_task, &s, &t), 0);
-	ck_assert_int_eq(co_write_all(sv[0], data, BIG, 5.0), BIG);
+	ck_assert_int_eq(co_write_all(sv[0], data, BIG, 5.0 * tu_slow()), BIG);
 	ck_assert_int_eq(shutdown(sv[0], SHUT_WR), 0);
 	ck_assert_int_eq(co_join(t, &r), 0);
 	ck_assert_int_eq(r, 0);

@@ -24,15 +24,6 @@
 	"[queue.default]\nworkers = 4\ncapacity = 5000\ntimeout = 0\n"       \
 	"[queue.small]\nworkers = 1\ncapacity = 2\ntimeout = 0\n"
 
-static double
-wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- backpressure -------------------------------------------------------- */
 
 /* Fill small: one job running, two queued.  Returns the queued ids. */
@@ -117,7 +108,7 @@ START_TEST(test_backpressure_finish)
 	tj_send(a, "{'op':'submit','kind':'sleep','args':{'seconds':0},"
 	    "'queue':'small'}");
 	ans = tj_recv(a);
-	got = wall();
+	got = tu_wall();
 	tj_assert_ok(ans);
 	job = tj_wait(b, first, 5);
 	ck_assert_str_eq(tj_str(job, "state"), "succeeded");

@@ -21,15 +21,6 @@
 	"[queue.default]\nworkers = 4\ncapacity = 100000\ntimeout = 0\n"     \
 	"[queue.a]\nworkers = 1\ncapacity = 10\ntimeout = 0\n"
 
-static double
-wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- SIGKILL during a burst ---------------------------------------------- */
 
 /* The id in a submit answer line, which must be ok and carry tag. */
@@ -127,7 +118,7 @@ START_TEST(test_sigkill_during_burst)
 	tj_wait_sql(LONG, "SELECT count(*) FROM jobs WHERE state = 'running'");
 
 	acked = burst_and_kill(c, N, AFTER, ids);
-	killed = wall();
+	killed = tu_wall();
 	tj_note("SIGKILL after %zu of %d submits were answered", acked, N);
 	ck_assert_int_ge(acked, AFTER);
 	tj_close(c);

@@ -33,15 +33,6 @@ start(void)
 	return tj_connect();
 }
 
-static double
-wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- priorities ---------------------------------------------------------- */
 
 /* One worker, paused while the jobs come in: on resume they start lowest
@@ -81,7 +72,7 @@ START_TEST(test_delay_and_run_at)
 	struct tj_conn *c = start();
 	json_int_t a, b, p;
 	json_t *j, *s;
-	double before = wall();
+	double before = tu_wall();
 
 	a = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'delay':0.4");
 	b = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'run_at':%.3f",
@@ -394,12 +385,12 @@ START_TEST(test_prune_op)
 	tj_wait(c, ok2, TJ_TIMEOUT);
 	tj_wait(c, bad1, TJ_TIMEOUT);
 	r = tj_req(c, "{'op':'prune','before':%.3f,'states':['succeeded']}",
-	    wall() + 1);
+	    tu_wall() + 1);
 	ck_assert_int_eq(tj_int(r, "deleted"), 2);
 	tj_assert_err(tj_req(c, "{'op':'get','id':%lld}", (long long)ok1),
 	    "not_found");
 	ck_assert_str_eq(tj_str(tj_job(c, bad1), "state"), "failed");
-	r = tj_req(c, "{'op':'prune','before':%.3f}", wall() + 1);
+	r = tj_req(c, "{'op':'prune','before':%.3f}", tu_wall() + 1);
 	ck_assert_int_eq(tj_int(r, "deleted"), 1);
 	ck_assert_str_eq(tj_str(tj_job(c, live), "state"), "scheduled");
 	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM job_attempts"), 0);
@@ -512,7 +503,7 @@ START_TEST(test_kill_while_pruning)
 	ck_assert_int_eq(ended, 5000);
 	tj_restart();
 	c = tj_connect();
-	tj_send(c, "{'op':'prune','before':%.3f}", wall());
+	tj_send(c, "{'op':'prune','before':%.3f}", tu_wall());
 	usleep(2000);
 	tj_kill();
 	left = tj_sql_int("SELECT count(*) FROM jobs WHERE state = "
@@ -524,7 +515,7 @@ START_TEST(test_kill_while_pruning)
 	tj_restart();
 	c = tj_connect();
 	ck_assert_int_eq(tj_int(tj_req(c, "{'op':'prune','before':%.3f}",
-	    wall()), "deleted"), left);
+	    tu_wall()), "deleted"), left);
 	ck_assert_int_eq(tj_sql_int("SELECT count(*) FROM jobs"), 1);
 }
 END_TEST

@@ -32,16 +32,6 @@ start(void)
 	return tj_connect();
 }
 
-/* Wall-clock now, as jobd's times are. */
-static double
-wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* ---- ping and tags ------------------------------------------------------- */
 
 START_TEST(test_ping_and_tags)
@@ -78,7 +68,7 @@ END_TEST
 START_TEST(test_submit_defaults)
 {
 	struct tj_conn *c = start();
-	double t0 = wall();
+	double t0 = tu_wall();
 	json_int_t id, id2;
 	json_t *job;
 

@@ -25,15 +25,6 @@
 
 #define NJOBS 60
 
-static double
-wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 struct pj {
 	json_int_t id;
 	double run_at, started;
@@ -99,7 +90,7 @@ START_TEST(test_paged_jobs_start_in_order)
 
 	tj_start(PG_CONF);
 	c = tj_connect();
-	submit_spread(c, wall() + 3 * tu_slow(), jobs);
+	submit_spread(c, tu_wall() + 3 * tu_slow(), jobs);
 	ck_assert_int_eq(tj_int(tj_req(c, "{'op':'stats'}"),
 	    "queues.solo.scheduled"), NJOBS);
 	check_order(c, jobs);
@@ -143,7 +134,7 @@ START_TEST(test_paged_job_ops)
 	ck_assert_int_eq(tj_int(tj_req(c, "{'op':'stats'}"),
 	    "queues.tight.scheduled"), 2);
 	/* wait on a paged-out job: its end, not its row as it is now */
-	t = wall();
+	t = tu_wall();
 	w = tj_submit(c, "'kind':'sleep','args':{'seconds':0},'delay':%g",
 	    3 * tu_slow());
 	tj_sleep(0.3);
@@ -167,7 +158,7 @@ START_TEST(test_paged_across_restarts)
 
 	tj_start(PG_CONF);
 	c = tj_connect();
-	submit_spread(c, wall() + 6 * tu_slow(), jobs);
+	submit_spread(c, tu_wall() + 6 * tu_slow(), jobs);
 	for (int i = 0; i < 3; i++)
 		far[i] = tj_submit(c, "'kind':'sleep','args':{'seconds':0},"
 		    "'queue':'solo','delay':3600");

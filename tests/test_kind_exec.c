@@ -513,16 +513,35 @@ printed_pid(struct xjob *j)
 	return pid;
 }
 
+/* Run the job args (jargs' text) with *timeout until what it writes to
+ * stream is not empty.  The scripts write there once they are ready for
+ * the SIGTERM (a trap set, the output under test written): on a busy
+ * machine the timeout can come first, and that run is tried again with
+ * twice the timeout (six tries at most; the test's asserts then fail). */
+static void
+xrun_ready(struct xjob *j, const char *args, double *timeout,
+    const char *stream)
+{
+	for (int i = 0;; i++) {
+		xjob_init(j, jargs("%s", args));
+		j->timeout = *timeout;
+		xrun(j);
+		if (j->result == NULL || *rstr(j, stream) != '\0' || i == 5)
+			return;
+		xjob_free(j);
+		*timeout *= 2;
+	}
+}
+
 START_TEST(test_timeout_keeps_output)
 {
 	struct xjob j;
+	double timeout = 0.3;
 
-	xjob_init(&j, jargs("{'argv':['sh','-c','echo $$; echo partial; "
-	    "echo e >&2; exec sleep 30']}"));
-	j.timeout = 0.3;
-	xrun(&j);
+	xrun_ready(&j, "{'argv':['sh','-c','echo $$; echo partial; "
+	    "echo e >&2; exec sleep 30']}", &timeout, "stderr");
 	ck_assert_int_eq(j.rc, -ETIMEDOUT);
-	tu_assert_time(j.elapsed, 0.3, 0.2);
+	tu_assert_time(j.elapsed, timeout, 0.2);
 	ck_assert_ptr_nonnull(strstr(rstr(&j, "stdout"), "\npartial\n"));
 	ck_assert_str_eq(rstr(&j, "stderr"), "e\n");
 	ck_assert_str_eq(rstr(&j, "signal"), "SIGTERM");
@@ -536,14 +555,13 @@ END_TEST
 START_TEST(test_kill_grace)
 {
 	struct xjob j;
+	double timeout = 0.3;
 
 	kc.kill_grace = 0.4;
-	xjob_init(&j, jargs("{'argv':['sh','-c','trap \\\"\\\" TERM; echo $$; "
-	    "while :; do sleep 0.01; done']}"));
-	j.timeout = 0.3;
-	xrun(&j);
+	xrun_ready(&j, "{'argv':['sh','-c','trap \\\"\\\" TERM; echo $$; "
+	    "while :; do sleep 0.01; done']}", &timeout, "stdout");
 	ck_assert_int_eq(j.rc, -ETIMEDOUT);
-	tu_assert_time(j.elapsed, 0.7, 0.3);
+	tu_assert_time(j.elapsed, timeout + 0.4, 0.3);
 	ck_assert_str_eq(rstr(&j, "signal"), "SIGKILL");
 	ck_assert(tu_pid_dead(printed_pid(&j)));
 	xjob_free(&j);
@@ -555,16 +573,16 @@ END_TEST
 START_TEST(test_term_is_enough)
 {
 	struct xjob j;
+	double timeout = 0.2;
 
 	kc.kill_grace = 5;
-	xjob_init(&j, jargs("{'argv':['sh','-c','trap \\\"echo got TERM; exit "
-	    "7\\\" TERM; while :; do sleep 0.01; done']}"));
-	j.timeout = 0.2;
-	xrun(&j);
+	xrun_ready(&j, "{'argv':['sh','-c','trap \\\"echo got TERM; exit "
+	    "7\\\" TERM; echo up; while :; do sleep 0.01; done']}", &timeout,
+	    "stdout");
 	ck_assert_int_eq(j.rc, -ETIMEDOUT);
-	tu_assert_time(j.elapsed, 0.2, 0.3);
+	tu_assert_time(j.elapsed, timeout, 0.3);
 	ck_assert_int_eq(rcode(&j, "exit_code"), 7);
-	ck_assert_str_eq(rstr(&j, "stdout"), "got TERM\n");
+	ck_assert_str_eq(rstr(&j, "stdout"), "up\ngot TERM\n");
 	xjob_free(&j);
 }
 END_TEST
@@ -642,6 +660,7 @@ END_TEST
 START_TEST(test_grandchildren)
 {
 	struct xjob j;
+	double timeout = 0.3;
 
 	xjob_init(&j, jargs("{'argv':['sh','-c','sleep 100 & echo $!']}"));
 	xrun(&j);
@@ -650,13 +669,11 @@ START_TEST(test_grandchildren)
 	    "background sleep survived");
 	xjob_free(&j);
 
-	xjob_init(&j, jargs("{'argv':['sh','-c','trap \\\"exit 0\\\" TERM; "
+	xrun_ready(&j, "{'argv':['sh','-c','trap \\\"exit 0\\\" TERM; "
 	    "sh -c \\\"trap \\\\\\\"\\\\\\\" TERM; sleep 100\\\" & echo $!; "
-	    "wait']}"));
-	j.timeout = 0.3;
-	xrun(&j);
+	    "wait']}", &timeout, "stdout");
 	ck_assert_int_eq(j.rc, -ETIMEDOUT);
-	tu_assert_time(j.elapsed, 0.3, 0.3);   /* no kill_grace wait */
+	tu_assert_time(j.elapsed, timeout, 0.3);       /* no kill_grace wait */
 	ck_assert_msg(tu_pid_dies(printed_pid(&j), 2.0),
 	    "a grandchild that ignores SIGTERM survived");
 	xjob_free(&j);

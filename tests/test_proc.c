@@ -32,6 +32,10 @@
 #include "testutil.h"
 
 #define CAT_BYTES (10u * 1024 * 1024)
+/* A wait that must end long before this unless something is broken:
+ * 10 s, times tu_slow() (valgrind beside a CPU hog took more than 10 s
+ * to pipe CAT_BYTES through cat). */
+#define LONG (10.0 * tu_slow())
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -114,7 +118,7 @@ read_all(int fd, char *buf, size_t cap)
 	size_t len = 0;
 	ssize_t n;
 
-	while ((n = co_read(fd, buf + len, cap - 1 - len, 5.0)) > 0)
+	while ((n = co_read(fd, buf + len, cap - 1 - len, LONG)) > 0)
 		len += (size_t)n;
 	ck_assert_int_eq(n, 0);
 	buf[len] = '\0';
@@ -132,7 +136,7 @@ run_capture(const struct co_proc_opts *base, char *out, size_t cap)
 	o.pipe_stdout = true;
 	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
 	read_all(co_proc_stdout_fd(p), out, cap);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	co_proc_free(p);
 	return st;
 }
@@ -145,7 +149,7 @@ run_status(const char *const *argv)
 	int st = -1;
 
 	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	co_proc_free(p);
 	return st;
 }
@@ -222,7 +226,7 @@ wait_twice(void *arg)
 	int st = -1, st2 = -1;
 
 	(void)arg;
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(co_proc_reaped(p));
 	ck_assert_int_eq(co_proc_wait(p, 0, &st2), 0);
 	ck_assert_int_eq(st, st2);
@@ -380,7 +384,7 @@ parent_fds(void *arg)
 	co_proc_close_stdin(p);
 	ck_assert_int_eq(co_proc_stdin_fd(p), -1);
 	co_proc_close_stdin(p);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, NULL), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, NULL), 0);
 	co_proc_free(p);
 	return 0;
 }
@@ -456,7 +460,7 @@ stderr_streams(void *arg)
 	read_all(co_proc_stderr_fd(p), err, sizeof(err));
 	ck_assert_str_eq(out, "out\n");
 	ck_assert_str_eq(err, "err\n");
-	ck_assert_int_eq(co_proc_wait(p, 5.0, NULL), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, NULL), 0);
 	co_proc_free(p);
 	o.stderr_to_stdout = true;
 	o.pipe_stderr = false;
@@ -464,7 +468,7 @@ stderr_streams(void *arg)
 	ck_assert_int_eq(co_proc_stderr_fd(p), -1);
 	read_all(co_proc_stdout_fd(p), out, sizeof(out));
 	ck_assert_str_eq(out, "out\nerr\n");
-	ck_assert_int_eq(co_proc_wait(p, 5.0, NULL), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, NULL), 0);
 	co_proc_free(p);
 	return 0;
 }
@@ -489,7 +493,7 @@ cat_writer(void *arg)
 {
 	struct cat_io *c = arg;
 	ssize_t n = co_write_all(co_proc_stdin_fd(c->p), c->data, CAT_BYTES,
-	    10.0);
+	    LONG);
 
 	co_proc_close_stdin(c->p);
 	return n == CAT_BYTES ? 0 : (int)n;
@@ -504,7 +508,7 @@ cat_reader(void *arg)
 
 	c->same = true;
 	while ((n = co_read(co_proc_stdout_fd(c->p), buf, sizeof(buf),
-	    10.0)) > 0) {
+	    LONG)) > 0) {
 		if (c->got + (size_t)n > CAT_BYTES ||
 		    memcmp(buf, c->data + c->got, (size_t)n) != 0)
 			c->same = false;
@@ -536,7 +540,7 @@ cat_echo(void *arg)
 	ck_assert_int_eq(rr, 0);
 	ck_assert_uint_eq(c.got, CAT_BYTES);
 	ck_assert_msg(c.same, "cat's output differs from its input");
-	ck_assert_int_eq(co_proc_wait(c.p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(c.p, LONG, &st), 0);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	co_proc_free(c.p);
 	free(c.data);
@@ -559,7 +563,7 @@ stdin_epipe(void *arg)
 
 	(void)arg;
 	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, NULL), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, NULL), 0);
 	ck_assert_int_eq(co_write_all(co_proc_stdin_fd(p), "x", 1, 1.0),
 	    -EPIPE);
 	co_proc_free(p);
@@ -692,7 +696,7 @@ killed_by_signal(void *arg)
 
 	(void)arg;
 	ck_assert_int_eq(co_proc_signal(p, SIGTERM), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(WIFSIGNALED(st));
 	ck_assert_int_eq(WTERMSIG(st), SIGTERM);
 	tu_assert_time(co_now() - t0, 0.0, 0.5);
@@ -720,7 +724,7 @@ wait_timeout_signal(void *arg)
 	ck_assert(!co_proc_reaped(p));
 	ck_assert_int_eq(proc_state(co_proc_pid(p)), 'S');
 	ck_assert_int_eq(co_proc_signal(p, SIGKILL), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	co_proc_free(p);
 	return 0;
@@ -799,7 +803,7 @@ spawn_family_opts(pid_t *gpid, bool leave, bool kill_group)
 	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
 	while (memchr(line, '\n', len) == NULL) {
 		n = co_read(co_proc_stdout_fd(p), line + len,
-		    sizeof(line) - 1 - len, 5.0);
+		    sizeof(line) - 1 - len, LONG);
 		ck_assert_int_gt(n, 0);
 		len += (size_t)n;
 	}
@@ -828,7 +832,7 @@ signal_grandchild(void *arg)
 
 	(void)arg;
 	ck_assert_int_eq(co_proc_signal(p, SIGTERM), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
 	ck_assert_msg(eventually(grandchild_dead, gpid),
 	    "grandchild %ld survived", (long)gpid);
@@ -853,14 +857,14 @@ kill_group_on_exit(void *arg)
 
 	(void)arg;
 	p = spawn_family_opts(&gpid, true, true);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert_msg(eventually(grandchild_dead, gpid),
 	    "grandchild %ld survived", (long)gpid);
 	co_proc_free(p);
 
 	p = spawn_family_opts(&gpid, true, false);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert_int_eq(co_sleep(0.05), 0);
 	ck_assert_msg(!proc_dead(gpid), "grandchild %ld died", (long)gpid);
 	ck_assert_int_eq(kill(gpid, SIGKILL), 0);
@@ -1112,7 +1116,7 @@ spawner(void *arg)
 	ck_assert_msg(r->ticks > 1, "the loop stood still (%d ticks)",
 	    r->ticks);
 	ck_assert_int_eq(co_proc_signal(p, SIGTERM), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
 	co_proc_free(p);
 	return 0;
@@ -1142,7 +1146,7 @@ spawner_gone(void *arg)
 	ck_assert_ptr_nonnull(pool);
 	ck_assert_int_eq(co_proc_spawn(&o, &p), 0);
 	co_pool_free(pool);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, &st), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, &st), 0);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	co_proc_free(p);
 	return 0;
@@ -1304,7 +1308,7 @@ mechanism(void *arg)
 	ck_assert_int_eq(sigchld_caught(), sig);
 	ck_assert_int_eq(pidfds_open(), sig ? 0 : 1);
 	ck_assert_int_eq(co_proc_signal(p, SIGKILL), 0);
-	ck_assert_int_eq(co_proc_wait(p, 5.0, NULL), 0);
+	ck_assert_int_eq(co_proc_wait(p, LONG, NULL), 0);
 	ck_assert(!sigchld_caught());
 	ck_assert_int_eq(pidfds_open(), 0);
 	co_proc_free(p);
@@ -1375,7 +1379,7 @@ many_children(void *arg)
 		p[i] = spawn_argv(argv, false);
 	ck_assert_int_eq(co_sleep(0.05), 0);
 	for (i = 7; i >= 0; i--) {
-		ck_assert_int_eq(co_proc_wait(p[i], 5.0, &st), 0);
+		ck_assert_int_eq(co_proc_wait(p[i], LONG, &st), 0);
 		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		co_proc_free(p[i]);
 	}

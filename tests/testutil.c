@@ -119,6 +119,15 @@ tu_pid_dies(int pid, double timeout)
 }
 
 double
+tu_wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
 tu_slow(void)
 {
 	const char *s = getenv("JOBD_TEST_SLOW");
@@ -141,6 +150,12 @@ tu_load(void)
 	}
 	load = 1 + load / (double)(cpus > 0 ? cpus : 1);
 	return load < 20 ? load : 20;
+}
+
+double
+tu_tick(void)
+{
+	return 0.01 * tu_slow() * tu_load();
 }
 
 void
