@@ -234,9 +234,11 @@ group_insert(struct eng *e, struct egroup *g,
 	if (ids != NULL && i == n)
 		group_pool(e, g, pg, rows);
 	if (ids != NULL && i == n &&
-	    (rc = store_insert_group(e->st, g->mode, rows, n, &g->id, ids,
-	    group_inserted, g)) == 0)
+	    (rc = store_insert_group_take(e->st, g->mode, rows, n, &g->id,
+	    ids, group_inserted, g)) == 0) {
 		e->ins_sent++;
+		rows = NULL;            /* the write's now, not a copy */
+	}
 	if (rc < 0)
 		proto_err_set(err, rc == -ESHUTDOWN ? PROTO_SHUTTING_DOWN :
 		    rc == -ENOMEM ? PROTO_INTERNAL : PROTO_STORAGE_ERROR, "%s",

@@ -10,6 +10,7 @@
  * every allocation in turn.  Leaks are for ASan and valgrind to find.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -249,6 +250,55 @@ START_TEST(test_parse_group_bound)
 	ck_assert_str_eq(req.u.group.jobs[PROTO_GROUP_MAX - 1].kind, "k");
 	proto_req_clear(&req);
 	free(line);
+}
+END_TEST
+
+/* Once parsed, a group's members stand alone: their strings are the
+ * request's own, their args held by it, and their objects are gone from
+ * the tree (a 10,000-job line's tree is most of its memory). */
+START_TEST(test_parse_group_detached)
+{
+	struct proto_req req;
+	struct proto_submit_group *g = &req.u.group;
+	struct proto_err err;
+	const char *bad;
+	json_t *jobs;
+
+	parse_ok("{\"op\":\"submit_group\",\"tag\":[1],\"jobs\":["
+	         "{\"kind\":\"a\",\"args\":{\"x\":[1,2]},\"queue\":\"q\","
+	         "\"name\":\"n0\",\"unique_key\":\"u0\"},"
+	         "{\"kind\":\"b\",\"args\":{},\"after\":[{\"member\":0}]}]}",
+	    &req);
+	jobs = json_object_get(req.root, "jobs");
+	ck_assert_ptr_nonnull(jobs);
+	ck_assert_uint_eq(json_array_size(jobs), 0);
+	ck_assert_ptr_nonnull(g->text);
+	ck_assert_uint_eq(g->njobs, 2);
+	ck_assert_str_eq(g->jobs[0].kind, "a");
+	ck_assert_str_eq(g->jobs[0].queue, "q");
+	ck_assert_str_eq(g->jobs[0].name, "n0");
+	ck_assert_str_eq(g->jobs[0].unique_key, "u0");
+	ck_assert_str_eq(g->jobs[1].kind, "b");
+	ck_assert_str_eq(g->jobs[1].queue, "default");
+	ck_assert_ptr_null(g->jobs[1].name);
+	ck_assert_ptr_null(g->jobs[1].unique_key);
+	ck_assert_uint_eq(g->jobs[1].nafter, 1);
+	ck_assert(g->jobs[1].after[0] == -1);
+	/* The args outlive the tree's members: the request holds them. */
+	ck_assert_int_eq(g->jobs[0].args->refcount, 1);
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(
+	    g->jobs[0].args, "x"), 1)), 2);
+	ck_assert_uint_eq(json_object_size(g->jobs[1].args), 0);
+	ck_assert_int_eq(json_integer_value(json_array_get(req.tag, 0)), 1);
+	proto_req_clear(&req);
+
+	/* A group refused part way keeps its tree; clearing it frees all
+	 * (the valgrind level sees a leak or a double free). */
+	bad = "{\"op\":\"submit_group\",\"jobs\":[{\"kind\":\"a\","
+	    "\"args\":{\"y\":1}},{\"kind\":7,\"args\":{}}]}";
+	ck_assert_int_eq(proto_parse(bad, strlen(bad), &req, &err), -EINVAL);
+	ck_assert_ptr_null(g->text);
+	proto_req_clear(&req);
 }
 END_TEST
 
@@ -1344,6 +1394,39 @@ START_TEST(test_dump_own_writer)
 }
 END_TEST
 
+/* proto_dumps writes a short text into a stack buffer and hands back an
+ * exact malloc (a job keeps its args' and its result's text for its
+ * life); a text past that buffer moves to the heap whole, compact or not. */
+START_TEST(test_dumps_sizes)
+{
+	char s[1200], *own, *ref;
+	json_t *o;
+	size_t n;
+
+	for (n = 0; n < sizeof(s) - 1; n += n < 300 ? 1 : 37) {
+		memset(s, 'a' + (int)(n % 26), n);
+		s[n] = '\0';
+		o = json_pack("{s:s,s:i}", "s", s, "i", (int)n);
+		ck_assert_ptr_nonnull(o);
+		for (int pretty = 0; pretty < 2; pretty++) {
+			size_t flags = pretty ? JSON_INDENT(2) : JSON_COMPACT;
+
+			own = proto_dumps(o, flags);
+			ck_assert_ptr_nonnull(own);
+			ck_assert_int_eq(proto_dumps_jansson(o, flags, &ref), 0);
+			ck_assert_str_eq(own, ref);
+			/* Exact: no 256-byte floor for a short text. */
+			if (strlen(own) < 100)
+				ck_assert_uint_lt(malloc_usable_size(own), 128);
+			free(own);
+			free(ref);
+		}
+		json_decref(o);
+	}
+	ck_assert_ptr_null(proto_dumps(NULL, JSON_COMPACT));
+}
+END_TEST
+
 /* proto_line writes what proto_dump writes of the same object, or 0. */
 START_TEST(test_proto_line)
 {
@@ -1513,6 +1596,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_parse_submit_defaults);
 	tcase_add_test(tc, test_parse_submit_group);
 	tcase_add_test(tc, test_parse_group_bound);
+	tcase_add_test(tc, test_parse_group_detached);
 	tcase_add_test(tc, test_parse_get_wait_cancel_list);
 	tcase_add_loop_test(tc, test_parse_accepted, 0,
 	    sizeof(accepted) / sizeof(accepted[0]));
@@ -1543,6 +1627,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_dump_reals_round_trip);
 	tcase_add_test(tc, test_doc_examples);
 	tcase_add_test(tc, test_dump_own_writer);
+	tcase_add_test(tc, test_dumps_sizes);
 	tcase_add_test(tc, test_proto_line);
 	tcase_add_loop_test(tc, test_fast_takes, 0,
 	    sizeof(lean_lines) / sizeof(lean_lines[0]));

@@ -418,12 +418,60 @@ parse_group_jobs(struct proto_submit_group *g, const json_t *jobs,
 	return 0;
 }
 
+static size_t
+str_room(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static const char *
+str_keep(char **p, const char *s)
+{
+	size_t n = str_room(s);
+	char *d = *p;
+
+	if (s == NULL)
+		return NULL;
+	memcpy(d, s, n);
+	*p += n;
+	return d;
+}
+
+/* Let the members stand alone (proto_submit_group.text) and drop their
+ * objects from the tree: what is left of a 10,000-job line's tree is
+ * the args, about half.  Without memory for the copy they stay as they
+ * are (it only saves memory). */
+static void
+group_detach(struct proto_submit_group *g, json_t *jobs)
+{
+	struct proto_submit *s;
+	size_t need = 0;
+	char *p;
+
+	for (size_t i = 0; i < g->njobs; i++) {
+		s = &g->jobs[i];
+		need += str_room(s->kind) + str_room(s->queue) +
+		    str_room(s->name) + str_room(s->unique_key);
+	}
+	if ((g->text = p = malloc(need)) == NULL)
+		return;
+	for (size_t i = 0; i < g->njobs; i++) {
+		s = &g->jobs[i];
+		s->kind = str_keep(&p, s->kind);
+		s->queue = str_keep(&p, s->queue);
+		s->name = str_keep(&p, s->name);
+		s->unique_key = str_keep(&p, s->unique_key);
+		json_incref(s->args);
+	}
+	json_array_clear(jobs);
+}
+
 static int
 parse_submit_group(struct proto_req *req, struct proto_err *err)
 {
 	struct proto_submit_group *g = &req->u.group;
 	json_t *jobs;
-	int mode = PROTO_GROUP_ALL;
+	int mode = PROTO_GROUP_ALL, rc;
 
 	if (proto_field_enum(req->root, "mode", PROTO_OPTIONAL, group_modes, 2,
 	        &mode, err) < 0 ||
@@ -435,7 +483,10 @@ parse_submit_group(struct proto_req *req, struct proto_err *err)
 	g->mode = mode;
 	if (parse_group_jobs(g, jobs, err) < 0)
 		return -EINVAL;
-	return proto_group_deps_check(g, err);
+	if ((rc = proto_group_deps_check(g, err)) < 0)
+		return rc;
+	group_detach(g, jobs);
+	return 0;
 }
 
 static int
@@ -731,9 +782,13 @@ proto_req_clear(struct proto_req *req)
 {
 	if (req->root != NULL && req->op == PROTO_OP_SUBMIT_GROUP) {
 		for (size_t i = 0; req->u.group.jobs != NULL &&
-		    i < req->u.group.njobs; i++)
+		    i < req->u.group.njobs; i++) {
+			if (req->u.group.text != NULL)
+				json_decref(req->u.group.jobs[i].args);
 			proto_submit_clear(&req->u.group.jobs[i]);
+		}
 		free(req->u.group.jobs);
+		free(req->u.group.text);
 	} else if (req->root != NULL && req->op == PROTO_OP_SUBMIT)
 		proto_submit_clear(&req->u.submit);
 	json_decref(req->root);

@@ -234,6 +234,11 @@ struct proto_submit_group {
 	bool nowait;               /* the whole group fits now, or queue_full */
 	size_t njobs;              /* 1..PROTO_GROUP_MAX */
 	struct proto_submit *jobs; /* owned by the proto_req */
+	/* Once parsed, the members' strings are copied here and their args
+	 * held, and the members' objects are dropped from the tree (the
+	 * line's tree is most of a big group's memory); NULL: the strings
+	 * still point into the tree, args borrowed from it.  Owned. */
+	char *text;
 };
 
 /* get. */

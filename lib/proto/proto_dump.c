@@ -28,7 +28,13 @@
 struct dumpbuf {
 	char *p;
 	size_t len, cap;
+	char *stack;            /* p's first buffer, not malloc'd; or NULL */
 };
+
+/* proto_dumps' first buffer, on the caller's stack: most texts it makes
+ * (a job's args, a result) are a few dozen bytes and are kept for a
+ * job's life, so they get an exact malloc, not a 256-byte one. */
+#define DUMPS_STACK 256
 
 /* Room for n more bytes.  0 or -1 (jansson's callback convention). */
 static int
@@ -41,7 +47,11 @@ dumpbuf_reserve(struct dumpbuf *b, size_t n)
 		cap *= 2;
 	if (cap == b->cap)
 		return 0;
-	if ((p = realloc(b->p, cap)) == NULL)
+	if (b->p != NULL && b->p == b->stack) {
+		if ((p = malloc(cap)) == NULL)
+			return -1;
+		memcpy(p, b->p, b->len);
+	} else if ((p = realloc(b->p, cap)) == NULL)
 		return -1;
 	b->p = p;
 	b->cap = cap;
@@ -580,7 +590,7 @@ own_value(const json_t *v, struct dumpbuf *b, int depth)
 static int
 dump_jansson(const json_t *v, size_t flags, struct dumpbuf *out)
 {
-	struct dumpbuf raw = { NULL, 0, 0 };
+	struct dumpbuf raw = { NULL, 0, 0, NULL };
 	int rc = -1;
 
 	if (json_dump_callback(v, dump_cb, &raw, flags |
@@ -613,7 +623,7 @@ dump_into(const json_t *v, size_t flags, struct dumpbuf *out)
 int
 proto_dumps_jansson(const json_t *v, size_t flags, char **out)
 {
-	struct dumpbuf b = { NULL, 0, 0 };
+	struct dumpbuf b = { NULL, 0, 0, NULL };
 
 	*out = NULL;
 	if (v == NULL || dump_jansson(v, flags, &b) < 0 ||
@@ -629,21 +639,33 @@ proto_dumps_jansson(const json_t *v, size_t flags, char **out)
 char *
 proto_dumps(const json_t *v, size_t flags)
 {
-	struct dumpbuf b = { NULL, 0, 0 };
+	char small[DUMPS_STACK], *p;
+	struct dumpbuf b = { small, 0, sizeof(small), small };
 
 	if (v == NULL || dump_into(v, flags, &b) < 0 ||
 	    dumpbuf_reserve(&b, 1) < 0) {
-		free(b.p);
+		if (b.p != small)
+			free(b.p);
 		return NULL;
 	}
 	b.p[b.len] = '\0';
+	if (b.p == small) {
+		if ((p = malloc(b.len + 1)) != NULL)
+			memcpy(p, small, b.len + 1);
+		return p;
+	}
+	/* The writers reserve for the worst case (a string's escapes): a
+	 * short text may have moved to a big buffer. */
+	if (b.cap - b.len > b.len / 8 + 16 &&
+	    (p = realloc(b.p, b.len + 1)) != NULL)
+		b.p = p;
 	return b.p;
 }
 
 int
 proto_dump(const json_t *resp, char **out, size_t *len)
 {
-	struct dumpbuf b = { NULL, 0, 0 };
+	struct dumpbuf b = { NULL, 0, 0, NULL };
 	int rc = -EINVAL;
 
 	*out = NULL;

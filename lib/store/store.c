@@ -438,6 +438,7 @@ complete(struct store *st, struct store_req *r)
 		st->deps_fn(st->deps_arg, r->chg.v, r->chg.n);
 	store_chg_clear(&r->chg);
 	free(r->errmsg);
+	free(r->owned);
 	free(r);
 }
 
@@ -648,6 +649,11 @@ req_new(struct store *st, enum store_wkind kind, size_t extra)
 	return r;
 }
 
+/* A start or an end is one write per job, and a burst queues one per job
+ * at once: keep the union small (an insert's row lives after the write). */
+_Static_assert(sizeof(((struct store_write *)NULL)->u) <= 64,
+    "a write's union grew: a start costs every job that much");
+
 /* The error req_new failed with. */
 static int
 req_new_err(struct store *st)
@@ -800,24 +806,26 @@ store_insert(struct store *st, const struct store_new_job *job,
     int64_t *idp, store_cb cb, void *arg)
 {
 	struct store_req *r;
+	struct store_new_job *copy;
+	int64_t *av;
 	char *p;
 	int rc;
 
-	int64_t *av;
-
 	if ((rc = job_check_lone(job)) < 0)
 		return rc;
-	if ((r = req_new(st, STORE_W_INSERT, job->nafter * sizeof(*av) +
-	    job_size(job))) == NULL)
+	if ((r = req_new(st, STORE_W_INSERT, sizeof(*copy) + job->nafter *
+	    sizeof(*av) + job_size(job))) == NULL)
 		return req_new_err(st);
 	if ((rc = ids_take(st, STORE_ID_JOB, 1, &r->w.u.ins.id)) < 0) {
 		free(r);
 		return rc;
 	}
-	av = (int64_t *)(r + 1);
+	copy = (struct store_new_job *)(r + 1);
+	av = (int64_t *)(copy + 1);
 	p = (char *)(av + job->nafter);
-	job_copy(&r->w.u.ins.job, job, &p, store_now());
-	after_copy(&r->w.u.ins.job, &av);
+	job_copy(copy, job, &p, store_now());
+	after_copy(copy, &av);
+	r->w.u.ins.job = copy;
 	r->rows += job->nafter;
 	*idp = r->w.u.ins.id;
 	submit(st, r, cb, arg);
@@ -838,10 +846,12 @@ group_ids(struct store *st, struct store_req *r, size_t n, int64_t *ids)
 	return 0;
 }
 
-int
-store_insert_group(struct store *st, enum store_group_mode mode,
-    const struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
-    store_cb cb, void *arg)
+/* store_insert_group, or with take (store_insert_group_take) jobs[] itself
+ * as the write's rows: only their strings and after lists are copied. */
+static int
+insert_group(struct store *st, enum store_group_mode mode,
+    struct store_new_job *take, const struct store_new_job *jobs, size_t n,
+    int64_t *gidp, int64_t *ids, store_cb cb, void *arg)
 {
 	struct store_req *r;
 	struct store_new_job *copy;
@@ -854,7 +864,7 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 	if (n < 1 || n > INT32_MAX || store_group_mode_name(mode) == NULL)
 		return store_seterr(-EINVAL, "store: bad group (mode %d, "
 		    "%zu jobs)", mode, n);
-	extra = n * sizeof(*jobs);
+	extra = take != NULL ? 0 : n * sizeof(*jobs);
 	for (size_t i = 0; i < n; i++) {
 		if ((rc = job_check(&jobs[i])) < 0)
 			return rc;
@@ -872,13 +882,14 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 		free(r);
 		return rc;
 	}
-	copy = (struct store_new_job *)(r + 1);
-	av = (int64_t *)(copy + n);
+	copy = take != NULL ? take : (struct store_new_job *)(r + 1);
+	av = take != NULL ? (int64_t *)(r + 1) : (int64_t *)(copy + n);
 	p = (char *)(av + edges);
 	for (size_t i = 0; i < n; i++) {
 		job_copy(&copy[i], &jobs[i], &p, now);
 		after_copy(&copy[i], &av);
 	}
+	r->owned = take;
 	r->rows = n + 1 + edges;
 	r->w.u.grp.jobs = copy;
 	r->w.u.grp.n = n;
@@ -887,6 +898,22 @@ store_insert_group(struct store *st, enum store_group_mode mode,
 	*gidp = r->w.u.grp.gid;
 	submit(st, r, cb, arg);
 	return 0;
+}
+
+int
+store_insert_group(struct store *st, enum store_group_mode mode,
+    const struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
+    store_cb cb, void *arg)
+{
+	return insert_group(st, mode, NULL, jobs, n, gidp, ids, cb, arg);
+}
+
+int
+store_insert_group_take(struct store *st, enum store_group_mode mode,
+    struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
+    store_cb cb, void *arg)
+{
+	return insert_group(st, mode, jobs, jobs, n, gidp, ids, cb, arg);
 }
 
 int

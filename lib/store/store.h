@@ -296,6 +296,15 @@ int store_insert_group(struct store *st, enum store_group_mode mode,
     const struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
     store_cb cb, void *arg);
 
+/* The same with jobs malloc'd: on success the array is the store's (the
+ * write's own rows, freed with it; only their strings and after lists are
+ * copied, so a 10,000-job group is not held twice).  On failure it is
+ * still the caller's. */
+__attribute__((warn_unused_result))
+int store_insert_group_take(struct store *st, enum store_group_mode mode,
+    struct store_new_job *jobs, size_t n, int64_t *gidp, int64_t *ids,
+    store_cb cb, void *arg);
+
 /* queued -> running: attempts + 1, started_at (0: now).  A job not queued
  * completes with -ENOENT. */
 __attribute__((warn_unused_result))

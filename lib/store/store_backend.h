@@ -66,7 +66,10 @@ struct store_write {
 	union {
 		struct {
 			int64_t id;
-			struct store_new_job job;
+			/* After the write's own struct (store.c), so that
+			 * the union is a start's or an end's size, not an
+			 * insert's: one of each per job. */
+			const struct store_new_job *job;
 		} ins;
 		struct {
 			int64_t gid;

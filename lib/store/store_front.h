@@ -25,6 +25,7 @@ struct store_req {
 	struct store_req *start;
 	bool absorbed;
 	struct store_chg chg;           /* its changes of waiting jobs */
+	void *owned;                    /* freed with it (a group's rows) */
 	struct store_write w;
 };
 

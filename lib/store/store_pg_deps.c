@@ -353,7 +353,7 @@ int
 pgd_link(struct store_backend *b, const struct store_write *w, bool *alone)
 {
 	const struct store_new_job *jobs = w->kind == STORE_W_INSERT ?
-	    &w->u.ins.job : w->u.grp.jobs;
+	    w->u.ins.job : w->u.grp.jobs;
 	size_t n = w->kind == STORE_W_INSERT ? 1 : w->u.grp.n, ne = 0;
 	int64_t first = w->kind == STORE_W_INSERT ? w->u.ins.id :
 	    w->u.grp.first_id, id;
@@ -419,7 +419,7 @@ bool
 pgd_has(const struct store_write *w)
 {
 	if (w->kind == STORE_W_INSERT)
-		return w->u.ins.job.nafter > 0;
+		return w->u.ins.job->nafter > 0;
 	if (w->kind != STORE_W_GROUP)
 		return false;
 	for (size_t i = 0; i < w->u.grp.n; i++)

@@ -102,7 +102,7 @@ pg_dup(struct store_backend *b, const struct store_write *w)
 	int rc = 0;
 
 	if (w->kind == STORE_W_INSERT)
-		return pg_dup_one(b, &w->u.ins.job);
+		return pg_dup_one(b, w->u.ins.job);
 	for (size_t i = 0; rc == 0 && i < w->u.grp.n; i++)
 		if (w->u.grp.jobs[i].schedule != NULL ||
 		    w->u.grp.jobs[i].unique_key != NULL)

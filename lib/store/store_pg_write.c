@@ -305,8 +305,8 @@ static bool
 ins_unique(const struct store_write *w)
 {
 	if (w->kind == STORE_W_INSERT)
-		return w->u.ins.job.schedule != NULL ||
-		    w->u.ins.job.unique_key != NULL;
+		return w->u.ins.job->schedule != NULL ||
+		    w->u.ins.job->unique_key != NULL;
 	for (size_t i = 0; i < w->u.grp.n; i++)
 		if (w->u.grp.jobs[i].schedule != NULL ||
 		    w->u.grp.jobs[i].unique_key != NULL)
@@ -632,7 +632,7 @@ run_ins(struct store_backend *b, const struct store_write *const *w,
 	for (size_t t = 0; t < m; t++) {
 		x = w[idx[t]];
 		if (x->kind == STORE_W_INSERT) {
-			ins_job(b, x->u.ins.id, 0, &x->u.ins.job);
+			ins_job(b, x->u.ins.id, 0, x->u.ins.job);
 			continue;
 		}
 		for (size_t k = 0; k < x->u.grp.n; k++)

@@ -882,7 +882,7 @@ static int
 sq_insert_deps(struct store_backend *b, const struct store_write *w,
     bool *lost)
 {
-	const struct store_new_job *j = &w->u.ins.job;
+	const struct store_new_job *j = w->u.ins.job;
 	int64_t id = w->u.ins.id;
 	struct sqd_deps d;
 	int rc;
@@ -1123,9 +1123,9 @@ sq_apply(struct store_backend *b, const struct store_write *w, bool *lost)
 	b->cur = w;
 	switch (w->kind) {
 	case STORE_W_INSERT:
-		if (w->u.ins.job.nafter > 0)
+		if (w->u.ins.job->nafter > 0)
 			return sq_insert_deps(b, w, lost);
-		return sq_insert_job(b, w->u.ins.id, 0, &w->u.ins.job, NULL,
+		return sq_insert_job(b, w->u.ins.id, 0, w->u.ins.job, NULL,
 		    lost);
 	case STORE_W_GROUP:
 		return sq_insert_group(b, w, lost);
