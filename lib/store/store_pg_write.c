@@ -573,7 +573,7 @@ run_notify(struct store_backend *b, const struct store_write *const *w,
 
 		for (size_t i = 0; i < nj; i++) {
 			const struct store_new_job *j = grp ?
-			    &x->u.grp.jobs[i] : &x->u.ins.job;
+			    &x->u.grp.jobs[i] : x->u.ins.job;
 
 			if (!j->pooled)
 				continue;
