@@ -203,6 +203,22 @@ node_ccb(evutil_socket_t fd, short what, void *arg)
 	e->nodes->cbusy = true;
 }
 
+/* One pause of a poll with `left` seconds to its deadline: -ETIMEDOUT
+ * if none is left, else a sleep of *step (at most left), which doubles up
+ * to NODE_WAIT_MAX. */
+static int
+node_backoff(double left, double *step)
+{
+	int rc;
+
+	if (left <= 0)
+		return -ETIMEDOUT;
+	if ((rc = co_sleep(left < *step ? left : *step)) < 0)
+		return rc;
+	*step = *step * 2 > NODE_WAIT_MAX ? NODE_WAIT_MAX : *step * 2;
+	return 0;
+}
+
 /* Wait for job id, held by another daemon, to end: its row read at
  * growing intervals.  0 once it has ended (or is gone), -ETIMEDOUT,
  * -ECANCELED. */
@@ -228,11 +244,8 @@ node_wait_remote(struct eng *e, int64_t id, double timeout)
 		if ((j = idmap_get(e->jobs, id)) != NULL)    /* taken over */
 			return eng_wait_on(&j->doneq, end == CO_FOREVER ?
 			    CO_FOREVER : left > 0 ? left : 0);
-		if (left <= 0)
-			return -ETIMEDOUT;
-		if ((rc = co_sleep(left < step ? left : step)) < 0)
+		if ((rc = node_backoff(left, &step)) < 0)
 			return rc;
-		step = step * 2 > NODE_WAIT_MAX ? NODE_WAIT_MAX : step * 2;
 	}
 }
 
@@ -266,11 +279,8 @@ node_wait_group(struct eng *e, int64_t gid, double timeout)
 		if ((rc = node_group_left(e, gid, &more)) < 0 || !more)
 			return rc;
 		left = end == CO_FOREVER ? step : end - co_now();
-		if (left <= 0)
-			return -ETIMEDOUT;
-		if ((rc = co_sleep(left < step ? left : step)) < 0)
+		if ((rc = node_backoff(left, &step)) < 0)
 			return rc;
-		step = step * 2 > NODE_WAIT_MAX ? NODE_WAIT_MAX : step * 2;
 	}
 }
 
